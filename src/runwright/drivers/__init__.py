@@ -1,0 +1,1 @@
+"""Drivers change the world: start and stop service versions, move traffic between them."""

@@ -1,0 +1,118 @@
+"""One hierarchy of errors, so each edge can map a failure to a message and an exit code.
+
+Lower layers raise these (drivers and providers translate library errors at their boundary);
+only the edges (cli, web) turn them into text for a person. ``exit_code`` is what the CLI
+returns, following the documented contract: 1 run failed or rolled back, 2 bad input,
+3 blocked (locked, awaiting approval or settlement, outside a window).
+
+    RunwrightError
+    ├── InputError (2)            bad runbook, flag, reference, or state the user must fix
+    │   └── RunbookError          carries file, line, column and a hint
+    ├── BlockedError (3)          the run cannot proceed now; a person or time unblocks it
+    │   ├── LockedError           another run holds the (runbook, environment) lock
+    │   ├── AwaitingInput         approval, attestation or settlement is needed
+    │   └── PolicyBlocked         outside a window, in a freeze, or promotion rule unmet
+    ├── RunFailed (1)             the run failed and was rolled back (or could not be)
+    └── ActionError (1)           a step, driver or provider failed; ``retryable`` guides retries
+        ├── DriverError
+        └── ProviderError
+"""
+
+from __future__ import annotations
+
+
+class RunwrightError(Exception):
+    """Base of every error runwright raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} (hint: {self.hint})"
+        return self.message
+
+
+class InputError(RunwrightError):
+    """The user gave something we cannot use; nothing was changed."""
+
+    exit_code = 2
+
+
+class RunbookError(InputError):
+    """A runbook problem located at ``file:line:col``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.line = line
+        self.column = column
+
+    @property
+    def location(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class BlockedError(RunwrightError):
+    """The run cannot proceed now; someone (or time) must unblock it."""
+
+    exit_code = 3
+
+
+class LockedError(BlockedError):
+    """Another run holds the lock for this runbook and environment."""
+
+
+class AwaitingInput(BlockedError):
+    """The run waits for an approval, an attestation or a settlement."""
+
+
+class PolicyBlocked(BlockedError):
+    """A deployment window, a freeze or a promotion rule forbids the run now."""
+
+
+class RunFailed(RunwrightError):
+    """The run failed; it was rolled back, or the rollback itself failed."""
+
+    exit_code = 1
+
+
+class ActionError(RunwrightError):
+    """An action against the world failed. ``retryable`` says whether trying again may help."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, retryable: bool = True, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
+
+
+class DriverError(ActionError):
+    """A driver (process manager, router, cloud API) could not change the world as asked."""
+
+
+class ProviderError(ActionError):
+    """A signal provider (Prometheus, scrape, probe, command) could not be read."""

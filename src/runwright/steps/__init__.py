@@ -1,0 +1,1 @@
+"""Step kinds: one module per kind, each behind the Step protocol in base.py."""
