@@ -1,0 +1,1 @@
+"""Use cases (deploy, resume, approve, settle, abort, plan, report...) that both edges call."""

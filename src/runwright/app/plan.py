@@ -1,0 +1,116 @@
+"""Turn a runbook into the exact list of steps a run will take, and show it without acting.
+
+The same expansion feeds ``plan`` and ``deploy``, so what ``plan`` prints is what ``deploy``
+does: environment approvals become a leading approval step, release strategies expand into
+their steps, and the rollback plan is listed with every undo in the order it would run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runwright.engine.store import NewStep
+from runwright.errors import InputError
+from runwright.model.loader import Runbook
+from runwright.model.schema import Environment, Step
+from runwright.model.templating import Placeholder
+from runwright.steps.base import PlanContext
+from runwright.steps.registry import describe
+
+
+def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
+    steps: list[NewStep] = []
+    if env.approvals is not None:
+        a = env.approvals
+        step = Step(name=f"approval for {env_name}", kind="approval",
+                    params={"required": a.required, "not_by_initiator": a.not_by_initiator,
+                            "expires": a.expires, "approvers": a.approvers,
+                            "message": f"deploy to {env_name}"})
+        steps.append(_new("main", len(steps), "approval", step))
+    for phase, step in _main_steps(runbook, env_name):
+        steps.append(_new("main", len(steps), phase, step))
+    for n, step in enumerate(runbook.rollback):
+        steps.append(_new("rollback", n, "rollback", step))
+    return steps
+
+
+def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
+    out = list(runbook.steps())
+    if runbook.release is not None:
+        try:
+            from runwright.app.release import release_steps
+        except ImportError:
+            raise InputError("this build cannot run 'release:' sections") from None
+        out = release_steps(runbook, env_name, out)
+    return out
+
+
+def _new(section: str, idx: int, phase: str, step: Step) -> NewStep:
+    return NewStep(section=section, idx=idx, phase=phase, name=step.name or f"step {idx + 1}",
+                   kind=step.kind, spec=step.model_dump(mode="json"))
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    section: str
+    phase: str
+    name: str
+    kind: str
+    lines: list[str]
+    idempotent: bool
+    timeout: float | None
+    retries: int
+    undo: list[str] | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    runbook: str
+    environment: str
+    version: str
+    steps: list[PlannedStep]
+    rollback: list[PlannedStep]
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        def one(s: PlannedStep) -> dict[str, Any]:
+            return {"phase": s.phase, "name": s.name, "kind": s.kind, "actions": s.lines,
+                    "idempotent": s.idempotent, "timeout_seconds": s.timeout,
+                    "retries": s.retries, "undo": s.undo, "executed": False}
+
+        return {"runbook": self.runbook, "environment": self.environment,
+                "version": self.version, "executed": False,
+                "steps": [one(s) for s in self.steps],
+                "rollback": [one(s) for s in self.rollback], "notes": self.notes}
+
+
+class _Captured(dict[str, Any]):
+    def __missing__(self, key: str) -> Placeholder:
+        return Placeholder(f"<captured {key}>")
+
+    def __getattr__(self, key: str) -> Placeholder:
+        return self[key]
+
+
+def build_plan(runbook: Runbook, env_name: str, env: Environment, version: str,
+               variables: Mapping[str, Any], services: Mapping[str, Any] | None = None) -> Plan:
+    ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version, services or {})
+    planned: list[PlannedStep] = []
+    rollback: list[PlannedStep] = []
+    for new in expand(runbook, env_name, env):
+        spec = new.spec
+        undo_spec = spec.get("undo_step")
+        item = PlannedStep(
+            section=new.section, phase=new.phase, name=new.name, kind=new.kind,
+            lines=describe(spec, ctx), idempotent=bool(spec.get("idempotent")),
+            timeout=spec.get("timeout"), retries=int(spec.get("retries") or 0),
+            undo=describe(undo_spec, ctx) if undo_spec else None,
+        )
+        (planned if new.section == "main" else rollback).append(item)
+    notes = []
+    undoable = [s for s in planned if s.undo]
+    if not undoable and not rollback:
+        notes.append("no undo and no rollback steps: a failure cannot be rolled back")
+    return Plan(runbook.name, env_name, version, planned, rollback, notes)

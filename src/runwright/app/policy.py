@@ -1,0 +1,57 @@
+"""Environment policies checked before a run starts: windows, freezes, promotion order."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from runwright.engine.store import Store
+from runwright.errors import InputError, PolicyBlocked
+from runwright.model.loader import Runbook
+from runwright.model.schema import DAYS, Environment
+
+
+def check_windows(env_name: str, env: Environment, now: datetime) -> None:
+    for freeze in env.freezes:
+        start = freeze.from_
+        end = freeze.to
+        start_dt = datetime.combine(start, time.min, now.tzinfo) if type(start) is date else start
+        end_dt = datetime.combine(end, time.max, now.tzinfo) if type(end) is date else end
+        assert isinstance(start_dt, datetime) and isinstance(end_dt, datetime)
+        if start_dt.tzinfo is None:
+            start_dt = start_dt.replace(tzinfo=now.tzinfo)
+        if end_dt.tzinfo is None:
+            end_dt = end_dt.replace(tzinfo=now.tzinfo)
+        if start_dt <= now <= end_dt:
+            raise PolicyBlocked(
+                f"{env_name} is frozen from {start} to {end}"
+                + (f" ({freeze.reason})" if freeze.reason else ""),
+                hint="deploy after the freeze, or change the runbook's freezes with a review")
+    if not env.windows:
+        return
+    for window in env.windows:
+        try:
+            local = now.astimezone(ZoneInfo(window.timezone))
+        except ZoneInfoNotFoundError:
+            raise InputError(f"unknown timezone '{window.timezone}' in {env_name} windows",
+                             hint="use an IANA name such as Europe/Berlin or UTC") from None
+        day = DAYS[local.weekday()]
+        if day in window.days and window.start <= local.time().replace(tzinfo=None) <= window.end:
+            return
+    described = "; ".join(
+        f"{','.join(w.days)} {w.start.strftime('%H:%M')}-{w.end.strftime('%H:%M')} {w.timezone}"
+        for w in env.windows)
+    raise PolicyBlocked(f"outside {env_name}'s deployment windows ({described})",
+                        hint="deploy inside a window")
+
+
+def check_promotion(store: Store, runbook: Runbook, env_name: str, env: Environment,
+                    version: str) -> None:
+    if not env.requires:
+        return
+    for run in store.runs(runbook=runbook.name, environment=env.requires, limit=500):
+        if run.version == version and run.status == "succeeded" and run.kind == "deploy":
+            return
+    raise PolicyBlocked(
+        f"{env_name} requires version {version} to have succeeded in {env.requires} first",
+        hint=f"runwright deploy {runbook.file} -e {env.requires} --version {version}")

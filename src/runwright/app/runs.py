@@ -1,0 +1,218 @@
+"""Run use cases: deploy, resume, approve, attest, settle, abort.
+
+Each returns the run's row as it stands afterwards; the edges turn its status into an exit
+code (``exit_code_for``). Input problems raise InputError (2), policy and lock problems raise
+BlockedError subclasses (3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runwright.app.plan import expand
+from runwright.app.policy import check_promotion, check_windows
+from runwright.app.runtime import Runtime
+from runwright.engine.machine import MAIN, in_flight, settle
+from runwright.engine.scheduler import view_of
+from runwright.engine.store import RunRow, StepRow, StepUpdate
+from runwright.errors import InputError
+from runwright.model.loader import Runbook
+from runwright.steps.approval import ApprovalParams, refusal
+
+BLOCKED = {"awaiting_approval", "awaiting_attestation", "awaiting_settlement"}
+
+
+def exit_code_for(run: RunRow) -> int:
+    if run.status == "succeeded":
+        return 0
+    if run.status in BLOCKED or not run.terminal:
+        return 3
+    return 1
+
+
+def deploy(rt: Runtime, path: str | Path, env: str | None, version: str, *,
+           overrides: Mapping[str, Any] | None = None,
+           interactive: Callable[[str], bool] | None = None, runbook: Runbook | None = None,
+           kind: str = "deploy") -> RunRow:
+    book = runbook or rt.load(path)
+    env_name, environment = rt.environment(book, env)
+    if not version.strip():
+        raise InputError("--version must not be empty")
+    check_windows(env_name, environment, rt.clock.now())
+    if kind == "deploy":
+        check_promotion(rt.store, book, env_name, environment, version)
+    secrets = rt.secrets(book, required=True)
+    steps = expand(book, env_name, environment)
+    user = rt.settings.user
+    run_id = rt.store.create_run(
+        runbook=book.name, environment=env_name, version=version, initiator=user,
+        file=book.file, text=book.text, digest=book.digest,
+        params={"vars": dict(overrides or {})}, steps=steps, now=rt.clock.now(), kind=kind)
+    rt.store.append(run_id, actor=user, type="run.created", at=rt.clock.now(),
+                    data={"runbook": book.name, "file": book.file, "digest": book.digest,
+                          "environment": env_name, "version": version, "kind": kind,
+                          "steps": len(steps)})
+    rt.observer.event(run_id, "run.created", None, {"version": version, "environment": env_name})
+    return _drive(rt, run_id, book, secrets, interactive)
+
+
+def _runbook_of(rt: Runtime, run: RunRow) -> Runbook:
+    return rt.load_text(run.runbook_text, run.runbook_file)
+
+
+def _drive(rt: Runtime, run_id: int, book: Runbook, secrets: Mapping[str, str],
+           interactive: Callable[[str], bool] | None) -> RunRow:
+    import asyncio
+
+    run = rt.store.run(run_id)
+    env_name, environment = rt.environment(book, run.environment)
+    variables = rt.variables(book, env_name, environment, version=run.version,
+                             overrides=run.params.get("vars", {}), secrets=secrets,
+                             run_id=run_id, initiator=run.initiator)
+    return asyncio.run(rt.scheduler().drive(
+        run_id, actor=rt.settings.user, variables=variables, redactor=rt.redactor(secrets),
+        services=rt.step_services(), interactive=interactive))
+
+
+def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None
+           ) -> RunRow:
+    run = rt.store.run(run_id)
+    if run.terminal:
+        raise InputError(f"run {run_id} already ended ({run.status}); nothing to resume",
+                         hint="start a new one with runwright deploy")
+    book = _runbook_of(rt, run)
+    secrets = rt.secrets(book, required=True)
+    rt.store.append(run_id, actor=rt.settings.user, type="run.resumed", at=rt.clock.now(),
+                    data={"status": run.status})
+    return _drive(rt, run_id, book, secrets, interactive)
+
+
+def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:
+    rows = [r for r in rt.store.steps(run.id) if r.section == MAIN]
+    for r in rows:
+        if r.status in ("waiting", "pending", "running") and (kind is None or r.kind == kind):
+            return r
+    raise InputError(f"run {run.id} has no {kind or 'waiting'} step left to act on "
+                     f"(status {run.status})")
+
+
+def approve(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
+    run = rt.store.run(run_id)
+    if run.terminal:
+        raise InputError(f"run {run_id} already ended ({run.status})")
+    step = _waiting_step(rt, run, "approval")
+    params = ApprovalParams.model_validate(step.spec.get("params", {}))
+    user = rt.settings.user
+    existing = rt.store.approvals(run_id, step.name)
+    why = refusal(params, user, run.initiator, existing)
+    if why:
+        rt.store.append(run_id, actor=user, type="approval.refused", at=rt.clock.now(),
+                        step=step.name, data={"reason": why})
+        raise InputError(f"approval refused: {why}",
+                         hint="ask another person to run: runwright approve "
+                              f"{run_id} --note '...'")
+    now = rt.clock.now()
+    rt.store.add_approval(run_id, gate=step.name, kind="approval", user=user, note=note, at=now)
+    count = len({a.user for a in existing if a.kind == "approval"}) + 1
+    rt.store.append(run_id, actor=user, type="approval.given", at=now, step=step.name,
+                    data={"note": note, "count": count, "required": params.required})
+    message = f"approved by {user} ({count} of {params.required})"
+    if count >= params.required:
+        message += f"; continue with: runwright resume {run_id}"
+    return rt.store.run(run_id), message
+
+
+def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tuple[RunRow, str]:
+    run = rt.store.run(run_id)
+    if run.terminal:
+        raise InputError(f"run {run_id} already ended ({run.status})")
+    rows = [r for r in rt.store.steps(run_id) if r.section == MAIN]
+    step = next((r for r in rows if r.status == "waiting" and (
+        r.kind == "gate" or r.spec.get("manual"))), None)
+    if step is None:
+        step = next((r for r in rows if r.status in ("pending", "waiting") and (
+            r.kind == "gate" or r.spec.get("manual"))), None)
+    if step is None:
+        raise InputError(f"run {run_id} has no gate or manual step waiting for attestation")
+    user = rt.settings.user
+    now = rt.clock.now()
+    targets: list[int | None] = list(items) if items else [None]
+    for item in targets:
+        rt.store.add_approval(run_id, gate=step.name, kind="attestation", user=user,
+                              note=note, at=now, item=item)
+    rt.store.append(run_id, actor=user, type="gate.attested", at=now, step=step.name,
+                    data={"items": items or "all", "note": note})
+    what = "all items" if not items else "item(s) " + ", ".join(map(str, items))
+    return rt.store.run(run_id), (f"{what} of '{step.name}' attested by {user}; "
+                                  f"continue with: runwright resume {run_id}")
+
+
+def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[RunRow, str]:
+    if choice not in ("rerun", "done", "rollback"):
+        raise InputError("choose one of --rerun, --done, --rollback")
+    run = rt.store.run(run_id)
+    rows = rt.store.steps(run_id)
+    flights = in_flight(view_of(run, rows))
+    if not flights:
+        raise InputError(f"run {run_id} has no step in flight to settle (status {run.status})")
+    match = [(v, what) for v, what in flights
+             if v.name == step_ref or str(v.idx + 1) == step_ref]
+    if not match:
+        names = ", ".join(f"'{v.name}'" for v, _ in flights)
+        raise InputError(f"step '{step_ref}' is not in flight; in flight: {names}")
+    view, what = match[0]
+    if what == "undo" and choice == "rollback":
+        raise InputError("an undo in flight can be settled with --rerun or --done")
+    values = settle(view, what, choice)
+    rt.store.append(run_id, actor=rt.settings.user, type="step.settled", at=rt.clock.now(),
+                    step=view.name, data={"what": what, "choice": choice},
+                    run_values={"status": "running" if what == "step" and choice != "rollback"
+                                else "rolling_back"},
+                    step_update=StepUpdate(view.section, view.idx, values))
+    return rt.store.run(run_id), (f"{what} '{view.name}' settled as {choice}; continue with: "
+                                  f"runwright resume {run_id}")
+
+
+def abort(rt: Runtime, run_id: int, reason: str) -> tuple[RunRow, str]:
+    run = rt.store.run(run_id)
+    if run.terminal:
+        raise InputError(f"run {run_id} already ended ({run.status}); nothing to abort")
+    user = rt.settings.user
+    rt.store.append(run_id, actor=user, type="run.abort_requested", at=rt.clock.now(),
+                    data={"reason": reason}, run_values={"abort_requested": user})
+    fresh = rt.store.run(run_id)
+    from runwright.app.runtime import owner_dead
+
+    driven = (fresh.lease_owner and fresh.lease_expires and fresh.lease_expires > rt.clock.now()
+              and not owner_dead(fresh.lease_owner))
+    if driven:
+        return fresh, (f"abort requested; {fresh.lease_owner} is driving run {run_id} and "
+                       "will roll it back now")
+    book = _runbook_of(rt, run)
+    secrets = rt.secrets(book, required=False)
+    final = _drive(rt, run_id, book, secrets, None)
+    return final, f"run {run_id} aborted and rolled back ({final.status})"
+
+
+def run_summary(rt: Runtime, run: RunRow) -> dict[str, Any]:
+    steps = rt.store.steps(run.id)
+    return {
+        "id": run.id, "runbook": run.runbook, "environment": run.environment,
+        "version": run.version, "status": run.status, "initiator": run.initiator,
+        "kind": run.kind, "created_at": run.created_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "failure": run.failure, "revision": run.revision,
+        "steps": [{"section": s.section, "phase": s.phase, "name": s.name, "kind": s.kind,
+                   "status": s.status, "undo_status": s.undo_status, "attempts": s.attempts,
+                   "summary": s.summary,
+                   "started_at": s.started_at.isoformat() if s.started_at else None,
+                   "finished_at": s.finished_at.isoformat() if s.finished_at else None}
+                  for s in steps],
+    }
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)

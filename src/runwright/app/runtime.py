@@ -1,0 +1,156 @@
+"""What every use case needs, opened once: the store, the clock, step kinds, a runbook loader.
+
+Tests build a ``Runtime`` with a ``FakeClock`` and a throwaway database; the CLI builds one
+from ``Settings``. Secrets are read here (from the environment mapping or files the runbook
+names) and registered for redaction before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runwright.app.settings import Settings
+from runwright.engine.clock import Clock, SystemClock
+from runwright.engine.executor import NullObserver, Observer
+from runwright.engine.redact import Redactor
+from runwright.engine.scheduler import EngineSettings, Scheduler
+from runwright.engine.store import Store
+from runwright.errors import InputError, RunbookError
+from runwright.model.loader import Runbook, load_runbook, load_text
+from runwright.model.schema import Environment
+from runwright.steps.registry import RegistryExecutor, param_models
+
+
+def _markdown_parser() -> Any:
+    try:
+        from runwright.model.markdown import parse_markdown
+    except ImportError:
+        return None
+    return parse_markdown
+
+
+def owner_dead(owner: str) -> bool:
+    """A lease owner on this host whose process is gone cannot renew: treat as expired."""
+    try:
+        who, pid_text = owner.rsplit(":", 1)
+        host = who.split("@", 1)[1]
+        pid = int(pid_text)
+    except (ValueError, IndexError):
+        return False
+    if host != socket.gethostname():
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    clock: Clock = field(default_factory=SystemClock)
+    observer: Observer = field(default_factory=NullObserver)
+    services: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock | None = None,
+             observer: Observer | None = None) -> Runtime:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        store = Store.open(settings.database_url)
+        return cls(settings, store, clock or SystemClock(), observer or NullObserver())
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- runbooks ---------------------------------------------------------------------------
+
+    def load(self, path: str | Path) -> Runbook:
+        return load_runbook(path, param_models(), _markdown_parser())
+
+    def load_text(self, text: str, file: str) -> Runbook:
+        return load_text(text, file, param_models(), _markdown_parser())
+
+    def environment(self, runbook: Runbook, name: str | None) -> tuple[str, Environment]:
+        envs = runbook.environments
+        if name is None:
+            if len(envs) == 1:
+                only = next(iter(envs))
+                return only, envs[only]
+            if not envs:
+                return "default", Environment()
+            raise InputError("which environment? this runbook has " + ", ".join(envs),
+                             hint="pass -e NAME")
+        if name not in envs:
+            if not envs and name == "default":
+                return name, Environment()
+            raise RunbookError(f"unknown environment '{name}'", file=runbook.file,
+                               hint="declared: " + (", ".join(envs) or "none"))
+        return name, envs[name]
+
+    def secrets(self, runbook: Runbook, *, required: bool) -> dict[str, str]:
+        values: dict[str, str] = {}
+        env = self.settings.environ
+        for name, secret in runbook.secrets.items():
+            value: str | None = None
+            if secret.env:
+                value = env.get(secret.env)
+                where = f"environment variable {secret.env}"
+            else:
+                where = f"file {secret.file}"
+                try:
+                    value = Path(str(secret.file)).expanduser().read_text().rstrip("\n")
+                except OSError:
+                    value = None
+            if value is None or value == "":
+                if required:
+                    raise InputError(f"secret '{name}' is not set ({where} is missing or empty)",
+                                     hint=f"set {where} before deploying")
+                value = "***"
+            values[name] = value
+        return values
+
+    def variables(self, runbook: Runbook, env_name: str, env: Environment, *, version: str,
+                  overrides: Mapping[str, Any], secrets: Mapping[str, str], run_id: int | None,
+                  initiator: str) -> dict[str, Any]:
+        merged = {**runbook.vars, **env.vars, **overrides}
+        return {
+            **merged,
+            "vars": merged,
+            "version": version,
+            "environment": env_name,
+            "runbook": runbook.name,
+            "run_id": run_id if run_id is not None else "<run id>",
+            "initiator": initiator,
+            "secrets": dict(secrets),
+            "state_dir": str(self.settings.state_dir),
+        }
+
+    def redactor(self, secrets: Mapping[str, str]) -> Redactor:
+        return Redactor(v for v in secrets.values() if v != "***")
+
+    def scheduler(self) -> Scheduler:
+        return Scheduler(
+            self.store, RegistryExecutor(), self.clock,
+            EngineSettings(owner=self.settings.owner, lease_ttl=self.settings.lease_ttl,
+                           crash_at=self.settings.crash_at, owner_dead=owner_dead),
+            observer=self.observer,
+        )
+
+    def step_services(self) -> dict[str, Any]:
+        return {"environ": dict(self.settings.environ), "state_dir": self.settings.state_dir,
+                **self.services}

@@ -1,0 +1,35 @@
+"""The runbook JSON Schema, for editors: the frame plus one variant per step kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runwright.model.schema import RunbookFrame, StepCommon
+from runwright.steps.registry import param_models
+
+
+def json_schema() -> dict[str, Any]:
+    schema = RunbookFrame.model_json_schema(by_alias=True)
+    common = StepCommon.model_json_schema(by_alias=True)
+    defs: dict[str, Any] = schema.setdefault("$defs", {})
+    defs.update(common.pop("$defs", {}))
+    variants = []
+    for key, model in sorted(param_models().items()):
+        params = model.model_json_schema(by_alias=True)
+        defs.update(params.pop("$defs", {}))
+        defs[f"{key}_params"] = params
+        variants.append({
+            "type": "object",
+            "title": f"{key} step",
+            "required": [key],
+            "properties": {**common["properties"], key: {"$ref": f"#/$defs/{key}_params"}},
+            "additionalProperties": False,
+        })
+    defs["Step"] = {"oneOf": variants}
+    step_list = {"type": "array", "items": {"$ref": "#/$defs/Step"}}
+    defs["Phase"]["properties"]["steps"] = step_list
+    defs["Procedure"]["properties"]["steps"] = step_list
+    schema["properties"]["rollback"] = step_list
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "runwright runbook"
+    return schema

@@ -1,0 +1,49 @@
+"""Settings read once at the edge and passed down; nothing below the edges reads the environment."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    if environ.get("RUNWRIGHT_STATE_DIR"):
+        return Path(environ["RUNWRIGHT_STATE_DIR"]).expanduser()
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "runwright"
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    database_url: str
+    user: str
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    hostname: str = field(default_factory=socket.gethostname)
+    crash_at: str | None = None
+    lease_ttl: float = 30.0
+
+    @property
+    def owner(self) -> str:
+        return f"{self.user}@{self.hostname}:{os.getpid()}"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], *, database_url: str | None = None,
+                     state_dir: str | None = None, user: str | None = None) -> Settings:
+        state = Path(state_dir).expanduser() if state_dir else default_state_dir(environ)
+        url = (database_url or environ.get("RUNWRIGHT_DATABASE_URL")
+               or f"sqlite:///{state / 'runwright.db'}")
+        who = user or environ.get("RUNWRIGHT_USER") or _os_user()
+        return cls(state_dir=state, database_url=url, user=who, environ=dict(environ),
+                   crash_at=environ.get("RUNWRIGHT_CRASH_AT") or None)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"

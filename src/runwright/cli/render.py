@@ -1,0 +1,63 @@
+"""Terminal output: live progress lines (styled on a terminal, plain in CI logs)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+STYLE = {
+    "step.started": ("cyan", ">"),
+    "step.succeeded": ("green", "ok"),
+    "step.failed": ("red", "FAIL"),
+    "step.retry": ("yellow", "retry"),
+    "step.blocked": ("yellow", "WAIT"),
+    "undo.started": ("magenta", "undo >"),
+    "undo.succeeded": ("magenta", "undo ok"),
+    "undo.failed": ("red", "undo FAIL"),
+    "rollback.started": ("red", "ROLLBACK"),
+    "run.finished": ("bold", "done"),
+    "run.awaiting_settlement": ("yellow", "SETTLE"),
+    "gate.item": ("green", "item"),
+}
+
+
+class ConsoleObserver:
+    def __init__(self, *, stream: Any = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self.quiet = quiet
+
+    def _line(self, text: str, style: str = "") -> None:
+        if self.console.is_terminal:
+            self.console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def event(self, run_id: int, type: str, step: str | None, data: Mapping[str, Any]) -> None:
+        if self.quiet:
+            return
+        if type == "run.created":
+            self._line(f"run {run_id}: deploying {data.get('version')} to "
+                       f"{data.get('environment')}", "bold")
+            return
+        if type not in STYLE:
+            return
+        style, label = STYLE[type]
+        detail = (data.get("summary") or data.get("error") or data.get("reason")
+                  or data.get("message") or data.get("status") or "")
+        if type == "step.retry":
+            detail = f"attempt {data.get('attempt')} failed ({data.get('error')}); " \
+                     f"retrying in {data.get('delay_seconds')}s"
+        if type == "gate.item":
+            detail = f"{data.get('text')}: {'proven' if data.get('proven') else 'NOT proven'}"
+        name = f" {step}" if step else ""
+        self._line(f"[run {run_id}] {label}{name}" + (f": {detail}" if detail else ""), style)
+
+    def output(self, run_id: int, step: str, line: str) -> None:
+        if not self.quiet:
+            self._line(f"    | {line}", "dim")

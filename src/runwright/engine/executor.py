@@ -1,0 +1,89 @@
+"""The contract between the scheduler and step kinds, defined here so the engine stays below them.
+
+The scheduler hands a ``StepContext`` to an ``Executor`` (the app wires in the step registry)
+and gets an ``Outcome`` back. Outcomes are data, not exceptions: a step that needs a person
+(approval, attestation) says ``blocked``; a failed step says whether retrying could help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from runwright.engine.clock import Clock
+from runwright.engine.store import ApprovalRow, StepRow
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Literal["succeeded", "failed", "blocked"]
+    summary: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    retryable: bool = True
+    blocked_on: str = "approval"
+
+    @classmethod
+    def ok(cls, summary: str = "", **data: Any) -> Outcome:
+        return cls("succeeded", summary, data)
+
+    @classmethod
+    def fail(cls, summary: str, *, retryable: bool = True, **data: Any) -> Outcome:
+        return cls("failed", summary, data, retryable)
+
+    @classmethod
+    def blocked(cls, summary: str, on: str = "approval", **data: Any) -> Outcome:
+        return cls("blocked", summary, data, False, on)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    runbook: str
+    environment: str
+    version: str
+    initiator: str
+
+
+@dataclass
+class StepContext:
+    """Everything a step may use while it acts. Built by the scheduler for each attempt."""
+
+    run: RunInfo
+    step: StepRow
+    spec: Mapping[str, Any]
+    attempt: int
+    undo: bool
+    clock: Clock
+    variables: Mapping[str, Any]
+    output: Callable[[str], None]
+    approvals: Callable[[str], list[ApprovalRow]]
+    services: Mapping[str, Any]
+    record: Callable[[str, Mapping[str, Any]], None]
+    actor: str
+    attest: Callable[[str, int | None, str], None]
+    interactive: Callable[[str], bool] | None = None
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self.spec.get("params", {})  # type: ignore[no-any-return]
+
+
+class Executor(Protocol):
+    async def execute(self, ctx: StepContext) -> Outcome: ...
+
+
+class Observer(Protocol):
+    """Receives what a run does as it happens (the CLI's live view, the web page)."""
+
+    def event(self, run_id: int, type: str, step: str | None, data: Mapping[str, Any]) -> None: ...
+
+    def output(self, run_id: int, step: str, line: str) -> None: ...
+
+
+class NullObserver:
+    def event(self, run_id: int, type: str, step: str | None, data: Mapping[str, Any]) -> None:
+        return None
+
+    def output(self, run_id: int, step: str, line: str) -> None:
+        return None

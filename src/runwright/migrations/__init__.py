@@ -1,0 +1,1 @@
+"""Alembic migrations of runwright's store; applied automatically when a store is opened."""

@@ -1,0 +1,292 @@
+"""Load a runbook file into a validated ``Runbook``, or fail with ``file:line:col`` and a hint.
+
+The loader is the single door through which runbooks enter: YAML files here, Markdown files
+through ``runwright.model.markdown`` which yields the same document shape. Step kinds are
+passed in (``kinds``: YAML key -> pydantic model of the kind's parameters) because they live
+in a higher layer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from runwright.errors import RunbookError
+from runwright.model.schema import (
+    Environment,
+    Procedure,
+    RunbookFrame,
+    Secret,
+    Step,
+    StepCommon,
+)
+from runwright.model.source import PathKey, Source, parse_yaml, read_text
+
+Kinds = Mapping[str, type[BaseModel]]
+
+
+class ResolvedPhase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    description: str = ""
+    steps: list[Step]
+
+
+class Runbook(BaseModel):
+    """A validated runbook with every step's kind resolved and parameters checked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str = ""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, Secret] = Field(default_factory=dict)
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    service: dict[str, Any] | None = None
+    release: dict[str, Any] | None = None
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    phases: list[ResolvedPhase] = Field(default_factory=list)
+    rollback: list[Step] = Field(default_factory=list)
+    procedures: dict[str, list[Step]] = Field(default_factory=dict)
+    procedure_text: dict[str, str] = Field(default_factory=dict)
+    file: str = "<memory>"
+    text: str = ""
+    digest: str = ""
+
+    def steps(self) -> list[tuple[str, Step]]:
+        return [(phase.name, step) for phase in self.phases for step in phase.steps]
+
+
+def _vocabulary(kinds: Kinds) -> set[str]:
+    words: set[str] = set(kinds)
+    models: list[type[BaseModel]] = [RunbookFrame, Environment, StepCommon, Secret, Procedure,
+                                     *kinds.values()]
+    seen: set[type[BaseModel]] = set()
+    while models:
+        model = models.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            words.add(info.alias or name)
+            annotation = info.annotation
+            for arg in getattr(annotation, "__args__", ()) or (annotation,):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    models.append(arg)
+    return words
+
+
+def _pydantic_errors(exc: ValidationError, source: Source, base: PathKey,
+                     vocabulary: Iterable[str]) -> list[RunbookError]:
+    out: list[RunbookError] = []
+    seen: set[PathKey] = set()
+    for err in exc.errors():
+        loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and (
+            part.startswith("function-") or part in {"str", "dict[str,any]", "list[str]", "int",
+                                                      "float", "bool", "datetime", "date"})))
+        path: PathKey = (*base, *loc)
+        if path in seen:
+            continue
+        seen.add(path)
+        kind = err["type"]
+        dotted = ".".join(str(p) for p in path) or "(top level)"
+        if kind == "extra_forbidden" and loc:
+            key = str(loc[-1])
+            close = difflib.get_close_matches(key, list(vocabulary), n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else "remove it or check the spelling"
+            out.append(source.error(f"unknown key '{key}'", path, key=True, hint=hint))
+        elif kind == "missing" and loc:
+            out.append(source.error(f"missing required key '{loc[-1]}'", path[:-1],
+                                    hint=f"add '{loc[-1]}:' here"))
+        else:
+            message = str(err["msg"]).removeprefix("Value error, ")
+            got = err.get("input")
+            if isinstance(got, str | int | float | bool) and kind != "value_error":
+                message += f" (got {got!r})"
+            out.append(source.error(f"{dotted}: {message}", path))
+    return out
+
+
+class _Resolver:
+    def __init__(self, source: Source, kinds: Kinds) -> None:
+        self.source = source
+        self.kinds = kinds
+        self.vocabulary = _vocabulary(kinds)
+        self.errors: list[RunbookError] = []
+        self.names: dict[str, PathKey] = {}
+
+    def step(self, raw: object, path: PathKey, *, default_name: str, unique: bool = True
+             ) -> Step | None:
+        src = self.source
+        if isinstance(raw, str):
+            self.errors.append(src.error(
+                "a step must be a mapping such as '- run: ./deploy.sh'", path,
+                hint=f"write '- run: {raw}' for a shell command"))
+            return None
+        if not isinstance(raw, dict):
+            self.errors.append(src.error("a step must be a mapping with an action key", path))
+            return None
+        actions = [k for k in raw if k in self.kinds]
+        common_keys = set(StepCommon.model_fields)
+        if not actions:
+            unknown = [k for k in raw if k not in common_keys]
+            for key in unknown:
+                close = difflib.get_close_matches(str(key), list(self.kinds), n=1, cutoff=0.5)
+                hint = (f"did you mean '{close[0]}'?" if close
+                        else "step actions are: " + ", ".join(sorted(self.kinds)))
+                self.errors.append(src.error(f"unknown key '{key}'", (*path, key), key=True,
+                                             hint=hint))
+            if not unknown:
+                self.errors.append(src.error(
+                    "step has no action", path,
+                    hint="add one of: " + ", ".join(sorted(self.kinds))))
+            return None
+        if len(actions) > 1:
+            self.errors.append(src.error(
+                f"step has several actions ({', '.join(actions)}); a step does one thing",
+                (*path, actions[1]), key=True, hint="split it into separate steps"))
+            return None
+        kind = actions[0]
+        ok = True
+        try:
+            params = self.kinds[kind].model_validate(raw[kind])
+        except ValidationError as exc:
+            self.errors.extend(_pydantic_errors(exc, src, (*path, kind), self.vocabulary))
+            ok = False
+        common = {k: v for k, v in raw.items() if k != kind}
+        try:
+            base = StepCommon.model_validate(common)
+        except ValidationError as exc:
+            self.errors.extend(_pydantic_errors(exc, src, path, self.vocabulary))
+            ok = False
+        if not ok:
+            return None
+        name = base.name or default_name
+        if unique:
+            if name in self.names:
+                first = src.positions.of(self.names[name])
+                self.errors.append(src.error(
+                    f"two steps are named '{name}'", path,
+                    hint=f"names identify steps in settle and reports; first one is at line "
+                         f"{first[0] if first else '?'}"))
+                return None
+            self.names[name] = path
+        undo_step: Step | None = None
+        if isinstance(base.undo, str):
+            undo_step = self.step({"run": base.undo, "name": f"undo {name}"}, (*path, "undo"),
+                                  default_name=f"undo {name}", unique=False)
+        elif isinstance(base.undo, dict):
+            undo_raw = {"name": f"undo {name}", **base.undo}
+            undo_step = self.step(undo_raw, (*path, "undo"), default_name=f"undo {name}",
+                                  unique=False)
+        pos = src.positions.of(path)
+        return Step(
+            **base.model_dump(exclude={"name"}),
+            name=name,
+            kind=kind,
+            params=params.model_dump(mode="json", by_alias=True),
+            undo_step=undo_step,
+            line=pos[0] if pos else None,
+        )
+
+    def steps(self, raws: list[Any], path: PathKey, prefix: str, *, unique: bool = True
+              ) -> list[Step]:
+        out = []
+        for index, raw in enumerate(raws):
+            step = self.step(raw, (*path, index), default_name=f"{prefix}{index + 1}",
+                             unique=unique)
+            if step is not None:
+                out.append(step)
+        return out
+
+
+def _raise(errors: list[RunbookError]) -> None:
+    if not errors:
+        return
+    if len(errors) == 1:
+        raise errors[0]
+    first = errors[0]
+    more = "\n".join(str(e) for e in errors[1:10])
+    extra = f"\n... and {len(errors) - 10} more" if len(errors) > 10 else ""
+    raise RunbookError(f"{first.message}\n{more}{extra}", file=first.file, line=first.line,
+                       column=first.column, hint=first.hint)
+
+
+def build_runbook(source: Source, kinds: Kinds) -> Runbook:
+    """Validate a parsed document (YAML or Markdown-derived) into a Runbook."""
+    data = source.data
+    if data is None:
+        raise source.error("the runbook is empty", hint="start with 'name: my-service'")
+    if not isinstance(data, dict):
+        raise source.error("a runbook must be a mapping at the top level",
+                           hint="start with 'name: my-service'")
+    vocabulary = _vocabulary(kinds)
+    try:
+        frame = RunbookFrame.model_validate(data)
+    except ValidationError as exc:
+        _raise(_pydantic_errors(exc, source, (), vocabulary))
+        raise AssertionError("unreachable") from exc
+    resolver = _Resolver(source, kinds)
+    phases = []
+    for p_index, phase in enumerate(frame.phases):
+        steps = resolver.steps(phase.steps, ("phases", p_index, "steps"),
+                               f"{phase.name} step ")
+        phases.append(ResolvedPhase(name=phase.name, description=phase.description, steps=steps))
+    rollback = resolver.steps(frame.rollback, ("rollback",), "rollback step ")
+    procedures = {
+        name: resolver.steps(proc.steps, ("procedures", name, "steps"), f"{name} step ",
+                             unique=False)
+        for name, proc in frame.procedures.items()
+    }
+    for env_name, env in frame.environments.items():
+        if env.requires and env.requires not in frame.environments:
+            resolver.errors.append(source.error(
+                f"environment '{env_name}' requires unknown environment '{env.requires}'",
+                ("environments", env_name, "requires"),
+                hint="declared environments: " + ", ".join(frame.environments)))
+    for name, secret in frame.secrets.items():
+        if bool(secret.env) == bool(secret.file):
+            resolver.errors.append(source.error(
+                f"secret '{name}' needs exactly one of 'env' or 'file'", ("secrets", name),
+                hint=f"for example: {name}: {{env: {name}}}"))
+    _raise(resolver.errors)
+    return Runbook(
+        name=frame.name,
+        description=frame.description,
+        vars=frame.vars,
+        secrets=frame.secrets,
+        environments=frame.environments,
+        service=frame.service,
+        release=frame.release,
+        checks=frame.checks,
+        phases=phases,
+        rollback=rollback,
+        procedures=procedures,
+        procedure_text={n: p.description for n, p in frame.procedures.items()},
+        file=source.file,
+        text=source.text,
+        digest=hashlib.sha256(source.text.encode()).hexdigest(),
+    )
+
+
+MarkdownParser = Callable[[str, str], Source]
+
+
+def load_text(text: str, file: str, kinds: Kinds,
+              markdown: MarkdownParser | None = None) -> Runbook:
+    if file.lower().endswith((".md", ".markdown")):
+        if markdown is None:
+            raise RunbookError("Markdown runbooks are not supported by this build", file=file)
+        return build_runbook(markdown(text, file), kinds)
+    return build_runbook(parse_yaml(text, file), kinds)
+
+
+def load_runbook(path: str | Path, kinds: Kinds, markdown: MarkdownParser | None = None
+                 ) -> Runbook:
+    p = Path(path)
+    return load_text(read_text(p), str(path), kinds, markdown)

@@ -1,0 +1,147 @@
+"""The runbook schema: what a runbook may say, validated strictly so typos fail loudly.
+
+Pydantic models here describe the runbook's frame (environments, phases, rollback, policies)
+and the fields every step shares. Each step kind's own parameters are validated by the model
+its module in ``runwright.steps`` declares; the loader receives those models as a mapping,
+so adding a step kind never touches this file.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from runwright.model.durations import parse_duration
+
+
+def _duration(value: object) -> float:
+    return parse_duration(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+OptionalDuration = Annotated[float | None, BeforeValidator(lambda v: None if v is None else _duration(v))]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Secret(Strict):
+    """Where a secret's value comes from; the value itself is never written anywhere."""
+
+    env: str | None = None
+    file: str | None = None
+    description: str = ""
+
+    @field_validator("file")
+    @classmethod
+    def _one_source(cls, v: str | None) -> str | None:
+        return v
+
+
+class Approvals(Strict):
+    required: int = Field(1, ge=1, le=20)
+    not_by_initiator: bool = True
+    expires: OptionalDuration = None
+    approvers: list[str] = Field(default_factory=list)
+
+
+class Window(Strict):
+    """Deployments are allowed on these days between start and end (local to timezone)."""
+
+    days: list[str] = Field(default_factory=lambda: list(DAYS[:5]))
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+    timezone: str = "UTC"
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, v: list[str]) -> list[str]:
+        out = []
+        for day in v:
+            short = day.strip().lower()[:3]
+            if short not in DAYS:
+                raise ValueError(f"unknown day {day!r}; use mon, tue, wed, thu, fri, sat, sun")
+            out.append(short)
+        return out
+
+
+class Freeze(Strict):
+    """No deployments between ``from`` and ``to`` (inclusive dates or exact times)."""
+
+    from_: datetime | date = Field(alias="from")
+    to: datetime | date
+    reason: str = ""
+
+
+class Environment(Strict):
+    description: str = ""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    approvals: Approvals | None = None
+    requires: str | None = None
+    windows: list[Window] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)
+
+
+class StepCommon(Strict):
+    """Fields every step has, whatever its kind. ``kind``/``params`` are filled by the loader."""
+
+    name: str | None = None
+    description: str = ""
+    timeout: OptionalDuration = None
+    retries: int = Field(0, ge=0, le=100)
+    backoff: Duration = 1.0
+    idempotent: bool = False
+    manual: bool = False
+    undo: str | dict[str, Any] | None = None
+    continue_on_error: bool = False
+
+
+class Step(StepCommon):
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    undo_step: Step | None = None
+    line: int | None = None
+
+
+class Phase(Strict):
+    name: str
+    description: str = ""
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Procedure(Strict):
+    description: str = ""
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RunbookFrame(Strict):
+    """The top level of a runbook file, before step kinds are resolved."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    runwright: Literal[1] | None = Field(None, description="Runbook format version")
+    name: str
+    description: str = ""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, Secret] = Field(default_factory=dict)
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    service: dict[str, Any] | None = None
+    release: dict[str, Any] | None = None
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    phases: list[Phase] = Field(default_factory=list)
+    rollback: list[dict[str, Any]] = Field(default_factory=list)
+    procedures: dict[str, Procedure] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("use letters, digits, '-', '_', '.' and spaces")
+        return v

@@ -1,0 +1,45 @@
+"""The Step protocol: what a step kind module provides so the engine can plan and run it.
+
+A kind is one module in this package exposing ``KIND``: the YAML key that selects it, a
+pydantic model that validates its parameters, ``describe`` (what ``plan`` prints, no I/O)
+and ``execute``. Adding a kind is adding a module; the registry finds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from runwright.engine.executor import Outcome, StepContext
+
+
+class Params(BaseModel):
+    """Base of every kind's parameter model: strict, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What ``describe`` may use: variables with run-time-only values as placeholders."""
+
+    variables: Mapping[str, Any]
+    environment: str
+    version: str
+    services: Mapping[str, Any] = field(default_factory=dict)
+
+
+class StepKind(Protocol):
+    key: str
+    params: type[Params]
+
+    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+        """Lines ``plan`` shows for this step: rendered commands, URLs, items."""
+        ...
+
+    async def execute(self, ctx: StepContext) -> Outcome:
+        """Carry the step out; report how it went as an Outcome."""
+        ...

@@ -1,0 +1,128 @@
+"""``gate``: a checklist that must hold before the run goes on.
+
+Every item is either attested by a person (who and when recorded, from the terminal or with
+``runwright attest``) or proven by a check (an ``http`` or ``run`` action whose result is kept
+as evidence). The seeds' "Pre-Deployment Checklist" becomes exactly this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from runwright.engine.executor import Outcome, StepContext
+from runwright.steps.base import Params, PlanContext
+
+CHECK_KINDS = ("http", "run")
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str
+    check: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"text": value}
+        if isinstance(value, dict) and "attest" in value:
+            rest = {k: v for k, v in value.items() if k != "attest"}
+            return {"text": value["attest"], **rest}
+        return value
+
+    @field_validator("check")
+    @classmethod
+    def _check(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        keys = [k for k in value if k in CHECK_KINDS]
+        if len(keys) != 1 or len(value) != 1:
+            raise ValueError("a check is one action: {http: {...}} or {run: '...'}")
+        from runwright.steps.registry import kinds
+
+        params = kinds()[keys[0]].params.model_validate(value[keys[0]])
+        return {keys[0]: params.model_dump(mode="json", by_alias=True)}
+
+
+class GateParams(Params):
+    title: str = ""
+    items: list[Item] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {"items": value}
+        return value
+
+
+async def _prove(item: Item, ctx: StepContext) -> Outcome:
+    from runwright.steps.registry import kinds
+
+    assert item.check is not None
+    key, params = next(iter(item.check.items()))
+    sub = type(ctx)(**{**ctx.__dict__, "spec": {"kind": key, "params": params}})
+    return await kinds()[key].execute(sub)
+
+
+class GateKind:
+    key = "gate"
+    params = GateParams
+
+    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+        from runwright.steps.registry import kinds
+
+        p = GateParams.model_validate(params)
+        out = [p.title] if p.title else []
+        for n, item in enumerate(p.items, 1):
+            if item.check:
+                key, sub = next(iter(item.check.items()))
+                proof = kinds()[key].describe(sub, ctx)
+                out.append(f"[{n}] {item.text} -- proven by: {proof[0] if proof else key}")
+            else:
+                out.append(f"[{n}] {item.text} -- attested by a person")
+        return out
+
+    async def execute(self, ctx: StepContext) -> Outcome:
+        p = GateParams.model_validate(ctx.params)
+        gate = ctx.step.name
+        attested = {a.item: a for a in ctx.approvals(gate) if a.kind == "attestation"}
+        all_items = attested.get(None)
+        evidence: list[dict[str, Any]] = []
+        waiting: list[str] = []
+        for n, item in enumerate(p.items, 1):
+            if item.check:
+                result = await _prove(item, ctx)
+                entry = {"item": n, "text": item.text, "proven": result.status == "succeeded",
+                         "evidence": result.summary}
+                evidence.append(entry)
+                ctx.record("gate.item", entry)
+                if result.status != "succeeded":
+                    return Outcome.fail(f"gate item {n} '{item.text}' not proven: "
+                                        f"{result.summary}", retryable=result.retryable,
+                                        items=evidence)
+                continue
+            who = attested.get(n) or all_items
+            if who is None and ctx.interactive is not None and ctx.interactive(
+                    f"[{n}] {item.text} -- confirm"):
+                ctx.attest(gate, n, "confirmed at the terminal")
+                evidence.append({"item": n, "text": item.text, "attested_by": ctx.actor})
+                continue
+            if who is None:
+                waiting.append(f"[{n}] {item.text}")
+                continue
+            evidence.append({"item": n, "text": item.text, "attested_by": who.user,
+                             "at": who.at.isoformat(), "note": who.note})
+        if waiting:
+            return Outcome.blocked(
+                f"{len(waiting)} item(s) need a person: " + "; ".join(waiting)
+                + f" -- runwright attest {ctx.run.id} --item N (or --all)",
+                on="attestation", waiting=waiting)
+        return Outcome.ok(f"{len(p.items)} item(s) hold", items=evidence)
+
+
+KIND = GateKind()

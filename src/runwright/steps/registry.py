@@ -1,0 +1,81 @@
+"""Finds the step kinds (each module here exposing ``KIND``) and dispatches to them.
+
+The registry is also where behaviour common to every kind lives: a ``manual`` step is shown
+to the operator and waits for their attestation instead of being executed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from runwright.engine.executor import Outcome, StepContext
+from runwright.model.templating import render
+from runwright.steps.base import Params, PlanContext, StepKind
+
+
+@cache
+def kinds() -> dict[str, StepKind]:
+    import runwright.steps as package
+
+    found: dict[str, StepKind] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name in {"base", "registry"} or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        kind = getattr(module, "KIND", None)
+        if kind is not None:
+            found[kind.key] = kind
+    return found
+
+
+def param_models() -> dict[str, type[Params]]:
+    return {key: kind.params for key, kind in kinds().items()}
+
+
+def describe(spec: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+    kind = kinds()[spec["kind"]]
+    lines = kind.describe(spec.get("params", {}), ctx)
+    if spec.get("manual"):
+        lines = ["manual: the operator does this and attests it", *lines]
+    return lines
+
+
+async def _manual(ctx: StepContext) -> Outcome:
+    gate = ctx.step.name if not ctx.undo else f"undo {ctx.step.name}"
+    attested = [a for a in ctx.approvals(gate) if a.kind == "attestation"]
+    if attested:
+        a = attested[-1]
+        return Outcome.ok(f"done by hand, attested by {a.user}", attested_by=a.user,
+                          attested_at=a.at.isoformat(), note=a.note)
+    text = "; ".join(kinds()[ctx.spec["kind"]].describe(
+        ctx.spec.get("params", {}),
+        PlanContext(ctx.variables, ctx.run.environment, ctx.run.version)))
+    if ctx.interactive is not None and ctx.interactive(f"Do this by hand, then confirm: {text}"):
+        ctx.attest(gate, None, "confirmed at the terminal")
+        return Outcome.ok(f"done by hand, attested by {ctx.actor}", attested_by=ctx.actor)
+    return Outcome.blocked(
+        f"manual step: do it by hand, then run `runwright attest {ctx.run.id} --all`",
+        on="attestation", instructions=text)
+
+
+class RegistryExecutor:
+    """The Executor the app hands to the scheduler."""
+
+    async def execute(self, ctx: StepContext) -> Outcome:
+        key = ctx.spec["kind"]
+        kind = kinds().get(key)
+        if kind is None:
+            return Outcome.fail(f"unknown step kind '{key}' (runbook from a newer runwright?)",
+                                retryable=False)
+        if ctx.spec.get("manual"):
+            return await _manual(ctx)
+        return await kind.execute(ctx)
+
+
+def render_text(template: str, ctx: StepContext | PlanContext, *, shell: bool = False,
+                where: str = "") -> str:
+    return render(template, ctx.variables, shell=shell, where=where)

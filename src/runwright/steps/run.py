@@ -1,0 +1,144 @@
+"""``run``: a shell command, the workhorse of every runbook.
+
+The command is rendered with shell-quoted values, run by bash in its own process group (so a
+timeout or abort can stop everything it started), its output streamed line by line to the
+live view and the journal, and its exit code judged against ``accept_exit_codes``.
+Multi-line commands run with ``set -eo pipefail``: a runbook step stops at its first failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from runwright.engine.executor import Outcome, StepContext
+from runwright.model.templating import render, render_value
+from runwright.steps.base import Params, PlanContext
+
+KILL_GRACE = 5.0
+
+
+class RunParams(Params):
+    command: str
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    accept_exit_codes: list[int] = Field(default_factory=lambda: [0])
+    shell: str = "/bin/bash"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"command": value}
+        return value
+
+
+def _script(command: str) -> str:
+    if "\n" in command.strip():
+        return "set -eo pipefail\n" + command
+    return command
+
+
+async def _pump(stream: asyncio.StreamReader, emit: Any) -> list[str]:
+    tail: list[str] = []
+    pending = b""
+    while True:
+        chunk = await stream.read(65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            line = raw.decode(errors="replace")
+            emit(line)
+            tail = (tail + [line])[-20:]
+    if pending:
+        line = pending.decode(errors="replace")
+        emit(line)
+        tail = (tail + [line])[-20:]
+    return tail
+
+
+async def _stop_group(proc: asyncio.subprocess.Process) -> None:
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
+        if proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), wait)
+
+
+async def run_command(command: str, *, env: Mapping[str, str], cwd: str | None, shell: str,
+                      emit: Any) -> tuple[int, list[str]]:
+    """Run ``command``; return (exit code, last lines). Kills the process group if cancelled."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            shell, "-c", _script(command), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+            env=dict(env), cwd=cwd, start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        missing = cwd if cwd and not os.path.isdir(cwd) else shell
+        raise OSError(f"cannot start command: {missing} not found") from exc
+    assert proc.stdout is not None
+    try:
+        tail = await _pump(proc.stdout, emit)
+        code = await proc.wait()
+    except asyncio.CancelledError:
+        await _stop_group(proc)
+        raise
+    return code, tail
+
+
+def process_env(ctx: StepContext, extra: Mapping[str, str]) -> dict[str, str]:
+    base = dict(ctx.services.get("environ", {}))
+    base.update({
+        "RUNWRIGHT_RUN_ID": str(ctx.run.id),
+        "RUNWRIGHT_VERSION": ctx.run.version,
+        "RUNWRIGHT_ENVIRONMENT": ctx.run.environment,
+        "RUNWRIGHT_STEP": ctx.step.name,
+    })
+    base.update({k: str(v) for k, v in extra.items()})
+    return base
+
+
+class RunKind:
+    key = "run"
+    params = RunParams
+
+    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+        p = RunParams.model_validate(params)
+        lines = [f"$ {line}" for line in
+                 render(p.command, ctx.variables, shell=True, where="run").splitlines()]
+        if p.cwd:
+            lines.append(f"  in {p.cwd}")
+        if p.env:
+            lines.append("  env: " + ", ".join(sorted(p.env)))
+        return lines
+
+    async def execute(self, ctx: StepContext) -> Outcome:
+        p = RunParams.model_validate(ctx.params)
+        command = render(p.command, ctx.variables, shell=True, where=f"step '{ctx.step.name}'")
+        env = render_value(p.env, ctx.variables, where=f"step '{ctx.step.name}' env")
+        cwd = render(p.cwd, ctx.variables) if p.cwd else None
+        try:
+            code, tail = await run_command(command, env=process_env(ctx, env), cwd=cwd,
+                                           shell=p.shell, emit=ctx.output)
+        except OSError as exc:
+            return Outcome.fail(str(exc), retryable=False)
+        if code in p.accept_exit_codes:
+            return Outcome.ok(f"exit {code}" + (f": {tail[-1][:200]}" if tail else ""),
+                              exit_code=code)
+        last = next((line for line in reversed(tail) if line.strip()), "")
+        return Outcome.fail(f"exit code {code}" + (f": {last[:300]}" if last else ""),
+                            exit_code=code)
+
+
+KIND = RunKind()
