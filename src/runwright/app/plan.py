@@ -24,10 +24,17 @@ def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
     steps: list[NewStep] = []
     if env.approvals is not None:
         a = env.approvals
-        step = Step(name=f"approval for {env_name}", kind="approval",
-                    params={"required": a.required, "not_by_initiator": a.not_by_initiator,
-                            "expires": a.expires, "approvers": a.approvers,
-                            "message": f"deploy to {env_name}"})
+        step = Step(
+            name=f"approval for {env_name}",
+            kind="approval",
+            params={
+                "required": a.required,
+                "not_by_initiator": a.not_by_initiator,
+                "expires": a.expires,
+                "approvers": a.approvers,
+                "message": f"deploy to {env_name}",
+            },
+        )
         steps.append(_new("main", len(steps), "approval", step))
     for phase, step in _main_steps(runbook, env_name):
         steps.append(_new("main", len(steps), phase, step))
@@ -48,8 +55,14 @@ def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
 
 
 def _new(section: str, idx: int, phase: str, step: Step) -> NewStep:
-    return NewStep(section=section, idx=idx, phase=phase, name=step.name or f"step {idx + 1}",
-                   kind=step.kind, spec=step.model_dump(mode="json"))
+    return NewStep(
+        section=section,
+        idx=idx,
+        phase=phase,
+        name=step.name or f"step {idx + 1}",
+        kind=step.kind,
+        spec=step.model_dump(mode="json"),
+    )
 
 
 @dataclass(frozen=True)
@@ -76,14 +89,27 @@ class Plan:
 
     def as_dict(self) -> dict[str, Any]:
         def one(s: PlannedStep) -> dict[str, Any]:
-            return {"phase": s.phase, "name": s.name, "kind": s.kind, "actions": s.lines,
-                    "idempotent": s.idempotent, "timeout_seconds": s.timeout,
-                    "retries": s.retries, "undo": s.undo, "executed": False}
+            return {
+                "phase": s.phase,
+                "name": s.name,
+                "kind": s.kind,
+                "actions": s.lines,
+                "idempotent": s.idempotent,
+                "timeout_seconds": s.timeout,
+                "retries": s.retries,
+                "undo": s.undo,
+                "executed": False,
+            }
 
-        return {"runbook": self.runbook, "environment": self.environment,
-                "version": self.version, "executed": False,
-                "steps": [one(s) for s in self.steps],
-                "rollback": [one(s) for s in self.rollback], "notes": self.notes}
+        return {
+            "runbook": self.runbook,
+            "environment": self.environment,
+            "version": self.version,
+            "executed": False,
+            "steps": [one(s) for s in self.steps],
+            "rollback": [one(s) for s in self.rollback],
+            "notes": self.notes,
+        }
 
 
 class _Captured(dict[str, Any]):
@@ -91,11 +117,17 @@ class _Captured(dict[str, Any]):
         return Placeholder(f"<captured {key}>")
 
     def __getattr__(self, key: str) -> Placeholder:
-        return self[key]
+        return self.__missing__(key)
 
 
-def build_plan(runbook: Runbook, env_name: str, env: Environment, version: str,
-               variables: Mapping[str, Any], services: Mapping[str, Any] | None = None) -> Plan:
+def build_plan(
+    runbook: Runbook,
+    env_name: str,
+    env: Environment,
+    version: str,
+    variables: Mapping[str, Any],
+    services: Mapping[str, Any] | None = None,
+) -> Plan:
     ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version, services or {})
     planned: list[PlannedStep] = []
     rollback: list[PlannedStep] = []
@@ -103,9 +135,14 @@ def build_plan(runbook: Runbook, env_name: str, env: Environment, version: str,
         spec = new.spec
         undo_spec = spec.get("undo_step")
         item = PlannedStep(
-            section=new.section, phase=new.phase, name=new.name, kind=new.kind,
-            lines=describe(spec, ctx), idempotent=bool(spec.get("idempotent")),
-            timeout=spec.get("timeout"), retries=int(spec.get("retries") or 0),
+            section=new.section,
+            phase=new.phase,
+            name=new.name,
+            kind=new.kind,
+            lines=describe(spec, ctx),
+            idempotent=bool(spec.get("idempotent")),
+            timeout=spec.get("timeout"),
+            retries=int(spec.get("retries") or 0),
             undo=describe(undo_spec, ctx) if undo_spec else None,
         )
         (planned if new.section == "main" else rollback).append(item)

@@ -26,27 +26,33 @@ def check_windows(env_name: str, env: Environment, now: datetime) -> None:
             raise PolicyBlocked(
                 f"{env_name} is frozen from {start} to {end}"
                 + (f" ({freeze.reason})" if freeze.reason else ""),
-                hint="deploy after the freeze, or change the runbook's freezes with a review")
+                hint="deploy after the freeze, or change the runbook's freezes with a review",
+            )
     if not env.windows:
         return
     for window in env.windows:
         try:
             local = now.astimezone(ZoneInfo(window.timezone))
         except ZoneInfoNotFoundError:
-            raise InputError(f"unknown timezone '{window.timezone}' in {env_name} windows",
-                             hint="use an IANA name such as Europe/Berlin or UTC") from None
+            raise InputError(
+                f"unknown timezone '{window.timezone}' in {env_name} windows",
+                hint="use an IANA name such as Europe/Berlin or UTC",
+            ) from None
         day = DAYS[local.weekday()]
         if day in window.days and window.start <= local.time().replace(tzinfo=None) <= window.end:
             return
     described = "; ".join(
         f"{','.join(w.days)} {w.start.strftime('%H:%M')}-{w.end.strftime('%H:%M')} {w.timezone}"
-        for w in env.windows)
-    raise PolicyBlocked(f"outside {env_name}'s deployment windows ({described})",
-                        hint="deploy inside a window")
+        for w in env.windows
+    )
+    raise PolicyBlocked(
+        f"outside {env_name}'s deployment windows ({described})", hint="deploy inside a window"
+    )
 
 
-def check_promotion(store: Store, runbook: Runbook, env_name: str, env: Environment,
-                    version: str) -> None:
+def check_promotion(
+    store: Store, runbook: Runbook, env_name: str, env: Environment, version: str
+) -> None:
     if not env.requires:
         return
     for run in store.runs(runbook=runbook.name, environment=env.requires, limit=500):
@@ -54,4 +60,5 @@ def check_promotion(store: Store, runbook: Runbook, env_name: str, env: Environm
             return
     raise PolicyBlocked(
         f"{env_name} requires version {version} to have succeeded in {env.requires} first",
-        hint=f"runwright deploy {runbook.file} -e {env.requires} --version {version}")
+        hint=f"runwright deploy {runbook.file} -e {env.requires} --version {version}",
+    )

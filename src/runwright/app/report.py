@@ -39,9 +39,16 @@ def collect(rt: Runtime, run: RunRow) -> dict[str, Any]:
     for ev in events:
         if ev.step:
             by_step.setdefault(ev.step, []).append(ev)
-    return {"run": run, "steps": steps, "events": events, "approvals": approvals,
-            "chain_ok": ok, "chain": chain, "by_step": by_step,
-            "measurements": rt.store.measurements(run.id)}
+    return {
+        "run": run,
+        "steps": steps,
+        "events": events,
+        "approvals": approvals,
+        "chain_ok": ok,
+        "chain": chain,
+        "by_step": by_step,
+        "measurements": rt.store.measurements(run.id),
+    }
 
 
 def markdown(rt: Runtime, run: RunRow) -> str:
@@ -57,7 +64,9 @@ def markdown(rt: Runtime, run: RunRow) -> str:
     add(f"- **Started:** {_t(run.created_at)}")
     add(f"- **Finished:** {_t(run.finished_at)}")
     if run.finished_at:
-        add(f"- **Duration:** {format_duration((run.finished_at - run.created_at).total_seconds())}")
+        add(
+            f"- **Duration:** {format_duration((run.finished_at - run.created_at).total_seconds())}"
+        )
     if run.revision:
         add(f"- **Revision:** {run.revision}")
     add(f"- **Runbook:** `{run.runbook_file}` (sha256 {run.runbook_digest[:16]})")
@@ -87,14 +96,18 @@ def markdown(rt: Runtime, run: RunRow) -> str:
             items = g.data.get("items") or []
             if not items and g.spec.get("manual"):
                 who = next((a for a in attest if a.gate == g.name), None)
-                add(f"| {_cell(g.name)} | done by hand | {_cell(who.user if who else '-')} | "
-                    f"{_t(who.at) if who else '-'} | {_cell(who.note if who else g.status)} |")
+                add(
+                    f"| {_cell(g.name)} | done by hand | {_cell(who.user if who else '-')} | "
+                    f"{_t(who.at) if who else '-'} | {_cell(who.note if who else g.status)} |"
+                )
             for item in items:
                 who = item.get("attested_by") or ("check" if item.get("proven") else "-")
                 when = item.get("at") or _t(g.finished_at)
                 evidence = item.get("evidence") or item.get("note") or ""
-                add(f"| {_cell(g.name)} | {_cell(item.get('text'))} | {_cell(who)} | "
-                    f"{_cell(when)} | {_cell(evidence)} |")
+                add(
+                    f"| {_cell(g.name)} | {_cell(item.get('text'))} | {_cell(who)} | "
+                    f"{_cell(when)} | {_cell(evidence)} |"
+                )
             if not items and not g.spec.get("manual"):
                 add(f"| {_cell(g.name)} | (not reached) | - | - | {g.status} |")
         add("")
@@ -104,8 +117,10 @@ def markdown(rt: Runtime, run: RunRow) -> str:
     add("|---|---|---|---|---|---|---|---|---|")
     for n, s in enumerate([s for s in steps if s.section == "main"], 1):
         outcome = s.status + (f", undo {s.undo_status}" if s.undo_status else "")
-        add(f"| {n} | {_cell(s.phase)} | {_cell(s.name)} | {s.kind} | {outcome} | "
-            f"{_t(s.started_at)} | {_dur(s)} | {s.attempts} | {_cell(s.summary)} |")
+        add(
+            f"| {n} | {_cell(s.phase)} | {_cell(s.name)} | {s.kind} | {outcome} | "
+            f"{_t(s.started_at)} | {_dur(s)} | {s.attempts} | {_cell(s.summary)} |"
+        )
     add("")
     undone = [s for s in steps if s.section == "main" and s.undo_status]
     rollback = [s for s in steps if s.section == "rollback" and s.status != "pending"]
@@ -113,15 +128,21 @@ def markdown(rt: Runtime, run: RunRow) -> str:
         add("## Rollback")
         add("")
         order = sorted(
-            [(ev.seq, ev) for ev in data["events"] if ev.type.startswith("undo.")
-             or (ev.type.startswith("step.") and ev.step in {r.name for r in rollback})
-             or ev.type == "rollback.started"],
+            [
+                (ev.seq, ev)
+                for ev in data["events"]
+                if ev.type.startswith("undo.")
+                or (ev.type.startswith("step.") and ev.step in {r.name for r in rollback})
+                or ev.type == "rollback.started"
+            ],
         )
         if not order:
             add("Nothing to undo.")
         for _, ev in order:
             detail = ev.data.get("reason") or ev.data.get("summary") or ev.data.get("error") or ""
-            add(f"- {_t(ev.at)} {ev.type} {ev.step or ''} {('-- ' + str(detail)) if detail else ''}")
+            add(
+                f"- {_t(ev.at)} {ev.type} {ev.step or ''} {('-- ' + str(detail)) if detail else ''}"
+            )
         add("")
     if data["measurements"]:
         add("## Measurements")
@@ -129,8 +150,10 @@ def markdown(rt: Runtime, run: RunRow) -> str:
         add("| When | Check | Query | Value | Condition | Verdict |")
         add("|---|---|---|---|---|---|")
         for m in data["measurements"]:
-            add(f"| {_t(m['at'])} | {_cell(m['check'])} | `{_cell(m['query'])}` | "
-                f"{_cell(m['value'])} | {_cell(m['condition'])} | {_cell(m['verdict'])} |")
+            add(
+                f"| {_t(m['at'])} | {_cell(m['check'])} | `{_cell(m['query'])}` | "
+                f"{_cell(m['value'])} | {_cell(m['condition'])} | {_cell(m['verdict'])} |"
+            )
         add("")
     add("## Output excerpts")
     add("")

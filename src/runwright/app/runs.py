@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runwright.app.plan import expand
+from runwright.app.release import previous_version
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.runtime import Runtime
 from runwright.engine.machine import MAIN, in_flight, settle
@@ -33,10 +34,17 @@ def exit_code_for(run: RunRow) -> int:
     return 1
 
 
-def deploy(rt: Runtime, path: str | Path, env: str | None, version: str, *,
-           overrides: Mapping[str, Any] | None = None,
-           interactive: Callable[[str], bool] | None = None, runbook: Runbook | None = None,
-           kind: str = "deploy") -> RunRow:
+def deploy(
+    rt: Runtime,
+    path: str | Path,
+    env: str | None,
+    version: str,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    interactive: Callable[[str], bool] | None = None,
+    runbook: Runbook | None = None,
+    kind: str = "deploy",
+) -> RunRow:
     book = runbook or rt.load(path)
     env_name, environment = rt.environment(book, env)
     if not version.strip():
@@ -47,14 +55,35 @@ def deploy(rt: Runtime, path: str | Path, env: str | None, version: str, *,
     secrets = rt.secrets(book, required=True)
     steps = expand(book, env_name, environment)
     user = rt.settings.user
+    previous = previous_version(rt.store, book.name, env_name)
     run_id = rt.store.create_run(
-        runbook=book.name, environment=env_name, version=version, initiator=user,
-        file=book.file, text=book.text, digest=book.digest,
-        params={"vars": dict(overrides or {})}, steps=steps, now=rt.clock.now(), kind=kind)
-    rt.store.append(run_id, actor=user, type="run.created", at=rt.clock.now(),
-                    data={"runbook": book.name, "file": book.file, "digest": book.digest,
-                          "environment": env_name, "version": version, "kind": kind,
-                          "steps": len(steps)})
+        runbook=book.name,
+        environment=env_name,
+        version=version,
+        initiator=user,
+        file=book.file,
+        text=book.text,
+        digest=book.digest,
+        params={"vars": dict(overrides or {}), "previous_version": previous},
+        steps=steps,
+        now=rt.clock.now(),
+        kind=kind,
+    )
+    rt.store.append(
+        run_id,
+        actor=user,
+        type="run.created",
+        at=rt.clock.now(),
+        data={
+            "runbook": book.name,
+            "file": book.file,
+            "digest": book.digest,
+            "environment": env_name,
+            "version": version,
+            "kind": kind,
+            "steps": len(steps),
+        },
+    )
     rt.observer.event(run_id, "run.created", None, {"version": version, "environment": env_name})
     return _drive(rt, run_id, book, secrets, interactive)
 
@@ -63,30 +92,78 @@ def _runbook_of(rt: Runtime, run: RunRow) -> Runbook:
     return rt.load_text(run.runbook_text, run.runbook_file)
 
 
-def _drive(rt: Runtime, run_id: int, book: Runbook, secrets: Mapping[str, str],
-           interactive: Callable[[str], bool] | None) -> RunRow:
+def _drive(
+    rt: Runtime,
+    run_id: int,
+    book: Runbook,
+    secrets: Mapping[str, str],
+    interactive: Callable[[str], bool] | None,
+) -> RunRow:
     import asyncio
 
     run = rt.store.run(run_id)
     env_name, environment = rt.environment(book, run.environment)
-    variables = rt.variables(book, env_name, environment, version=run.version,
-                             overrides=run.params.get("vars", {}), secrets=secrets,
-                             run_id=run_id, initiator=run.initiator)
-    return asyncio.run(rt.scheduler().drive(
-        run_id, actor=rt.settings.user, variables=variables, redactor=rt.redactor(secrets),
-        services=rt.step_services(), interactive=interactive))
+    variables = rt.variables(
+        book,
+        env_name,
+        environment,
+        version=run.version,
+        overrides=run.params.get("vars", {}),
+        secrets=secrets,
+        run_id=run_id,
+        initiator=run.initiator,
+        previous_version=run.params.get("previous_version", ""),
+    )
+    final = asyncio.run(
+        rt.scheduler().drive(
+            run_id,
+            actor=rt.settings.user,
+            variables=variables,
+            redactor=rt.redactor(secrets),
+            services=rt.step_services(book, env_name),
+            interactive=interactive,
+        )
+    )
+    if final.status == "succeeded" and final.revision is None and final.kind in (
+        "deploy",
+        "rollback",
+    ):
+        number = rt.store.add_revision(
+            runbook=final.runbook,
+            environment=final.environment,
+            version=final.version,
+            run_id=final.id,
+            digest=final.runbook_digest,
+            deployed_by=final.initiator,
+            at=rt.clock.now(),
+        )
+        rt.store.append(
+            final.id,
+            actor=rt.settings.user,
+            type="revision.recorded",
+            at=rt.clock.now(),
+            data={"revision": number, "version": final.version},
+        )
+        final = rt.store.run(run_id)
+    return final
 
 
-def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None
-           ) -> RunRow:
+def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None) -> RunRow:
     run = rt.store.run(run_id)
     if run.terminal:
-        raise InputError(f"run {run_id} already ended ({run.status}); nothing to resume",
-                         hint="start a new one with runwright deploy")
+        raise InputError(
+            f"run {run_id} already ended ({run.status}); nothing to resume",
+            hint="start a new one with runwright deploy",
+        )
     book = _runbook_of(rt, run)
     secrets = rt.secrets(book, required=True)
-    rt.store.append(run_id, actor=rt.settings.user, type="run.resumed", at=rt.clock.now(),
-                    data={"status": run.status})
+    rt.store.append(
+        run_id,
+        actor=rt.settings.user,
+        type="run.resumed",
+        at=rt.clock.now(),
+        data={"status": run.status},
+    )
     return _drive(rt, run_id, book, secrets, interactive)
 
 
@@ -95,8 +172,9 @@ def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:
     for r in rows:
         if r.status in ("waiting", "pending", "running") and (kind is None or r.kind == kind):
             return r
-    raise InputError(f"run {run.id} has no {kind or 'waiting'} step left to act on "
-                     f"(status {run.status})")
+    raise InputError(
+        f"run {run.id} has no {kind or 'waiting'} step left to act on (status {run.status})"
+    )
 
 
 def approve(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
@@ -109,16 +187,29 @@ def approve(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
     existing = rt.store.approvals(run_id, step.name)
     why = refusal(params, user, run.initiator, existing)
     if why:
-        rt.store.append(run_id, actor=user, type="approval.refused", at=rt.clock.now(),
-                        step=step.name, data={"reason": why})
-        raise InputError(f"approval refused: {why}",
-                         hint="ask another person to run: runwright approve "
-                              f"{run_id} --note '...'")
+        rt.store.append(
+            run_id,
+            actor=user,
+            type="approval.refused",
+            at=rt.clock.now(),
+            step=step.name,
+            data={"reason": why},
+        )
+        raise InputError(
+            f"approval refused: {why}",
+            hint=f"ask another person to run: runwright approve {run_id} --note '...'",
+        )
     now = rt.clock.now()
     rt.store.add_approval(run_id, gate=step.name, kind="approval", user=user, note=note, at=now)
     count = len({a.user for a in existing if a.kind == "approval"}) + 1
-    rt.store.append(run_id, actor=user, type="approval.given", at=now, step=step.name,
-                    data={"note": note, "count": count, "required": params.required})
+    rt.store.append(
+        run_id,
+        actor=user,
+        type="approval.given",
+        at=now,
+        step=step.name,
+        data={"note": note, "count": count, "required": params.required},
+    )
     message = f"approved by {user} ({count} of {params.required})"
     if count >= params.required:
         message += f"; continue with: runwright resume {run_id}"
@@ -130,24 +221,40 @@ def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tupl
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status})")
     rows = [r for r in rt.store.steps(run_id) if r.section == MAIN]
-    step = next((r for r in rows if r.status == "waiting" and (
-        r.kind == "gate" or r.spec.get("manual"))), None)
+    step = next(
+        (r for r in rows if r.status == "waiting" and (r.kind == "gate" or r.spec.get("manual"))),
+        None,
+    )
     if step is None:
-        step = next((r for r in rows if r.status in ("pending", "waiting") and (
-            r.kind == "gate" or r.spec.get("manual"))), None)
+        step = next(
+            (
+                r
+                for r in rows
+                if r.status in ("pending", "waiting") and (r.kind == "gate" or r.spec.get("manual"))
+            ),
+            None,
+        )
     if step is None:
         raise InputError(f"run {run_id} has no gate or manual step waiting for attestation")
     user = rt.settings.user
     now = rt.clock.now()
     targets: list[int | None] = list(items) if items else [None]
     for item in targets:
-        rt.store.add_approval(run_id, gate=step.name, kind="attestation", user=user,
-                              note=note, at=now, item=item)
-    rt.store.append(run_id, actor=user, type="gate.attested", at=now, step=step.name,
-                    data={"items": items or "all", "note": note})
+        rt.store.add_approval(
+            run_id, gate=step.name, kind="attestation", user=user, note=note, at=now, item=item
+        )
+    rt.store.append(
+        run_id,
+        actor=user,
+        type="gate.attested",
+        at=now,
+        step=step.name,
+        data={"items": items or "all", "note": note},
+    )
     what = "all items" if not items else "item(s) " + ", ".join(map(str, items))
-    return rt.store.run(run_id), (f"{what} of '{step.name}' attested by {user}; "
-                                  f"continue with: runwright resume {run_id}")
+    return rt.store.run(run_id), (
+        f"{what} of '{step.name}' attested by {user}; continue with: runwright resume {run_id}"
+    )
 
 
 def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[RunRow, str]:
@@ -158,8 +265,7 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[R
     flights = in_flight(view_of(run, rows))
     if not flights:
         raise InputError(f"run {run_id} has no step in flight to settle (status {run.status})")
-    match = [(v, what) for v, what in flights
-             if v.name == step_ref or str(v.idx + 1) == step_ref]
+    match = [(v, what) for v, what in flights if v.name == step_ref or str(v.idx + 1) == step_ref]
     if not match:
         names = ", ".join(f"'{v.name}'" for v, _ in flights)
         raise InputError(f"step '{step_ref}' is not in flight; in flight: {names}")
@@ -167,13 +273,21 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[R
     if what == "undo" and choice == "rollback":
         raise InputError("an undo in flight can be settled with --rerun or --done")
     values = settle(view, what, choice)
-    rt.store.append(run_id, actor=rt.settings.user, type="step.settled", at=rt.clock.now(),
-                    step=view.name, data={"what": what, "choice": choice},
-                    run_values={"status": "running" if what == "step" and choice != "rollback"
-                                else "rolling_back"},
-                    step_update=StepUpdate(view.section, view.idx, values))
-    return rt.store.run(run_id), (f"{what} '{view.name}' settled as {choice}; continue with: "
-                                  f"runwright resume {run_id}")
+    rt.store.append(
+        run_id,
+        actor=rt.settings.user,
+        type="step.settled",
+        at=rt.clock.now(),
+        step=view.name,
+        data={"what": what, "choice": choice},
+        run_values={
+            "status": "running" if what == "step" and choice != "rollback" else "rolling_back"
+        },
+        step_update=StepUpdate(view.section, view.idx, values),
+    )
+    return rt.store.run(run_id), (
+        f"{what} '{view.name}' settled as {choice}; continue with: runwright resume {run_id}"
+    )
 
 
 def abort(rt: Runtime, run_id: int, reason: str) -> tuple[RunRow, str]:
@@ -181,16 +295,28 @@ def abort(rt: Runtime, run_id: int, reason: str) -> tuple[RunRow, str]:
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status}); nothing to abort")
     user = rt.settings.user
-    rt.store.append(run_id, actor=user, type="run.abort_requested", at=rt.clock.now(),
-                    data={"reason": reason}, run_values={"abort_requested": user})
+    rt.store.append(
+        run_id,
+        actor=user,
+        type="run.abort_requested",
+        at=rt.clock.now(),
+        data={"reason": reason},
+        run_values={"abort_requested": user},
+    )
     fresh = rt.store.run(run_id)
     from runwright.app.runtime import owner_dead
 
-    driven = (fresh.lease_owner and fresh.lease_expires and fresh.lease_expires > rt.clock.now()
-              and not owner_dead(fresh.lease_owner))
+    driven = (
+        fresh.lease_owner
+        and fresh.lease_expires
+        and fresh.lease_expires > rt.clock.now()
+        and not owner_dead(fresh.lease_owner)
+    )
     if driven:
-        return fresh, (f"abort requested; {fresh.lease_owner} is driving run {run_id} and "
-                       "will roll it back now")
+        return fresh, (
+            f"abort requested; {fresh.lease_owner} is driving run {run_id} and "
+            "will roll it back now"
+        )
     book = _runbook_of(rt, run)
     secrets = rt.secrets(book, required=False)
     final = _drive(rt, run_id, book, secrets, None)
@@ -200,19 +326,72 @@ def abort(rt: Runtime, run_id: int, reason: str) -> tuple[RunRow, str]:
 def run_summary(rt: Runtime, run: RunRow) -> dict[str, Any]:
     steps = rt.store.steps(run.id)
     return {
-        "id": run.id, "runbook": run.runbook, "environment": run.environment,
-        "version": run.version, "status": run.status, "initiator": run.initiator,
-        "kind": run.kind, "created_at": run.created_at.isoformat(),
+        "id": run.id,
+        "runbook": run.runbook,
+        "environment": run.environment,
+        "version": run.version,
+        "status": run.status,
+        "initiator": run.initiator,
+        "kind": run.kind,
+        "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "failure": run.failure, "revision": run.revision,
-        "steps": [{"section": s.section, "phase": s.phase, "name": s.name, "kind": s.kind,
-                   "status": s.status, "undo_status": s.undo_status, "attempts": s.attempts,
-                   "summary": s.summary,
-                   "started_at": s.started_at.isoformat() if s.started_at else None,
-                   "finished_at": s.finished_at.isoformat() if s.finished_at else None}
-                  for s in steps],
+        "failure": run.failure,
+        "revision": run.revision,
+        "steps": [
+            {
+                "section": s.section,
+                "phase": s.phase,
+                "name": s.name,
+                "kind": s.kind,
+                "status": s.status,
+                "undo_status": s.undo_status,
+                "attempts": s.attempts,
+                "summary": s.summary,
+                "started_at": s.started_at.isoformat() if s.started_at else None,
+                "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+            }
+            for s in steps
+        ],
     }
 
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
+
+
+def rollback_target(rt: Runtime, env: str, runbook: str | None, to_revision: int | None
+                    ) -> tuple[RunRow, int]:
+    """The run whose version and runbook a rollback redeploys, and its revision number."""
+    names = {r.runbook for r in rt.store.runs(environment=env, limit=500) if r.revision}
+    if runbook is None:
+        if len(names) != 1:
+            raise InputError(
+                f"no revisions in {env}" if not names
+                else f"several runbooks deploy to {env}: {', '.join(sorted(names))}",
+                hint="pass --runbook NAME" if names else "deploy something first")
+        runbook = next(iter(names))
+    revisions = rt.store.revisions(runbook, env)
+    if not revisions:
+        raise InputError(f"{runbook} has no revisions in {env}", hint="deploy something first")
+    if to_revision is None:
+        if len(revisions) < 2:
+            raise InputError(f"{runbook}/{env} has only revision {revisions[0].number}; "
+                             "nothing earlier to roll back to")
+        current = revisions[0].version
+        target = next((r for r in revisions[1:] if r.version != current), revisions[1])
+    else:
+        found = [r for r in revisions if r.number == to_revision]
+        if not found:
+            raise InputError(f"{runbook}/{env} has no revision {to_revision}",
+                             hint="revisions: " + ", ".join(str(r.number) for r in revisions))
+        target = found[0]
+    return rt.store.run(target.run_id), target.number
+
+
+def rollback(rt: Runtime, env: str, *, runbook: str | None, to_revision: int | None,
+             interactive: Callable[[str], bool] | None = None) -> RunRow:
+    source, _ = rollback_target(rt, env, runbook, to_revision)
+    book = rt.load_text(source.runbook_text, source.runbook_file)
+    return deploy(rt, source.runbook_file, env, source.version, runbook=book,
+                  overrides=source.params.get("vars", {}), interactive=interactive,
+                  kind="rollback")

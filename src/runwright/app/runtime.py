@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runwright.app.release import PLAN_PLACEHOLDERS, release_variables
 from runwright.app.settings import Settings
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
@@ -68,8 +69,9 @@ class Runtime:
     services: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, settings: Settings, *, clock: Clock | None = None,
-             observer: Observer | None = None) -> Runtime:
+    def open(
+        cls, settings: Settings, *, clock: Clock | None = None, observer: Observer | None = None
+    ) -> Runtime:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store.open(settings.database_url)
         return cls(settings, store, clock or SystemClock(), observer or NullObserver())
@@ -93,13 +95,17 @@ class Runtime:
                 return only, envs[only]
             if not envs:
                 return "default", Environment()
-            raise InputError("which environment? this runbook has " + ", ".join(envs),
-                             hint="pass -e NAME")
+            raise InputError(
+                "which environment? this runbook has " + ", ".join(envs), hint="pass -e NAME"
+            )
         if name not in envs:
             if not envs and name == "default":
                 return name, Environment()
-            raise RunbookError(f"unknown environment '{name}'", file=runbook.file,
-                               hint="declared: " + (", ".join(envs) or "none"))
+            raise RunbookError(
+                f"unknown environment '{name}'",
+                file=runbook.file,
+                hint="declared: " + (", ".join(envs) or "none"),
+            )
         return name, envs[name]
 
     def secrets(self, runbook: Runbook, *, required: bool) -> dict[str, str]:
@@ -118,15 +124,28 @@ class Runtime:
                     value = None
             if value is None or value == "":
                 if required:
-                    raise InputError(f"secret '{name}' is not set ({where} is missing or empty)",
-                                     hint=f"set {where} before deploying")
+                    raise InputError(
+                        f"secret '{name}' is not set ({where} is missing or empty)",
+                        hint=f"set {where} before deploying",
+                    )
                 value = "***"
             values[name] = value
         return values
 
-    def variables(self, runbook: Runbook, env_name: str, env: Environment, *, version: str,
-                  overrides: Mapping[str, Any], secrets: Mapping[str, str], run_id: int | None,
-                  initiator: str) -> dict[str, Any]:
+    def variables(
+        self,
+        runbook: Runbook,
+        env_name: str,
+        env: Environment,
+        *,
+        version: str,
+        overrides: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        run_id: int | None,
+        initiator: str,
+        previous_version: str = "",
+        planning: bool = False,
+    ) -> dict[str, Any]:
         merged = {**runbook.vars, **env.vars, **overrides}
         return {
             **merged,
@@ -138,6 +157,8 @@ class Runtime:
             "initiator": initiator,
             "secrets": dict(secrets),
             "state_dir": str(self.settings.state_dir),
+            **release_variables(runbook, previous_version),
+            **(PLAN_PLACEHOLDERS if planning else {}),
         }
 
     def redactor(self, secrets: Mapping[str, str]) -> Redactor:
@@ -145,12 +166,26 @@ class Runtime:
 
     def scheduler(self) -> Scheduler:
         return Scheduler(
-            self.store, RegistryExecutor(), self.clock,
-            EngineSettings(owner=self.settings.owner, lease_ttl=self.settings.lease_ttl,
-                           crash_at=self.settings.crash_at, owner_dead=owner_dead),
+            self.store,
+            RegistryExecutor(),
+            self.clock,
+            EngineSettings(
+                owner=self.settings.owner,
+                lease_ttl=self.settings.lease_ttl,
+                crash_at=self.settings.crash_at,
+                owner_dead=owner_dead,
+            ),
             observer=self.observer,
         )
 
-    def step_services(self) -> dict[str, Any]:
-        return {"environ": dict(self.settings.environ), "state_dir": self.settings.state_dir,
-                **self.services}
+    def step_services(self, runbook: Runbook | None = None, env_name: str = "") -> dict[str, Any]:
+        services: dict[str, Any] = {
+            "environ": dict(self.settings.environ),
+            "state_dir": self.settings.state_dir,
+        }
+        if runbook is not None and runbook.service is not None:
+            from runwright.app.services import build_services
+
+            services.update(build_services(self.settings, runbook, env_name))
+        services.update(self.services)
+        return services

@@ -18,13 +18,15 @@ def json_schema() -> dict[str, Any]:
         params = model.model_json_schema(by_alias=True)
         defs.update(params.pop("$defs", {}))
         defs[f"{key}_params"] = params
-        variants.append({
-            "type": "object",
-            "title": f"{key} step",
-            "required": [key],
-            "properties": {**common["properties"], key: {"$ref": f"#/$defs/{key}_params"}},
-            "additionalProperties": False,
-        })
+        variants.append(
+            {
+                "type": "object",
+                "title": f"{key} step",
+                "required": [key],
+                "properties": {**common["properties"], key: {"$ref": f"#/$defs/{key}_params"}},
+                "additionalProperties": False,
+            }
+        )
     defs["Step"] = {"oneOf": variants}
     step_list = {"type": "array", "items": {"$ref": "#/$defs/Step"}}
     defs["Phase"]["properties"]["steps"] = step_list

@@ -32,14 +32,28 @@ class Settings:
         return f"{self.user}@{self.hostname}:{os.getpid()}"
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], *, database_url: str | None = None,
-                     state_dir: str | None = None, user: str | None = None) -> Settings:
+    def from_environ(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        database_url: str | None = None,
+        state_dir: str | None = None,
+        user: str | None = None,
+    ) -> Settings:
         state = Path(state_dir).expanduser() if state_dir else default_state_dir(environ)
-        url = (database_url or environ.get("RUNWRIGHT_DATABASE_URL")
-               or f"sqlite:///{state / 'runwright.db'}")
+        url = (
+            database_url
+            or environ.get("RUNWRIGHT_DATABASE_URL")
+            or f"sqlite:///{state / 'runwright.db'}"
+        )
         who = user or environ.get("RUNWRIGHT_USER") or _os_user()
-        return cls(state_dir=state, database_url=url, user=who, environ=dict(environ),
-                   crash_at=environ.get("RUNWRIGHT_CRASH_AT") or None)
+        return cls(
+            state_dir=state,
+            database_url=url,
+            user=who,
+            environ=dict(environ),
+            crash_at=environ.get("RUNWRIGHT_CRASH_AT") or None,
+        )
 
 
 def _os_user() -> str:

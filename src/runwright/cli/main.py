@@ -20,7 +20,9 @@ import click
 from runwright import __version__
 from runwright.app import report as report_mod
 from runwright.app import runs
-from runwright.app.plan import build_plan
+from runwright.app.plan import Plan, build_plan
+from runwright.app.release import previous_version
+from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
 from runwright.app.settings import Settings
@@ -41,11 +43,13 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RunwrightError as exc:
-            _err(f"error: {exc.message}" if not hasattr(exc, "location")
-                 else f"error: {exc}")
+            _err(f"error: {exc.message}" if not hasattr(exc, "location") else f"error: {exc}")
             if exc.hint and not hasattr(exc, "location"):
                 _err(f"hint: {exc.hint}")
             sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(0)
         except KeyboardInterrupt:
             _err("interrupted: the run is journaled; continue with runwright resume RUN")
             sys.exit(130)
@@ -59,6 +63,7 @@ def handle_errors(fn: F) -> F:
             _err(f"internal error: {type(exc).__name__}: {exc}")
             _err("hint: this is a bug in runwright; rerun with RUNWRIGHT_DEBUG=1 for details")
             sys.exit(1)
+
     return wrapper  # type: ignore[return-value]
 
 
@@ -69,8 +74,9 @@ class Ctx:
         self._rt: Runtime | None = None
 
     def settings(self) -> Settings:
-        return Settings.from_environ(os.environ, database_url=self.database_url,
-                                     state_dir=self.state_dir)
+        return Settings.from_environ(
+            os.environ, database_url=self.database_url, state_dir=self.state_dir
+        )
 
     def runtime(self, *, quiet: bool = False) -> Runtime:
         if self._rt is None:
@@ -112,27 +118,76 @@ def _finish(rt: Runtime, run_id: int, as_json: bool) -> None:
             line += f" ({run.failure})"
         _err(line)
         if run.status == "awaiting_approval":
-            _err(f"next: another person runs `runwright approve {run.id} --note ...`, "
-                 f"then `runwright resume {run.id}`")
+            _err(
+                f"next: another person runs `runwright approve {run.id} --note ...`, "
+                f"then `runwright resume {run.id}`"
+            )
         elif run.status == "awaiting_attestation":
-            _err(f"next: `runwright attest {run.id} --all --note ...`, then "
-                 f"`runwright resume {run.id}`")
+            _err(
+                f"next: `runwright attest {run.id} --all --note ...`, then "
+                f"`runwright resume {run.id}`"
+            )
         elif run.status == "awaiting_settlement":
-            _err(f"next: `runwright settle {run.id} STEP --rerun|--done|--rollback`, then "
-                 f"`runwright resume {run.id}`")
+            _err(
+                f"next: `runwright settle {run.id} STEP --rerun|--done|--rollback`, then "
+                f"`runwright resume {run.id}`"
+            )
         elif run.terminal:
             _err(f"report: runwright report {run.id}")
     sys.exit(code)
 
 
+def _print_plan(p: Plan, *, header: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(p.as_dict(), indent=2))
+        return
+    click.echo(header)
+    phase = None
+    for n, s in enumerate(p.steps, 1):
+        if s.phase != phase:
+            phase = s.phase
+            click.echo(f"\n== {phase}")
+        flags = []
+        if s.timeout:
+            flags.append(f"timeout {s.timeout:g}s")
+        if s.retries:
+            flags.append(f"retries {s.retries}")
+        if s.idempotent:
+            flags.append("idempotent")
+        suffix = f"  ({', '.join(flags)})" if flags else ""
+        click.echo(f"{n:>3}. [{s.kind}] {s.name}{suffix}  -- not executed")
+        for line in s.lines:
+            click.echo(f"       {line}")
+        if s.undo:
+            click.echo("       undo: " + " / ".join(s.undo))
+    click.echo("\n== rollback plan (if a step fails: undo completed steps newest first, then:)")
+    undo_order = [s for s in reversed(p.steps) if s.undo]
+    for s in undo_order:
+        click.echo(f"   - undo {s.name}: " + " / ".join(s.undo or []))
+    for s in p.rollback:
+        click.echo(f"   - [{s.kind}] {s.name}: " + " / ".join(s.lines))
+    if not undo_order and not p.rollback:
+        click.echo("   (nothing)")
+    for note in p.notes:
+        click.echo(f"\nnote: {note}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="runwright")
-@click.option("--database-url", envvar="RUNWRIGHT_DATABASE_URL", default=None,
-              help="State store: sqlite:///PATH (default: in the state directory) or "
-                   "postgresql://user@host:port/db. Env: RUNWRIGHT_DATABASE_URL.")
-@click.option("--state-dir", envvar="RUNWRIGHT_STATE_DIR", default=None,
-              help="Where runwright keeps its database, pid files and backups. "
-                   "Default: $XDG_STATE_HOME/runwright. Env: RUNWRIGHT_STATE_DIR.")
+@click.option(
+    "--database-url",
+    envvar="RUNWRIGHT_DATABASE_URL",
+    default=None,
+    help="State store: sqlite:///PATH (default: in the state directory) or "
+    "postgresql://user@host:port/db. Env: RUNWRIGHT_DATABASE_URL.",
+)
+@click.option(
+    "--state-dir",
+    envvar="RUNWRIGHT_STATE_DIR",
+    default=None,
+    help="Where runwright keeps its database, pid files and backups. "
+    "Default: $XDG_STATE_HOME/runwright. Env: RUNWRIGHT_STATE_DIR.",
+)
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, state_dir: str | None) -> None:
     """runwright: a deployment runbook that executes itself, proves what it did, and
@@ -163,11 +218,12 @@ def validate(c: Ctx, files: tuple[str, ...], as_json: bool) -> None:
     for f in files:
         try:
             book = load_runbook(f, param_models(), _markdown_parser())
-            results.append({"file": f, "ok": True, "name": book.name,
-                            "steps": len(book.steps())})
+            results.append({"file": f, "ok": True, "name": book.name, "steps": len(book.steps())})
             if not as_json:
-                click.echo(f"{f}: ok ({book.name}, {len(book.steps())} steps, "
-                           f"{len(book.environments)} environments)")
+                click.echo(
+                    f"{f}: ok ({book.name}, {len(book.steps())} steps, "
+                    f"{len(book.environments)} environments)"
+                )
         except RunwrightError as exc:
             worst = max(worst, exc.exit_code)
             results.append({"file": f, "ok": False, "error": str(exc)})
@@ -186,8 +242,9 @@ def validate(c: Ctx, files: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @pass_ctx
 @handle_errors
-def plan(c: Ctx, runbook: str, env: str | None, version: str, var: tuple[str, ...],
-         as_json: bool) -> None:
+def plan(
+    c: Ctx, runbook: str, env: str | None, version: str, var: tuple[str, ...], as_json: bool
+) -> None:
     """Show every step with its rendered commands, gates, approvals and the rollback plan.
 
     Nothing is executed.
@@ -196,42 +253,23 @@ def plan(c: Ctx, runbook: str, env: str | None, version: str, var: tuple[str, ..
     book = rt.load(runbook)
     env_name, environment = rt.environment(book, env)
     secrets = rt.secrets(book, required=False)
-    variables = rt.variables(book, env_name, environment, version=version,
-                             overrides=_vars(var), secrets={k: "***" for k in secrets},
-                             run_id=None, initiator=rt.settings.user)
-    p = build_plan(book, env_name, environment, version, variables, rt.step_services())
-    if as_json:
-        click.echo(json.dumps(p.as_dict(), indent=2))
-        return
-    click.echo(f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)")
-    phase = None
-    for n, s in enumerate(p.steps, 1):
-        if s.phase != phase:
-            phase = s.phase
-            click.echo(f"\n== {phase}")
-        flags = []
-        if s.timeout:
-            flags.append(f"timeout {s.timeout:g}s")
-        if s.retries:
-            flags.append(f"retries {s.retries}")
-        if s.idempotent:
-            flags.append("idempotent")
-        click.echo(f"{n:>3}. [{s.kind}] {s.name}" + (f"  ({', '.join(flags)})" if flags else "")
-                   + "  -- not executed")
-        for line in s.lines:
-            click.echo(f"       {line}")
-        if s.undo:
-            click.echo("       undo: " + " / ".join(s.undo))
-    click.echo("\n== rollback plan (if a step fails: undo completed steps newest first, then:)")
-    undo_order = [s for s in reversed(p.steps) if s.undo]
-    for s in undo_order:
-        click.echo(f"   - undo {s.name}: " + " / ".join(s.undo or []))
-    for s in p.rollback:
-        click.echo(f"   - [{s.kind}] {s.name}: " + " / ".join(s.lines))
-    if not undo_order and not p.rollback:
-        click.echo("   (nothing)")
-    for note in p.notes:
-        click.echo(f"\nnote: {note}")
+    variables = rt.variables(
+        book,
+        env_name,
+        environment,
+        version=version,
+        overrides=_vars(var),
+        secrets={k: "***" for k in secrets},
+        run_id=None,
+        initiator=rt.settings.user,
+        previous_version=previous_version(rt.store, book.name, env_name) or "<none>",
+        planning=True,
+    )
+    p = build_plan(book, env_name, environment, version, variables)
+    _print_plan(
+        p, header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
+        as_json=as_json,
+    )
 
 
 @cli.command()
@@ -244,12 +282,21 @@ def plan(c: Ctx, runbook: str, env: str | None, version: str, var: tuple[str, ..
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 @pass_ctx
 @handle_errors
-def deploy(c: Ctx, runbook: str, env: str | None, version: str, var: tuple[str, ...],
-           yes: bool, as_json: bool, quiet: bool) -> None:
+def deploy(
+    c: Ctx,
+    runbook: str,
+    env: str | None,
+    version: str,
+    var: tuple[str, ...],
+    yes: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Run RUNBOOK for an environment and version, journaling every step."""
     rt = c.runtime(quiet=quiet)
-    run = runs.deploy(rt, runbook, env, version, overrides=_vars(var),
-                      interactive=_interactive(yes))
+    run = runs.deploy(
+        rt, runbook, env, version, overrides=_vars(var), interactive=_interactive(yes)
+    )
     _finish(rt, run.id, as_json)
 
 
@@ -264,6 +311,59 @@ def resume(c: Ctx, run_id: int, yes: bool, as_json: bool, quiet: bool) -> None:
     """Continue RUN_ID after a crash, an approval, an attestation or a settlement."""
     rt = c.runtime(quiet=quiet)
     run = runs.resume(rt, run_id, interactive=_interactive(yes))
+    _finish(rt, run.id, as_json)
+
+
+@cli.command("rollback")
+@click.option("-e", "--env", "env", required=True, help="Environment to roll back.")
+@click.option("--to-revision", type=int, help="Revision number (default: the previous one).")
+@click.option("--runbook", help="Runbook name, when several deploy to this environment.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No live progress.")
+@pass_ctx
+@handle_errors
+def rollback_cmd(
+    c: Ctx,
+    env: str,
+    to_revision: int | None,
+    runbook: str | None,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Deploy an earlier revision of ENV again, through the same strategy (plan first)."""
+    rt = c.runtime(quiet=quiet)
+    source, number = runs.rollback_target(rt, env, runbook, to_revision)
+    book = rt.load_text(source.runbook_text, source.runbook_file)
+    env_name, environment = rt.environment(book, env)
+    current = previous_version(rt.store, book.name, env_name)
+    variables = rt.variables(
+        book,
+        env_name,
+        environment,
+        version=source.version,
+        overrides=source.params.get("vars", {}),
+        secrets={k: "***" for k in book.secrets},
+        run_id=None,
+        initiator=rt.settings.user,
+        previous_version=current,
+        planning=True,
+    )
+    p = build_plan(book, env_name, environment, source.version, variables)
+    header = (
+        f"Rollback of {book.name}/{env_name} from {current or '?'} to revision {number} "
+        f"({source.version})"
+    )
+    if dry_run or not as_json:
+        _print_plan(p, header=header, as_json=as_json)
+    if dry_run:
+        if not as_json:
+            click.echo("\ndry run: nothing was executed")
+        return
+    run = runs.rollback(
+        rt, env, runbook=book.name, to_revision=number, interactive=_interactive(False)
+    )
     _finish(rt, run.id, as_json)
 
 
@@ -341,8 +441,9 @@ def status(c: Ctx, run_id: int | None, as_json: bool) -> None:
         if not active:
             click.echo("no active runs")
         for r in active:
-            click.echo(f"{r.id:>5}  {r.runbook}/{r.environment}  {r.version}  {r.status}  "
-                       f"by {r.initiator}")
+            click.echo(
+                f"{r.id:>5}  {r.runbook}/{r.environment}  {r.version}  {r.status}  by {r.initiator}"
+            )
         return
     run = rt.store.run(run_id)
     data = runs.run_summary(rt, run)
@@ -354,8 +455,10 @@ def status(c: Ctx, run_id: int | None, as_json: bool) -> None:
         click.echo(f"  failure: {run.failure}")
     for s in data["steps"]:
         undo = f" (undo {s['undo_status']})" if s["undo_status"] else ""
-        click.echo(f"  {s['section']:<8} {s['status']:<10} {s['name']}{undo}"
-                   + (f" -- {s['summary']}" if s["summary"] else ""))
+        click.echo(
+            f"  {s['section']:<8} {s['status']:<10} {s['name']}{undo}"
+            + (f" -- {s['summary']}" if s["summary"] else "")
+        )
 
 
 @cli.command()
@@ -370,18 +473,33 @@ def history(c: Ctx, runbook: str | None, env: str | None, limit: int, as_json: b
     rt = c.runtime()
     rows = rt.store.runs(runbook=runbook, environment=env, limit=limit)
     if as_json:
-        click.echo(runs.dumps([
-            {"id": r.id, "runbook": r.runbook, "environment": r.environment,
-             "version": r.version, "status": r.status, "initiator": r.initiator,
-             "kind": r.kind, "revision": r.revision, "created_at": r.created_at.isoformat(),
-             "finished_at": r.finished_at.isoformat() if r.finished_at else None}
-            for r in rows]))
+        click.echo(
+            runs.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "runbook": r.runbook,
+                        "environment": r.environment,
+                        "version": r.version,
+                        "status": r.status,
+                        "initiator": r.initiator,
+                        "kind": r.kind,
+                        "revision": r.revision,
+                        "created_at": r.created_at.isoformat(),
+                        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                    }
+                    for r in rows
+                ]
+            )
+        )
         return
     if not rows:
         click.echo("no runs yet")
     for r in rows:
-        click.echo(f"{r.id:>5}  {r.created_at:%Y-%m-%d %H:%M}  {r.runbook}/{r.environment}  "
-                   f"{r.version}  {r.status}  by {r.initiator}")
+        click.echo(
+            f"{r.id:>5}  {r.created_at:%Y-%m-%d %H:%M}  {r.runbook}/{r.environment}  "
+            f"{r.version}  {r.status}  by {r.initiator}"
+        )
 
 
 @cli.command()
@@ -397,17 +515,32 @@ def logs(c: Ctx, run_id: int, step: str | None, as_json: bool) -> None:
     events = rt.store.events(run.id)
     steps = rt.store.steps(run.id)
     if as_json:
-        click.echo(runs.dumps({
-            "events": [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "type": e.type,
-                        "step": e.step, "data": e.data} for e in events],
-            "output": {s.name: s.output for s in steps if s.output}}))
+        click.echo(
+            runs.dumps(
+                {
+                    "events": [
+                        {
+                            "seq": e.seq,
+                            "at": e.at.isoformat(),
+                            "actor": e.actor,
+                            "type": e.type,
+                            "step": e.step,
+                            "data": e.data,
+                        }
+                        for e in events
+                    ],
+                    "output": {s.name: s.output for s in steps if s.output},
+                }
+            )
+        )
         return
     for e in events:
         if step and e.step != step:
             continue
         detail = json.dumps(e.data, default=str) if e.data else ""
-        click.echo(f"{e.at:%H:%M:%S} #{e.seq:<4} {e.actor:<12} {e.type:<22} "
-                   f"{e.step or ''} {detail}")
+        click.echo(
+            f"{e.at:%H:%M:%S} #{e.seq:<4} {e.actor:<12} {e.type:<22} {e.step or ''} {detail}"
+        )
     for s in steps:
         if s.output and (not step or s.name == step):
             click.echo(f"\n--- output of {s.name}")

@@ -42,17 +42,27 @@ class ConsoleObserver:
         if self.quiet:
             return
         if type == "run.created":
-            self._line(f"run {run_id}: deploying {data.get('version')} to "
-                       f"{data.get('environment')}", "bold")
+            self._line(
+                f"run {run_id}: deploying {data.get('version')} to {data.get('environment')}",
+                "bold",
+            )
             return
         if type not in STYLE:
             return
         style, label = STYLE[type]
-        detail = (data.get("summary") or data.get("error") or data.get("reason")
-                  or data.get("message") or data.get("status") or "")
+        detail = (
+            data.get("summary")
+            or data.get("error")
+            or data.get("reason")
+            or data.get("message")
+            or data.get("status")
+            or ""
+        )
         if type == "step.retry":
-            detail = f"attempt {data.get('attempt')} failed ({data.get('error')}); " \
-                     f"retrying in {data.get('delay_seconds')}s"
+            detail = (
+                f"attempt {data.get('attempt')} failed ({data.get('error')}); "
+                f"retrying in {data.get('delay_seconds')}s"
+            )
         if type == "gate.item":
             detail = f"{data.get('text')}: {'proven' if data.get('proven') else 'NOT proven'}"
         name = f" {step}" if step else ""

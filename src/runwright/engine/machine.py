@@ -78,15 +78,19 @@ def rolling_back(run: RunView) -> bool:
     if run.abort_requested or run.status == "rolling_back":
         return True
     return any(
-        s.section == MAIN and (
-            (s.status == "failed" and not s.continue_on_error) or s.undo_status is not None)
+        s.section == MAIN
+        and ((s.status == "failed" and not s.continue_on_error) or s.undo_status is not None)
         for s in run.steps
     )
 
 
 def undo_pending(step: StepView) -> bool:
-    return step.section == MAIN and step.status == "succeeded" and step.has_undo and (
-        step.undo_status in (None, "pending", "running"))
+    return (
+        step.section == MAIN
+        and step.status == "succeeded"
+        and step.has_undo
+        and (step.undo_status in (None, "pending", "running"))
+    )
 
 
 def decide(run: RunView) -> Action:
@@ -121,7 +125,8 @@ def decide(run: RunView) -> Action:
             return Execute(ROLLBACK, s.idx)
     failed = any(s.undo_status == "failed" for s in main) or any(
         s.section == ROLLBACK and s.status == "failed" and not s.continue_on_error
-        for s in run.steps)
+        for s in run.steps
+    )
     if failed:
         return Finish("failed")
     return Finish("aborted" if run.abort_requested else "rolled_back")

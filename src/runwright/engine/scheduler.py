@@ -61,8 +61,12 @@ def view_of(run: RunRow, rows: list[StepRow]) -> RunView:
         abort_requested=bool(run.abort_requested),
         steps=tuple(
             StepView(
-                section=r.section, idx=r.idx, name=r.name, status=r.status,
-                undo_status=r.undo_status, idempotent=bool(r.spec.get("idempotent")),
+                section=r.section,
+                idx=r.idx,
+                name=r.name,
+                status=r.status,
+                undo_status=r.undo_status,
+                idempotent=bool(r.spec.get("idempotent")),
                 has_undo=r.spec.get("undo_step") is not None,
                 continue_on_error=bool(r.spec.get("continue_on_error")),
             )
@@ -80,8 +84,15 @@ def captured_values(rows: list[StepRow]) -> dict[str, Any]:
 
 
 class Scheduler:
-    def __init__(self, store: Store, executor: Executor, clock: Clock, settings: EngineSettings,
-                 *, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        clock: Clock,
+        settings: EngineSettings,
+        *,
+        observer: Observer | None = None,
+    ) -> None:
         self.store = store
         self.executor = executor
         self.clock = clock
@@ -90,19 +101,38 @@ class Scheduler:
 
     # -- journal helpers --------------------------------------------------------------------
 
-    def _event(self, run_id: int, type_: str, *, actor: str, redactor: Redactor,
-               step: str | None = None, data: Mapping[str, Any] | None = None,
-               run_values: Mapping[str, Any] | None = None,
-               step_update: StepUpdate | None = None) -> None:
+    def _event(
+        self,
+        run_id: int,
+        type_: str,
+        *,
+        actor: str,
+        redactor: Redactor,
+        step: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        run_values: Mapping[str, Any] | None = None,
+        step_update: StepUpdate | None = None,
+    ) -> None:
         clean = redactor.obj(dict(data or {}))
         if step_update is not None and step_update.values:
-            step_update = StepUpdate(step_update.section, step_update.idx,
-                                     redactor.obj(dict(step_update.values)),
-                                     redactor.text(step_update.append_output))
+            step_update = StepUpdate(
+                step_update.section,
+                step_update.idx,
+                redactor.obj(dict(step_update.values)),
+                redactor.text(step_update.append_output),
+            )
         if run_values and "failure" in run_values:
             run_values = {**run_values, "failure": redactor.text(str(run_values["failure"]))}
-        self.store.append(run_id, actor=actor, type=type_, at=self.clock.now(), step=step,
-                          data=clean, run_values=run_values, step_update=step_update)
+        self.store.append(
+            run_id,
+            actor=actor,
+            type=type_,
+            at=self.clock.now(),
+            step=step,
+            data=clean,
+            run_values=run_values,
+            step_update=step_update,
+        )
         self.observer.event(run_id, type_, step, clean)
 
     def _crash(self, point: str) -> None:
@@ -112,14 +142,25 @@ class Scheduler:
 
     # -- driving a run ----------------------------------------------------------------------
 
-    async def drive(self, run_id: int, *, actor: str, variables: Mapping[str, Any],
-                    redactor: Redactor, services: Mapping[str, Any] | None = None,
-                    interactive: Callable[[str], bool] | None = None) -> RunRow:
+    async def drive(
+        self,
+        run_id: int,
+        *,
+        actor: str,
+        variables: Mapping[str, Any],
+        redactor: Redactor,
+        services: Mapping[str, Any] | None = None,
+        interactive: Callable[[str], bool] | None = None,
+    ) -> RunRow:
         """Drive the run until it ends or blocks; return its row as it then stands."""
         owner = self.settings.owner
-        self.store.acquire_lease(run_id, owner, now=self.clock.now(),
-                                 ttl=self.settings.lease_ttl,
-                                 owner_dead=self.settings.owner_dead)
+        self.store.acquire_lease(
+            run_id,
+            owner,
+            now=self.clock.now(),
+            ttl=self.settings.lease_ttl,
+            owner_dead=self.settings.owner_dead,
+        )
         renew = asyncio.create_task(self._renew(run_id, owner))
         try:
             while True:
@@ -130,41 +171,77 @@ class Scheduler:
                 status = status_after(view, action)
                 if isinstance(action, Finish):
                     if not run.terminal:
-                        self._event(run_id, "run.finished", actor=actor, redactor=redactor,
-                                    data={"status": status},
-                                    run_values={"status": status,
-                                                "finished_at": self.clock.now()})
+                        self._event(
+                            run_id,
+                            "run.finished",
+                            actor=actor,
+                            redactor=redactor,
+                            data={"status": status},
+                            run_values={"status": status, "finished_at": self.clock.now()},
+                        )
                     break
                 if isinstance(action, AwaitSettlement):
                     row = _find(rows, action.section, action.idx)
-                    self._event(run_id, "run.awaiting_settlement", actor=actor,
-                                redactor=redactor, step=row.name,
-                                data={"what": action.what,
-                                      "message": f"{action.what} '{row.name}' was in flight "
-                                                 "when runwright stopped and is not idempotent"},
-                                run_values={"status": status})
+                    self._event(
+                        run_id,
+                        "run.awaiting_settlement",
+                        actor=actor,
+                        redactor=redactor,
+                        step=row.name,
+                        data={
+                            "what": action.what,
+                            "message": f"{action.what} '{row.name}' was in flight "
+                            "when runwright stopped and is not idempotent",
+                        },
+                        run_values={"status": status},
+                    )
                     break
                 if status != run.status:
                     if status == "rolling_back":
-                        reason = run.failure or (f"aborted by {run.abort_requested}"
-                                                 if run.abort_requested else "a step failed")
-                        self._event(run_id, "rollback.started", actor=actor, redactor=redactor,
-                                    data={"reason": reason}, run_values={"status": status})
+                        reason = run.failure or (
+                            f"aborted by {run.abort_requested}"
+                            if run.abort_requested
+                            else "a step failed"
+                        )
+                        self._event(
+                            run_id,
+                            "rollback.started",
+                            actor=actor,
+                            redactor=redactor,
+                            data={"reason": reason},
+                            run_values={"status": status},
+                        )
                     else:
-                        self._event(run_id, "run.started", actor=actor, redactor=redactor,
-                                    data={"from": run.status}, run_values={"status": status})
-                ctx_vars = {**variables, "captured": captured_values(rows)}
+                        self._event(
+                            run_id,
+                            "run.started",
+                            actor=actor,
+                            redactor=redactor,
+                            data={"from": run.status},
+                            run_values={"status": status},
+                        )
+                captured = captured_values(rows)
+                ctx_vars = {**variables, **captured, "captured": captured}
                 info = RunInfo(run.id, run.runbook, run.environment, run.version, run.initiator)
                 if isinstance(action, Execute):
                     row = _find(rows, action.section, action.idx)
-                    blocked = await self._execute(info, row, ctx_vars, actor, redactor,
-                                                  services or {}, interactive, undo=False)
+                    blocked = await self._execute(
+                        info,
+                        row,
+                        ctx_vars,
+                        actor,
+                        redactor,
+                        services or {},
+                        interactive,
+                        undo=False,
+                    )
                     if blocked:
                         break
                 elif isinstance(action, Undo):
                     row = _find(rows, MAIN, action.idx)
-                    await self._execute(info, row, ctx_vars, actor, redactor, services or {},
-                                        interactive, undo=True)
+                    await self._execute(
+                        info, row, ctx_vars, actor, redactor, services or {}, interactive, undo=True
+                    )
         finally:
             renew.cancel()
             self.store.release_lease(run_id, owner)
@@ -174,14 +251,24 @@ class Scheduler:
         while True:
             await asyncio.sleep(self.settings.lease_ttl / 3)
             try:
-                self.store.renew_lease(run_id, owner, now=self.clock.now(),
-                                       ttl=self.settings.lease_ttl)
+                self.store.renew_lease(
+                    run_id, owner, now=self.clock.now(), ttl=self.settings.lease_ttl
+                )
             except RunwrightError as exc:
                 log.warning("could not renew the lease on run %s: %s", run_id, exc)
 
-    async def _execute(self, info: RunInfo, row: StepRow, variables: Mapping[str, Any],
-                       actor: str, redactor: Redactor, services: Mapping[str, Any],
-                       interactive: Callable[[str], bool] | None, *, undo: bool) -> bool:
+    async def _execute(
+        self,
+        info: RunInfo,
+        row: StepRow,
+        variables: Mapping[str, Any],
+        actor: str,
+        redactor: Redactor,
+        services: Mapping[str, Any],
+        interactive: Callable[[str], bool] | None,
+        *,
+        undo: bool,
+    ) -> bool:
         """Run a step (or its undo) with retries; return True when the run is now blocked."""
         spec = row.spec["undo_step"] if undo else row.spec
         column = "undo_status" if undo else "status"
@@ -196,61 +283,114 @@ class Scheduler:
             start_values: dict[str, Any] = {column: "running"}
             if not undo:
                 start_values |= {"attempts": attempt, "started_at": self.clock.now()}
-            self._event(info.id, f"{prefix}.started", actor=actor, redactor=redactor,
-                        step=row.name, data={"attempt": attempt, "kind": spec.get("kind")},
-                        step_update=StepUpdate(row.section, row.idx, start_values))
+            self._event(
+                info.id,
+                f"{prefix}.started",
+                actor=actor,
+                redactor=redactor,
+                step=row.name,
+                data={"attempt": attempt, "kind": spec.get("kind")},
+                step_update=StepUpdate(row.section, row.idx, start_values),
+            )
             self._crash(f"started:{row.name}" if not undo else f"started-undo:{row.name}")
-            outcome = await self._attempt(info, row, spec, variables, actor, redactor,
-                                          services, interactive, attempt, undo, timeout)
+            outcome = await self._attempt(
+                info,
+                row,
+                spec,
+                variables,
+                actor,
+                redactor,
+                services,
+                interactive,
+                attempt,
+                undo,
+                timeout,
+            )
             if outcome.status == "succeeded":
                 values: dict[str, Any] = {column: "succeeded" if not undo else "done"}
                 if not undo:
-                    values |= {"finished_at": self.clock.now(), "summary": outcome.summary,
-                               "data": {**row.data, **outcome.data}}
-                self._event(info.id, f"{prefix}.succeeded", actor=actor, redactor=redactor,
-                            step=row.name,
-                            data={"summary": outcome.summary, "attempt": attempt,
-                                  **_evidence(outcome)},
-                            step_update=StepUpdate(row.section, row.idx, values))
+                    values |= {
+                        "finished_at": self.clock.now(),
+                        "summary": outcome.summary,
+                        "data": {**row.data, **outcome.data},
+                    }
+                self._event(
+                    info.id,
+                    f"{prefix}.succeeded",
+                    actor=actor,
+                    redactor=redactor,
+                    step=row.name,
+                    data={"summary": outcome.summary, "attempt": attempt, **_evidence(outcome)},
+                    step_update=StepUpdate(row.section, row.idx, values),
+                )
                 self._crash(f"after:{row.name}" if not undo else f"after-undo:{row.name}")
                 return False
             if outcome.status == "blocked":
                 status = f"awaiting_{outcome.blocked_on}"
-                self._event(info.id, f"{prefix}.blocked", actor=actor, redactor=redactor,
-                            step=row.name, data={"summary": outcome.summary, **outcome.data},
-                            run_values={"status": status},
-                            step_update=StepUpdate(row.section, row.idx,
-                                                   {column: "waiting", "summary": outcome.summary}))
+                self._event(
+                    info.id,
+                    f"{prefix}.blocked",
+                    actor=actor,
+                    redactor=redactor,
+                    step=row.name,
+                    data={"summary": outcome.summary, **outcome.data},
+                    run_values={"status": status},
+                    step_update=StepUpdate(
+                        row.section, row.idx, {column: "waiting", "summary": outcome.summary}
+                    ),
+                )
                 return True
             if outcome.retryable and attempt <= retries and not self._abort_requested(info.id):
                 delay = backoff * (2 ** (attempt - 1))
-                self._event(info.id, f"{prefix}.retry", actor=actor, redactor=redactor,
-                            step=row.name, data={"attempt": attempt, "error": outcome.summary,
-                                                 "delay_seconds": delay})
+                self._event(
+                    info.id,
+                    f"{prefix}.retry",
+                    actor=actor,
+                    redactor=redactor,
+                    step=row.name,
+                    data={"attempt": attempt, "error": outcome.summary, "delay_seconds": delay},
+                )
                 await self.clock.sleep(delay)
                 continue
             values = {column: "failed"}
             run_values: dict[str, Any] = {}
             if not undo:
-                values |= {"finished_at": self.clock.now(), "summary": outcome.summary,
-                           "data": {**row.data, **outcome.data}}
+                values |= {
+                    "finished_at": self.clock.now(),
+                    "summary": outcome.summary,
+                    "data": {**row.data, **outcome.data},
+                }
                 if not spec.get("continue_on_error"):
                     run_values["failure"] = f"step '{row.name}' failed: {outcome.summary}"
-            self._event(info.id, f"{prefix}.failed", actor=actor, redactor=redactor,
-                        step=row.name,
-                        data={"error": outcome.summary, "attempt": attempt, **_evidence(outcome)},
-                        run_values=run_values or None,
-                        step_update=StepUpdate(row.section, row.idx, values))
+            self._event(
+                info.id,
+                f"{prefix}.failed",
+                actor=actor,
+                redactor=redactor,
+                step=row.name,
+                data={"error": outcome.summary, "attempt": attempt, **_evidence(outcome)},
+                run_values=run_values or None,
+                step_update=StepUpdate(row.section, row.idx, values),
+            )
             return False
 
     def _abort_requested(self, run_id: int) -> bool:
         return bool(self.store.run(run_id).abort_requested)
 
-    async def _attempt(self, info: RunInfo, row: StepRow, spec: Mapping[str, Any],
-                       variables: Mapping[str, Any], actor: str, redactor: Redactor,
-                       services: Mapping[str, Any],
-                       interactive: Callable[[str], bool] | None, attempt: int, undo: bool,
-                       timeout: float | None) -> Outcome:
+    async def _attempt(
+        self,
+        info: RunInfo,
+        row: StepRow,
+        spec: Mapping[str, Any],
+        variables: Mapping[str, Any],
+        actor: str,
+        redactor: Redactor,
+        services: Mapping[str, Any],
+        interactive: Callable[[str], bool] | None,
+        attempt: int,
+        undo: bool,
+        timeout: float | None,
+    ) -> Outcome:
         buffer: list[str] = []
         last_flush = time.monotonic()
         label = f"undo {row.name}" if undo else row.name
@@ -260,8 +400,9 @@ class Scheduler:
             if buffer:
                 text = "".join(buffer)
                 buffer.clear()
-                self.store.update_step(info.id, StepUpdate(row.section, row.idx,
-                                                           append_output=text))
+                self.store.update_step(
+                    info.id, StepUpdate(row.section, row.idx, append_output=text)
+                )
             last_flush = time.monotonic()
 
         def output(line: str) -> None:
@@ -272,29 +413,52 @@ class Scheduler:
                 flush()
 
         def record(type_: str, data: Mapping[str, Any]) -> None:
-            self._event(info.id, type_, actor=actor, redactor=redactor, step=row.name,
-                        data=data)
+            self._event(info.id, type_, actor=actor, redactor=redactor, step=row.name, data=data)
 
         def attest(gate: str, item: int | None, note: str) -> None:
-            self.store.add_approval(info.id, gate=gate, kind="attestation", user=actor,
-                                    note=redactor.text(note), at=self.clock.now(), item=item)
-            self._event(info.id, "gate.attested", actor=actor, redactor=redactor, step=row.name,
-                        data={"gate": gate, "item": item, "note": note})
+            self.store.add_approval(
+                info.id,
+                gate=gate,
+                kind="attestation",
+                user=actor,
+                note=redactor.text(note),
+                at=self.clock.now(),
+                item=item,
+            )
+            self._event(
+                info.id,
+                "gate.attested",
+                actor=actor,
+                redactor=redactor,
+                step=row.name,
+                data={"gate": gate, "item": item, "note": note},
+            )
 
         ctx = StepContext(
-            run=info, step=row, spec=spec, attempt=attempt, undo=undo, clock=self.clock,
-            variables=variables, output=output,
+            run=info,
+            step=row,
+            spec=spec,
+            attempt=attempt,
+            undo=undo,
+            clock=self.clock,
+            variables=variables,
+            output=output,
             approvals=lambda gate: self.store.approvals(info.id, gate),
-            services=services, record=record, actor=actor, attest=attest,
+            services=services,
+            record=record,
+            actor=actor,
+            attest=attest,
             interactive=interactive,
         )
         task = asyncio.ensure_future(self.executor.execute(ctx))
         forward = not undo and row.section == MAIN
         watcher = asyncio.ensure_future(
-            self._watch_abort(info.id) if forward else asyncio.Event().wait())
+            self._watch_abort(info.id) if forward else asyncio.Event().wait()
+        )
         try:
-            done, _ = await asyncio.wait({task, watcher}, timeout=timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {task, watcher}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             if task in done:
                 return _outcome_of(task)
             task.cancel()

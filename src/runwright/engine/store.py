@@ -154,18 +154,26 @@ class StepUpdate:
     append_output: str = ""
 
 
-def event_hash(run_id: int, seq: int, at: datetime, actor: str, type_: str, step: str | None,
-               data_text: str, prev_hash: str) -> str:
+def event_hash(
+    run_id: int,
+    seq: int,
+    at: datetime,
+    actor: str,
+    type_: str,
+    step: str | None,
+    data_text: str,
+    prev_hash: str,
+) -> str:
     body = json.dumps(
         [run_id, seq, _ts(at), actor, type_, step, data_text, prev_hash],
-        separators=(",", ":"), ensure_ascii=False,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _dumps(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str,
-                      ensure_ascii=False)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
 OUTPUT_LIMIT = 256 * 1024
@@ -200,8 +208,7 @@ class Store:
                 command.upgrade(cfg, "head")
         except OperationalError as exc:
             raise StoreError(
-                f"cannot open the state store at {self.engine.url.render_as_string()}: "
-                f"{exc.orig}",
+                f"cannot open the state store at {self.engine.url.render_as_string()}: {exc.orig}",
                 hint="check --database-url / RUNWRIGHT_DATABASE_URL and that the server runs",
             ) from None
 
@@ -211,33 +218,79 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except (OperationalError,) as exc:
-            raise StoreError(f"state store error: {exc.orig}",
-                             hint="is the database reachable and writable?") from None
+            raise StoreError(
+                f"state store error: {exc.orig}", hint="is the database reachable and writable?"
+            ) from None
 
     # -- runs -------------------------------------------------------------------------------
 
-    def create_run(self, *, runbook: str, environment: str, version: str, initiator: str,
-                   file: str, text: str, digest: str, params: Mapping[str, Any],
-                   steps: Sequence[NewStep], now: datetime, kind: str = "deploy") -> int:
+    def create_run(
+        self,
+        *,
+        runbook: str,
+        environment: str,
+        version: str,
+        initiator: str,
+        file: str,
+        text: str,
+        digest: str,
+        params: Mapping[str, Any],
+        steps: Sequence[NewStep],
+        now: datetime,
+        kind: str = "deploy",
+    ) -> int:
         """Create a run holding the (runbook, environment) lock; LockedError if it is held."""
         try:
             with self._tx() as conn:
-                run_id = conn.execute(sa.insert(t.runs).values(
-                    runbook=runbook, environment=environment, version=version,
-                    status="pending", initiator=initiator, created_at=now, updated_at=now,
-                    runbook_file=file, runbook_text=text, runbook_digest=digest,
-                    params=_dumps(params), event_count=0, head_hash=GENESIS, kind=kind,
-                ).returning(t.runs.c.id)).scalar_one()
-                conn.execute(sa.insert(t.locks).values(
-                    runbook=runbook, environment=environment, run_id=run_id, holder=initiator,
-                    acquired_at=now))
+                run_id = conn.execute(
+                    sa.insert(t.runs)
+                    .values(
+                        runbook=runbook,
+                        environment=environment,
+                        version=version,
+                        status="pending",
+                        initiator=initiator,
+                        created_at=now,
+                        updated_at=now,
+                        runbook_file=file,
+                        runbook_text=text,
+                        runbook_digest=digest,
+                        params=_dumps(params),
+                        event_count=0,
+                        head_hash=GENESIS,
+                        kind=kind,
+                    )
+                    .returning(t.runs.c.id)
+                ).scalar_one()
+                conn.execute(
+                    sa.insert(t.locks).values(
+                        runbook=runbook,
+                        environment=environment,
+                        run_id=run_id,
+                        holder=initiator,
+                        acquired_at=now,
+                    )
+                )
                 if steps:
-                    conn.execute(sa.insert(t.steps), [
-                        {"run_id": run_id, "section": s.section, "idx": s.idx, "phase": s.phase,
-                         "name": s.name, "kind": s.kind, "spec": _dumps(s.spec),
-                         "status": "pending", "attempts": 0, "output": "", "data": "{}"}
-                        for s in steps
-                    ])
+                    conn.execute(
+                        sa.insert(t.steps),
+                        [
+                            {
+                                "run_id": run_id,
+                                "section": s.section,
+                                "idx": s.idx,
+                                "phase": s.phase,
+                                "name": s.name,
+                                "kind": s.kind,
+                                "spec": _dumps(s.spec),
+                                "status": "pending",
+                                "attempts": 0,
+                                "output": "",
+                                "data": "{}",
+                            }
+                            for s in steps
+                        ],
+                    )
                 return int(run_id)
         except IntegrityError:
             holder = self.lock_holder(runbook, environment)
@@ -255,8 +308,11 @@ class Store:
 
     def lock_holder(self, runbook: str, environment: str) -> int | None:
         with self._tx() as conn:
-            row = conn.execute(sa.select(t.locks.c.run_id).where(
-                t.locks.c.runbook == runbook, t.locks.c.environment == environment)).first()
+            row = conn.execute(
+                sa.select(t.locks.c.run_id).where(
+                    t.locks.c.runbook == runbook, t.locks.c.environment == environment
+                )
+            ).first()
         return int(row[0]) if row else None
 
     def run(self, run_id: int) -> RunRow:
@@ -266,8 +322,14 @@ class Store:
             raise InputError(f"no run {run_id}", hint="list runs with: runwright history")
         return _run_row(row)
 
-    def runs(self, *, runbook: str | None = None, environment: str | None = None,
-             active: bool = False, limit: int = 50) -> list[RunRow]:
+    def runs(
+        self,
+        *,
+        runbook: str | None = None,
+        environment: str | None = None,
+        active: bool = False,
+        limit: int = 50,
+    ) -> list[RunRow]:
         query = sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)
         if runbook:
             query = query.where(t.runs.c.runbook == runbook)
@@ -279,31 +341,55 @@ class Store:
             return [_run_row(r) for r in conn.execute(query).mappings()]
 
     def steps(self, run_id: int) -> list[StepRow]:
-        query = sa.select(t.steps).where(t.steps.c.run_id == run_id).order_by(
-            t.steps.c.section.desc(), t.steps.c.idx)
+        query = (
+            sa.select(t.steps)
+            .where(t.steps.c.run_id == run_id)
+            .order_by(t.steps.c.section.desc(), t.steps.c.idx)
+        )
         with self._tx() as conn:
             return [_step_row(r) for r in conn.execute(query).mappings()]
 
     # -- the journal ------------------------------------------------------------------------
 
-    def append(self, run_id: int, *, actor: str, type: str, at: datetime,
-               step: str | None = None, data: Mapping[str, Any] | None = None,
-               run_values: Mapping[str, Any] | None = None,
-               step_update: StepUpdate | None = None) -> EventRow:
+    def append(
+        self,
+        run_id: int,
+        *,
+        actor: str,
+        type: str,
+        at: datetime,
+        step: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        run_values: Mapping[str, Any] | None = None,
+        step_update: StepUpdate | None = None,
+    ) -> EventRow:
         """Append one event and apply the state change it records, atomically."""
         data_text = _dumps(data or {})
         with self._tx() as conn:
             head = conn.execute(
                 sa.select(t.runs.c.event_count, t.runs.c.head_hash, t.runs.c.status)
-                .where(t.runs.c.id == run_id).with_for_update()).first()
+                .where(t.runs.c.id == run_id)
+                .with_for_update()
+            ).first()
             if head is None:
                 raise InputError(f"no run {run_id}")
             seq = int(head[0]) + 1
             prev = str(head[1])
             digest = event_hash(run_id, seq, at, actor, type, step, data_text, prev)
-            event_id = conn.execute(sa.insert(t.events).values(
-                run_id=run_id, seq=seq, at=at, actor=actor, type=type, step=step,
-                data=data_text, prev_hash=prev, hash=digest).returning(t.events.c.id)
+            event_id = conn.execute(
+                sa.insert(t.events)
+                .values(
+                    run_id=run_id,
+                    seq=seq,
+                    at=at,
+                    actor=actor,
+                    type=type,
+                    step=step,
+                    data=data_text,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+                .returning(t.events.c.id)
             ).scalar_one()
             values: dict[str, Any] = {"event_count": seq, "head_hash": digest, "updated_at": at}
             if run_values:
@@ -315,12 +401,16 @@ class Store:
                 conn.execute(sa.delete(t.locks).where(t.locks.c.run_id == run_id))
             if step_update is not None:
                 self._apply_step(conn, run_id, step_update)
-        return EventRow(int(event_id), run_id, seq, at, actor, type, step, data or {},
-                        data_text, prev, digest)
+        return EventRow(
+            int(event_id), run_id, seq, at, actor, type, step, dict(data or {}), data_text, prev, digest
+        )
 
     def _apply_step(self, conn: Connection, run_id: int, update: StepUpdate) -> None:
-        where = (t.steps.c.run_id == run_id, t.steps.c.section == update.section,
-                 t.steps.c.idx == update.idx)
+        where = (
+            t.steps.c.run_id == run_id,
+            t.steps.c.section == update.section,
+            t.steps.c.idx == update.idx,
+        )
         values = dict(update.values)
         if "data" in values and not isinstance(values["data"], str):
             values["data"] = _dumps(values["data"])
@@ -348,85 +438,169 @@ class Store:
                 data = json.loads(r["data"])
             except ValueError:
                 data = {"unreadable": r["data"]}
-            out.append(EventRow(r["id"], r["run_id"], r["seq"], _utc(r["at"]) or r["at"],
-                                r["actor"], r["type"], r["step"], data, r["data"],
-                                r["prev_hash"], r["hash"]))
+            out.append(
+                EventRow(
+                    r["id"],
+                    r["run_id"],
+                    r["seq"],
+                    _utc(r["at"]) or r["at"],
+                    r["actor"],
+                    r["type"],
+                    r["step"],
+                    data,
+                    r["data"],
+                    r["prev_hash"],
+                    r["hash"],
+                )
+            )
         return out
 
     # -- leases: which process drives a run -------------------------------------------------
 
-    def acquire_lease(self, run_id: int, owner: str, *, now: datetime, ttl: float,
-                      owner_dead: Callable[[str], bool]) -> None:
+    def acquire_lease(
+        self,
+        run_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        ttl: float,
+        owner_dead: Callable[[str], bool],
+    ) -> None:
         with self._tx() as conn:
-            row = conn.execute(sa.select(t.runs.c.lease_owner, t.runs.c.lease_expires)
-                               .where(t.runs.c.id == run_id).with_for_update()).first()
+            row = conn.execute(
+                sa.select(t.runs.c.lease_owner, t.runs.c.lease_expires)
+                .where(t.runs.c.id == run_id)
+                .with_for_update()
+            ).first()
             if row is None:
                 raise InputError(f"no run {run_id}")
             holder, expires = row[0], _utc(row[1])
             if holder and holder != owner and expires and expires > now and not owner_dead(holder):
                 raise LockedError(
                     f"run {run_id} is being driven by {holder} (lease until {_ts(expires)})",
-                    hint="wait for that process, or run this again after the lease expires")
-            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(
-                lease_owner=owner, lease_expires=now + timedelta(seconds=ttl)))
+                    hint="wait for that process, or run this again after the lease expires",
+                )
+            conn.execute(
+                sa.update(t.runs)
+                .where(t.runs.c.id == run_id)
+                .values(lease_owner=owner, lease_expires=now + timedelta(seconds=ttl))
+            )
 
     def renew_lease(self, run_id: int, owner: str, *, now: datetime, ttl: float) -> bool:
         with self._tx() as conn:
-            result = conn.execute(sa.update(t.runs).where(
-                t.runs.c.id == run_id, t.runs.c.lease_owner == owner
-            ).values(lease_expires=now + timedelta(seconds=ttl)))
+            result = conn.execute(
+                sa.update(t.runs)
+                .where(t.runs.c.id == run_id, t.runs.c.lease_owner == owner)
+                .values(lease_expires=now + timedelta(seconds=ttl))
+            )
         return bool(result.rowcount)
 
     def release_lease(self, run_id: int, owner: str) -> None:
         with self._tx() as conn:
-            conn.execute(sa.update(t.runs).where(
-                t.runs.c.id == run_id, t.runs.c.lease_owner == owner
-            ).values(lease_owner=None, lease_expires=None))
+            conn.execute(
+                sa.update(t.runs)
+                .where(t.runs.c.id == run_id, t.runs.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires=None)
+            )
 
     # -- approvals and attestations ---------------------------------------------------------
 
-    def add_approval(self, run_id: int, *, gate: str, kind: str, user: str, note: str,
-                     at: datetime, item: int | None = None) -> None:
+    def add_approval(
+        self,
+        run_id: int,
+        *,
+        gate: str,
+        kind: str,
+        user: str,
+        note: str,
+        at: datetime,
+        item: int | None = None,
+    ) -> None:
         with self._tx() as conn:
-            conn.execute(sa.insert(t.approvals).values(
-                run_id=run_id, gate=gate, kind=kind, item=item, user=user, note=note, at=at))
+            conn.execute(
+                sa.insert(t.approvals).values(
+                    run_id=run_id, gate=gate, kind=kind, item=item, user=user, note=note, at=at
+                )
+            )
 
     def approvals(self, run_id: int, gate: str | None = None) -> list[ApprovalRow]:
-        query = sa.select(t.approvals).where(t.approvals.c.run_id == run_id).order_by(
-            t.approvals.c.id)
+        query = (
+            sa.select(t.approvals).where(t.approvals.c.run_id == run_id).order_by(t.approvals.c.id)
+        )
         if gate is not None:
             query = query.where(t.approvals.c.gate == gate)
         with self._tx() as conn:
-            return [ApprovalRow(r["run_id"], r["gate"], r["kind"], r["item"], r["user"],
-                                r["note"], _utc(r["at"]) or r["at"])
-                    for r in conn.execute(query).mappings()]
+            return [
+                ApprovalRow(
+                    r["run_id"],
+                    r["gate"],
+                    r["kind"],
+                    r["item"],
+                    r["user"],
+                    r["note"],
+                    _utc(r["at"]) or r["at"],
+                )
+                for r in conn.execute(query).mappings()
+            ]
 
     # -- revisions --------------------------------------------------------------------------
 
-    def add_revision(self, *, runbook: str, environment: str, version: str, run_id: int,
-                     digest: str, deployed_by: str, at: datetime,
-                     state: Mapping[str, Any] | None = None) -> int:
+    def add_revision(
+        self,
+        *,
+        runbook: str,
+        environment: str,
+        version: str,
+        run_id: int,
+        digest: str,
+        deployed_by: str,
+        at: datetime,
+        state: Mapping[str, Any] | None = None,
+    ) -> int:
         with self._tx() as conn:
-            last = conn.execute(sa.select(sa.func.max(t.revisions.c.number)).where(
-                t.revisions.c.runbook == runbook, t.revisions.c.environment == environment
-            )).scalar()
+            last = conn.execute(
+                sa.select(sa.func.max(t.revisions.c.number)).where(
+                    t.revisions.c.runbook == runbook, t.revisions.c.environment == environment
+                )
+            ).scalar()
             number = int(last or 0) + 1
-            conn.execute(sa.insert(t.revisions).values(
-                runbook=runbook, environment=environment, number=number, version=version,
-                run_id=run_id, runbook_digest=digest, deployed_by=deployed_by, at=at,
-                state=_dumps(state or {})))
+            conn.execute(
+                sa.insert(t.revisions).values(
+                    runbook=runbook,
+                    environment=environment,
+                    number=number,
+                    version=version,
+                    run_id=run_id,
+                    runbook_digest=digest,
+                    deployed_by=deployed_by,
+                    at=at,
+                    state=_dumps(state or {}),
+                )
+            )
             conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(revision=number))
         return number
 
     def revisions(self, runbook: str, environment: str) -> list[RevisionRow]:
-        query = sa.select(t.revisions).where(
-            t.revisions.c.runbook == runbook, t.revisions.c.environment == environment
-        ).order_by(t.revisions.c.number.desc())
+        query = (
+            sa.select(t.revisions)
+            .where(t.revisions.c.runbook == runbook, t.revisions.c.environment == environment)
+            .order_by(t.revisions.c.number.desc())
+        )
         with self._tx() as conn:
-            return [RevisionRow(r["runbook"], r["environment"], r["number"], r["version"],
-                                r["run_id"], r["runbook_digest"], r["deployed_by"],
-                                _utc(r["at"]) or r["at"], json.loads(r["state"] or "{}"))
-                    for r in conn.execute(query).mappings()]
+            return [
+                RevisionRow(
+                    r["runbook"],
+                    r["environment"],
+                    r["number"],
+                    r["version"],
+                    r["run_id"],
+                    r["runbook_digest"],
+                    r["deployed_by"],
+                    _utc(r["at"]) or r["at"],
+                    json.loads(r["state"] or "{}"),
+                )
+                for r in conn.execute(query).mappings()
+            ]
 
     # -- measurements -----------------------------------------------------------------------
 
@@ -437,8 +611,11 @@ class Store:
             conn.execute(sa.insert(t.measurements), [{"run_id": run_id, **r} for r in rows])
 
     def measurements(self, run_id: int) -> list[dict[str, Any]]:
-        query = sa.select(t.measurements).where(t.measurements.c.run_id == run_id).order_by(
-            t.measurements.c.id)
+        query = (
+            sa.select(t.measurements)
+            .where(t.measurements.c.run_id == run_id)
+            .order_by(t.measurements.c.id)
+        )
         with self._tx() as conn:
             return [dict(r) | {"at": _utc(r["at"])} for r in conn.execute(query).mappings()]
 
@@ -448,28 +625,49 @@ class Store:
             conn.execute(sa.text(sql), dict(params or {}))
 
 
-def _run_row(r: Mapping[str, Any]) -> RunRow:
+def _run_row(r: Any) -> RunRow:
     return RunRow(
-        id=int(r["id"]), runbook=r["runbook"], environment=r["environment"],
-        version=r["version"], status=r["status"], initiator=r["initiator"],
+        id=int(r["id"]),
+        runbook=r["runbook"],
+        environment=r["environment"],
+        version=r["version"],
+        status=r["status"],
+        initiator=r["initiator"],
         created_at=_utc(r["created_at"]) or r["created_at"],
         updated_at=_utc(r["updated_at"]) or r["updated_at"],
-        finished_at=_utc(r["finished_at"]), runbook_file=r["runbook_file"],
-        runbook_text=r["runbook_text"], runbook_digest=r["runbook_digest"],
-        params=json.loads(r["params"] or "{}"), failure=r["failure"],
-        abort_requested=r["abort_requested"], lease_owner=r["lease_owner"],
-        lease_expires=_utc(r["lease_expires"]), event_count=int(r["event_count"] or 0),
-        head_hash=r["head_hash"] or GENESIS, revision=r["revision"], kind=r["kind"],
+        finished_at=_utc(r["finished_at"]),
+        runbook_file=r["runbook_file"],
+        runbook_text=r["runbook_text"],
+        runbook_digest=r["runbook_digest"],
+        params=json.loads(r["params"] or "{}"),
+        failure=r["failure"],
+        abort_requested=r["abort_requested"],
+        lease_owner=r["lease_owner"],
+        lease_expires=_utc(r["lease_expires"]),
+        event_count=int(r["event_count"] or 0),
+        head_hash=r["head_hash"] or GENESIS,
+        revision=r["revision"],
+        kind=r["kind"],
     )
 
 
-def _step_row(r: Mapping[str, Any]) -> StepRow:
+def _step_row(r: Any) -> StepRow:
     return StepRow(
-        run_id=int(r["run_id"]), section=r["section"], idx=int(r["idx"]), phase=r["phase"],
-        name=r["name"], kind=r["kind"], spec=json.loads(r["spec"]), status=r["status"],
-        undo_status=r["undo_status"], attempts=int(r["attempts"] or 0),
-        started_at=_utc(r["started_at"]), finished_at=_utc(r["finished_at"]),
-        summary=r["summary"], output=r["output"] or "", data=json.loads(r["data"] or "{}"),
+        run_id=int(r["run_id"]),
+        section=r["section"],
+        idx=int(r["idx"]),
+        phase=r["phase"],
+        name=r["name"],
+        kind=r["kind"],
+        spec=json.loads(r["spec"]),
+        status=r["status"],
+        undo_status=r["undo_status"],
+        attempts=int(r["attempts"] or 0),
+        started_at=_utc(r["started_at"]),
+        finished_at=_utc(r["finished_at"]),
+        summary=r["summary"],
+        output=r["output"] or "",
+        data=json.loads(r["data"] or "{}"),
     )
 
 
@@ -499,8 +697,10 @@ def _make_engine(url: str, *, durable: bool) -> Engine:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return sa.create_engine(url, pool_pre_ping=True)
     except (SQLAlchemyError, ValueError) as exc:
-        raise InputError(f"bad database URL {url!r}: {exc}",
-                         hint="use sqlite:///PATH or postgresql://user@host:port/db") from None
+        raise InputError(
+            f"bad database URL {url!r}: {exc}",
+            hint="use sqlite:///PATH or postgresql://user@host:port/db",
+        ) from None
     except ModuleNotFoundError as exc:
         raise InputError(f"no database driver for {url!r}: {exc.name}") from None
 
@@ -511,20 +711,27 @@ def verify_chain(events: Sequence[EventRow], run: RunRow) -> tuple[bool, str]:
     expected_seq = 1
     for ev in events:
         if ev.seq != expected_seq:
-            return False, (f"event {expected_seq} is missing (next present is #{ev.seq}, "
-                           f"{ev.type}): events were deleted")
+            return False, (
+                f"event {expected_seq} is missing (next present is #{ev.seq}, "
+                f"{ev.type}): events were deleted"
+            )
         if ev.prev_hash != prev:
             return False, f"event #{ev.seq} ({ev.type}) does not follow #{ev.seq - 1}: chain broken"
-        digest = event_hash(ev.run_id, ev.seq, ev.at, ev.actor, ev.type, ev.step, ev.data_text,
-                            ev.prev_hash)
+        digest = event_hash(
+            ev.run_id, ev.seq, ev.at, ev.actor, ev.type, ev.step, ev.data_text, ev.prev_hash
+        )
         if digest != ev.hash:
-            return False, (f"event #{ev.seq} ({ev.type}{', step ' + ev.step if ev.step else ''}) "
-                           f"was edited: its content does not match its hash")
+            return False, (
+                f"event #{ev.seq} ({ev.type}{', step ' + ev.step if ev.step else ''}) "
+                f"was edited: its content does not match its hash"
+            )
         prev = ev.hash
         expected_seq += 1
     if len(events) != run.event_count:
-        return False, (f"the run records {run.event_count} events but {len(events)} remain: "
-                       f"event {len(events) + 1} onwards was deleted")
+        return False, (
+            f"the run records {run.event_count} events but {len(events)} remain: "
+            f"event {len(events) + 1} onwards was deleted"
+        )
     if prev != run.head_hash:
         return False, "the last event does not match the run's recorded chain head"
     return True, f"{len(events)} events, chain intact (head {prev[:12]})"

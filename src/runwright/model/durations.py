@@ -47,7 +47,9 @@ def parse_duration(value: object) -> float:
     while pos < len(text):
         match = _PART.match(text, pos)
         if not match or match.end() == pos:
-            raise ValueError(f"cannot read duration {value!r}; write it like '30s', '5m' or '1h30m'")
+            raise ValueError(
+                f"cannot read duration {value!r}; write it like '30s', '5m' or '1h30m'"
+            )
         number, unit = match.groups()
         if unit and unit not in _UNITS:
             raise ValueError(f"unknown unit {unit!r} in duration {value!r}; use ms, s, m, h or d")

@@ -34,10 +34,12 @@ def lookup(document: Any, path: str) -> Any:
     """The value at ``path``, or ``MISSING``."""
     value = document
     for part in parse(path):
-        if isinstance(part, int) and isinstance(value, list) and -len(value) <= part < len(value):
-            value = value[part]
-        elif isinstance(part, str) and isinstance(value, dict) and part in value:
+        if isinstance(part, int):
+            if not isinstance(value, list) or not -len(value) <= part < len(value):
+                return MISSING
             value = value[part]
         else:
-            return MISSING
+            if not isinstance(value, dict) or part not in value:
+                return MISSING
+            value = value[part]
     return value

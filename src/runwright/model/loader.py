@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runwright.errors import RunbookError
+from runwright.model.release import ReleaseSpec, ServiceSpec
 from runwright.model.schema import (
     Environment,
     Procedure,
@@ -47,8 +48,9 @@ class Runbook(BaseModel):
     vars: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, Secret] = Field(default_factory=dict)
     environments: dict[str, Environment] = Field(default_factory=dict)
-    service: dict[str, Any] | None = None
-    release: dict[str, Any] | None = None
+    service: ServiceSpec | None = None
+    release: ReleaseSpec | None = None
+    smoke: list[Step] = Field(default_factory=list)
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     phases: list[ResolvedPhase] = Field(default_factory=list)
     rollback: list[Step] = Field(default_factory=list)
@@ -64,8 +66,14 @@ class Runbook(BaseModel):
 
 def _vocabulary(kinds: Kinds) -> set[str]:
     words: set[str] = set(kinds)
-    models: list[type[BaseModel]] = [RunbookFrame, Environment, StepCommon, Secret, Procedure,
-                                     *kinds.values()]
+    models: list[type[BaseModel]] = [
+        RunbookFrame,
+        Environment,
+        StepCommon,
+        Secret,
+        Procedure,
+        *kinds.values(),
+    ]
     seen: set[type[BaseModel]] = set()
     while models:
         model = models.pop()
@@ -81,14 +89,33 @@ def _vocabulary(kinds: Kinds) -> set[str]:
     return words
 
 
-def _pydantic_errors(exc: ValidationError, source: Source, base: PathKey,
-                     vocabulary: Iterable[str]) -> list[RunbookError]:
+def _pydantic_errors(
+    exc: ValidationError, source: Source, base: PathKey, vocabulary: Iterable[str]
+) -> list[RunbookError]:
     out: list[RunbookError] = []
     seen: set[PathKey] = set()
     for err in exc.errors():
-        loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and (
-            part.startswith("function-") or part in {"str", "dict[str,any]", "list[str]", "int",
-                                                      "float", "bool", "datetime", "date"})))
+        loc = tuple(
+            part
+            for part in err["loc"]
+            if not (
+                isinstance(part, str)
+                and (
+                    part.startswith("function-")
+                    or part
+                    in {
+                        "str",
+                        "dict[str,any]",
+                        "list[str]",
+                        "int",
+                        "float",
+                        "bool",
+                        "datetime",
+                        "date",
+                    }
+                )
+            )
+        )
         path: PathKey = (*base, *loc)
         if path in seen:
             continue
@@ -101,8 +128,11 @@ def _pydantic_errors(exc: ValidationError, source: Source, base: PathKey,
             hint = f"did you mean '{close[0]}'?" if close else "remove it or check the spelling"
             out.append(source.error(f"unknown key '{key}'", path, key=True, hint=hint))
         elif kind == "missing" and loc:
-            out.append(source.error(f"missing required key '{loc[-1]}'", path[:-1],
-                                    hint=f"add '{loc[-1]}:' here"))
+            out.append(
+                source.error(
+                    f"missing required key '{loc[-1]}'", path[:-1], hint=f"add '{loc[-1]}:' here"
+                )
+            )
         else:
             message = str(err["msg"]).removeprefix("Value error, ")
             got = err.get("input")
@@ -120,13 +150,18 @@ class _Resolver:
         self.errors: list[RunbookError] = []
         self.names: dict[str, PathKey] = {}
 
-    def step(self, raw: object, path: PathKey, *, default_name: str, unique: bool = True
-             ) -> Step | None:
+    def step(
+        self, raw: object, path: PathKey, *, default_name: str, unique: bool = True
+    ) -> Step | None:
         src = self.source
         if isinstance(raw, str):
-            self.errors.append(src.error(
-                "a step must be a mapping such as '- run: ./deploy.sh'", path,
-                hint=f"write '- run: {raw}' for a shell command"))
+            self.errors.append(
+                src.error(
+                    "a step must be a mapping such as '- run: ./deploy.sh'",
+                    path,
+                    hint=f"write '- run: {raw}' for a shell command",
+                )
+            )
             return None
         if not isinstance(raw, dict):
             self.errors.append(src.error("a step must be a mapping with an action key", path))
@@ -137,19 +172,32 @@ class _Resolver:
             unknown = [k for k in raw if k not in common_keys]
             for key in unknown:
                 close = difflib.get_close_matches(str(key), list(self.kinds), n=1, cutoff=0.5)
-                hint = (f"did you mean '{close[0]}'?" if close
-                        else "step actions are: " + ", ".join(sorted(self.kinds)))
-                self.errors.append(src.error(f"unknown key '{key}'", (*path, key), key=True,
-                                             hint=hint))
+                hint = (
+                    f"did you mean '{close[0]}'?"
+                    if close
+                    else "step actions are: " + ", ".join(sorted(self.kinds))
+                )
+                self.errors.append(
+                    src.error(f"unknown key '{key}'", (*path, key), key=True, hint=hint)
+                )
             if not unknown:
-                self.errors.append(src.error(
-                    "step has no action", path,
-                    hint="add one of: " + ", ".join(sorted(self.kinds))))
+                self.errors.append(
+                    src.error(
+                        "step has no action",
+                        path,
+                        hint="add one of: " + ", ".join(sorted(self.kinds)),
+                    )
+                )
             return None
         if len(actions) > 1:
-            self.errors.append(src.error(
-                f"step has several actions ({', '.join(actions)}); a step does one thing",
-                (*path, actions[1]), key=True, hint="split it into separate steps"))
+            self.errors.append(
+                src.error(
+                    f"step has several actions ({', '.join(actions)}); a step does one thing",
+                    (*path, actions[1]),
+                    key=True,
+                    hint="split it into separate steps",
+                )
+            )
             return None
         kind = actions[0]
         ok = True
@@ -170,20 +218,29 @@ class _Resolver:
         if unique:
             if name in self.names:
                 first = src.positions.of(self.names[name])
-                self.errors.append(src.error(
-                    f"two steps are named '{name}'", path,
-                    hint=f"names identify steps in settle and reports; first one is at line "
-                         f"{first[0] if first else '?'}"))
+                self.errors.append(
+                    src.error(
+                        f"two steps are named '{name}'",
+                        path,
+                        hint=f"names identify steps in settle and reports; first one is at line "
+                        f"{first[0] if first else '?'}",
+                    )
+                )
                 return None
             self.names[name] = path
         undo_step: Step | None = None
         if isinstance(base.undo, str):
-            undo_step = self.step({"run": base.undo, "name": f"undo {name}"}, (*path, "undo"),
-                                  default_name=f"undo {name}", unique=False)
+            undo_step = self.step(
+                {"run": base.undo, "name": f"undo {name}"},
+                (*path, "undo"),
+                default_name=f"undo {name}",
+                unique=False,
+            )
         elif isinstance(base.undo, dict):
             undo_raw = {"name": f"undo {name}", **base.undo}
-            undo_step = self.step(undo_raw, (*path, "undo"), default_name=f"undo {name}",
-                                  unique=False)
+            undo_step = self.step(
+                undo_raw, (*path, "undo"), default_name=f"undo {name}", unique=False
+            )
         pos = src.positions.of(path)
         return Step(
             **base.model_dump(exclude={"name"}),
@@ -194,12 +251,14 @@ class _Resolver:
             line=pos[0] if pos else None,
         )
 
-    def steps(self, raws: list[Any], path: PathKey, prefix: str, *, unique: bool = True
-              ) -> list[Step]:
+    def steps(
+        self, raws: list[Any], path: PathKey, prefix: str, *, unique: bool = True
+    ) -> list[Step]:
         out = []
         for index, raw in enumerate(raws):
-            step = self.step(raw, (*path, index), default_name=f"{prefix}{index + 1}",
-                             unique=unique)
+            step = self.step(
+                raw, (*path, index), default_name=f"{prefix}{index + 1}", unique=unique
+            )
             if step is not None:
                 out.append(step)
         return out
@@ -213,8 +272,13 @@ def _raise(errors: list[RunbookError]) -> None:
     first = errors[0]
     more = "\n".join(str(e) for e in errors[1:10])
     extra = f"\n... and {len(errors) - 10} more" if len(errors) > 10 else ""
-    raise RunbookError(f"{first.message}\n{more}{extra}", file=first.file, line=first.line,
-                       column=first.column, hint=first.hint)
+    raise RunbookError(
+        f"{first.message}\n{more}{extra}",
+        file=first.file,
+        line=first.line,
+        column=first.column,
+        hint=first.hint,
+    )
 
 
 def build_runbook(source: Source, kinds: Kinds) -> Runbook:
@@ -223,8 +287,9 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
     if data is None:
         raise source.error("the runbook is empty", hint="start with 'name: my-service'")
     if not isinstance(data, dict):
-        raise source.error("a runbook must be a mapping at the top level",
-                           hint="start with 'name: my-service'")
+        raise source.error(
+            "a runbook must be a mapping at the top level", hint="start with 'name: my-service'"
+        )
     vocabulary = _vocabulary(kinds)
     try:
         frame = RunbookFrame.model_validate(data)
@@ -234,26 +299,57 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
     resolver = _Resolver(source, kinds)
     phases = []
     for p_index, phase in enumerate(frame.phases):
-        steps = resolver.steps(phase.steps, ("phases", p_index, "steps"),
-                               f"{phase.name} step ")
+        steps = resolver.steps(phase.steps, ("phases", p_index, "steps"), f"{phase.name} step ")
         phases.append(ResolvedPhase(name=phase.name, description=phase.description, steps=steps))
     rollback = resolver.steps(frame.rollback, ("rollback",), "rollback step ")
+    smoke = (
+        resolver.steps(frame.release.smoke, ("release", "smoke"), "smoke ")
+        if (frame.release)
+        else []
+    )
+    if frame.release is not None and frame.service is None:
+        resolver.errors.append(
+            source.error(
+                "'release' needs a 'service' section saying how to start a version",
+                ("release",),
+                hint="add service: {command: '...--port {{ port }}', health: /health}",
+            )
+        )
+    if frame.release is not None:
+        names = {p.name for p in frame.phases}
+        for n, after in enumerate(frame.release.after):
+            if after not in names:
+                resolver.errors.append(
+                    source.error(
+                        f"release.after names unknown phase '{after}'",
+                        ("release", "after", n),
+                        hint="phases: " + ", ".join(sorted(names)),
+                    )
+                )
     procedures = {
-        name: resolver.steps(proc.steps, ("procedures", name, "steps"), f"{name} step ",
-                             unique=False)
+        name: resolver.steps(
+            proc.steps, ("procedures", name, "steps"), f"{name} step ", unique=False
+        )
         for name, proc in frame.procedures.items()
     }
     for env_name, env in frame.environments.items():
         if env.requires and env.requires not in frame.environments:
-            resolver.errors.append(source.error(
-                f"environment '{env_name}' requires unknown environment '{env.requires}'",
-                ("environments", env_name, "requires"),
-                hint="declared environments: " + ", ".join(frame.environments)))
+            resolver.errors.append(
+                source.error(
+                    f"environment '{env_name}' requires unknown environment '{env.requires}'",
+                    ("environments", env_name, "requires"),
+                    hint="declared environments: " + ", ".join(frame.environments),
+                )
+            )
     for name, secret in frame.secrets.items():
         if bool(secret.env) == bool(secret.file):
-            resolver.errors.append(source.error(
-                f"secret '{name}' needs exactly one of 'env' or 'file'", ("secrets", name),
-                hint=f"for example: {name}: {{env: {name}}}"))
+            resolver.errors.append(
+                source.error(
+                    f"secret '{name}' needs exactly one of 'env' or 'file'",
+                    ("secrets", name),
+                    hint=f"for example: {name}: {{env: {name}}}",
+                )
+            )
     _raise(resolver.errors)
     return Runbook(
         name=frame.name,
@@ -263,6 +359,7 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
         environments=frame.environments,
         service=frame.service,
         release=frame.release,
+        smoke=smoke,
         checks=frame.checks,
         phases=phases,
         rollback=rollback,
@@ -277,8 +374,9 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
 MarkdownParser = Callable[[str, str], Source]
 
 
-def load_text(text: str, file: str, kinds: Kinds,
-              markdown: MarkdownParser | None = None) -> Runbook:
+def load_text(
+    text: str, file: str, kinds: Kinds, markdown: MarkdownParser | None = None
+) -> Runbook:
     if file.lower().endswith((".md", ".markdown")):
         if markdown is None:
             raise RunbookError("Markdown runbooks are not supported by this build", file=file)
@@ -286,7 +384,6 @@ def load_text(text: str, file: str, kinds: Kinds,
     return build_runbook(parse_yaml(text, file), kinds)
 
 
-def load_runbook(path: str | Path, kinds: Kinds, markdown: MarkdownParser | None = None
-                 ) -> Runbook:
+def load_runbook(path: str | Path, kinds: Kinds, markdown: MarkdownParser | None = None) -> Runbook:
     p = Path(path)
     return load_text(read_text(p), str(path), kinds, markdown)

@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from runwright.model.durations import parse_duration
-
-
-def _duration(value: object) -> float:
-    return parse_duration(value)
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-OptionalDuration = Annotated[float | None, BeforeValidator(lambda v: None if v is None else _duration(v))]
+from runwright.model.release import ReleaseSpec, ServiceSpec
+from runwright.model.types import Duration, OptionalDuration, Strict
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Secret(Strict):
@@ -132,8 +121,8 @@ class RunbookFrame(Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, Secret] = Field(default_factory=dict)
     environments: dict[str, Environment] = Field(default_factory=dict)
-    service: dict[str, Any] | None = None
-    release: dict[str, Any] | None = None
+    service: ServiceSpec | None = None
+    release: ReleaseSpec | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     phases: list[Phase] = Field(default_factory=list)
     rollback: list[dict[str, Any]] = Field(default_factory=list)

@@ -52,12 +52,16 @@ class Source:
     data: Any
     positions: Positions
 
-    def error(self, message: str, path: PathKey = (), *, key: bool = False,
-              hint: str | None = None) -> RunbookError:
+    def error(
+        self, message: str, path: PathKey = (), *, key: bool = False, hint: str | None = None
+    ) -> RunbookError:
         pos = self.positions.of(path, key=key)
         return RunbookError(
-            message, file=self.file, line=pos[0] if pos else None,
-            column=pos[1] if pos else None, hint=hint,
+            message,
+            file=self.file,
+            line=pos[0] if pos else None,
+            column=pos[1] if pos else None,
+            hint=hint,
         )
 
 
@@ -71,7 +75,9 @@ def _walk(node: yaml.Node, path: PathKey, pos: Positions, file: str) -> None:
             if key in seen:
                 raise RunbookError(
                     f"duplicate key '{key}' (first at line {seen[key] + pos.offset})",
-                    file=file, line=line + pos.offset, column=key_node.start_mark.column + 1,
+                    file=file,
+                    line=line + pos.offset,
+                    column=key_node.start_mark.column + 1,
                     hint="remove one of them; YAML would silently keep only the last",
                 )
             seen[key] = line
@@ -110,12 +116,16 @@ def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RunbookError("file not found", file=str(path),
-                           hint="check the path; runwright validate FILE") from None
+        raise RunbookError(
+            "file not found", file=str(path), hint="check the path; runwright validate FILE"
+        ) from None
     except IsADirectoryError:
         raise RunbookError("is a directory, not a runbook file", file=str(path)) from None
     except UnicodeDecodeError as exc:
-        raise RunbookError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                           file=str(path), hint="save the file as UTF-8") from None
+        raise RunbookError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+            file=str(path),
+            hint="save the file as UTF-8",
+        ) from None
     except OSError as exc:
         raise RunbookError(f"cannot read file: {exc.strerror}", file=str(path)) from None

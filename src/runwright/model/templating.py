@@ -58,8 +58,9 @@ _SHELL = _make(True)
 _PLAIN = _make(False)
 
 
-def render(template: str, context: Mapping[str, Any], *, shell: bool = False,
-           where: str = "") -> str:
+def render(
+    template: str, context: Mapping[str, Any], *, shell: bool = False, where: str = ""
+) -> str:
     """Render ``template``; raise InputError naming ``where`` on any template problem."""
     if "{{" not in template and "{%" not in template:
         return template
@@ -73,8 +74,10 @@ def render(template: str, context: Mapping[str, Any], *, shell: bool = False,
             hint=f"define it under vars (available: {names})",
         ) from None
     except TemplateError as exc:
-        raise InputError(f"{where + ': ' if where else ''}template error: {exc}",
-                         hint="check the {{ }} expression") from None
+        raise InputError(
+            f"{where + ': ' if where else ''}template error: {exc}",
+            hint="check the {{ }} expression",
+        ) from None
 
 
 def render_value(value: Any, context: Mapping[str, Any], *, where: str = "") -> Any:

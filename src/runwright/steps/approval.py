@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from runwright.engine.executor import Outcome, StepContext
 from runwright.engine.store import ApprovalRow
 from runwright.model.durations import format_duration
-from runwright.model.schema import OptionalDuration
+from runwright.model.types import OptionalDuration
 from runwright.steps.base import Params, PlanContext
 
 
@@ -50,12 +50,15 @@ def policy_text(p: ApprovalParams) -> str:
     return ", ".join(parts)
 
 
-def refusal(p: ApprovalParams, user: str, initiator: str, existing: list[ApprovalRow]
-            ) -> str | None:
+def refusal(
+    p: ApprovalParams, user: str, initiator: str, existing: list[ApprovalRow]
+) -> str | None:
     """Why ``user`` may not approve, or None."""
     if p.not_by_initiator and user == initiator:
-        return (f"{user} started this run and cannot approve it "
-                f"(the policy requires approval by someone else)")
+        return (
+            f"{user} started this run and cannot approve it "
+            f"(the policy requires approval by someone else)"
+        )
     if p.approvers and user not in p.approvers:
         return f"{user} is not an allowed approver ({', '.join(p.approvers)})"
     if any(a.user == user and a.kind == "approval" for a in existing):
@@ -63,8 +66,9 @@ def refusal(p: ApprovalParams, user: str, initiator: str, existing: list[Approva
     return None
 
 
-def valid_approvals(p: ApprovalParams, rows: list[ApprovalRow], initiator: str,
-                    now: Any) -> list[ApprovalRow]:
+def valid_approvals(
+    p: ApprovalParams, rows: list[ApprovalRow], initiator: str, now: Any
+) -> list[ApprovalRow]:
     seen: set[str] = set()
     out = []
     for a in rows:
@@ -96,12 +100,18 @@ class ApprovalKind:
         if len(valid) >= p.required:
             return Outcome.ok(
                 "approved by " + ", ".join(a.user for a in valid[: p.required]),
-                approvals=[{"user": a.user, "at": a.at.isoformat(), "note": a.note}
-                           for a in valid[: p.required]])
+                approvals=[
+                    {"user": a.user, "at": a.at.isoformat(), "note": a.note}
+                    for a in valid[: p.required]
+                ],
+            )
         return Outcome.blocked(
             f"waiting for {policy_text(p)}: {len(valid)} of {p.required} so far -- "
             f"runwright approve {ctx.run.id} --note '...'",
-            on="approval", have=len(valid), required=p.required)
+            on="approval",
+            have=len(valid),
+            required=p.required,
+        )
 
 
 KIND = ApprovalKind()

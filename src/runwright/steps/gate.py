@@ -97,31 +97,50 @@ class GateKind:
         for n, item in enumerate(p.items, 1):
             if item.check:
                 result = await _prove(item, ctx)
-                entry = {"item": n, "text": item.text, "proven": result.status == "succeeded",
-                         "evidence": result.summary}
+                entry = {
+                    "item": n,
+                    "text": item.text,
+                    "proven": result.status == "succeeded",
+                    "evidence": result.summary,
+                }
                 evidence.append(entry)
                 ctx.record("gate.item", entry)
                 if result.status != "succeeded":
-                    return Outcome.fail(f"gate item {n} '{item.text}' not proven: "
-                                        f"{result.summary}", retryable=result.retryable,
-                                        items=evidence)
+                    return Outcome.fail(
+                        f"gate item {n} '{item.text}' not proven: {result.summary}",
+                        retryable=result.retryable,
+                        items=evidence,
+                    )
                 continue
             who = attested.get(n) or all_items
-            if who is None and ctx.interactive is not None and ctx.interactive(
-                    f"[{n}] {item.text} -- confirm"):
+            if (
+                who is None
+                and ctx.interactive is not None
+                and ctx.interactive(f"[{n}] {item.text} -- confirm")
+            ):
                 ctx.attest(gate, n, "confirmed at the terminal")
                 evidence.append({"item": n, "text": item.text, "attested_by": ctx.actor})
                 continue
             if who is None:
                 waiting.append(f"[{n}] {item.text}")
                 continue
-            evidence.append({"item": n, "text": item.text, "attested_by": who.user,
-                             "at": who.at.isoformat(), "note": who.note})
+            evidence.append(
+                {
+                    "item": n,
+                    "text": item.text,
+                    "attested_by": who.user,
+                    "at": who.at.isoformat(),
+                    "note": who.note,
+                }
+            )
         if waiting:
             return Outcome.blocked(
-                f"{len(waiting)} item(s) need a person: " + "; ".join(waiting)
+                f"{len(waiting)} item(s) need a person: "
+                + "; ".join(waiting)
                 + f" -- runwright attest {ctx.run.id} --item N (or --all)",
-                on="attestation", waiting=waiting)
+                on="attestation",
+                waiting=waiting,
+            )
         return Outcome.ok(f"{len(p.items)} item(s) hold", items=evidence)
 
 

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runwright.engine.executor import Outcome, StepContext
 from runwright.model import jsonpath
-from runwright.model.schema import Duration, OptionalDuration
 from runwright.model.templating import render, render_value
+from runwright.model.types import Duration, OptionalDuration
 from runwright.steps.base import Params, PlanContext
 
 
@@ -74,8 +74,9 @@ class HttpParams(Params):
         return value
 
 
-def _check(p: HttpParams, status: int, text: str, elapsed: float,
-           variables: Mapping[str, Any]) -> tuple[list[str], Any]:
+def _check(
+    p: HttpParams, status: int, text: str, elapsed: float, variables: Mapping[str, Any]
+) -> tuple[list[str], Any]:
     problems: list[str] = []
     document: Any = None
     if status not in p.expect.status:
@@ -121,8 +122,9 @@ def _capture(p: HttpParams, document: Any, response: httpx.Response) -> dict[str
     return out
 
 
-async def request_once(client: httpx.AsyncClient, p: HttpParams, url: str,
-                       variables: Mapping[str, Any]) -> tuple[httpx.Response, float]:
+async def request_once(
+    client: httpx.AsyncClient, p: HttpParams, url: str, variables: Mapping[str, Any]
+) -> tuple[httpx.Response, float]:
     headers = render_value(p.headers, variables, where="http headers")
     kwargs: dict[str, Any] = {"headers": headers}
     if p.json_body is not None:
@@ -150,8 +152,10 @@ class HttpKind:
         if p.latency_budget is not None:
             out.append(f"  within {p.latency_budget * 1000:.0f}ms")
         if p.until_healthy:
-            out.append(f"  retry every {p.until_healthy.interval:g}s until healthy, "
-                       f"up to {p.until_healthy.timeout:g}s")
+            out.append(
+                f"  retry every {p.until_healthy.interval:g}s until healthy, "
+                f"up to {p.until_healthy.timeout:g}s"
+            )
         if p.capture:
             out.append("  captures " + ", ".join(p.capture))
         return out
@@ -162,17 +166,21 @@ class HttpKind:
         deadline = ctx.clock.monotonic() + (p.until_healthy.timeout if p.until_healthy else 0)
         tries = 0
         last = ""
-        async with httpx.AsyncClient(timeout=p.request_timeout, verify=p.verify_tls,
-                                     follow_redirects=False) as client:
+        async with httpx.AsyncClient(
+            timeout=p.request_timeout, verify=p.verify_tls, follow_redirects=False
+        ) as client:
             while True:
                 tries += 1
                 try:
                     response, elapsed = await request_once(client, p, url, ctx.variables)
-                    problems, document = _check(p, response.status_code, response.text, elapsed,
-                                                ctx.variables)
-                    ctx.output(f"{p.method.upper()} {url} -> {response.status_code} in "
-                               f"{elapsed * 1000:.0f}ms"
-                               + (f" ({'; '.join(problems)})" if problems else ""))
+                    problems, document = _check(
+                        p, response.status_code, response.text, elapsed, ctx.variables
+                    )
+                    ctx.output(
+                        f"{p.method.upper()} {url} -> {response.status_code} in "
+                        f"{elapsed * 1000:.0f}ms"
+                        + (f" ({'; '.join(problems)})" if problems else "")
+                    )
                     if not problems:
                         try:
                             captured = _capture(p, document, response)
@@ -181,8 +189,10 @@ class HttpKind:
                         return Outcome.ok(
                             f"{response.status_code} in {elapsed * 1000:.0f}ms"
                             + (f" after {tries} tries" if tries > 1 else ""),
-                            captured=captured, status=response.status_code,
-                            latency_ms=round(elapsed * 1000, 1))
+                            captured=captured,
+                            status=response.status_code,
+                            latency_ms=round(elapsed * 1000, 1),
+                        )
                     last = "; ".join(problems)
                 except httpx.HTTPError as exc:
                     last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -191,8 +201,9 @@ class HttpKind:
                     break
                 await ctx.clock.sleep(p.until_healthy.interval)
         if p.until_healthy:
-            return Outcome.fail(f"not healthy after {p.until_healthy.timeout:g}s "
-                                f"({tries} tries): {last}")
+            return Outcome.fail(
+                f"not healthy after {p.until_healthy.timeout:g}s ({tries} tries): {last}"
+            )
         return Outcome.fail(f"{p.method.upper()} {url}: {last}")
 
 

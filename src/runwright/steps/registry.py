@@ -49,17 +49,26 @@ async def _manual(ctx: StepContext) -> Outcome:
     attested = [a for a in ctx.approvals(gate) if a.kind == "attestation"]
     if attested:
         a = attested[-1]
-        return Outcome.ok(f"done by hand, attested by {a.user}", attested_by=a.user,
-                          attested_at=a.at.isoformat(), note=a.note)
-    text = "; ".join(kinds()[ctx.spec["kind"]].describe(
-        ctx.spec.get("params", {}),
-        PlanContext(ctx.variables, ctx.run.environment, ctx.run.version)))
+        return Outcome.ok(
+            f"done by hand, attested by {a.user}",
+            attested_by=a.user,
+            attested_at=a.at.isoformat(),
+            note=a.note,
+        )
+    text = "; ".join(
+        kinds()[ctx.spec["kind"]].describe(
+            ctx.spec.get("params", {}),
+            PlanContext(ctx.variables, ctx.run.environment, ctx.run.version),
+        )
+    )
     if ctx.interactive is not None and ctx.interactive(f"Do this by hand, then confirm: {text}"):
         ctx.attest(gate, None, "confirmed at the terminal")
         return Outcome.ok(f"done by hand, attested by {ctx.actor}", attested_by=ctx.actor)
     return Outcome.blocked(
         f"manual step: do it by hand, then run `runwright attest {ctx.run.id} --all`",
-        on="attestation", instructions=text)
+        on="attestation",
+        instructions=text,
+    )
 
 
 class RegistryExecutor:
@@ -69,13 +78,15 @@ class RegistryExecutor:
         key = ctx.spec["kind"]
         kind = kinds().get(key)
         if kind is None:
-            return Outcome.fail(f"unknown step kind '{key}' (runbook from a newer runwright?)",
-                                retryable=False)
+            return Outcome.fail(
+                f"unknown step kind '{key}' (runbook from a newer runwright?)", retryable=False
+            )
         if ctx.spec.get("manual"):
             return await _manual(ctx)
         return await kind.execute(ctx)
 
 
-def render_text(template: str, ctx: StepContext | PlanContext, *, shell: bool = False,
-                where: str = "") -> str:
+def render_text(
+    template: str, ctx: StepContext | PlanContext, *, shell: bool = False, where: str = ""
+) -> str:
     return render(template, ctx.variables, shell=shell, where=where)

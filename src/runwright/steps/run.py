@@ -75,18 +75,24 @@ async def _stop_group(proc: asyncio.subprocess.Process) -> None:
             await asyncio.wait_for(proc.wait(), wait)
 
 
-async def run_command(command: str, *, env: Mapping[str, str], cwd: str | None, shell: str,
-                      emit: Any) -> tuple[int, list[str]]:
+async def run_command(
+    command: str, *, env: Mapping[str, str], cwd: str | None, shell: str, emit: Any
+) -> tuple[int, list[str]]:
     """Run ``command``; return (exit code, last lines). Kills the process group if cancelled."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            shell, "-c", _script(command), stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-            env=dict(env), cwd=cwd, start_new_session=True,
+            shell,
+            "-c",
+            _script(command),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
-        missing = cwd if cwd and not os.path.isdir(cwd) else shell
-        raise OSError(f"cannot start command: {missing} not found") from exc
+        raise OSError(f"cannot start command: {cwd or shell} not found") from exc
     assert proc.stdout is not None
     try:
         tail = await _pump(proc.stdout, emit)
@@ -99,12 +105,14 @@ async def run_command(command: str, *, env: Mapping[str, str], cwd: str | None, 
 
 def process_env(ctx: StepContext, extra: Mapping[str, str]) -> dict[str, str]:
     base = dict(ctx.services.get("environ", {}))
-    base.update({
-        "RUNWRIGHT_RUN_ID": str(ctx.run.id),
-        "RUNWRIGHT_VERSION": ctx.run.version,
-        "RUNWRIGHT_ENVIRONMENT": ctx.run.environment,
-        "RUNWRIGHT_STEP": ctx.step.name,
-    })
+    base.update(
+        {
+            "RUNWRIGHT_RUN_ID": str(ctx.run.id),
+            "RUNWRIGHT_VERSION": ctx.run.version,
+            "RUNWRIGHT_ENVIRONMENT": ctx.run.environment,
+            "RUNWRIGHT_STEP": ctx.step.name,
+        }
+    )
     base.update({k: str(v) for k, v in extra.items()})
     return base
 
@@ -115,8 +123,10 @@ class RunKind:
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = RunParams.model_validate(params)
-        lines = [f"$ {line}" for line in
-                 render(p.command, ctx.variables, shell=True, where="run").splitlines()]
+        lines = [
+            f"$ {line}"
+            for line in render(p.command, ctx.variables, shell=True, where="run").splitlines()
+        ]
         if p.cwd:
             lines.append(f"  in {p.cwd}")
         if p.env:
@@ -129,16 +139,19 @@ class RunKind:
         env = render_value(p.env, ctx.variables, where=f"step '{ctx.step.name}' env")
         cwd = render(p.cwd, ctx.variables) if p.cwd else None
         try:
-            code, tail = await run_command(command, env=process_env(ctx, env), cwd=cwd,
-                                           shell=p.shell, emit=ctx.output)
+            code, tail = await run_command(
+                command, env=process_env(ctx, env), cwd=cwd, shell=p.shell, emit=ctx.output
+            )
         except OSError as exc:
             return Outcome.fail(str(exc), retryable=False)
         if code in p.accept_exit_codes:
-            return Outcome.ok(f"exit {code}" + (f": {tail[-1][:200]}" if tail else ""),
-                              exit_code=code)
+            return Outcome.ok(
+                f"exit {code}" + (f": {tail[-1][:200]}" if tail else ""), exit_code=code
+            )
         last = next((line for line in reversed(tail) if line.strip()), "")
-        return Outcome.fail(f"exit code {code}" + (f": {last[:300]}" if last else ""),
-                            exit_code=code)
+        return Outcome.fail(
+            f"exit code {code}" + (f": {last[:300]}" if last else ""), exit_code=code
+        )
 
 
 KIND = RunKind()

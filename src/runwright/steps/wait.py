@@ -9,7 +9,7 @@ from pydantic import model_validator
 
 from runwright.engine.executor import Outcome, StepContext
 from runwright.model.durations import format_duration
-from runwright.model.schema import Duration
+from runwright.model.types import Duration
 from runwright.steps.base import Params, PlanContext
 
 

@@ -1,0 +1,65 @@
+"""The Strategy contract: a release recipe that expands into plain steps, with no I/O.
+
+Strategies only build ``Step`` values (kinds ``service``, ``traffic``, ``wait`` and the
+runbook's own smoke steps), so ``plan`` shows exactly what a release will do, and the engine
+journals, retries, resumes and undoes them like any other step. Every generated step that
+changes the world is idempotent (ensure running, set weights), which is what lets a release
+killed mid-switch resume safely; every one that raises the new version has an undo that puts
+traffic back on the previous version first and stops the new one after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from runwright.model.release import ReleaseSpec
+from runwright.model.schema import Step
+
+NEW = "{{ version }}"
+OLD = "{{ previous_version }}"
+
+
+@dataclass(frozen=True)
+class Expansion:
+    phase: str
+    step: Step
+
+
+class Strategy(Protocol):
+    name: str
+
+    def expand(self, release: ReleaseSpec, smoke: list[Step]) -> list[Expansion]:
+        """The release's steps, in order."""
+        ...
+
+
+def step(name: str, kind: str, params: dict[str, Any], *, undo: Step | None = None,
+         idempotent: bool = True, timeout: float | None = None) -> Step:
+    return Step(name=name, kind=kind, params=params, undo_step=undo, idempotent=idempotent,
+                timeout=timeout)
+
+
+def start_new() -> Step:
+    return step(
+        "start new version", "service", {"action": "start", "version": NEW},
+        undo=step("stop new version", "service", {"action": "stop", "version": NEW}),
+    )
+
+
+def weights(new: int) -> Step:
+    params = {"weights": {NEW: new, OLD: 100 - new}}
+    name = "switch traffic" if new == 100 else f"canary {new}%"
+    back = step("traffic back to previous", "traffic", {"weights": {OLD: 100, NEW: 0}})
+    return step(name, "traffic", params, undo=back)
+
+
+def bake(release: ReleaseSpec) -> list[Step]:
+    if release.bake <= 0:
+        return []
+    return [step("bake", "wait", {"duration": release.bake, "reason": "bake under watch"})]
+
+
+def retire(release: ReleaseSpec) -> Step:
+    return step("retire previous version", "service",
+                {"action": "retire", "keep": NEW, "after": release.keep_previous})

@@ -1,0 +1,30 @@
+"""Canary: start the new version, prove it, then give it a growing share of traffic.
+
+Each weight (10, 25, 50, 100 by default) is held for ``pause`` under watch before the next;
+any failure puts all traffic back on the stable version first, then stops the canary.
+"""
+
+from __future__ import annotations
+
+from runwright.model.release import ReleaseSpec
+from runwright.model.schema import Step
+from runwright.strategies.base import Expansion, bake, retire, start_new, step, weights
+
+
+class Canary:
+    name = "canary"
+
+    def expand(self, release: ReleaseSpec, smoke: list[Step]) -> list[Expansion]:
+        out = [Expansion("release", start_new())]
+        out += [Expansion("smoke", s) for s in smoke]
+        for weight in release.weights:
+            out.append(Expansion("canary", weights(weight)))
+            if weight < 100 and release.pause > 0:
+                params = {"duration": release.pause, "reason": f"hold at {weight}%"}
+                out.append(Expansion("canary", step(f"pause at {weight}%", "wait", params)))
+        out += [Expansion("bake", s) for s in bake(release)]
+        out.append(Expansion("release", retire(release)))
+        return out
+
+
+STRATEGY = Canary()
