@@ -43,6 +43,18 @@ def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
     return steps
 
 
+def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: str
+                     ) -> list[NewStep]:
+    """A named procedure as a run of its own: environment approval first, no rollback list."""
+    if name not in runbook.procedures:
+        raise InputError(f"no procedure '{name}' in {runbook.file}",
+                         hint="procedures: " + (", ".join(sorted(runbook.procedures)) or "none"))
+    steps = [s for s in expand(runbook, env_name, env) if s.phase == "approval"]
+    for step in runbook.procedures[name]:
+        steps.append(_new("main", len(steps), name, step))
+    return steps
+
+
 def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
     out = list(runbook.steps())
     if runbook.release is not None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runwright.app.plan import expand
+from runwright.app.plan import expand, expand_procedure
 from runwright.app.release import previous_version
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.runtime import Runtime
@@ -44,16 +44,22 @@ def deploy(
     interactive: Callable[[str], bool] | None = None,
     runbook: Runbook | None = None,
     kind: str = "deploy",
+    procedure: str | None = None,
 ) -> RunRow:
     book = runbook or rt.load(path)
     env_name, environment = rt.environment(book, env)
     if not version.strip():
         raise InputError("--version must not be empty")
+    if procedure is not None:
+        kind = "procedure"
     check_windows(env_name, environment, rt.clock.now())
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     secrets = rt.secrets(book, required=True)
-    steps = expand(book, env_name, environment)
+    if procedure is not None:
+        steps = expand_procedure(book, env_name, environment, procedure)
+    else:
+        steps = expand(book, env_name, environment)
     user = rt.settings.user
     previous = previous_version(rt.store, book.name, env_name)
     run_id = rt.store.create_run(

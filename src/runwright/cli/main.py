@@ -26,6 +26,7 @@ from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
 from runwright.app.settings import Settings
+from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.render import ConsoleObserver
 from runwright.engine.store import verify_chain
 from runwright.errors import InputError, RunwrightError
@@ -551,14 +552,20 @@ def logs(c: Ctx, run_id: int, step: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("run_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["md"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
 @click.option("-o", "--output", type=click.Path(), help="Write to a file instead of stdout.")
 @pass_ctx
 @handle_errors
 def report(c: Ctx, run_id: int, fmt: str, output: str | None) -> None:
     """The sign-off sheet of RUN_ID: every gate, approval and step with who, when, evidence."""
     rt = c.runtime()
-    text = report_mod.markdown(rt, rt.store.run(run_id))
+    run = rt.store.run(run_id)
+    if fmt == "html":
+        from runwright.app.report_html import html
+
+        text = html(rt, run)
+    else:
+        text = report_mod.markdown(rt, run)
     if output:
         Path(output).write_text(text)
         _err(f"wrote {output}")
@@ -592,6 +599,41 @@ def audit_verify(c: Ctx, run_id: int, as_json: bool) -> None:
 def schema() -> None:
     """Print the runbook JSON Schema (point your editor's YAML plugin at it)."""
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command("run-procedure")
+@click.argument("runbook", type=click.Path())
+@click.argument("name")
+@click.option("-e", "--env", "env", help="Environment to run it against.")
+@click.option("--version", "version", default="-", help="Version (for templates).")
+@click.option("--var", "var", multiple=True, help="Override a variable: NAME=VALUE.")
+@click.option("--yes", is_flag=True, help="Answer yes to checklist prompts on a terminal.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final run as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No live progress.")
+@pass_ctx
+@handle_errors
+def run_procedure(
+    c: Ctx,
+    runbook: str,
+    name: str,
+    env: str | None,
+    version: str,
+    var: tuple[str, ...],
+    yes: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run the named procedure of RUNBOOK (troubleshooting, emergency...) as a journaled run."""
+    rt = c.runtime(quiet=quiet)
+    run = runs.deploy(
+        rt, runbook, env, version, overrides=_vars(var), interactive=_interactive(yes),
+        procedure=name,
+    )
+    _finish(rt, run.id, as_json)
+
+
+cli.add_command(import_cmd)
+cli.add_command(lint_cmd)
 
 
 def main() -> None:

@@ -1,0 +1,121 @@
+"""``runwright import`` and ``runwright lint``: bring an existing runbook in, then check it.
+
+``import`` turns a team's Markdown runbook into YAML and says on stderr what it could not
+understand and which thresholds it drafted as checks, so a person reviews exactly those.
+``lint`` reports what is unsafe or missing; its exit code lets CI refuse a risky runbook.
+Registered on the main group by ``cli.main`` (``cli.add_command``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from runwright.errors import RunbookError, RunwrightError
+from runwright.model.importer import import_markdown, summary
+from runwright.model.lint import Finding, has_errors, lint
+from runwright.model.loader import load_runbook
+from runwright.model.markdown import parse_markdown
+from runwright.model.source import read_text
+from runwright.steps.registry import param_models
+
+
+def _err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@click.command("import")
+@click.argument("runbook", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), help="Write the YAML here instead of stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not list what was not understood.")
+def import_cmd(runbook: str, output: str | None, quiet: bool) -> None:
+    """Turn the Markdown RUNBOOK into a runwright YAML runbook.
+
+    \b
+    Headings become phases, '- [ ]' items gate items a person attests, shell blocks manual
+    steps (one per comment), rollback sections the rollback, troubleshooting and emergency
+    sections procedures, and thresholds in the prose draft checks. Everything not understood
+    is listed on stderr with its line. Exit 0, or 2 when RUNBOOK cannot be read.
+    """
+    try:
+        result = import_markdown(read_text(Path(runbook)), runbook)
+    except RunwrightError as exc:
+        _err(f"error: {exc}")
+        sys.exit(2)
+    text = result.yaml(runbook)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    counts = summary(result)
+    _err(
+        f"imported {runbook}: {counts['phases']} phases, {counts['steps']} steps "
+        f"({counts['manual_steps']} manual), {counts['gate_items']} gate items, "
+        f"{counts['rollback_steps']} rollback steps, {counts['procedures']} procedures"
+        + (f" -> {output}" if output else "")
+    )
+    if result.repairs:
+        _err(f"repaired mis-decoded text on {len(result.repairs)} line(s):")
+        for repair in result.repairs:
+            _err(f"  {runbook}:{repair.line}: {repair.before[:60]!r} -> {repair.after[:60]!r}")
+    if result.drafts:
+        _err(f"draft checks to confirm ({len(result.drafts)}):")
+        for draft in result.drafts:
+            _err(f"  {runbook}:{draft.line}: {draft.name}: {draft.condition}  <- {draft.source}")
+    dropped = [n for n in result.not_understood if n.kept is None]
+    if dropped and not quiet:
+        _err(f"not understood ({len(dropped)}; kept nowhere, review them):")
+        for note in dropped:
+            first = note.text.split("\n")[0][:80]
+            _err(f"  {runbook}:{note.line}: {note.kind}: {first}")
+    kept = len(result.not_understood) - len(dropped)
+    if kept:
+        _err(f"{kept} block(s) of prose kept as phase or procedure descriptions")
+
+
+def _print(findings: list[Finding]) -> None:
+    for f in findings:
+        click.echo(f"{f.location}: {f.severity}: {f.message} [{f.rule}]")
+        click.echo(f"    fix: {f.fix}")
+
+
+@click.command("lint")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--no-info", is_flag=True, help="Leave out info-level findings.")
+def lint_cmd(files: tuple[str, ...], as_json: bool, no_info: bool) -> None:
+    """Report what is unsafe or missing in runbook FILES (YAML or Markdown).
+
+    Exit 1 when any finding is an error, 2 when a file is not a valid runbook, else 0.
+    """
+    findings: list[Finding] = []
+    invalid: list[dict[str, str]] = []
+    for path in files:
+        try:
+            book = load_runbook(path, param_models(), parse_markdown)
+        except RunbookError as exc:
+            invalid.append({"file": path, "error": str(exc)})
+            continue
+        except RunwrightError as exc:
+            invalid.append({"file": path, "error": exc.message})
+            continue
+        findings += [f for f in lint(book) if not (no_info and f.severity == "info")]
+    if as_json:
+        click.echo(
+            json.dumps({"findings": [f.as_dict() for f in findings], "invalid": invalid}, indent=2)
+        )
+    else:
+        _print(findings)
+        for bad in invalid:
+            _err(f"error: {bad['error']}")
+        counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+        _err(
+            f"{len(files)} file(s): {counts['error']} error(s), {counts['warning']} warning(s), "
+            f"{counts['info']} info" + (f", {len(invalid)} invalid" if invalid else "")
+        )
+    if invalid:
+        sys.exit(2)
+    sys.exit(1 if has_errors(findings) else 0)

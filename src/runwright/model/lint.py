@@ -1,0 +1,337 @@
+"""``runwright lint``: what in a runbook is unsafe or missing, before anyone runs it.
+
+The seeds show the same hazards again and again: ``FLUSHALL`` or ``terraform apply`` run with
+nobody confirming first, backups nobody verifies, ``sleep 10`` standing in for "wait until it is
+ready", ``latest`` image tags, passwords pasted into commands, thresholds that disagree, and
+migrations with no way back. Each rule reads the validated ``Runbook`` (no I/O) and returns
+findings with a location, a message and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from runwright.model.durations import parse_duration
+from runwright.model.loader import Runbook
+from runwright.model.schema import Step
+from runwright.model.templating import variables_used
+
+BUILTINS = {
+    "vars", "version", "environment", "runbook", "run_id", "initiator", "secrets", "state_dir",
+    "captured", "port", "new_url", "new_port", "old_url", "old_port", "service", "color",
+}  # fmt: skip
+DESTRUCTIVE: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("redis FLUSHALL/FLUSHDB", re.compile(r"\bFLUSH(?:ALL|DB)\b", re.I)),
+    ("DROP TABLE/DATABASE", re.compile(r"\bDROP\s+(?:TABLE|DATABASE|SCHEMA)\b", re.I)),
+    ("TRUNCATE", re.compile(r"\bTRUNCATE\s+(?:TABLE\s+)?\w", re.I)),
+    ("terraform apply/destroy", re.compile(r"\bterraform\s+(?:apply|destroy)\b")),
+    ("kubectl delete", re.compile(r"\bkubectl[ \t]+(?:\S+[ \t]+)*?delete\b")),
+    ("rm -rf", re.compile(r"\brm\s+-(?:[a-zA-Z]*r[a-zA-Z]*f|[a-zA-Z]*f[a-zA-Z]*r)\b")),
+    ("docker prune", re.compile(r"\bdocker(?:\s+\w+)?\s+prune\b")),
+    ("docker compose down -v", re.compile(r"\bdocker[- ]compose\s+down\b[^\n]*\s-v\b")),
+    ("database reset", re.compile(r"\bprisma\s+migrate\s+reset\b|\bdropdb\b|\bdb:drop\b")),
+)
+BACKUP = re.compile(r"pg_dump|mysqldump|create-db-snapshot|\bbackup\b|snapshot", re.I)
+VERIFY = re.compile(r"verif|pg_restore\s+--list|describe-db-snapshots|\btest\b.*restore|ls\s", re.I)
+MIGRATE = re.compile(
+    r"alembic\s+upgrade|prisma\s+migrate\s+deploy|db:migrate|manage\.py\s+migrate|"
+    r"flyway\s+migrate|liquibase\s+update|knex\s+migrate:latest|\bmigrate\s+up\b",
+    re.I,
+)
+DOWNGRADE = re.compile(
+    r"alembic\s+downgrade|migrate\s+(?:reset|resolve|down)|db:rollback|flyway\s+undo|"
+    r"migrate:rollback|pg_restore|restore",
+    re.I,
+)
+SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a bearer token", re.compile(r"Bearer\s+(?![$<{])[A-Za-z0-9._~+/=-]{8,}")),
+    ("a password", re.compile(
+        r"""["']?pass(?:word)?["']?\s*[:=]\s*["']?(?![$<{*])[^\s"',}]{3,}""", re.I
+    )),
+    ("credentials in a URL", re.compile(r"://[^/\s:@$]+:(?![$<{*])[^@\s/]+@")),
+    ("an AWS access key", re.compile(r"\bAKIA[0-9A-Z]{16}\b")),
+    ("an API token", re.compile(
+        r"\b(?:ghp_[A-Za-z0-9]{20,}|xox[abp]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9]{20,})"
+    )),
+)  # fmt: skip
+LATEST = re.compile(r"[\w./-]+:latest\b")
+SLEEP = re.compile(r"(?:^|[;&|]\s*|\n\s*)sleep\s+(\d+)")
+READINESS = re.compile(
+    r"ready|readiness|healthy|health|until|start|boot|\bup\b|restart|rollout|wait", re.I
+)
+PRODUCTION = re.compile(r"^(?:prod|production|live)$", re.I)
+RANK = {"normal": 0, "watch": 1, "warning": 2, "alert": 3, "critical": 4, "rollback": 5}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # error | warning | info
+    file: str
+    line: int | None
+    rule: str
+    message: str
+    fix: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "location": self.location,
+            "file": self.file,
+            "line": self.line,
+            "rule": self.rule,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class _Placed:
+    where: str  # "phases", "rollback" or "procedure NAME"
+    index: int
+    step: Step
+
+
+def _sequences(book: Runbook) -> Iterator[tuple[str, list[Step]]]:
+    yield "the run", [s for _, s in book.steps()]
+    yield "rollback", list(book.rollback)
+    for name, steps in book.procedures.items():
+        yield f"procedure '{name}'", steps
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def _command(step: Step) -> str:
+    return "\n".join(_texts(step.params)) if step.kind != "gate" else ""
+
+
+class _Linter:
+    def __init__(self, book: Runbook) -> None:
+        self.book = book
+        self.findings: list[Finding] = []
+
+    def add(self, severity: str, line: int | None, rule: str, message: str, fix: str) -> None:
+        self.findings.append(Finding(severity, self.book.file, line, rule, message, fix))
+
+    def run(self) -> list[Finding]:
+        self.rollback_path()
+        self.approvals()
+        for where, steps in _sequences(self.book):
+            self.destructive(where, steps)
+            for step in steps:
+                self.step_rules(step)
+        self.backups()
+        self.migrations()
+        self.variables()
+        self.thresholds()
+        order = {"error": 0, "warning": 1, "info": 2}
+        return sorted(self.findings, key=lambda f: (order[f.severity], f.line or 0))
+
+    def rollback_path(self) -> None:
+        steps = [s for _, s in self.book.steps()]
+        if not self.book.rollback and not any(s.undo_step for s in steps):
+            self.add(
+                "error", 1, "no-rollback",
+                "no rollback path: no step has an undo and there is no rollback section",
+                "give the steps that change things an 'undo:', or add a 'rollback:' list "
+                "(in Markdown: a '## Rollback' section)",
+            )  # fmt: skip
+
+    def approvals(self) -> None:
+        has_step = any(s.kind == "approval" for _, s in self.book.steps())
+        for name, env in self.book.environments.items():
+            if PRODUCTION.search(name) and env.approvals is None and not has_step:
+                self.add(
+                    "error", 1, "production-without-approval",
+                    f"environment '{name}' deploys with nobody but the operator approving",
+                    f"add approvals: {{required: 1, not_by_initiator: true}} to "
+                    f"environments.{name}, or an 'approval' step",
+                )  # fmt: skip
+
+    def destructive(self, where: str, steps: list[Step]) -> None:
+        for n, step in enumerate(steps):
+            text = _command(step)
+            for label, pattern in DESTRUCTIVE:
+                if not pattern.search(text):
+                    continue
+                before = steps[n - 1] if n else None
+                if before is not None and before.kind in ("gate", "approval"):
+                    continue
+                self.add(
+                    "error", step.line, "destructive",
+                    f"step '{step.name}' in {where} runs a destructive command ({label}: "
+                    f"{pattern.search(text).group(0)!r}) with no gate or approval right before it",  # type: ignore[union-attr]
+                    "put an 'approval' step or a gate ('- [ ] ...' checklist) just before it",
+                )  # fmt: skip
+
+    def step_rules(self, step: Step) -> None:
+        text = _command(step)
+        for match in LATEST.finditer(text):
+            self.add(
+                "warning", step.line, "latest-tag",
+                f"step '{step.name}' uses the image tag {match.group(0)!r}: what runs changes "
+                "without the runbook changing, and a rollback may not go back",
+                "pin the tag to the version, e.g. my-image:{{ version }}",
+            )  # fmt: skip
+        for match in SLEEP.finditer(text):
+            before = text[: match.start()].strip().split("\n")[-1:]
+            if READINESS.search(step.name or "") or any(READINESS.search(b) for b in before):
+                self.add(
+                    "warning", step.line, "sleep-wait",
+                    f"step '{step.name}' waits with 'sleep {match.group(1)}' for something to be "
+                    "ready: too short fails, too long wastes time",
+                    "use an http step with until_healthy (or a check) that waits until it is ready",
+                )  # fmt: skip
+        if step.kind != "run" and step.kind != "http":
+            return
+        for label, pattern in SECRETS:
+            if pattern.search(text):
+                self.add(
+                    "error", step.line, "secret-in-command",
+                    f"step '{step.name}' has {label} written into it: it ends up in logs, "
+                    "reports and version control",
+                    "declare it under 'secrets:' and write {{ secrets.NAME }} instead",
+                )  # fmt: skip
+
+    def backups(self) -> None:
+        steps = [s for _, s in self.book.steps()]
+        for n, step in enumerate(steps):
+            label = f"{step.name}\n{_command(step)}"
+            if step.kind == "gate" or not BACKUP.search(label) or VERIFY.search(label):
+                continue
+            later = [f"{s.name}\n" + "\n".join(_texts(s.params)) for s in steps[n + 1 :]]
+            if any(VERIFY.search(text) and BACKUP.search(text) for text in later):
+                continue
+            self.add(
+                "warning", step.line, "unverified-backup",
+                f"step '{step.name}' takes a backup that no later step verifies",
+                "add a step that restores it to a scratch database or checks it (e.g. "
+                "pg_restore --list), so a rollback does not discover a bad backup",
+            )  # fmt: skip
+
+    def migrations(self) -> None:
+        down = any(DOWNGRADE.search(_command(s)) for s in self.book.rollback)
+        for _, step in self.book.steps():
+            if not (step.kind == "migrate" or MIGRATE.search(_command(step))):
+                continue
+            policy = step.params.get("rollback") or step.params.get("down")
+            if step.undo_step is not None or policy or down:
+                continue
+            self.add(
+                "warning", step.line, "migration-without-rollback",
+                f"step '{step.name}' migrates the database with no rollback policy",
+                "give it an undo (e.g. 'alembic downgrade -1'), add a restore step to rollback, "
+                "or declare the migration forward-only",
+            )  # fmt: skip
+
+    def variables(self) -> None:
+        defined = set(BUILTINS) | set(self.book.vars)
+        for env in self.book.environments.values():
+            defined |= set(env.vars)
+        secret_ref = re.compile(r"secrets\.(\w+)|secrets\[['\"](\w+)['\"]\]")
+        for _, steps in _sequences(self.book):
+            for step in steps:
+                texts = list(_texts(step.params))
+                if step.undo_step is not None:
+                    texts += list(_texts(step.undo_step.params))
+                for text in texts:
+                    if "{{" not in text and "{%" not in text:
+                        continue
+                    for name in sorted(variables_used(text) - defined):
+                        self.add(
+                            "error", step.line, "undefined-variable",
+                            f"step '{step.name}' uses {{{{ {name} }}}}, which is not defined",
+                            f"define '{name}' under vars: (or an environment's vars), "
+                            f"or pass --var {name}=VALUE",
+                        )  # fmt: skip
+                    for match in secret_ref.finditer(text):
+                        name = match.group(1) or match.group(2)
+                        if name not in self.book.secrets:
+                            self.add(
+                                "error", step.line, "undefined-secret",
+                                f"step '{step.name}' uses secrets.{name}, which is not declared",
+                                f"declare it: secrets: {{{name}: {{env: {name.upper()}}}}}",
+                            )  # fmt: skip
+
+    def thresholds(self) -> None:
+        by_metric: dict[str, list[tuple[str, dict[str, Any], str, float]]] = {}
+        for name, check in self.book.checks.items():
+            if check.get("draft"):
+                self.add(
+                    "info", check.get("line"), "draft-check",
+                    f"check '{name}' is a draft read from the prose: {check.get('source', '')}",
+                    "confirm the threshold, add its query, and remove 'draft: true'",
+                )  # fmt: skip
+            for mode in ("fail_if", "pass_if"):
+                value = _threshold(check.get(mode))
+                if value is not None:
+                    metric = str(check.get("metric") or check.get("query") or name)
+                    by_metric.setdefault(metric, []).append((name, check, mode, value))
+        for metric, entries in by_metric.items():
+            for i, (name_a, a, mode_a, va) in enumerate(entries):
+                for name_b, b, mode_b, vb in entries[i + 1 :]:
+                    problem = _contradiction(a, mode_a, va, b, mode_b, vb)
+                    if problem:
+                        self.add(
+                            "warning", b.get("line") or a.get("line"), "contradicting-thresholds",
+                            f"{metric}: '{name_a}' ({mode_a} {a[mode_a]}) and '{name_b}' "
+                            f"({mode_b} {b[mode_b]}) {problem}",
+                            "agree on one threshold per severity, stricter for warning than "
+                            "for critical and rollback",
+                        )  # fmt: skip
+
+
+def _threshold(text: Any) -> float | None:
+    match = re.match(r"^\s*(>=|<=|>|<|==)\s*([\d.]+)\s*(%|[a-z]*)\s*$", str(text or ""))
+    if not match:
+        return None
+    number, unit = float(match.group(2)), match.group(3)
+    if unit == "%":
+        return number / 100
+    try:
+        return parse_duration(f"{number}{unit}") if unit else number
+    except ValueError:
+        return None
+
+
+def _contradiction(
+    a: dict[str, Any], mode_a: str, va: float, b: dict[str, Any], mode_b: str, vb: float
+) -> str | None:
+    sev_a, sev_b = str(a.get("severity", "")), str(b.get("severity", ""))
+    op_a = str(a[mode_a]).strip()[:1]
+    op_b = str(b[mode_b]).strip()[:1]
+    if mode_a == mode_b and op_a == op_b and sev_a == sev_b and va != vb:
+        return "set different thresholds for the same severity"
+    ranked = sev_a in RANK and sev_b in RANK and "normal" not in (sev_a, sev_b)
+    same = mode_a == mode_b == "fail_if" and op_a == op_b == ">"
+    if same and ranked and (RANK[sev_a] - RANK[sev_b]) * (va - vb) < 0:
+        return f"are inverted: {sev_a} and {sev_b} fire in the wrong order"
+    if {mode_a, mode_b} == {"fail_if", "pass_if"} and op_a in "<>" and op_b in "<>":
+        fail_v, pass_v = (va, vb) if mode_a == "fail_if" else (vb, va)
+        if fail_v < pass_v and "normal" not in (sev_a, sev_b):
+            return "overlap: a value can pass one and fail the other"
+    return None
+
+
+def lint(runbook: Runbook) -> list[Finding]:
+    """Every finding for ``runbook``, errors first."""
+    return _Linter(runbook).run()
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity == "error" for f in findings)
