@@ -53,9 +53,27 @@ class Cluster:
     def psql(self, database: str, sql: str) -> str:
         psql = _binary("psql") or "psql"
         out = subprocess.run(
-            [psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", self.host, "-p", str(self.port),
-             "-U", self.user, "-d", database, "-c", sql],
-            check=True, capture_output=True, text=True,
+            [
+                psql,
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout.strip()
 
@@ -79,15 +97,38 @@ def throwaway_cluster() -> Iterator[Cluster]:
         shutil.chown(tmp, owner, owner)
         run_as = ["runuser", "-u", owner, "--"]
     subprocess.run(
-        [*run_as, _binary("initdb") or "initdb", "-D", str(datadir), "-U", user, "-A", "trust",
-         "--no-sync", "-E", "UTF8"],
-        check=True, capture_output=True,
+        [
+            *run_as,
+            _binary("initdb") or "initdb",
+            "-D",
+            str(datadir),
+            "-U",
+            user,
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
     )
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={tmp} -c fsync=off"
     subprocess.run(
-        [*run_as, _binary("pg_ctl") or "pg_ctl", "-D", str(datadir), "-o", opts, "-w", "-l",
-         str(tmp / "log"), "start"],
-        check=True, capture_output=True,
+        [
+            *run_as,
+            _binary("pg_ctl") or "pg_ctl",
+            "-D",
+            str(datadir),
+            "-o",
+            opts,
+            "-w",
+            "-l",
+            str(tmp / "log"),
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
         yield Cluster("127.0.0.1", port, user, datadir)

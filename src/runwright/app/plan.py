@@ -3,6 +3,8 @@
 The same expansion feeds ``plan`` and ``deploy``, so what ``plan`` prints is what ``deploy``
 does: environment approvals become a leading approval step, release strategies expand into
 their steps, and the rollback plan is listed with every undo in the order it would run.
+A step under analysis carries the definitions of its checks in its spec (journaled with the
+run), and the plan shows each check's worst-case time from a fault to the start of rollback.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from typing import Any
 
 from runwright.engine.store import NewStep
 from runwright.errors import InputError
+from runwright.model.durations import format_duration
 from runwright.model.loader import Runbook
 from runwright.model.schema import Environment, Step
 from runwright.model.templating import Placeholder
+from runwright.steps.analysis import check_spec, definitions, plan_lines, render_check
 from runwright.steps.base import PlanContext
 from runwright.steps.registry import describe
 
@@ -35,23 +39,24 @@ def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
                 "message": f"deploy to {env_name}",
             },
         )
-        steps.append(_new("main", len(steps), "approval", step))
+        steps.append(_new("main", len(steps), "approval", step, {}))
     for phase, step in _main_steps(runbook, env_name):
-        steps.append(_new("main", len(steps), phase, step))
+        steps.append(_new("main", len(steps), phase, step, runbook.checks))
     for n, step in enumerate(runbook.rollback):
-        steps.append(_new("rollback", n, "rollback", step))
+        steps.append(_new("rollback", n, "rollback", step, runbook.checks))
     return steps
 
 
-def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: str
-                     ) -> list[NewStep]:
+def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: str) -> list[NewStep]:
     """A named procedure as a run of its own: environment approval first, no rollback list."""
     if name not in runbook.procedures:
-        raise InputError(f"no procedure '{name}' in {runbook.file}",
-                         hint="procedures: " + (", ".join(sorted(runbook.procedures)) or "none"))
+        raise InputError(
+            f"no procedure '{name}' in {runbook.file}",
+            hint="procedures: " + (", ".join(sorted(runbook.procedures)) or "none"),
+        )
     steps = [s for s in expand(runbook, env_name, env) if s.phase == "approval"]
     for step in runbook.procedures[name]:
-        steps.append(_new("main", len(steps), name, step))
+        steps.append(_new("main", len(steps), name, step, runbook.checks))
     return steps
 
 
@@ -66,14 +71,30 @@ def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
     return out
 
 
-def _new(section: str, idx: int, phase: str, step: Step) -> NewStep:
+def analysis_of(spec: Mapping[str, Any]) -> list[str]:
+    """The check names a step spec runs under (an analysis step's, or a wait's)."""
+    params = spec.get("params") or {}
+    names = params.get("checks") if spec.get("kind") == "analysis" else params.get("analysis")
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
+def _new(
+    section: str, idx: int, phase: str, step: Step, checks: Mapping[str, Mapping[str, Any]]
+) -> NewStep:
+    spec = step.model_dump(mode="json")
+    names = analysis_of(spec)
+    if names:
+        found = definitions(names, checks)
+        for check, mapping in found.items():
+            check_spec(check, mapping)
+        spec["checks"] = {check: dict(mapping) for check, mapping in found.items()}
     return NewStep(
         section=section,
         idx=idx,
         phase=phase,
         name=step.name or f"step {idx + 1}",
         kind=step.kind,
-        spec=step.model_dump(mode="json"),
+        spec=spec,
     )
 
 
@@ -88,6 +109,7 @@ class PlannedStep:
     timeout: float | None
     retries: int
     undo: list[str] | None
+    worst_case_abort_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +132,7 @@ class Plan:
                 "timeout_seconds": s.timeout,
                 "retries": s.retries,
                 "undo": s.undo,
+                "worst_case_abort_seconds": s.worst_case_abort_seconds,
                 "executed": False,
             }
 
@@ -143,22 +166,37 @@ def build_plan(
     ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version, services or {})
     planned: list[PlannedStep] = []
     rollback: list[PlannedStep] = []
+    watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}
     for new in expand(runbook, env_name, env):
         spec = new.spec
         undo_spec = spec.get("undo_step")
+        lines = describe(spec, ctx)
+        worst: float | None = None
+        names = analysis_of(spec)
+        if names:
+            compare = (spec.get("params") or {}).get("compare")
+            shown = {n: render_check(n, m, ctx.variables) for n, m in spec["checks"].items()}
+            extra, worst = plan_lines(names, shown, compare=compare)
+            lines += extra
+            watched.setdefault(tuple(names), (worst, []))[1].append(new.name)
         item = PlannedStep(
             section=new.section,
             phase=new.phase,
             name=new.name,
             kind=new.kind,
-            lines=describe(spec, ctx),
+            lines=lines,
             idempotent=bool(spec.get("idempotent")),
             timeout=spec.get("timeout"),
             retries=int(spec.get("retries") or 0),
             undo=describe(undo_spec, ctx) if undo_spec else None,
+            worst_case_abort_seconds=worst,
         )
         (planned if new.section == "main" else rollback).append(item)
-    notes = []
+    notes = [
+        f"analysis of {', '.join(names)}: worst case {format_duration(worst)} from a fault to "
+        f"the start of rollback ({', '.join(where)})"
+        for names, (worst, where) in watched.items()
+    ]
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")

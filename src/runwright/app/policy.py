@@ -17,7 +17,8 @@ def check_windows(env_name: str, env: Environment, now: datetime) -> None:
         end = freeze.to
         start_dt = datetime.combine(start, time.min, now.tzinfo) if type(start) is date else start
         end_dt = datetime.combine(end, time.max, now.tzinfo) if type(end) is date else end
-        assert isinstance(start_dt, datetime) and isinstance(end_dt, datetime)
+        assert isinstance(start_dt, datetime)
+        assert isinstance(end_dt, datetime)
         if start_dt.tzinfo is None:
             start_dt = start_dt.replace(tzinfo=now.tzinfo)
         if end_dt.tzinfo is None:

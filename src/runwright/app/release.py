@@ -22,8 +22,9 @@ PLAN_PLACEHOLDERS = {
 }
 
 
-def release_steps(runbook: Runbook, env_name: str, main: list[tuple[str, Step]]
-                  ) -> list[tuple[str, Step]]:
+def release_steps(
+    runbook: Runbook, env_name: str, main: list[tuple[str, Step]]
+) -> list[tuple[str, Step]]:
     release = runbook.release
     if release is None:
         return main
@@ -40,7 +41,7 @@ def previous_version(store: Store, runbook: str, environment: str) -> str:
 
 
 def service_name(runbook: Runbook, environment: str) -> str:
-    base = (runbook.service.name if runbook.service and runbook.service.name else runbook.name)
+    base = runbook.service.name if runbook.service and runbook.service.name else runbook.name
     return f"{base}-{environment}"
 
 

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from runwright.app.plan import expand, expand_procedure
-from runwright.app.release import previous_version
 from runwright.app.policy import check_promotion, check_windows
+from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.engine.machine import MAIN, in_flight, settle
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow, StepUpdate
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
-from runwright.steps.approval import ApprovalParams, refusal
+from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
 
 BLOCKED = {"awaiting_approval", "awaiting_attestation", "awaiting_settlement"}
 
@@ -126,13 +126,18 @@ def _drive(
             actor=rt.settings.user,
             variables=variables,
             redactor=rt.redactor(secrets),
-            services=rt.step_services(book, env_name),
+            services=rt.step_services(book, env_name, variables),
             interactive=interactive,
         )
     )
-    if final.status == "succeeded" and final.revision is None and final.kind in (
-        "deploy",
-        "rollback",
+    if (
+        final.status == "succeeded"
+        and final.revision is None
+        and final.kind
+        in (
+            "deploy",
+            "rollback",
+        )
     ):
         number = rt.store.add_revision(
             runbook=final.runbook,
@@ -191,7 +196,8 @@ def approve(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
     params = ApprovalParams.model_validate(step.spec.get("params", {}))
     user = rt.settings.user
     existing = rt.store.approvals(run_id, step.name)
-    why = refusal(params, user, run.initiator, existing)
+    current = valid_approvals(params, existing, run.initiator, rt.clock.now())
+    why = refusal(params, user, run.initiator, current)
     if why:
         rt.store.append(
             run_id,
@@ -207,7 +213,7 @@ def approve(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
         )
     now = rt.clock.now()
     rt.store.add_approval(run_id, gate=step.name, kind="approval", user=user, note=note, at=now)
-    count = len({a.user for a in existing if a.kind == "approval"}) + 1
+    count = len(valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now))
     rt.store.append(
         run_id,
         actor=user,
@@ -365,39 +371,59 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
 
 
-def rollback_target(rt: Runtime, env: str, runbook: str | None, to_revision: int | None
-                    ) -> tuple[RunRow, int]:
+def rollback_target(
+    rt: Runtime, env: str, runbook: str | None, to_revision: int | None
+) -> tuple[RunRow, int]:
     """The run whose version and runbook a rollback redeploys, and its revision number."""
     names = {r.runbook for r in rt.store.runs(environment=env, limit=500) if r.revision}
     if runbook is None:
         if len(names) != 1:
             raise InputError(
-                f"no revisions in {env}" if not names
+                f"no revisions in {env}"
+                if not names
                 else f"several runbooks deploy to {env}: {', '.join(sorted(names))}",
-                hint="pass --runbook NAME" if names else "deploy something first")
+                hint="pass --runbook NAME" if names else "deploy something first",
+            )
         runbook = next(iter(names))
     revisions = rt.store.revisions(runbook, env)
     if not revisions:
         raise InputError(f"{runbook} has no revisions in {env}", hint="deploy something first")
     if to_revision is None:
         if len(revisions) < 2:
-            raise InputError(f"{runbook}/{env} has only revision {revisions[0].number}; "
-                             "nothing earlier to roll back to")
+            raise InputError(
+                f"{runbook}/{env} has only revision {revisions[0].number}; "
+                "nothing earlier to roll back to"
+            )
         current = revisions[0].version
         target = next((r for r in revisions[1:] if r.version != current), revisions[1])
     else:
         found = [r for r in revisions if r.number == to_revision]
         if not found:
-            raise InputError(f"{runbook}/{env} has no revision {to_revision}",
-                             hint="revisions: " + ", ".join(str(r.number) for r in revisions))
+            raise InputError(
+                f"{runbook}/{env} has no revision {to_revision}",
+                hint="revisions: " + ", ".join(str(r.number) for r in revisions),
+            )
         target = found[0]
     return rt.store.run(target.run_id), target.number
 
 
-def rollback(rt: Runtime, env: str, *, runbook: str | None, to_revision: int | None,
-             interactive: Callable[[str], bool] | None = None) -> RunRow:
+def rollback(
+    rt: Runtime,
+    env: str,
+    *,
+    runbook: str | None,
+    to_revision: int | None,
+    interactive: Callable[[str], bool] | None = None,
+) -> RunRow:
     source, _ = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
-    return deploy(rt, source.runbook_file, env, source.version, runbook=book,
-                  overrides=source.params.get("vars", {}), interactive=interactive,
-                  kind="rollback")
+    return deploy(
+        rt,
+        source.runbook_file,
+        env,
+        source.version,
+        runbook=book,
+        overrides=source.params.get("vars", {}),
+        interactive=interactive,
+        kind="rollback",
+    )

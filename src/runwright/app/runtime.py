@@ -178,7 +178,12 @@ class Runtime:
             observer=self.observer,
         )
 
-    def step_services(self, runbook: Runbook | None = None, env_name: str = "") -> dict[str, Any]:
+    def step_services(
+        self,
+        runbook: Runbook | None = None,
+        env_name: str = "",
+        variables: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         services: dict[str, Any] = {
             "environ": dict(self.settings.environ),
             "state_dir": self.settings.state_dir,
@@ -186,6 +191,7 @@ class Runtime:
         if runbook is not None and runbook.service is not None:
             from runwright.app.services import build_services
 
-            services.update(build_services(self.settings, runbook, env_name))
+            plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
+            services.update(build_services(self.settings, runbook, env_name, plain))
         services.update(self.services)
         return services

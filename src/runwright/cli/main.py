@@ -22,7 +22,6 @@ from runwright.app import report as report_mod
 from runwright.app import runs
 from runwright.app.plan import Plan, build_plan
 from runwright.app.release import previous_version
-from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
 from runwright.app.settings import Settings
@@ -210,9 +209,9 @@ def cli(ctx: click.Context, database_url: str | None, state_dir: str | None) -> 
 @handle_errors
 def validate(c: Ctx, files: tuple[str, ...], as_json: bool) -> None:
     """Check runbook FILES against the schema; report file:line:col and a hint per problem."""
+    from runwright.app.runtime import _markdown_parser
     from runwright.model.loader import load_runbook
     from runwright.steps.registry import param_models
-    from runwright.app.runtime import _markdown_parser
 
     results = []
     worst = 0
@@ -268,7 +267,8 @@ def plan(
     )
     p = build_plan(book, env_name, environment, version, variables)
     _print_plan(
-        p, header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
+        p,
+        header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
         as_json=as_json,
     )
 
@@ -626,10 +626,34 @@ def run_procedure(
     """Run the named procedure of RUNBOOK (troubleshooting, emergency...) as a journaled run."""
     rt = c.runtime(quiet=quiet)
     run = runs.deploy(
-        rt, runbook, env, version, overrides=_vars(var), interactive=_interactive(yes),
+        rt,
+        runbook,
+        env,
+        version,
+        overrides=_vars(var),
+        interactive=_interactive(yes),
         procedure=name,
     )
     _finish(rt, run.id, as_json)
+
+
+@cli.command()
+@click.option(
+    "--router",
+    type=click.Choice(["builtin", "haproxy"]),
+    default="builtin",
+    show_default=True,
+    help="Which router carries the traffic.",
+)
+@click.option("--keep-running", is_flag=True, help="Leave the service and router running.")
+@pass_ctx
+@handle_errors
+def demo(c: Ctx, router: str, keep_running: bool) -> None:
+    """Deploy a sample service blue-green on localhost under live traffic, then watch a bad
+    release get caught and rolled back. Uses its own state directory (STATE_DIR/demo)."""
+    from runwright.cli.cmd_demo import demo_command
+
+    sys.exit(demo_command(c.settings(), router, keep_running))
 
 
 cli.add_command(import_cmd)

@@ -26,10 +26,13 @@ STYLE = {
 
 
 class ConsoleObserver:
-    def __init__(self, *, stream: Any = None, quiet: bool = False) -> None:
+    def __init__(
+        self, *, stream: Any = None, quiet: bool = False, show_output: bool = True
+    ) -> None:
         self.stream = stream or sys.stderr
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
         self.quiet = quiet
+        self.show_output = show_output
 
     def _line(self, text: str, style: str = "") -> None:
         if self.console.is_terminal:
@@ -69,5 +72,5 @@ class ConsoleObserver:
         self._line(f"[run {run_id}] {label}{name}" + (f": {detail}" if detail else ""), style)
 
     def output(self, run_id: int, step: str, line: str) -> None:
-        if not self.quiet:
+        if not self.quiet and self.show_output:
             self._line(f"    | {line}", "dim")

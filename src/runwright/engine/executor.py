@@ -62,6 +62,7 @@ class StepContext:
     record: Callable[[str, Mapping[str, Any]], None]
     actor: str
     attest: Callable[[str, int | None, str], None]
+    measured: Callable[[list[Mapping[str, Any]]], None] = lambda rows: None
     interactive: Callable[[str], bool] | None = None
 
     @property

@@ -163,9 +163,11 @@ class Scheduler:
         )
         renew = asyncio.create_task(self._renew(run_id, owner))
         try:
+            # Only the lease holder changes step rows, so they are read once and then
+            # refreshed one by one as this loop changes them.
+            rows = self.store.steps(run_id)
             while True:
                 run = self.store.run(run_id)
-                rows = self.store.steps(run_id)
                 view = view_of(run, rows)
                 action = decide(view)
                 status = status_after(view, action)
@@ -242,6 +244,8 @@ class Scheduler:
                     await self._execute(
                         info, row, ctx_vars, actor, redactor, services or {}, interactive, undo=True
                     )
+                fresh = self.store.step(run_id, row.section, row.idx)
+                rows = [fresh if r is row else r for r in rows]
         finally:
             renew.cancel()
             self.store.release_lease(run_id, owner)
@@ -389,7 +393,7 @@ class Scheduler:
         interactive: Callable[[str], bool] | None,
         attempt: int,
         undo: bool,
-        timeout: float | None,
+        timeout: float | None,  # noqa: ASYNC109
     ) -> Outcome:
         buffer: list[str] = []
         last_flush = time.monotonic()
@@ -434,6 +438,13 @@ class Scheduler:
                 data={"gate": gate, "item": item, "note": note},
             )
 
+        def measured(rows: list[Mapping[str, Any]]) -> None:
+            clean = [
+                {**redactor.obj(dict(r)), "step": row.name, "at": r.get("at") or self.clock.now()}
+                for r in rows
+            ]
+            self.store.add_measurements(info.id, clean)
+
         ctx = StepContext(
             run=info,
             step=row,
@@ -448,6 +459,7 @@ class Scheduler:
             record=record,
             actor=actor,
             attest=attest,
+            measured=measured,
             interactive=interactive,
         )
         task = asyncio.ensure_future(self.executor.execute(ctx))

@@ -24,7 +24,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
 from runwright.engine import tables as t
 from runwright.errors import InputError, LockedError, RunwrightError
@@ -178,6 +178,24 @@ def _dumps(data: Mapping[str, Any]) -> str:
 
 OUTPUT_LIMIT = 256 * 1024
 
+# The journal's statements, built once: every step appends two events, and building the
+# statements per call cost as much as the durable commit itself. SET columns come from the
+# parameters given at execution; ``_rid``/``_sec``/``_idx`` pick the row.
+_HEAD = (
+    sa.select(t.runs.c.event_count, t.runs.c.head_hash)
+    .where(t.runs.c.id == sa.bindparam("_rid"))
+    .with_for_update()
+)
+_ADD_EVENT = sa.insert(t.events).returning(t.events.c.id)
+_SET_RUN = sa.update(t.runs).where(t.runs.c.id == sa.bindparam("_rid"))
+_STEP_WHERE = (
+    t.steps.c.run_id == sa.bindparam("_rid"),
+    t.steps.c.section == sa.bindparam("_sec"),
+    t.steps.c.idx == sa.bindparam("_idx"),
+)
+_SET_STEP = sa.update(t.steps).where(*_STEP_WHERE)
+_STEP_OUTPUT = sa.select(t.steps.c.output).where(*_STEP_WHERE)
+
 
 class Store:
     """Runs, steps, events, approvals, locks and revisions in one SQL database."""
@@ -206,7 +224,7 @@ class Store:
                     return
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
-        except OperationalError as exc:
+        except DatabaseError as exc:
             raise StoreError(
                 f"cannot open the state store at {self.engine.url.render_as_string()}: {exc.orig}",
                 hint="check --database-url / RUNWRIGHT_DATABASE_URL and that the server runs",
@@ -217,7 +235,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except (OperationalError,) as exc:
+        except OperationalError as exc:
             raise StoreError(
                 f"state store error: {exc.orig}", hint="is the database reachable and writable?"
             ) from None
@@ -344,10 +362,20 @@ class Store:
         query = (
             sa.select(t.steps)
             .where(t.steps.c.run_id == run_id)
-            .order_by(t.steps.c.section.desc(), t.steps.c.idx)
+            .order_by(t.steps.c.section, t.steps.c.idx)
         )
         with self._tx() as conn:
             return [_step_row(r) for r in conn.execute(query).mappings()]
+
+    def step(self, run_id: int, section: str, idx: int) -> StepRow:
+        query = sa.select(t.steps).where(
+            t.steps.c.run_id == run_id, t.steps.c.section == section, t.steps.c.idx == idx
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            raise InputError(f"no step {section}/{idx} in run {run_id}")
+        return _step_row(row)
 
     # -- the journal ------------------------------------------------------------------------
 
@@ -366,62 +394,63 @@ class Store:
         """Append one event and apply the state change it records, atomically."""
         data_text = _dumps(data or {})
         with self._tx() as conn:
-            head = conn.execute(
-                sa.select(t.runs.c.event_count, t.runs.c.head_hash, t.runs.c.status)
-                .where(t.runs.c.id == run_id)
-                .with_for_update()
-            ).first()
+            head = conn.execute(_HEAD, {"_rid": run_id}).first()
             if head is None:
                 raise InputError(f"no run {run_id}")
             seq = int(head[0]) + 1
             prev = str(head[1])
             digest = event_hash(run_id, seq, at, actor, type, step, data_text, prev)
             event_id = conn.execute(
-                sa.insert(t.events)
-                .values(
-                    run_id=run_id,
-                    seq=seq,
-                    at=at,
-                    actor=actor,
-                    type=type,
-                    step=step,
-                    data=data_text,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-                .returning(t.events.c.id)
+                _ADD_EVENT,
+                {
+                    "run_id": run_id,
+                    "seq": seq,
+                    "at": at,
+                    "actor": actor,
+                    "type": type,
+                    "step": step,
+                    "data": data_text,
+                    "prev_hash": prev,
+                    "hash": digest,
+                },
             ).scalar_one()
             values: dict[str, Any] = {"event_count": seq, "head_hash": digest, "updated_at": at}
             if run_values:
                 values.update(run_values)
                 if "params" in values and not isinstance(values["params"], str):
                     values["params"] = _dumps(values["params"])
-            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**values))
+            conn.execute(_SET_RUN, {"_rid": run_id, **values})
             if values.get("status") in TERMINAL:
                 conn.execute(sa.delete(t.locks).where(t.locks.c.run_id == run_id))
             if step_update is not None:
                 self._apply_step(conn, run_id, step_update)
         return EventRow(
-            int(event_id), run_id, seq, at, actor, type, step, dict(data or {}), data_text, prev, digest
+            int(event_id),
+            run_id,
+            seq,
+            at,
+            actor,
+            type,
+            step,
+            dict(data or {}),
+            data_text,
+            prev,
+            digest,
         )
 
     def _apply_step(self, conn: Connection, run_id: int, update: StepUpdate) -> None:
-        where = (
-            t.steps.c.run_id == run_id,
-            t.steps.c.section == update.section,
-            t.steps.c.idx == update.idx,
-        )
+        where = {"_rid": run_id, "_sec": update.section, "_idx": update.idx}
         values = dict(update.values)
         if "data" in values and not isinstance(values["data"], str):
             values["data"] = _dumps(values["data"])
         if update.append_output:
-            current = conn.execute(sa.select(t.steps.c.output).where(*where)).scalar_one()
+            current = conn.execute(_STEP_OUTPUT, where).scalar_one()
             text = (current or "") + update.append_output
             if len(text) > OUTPUT_LIMIT:
                 text = "[... earlier output truncated ...]\n" + text[-OUTPUT_LIMIT:]
             values["output"] = text
         if values:
-            conn.execute(sa.update(t.steps).where(*where).values(**values))
+            conn.execute(_SET_STEP, {**where, **values})
 
     def update_step(self, run_id: int, update: StepUpdate) -> None:
         """Change step state that is not audit-worthy on its own (live output)."""
@@ -703,6 +732,11 @@ def _make_engine(url: str, *, durable: bool) -> Engine:
         ) from None
     except ModuleNotFoundError as exc:
         raise InputError(f"no database driver for {url!r}: {exc.name}") from None
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the state store's directory for {url!r}: {exc.strerror}",
+            hint="check --state-dir / RUNWRIGHT_STATE_DIR and that it is writable",
+        ) from None
 
 
 def verify_chain(events: Sequence[EventRow], run: RunRow) -> tuple[bool, str]:

@@ -272,12 +272,12 @@ def _raise(errors: list[RunbookError]) -> None:
     first = errors[0]
     more = "\n".join(str(e) for e in errors[1:10])
     extra = f"\n... and {len(errors) - 10} more" if len(errors) > 10 else ""
+    head = f"{first.message} ({first.hint})" if first.hint else first.message
     raise RunbookError(
-        f"{first.message}\n{more}{extra}",
+        f"{head}\n{more}{extra}",
         file=first.file,
         line=first.line,
         column=first.column,
-        hint=first.hint,
     )
 
 
@@ -326,6 +326,7 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
                         hint="phases: " + ", ".join(sorted(names)),
                     )
                 )
+    resolver.errors.extend(_unknown_checks(source, frame))
     procedures = {
         name: resolver.steps(
             proc.steps, ("procedures", name, "steps"), f"{name} step ", unique=False
@@ -369,6 +370,42 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
         text=source.text,
         digest=hashlib.sha256(source.text.encode()).hexdigest(),
     )
+
+
+def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
+    """Check names that a release or an analysis/wait step references but nobody declared."""
+    known = sorted(frame.checks)
+    refs: list[tuple[object, PathKey]] = []
+    if frame.release is not None:
+        refs.append((frame.release.analysis, ("release", "analysis")))
+    places: list[tuple[list[Any], PathKey]] = [
+        (p.steps, ("phases", n, "steps")) for n, p in enumerate(frame.phases)
+    ]
+    places.append((frame.rollback, ("rollback",)))
+    places += [(p.steps, ("procedures", name, "steps")) for name, p in frame.procedures.items()]
+    for raws, path in places:
+        for index, raw in enumerate(raws):
+            if not isinstance(raw, dict):
+                continue
+            for kind, key in (("analysis", "checks"), ("wait", "analysis")):
+                params = raw.get(kind)
+                if isinstance(params, dict):
+                    refs.append((params.get(key), (*path, index, kind, key)))
+    errors: list[RunbookError] = []
+    for names, path in refs:
+        if not isinstance(names, list):
+            continue
+        for n, name in enumerate(names):
+            if not isinstance(name, str) or name in frame.checks:
+                continue
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else "declare it under checks:, or use one of: " + (", ".join(known) or "none")
+            )
+            errors.append(source.error(f"unknown check '{name}'", (*path, n), hint=hint))
+    return errors
 
 
 MarkdownParser = Callable[[str, str], Source]

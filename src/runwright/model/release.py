@@ -3,14 +3,16 @@
 ``service`` says how to start a version (a command template with ``{{ port }}`` and
 ``{{ version }}``), how to tell it is healthy, and which router carries its traffic.
 ``release`` picks a strategy (recreate, blue_green, canary) and its knobs; the strategy
-expands into ordinary steps, so ``plan`` shows every one of them.
+expands into ordinary steps, so ``plan`` shows every one of them. ``analysis`` names the
+runbook's checks that watch the canary pauses and the bake; ``compare: baseline`` also judges
+a canary's values against the stable version's over each pause.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from runwright.model.types import Duration, Strict
 
@@ -53,6 +55,14 @@ class ReleaseSpec(Strict):
     after: list[str] = Field(
         default_factory=list, description="Phases that run after the release steps"
     )
+    analysis: list[str] = Field(
+        default_factory=list,
+        description="Checks (names under 'checks') that watch the canary pauses and the bake; "
+        "a failing check rolls the release back",
+    )
+    compare: Literal["baseline"] | None = Field(
+        None, description="Canary only: also compare the canary's values with the stable version's"
+    )
 
     @field_validator("weights")
     @classmethod
@@ -66,3 +76,18 @@ class ReleaseSpec(Strict):
         if value[-1] != 100:
             raise ValueError("the last canary weight must be 100 (full promotion)")
         return value
+
+    @model_validator(mode="after")
+    def _watched(self) -> ReleaseSpec:
+        watched = self.bake > 0 or (self.strategy == "canary" and self.pause > 0)
+        if self.analysis and not watched:
+            where = "pause or bake" if self.strategy == "canary" else "bake"
+            raise ValueError(
+                f"analysis needs time to watch: give the release a {where} duration (e.g. bake: 5m)"
+            )
+        if self.compare is not None:
+            if self.strategy != "canary" or self.pause <= 0:
+                raise ValueError("compare: baseline needs strategy: canary with a pause")
+            if not self.analysis:
+                raise ValueError("compare: baseline needs analysis: [checks] to compare")
+        return self

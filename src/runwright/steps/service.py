@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from runwright.engine.executor import Outcome, StepContext
+from runwright.errors import DriverError
 from runwright.model.durations import format_duration
 from runwright.model.templating import render
 from runwright.model.types import Duration
@@ -40,12 +41,17 @@ class ServiceKind:
         if p.action == "start":
             if not version:
                 return ["start: no previous version, nothing to do"]
-            return [f"start {version} on a free port, wait until healthy"
-                    + (" and send it all traffic" if p.route else "")]
+            return [
+                f"start {version} on a free port, wait until healthy"
+                + (" and send it all traffic" if p.route else "")
+            ]
         if p.action == "stop":
             return [f"take {version} out of the router, drain, stop it"]
-        warm = f"keep the previous version warm for {format_duration(p.after)}, then " if (
-            p.after) else ""
+        warm = (
+            f"keep the previous version warm for {format_duration(p.after)}, then "
+            if (p.after)
+            else ""
+        )
         return [f"{warm}stop every version except {keep}"]
 
     async def execute(self, ctx: StepContext) -> Outcome:
@@ -66,15 +72,21 @@ class ServiceKind:
                 ctx.output(f"{version} already running and healthy on port {inst.port}")
                 if route:
                     await apply_weights(ctx, {version: 100})
-                return Outcome.ok(f"{version} already running on port {inst.port}",
-                                  started=False, captured=_captured(inst))
+                return Outcome.ok(
+                    f"{version} already running on port {inst.port}",
+                    started=False,
+                    captured=_captured(inst),
+                )
         ctx.output(f"starting {version}")
         inst = await driver.start(spec, version)
         ctx.output(f"{version} healthy on {inst.host}:{inst.port} (pid {inst.pid})")
         if route:
             await apply_weights(ctx, {version: 100})
-        return Outcome.ok(f"{version} started on port {inst.port} (pid {inst.pid})",
-                          started=True, captured=_captured(inst))
+        return Outcome.ok(
+            f"{version} started on port {inst.port} (pid {inst.pid})",
+            started=True,
+            captured=_captured(inst),
+        )
 
     async def _stop(self, ctx: StepContext, version: str) -> Outcome:
         if ctx.undo and ctx.step.data.get("started") is False:
@@ -85,9 +97,9 @@ class ServiceKind:
         if not victims:
             return Outcome.ok(f"{version} is not running")
         weights = last_applied(ctx)
-        if weights.get(version, 0) > 0 and any(
-                w > 0 for v, w in weights.items() if v != version):
+        if weights.get(version, 0) > 0 and any(w > 0 for v, w in weights.items() if v != version):
             await apply_weights(ctx, {}, remove=frozenset({version}))
+            await _drain(ctx, [version], spec.stop_timeout)
         elif weights.get(version, 0) > 0:
             ctx.output(f"{version} is the only version taking traffic; stopping it anyway")
         for inst in victims:
@@ -101,17 +113,30 @@ class ServiceKind:
         if not old:
             return Outcome.ok("nothing to retire")
         if after > 0:
-            ctx.output(f"keeping {', '.join(sorted({i.version for i in old}))} warm for "
-                       f"{format_duration(after)}")
+            ctx.output(
+                f"keeping {', '.join(sorted({i.version for i in old}))} warm for "
+                f"{format_duration(after)}"
+            )
             await ctx.clock.sleep(after)
         weights = last_applied(ctx)
         gone = frozenset(i.version for i in old)
         if any(weights.get(v, 0) > 0 for v in gone) and weights.get(keep, 0) > 0:
             await apply_weights(ctx, {}, remove=gone)
+            await _drain(ctx, sorted(gone), spec.stop_timeout)
         for inst in old:
             await driver.stop(inst, spec.stop_timeout)
             ctx.output(f"stopped {inst.version} (pid {inst.pid})")
         return Outcome.ok("retired " + ", ".join(sorted(gone)))
+
+
+async def _drain(ctx: StepContext, versions: list[str], timeout: float) -> None:  # noqa: ASYNC109
+    """Let requests already in flight to ``versions`` finish before their processes stop."""
+    router = ctx.services["router"]
+    for version in versions:
+        try:
+            await router.drain(version, timeout)
+        except DriverError as exc:
+            ctx.output(f"{version} still had requests in flight after {timeout:g} s: {exc}")
 
 
 def _captured(inst: Any) -> dict[str, Any]:

@@ -39,8 +39,9 @@ def last_applied(ctx: StepContext) -> dict[str, int]:
     return {str(k): int(v) for k, v in data.get("weights", {}).items()}
 
 
-async def apply_weights(ctx: StepContext, changes: Mapping[str, int],
-                        remove: frozenset[str] = frozenset()) -> dict[str, int]:
+async def apply_weights(
+    ctx: StepContext, changes: Mapping[str, int], remove: frozenset[str] = frozenset()
+) -> dict[str, int]:
     """Apply ``changes`` over the last applied weights; return the full table applied."""
     from runwright.drivers.base import Instance
     from runwright.routers.base import Backend
@@ -57,15 +58,23 @@ async def apply_weights(ctx: StepContext, changes: Mapping[str, int],
             continue
         if version not in running:
             if weight > 0:
-                raise DriverError(f"cannot send traffic to {version}: it is not running",
-                                  retryable=False, hint="start it first (service start step)")
+                raise DriverError(
+                    f"cannot send traffic to {version}: it is not running",
+                    retryable=False,
+                    hint="start it first (service start step)",
+                )
             continue
         table[version] = weight
     if not any(w > 0 for w in table.values()):
-        raise DriverError("refusing to leave no version taking traffic", retryable=False,
-                          hint="give at least one running version a weight above 0")
-    backends = [Backend(name=v, host=running[v].host, port=running[v].port, weight=w)
-                for v, w in sorted(table.items())]
+        raise DriverError(
+            "refusing to leave no version taking traffic",
+            retryable=False,
+            hint="give at least one running version a weight above 0",
+        )
+    backends = [
+        Backend(name=v, host=running[v].host, port=running[v].port, weight=w)
+        for v, w in sorted(table.items())
+    ]
     await router.ensure_started()
     await router.apply(backends)
     path = _record_path(ctx)
@@ -88,8 +97,11 @@ class TrafficKind:
             name = render(version, ctx.variables, where="traffic")
             if name:
                 parts.append(f"{name} {weight}%")
-        return ["set traffic: " + (", ".join(parts) or "(no previous version: nothing to do)")
-                + " (make-before-break)"]
+        return [
+            "set traffic: "
+            + (", ".join(parts) or "(no previous version: nothing to do)")
+            + " (make-before-break)"
+        ]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = TrafficParams.model_validate(ctx.params)
@@ -98,8 +110,7 @@ class TrafficKind:
         if not any(w > 0 for w in wanted.values()):
             return Outcome.ok("no version to send traffic to (first release): nothing to do")
         table = await apply_weights(ctx, wanted)
-        return Outcome.ok(", ".join(f"{v} {w}%" for v, w in sorted(table.items())),
-                          weights=table)
+        return Outcome.ok(", ".join(f"{v} {w}%" for v, w in sorted(table.items())), weights=table)
 
 
 KIND = TrafficKind()

@@ -1,21 +1,29 @@
-"""``wait``: time passing on purpose (a soak, a cache expiry), on the run's clock."""
+"""``wait``: time passing on purpose (a soak, a cache expiry), on the run's clock.
+
+With ``analysis: [check names]`` the time passes under watch: the checks are measured every
+interval and the wait ends early, failing, as soon as one fails (see ``steps.analysis``).
+A release's canary pauses and bake are such waits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from runwright.engine.executor import Outcome, StepContext
 from runwright.model.durations import format_duration
 from runwright.model.types import Duration
+from runwright.steps.analysis import Compare, run_analysis
 from runwright.steps.base import Params, PlanContext
 
 
 class WaitParams(Params):
     duration: Duration
     reason: str = ""
+    analysis: list[str] = Field(default_factory=list)
+    compare: Compare | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -31,10 +39,16 @@ class WaitKind:
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = WaitParams.model_validate(params)
-        return [f"wait {format_duration(p.duration)}" + (f": {p.reason}" if p.reason else "")]
+        line = f"wait {format_duration(p.duration)}" + (f": {p.reason}" if p.reason else "")
+        if p.analysis:
+            against = " against the stable version" if p.compare == "baseline" else ""
+            line += f", under analysis of {', '.join(p.analysis)}{against}"
+        return [line]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = WaitParams.model_validate(ctx.params)
+        if p.analysis:
+            return await run_analysis(ctx, p.analysis, p.duration, compare=p.compare)
         ctx.output(f"waiting {format_duration(p.duration)}")
         await ctx.clock.sleep(p.duration)
         return Outcome.ok(f"waited {format_duration(p.duration)}")

@@ -5,7 +5,9 @@ runbook's own smoke steps), so ``plan`` shows exactly what a release will do, an
 journals, retries, resumes and undoes them like any other step. Every generated step that
 changes the world is idempotent (ensure running, set weights), which is what lets a release
 killed mid-switch resume safely; every one that raises the new version has an undo that puts
-traffic back on the previous version first and stops the new one after.
+traffic back on the previous version first and stops the new one after. Time a release
+spends watching (canary pauses, the bake) is a ``wait`` under the release's ``analysis``
+checks, so a failing check fails that step and the undos roll the release back.
 """
 
 from __future__ import annotations
@@ -34,15 +36,25 @@ class Strategy(Protocol):
         ...
 
 
-def step(name: str, kind: str, params: dict[str, Any], *, undo: Step | None = None,
-         idempotent: bool = True, timeout: float | None = None) -> Step:
-    return Step(name=name, kind=kind, params=params, undo_step=undo, idempotent=idempotent,
-                timeout=timeout)
+def step(
+    name: str,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    undo: Step | None = None,
+    idempotent: bool = True,
+    timeout: float | None = None,
+) -> Step:
+    return Step(
+        name=name, kind=kind, params=params, undo_step=undo, idempotent=idempotent, timeout=timeout
+    )
 
 
 def start_new() -> Step:
     return step(
-        "start new version", "service", {"action": "start", "version": NEW},
+        "start new version",
+        "service",
+        {"action": "start", "version": NEW},
         undo=step("stop new version", "service", {"action": "stop", "version": NEW}),
     )
 
@@ -54,12 +66,27 @@ def weights(new: int) -> Step:
     return step(name, "traffic", params, undo=back)
 
 
+def watch(
+    name: str, duration: float, reason: str, release: ReleaseSpec, *, compare: bool = False
+) -> Step:
+    """A wait of ``duration``, under the release's analysis when it names checks."""
+    params: dict[str, Any] = {"duration": duration, "reason": reason}
+    if release.analysis:
+        params["analysis"] = list(release.analysis)
+        if compare and release.compare:
+            params["compare"] = release.compare
+    return step(name, "wait", params)
+
+
 def bake(release: ReleaseSpec) -> list[Step]:
     if release.bake <= 0:
         return []
-    return [step("bake", "wait", {"duration": release.bake, "reason": "bake under watch"})]
+    return [watch("bake", release.bake, "bake under watch", release)]
 
 
 def retire(release: ReleaseSpec) -> Step:
-    return step("retire previous version", "service",
-                {"action": "retire", "keep": NEW, "after": release.keep_previous})
+    return step(
+        "retire previous version",
+        "service",
+        {"action": "retire", "keep": NEW, "after": release.keep_previous},
+    )

@@ -1,7 +1,8 @@
 """Blue-green: start green beside blue, prove it, switch all traffic at once, bake, retire blue.
 
 Users never reach green before its health and smoke checks pass; after the switch, blue
-stays warm for ``keep_previous`` so going back is a traffic change, not a redeploy.
+stays warm for ``keep_previous`` so going back is a traffic change, not a redeploy. The bake
+runs under the release's ``analysis`` checks: a failing check switches traffic back to blue.
 """
 
 from __future__ import annotations

@@ -15,15 +15,30 @@ class Recreate:
     name = "recreate"
 
     def expand(self, release: ReleaseSpec, smoke: list[Step]) -> list[Expansion]:
-        restart_old = step("start previous version again", "service",
-                           {"action": "start", "version": OLD, "route": True})
+        restart_old = step(
+            "start previous version again",
+            "service",
+            {"action": "start", "version": OLD, "route": True},
+        )
         out = [
-            Expansion("release", step("stop previous version (downtime starts)", "service",
-                                      {"action": "retire", "keep": NEW, "after": 0},
-                                      undo=restart_old)),
-            Expansion("release", step(
-                "start new version", "service", {"action": "start", "version": NEW},
-                undo=step("stop new version", "service", {"action": "stop", "version": NEW}))),
+            Expansion(
+                "release",
+                step(
+                    "stop previous version (downtime starts)",
+                    "service",
+                    {"action": "retire", "keep": NEW, "after": 0},
+                    undo=restart_old,
+                ),
+            ),
+            Expansion(
+                "release",
+                step(
+                    "start new version",
+                    "service",
+                    {"action": "start", "version": NEW},
+                    undo=step("stop new version", "service", {"action": "stop", "version": NEW}),
+                ),
+            ),
             Expansion("release", weights(100)),
         ]
         out += [Expansion("smoke", s) for s in smoke]

@@ -1,0 +1,247 @@
+"""``runwright demo``: the product in one command, on localhost, with real processes.
+
+It writes a runbook for the bundled demo service, deploys v1 behind a router, puts live
+traffic through the router from a load generator, releases v2 blue-green, then releases a v3
+whose smoke test fails and is rolled back, and reports what users saw: requests, failures,
+which version answered, and how long the rollback took. Everything runs in its own state
+directory so the demo never touches a user's real runs; its reports stay there to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runwright.app import runs
+from runwright.app.runtime import Runtime
+from runwright.app.settings import Settings
+from runwright.engine.executor import Observer
+from runwright.engine.store import RunRow
+from runwright.loadgen import LoadSnapshot, run_load
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
+    return {
+        "name": "demo",
+        "description": f"The runwright demo service, released blue-green behind {router}.",
+        "vars": {"python": sys.executable, "faults": ""},
+        "environments": {"local": {"description": "this machine"}},
+        "service": {
+            "command": "{{ python }} -m runwright.demo --port {{ port }} --version {{ version }}"
+            " {{ faults | raw }}",
+            "health": "/health",
+            "start_timeout": "20s",
+            "stop_timeout": "5s",
+            "router": {"kind": router, "listen": listen, "admin": admin},
+        },
+        "release": {
+            "strategy": "blue_green",
+            "smoke": [
+                {
+                    "name": "smoke: home page answers",
+                    "http": {
+                        "url": "{{ new_url }}/",
+                        "expect": {"status": 200, "body_contains": "{{ version }}"},
+                    },
+                },
+                {
+                    "name": "smoke: version endpoint",
+                    "http": {
+                        "url": "{{ new_url }}/version",
+                        "expect": {"json": {"$.version": "{{ version }}"}},
+                    },
+                },
+            ],
+            "bake": "2s",
+            "keep_previous": "1s",
+        },
+    }
+
+
+@dataclass
+class Release:
+    version: str
+    expect: str
+    run: RunRow | None = None
+    rollback_seconds: float | None = None
+
+    @property
+    def as_expected(self) -> bool:
+        return self.run is not None and self.run.status == self.expect
+
+
+@dataclass
+class DemoResult:
+    state_dir: Path
+    router: str
+    url: str
+    releases: list[Release] = field(default_factory=list)
+    requests: int = 0
+    failures: int = 0
+    versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            all(r.as_expected for r in self.releases) and self.failures == 0 and (self.requests > 0)
+        )
+
+
+class _Load:
+    """The load generator on its own thread and event loop, beside the deploys."""
+
+    def __init__(self, url: str, on_snapshot: Callable[[LoadSnapshot], None]) -> None:
+        self.url = url
+        self.on_snapshot = on_snapshot
+        self.last: LoadSnapshot | None = None
+        self._loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[Any] | None = None
+        self._thread = threading.Thread(target=self._run, name="demo-load", daemon=True)
+        self._ready = threading.Event()
+
+    def _snap(self, snap: LoadSnapshot) -> None:
+        self.last = snap
+        self.on_snapshot(snap)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._task = self._loop.create_task(
+            run_load(
+                self.url, connections=4, duration=600, on_snapshot=self._snap, snapshot_interval=0.5
+            )
+        )
+        self._ready.set()
+        try:
+            result = self._loop.run_until_complete(self._task)
+            self.last = LoadSnapshot(
+                result.elapsed, result.requests, result.failures, dict(result.versions)
+            )
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._loop.close()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(5)
+
+    def stop(self) -> LoadSnapshot | None:
+        if self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(10)
+        return self.last
+
+
+def _rollback_seconds(rt: Runtime, run: RunRow) -> float | None:
+    events = rt.store.events(run.id)
+    failed = next((e for e in events if e.type == "step.failed"), None)
+    done = next((e for e in events if e.type == "run.finished"), None)
+    if failed is None or done is None:
+        return None
+    return (done.at - failed.at).total_seconds()
+
+
+async def _teardown(services: dict[str, Any]) -> None:
+    driver, router = services["driver"], services["router"]
+    for inst in await driver.instances(services["service"].name):
+        await driver.stop(inst, 5.0)
+    stop = getattr(router, "stop", None)
+    if stop is not None:
+        await stop()
+
+
+def run_demo(
+    base: Settings,
+    *,
+    router: str,
+    observer: Observer,
+    say: Callable[[str], None],
+    on_traffic: Callable[[LoadSnapshot], None],
+    keep_running: bool = False,
+) -> DemoResult:
+    state = base.state_dir / "demo"
+    if state.exists():
+        _cleanup_previous(base, state)
+        shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    listen = f"127.0.0.1:{free_port()}"
+    admin = f"127.0.0.1:{free_port()}"
+    path = state / "demo.yaml"
+    path.write_text(yaml.safe_dump(demo_runbook(router, listen, admin), sort_keys=False))
+    settings = Settings(
+        state_dir=state,
+        database_url=f"sqlite:///{state / 'runwright.db'}",
+        user=base.user,
+        environ=base.environ,
+    )
+    rt = Runtime.open(settings, observer=observer)
+    result = DemoResult(state_dir=state, router=router, url=f"http://{listen}")
+    load: _Load | None = None
+    book = rt.load(path)
+    try:
+        say(f"1/3  deploy v1 behind the {router} router at http://{listen}")
+        first = Release("v1", "succeeded")
+        first.run = runs.deploy(rt, path, "local", "v1", runbook=book)
+        result.releases.append(first)
+        if not first.as_expected:
+            return result
+        load = _Load(result.url, on_traffic)
+        load.start()
+        say("     live traffic: 4 keep-alive connections through the router")
+        say("2/3  release v2 blue-green under load")
+        second = Release("v2", "succeeded")
+        second.run = runs.deploy(rt, path, "local", "v2", runbook=book)
+        result.releases.append(second)
+        say("3/3  release v3, whose home page fails: its smoke test must stop it")
+        third = Release("v3", "rolled_back")
+        third.run = runs.deploy(
+            rt, path, "local", "v3", runbook=book, overrides={"faults": "--error-rate 1.0"}
+        )
+        third.rollback_seconds = _rollback_seconds(rt, third.run)
+        result.releases.append(third)
+    finally:
+        if load is not None:
+            snap = load.stop()
+            if snap is not None:
+                result.requests = snap.requests
+                result.failures = snap.failures
+                result.versions = dict(snap.versions)
+        if not keep_running:
+            asyncio.run(_teardown(rt.step_services(book, "local")))
+        rt.close()
+    return result
+
+
+def _cleanup_previous(base: Settings, state: Path) -> None:
+    """Stop what an earlier demo left running (a --keep-running demo, or a crashed one)."""
+    path = state / "demo.yaml"
+    if not path.exists():
+        return
+    settings = Settings(
+        state_dir=state,
+        database_url=f"sqlite:///{state / 'runwright.db'}",
+        user=base.user,
+        environ=base.environ,
+    )
+    try:
+        rt = Runtime.open(settings)
+        book = rt.load(path)
+        asyncio.run(_teardown(rt.step_services(book, "local")))
+        rt.close()
+    except Exception:  # noqa: BLE001 - best effort: a broken old demo must not block a new one
+        return

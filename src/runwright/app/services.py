@@ -1,0 +1,58 @@
+"""Build the driver and router a runbook's ``service`` section asks for, for the steps to use.
+
+Each environment gets its own service name (``NAME-ENV``), so staging and production
+versions never share pid files, and its own router state directory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runwright.app.release import service_name
+from runwright.app.settings import Settings
+from runwright.drivers.base import ServiceSpec
+from runwright.drivers.local import LocalDriver, LocalSettings
+from runwright.engine.clock import SystemClock
+from runwright.model.loader import Runbook
+from runwright.routers import make_router
+from runwright.routers.base import RouterSettings, split_address
+
+
+def admin_address(listen: str, admin: str | None) -> str:
+    if admin:
+        return admin
+    host, port = split_address(listen)
+    return f"{host}:{port + 1}"
+
+
+def build_services(
+    settings: Settings, runbook: Runbook, env_name: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    service = runbook.service
+    assert service is not None
+    name = service_name(runbook, env_name)
+    spec = ServiceSpec(
+        name=name,
+        command=service.command,
+        health=service.health,
+        env=dict(service.env),
+        cwd=service.cwd,
+        start_timeout=service.start_timeout,
+        stop_timeout=service.stop_timeout,
+        variables={k: str(v) for k, v in (variables or {}).items()},
+    )
+    clock = SystemClock()
+    driver: Any
+    if service.driver == "fake":
+        from runwright.drivers.fake import FakeDriver
+
+        driver = FakeDriver(clock)
+    else:
+        driver = LocalDriver(LocalSettings(state_dir=settings.state_dir))
+    router_settings = RouterSettings(
+        state_dir=settings.state_dir / "routers" / name,
+        listen=service.router.listen,
+        admin=admin_address(service.router.listen, service.router.admin),
+    )
+    router = make_router(service.router.kind, router_settings, clock)
+    return {"driver": driver, "router": router, "service": spec}

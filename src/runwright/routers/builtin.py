@@ -1,0 +1,160 @@
+"""The default router: runwright's own proxy (``proxy.py``), steered through its admin API.
+
+Zero set-up is the point: a release on a bare host needs no load balancer installed. This
+controller starts the proxy as a daemon the first time (``ensure_started``), attaches to the
+running one on later runs through its state file, and implements the router contract over the
+admin API with httpx: ``apply`` puts the tables ``transition`` computes one after the other
+(each PUT takes effect before it returns, so "raise first, lower after" holds), ``drain`` polls
+a backend's requests in flight, ``counters`` reads ``/stats``. Library errors become
+DriverError here, with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from runwright.engine.clock import Clock, SystemClock
+from runwright.errors import DriverError
+from runwright.routers.admin import read_state
+from runwright.routers.base import Backend, BackendCounters, RouterSettings, transition
+from runwright.routers.process import alive, launch, terminate
+
+log = logging.getLogger(__name__)
+
+MARKER = "runwright.routers.proxy"
+
+
+class BuiltinRouter:
+    """Controller of one builtin proxy, whose files live under ``settings.state_dir/router``."""
+
+    def __init__(self, settings: RouterSettings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.dir = settings.state_dir / "router"
+        self.state_file = self.dir / "builtin.json"
+        self.log_file = self.dir / "builtin.log"
+        self.admin = settings.admin
+        self.pid = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def ensure_started(self) -> None:
+        record = read_state(self.state_file)
+        pid = int(record.get("pid", 0) or 0)
+        if alive(pid, MARKER):
+            self.admin = str(record.get("admin") or self.settings.admin)
+            status = await self._status_or_none()
+            if status is not None and status.get("pid") == pid:
+                self.pid = pid
+                return
+        self.admin = self.settings.admin
+        self.dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            self.settings.python, "-m", MARKER,
+            "--listen", self.settings.listen,
+            "--admin", self.settings.admin,
+            "--state-file", str(self.state_file),
+            "--log-file", str(self.log_file),
+            "--grace", str(self.settings.stop_timeout),
+            "--daemon",
+        ]  # fmt: skip
+        await launch(
+            argv,
+            self.settings.start_timeout,
+            f"the router on {self.settings.listen}",
+            hint="is another program listening on the listen or admin address?",
+        )
+        status = await self._request("GET", "/status")
+        self.pid = int(status["pid"])
+        log.info("started the builtin router (pid %d) on %s", self.pid, self.settings.listen)
+
+    async def stop(self) -> None:
+        """Stop the proxy (letting requests in flight finish); a no-op when none runs."""
+        pid = self.pid or int(read_state(self.state_file).get("pid", 0) or 0)
+        if await terminate(pid, MARKER, self.settings.stop_timeout + 1):
+            log.info("stopped the builtin router (pid %d)", pid)
+        self.pid = 0
+
+    # -- the contract ------------------------------------------------------------------------
+
+    async def apply(self, backends: Sequence[Backend]) -> None:
+        current = await self.backends()
+        for table in transition(current, backends):
+            await self._request("PUT", "/backends", {"backends": [b.to_dict() for b in table]})
+
+    async def drain(self, name: str, timeout: float) -> None:  # noqa: ASYNC109
+        deadline = self.clock.monotonic() + timeout
+        while True:
+            try:
+                state = await self._request("GET", f"/backends/{name}")
+            except _NotFound:
+                return
+            if int(state["in_flight"]) == 0:
+                return
+            if self.clock.monotonic() >= deadline:
+                raise DriverError(
+                    f"backend {name} still has {state['in_flight']} requests in flight "
+                    f"after {timeout:g}s",
+                    hint="a request may be stuck in the service; stop it anyway or wait longer",
+                )
+            await self.clock.sleep(self.settings.poll_interval)
+
+    async def counters(self) -> dict[str, BackendCounters]:
+        data = await self._request("GET", "/stats")
+        out = {}
+        for s in data["backends"]:
+            out[s["name"]] = BackendCounters(
+                name=s["name"],
+                requests=s["requests"],
+                errors_5xx=s["errors_5xx"],
+                failures=s["failures"],
+                in_flight=s["in_flight"],
+                weight=s["weight"],
+                latency_count=s["latency_count"],
+                latency_sum=s["latency_sum"],
+                latency_buckets=tuple((float(b), int(c)) for b, c in s["latency_buckets"]),
+            )
+        return out
+
+    async def backends(self) -> list[Backend]:
+        """The table the proxy routes by now."""
+        status = await self._request("GET", "/status")
+        return [Backend.from_dict(b) for b in status["backends"]]
+
+    # -- admin API ---------------------------------------------------------------------------
+
+    async def _status_or_none(self) -> dict[str, Any] | None:
+        try:
+            return await self._request("GET", "/status")
+        except DriverError:
+            return None
+
+    async def _request(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        url = f"http://{self.admin}{path}"
+        try:
+            # Plain HTTP on loopback: no TLS context to build, no proxy settings to honour.
+            async with httpx.AsyncClient(timeout=5.0, verify=False, trust_env=False) as client:
+                response = await client.request(method, url, json=body)
+        except httpx.HTTPError as exc:
+            raise DriverError(
+                f"the builtin router's admin API at {self.admin} did not answer: {exc}",
+                hint="run the release again: runwright restarts the router if it is gone",
+            ) from None
+        if response.status_code == 404 and path.startswith("/backends/"):
+            raise _NotFound(path)
+        if response.status_code != 200:
+            raise DriverError(
+                f"the builtin router refused {method} {path}: HTTP {response.status_code} "
+                f"{response.text.strip()}",
+                retryable=False,
+            )
+        data: dict[str, Any] = response.json()
+        return data
+
+
+class _NotFound(DriverError):
+    pass

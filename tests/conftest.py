@@ -1,0 +1,121 @@
+"""Fixtures every test may use: a private state directory, the real ``runwright`` command run
+in a subprocess, a free local port, and a throwaway PostgreSQL cluster.
+
+They stay generic on purpose: a fixture here knows how to run runwright and where it keeps
+its state, never what a particular test deploys.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from tests.support import postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNWRIGHT = Path(sys.executable).with_name("runwright")
+CLI_TIMEOUT = 120
+
+
+class RunCli(Protocol):
+    def __call__(
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+        timeout: float = CLI_TIMEOUT,
+    ) -> subprocess.CompletedProcess[str]: ...
+
+
+def cli_command() -> list[str]:
+    """The real ``runwright`` executable of this virtualenv (module form if not installed)."""
+    if RUNWRIGHT.exists():
+        return [str(RUNWRIGHT)]
+    return [sys.executable, "-m", "runwright.cli.main"]
+
+
+def cli_environ(state_dir: Path, **extra: str) -> dict[str, str]:
+    """The process environment a CLI test runs with: no stray RUNWRIGHT_* of the caller,
+    the given state directory, a fixed user, and no terminal prompts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNWRIGHT_")}
+    env.update(
+        RUNWRIGHT_STATE_DIR=str(state_dir),
+        RUNWRIGHT_USER="alice",
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        ),
+        CI="1",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    """An empty runwright state directory (its SQLite database is created on first use)."""
+    path = tmp_path / "state"
+    path.mkdir()
+    return path
+
+
+def cli_in(state_dir: Path) -> RunCli:
+    """A ``run_cli`` bound to ``state_dir`` (for fixtures wider than one test)."""
+
+    def run(
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+        timeout: float = CLI_TIMEOUT,
+    ) -> subprocess.CompletedProcess[str]:
+        environ = cli_environ(state_dir, **dict(env or {}))
+        if user is not None:
+            environ["RUNWRIGHT_USER"] = user
+        return subprocess.run(
+            [*cli_command(), *args],
+            capture_output=True,
+            text=True,
+            env=environ,
+            timeout=timeout,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    return run
+
+
+@pytest.fixture
+def run_cli(state_dir: Path) -> RunCli:
+    """Run ``runwright ARGS...`` as a user would, with RUNWRIGHT_STATE_DIR=state_dir.
+
+    ``env`` adds or overrides variables (``RUNWRIGHT_CRASH_AT``, secrets...); ``user`` sets
+    RUNWRIGHT_USER (default ``alice``). Returns the finished process with text output.
+    """
+    return cli_in(state_dir)
+
+
+@pytest.fixture(scope="session")
+def cli_for() -> Callable[[Path], RunCli]:
+    """``cli_for(state_dir)``: a ``run_cli`` on a state directory of your choosing, for
+    module- or session-scoped fixtures that deploy once and share the result."""
+    return cli_in
+
+
+@pytest.fixture
+def free_port() -> Callable[[], int]:
+    """A function returning a TCP port free on 127.0.0.1 right now."""
+    return postgres.free_port
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.Cluster]:
+    """One throwaway PostgreSQL cluster for the session; tests create their own databases."""
+    if not postgres.available():
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl, postgres) are not installed")
+    with postgres.throwaway_cluster() as cluster:
+        yield cluster

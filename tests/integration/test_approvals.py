@@ -1,0 +1,83 @@
+"""Approvals as people give them: two others must say yes, the initiator cannot, and an
+approval past its expiry no longer counts.
+
+The runbook's ``production`` needs ``{required: 2, not_by_initiator: true}``; ``hurried``
+has the same policy with approvals valid for 3 seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, RunCli
+
+BOOK = str(ROOT / "tests" / "fixtures" / "runbooks" / "approvals.yaml")
+EXPIRES = 3.0
+
+
+def test_two_people_other_than_the_initiator_must_approve(run_cli: RunCli, tmp_path: Path) -> None:
+    started = run_cli(
+        "deploy", BOOK, "-e", "production", "--version", "v1", "--var", f"dir={tmp_path}"
+    )
+    assert started.returncode == 3
+    assert "awaiting_approval" in started.stderr
+    assert "runwright approve 1" in started.stderr
+    assert not (tmp_path / "log").exists()
+
+    own = run_cli("approve", "1", "--note", "looks fine to me")
+    assert own.returncode == 2
+    assert "alice started this run and cannot approve it" in own.stderr
+    assert "Traceback" not in own.stderr
+
+    bob = run_cli("approve", "1", "--note", "checked the diff", user="bob")
+    assert bob.returncode == 0, bob.stderr
+    assert "1 of 2" in bob.stdout
+    again = run_cli("approve", "1", "--note", "twice", user="bob")
+    assert again.returncode == 2
+    assert "bob has already approved" in again.stderr
+
+    half = run_cli("resume", "1")
+    assert half.returncode == 3
+    assert "1 of 2 so far" in half.stderr
+    assert not (tmp_path / "log").exists()
+
+    carol = run_cli("approve", "1", "--note", "on call agrees", user="carol")
+    assert carol.returncode == 0, carol.stderr
+    assert "2 of 2" in carol.stdout
+
+    done = run_cli("resume", "1")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "log").read_text() == "shipped v1 to production\n"
+
+    report = run_cli("report", "1").stdout
+    assert "| approval for production | bob |" in report
+    assert "| approval for production | carol |" in report
+    assert "| Approved by | alice |" not in report
+    events = json.loads(run_cli("logs", "1", "--json").stdout)["events"]
+    refused = [e for e in events if e["type"] == "approval.refused"]
+    assert [e["actor"] for e in refused] == ["alice", "bob"]
+
+
+def test_an_expired_approval_does_not_count(run_cli: RunCli, tmp_path: Path) -> None:
+    started = run_cli(
+        "deploy", BOOK, "-e", "hurried", "--version", "v1", "--var", f"dir={tmp_path}"
+    )
+    assert started.returncode == 3
+
+    assert run_cli("approve", "1", "--note", "early", user="bob").returncode == 0
+    approved_at = time.monotonic()
+    time.sleep(max(0.0, approved_at + EXPIRES + 0.1 - time.monotonic()))
+
+    carol = run_cli("approve", "1", "--note", "late", user="carol")
+    assert carol.returncode == 0, carol.stderr
+    assert "1 of 2" in carol.stdout, "bob's approval expired; only carol's counts"
+    blocked = run_cli("resume", "1")
+    assert blocked.returncode == 3
+    assert "1 of 2 so far" in blocked.stderr
+    assert not (tmp_path / "log").exists()
+
+    renewed = run_cli("approve", "1", "--note", "still fine", user="bob")
+    assert renewed.returncode == 0, renewed.stderr
+    assert "2 of 2" in renewed.stdout

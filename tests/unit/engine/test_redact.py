@@ -1,0 +1,76 @@
+"""Redaction: a secret, and the forms a shell, a URL or base64 turn it into, become ``***``."""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import urllib.parse
+
+import pytest
+
+from runwright.engine.redact import MASK, Redactor
+
+SECRET = "p@ss word/with'quote"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        SECRET,
+        shlex.quote(SECRET),
+        urllib.parse.quote(SECRET, safe=""),
+        urllib.parse.quote_plus(SECRET),
+        base64.b64encode(SECRET.encode()).decode(),
+    ],
+    ids=["plain", "shell-quoted", "url-encoded", "form-encoded", "base64"],
+)
+def test_every_derived_form_is_masked(form: str) -> None:
+    text = Redactor([SECRET]).text(f"Authorization: {form} (sent)")
+    assert SECRET not in text
+    assert form not in text
+    assert MASK in text
+
+
+def test_longer_forms_are_masked_before_the_plain_value_they_contain() -> None:
+    quoted = shlex.quote(SECRET)
+    assert Redactor([SECRET]).text(f"curl -H {quoted}") == f"curl -H {MASK}"
+
+
+def test_each_line_of_a_multi_line_secret_is_masked() -> None:
+    key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG\n-----END KEY-----"
+    text = Redactor([key]).text("got MIIEvQIBADANBgkqhkiG from the file")
+    assert text == f"got {MASK} from the file"
+
+
+def test_nested_event_data_is_masked_and_other_values_kept() -> None:
+    r = Redactor(["tok-123456"])
+    data = {
+        "summary": "exit 0: tok-123456",
+        "items": [{"note": "using tok-123456"}, 3, None],
+        "count": 2,
+        "pair": ("a", "tok-123456"),
+    }
+    assert r.obj(data) == {
+        "summary": f"exit 0: {MASK}",
+        "items": [{"note": f"using {MASK}"}, 3, None],
+        "count": 2,
+        "pair": ["a", MASK],
+    }
+
+
+def test_several_secrets_are_all_masked() -> None:
+    r = Redactor(["alpha-secret", "beta-secret"])
+    assert r.text("alpha-secret and beta-secret") == f"{MASK} and {MASK}"
+    assert r
+
+
+def test_values_too_short_to_be_secrets_are_not_registered() -> None:
+    r = Redactor(["", "ab"])
+    assert not r
+    assert r.text("ab cd") == "ab cd"
+
+
+def test_text_without_secrets_is_unchanged() -> None:
+    assert Redactor(["hunter22"]).text("deploying v1.2.3 to staging") == (
+        "deploying v1.2.3 to staging"
+    )

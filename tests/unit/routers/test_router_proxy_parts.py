@@ -1,0 +1,93 @@
+"""The builtin proxy's parts that need no socket: chunk framing, the weighted pick, state file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from runwright.routers.admin import load_state, read_state, render_metrics, save_state
+from runwright.routers.base import Backend
+from runwright.routers.proxy import Chunked, Proxy, Table, canned
+
+
+def b(name: str, weight: int, port: int = 9001) -> Backend:
+    return Backend(name, "127.0.0.1", port, weight)
+
+
+def test_chunked_end_is_found_across_pieces() -> None:
+    body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT"
+    for cut in range(1, len(body)):
+        parser = Chunked()
+        first = parser.feed(body[:cut])
+        if first >= 0:
+            assert first == len(body) - 4
+            continue
+        assert parser.feed(body[cut:]) == len(body) - cut - 4
+
+
+def test_chunked_rejects_a_bad_size() -> None:
+    with pytest.raises(ValueError, match="invalid literal"):
+        Chunked().feed(b"zz\r\n")
+
+
+def test_table_picks_by_weight_per_request_and_skips_what_failed() -> None:
+    table = Table()
+    table.set([b("v1", 90), b("v2", 10, 9002)])
+    picks = Counter(table.pick(0.0, None).spec.name for _ in range(1000))  # type: ignore[union-attr]
+    assert picks == {"v1": 900, "v2": 100}
+    v1 = table.targets["v1"]
+    assert all(table.pick(0.0, [v1]) is table.targets["v2"] for _ in range(20))
+    v1.down_until = 5.0
+    assert {table.pick(1.0, None).spec.name for _ in range(20)} == {"v2"}  # type: ignore[union-attr]
+    assert table.pick(0.0, [v1, table.targets["v2"]]) is None
+
+
+def test_a_removed_backend_with_requests_in_flight_stays_until_drained() -> None:
+    table = Table()
+    table.set([b("v1", 100), b("v2", 0, 9002)])
+    table.targets["v1"].in_flight = 1
+    table.set([b("v2", 100, 9002)])
+    assert table.targets["v1"].live is False
+    assert [t.spec.name for t in table.cycle] == ["v2"]
+    table.forget_drained()
+    assert "v1" in table.targets
+    table.targets["v1"].in_flight = 0
+    table.forget_drained()
+    assert "v1" not in table.targets
+
+
+def test_state_file_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "router" / "builtin.json"
+    assert load_state(path) == []
+    save_state(path, {"pid": 42, "backends": [b("v1", 100).to_dict()]})
+    assert load_state(path) == [b("v1", 100)]
+    assert read_state(path)["pid"] == 42
+    path.write_text("{not json")
+    assert load_state(path) == []
+    assert read_state(path) == {}
+
+
+def test_metrics_page_is_prometheus_text() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        proxy = Proxy(loop)
+        proxy.set_backends([b("v1", 100)])
+        target = proxy.table.targets["v1"]
+        target.statuses[200] = 3
+        target.buckets[0] = 3
+        page = render_metrics(proxy)
+    finally:
+        loop.close()
+    assert 'runwright_router_requests_total{backend="v1",code="200"} 3' in page
+    assert 'runwright_router_request_duration_seconds_bucket{backend="v1",le="+Inf"} 3' in page
+    assert "# TYPE runwright_router_request_duration_seconds histogram" in page
+
+
+def test_canned_answers_are_well_formed() -> None:
+    answer = canned(502, "Bad Gateway", "nope")
+    head, body = answer.split(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502 Bad Gateway")
+    assert f"Content-Length: {len(body)}".encode() in head

@@ -1,0 +1,46 @@
+"""The registry finds every step kind and gives ``manual`` steps to a person to attest."""
+
+from __future__ import annotations
+
+from tests.unit.steps.conftest import App
+
+from runwright.app import runs
+from runwright.steps.registry import describe, kinds, param_models
+
+
+def test_the_core_kinds_are_found() -> None:
+    assert {"run", "http", "wait", "gate", "approval"} <= set(kinds())
+    assert set(param_models()) == set(kinds())
+    for key, kind in kinds().items():
+        assert kind.key == key
+
+
+def test_a_manual_step_is_described_as_done_by_hand() -> None:
+    from runwright.steps.base import PlanContext
+
+    spec = {"kind": "run", "manual": True, "params": {"command": "kubectl drain {{ node }}"}}
+    lines = describe(spec, PlanContext({"node": "n 1"}, "staging", "v1"))
+    assert lines == ["manual: the operator does this and attests it", "$ kubectl drain 'n 1'"]
+
+
+def test_a_manual_step_waits_for_a_person_and_never_executes(app: App) -> None:
+    marker = app.dir / "executed"
+    run = app.deploy(
+        f"""
+        name: by-hand
+        phases:
+          - name: p
+            steps:
+              - name: rotate keys
+                manual: true
+                run: touch {marker}
+        """
+    )
+    assert run.status == "awaiting_attestation"
+    runs.attest(app.as_user("bob").rt, run.id, "rotated in the console", None)
+    final = runs.resume(app.rt, run.id)
+    assert final.status == "succeeded"
+    assert not marker.exists()
+    step = app.rt.store.steps(run.id)[0]
+    assert step.summary == "done by hand, attested by bob"
+    assert step.data["note"] == "rotated in the console"

@@ -1,0 +1,47 @@
+"""``wait``: time passing on the run's clock, so a five-minute soak takes no real time."""
+
+from __future__ import annotations
+
+import time
+
+from tests.unit.steps.conftest import App, Harness
+
+from runwright.steps.wait import KIND, WaitParams
+
+
+async def test_a_five_minute_wait_takes_no_real_time(harness: Harness) -> None:
+    started = time.monotonic()
+    outcome = await KIND.execute(harness.context("wait", "5m"))
+    assert outcome.status == "succeeded"
+    assert outcome.summary == "waited 5m"
+    assert harness.clock.monotonic() == 300.0
+    assert harness.lines == ["waiting 5m"]
+    assert time.monotonic() - started < 1
+
+
+def test_shorthands_and_reason() -> None:
+    assert WaitParams.model_validate(90).duration == 90.0
+    assert WaitParams.model_validate("1h30m").duration == 5400.0
+    p = WaitParams.model_validate({"duration": "2m", "reason": "cache expiry"})
+    assert KIND.describe(p.model_dump(), None) == ["wait 2m: cache expiry"]  # type: ignore[arg-type]
+
+
+def test_a_run_with_a_bake_records_five_minutes_on_its_clock(app: App) -> None:
+    started = time.monotonic()
+    run = app.deploy(
+        """
+        name: bake
+        phases:
+          - name: p
+            steps:
+              - name: bake
+                wait: {duration: 5m, reason: watch errors}
+        """
+    )
+    assert run.status == "succeeded"
+    assert time.monotonic() - started < 5
+    step = app.rt.store.steps(run.id)[0]
+    assert step.started_at is not None
+    assert step.finished_at is not None
+    assert (step.finished_at - step.started_at).total_seconds() == 300.0
+    assert step.summary == "waited 5m"
