@@ -147,7 +147,8 @@ async def bench(args: argparse.Namespace) -> int:
         ok = ok and r["failed"] == 0 and r["changes"] >= args.changes
         ok = ok and r["requests"] >= args.requests
     print(
-        "bar (0 failed of >= requests during >= changes traffic changes):",
+        f"bar (0 failed of >= {args.requests:,} requests during >= {args.changes} traffic "
+        "changes, each router):",
         "met" if ok else "NOT met",
     )
     return 0 if ok else 1
