@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import math
+import signal
 import sys
 import time
 from collections import Counter
@@ -170,6 +171,9 @@ class _Run:
         self.versions: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.latencies: list[float] = []
+
+    def stop(self) -> None:
+        self.deadline = time.monotonic()
 
     def claim(self) -> bool:
         if time.monotonic() >= self.deadline:
@@ -329,6 +333,7 @@ async def run_load(
     headers: Mapping[str, str] | None = None,
     on_snapshot: Callable[[LoadSnapshot], None] | None = None,
     snapshot_interval: float = 0.5,
+    stop_on_signal: bool = False,
 ) -> LoadResult:
     """Put load on ``url`` until ``duration`` seconds pass or ``requests`` were made.
 
@@ -345,6 +350,10 @@ async def run_load(
     began = time.monotonic()
     deadline = began + duration if duration is not None else math.inf
     run = _Run(target, deadline, requests, request_timeout)
+    if stop_on_signal:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, run.stop)
     workers = [asyncio.create_task(run.worker()) for _ in range(connections)]
     reporter = None
     if on_snapshot is not None:
@@ -403,7 +412,12 @@ def main(argv: list[str] | None = None) -> int:
         description="Put HTTP load on a URL and count failures and answering versions.",
     )
     parser.add_argument("url")
-    parser.add_argument("--duration", type=float, default=None, help="seconds (default 10)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds (default 10); SIGTERM or Ctrl-C ends the load early and prints the result",
+    )
     parser.add_argument("--requests", type=int, default=None, help="stop after this many")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=5.0, help="per request, seconds")
@@ -420,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                 duration=duration,
                 requests=args.requests,
                 request_timeout=args.timeout,
+                stop_on_signal=True,
             )
         )
     except InputError as exc:

@@ -26,8 +26,11 @@ Why naive weight flips lost ~3% of requests, and what this module does about eac
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -148,6 +151,22 @@ def assign(slots: Sequence[Slot], table: Sequence[Backend]) -> list[Slot]:
     return out
 
 
+SUN_PATH_MAX = 97
+
+
+def socket_path(directory: Path) -> Path:
+    """Where the stats socket lives: in ``directory`` unless that path is too long for a unix
+    socket (HAProxy allows 97 bytes), then under a short per-user directory in the temp dir,
+    named after ``directory`` so that a restarted runwright finds the same socket again."""
+    path = directory / "admin.sock"
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        return path
+    short = Path(tempfile.gettempdir()) / f"runwright-{os.getuid()}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256(os.fsencode(directory.resolve())).hexdigest()[:16]
+    return short / f"haproxy-{digest}.sock"
+
+
 class HAProxyRouter:
     """Controller of one HAProxy whose files live under ``settings.state_dir/haproxy``."""
 
@@ -156,7 +175,7 @@ class HAProxyRouter:
         self.clock = clock or SystemClock()
         self.dir = settings.state_dir / "haproxy"
         self.config = self.dir / "haproxy.cfg"
-        self.socket = self.dir / "admin.sock"
+        self.socket = socket_path(self.dir)
         self.pidfile = self.dir / "haproxy.pid"
         self.slots_file = self.dir / "slots.json"
         self.pid = 0

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from runwright.engine.executor import Outcome, StepContext
 from runwright.model.durations import format_duration
+from runwright.model.templating import render
 from runwright.model.types import Duration
 from runwright.steps.analysis import Compare, run_analysis
 from runwright.steps.base import Params, PlanContext
@@ -24,6 +25,11 @@ class WaitParams(Params):
     reason: str = ""
     analysis: list[str] = Field(default_factory=list)
     compare: Compare | None = None
+    beside: str | None = Field(
+        None,
+        description="Only wait when this (templated) value is set, e.g. the stable version a "
+        "canary pause watches the new one beside; on a first release there is none",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -39,6 +45,8 @@ class WaitKind:
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = WaitParams.model_validate(params)
+        if p.beside is not None and not render(p.beside, ctx.variables, where="wait"):
+            return ["skipped: first release, no stable version to watch it beside"]
         line = f"wait {format_duration(p.duration)}" + (f": {p.reason}" if p.reason else "")
         if p.analysis:
             against = " against the stable version" if p.compare == "baseline" else ""
@@ -47,6 +55,8 @@ class WaitKind:
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = WaitParams.model_validate(ctx.params)
+        if p.beside is not None and not render(p.beside, ctx.variables, where="wait"):
+            return Outcome.ok("skipped: first release, no stable version to watch it beside")
         if p.analysis:
             return await run_analysis(ctx, p.analysis, p.duration, compare=p.compare)
         ctx.output(f"waiting {format_duration(p.duration)}")

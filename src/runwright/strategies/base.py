@@ -69,8 +69,13 @@ def weights(new: int) -> Step:
 def watch(
     name: str, duration: float, reason: str, release: ReleaseSpec, *, compare: bool = False
 ) -> Step:
-    """A wait of ``duration``, under the release's analysis when it names checks."""
+    """A wait of ``duration``, under the release's analysis when it names checks.
+
+    A canary pause (``compare``) holds a share of traffic beside the stable version; on a
+    first release there is no stable version, so the pause is skipped."""
     params: dict[str, Any] = {"duration": duration, "reason": reason}
+    if compare:
+        params["beside"] = OLD
     if release.analysis:
         params["analysis"] = list(release.analysis)
         if compare and release.compare:
