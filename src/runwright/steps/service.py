@@ -97,7 +97,8 @@ class ServiceKind:
         if not victims:
             return Outcome.ok(f"{version} is not running")
         weights = last_applied(ctx)
-        if weights.get(version, 0) > 0 and any(w > 0 for v, w in weights.items() if v != version):
+        # Out of the router even at weight 0: a stopped version must not stay listed there.
+        if version in weights and any(w > 0 for v, w in weights.items() if v != version):
             await apply_weights(ctx, {}, remove=frozenset({version}))
             await _drain(ctx, [version], spec.stop_timeout)
         elif weights.get(version, 0) > 0:
@@ -120,7 +121,7 @@ class ServiceKind:
             await ctx.clock.sleep(after)
         weights = last_applied(ctx)
         gone = frozenset(i.version for i in old)
-        if any(weights.get(v, 0) > 0 for v in gone) and weights.get(keep, 0) > 0:
+        if any(v in weights for v in gone) and weights.get(keep, 0) > 0:
             await apply_weights(ctx, {}, remove=gone)
             await _drain(ctx, sorted(gone), spec.stop_timeout)
         for inst in old:
