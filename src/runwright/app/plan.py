@@ -21,7 +21,7 @@ from runwright.model.schema import Environment, Step
 from runwright.model.templating import Placeholder
 from runwright.steps.analysis import check_spec, definitions, plan_lines, render_check
 from runwright.steps.base import PlanContext
-from runwright.steps.registry import describe
+from runwright.steps.registry import describe, with_self_undo
 
 
 def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
@@ -81,7 +81,7 @@ def analysis_of(spec: Mapping[str, Any]) -> list[str]:
 def _new(
     section: str, idx: int, phase: str, step: Step, checks: Mapping[str, Mapping[str, Any]]
 ) -> NewStep:
-    spec = step.model_dump(mode="json")
+    spec = with_self_undo(step.model_dump(mode="json"))
     names = analysis_of(spec)
     if names:
         found = definitions(names, checks)

@@ -25,6 +25,7 @@ from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
 from runwright.app.settings import Settings
+from runwright.cli import cmd_database
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.render import ConsoleObserver
 from runwright.engine.store import verify_chain
@@ -658,6 +659,8 @@ def demo(c: Ctx, router: str, keep_running: bool) -> None:
 
 cli.add_command(import_cmd)
 cli.add_command(lint_cmd)
+for _command in cmd_database.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

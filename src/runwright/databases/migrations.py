@@ -195,6 +195,13 @@ class AlembicMigration:
         await self._alembic("downgrade", record.before or "base")
         logger.info("alembic downgraded to %s", record.before or "base")
 
+    async def downgrade(self, revision: str) -> str:
+        """Downgrade to ``revision`` (a redeploy of an older version pinned to an older schema);
+        returns what Alembic printed."""
+        output = await self._alembic("downgrade", revision)
+        logger.info("alembic downgraded to %s", revision)
+        return output
+
     async def _alembic(self, *args: str) -> str:
         request = json.dumps(
             {"ini": str(self.settings.ini.resolve()), "url": self.settings.url, "args": args}

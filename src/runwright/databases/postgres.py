@@ -6,7 +6,9 @@ transaction, so they describe exactly what the dump holds even while the applica
 ``verify`` restores the dump into a scratch database (same server by default, or
 ``scratch_url``), compares, and drops the scratch. ``restore`` runs ``pg_restore --clean
 --if-exists --single-transaction``: it either replaces every object the dump holds or changes
-nothing. Tables created after the backup are left alone.
+nothing. Tables created after the backup (by a migration, typically) are dropped in that same
+transaction, so the database ends as it was backed up, as a SQLite restore does; their rows
+are in the safety backup a restore takes first.
 
 The password never appears on a command line or in ``backup.json``: the client tools get it
 through a private passfile that lives only while they run. Client tools are found in
@@ -155,6 +157,10 @@ def _table_key(schema: str, table: str) -> str:
     return table if schema == "public" else f"{schema}.{table}"
 
 
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _escape_pass(value: str) -> str:
     return value.replace("\\", "\\\\").replace(":", "\\:")
 
@@ -266,8 +272,52 @@ class PostgresDatabase:
         ]
         if self.settings.no_owner:
             args.insert(0, "--no-owner")
-        await self._tool("pg_restore", args, self._conninfo, what=f"restore of {self.name}")
+        newer = await self._tables_since(info)
+        if newer:
+            await self._restore_exact(info, newer)
+        else:
+            await self._tool("pg_restore", args, self._conninfo, what=f"restore of {self.name}")
         logger.info("restored %s from backup %s", self.name, info.backup_id)
+
+    async def _tables_since(self, info: BackupInfo) -> list[tuple[str, str]]:
+        """Tables the live database has and the backup does not (made after it was taken)."""
+        async with self._connect(self._conninfo) as conn:
+            tables = await (await conn.execute(_TABLES)).fetchall()
+        return [(str(s), str(t)) for s, t in tables if _table_key(s, t) not in info.row_counts]
+
+    async def _restore_exact(self, info: BackupInfo, newer: list[tuple[str, str]]) -> None:
+        """Drop ``newer`` and restore the dump in one transaction (psql running pg_restore's
+        script), so the database ends exactly as backed up or is left unchanged. A table made
+        after the backup (say by a migration) would otherwise keep foreign keys into the
+        tables ``--clean`` must drop, and the restore would fail."""
+        names = ", ".join(f"{_quote_ident(s)}.{_quote_ident(t)}" for s, t in newer)
+        logger.info("restore of %s drops tables made after the backup: %s", self.name, names)
+        with tempfile.TemporaryDirectory(prefix="rw-restore-") as tmp:
+            drops = Path(tmp) / "drop-newer.sql"
+            drops.write_text(f"DROP TABLE IF EXISTS {names} CASCADE;\n", encoding="utf-8")
+            script = Path(tmp) / "restore.sql"
+            args = ["--clean", "--if-exists", f"--file={script}", str(info.path)]
+            if self.settings.no_owner:
+                args.insert(0, "--no-owner")
+            await run_tool(
+                [find_tool("pg_restore", self.settings.tool_dir), *args],
+                what=f"reading backup {info.backup_id}",
+                time_limit=self.settings.timeout_seconds,
+            )
+            await self._tool(
+                "psql",
+                [
+                    "--no-password",
+                    "--no-psqlrc",
+                    "--quiet",
+                    "--single-transaction",
+                    "--set=ON_ERROR_STOP=1",
+                    f"--file={drops}",
+                    f"--file={script}",
+                ],
+                self._conninfo,
+                what=f"restore of {self.name}",
+            )
 
     async def row_counts(self) -> dict[str, int]:
         async with self._connect(self._conninfo) as conn:

@@ -144,7 +144,9 @@ class _Linter:
 
     def rollback_path(self) -> None:
         steps = [s for _, s in self.book.steps()]
-        if not self.book.rollback and not any(s.undo_step for s in steps):
+        # A release's steps undo themselves, and so does a migrate step (by its policy).
+        undoable = any(s.undo_step or s.kind == "migrate" for s in steps)
+        if not self.book.rollback and not undoable and self.book.release is None:
             self.add(
                 "error", 1, "no-rollback",
                 "no rollback path: no step has an undo and there is no rollback section",
@@ -212,10 +214,16 @@ class _Linter:
         steps = [s for _, s in self.book.steps()]
         for n, step in enumerate(steps):
             label = f"{step.name}\n{_command(step)}"
-            if step.kind == "gate" or not BACKUP.search(label) or VERIFY.search(label):
+            if step.kind in ("gate", "restore", "verify_backup", "migrate", "preflight"):
+                continue
+            if step.kind == "backup" and step.params.get("verify", True):
+                continue
+            if step.kind != "backup" and (not BACKUP.search(label) or VERIFY.search(label)):
                 continue
             later = [f"{s.name}\n" + "\n".join(_texts(s.params)) for s in steps[n + 1 :]]
             if any(VERIFY.search(text) and BACKUP.search(text) for text in later):
+                continue
+            if any(s.kind == "verify_backup" for s in steps[n + 1 :]):
                 continue
             self.add(
                 "warning", step.line, "unverified-backup",
@@ -228,6 +236,17 @@ class _Linter:
         down = any(DOWNGRADE.search(_command(s)) for s in self.book.rollback)
         for _, step in self.book.steps():
             if not (step.kind == "migrate" or MIGRATE.search(_command(step))):
+                continue
+            if step.kind == "migrate":
+                if step.params.get("on_rollback") or step.undo_step is not None:
+                    continue
+                self.add(
+                    "warning", step.line, "migration-without-rollback",
+                    f"step '{step.name}' migrates the database with no rollback policy "
+                    "(on_rollback)",
+                    "declare on_rollback: downgrade (run the tool backwards), keep (the old "
+                    "version works with the new schema) or restore (the pre-release backup)",
+                )  # fmt: skip
                 continue
             policy = step.params.get("rollback") or step.params.get("down")
             if step.undo_step is not None or policy or down:

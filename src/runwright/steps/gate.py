@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from runwright.engine.executor import Outcome, StepContext
 from runwright.steps.base import Params, PlanContext
 
-CHECK_KINDS = ("http", "run")
+CHECK_KINDS = ("http", "run", "preflight")
 
 
 class Item(BaseModel):
@@ -41,7 +41,9 @@ class Item(BaseModel):
             return None
         keys = [k for k in value if k in CHECK_KINDS]
         if len(keys) != 1 or len(value) != 1:
-            raise ValueError("a check is one action: {http: {...}} or {run: '...'}")
+            raise ValueError(
+                "a check is one action: {http: {...}}, {run: '...'} or {preflight: {...}}"
+            )
         from runwright.steps.registry import kinds
 
         params = kinds()[keys[0]].params.model_validate(value[keys[0]])

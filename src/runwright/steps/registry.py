@@ -36,8 +36,27 @@ def param_models() -> dict[str, type[Params]]:
     return {key: kind.params for key, kind in kinds().items()}
 
 
+def with_self_undo(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with the undo its kind brings (a kind with ``describe_undo``, e.g. ``migrate``,
+    undoes itself by its declared policy), unless the runbook gave the step its own ``undo``."""
+    kind = kinds().get(str(spec.get("kind")))
+    if spec.get("undo_step") is not None or not hasattr(kind, "describe_undo"):
+        return spec
+    undo = {
+        "name": f"undo {spec.get('name')}",
+        "kind": spec["kind"],
+        "params": spec.get("params", {}),
+        "timeout": spec.get("timeout"),
+        "self_undo": True,
+    }
+    return {**spec, "undo_step": undo}
+
+
 def describe(spec: Mapping[str, Any], ctx: PlanContext) -> list[str]:
     kind = kinds()[spec["kind"]]
+    undo_lines = getattr(kind, "describe_undo", None)
+    if spec.get("self_undo") and undo_lines is not None:
+        return list(undo_lines(spec.get("params", {}), ctx))
     lines = kind.describe(spec.get("params", {}), ctx)
     if spec.get("manual"):
         lines = ["manual: the operator does this and attests it", *lines]
