@@ -41,6 +41,11 @@ class LoadSnapshot:
     requests: int
     failures: int
     versions: Mapping[str, int]
+    failed_by_version: Mapping[str, int] = field(default_factory=dict)
+    first_failure: Mapping[str, float] = field(default_factory=dict)
+    last_answer: Mapping[str, float] = field(default_factory=dict)
+    """Per version: failed answers, and seconds from the start to its first failed answer
+    and to its last answer of any kind (a version's failures end when its traffic does)."""
 
     @property
     def rate(self) -> float:
@@ -171,6 +176,9 @@ class _Run:
         self.versions: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.latencies: list[float] = []
+        self.failed_by_version: Counter[str] = Counter()
+        self.first_failure: dict[str, float] = {}
+        self.last_answer: dict[str, float] = {}
 
     def stop(self) -> None:
         self.deadline = time.monotonic()
@@ -209,9 +217,13 @@ class _Run:
                         self.requests += 1
                         self.statuses[status] += 1
                         self.versions[version] += 1
+                        now = time.monotonic()
+                        self.last_answer[version] = now
                         if status >= 500:
                             self.failures += 1
                             self.errors[f"http {status}"] += 1
+                            self.failed_by_version[version] += 1
+                            self.first_failure.setdefault(version, now)
                         if not keep:
                             _close(writer)
                             writer = None
@@ -334,11 +346,14 @@ async def run_load(
     on_snapshot: Callable[[LoadSnapshot], None] | None = None,
     snapshot_interval: float = 0.5,
     stop_on_signal: bool = False,
+    stop_event: asyncio.Event | None = None,
 ) -> LoadResult:
     """Put load on ``url`` until ``duration`` seconds pass or ``requests`` were made.
 
     At least one bound is required; with both, whichever comes first ends the run. Requests
-    in flight at the end are awaited (at most ``request_timeout``).
+    in flight at the end are awaited (at most ``request_timeout``). Setting ``stop_event``
+    (or SIGTERM with ``stop_on_signal``) ends the load early the same way, so every request
+    made is counted in the result.
     """
     if duration is None and requests is None:
         raise InputError("give a duration or a number of requests, so the load ends")
@@ -358,16 +373,19 @@ async def run_load(
     reporter = None
     if on_snapshot is not None:
         reporter = asyncio.create_task(_report(run, began, on_snapshot, snapshot_interval))
+    stopper = None
+    if stop_event is not None:
+        stopper = asyncio.create_task(_stop_when(stop_event, run))
     try:
         await asyncio.gather(*workers)
     finally:
-        pending = [t for t in (*workers, reporter) if t is not None]
+        pending = [t for t in (*workers, reporter, stopper) if t is not None]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
     elapsed = time.monotonic() - began
     if on_snapshot is not None:
-        on_snapshot(_snapshot(run, elapsed))
+        on_snapshot(_snapshot(run, elapsed, began))
     lat = sorted(run.latencies)
     latency = {}
     if lat:
@@ -392,10 +410,21 @@ async def run_load(
     )
 
 
-def _snapshot(run: _Run, elapsed: float) -> LoadSnapshot:
+def _snapshot(run: _Run, elapsed: float, began: float) -> LoadSnapshot:
     return LoadSnapshot(
-        elapsed=elapsed, requests=run.requests, failures=run.failures, versions=dict(run.versions)
+        elapsed=elapsed,
+        requests=run.requests,
+        failures=run.failures,
+        versions=dict(run.versions),
+        failed_by_version=dict(run.failed_by_version),
+        first_failure={v: t - began for v, t in run.first_failure.items()},
+        last_answer={v: t - began for v, t in run.last_answer.items()},
     )
+
+
+async def _stop_when(event: asyncio.Event, run: _Run) -> None:
+    await event.wait()
+    run.stop()
 
 
 async def _report(
@@ -403,7 +432,7 @@ async def _report(
 ) -> None:
     while True:
         await asyncio.sleep(interval)
-        callback(_snapshot(run, time.monotonic() - began))
+        callback(_snapshot(run, time.monotonic() - began, began))
 
 
 def main(argv: list[str] | None = None) -> int:

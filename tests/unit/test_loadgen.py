@@ -148,3 +148,31 @@ async def test_command_line_prints_a_json_result_from_a_second_process(demo: Dem
     assert result.versions == {"v1": 300}
     assert result.connections == 3
     assert result.to_dict()["statuses"] == {"200": 300}
+
+
+async def test_a_stop_event_ends_the_load_and_the_last_snapshot_counts_every_request(
+    demo: DemoServer,
+) -> None:
+    stop = asyncio.Event()
+    snaps: list[LoadSnapshot] = []
+    task = asyncio.create_task(
+        run_load(demo.url + "/", connections=2, duration=30, on_snapshot=snaps.append,
+                 stop_event=stop)
+    )  # fmt: skip
+    await asyncio.sleep(0.3)
+    stop.set()
+    result = await asyncio.wait_for(task, 5)
+    assert result.elapsed < 5
+    assert snaps[-1].requests == result.requests > 0
+
+
+async def test_failures_are_told_per_version_with_when_they_began_and_ended(
+    demo: DemoServer,
+) -> None:
+    snaps: list[LoadSnapshot] = []
+    demo.app.faults.update({"error_rate": 0.5})
+    result = await run_load(demo.url + "/", connections=2, requests=400, on_snapshot=snaps.append)
+    last = snaps[-1]
+    assert last.failed_by_version == {"v1": result.failures}
+    assert 100 < result.failures < 300
+    assert 0 <= last.first_failure["v1"] <= last.last_answer["v1"] <= result.elapsed

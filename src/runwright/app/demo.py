@@ -2,8 +2,10 @@
 
 It writes a runbook for the bundled demo service, deploys v1 behind a router, puts live
 traffic through the router from a load generator, releases v2 blue-green, then releases a v3
-whose smoke test fails and is rolled back, and reports what users saw: requests, failures,
-which version answered, and how long the rollback took. Everything runs in its own state
+whose smoke test fails and is rolled back, then a v4 canary that passes its smoke test but
+fails 20% of user requests, which analysis of the router's own counters catches and rolls
+back. It reports what users saw: requests, failures (and which version failed them), which
+version answered, and how long each rollback took. Everything runs in its own state
 directory so the demo never touches a user's real runs; its reports stay there to read.
 """
 
@@ -73,12 +75,48 @@ def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
     }
 
 
+ERROR_RATIO = (
+    'rate(router_errors_total{backend="{{ version }}"})'
+    ' / rate(router_requests_total{backend="{{ version }}"})'
+)
+
+
+def canary_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
+    """The same service released as a canary watched by the router's error ratio."""
+    book = demo_runbook(router, listen, admin)
+    book["description"] = f"The runwright demo service, released as a canary behind {router}."
+    book["checks"] = {
+        "error-rate": {
+            "provider": "router",
+            "query": ERROR_RATIO,
+            "fail_if": "> 5%",
+            "interval": "1s",
+            "failure_limit": 2,
+            "no_data": "ignore",
+        }
+    }
+    book["release"] = {
+        "strategy": "canary",
+        "weights": [20, 50, 100],
+        "pause": "15s",
+        "analysis": ["error-rate"],
+        "smoke": [book["release"]["smoke"][1]],
+        "bake": "2s",
+        "keep_previous": "1s",
+    }
+    return book
+
+
 @dataclass
 class Release:
     version: str
     expect: str
     run: RunRow | None = None
     rollback_seconds: float | None = None
+    restored_seconds: float | None = None
+    """For the canary: from the first request it failed to its last answer of any kind."""
+    failed_requests: int = 0
+    answered: int = 0
 
     @property
     def as_expected(self) -> bool:
@@ -94,11 +132,21 @@ class DemoResult:
     requests: int = 0
     failures: int = 0
     versions: dict[str, int] = field(default_factory=dict)
+    faulty: str = ""
+    """The version that fails requests on purpose; its failures are the fault being caught."""
+    faulty_failures: int = 0
+
+    @property
+    def unexpected_failures(self) -> int:
+        """Failed user requests other than those the faulty canary answered with 5xx."""
+        return self.failures - self.faulty_failures
 
     @property
     def ok(self) -> bool:
         return (
-            all(r.as_expected for r in self.releases) and self.failures == 0 and (self.requests > 0)
+            all(r.as_expected for r in self.releases)
+            and self.unexpected_failures == 0
+            and self.requests > 0
         )
 
 
@@ -111,6 +159,7 @@ class _Load:
         self.last: LoadSnapshot | None = None
         self._loop = asyncio.new_event_loop()
         self._task: asyncio.Task[Any] | None = None
+        self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="demo-load", daemon=True)
         self._ready = threading.Event()
 
@@ -122,17 +171,17 @@ class _Load:
         asyncio.set_event_loop(self._loop)
         self._task = self._loop.create_task(
             run_load(
-                self.url, connections=4, duration=600, on_snapshot=self._snap, snapshot_interval=0.5
+                self.url,
+                connections=4,
+                duration=3600,
+                on_snapshot=self._snap,
+                snapshot_interval=0.5,
+                stop_event=self._stop,
             )
         )
         self._ready.set()
         try:
-            result = self._loop.run_until_complete(self._task)
-            self.last = LoadSnapshot(
-                result.elapsed, result.requests, result.failures, dict(result.versions)
-            )
-        except asyncio.CancelledError:
-            pass
+            self._loop.run_until_complete(self._task)
         finally:
             self._loop.close()
 
@@ -141,9 +190,10 @@ class _Load:
         self._ready.wait(5)
 
     def stop(self) -> LoadSnapshot | None:
-        if self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(10)
+        """End the load; the last snapshot then counts every request that was made."""
+        if self._task is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)
         return self.last
 
 
@@ -183,6 +233,8 @@ def run_demo(
     admin = f"127.0.0.1:{free_port()}"
     path = state / "demo.yaml"
     path.write_text(yaml.safe_dump(demo_runbook(router, listen, admin), sort_keys=False))
+    canary_path = state / "demo-canary.yaml"
+    canary_path.write_text(yaml.safe_dump(canary_runbook(router, listen, admin), sort_keys=False))
     settings = Settings(
         state_dir=state,
         database_url=f"sqlite:///{state / 'runwright.db'}",
@@ -194,7 +246,7 @@ def run_demo(
     load: _Load | None = None
     book = rt.load(path)
     try:
-        say(f"1/3  deploy v1 behind the {router} router at http://{listen}")
+        say(f"1/4  deploy v1 behind the {router} router at http://{listen}")
         first = Release("v1", "succeeded")
         first.run = runs.deploy(rt, path, "local", "v1", runbook=book)
         result.releases.append(first)
@@ -203,28 +255,60 @@ def run_demo(
         load = _Load(result.url, on_traffic)
         load.start()
         say("     live traffic: 4 keep-alive connections through the router")
-        say("2/3  release v2 blue-green under load")
+        say("2/4  release v2 blue-green under load")
         second = Release("v2", "succeeded")
         second.run = runs.deploy(rt, path, "local", "v2", runbook=book)
         result.releases.append(second)
-        say("3/3  release v3, whose home page fails: its smoke test must stop it")
+        say("3/4  release v3, whose home page fails: its smoke test must stop it")
         third = Release("v3", "rolled_back")
         third.run = runs.deploy(
             rt, path, "local", "v3", runbook=book, overrides={"faults": "--error-rate 1.0"}
         )
         third.rollback_seconds = _rollback_seconds(rt, third.run)
         result.releases.append(third)
+        say(
+            "4/4  release v4 as a canary: its smoke test passes, but it fails 20% of user "
+            "requests; analysis of the router's counters must roll it back"
+        )
+        fourth = Release("v4", "rolled_back")
+        result.faulty = "v4"
+        fourth.run = runs.deploy(
+            rt,
+            canary_path,
+            "local",
+            "v4",
+            runbook=rt.load(canary_path),
+            overrides={"faults": "--error-rate 0.2"},
+        )
+        fourth.rollback_seconds = _rollback_seconds(rt, fourth.run)
+        result.releases.append(fourth)
     finally:
         if load is not None:
             snap = load.stop()
             if snap is not None:
-                result.requests = snap.requests
-                result.failures = snap.failures
-                result.versions = dict(snap.versions)
+                _tally(result, snap)
         if not keep_running:
             asyncio.run(_teardown(rt.step_services(book, "local")))
         rt.close()
     return result
+
+
+def _tally(result: DemoResult, snap: LoadSnapshot) -> None:
+    result.requests = snap.requests
+    result.failures = snap.failures
+    result.versions = dict(snap.versions)
+    if not result.faulty:
+        return
+    result.faulty_failures = snap.failed_by_version.get(result.faulty, 0)
+    for release in result.releases:
+        if release.version != result.faulty:
+            continue
+        release.failed_requests = result.faulty_failures
+        release.answered = snap.versions.get(release.version, 0)
+        first = snap.first_failure.get(release.version)
+        last = snap.last_answer.get(release.version)
+        if first is not None and last is not None:
+            release.restored_seconds = last - first
 
 
 def _cleanup_previous(base: Settings, state: Path) -> None:

@@ -26,6 +26,15 @@ def _dur(step: StepRow) -> str:
     return "-"
 
 
+def number(value: Any) -> str:
+    """A measured value as a person reads it: 4 significant digits, "no data" for None."""
+    if value is None:
+        return "no data"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _cell(text: Any) -> str:
     return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
 
@@ -147,12 +156,13 @@ def markdown(rt: Runtime, run: RunRow) -> str:
     if data["measurements"]:
         add("## Measurements")
         add("")
-        add("| When | Check | Query | Value | Condition | Verdict |")
-        add("|---|---|---|---|---|---|")
+        add("| When | Check | Query | Value | Condition | Verdict | Detail |")
+        add("|---|---|---|---|---|---|---|")
         for m in data["measurements"]:
             add(
                 f"| {_t(m['at'])} | {_cell(m['check'])} | `{_cell(m['query'])}` | "
-                f"{_cell(m['value'])} | {_cell(m['condition'])} | {_cell(m['verdict'])} |"
+                f"{number(m['value'])} | {_cell(m['condition'])} | {_cell(m['verdict'])} | "
+                f"{_cell(m.get('detail') or '')} |"
             )
         add("")
     add("## Output excerpts")

@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from runwright.app.report import collect
+from runwright.app.report import collect, number
 from runwright.app.runtime import Runtime
 from runwright.engine.store import RunRow, StepRow
 from runwright.model.durations import format_duration
@@ -156,10 +156,11 @@ def html(rt: Runtime, run: RunRow) -> str:
         add("<h2>Measurements</h2>")
         add(
             _table(
-                ["When", "Check", "Query", "Value", "Condition", "Verdict"],
+                ["When", "Check", "Query", "Value", "Condition", "Verdict", "Detail"],
                 [
                     [_e(_t(m["at"])), _e(m["check"]), f"<code>{_e(m['query'])}</code>",
-                     _e(m["value"]), _e(m["condition"]), _status(str(m["verdict"]))]
+                     _e(number(m["value"])), _e(m["condition"]), _status(str(m["verdict"])),
+                     _e(m.get("detail") or "")]
                     for m in data["measurements"]
                 ],
             )

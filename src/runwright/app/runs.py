@@ -23,7 +23,12 @@ from runwright.errors import InputError
 from runwright.model.loader import Runbook
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
 
-BLOCKED = {"awaiting_approval", "awaiting_attestation", "awaiting_settlement"}
+BLOCKED = {
+    "awaiting_approval",
+    "awaiting_attestation",
+    "awaiting_settlement",
+    "awaiting_decision",
+}
 
 
 def exit_code_for(run: RunRow) -> int:

@@ -68,11 +68,28 @@ def demo_command(settings: Settings, router: str, keep_running: bool) -> int:
         if run and run.failure and run.status != "succeeded":
             line += f"\n      why: {run.failure}"
         if r.rollback_seconds is not None:
-            line += f"\n      time from failure to rolled back: {r.rollback_seconds:.2f}s"
+            line += f"\n      time from the failed step to rolled back: {r.rollback_seconds:.2f}s"
+        if r.version == result.faulty and r.answered:
+            line += (
+                f"\n      the fault it injected: {r.failed_requests} of the {r.answered} "
+                "user requests it answered failed"
+            )
+        if r.restored_seconds is not None:
+            line += (
+                f"\n      time from fault to traffic restored: {r.restored_seconds:.2f}s "
+                "(its first failed request to its last answer)"
+            )
         print(line, file=out)
     share = ", ".join(f"{v}: {n}" for v, n in sorted(result.versions.items()))
     print(f"  user requests through the router: {result.requests} ({share or 'none'})", file=out)
-    print(f"  failed user requests: {result.failures}", file=out)
+    if result.faulty:
+        print(
+            f"  failed user requests: {result.unexpected_failures}, besides the "
+            f"{result.faulty_failures} failed on purpose by the faulty canary {result.faulty}",
+            file=out,
+        )
+    else:
+        print(f"  failed user requests: {result.failures}", file=out)
     state = result.state_dir
     print("\n  see what happened:", file=out)
     for r in result.releases:

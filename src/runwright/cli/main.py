@@ -133,6 +133,11 @@ def _finish(rt: Runtime, run_id: int, as_json: bool) -> None:
                 f"next: `runwright settle {run.id} STEP --rerun|--done|--rollback`, then "
                 f"`runwright resume {run.id}`"
             )
+        elif run.status == "awaiting_decision":
+            _err(
+                f"next: `runwright resume {run.id}` measures again, "
+                f"`runwright abort {run.id}` rolls back"
+            )
         elif run.terminal:
             _err(f"report: runwright report {run.id}")
     sys.exit(code)

@@ -459,18 +459,20 @@ def _show(selector: Selector) -> str:
 # --- the provider ------------------------------------------------------------------------
 
 
-class ScrapeProvider:
-    """Measures scrape queries against one ``/metrics`` URL (``settings.url``)."""
+class PageProvider:
+    """Measures scrape queries against a metrics page that ``fetch`` reads afresh each time.
 
-    def __init__(
-        self, settings: HttpSettings, clock: Clock, *, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self.settings = settings
+    Subclasses say where the page comes from: a ``/metrics`` URL here, the router's own
+    per-backend counters in the ``router`` provider.
+    """
+
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._client = client or make_client(settings)
-        self._owns_client = client is None
         self._previous: dict[str, _Scrape] = {}
         self._parsed: dict[str, Node] = {}
+
+    async def fetch(self) -> promtext.Exposition:
+        raise NotImplementedError
 
     async def measure(self, query: str) -> Measurement:
         node = self._parsed.get(query) or parse_query(query)
@@ -491,6 +493,25 @@ class ScrapeProvider:
             ),
             note=note,
         )
+
+    def forget(self) -> None:
+        """Drop previous scrapes, e.g. after traffic moved, so rates start afresh."""
+        self._previous.clear()
+
+    async def aclose(self) -> None:
+        return None
+
+
+class ScrapeProvider(PageProvider):
+    """Measures scrape queries against one ``/metrics`` URL (``settings.url``)."""
+
+    def __init__(
+        self, settings: HttpSettings, clock: Clock, *, client: httpx.AsyncClient | None = None
+    ) -> None:
+        super().__init__(clock)
+        self.settings = settings
+        self._client = client or make_client(settings)
+        self._owns_client = client is None
 
     async def fetch(self) -> promtext.Exposition:
         """Fetch and parse the metrics page once."""
@@ -513,10 +534,6 @@ class ScrapeProvider:
                 f"the page at {url} is not in the Prometheus text format: {exc}",
                 retryable=False,
             ) from exc
-
-    def forget(self) -> None:
-        """Drop previous scrapes, e.g. after traffic moved, so rates start afresh."""
-        self._previous.clear()
 
     async def aclose(self) -> None:
         if self._owns_client:

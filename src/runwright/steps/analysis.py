@@ -11,7 +11,7 @@ too few samples to compare) blocks the run for a person to decide: it never pass
 A check names its provider and settings beside the rules ``parse_check`` reads::
 
     error-rate:
-      provider: scrape                  # scrape | prometheus | http | command
+      provider: scrape                  # scrape | router | prometheus | http | command
       url: "{{ new_url }}/metrics"
       query: rate(demo_requests_total{status=~"5.."}) / rate(demo_requests_total)
       fail_if: "> 5%"
@@ -21,7 +21,8 @@ A check names its provider and settings beside the rules ``parse_check`` reads::
 ``url``, ``query`` and ``headers`` are templates rendered with the step's variables, so a
 query can name ``{{ version }}`` (a command's query is shell-quoted). Other keys: ``timeout``,
 ``method`` and ``expect_status`` (http), ``aggregate`` (prometheus). A scrape query that needs
-two scrapes (``rate``) is primed by one unjudged scrape when the analysis starts.
+two scrapes (``rate``) is primed by one unjudged scrape when the analysis starts. The
+``router`` provider needs no url: it reads the run's router counters (see ``router_metrics``).
 
 With ``compare: baseline`` (a step's or a check's), the check is also rendered for the stable
 version (``version`` is the previous version, ``new_url`` the stable instance's address;
@@ -52,10 +53,11 @@ from runwright.model.templating import render
 from runwright.model.types import Duration
 from runwright.providers.base import HttpSettings, Provider
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.router_metrics import RouterProvider
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS = ("scrape", "prometheus", "http", "command")
+PROVIDERS = ("scrape", "router", "prometheus", "http", "command")
 Compare = Literal["baseline"]
 ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]
 """``(check name, rendered check mapping, clock) -> Provider``; tests inject one as the
@@ -93,7 +95,7 @@ def check_spec(name: str, mapping: Mapping[str, Any]) -> CheckSpec:
     provider = provider_of(name, mapping)
     if provider != "http" and not str(mapping.get("query") or "").strip():
         raise InputError(f"check {name!r} has no query", hint="add query: ... to the check")
-    if provider != "command" and not str(mapping.get("url") or "").strip():
+    if provider not in ("command", "router") and not str(mapping.get("url") or "").strip():
         raise InputError(
             f"check {name!r} needs a url for provider {provider}",
             hint="e.g. url: http://prometheus:9090, or '{{ new_url }}/metrics' for scrape",
@@ -216,7 +218,7 @@ def parse_check_interval(mapping: Mapping[str, Any]) -> float:
 
 
 def _needs_priming(provider: str, query: str) -> bool:
-    if provider != "scrape":
+    if provider not in ("scrape", "router"):
         return False
     from runwright.providers.scrape import needs_previous, parse_query
 
@@ -357,6 +359,14 @@ class _Analysis:
                 watch.compare = compare_settings(name, mapping)
 
     def _default_factory(self, name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
+        if provider_of(name, mapping) == "router":
+            router = self.ctx.services.get("router")
+            if router is None:
+                raise InputError(
+                    f"check {name!r} reads the router, but this runbook has no service router",
+                    hint="declare service.router, or use provider: scrape with a url",
+                )
+            return RouterProvider(router, clock)
         return build_provider(name, mapping, clock, self.ctx.services.get("environ"))
 
     async def _baseline_variables(self) -> dict[str, Any]:
