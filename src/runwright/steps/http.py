@@ -147,7 +147,7 @@ class HttpKind:
         out = [line]
         for path, wanted in render_value(p.expect.json_fields, ctx.variables).items():
             out.append(f"  and {path} == {wanted!r}")
-        for needle in p.expect.body_contains:
+        for needle in render_value(list(p.expect.body_contains), ctx.variables):
             out.append(f"  and body contains {needle!r}")
         if p.latency_budget is not None:
             out.append(f"  within {p.latency_budget * 1000:.0f}ms")
