@@ -226,8 +226,9 @@ def validate(c: Ctx, files: tuple[str, ...], as_json: bool) -> None:
             book = load_runbook(f, param_models(), _markdown_parser())
             results.append({"file": f, "ok": True, "name": book.name, "steps": len(book.steps())})
             if not as_json:
+                release = f", a {book.release.strategy} release" if book.release else ""
                 click.echo(
-                    f"{f}: ok ({book.name}, {len(book.steps())} steps, "
+                    f"{f}: ok ({book.name}, {len(book.steps())} steps{release}, "
                     f"{len(book.environments)} environments)"
                 )
         except RunwrightError as exc:
@@ -655,8 +656,12 @@ def run_procedure(
 @pass_ctx
 @handle_errors
 def demo(c: Ctx, router: str, keep_running: bool) -> None:
-    """Deploy a sample service blue-green on localhost under live traffic, then watch a bad
-    release get caught and rolled back. Uses its own state directory (STATE_DIR/demo)."""
+    """Four releases of a sample service on localhost under live traffic: v1, v2 blue-green,
+    v3 stopped by its smoke test, v4 a canary failing 20% of requests, rolled back by analysis
+    of the router's counters. Prints what users saw. Uses its own state (STATE_DIR/demo).
+
+    Exit 0 when every release ended as expected and no user request failed except those the
+    faulty canary answered on purpose."""
     from runwright.cli.cmd_demo import demo_command
 
     sys.exit(demo_command(c.settings(), router, keep_running))
