@@ -110,16 +110,34 @@ def test_import_of_unreadable_input_exits_2(runner: CliRunner, tmp_path: Path) -
     assert "not UTF-8" in bad.stderr
 
 
+# The destructive commands each seed's code blocks hold, counted by hand: (what, how many).
+DESTRUCTIVE = {
+    "000": ("", 0),
+    "001": ("terraform apply", 2),
+    "002": ("FLUSHALL", 1),
+    "003": ("prisma migrate reset", 1),
+    "004": ("FLUSHDB", 1),
+}
+
+
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.name[:3])
-def test_lint_fails_every_seed(runner: CliRunner, seed: Path) -> None:
+def test_lint_fails_every_seed_and_names_each_destructive_command(
+    runner: CliRunner, seed: Path
+) -> None:
     result = runner.invoke(lint_cmd, [str(seed), "--json"])
     assert result.exit_code == 1
     findings = json.loads(result.stdout)["findings"]
     assert any(f["severity"] == "error" for f in findings)
-    if seed.name.startswith(("002", "004")):
-        flush = [f for f in findings if f["rule"] == "destructive" and "FLUSH" in f["message"]]
-        assert len(flush) == 1
-        assert flush[0]["location"].startswith(f"{seed}:")
+    what, count = DESTRUCTIVE[seed.name[:3]]
+    destructive = [f for f in findings if f["rule"] == "destructive"]
+    assert len(destructive) == count
+    lines = seed.read_text(encoding="utf-8", errors="replace").splitlines()
+    for finding in destructive:
+        assert finding["severity"] == "error"
+        assert f"'{what}" in finding["message"]
+        assert finding["file"] == str(seed)
+        near = "\n".join(lines[finding["line"] - 1 : finding["line"] + 4])
+        assert what in near, (finding, near)
 
 
 def test_lint_passes_the_examples(runner: CliRunner) -> None:
