@@ -17,6 +17,10 @@ failing, from the run's journal) and restore (t0 to 100% stable), then median an
 to the bar and to runwright's computed worst case (interval x (failure_limit + 1)).
 
     PYTHONPATH=src python benchmarks/rollback_latency.py [--trials 10] [--interval 0.5]
+        [--provider scrape|router]
+
+``--provider router`` judges the canary by the router's own per-backend counters (what the
+demo does) instead of scraping the canary's ``/metrics``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ STREAK = 40
 ERROR_RATIO = (
     'rate(demo_requests_total{path="/",status=~"5.."}) / rate(demo_requests_total{path="/"})'
 )
+ROUTER_ERROR_RATIO = (
+    'rate(router_errors_total{backend="{{ version }}"})'
+    ' / rate(router_requests_total{backend="{{ version }}"})'
+)
 
 
 def free_port() -> int:
@@ -59,12 +67,15 @@ def free_port() -> int:
 
 
 def runbook(
-    listen: str, admin: str, interval: float, limit: int, *, watched: bool
+    listen: str, admin: str, interval: float, limit: int, *, watched: bool, provider: str
 ) -> dict[str, Any]:
+    where: dict[str, Any] = (
+        {"provider": "scrape", "url": "{{ new_url }}/metrics", "query": ERROR_RATIO}
+        if provider == "scrape"
+        else {"provider": "router", "query": ROUTER_ERROR_RATIO}
+    )
     check = {
-        "provider": "scrape",
-        "url": "{{ new_url }}/metrics",
-        "query": ERROR_RATIO,
+        **where,
         "fail_if": "> 5%",
         "interval": interval,
         "failure_limit": limit,
@@ -202,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--interval", type=float, default=0.5, help="check interval, seconds")
     parser.add_argument("--failure-limit", type=int, default=2)
+    parser.add_argument(
+        "--provider",
+        choices=["scrape", "router"],
+        default="scrape",
+        help="what the check reads: the canary's /metrics, or the router's counters",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -209,7 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     plain, watched = state / "plain.yaml", state / "canary.yaml"
     for path, is_watched in ((plain, False), (watched, True)):
-        book = runbook(listen, admin, args.interval, args.failure_limit, watched=is_watched)
+        book = runbook(
+            listen,
+            admin,
+            args.interval,
+            args.failure_limit,
+            watched=is_watched,
+            provider=args.provider,
+        )
         path.write_text(yaml.safe_dump(book, sort_keys=False))
     settings = Settings(
         state_dir=state, database_url=f"sqlite:///{state / 'runwright.db'}", user="bench"
@@ -217,9 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     rt = Runtime.open(settings)
     spec = parse_check(
         "error-rate",
-        runbook(listen, admin, args.interval, args.failure_limit, watched=True)["checks"][
-            "error-rate"
-        ],
+        runbook(
+            listen,
+            admin,
+            args.interval,
+            args.failure_limit,
+            watched=True,
+            provider=args.provider,
+        )["checks"]["error-rate"],
     )
     worst = worst_case_abort_seconds(spec)
     bar = args.interval * args.failure_limit + 1.0
@@ -286,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2, default=str))
     else:
         print(
-            f"time to restore over {len(restores)} of {len(results)} trials "
+            f"check reads: {args.provider}; time to restore over {len(restores)} of "
+            f"{len(results)} trials "
             f"({summary['rolled_back']} rolled back):"
         )
         if restores:
