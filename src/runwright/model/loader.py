@@ -327,6 +327,7 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
                     )
                 )
     resolver.errors.extend(_unknown_checks(source, frame))
+    resolver.errors.extend(_router_checks_without_service(source, frame))
     procedures = {
         name: resolver.steps(
             proc.steps, ("procedures", name, "steps"), f"{name} step ", unique=False
@@ -370,6 +371,23 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
         text=source.text,
         digest=hashlib.sha256(source.text.encode()).hexdigest(),
     )
+
+
+def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[RunbookError]:
+    """A ``provider: router`` check reads the runbook's service router; without a service
+    there is none, which is better said now than when a release is half done."""
+    if frame.service is not None:
+        return []
+    return [
+        source.error(
+            f"check '{name}' reads the router, but the runbook declares no service",
+            ("checks", name, "provider"),
+            hint="declare service: (its router carries the traffic), or use provider: "
+            "scrape with the url of a /metrics page",
+        )
+        for name, check in frame.checks.items()
+        if isinstance(check, dict) and check.get("provider") == "router"
+    ]
 
 
 def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:

@@ -382,3 +382,23 @@ def test_unreadable_files_are_runbook_errors(tmp_path: Path, setup: object, mess
     with pytest.raises(RunbookError, match=message) as caught:
         load_runbook(path, KINDS)
     assert caught.value.file == str(path)
+
+
+def test_a_router_check_without_a_service_is_refused_at_its_provider_key() -> None:
+    exc = error(
+        """
+        name: watch
+        environments: {staging: {}}
+        checks:
+          errors:
+            provider: router
+            query: rate(router_errors_total) / rate(router_requests_total)
+            fail_if: "> 1%"
+        phases:
+          - name: w
+            steps:
+              - wait: {duration: 2s, analysis: [errors]}
+        """
+    )
+    assert str(exc).startswith("rb.yaml:5:15: check 'errors' reads the router")
+    assert "declare service:" in str(exc)
