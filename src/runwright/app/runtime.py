@@ -24,6 +24,7 @@ from runwright.engine.store import Store
 from runwright.errors import InputError, RunbookError
 from runwright.model.loader import Runbook, load_runbook, load_text
 from runwright.model.schema import Environment
+from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
 
 
@@ -82,10 +83,10 @@ class Runtime:
     # -- runbooks ---------------------------------------------------------------------------
 
     def load(self, path: str | Path) -> Runbook:
-        return load_runbook(path, param_models(), _markdown_parser())
+        return load_runbook(path, param_models(), _markdown_parser(), validate_check)
 
     def load_text(self, text: str, file: str) -> Runbook:
-        return load_text(text, file, param_models(), _markdown_parser())
+        return load_text(text, file, param_models(), _markdown_parser(), validate_check)
 
     def environment(self, runbook: Runbook, name: str | None) -> tuple[str, Environment]:
         envs = runbook.environments

@@ -20,6 +20,7 @@ from runwright.model.lint import Finding, has_errors, lint
 from runwright.model.loader import load_runbook
 from runwright.model.markdown import parse_markdown
 from runwright.model.source import read_text
+from runwright.steps.analysis import validate_check
 from runwright.steps.registry import param_models
 
 
@@ -95,7 +96,7 @@ def lint_cmd(files: tuple[str, ...], as_json: bool, no_info: bool) -> None:
     invalid: list[dict[str, str]] = []
     for path in files:
         try:
-            book = load_runbook(path, param_models(), parse_markdown)
+            book = load_runbook(path, param_models(), parse_markdown, validate_check)
         except RunbookError as exc:
             invalid.append({"file": path, "error": str(exc)})
             continue

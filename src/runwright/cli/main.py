@@ -217,13 +217,14 @@ def validate(c: Ctx, files: tuple[str, ...], as_json: bool) -> None:
     """Check runbook FILES against the schema; report file:line:col and a hint per problem."""
     from runwright.app.runtime import _markdown_parser
     from runwright.model.loader import load_runbook
+    from runwright.steps.analysis import validate_check
     from runwright.steps.registry import param_models
 
     results = []
     worst = 0
     for f in files:
         try:
-            book = load_runbook(f, param_models(), _markdown_parser())
+            book = load_runbook(f, param_models(), _markdown_parser(), validate_check)
             results.append({"file": f, "ok": True, "name": book.name, "steps": len(book.steps())})
             if not as_json:
                 release = f", a {book.release.strategy} release" if book.release else ""
@@ -269,7 +270,7 @@ def plan(
         secrets={k: "***" for k in secrets},
         run_id=None,
         initiator=rt.settings.user,
-        previous_version=previous_version(rt.store, book.name, env_name) or "<none>",
+        previous_version=previous_version(rt.store, book.name, env_name),
         planning=True,
     )
     p = build_plan(book, env_name, environment, version, variables)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from runwright.errors import RunbookError
+from runwright.errors import InputError, RunbookError
 from runwright.model.release import ReleaseSpec, ServiceSpec
 from runwright.model.schema import (
     Environment,
@@ -29,6 +29,7 @@ from runwright.model.schema import (
 from runwright.model.source import PathKey, Source, parse_yaml, read_text
 
 Kinds = Mapping[str, type[BaseModel]]
+CheckRules = Callable[[str, Mapping[str, Any]], None]
 
 
 class ResolvedPhase(BaseModel):
@@ -281,8 +282,12 @@ def _raise(errors: list[RunbookError]) -> None:
     )
 
 
-def build_runbook(source: Source, kinds: Kinds) -> Runbook:
-    """Validate a parsed document (YAML or Markdown-derived) into a Runbook."""
+def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None = None) -> Runbook:
+    """Validate a parsed document (YAML or Markdown-derived) into a Runbook.
+
+    ``check_rules(name, mapping)`` (from the steps layer, which knows the providers) raises
+    InputError for a check that could never be measured, so it is refused here, with its
+    position, rather than when a release is half done."""
     data = source.data
     if data is None:
         raise source.error("the runbook is empty", hint="start with 'name: my-service'")
@@ -328,6 +333,8 @@ def build_runbook(source: Source, kinds: Kinds) -> Runbook:
                 )
     resolver.errors.extend(_unknown_checks(source, frame))
     resolver.errors.extend(_router_checks_without_service(source, frame))
+    if check_rules is not None:
+        resolver.errors.extend(_check_rules(source, frame, check_rules))
     procedures = {
         name: resolver.steps(
             proc.steps, ("procedures", name, "steps"), f"{name} step ", unique=False
@@ -426,19 +433,40 @@ def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     return errors
 
 
+def _check_rules(source: Source, frame: RunbookFrame, rules: CheckRules) -> list[RunbookError]:
+    errors: list[RunbookError] = []
+    for name, check in frame.checks.items():
+        if not isinstance(check, dict):
+            continue
+        try:
+            rules(name, check)
+        except InputError as exc:
+            errors.append(source.error(exc.message, ("checks", name), hint=exc.hint))
+    return errors
+
+
 MarkdownParser = Callable[[str, str], Source]
 
 
 def load_text(
-    text: str, file: str, kinds: Kinds, markdown: MarkdownParser | None = None
+    text: str,
+    file: str,
+    kinds: Kinds,
+    markdown: MarkdownParser | None = None,
+    check_rules: CheckRules | None = None,
 ) -> Runbook:
     if file.lower().endswith((".md", ".markdown")):
         if markdown is None:
             raise RunbookError("Markdown runbooks are not supported by this build", file=file)
-        return build_runbook(markdown(text, file), kinds)
-    return build_runbook(parse_yaml(text, file), kinds)
+        return build_runbook(markdown(text, file), kinds, check_rules)
+    return build_runbook(parse_yaml(text, file), kinds, check_rules)
 
 
-def load_runbook(path: str | Path, kinds: Kinds, markdown: MarkdownParser | None = None) -> Runbook:
+def load_runbook(
+    path: str | Path,
+    kinds: Kinds,
+    markdown: MarkdownParser | None = None,
+    check_rules: CheckRules | None = None,
+) -> Runbook:
     p = Path(path)
-    return load_text(read_text(p), str(path), kinds, markdown)
+    return load_text(read_text(p), str(path), kinds, markdown, check_rules)

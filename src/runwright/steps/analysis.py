@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -101,6 +102,32 @@ def check_spec(name: str, mapping: Mapping[str, Any]) -> CheckSpec:
             hint="e.g. url: http://prometheus:9090, or '{{ new_url }}/metrics' for scrape",
         )
     return parse_check(name, {"query": "success", **mapping})
+
+
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+
+
+def validate_check(name: str, mapping: Mapping[str, Any]) -> None:
+    """Refuse, when a runbook is loaded, a check that could never be measured: its rules
+    (condition, ``for`` or ``failure_limit``, ``no_data``...), its provider and url, and a
+    scrape or router query outside the supported subset. Drafts (from ``import``) wait for a
+    person and are refused only when a run uses them."""
+    if mapping.get("draft"):
+        return
+    check_spec(name, mapping)
+    provider = provider_of(name, mapping)
+    query = str(mapping.get("query") or "")
+    if provider in ("scrape", "router") and "{%" not in query:
+        from runwright.providers.scrape import parse_query
+
+        shown = _TEMPLATE.sub("x", query)
+        try:
+            parse_query(shown)
+        except ProviderError as exc:
+            message = exc.message.replace(repr(shown), repr(query))
+            raise InputError(f"check {name!r}: {message}", hint=exc.hint) from None
+        except ValueError as exc:
+            raise InputError(f"check {name!r}: {exc}") from None
 
 
 def definitions(

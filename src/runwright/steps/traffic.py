@@ -92,16 +92,15 @@ class TrafficKind:
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = TrafficParams.model_validate(params)
-        parts = []
-        for version, weight in p.weights.items():
-            name = render(version, ctx.variables, where="traffic")
-            if name:
-                parts.append(f"{name} {weight}%")
-        return [
-            "set traffic: "
-            + (", ".join(parts) or "(no previous version: nothing to do)")
-            + " (make-before-break)"
-        ]
+        named = {render(v, ctx.variables, where="traffic"): w for v, w in p.weights.items()}
+        named = {v: w for v, w in named.items() if v}
+        if not any(w > 0 for w in named.values()):
+            return ["no version to send traffic to (first release): nothing to do"]
+        if len(named) == 1:
+            (only,) = named
+            return [f"set traffic: {only} 100% (the only version; first release)"]
+        parts = [f"{v} {w}%" for v, w in named.items()]
+        return ["set traffic: " + ", ".join(parts) + " (make-before-break)"]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = TrafficParams.model_validate(ctx.params)

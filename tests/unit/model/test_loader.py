@@ -402,3 +402,40 @@ def test_a_router_check_without_a_service_is_refused_at_its_provider_key() -> No
     )
     assert str(exc).startswith("rb.yaml:5:15: check 'errors' reads the router")
     assert "declare service:" in str(exc)
+
+
+def test_checks_that_could_never_be_measured_are_refused_at_load_each_at_its_place() -> None:
+    from runwright.steps.analysis import validate_check
+
+    text = """
+        name: watch
+        environments: {staging: {}}
+        checks:
+          scraped:
+            provider: scrape
+            url: http://127.0.0.1:9/metrics
+            query: sum(rate(x{job="{{ version }}"}[5m]))
+            fail_if: "> 1%"
+          both:
+            provider: command
+            query: echo 1
+            fail_if: "> 1"
+            for: 1m
+            failure_limit: 2
+          drafted:
+            draft: true
+            fail_if: "> 1%"
+        phases:
+          - name: w
+            steps:
+              - run: "true"
+        """
+    with pytest.raises(RunbookError) as caught:
+        load_text(dedent(text).lstrip("\n"), "rb.yaml", KINDS, check_rules=validate_check)
+    message = str(caught.value)
+    assert (
+        "rb.yaml:5:5: check 'scraped': scrape query 'sum(rate(x{job=\"{{ version }}\"}" in message
+    )
+    assert "function sum() is not supported" in message
+    assert "rb.yaml:10:5: check 'both': give either 'for'" in message
+    assert "drafted" not in message
