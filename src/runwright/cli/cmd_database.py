@@ -169,7 +169,8 @@ def restore_cmd(
     \b
     A safety backup of the database as it is now is taken first, so the restore itself can
     be undone. Asks for confirmation on a terminal; without one, refuses unless --yes.
-    Exit 0 restored, 1 failed, 2 bad input or refused.
+    Exit 0 restored; 1 failed, declined at the prompt, or the backup failed its
+    verification; 2 bad input, or no terminal to ask and no --yes.
     """
     rt = c.runtime(quiet=quiet)
     info = databases.resolve(rt, backup, directory)

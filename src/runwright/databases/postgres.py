@@ -114,7 +114,7 @@ def find_tool(name: str, tool_dir: Path | None = None) -> str:
     raise DriverError(
         f"{name} was not found on PATH or in /usr/lib/postgresql/*/bin",
         retryable=False,
-        hint="install the PostgreSQL client (Debian: postgresql-client) or set tool_dir",
+        hint="install the PostgreSQL client (Debian: postgresql-client) or put its bin directory on PATH",
     )
 
 
@@ -379,7 +379,7 @@ class PostgresDatabase:
             raise DriverError(
                 f"cannot create the scratch database {scratch} to verify a backup: {exc}",
                 retryable=False,
-                hint="the role needs CREATEDB, or set scratch_url to a server where it has it",
+                hint="grant the role CREATEDB (ALTER ROLE name CREATEDB), or back up with verify: false",
             ) from exc
 
     @asynccontextmanager

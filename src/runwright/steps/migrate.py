@@ -216,11 +216,12 @@ class MigrateKind:
                 record = replace(record, after=await migration.current())
                 data = {**_record_data(record), "direction": "down"}
         ctx.record("migration.applied", data)
-        change = (
-            f"{record.before or 'base'} -> {record.after or 'base'}"
-            if record.changed
-            else f"already at {record.after or 'the latest state'}"
-        )
+        if record.changed:
+            change = f"{record.before or 'base'} -> {record.after or 'base'}"
+        elif record.kind != "alembic" and not record.before and not record.after:
+            change = "by its command (no 'current:' command tells the schema version)"
+        else:
+            change = f"already at {record.after or 'the latest state'}"
         return Outcome.ok(
             f"migrated ({record.kind}) {change}; on rollback: {p.policy.value}", migration=data
         )
