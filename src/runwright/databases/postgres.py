@@ -114,7 +114,8 @@ def find_tool(name: str, tool_dir: Path | None = None) -> str:
     raise DriverError(
         f"{name} was not found on PATH or in /usr/lib/postgresql/*/bin",
         retryable=False,
-        hint="install the PostgreSQL client (Debian: postgresql-client) or put its bin directory on PATH",
+        hint="install the PostgreSQL client (Debian: postgresql-client), "
+        "or put its bin directory on PATH",
     )
 
 
@@ -379,7 +380,8 @@ class PostgresDatabase:
             raise DriverError(
                 f"cannot create the scratch database {scratch} to verify a backup: {exc}",
                 retryable=False,
-                hint="grant the role CREATEDB (ALTER ROLE name CREATEDB), or back up with verify: false",
+                hint="grant the role CREATEDB (ALTER ROLE name CREATEDB), "
+                "or back up with verify: false",
             ) from exc
 
     @asynccontextmanager
