@@ -7,8 +7,10 @@ rollback can be explained. A provider that cannot answer (unreachable, bad query
 that crashed) raises ``ProviderError`` with a message a person can act on; ``retryable`` is
 False when asking again cannot help (a query the backend rejects).
 
-Providers that can look back in time (Prometheus) also implement ``SampleProvider.samples``,
-which baseline-versus-canary comparison uses. Everything else the engine needs is here:
+Providers that can look back in time (Prometheus) also implement ``SampleProvider.samples``
+(a window in one range query). Baseline-versus-canary comparison does not need it: it measures
+both versions with ``measure`` at the same instants, so it works with every provider.
+Everything else the engine needs is here:
 
     Provider         measure(query) -> Measurement; aclose()
     SampleProvider   + samples(query, window_seconds=..., step_seconds=...) -> list[float]
