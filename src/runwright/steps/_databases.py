@@ -80,7 +80,7 @@ def sqlite_path(target: str) -> Path:
         text = rest[3:]
     if not text:
         raise InputError("the SQLite database path is empty")
-    return Path(text).expanduser()
+    return Path(text).expanduser().absolute()
 
 
 def sqlalchemy_url(target: str, engine: str | None = None) -> str:
