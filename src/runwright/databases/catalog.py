@@ -8,7 +8,9 @@ alone, so a backup taken by an earlier runwright (or another worker) is found th
 Retention is planned, then applied: ``plan_retention`` says what it would delete and why
 each kept backup stays (among the newest N, newer than T, newest verified), so ``plan`` and
 ``--dry-run`` can show it. The newest backup that passed verification is never deleted, and
-neither is the newest backup at all.
+neither is the newest backup at all. Release backups and the safety backups restores take
+are counted apart: keeping the newest N means N of each, so a few restores never push the
+last good release backups out.
 
 ``restore_with_safety`` is the only restore a step should call: it always takes a fresh
 safety backup of the live database first, so a restore that picked the wrong backup can be
@@ -167,18 +169,24 @@ class BackupCatalog:
     def plan_retention(self, database: str, policy: RetentionPolicy) -> RetentionPlan:
         backups = self.backups(database)
         now = self._clock.now()
-        newest_verified = next((i for i in backups if i.verified is True), None)
+        newest_verified = next(
+            (i for i in backups if i.verified is True and i.kind == "backup"), None
+        )
         keep: list[tuple[BackupInfo, tuple[str, ...]]] = []
         delete: list[BackupInfo] = []
         no_rule = policy.keep_last is None and policy.max_age is None
-        for position, info in enumerate(backups):
+        seen: dict[str, int] = {}
+        for info in backups:
+            position = seen.get(info.kind, 0)
+            seen[info.kind] = position + 1
+            plural = "backups" if info.kind == "backup" else f"{info.kind} backups"
             reasons: list[str] = []
             if no_rule:
                 reasons.append("no retention rule")
             if position == 0:
-                reasons.append("newest")
+                reasons.append("newest" if info.kind == "backup" else f"newest {info.kind}")
             if policy.keep_last is not None and position < policy.keep_last:
-                reasons.append(f"among the newest {policy.keep_last}")
+                reasons.append(f"among the newest {policy.keep_last} {plural}")
             if policy.max_age is not None and now - info.created_at < policy.max_age:
                 reasons.append(f"younger than {policy.max_age}")
             if info is newest_verified:

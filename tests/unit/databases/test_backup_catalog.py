@@ -189,3 +189,19 @@ async def test_a_backup_of_another_database_is_never_restored(
     with pytest.raises(InputError, match="is of database billing, not shop"):
         await restore_with_safety(db, catalog, info, "run-2")
     assert db.calls == []
+
+
+async def test_retention_counts_safety_backups_apart_from_release_backups(
+    catalog: BackupCatalog, db: FakeDatabase, clock: FakeClock
+) -> None:
+    backups = await _daily_backups(catalog, db, clock, 3)
+    for _ in range(2):
+        await restore_with_safety(db, catalog, backups[0], "restore")
+        clock.advance(60)
+    newest = await catalog.backup(db, "run 9/x")
+    plan = catalog.plan_retention("shop", RetentionPolicy(keep_last=2))
+    kept = {i.backup_id: (i.kind, why) for i, why in plan.keep}
+    assert [i.backup_id for i in plan.delete] == [backups[1].backup_id, backups[0].backup_id]
+    assert kept[newest.backup_id] == ("backup", ("newest", "among the newest 2 backups"))
+    assert kept[backups[2].backup_id][1] == ("among the newest 2 backups",)
+    assert sorted(kind for kind, _ in kept.values()) == ["backup", "backup", "safety", "safety"]
