@@ -85,6 +85,7 @@ class GateKind:
                 key, sub = next(iter(item.check.items()))
                 proof = kinds()[key].describe(sub, ctx)
                 out.append(f"[{n}] {item.text} -- proven by: {proof[0] if proof else key}")
+                out += [f"      and {line.strip().removeprefix('and ')}" for line in proof[1:]]
             else:
                 out.append(f"[{n}] {item.text} -- attested by a person")
         return out

@@ -121,3 +121,32 @@ def test_a_run_waits_for_attestation_then_reports_who_proved_what(app: App, serv
     assert "| pre-flight | release notes reviewed | bob |" in sheet
     assert "| pre-flight | change ticket approved | carol |" in sheet
     assert "CHG-1234" in sheet
+
+
+def test_plan_shows_every_proof_of_an_item_not_only_the_first() -> None:
+    from runwright.steps.base import PlanContext
+
+    params = {
+        "items": [
+            {
+                "text": "ground is ready",
+                "check": {
+                    "preflight": [
+                        {"env": ["HOME"]},
+                        {"disk": {"path": "/tmp", "min_free_percent": 5}},
+                    ]
+                },
+            },
+            {
+                "text": "site answers",
+                "check": {"http": {"url": "http://x/", "expect": {"body_contains": "ok"}}},
+            },
+        ]
+    }
+    lines = KIND.describe(params, PlanContext({}, "staging", "v1", {}))
+    assert lines == [
+        "[1] ground is ready -- proven by: check env set: HOME",
+        "      and check disk /tmp: at least 5% free",
+        "[2] site answers -- proven by: GET http://x/ expect 200",
+        "      and body contains 'ok'",
+    ]
