@@ -55,24 +55,35 @@ class EngineSettings:
     owner_dead: Callable[[str], bool] = lambda owner: False
 
 
-def view_of(run: RunRow, rows: list[StepRow]) -> RunView:
-    return RunView(
-        status=run.status,
-        abort_requested=bool(run.abort_requested),
-        steps=tuple(
-            StepView(
-                section=r.section,
-                idx=r.idx,
-                name=r.name,
-                status=r.status,
-                undo_status=r.undo_status,
-                idempotent=bool(r.spec.get("idempotent")),
-                has_undo=r.spec.get("undo_step") is not None,
-                continue_on_error=bool(r.spec.get("continue_on_error")),
-            )
-            for r in rows
-        ),
+def step_view(r: StepRow) -> StepView:
+    return StepView(
+        section=r.section,
+        idx=r.idx,
+        name=r.name,
+        status=r.status,
+        undo_status=r.undo_status,
+        idempotent=bool(r.spec.get("idempotent")),
+        has_undo=r.spec.get("undo_step") is not None,
+        continue_on_error=bool(r.spec.get("continue_on_error")),
     )
+
+
+def view_of(
+    run: RunRow, rows: list[StepRow], views: dict[int, tuple[StepRow, StepView]] | None = None
+) -> RunView:
+    """The machine's view of a run. ``views`` caches each row's view across the calls of one
+    drive loop (a row object is replaced, never changed, when its step moves on)."""
+    steps = []
+    for r in rows:
+        cached = views.get(id(r)) if views is not None else None
+        if cached is not None and cached[0] is r:
+            steps.append(cached[1])
+            continue
+        view = step_view(r)
+        if views is not None:
+            views[id(r)] = (r, view)
+        steps.append(view)
+    return RunView(status=run.status, abort_requested=bool(run.abort_requested), steps=tuple(steps))
 
 
 def captured_values(rows: list[StepRow]) -> dict[str, Any]:
@@ -166,9 +177,10 @@ class Scheduler:
             # Only the lease holder changes step rows, so they are read once and then
             # refreshed one by one as this loop changes them.
             rows = self.store.steps(run_id)
+            views: dict[int, tuple[StepRow, StepView]] = {}
             while True:
                 run = self.store.run(run_id)
-                view = view_of(run, rows)
+                view = view_of(run, rows, views)
                 action = decide(view)
                 status = status_after(view, action)
                 if isinstance(action, Finish):

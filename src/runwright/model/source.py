@@ -89,12 +89,17 @@ def _walk(node: yaml.Node, path: PathKey, pos: Positions, file: str) -> None:
             _walk(item, (*path, index), pos, file)
 
 
+_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
+
+
 def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Source:
     """Parse ``text``; a syntax error becomes a RunbookError at the offending line."""
     positions = Positions(offset=line_offset)
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (libyaml's when built)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
