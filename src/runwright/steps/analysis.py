@@ -24,7 +24,8 @@ query can name ``{{ version }}`` (a command's query is shell-quoted). Other keys
 two scrapes (``rate``) is primed by one unjudged scrape when the analysis starts. The
 ``router`` provider needs no url: it reads the run's router counters (see ``router_metrics``).
 
-With ``compare: baseline`` (a step's or a check's), the check is also rendered for the stable
+With ``compare: baseline`` (a step's or a check's; a step's ``compare: none`` turns a check's
+off, as release bakes do), the check is also rendered for the stable
 version (``version`` is the previous version, ``new_url`` the stable instance's address;
 ``baseline_query`` / ``baseline_url`` override) and measured at the same instants. When the
 window ends, ``compare_baseline`` judges the canary's values against the stable ones
@@ -59,7 +60,18 @@ from runwright.steps.router_metrics import RouterProvider
 logger = logging.getLogger(__name__)
 
 PROVIDERS = ("scrape", "router", "prometheus", "http", "command")
-Compare = Literal["baseline"]
+Compare = Literal["baseline", "none"]
+"""``baseline``: compare every check with the stable version; ``none``: compare none, even a
+check that asks for it (a bake, where the stable version takes no traffic)."""
+
+
+def compares(step_compare: str | None, mapping: Mapping[str, Any]) -> bool:
+    """Whether a check is compared with the stable version in this step."""
+    if step_compare is not None:
+        return step_compare == "baseline"
+    return mapping.get("compare") == "baseline"
+
+
 ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]
 """``(check name, rendered check mapping, clock) -> Provider``; tests inject one as the
 ``provider_factory`` service."""
@@ -279,7 +291,7 @@ def plan_lines(
             f"'{spec.query}' every {format_duration(spec.interval_seconds)}, {rule}: "
             f"worst case {format_duration(seconds)} from a fault to the start of rollback{delay}"
         )
-        if compare == "baseline" or mapping.get("compare") == "baseline":
+        if compares(compare, mapping):
             c = compare_settings(name, mapping)
             lines.append(
                 f"check {name}: compared with the stable version when the window ends "
@@ -365,7 +377,7 @@ class _Analysis:
                 priming=_needs_priming(provider, query),
             )
             self.watches.append(watch)
-            if self.compare == "baseline" or mapping.get("compare") == "baseline":
+            if compares(self.compare, mapping):
                 if baseline_vars is None:
                     baseline_vars = await self._baseline_variables()
                 if not baseline_vars:

@@ -72,7 +72,8 @@ def watch(
     """A wait of ``duration``, under the release's analysis when it names checks.
 
     A canary pause (``compare``) holds a share of traffic beside the stable version; on a
-    first release there is no stable version, so the pause is skipped."""
+    first release there is no stable version, so the pause is skipped. Elsewhere (a bake) the
+    stable version takes no traffic, so nothing is compared with it (``compare: none``)."""
     params: dict[str, Any] = {"duration": duration, "reason": reason}
     if compare:
         params["beside"] = OLD
@@ -80,6 +81,8 @@ def watch(
         params["analysis"] = list(release.analysis)
         if compare and release.compare:
             params["compare"] = release.compare
+        elif not compare:
+            params["compare"] = "none"
     return step(name, "wait", params)
 
 

@@ -374,3 +374,19 @@ def test_a_release_watched_by_a_draft_check_is_refused_before_it_starts() -> Non
     book = _load("Error-Rate-rollback")
     with pytest.raises(InputError, match="check Error-Rate-rollback is a draft: confirm it"):
         expand(book, "production", book.environments["production"])
+
+
+async def test_a_checks_own_compare_applies_unless_the_step_says_none() -> None:
+    checks = {"latency": baseline_check(compare="baseline")}
+    scripted = {STABLE: _jitter(0.1, 40), CANARY: _jitter(0.2, 40)}
+    compared = await Harness(checks, scripted).run(["latency"], 20)
+    assert compared.status == "failed"
+    assert compared.summary.startswith("latency: significantly higher")
+    baked = Harness(checks, scripted)
+    outcome = await baked.run(["latency"], 20, compare="none")
+    assert outcome.status == "succeeded"
+    assert baked.rows_of("latency (baseline)") == []
+    lines, _ = plan_lines(["latency"], checks, compare="none")
+    assert not any("compared with the stable version" in line for line in lines)
+    lines, _ = plan_lines(["latency"], checks)
+    assert any("compared with the stable version" in line for line in lines)

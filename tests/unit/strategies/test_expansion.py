@@ -84,7 +84,7 @@ def test_canary_pauses_and_bake_run_under_the_release_analysis() -> None:
     waits = [e.step for e in STRATEGIES["canary"].expand(spec, []) if e.step.kind == "wait"]
     assert [w.name for w in waits] == ["pause at 10%", "pause at 50%", "bake"]
     assert all(w.params["analysis"] == ["error-rate", "p95"] for w in waits)
-    assert [w.params.get("compare") for w in waits] == ["baseline", "baseline", None]
+    assert [w.params.get("compare") for w in waits] == ["baseline", "baseline", "none"]
 
 
 def _waits(release: dict[str, object]) -> list[Step]:
@@ -96,6 +96,7 @@ def test_blue_green_bake_runs_under_analysis_and_plain_waits_stay_plain() -> Non
     (bake,) = _waits({"bake": "30s", "analysis": ["error-rate"]})
     assert bake.params == {
         "duration": 30.0, "reason": "bake under watch", "analysis": ["error-rate"],
+        "compare": "none",
     }  # fmt: skip
     (bake,) = _waits({"bake": "30s"})
     assert "analysis" not in bake.params
