@@ -457,7 +457,11 @@ class _Analysis:
     async def _measure(self, watch: _Watch) -> list[dict[str, Any]]:
         clock = self.ctx.clock
         at, began = clock.now(), clock.monotonic()
-        watch.due = began + watch.spec.interval_seconds
+        interval = watch.spec.interval_seconds
+        # On the schedule the window started with, so sleeps that overshoot do not add up and
+        # cost the window its last reading; after a stall, from now.
+        nxt = watch.due + interval
+        watch.due = nxt if nxt > began else began + interval
         query = str(watch.mapping.get("query") or "success")
         canary, stable = await asyncio.gather(
             self._read(watch.provider, query),

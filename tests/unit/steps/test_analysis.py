@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import dataclasses
 import pytest
 
 from runwright.engine.clock import Clock, FakeClock
@@ -390,3 +391,18 @@ async def test_a_checks_own_compare_applies_unless_the_step_says_none() -> None:
     assert not any("compared with the stable version" in line for line in lines)
     lines, _ = plan_lines(["latency"], checks)
     assert any("compared with the stable version" in line for line in lines)
+
+
+class LateClock(FakeClock):
+    """Every sleep wakes 30 ms late, as a loaded machine's timers do."""
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + 0.03)
+
+
+async def test_late_wakeups_do_not_add_up_and_cost_the_window_its_last_reading() -> None:
+    h = Harness({"error-rate": check(interval="1s")}, {ERRORS: [0.0] * 20})
+    h.ctx = dataclasses.replace(h.ctx, clock=LateClock())
+    outcome = await h.run(["error-rate"], 10)
+    assert outcome.status == "succeeded"
+    assert len(h.rows_of("error-rate")) == 11
