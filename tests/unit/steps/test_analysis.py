@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import dataclasses
 import pytest
 
 from runwright.engine.clock import Clock, FakeClock
