@@ -42,17 +42,20 @@ def build_services(
         variables={k: str(v) for k, v in (variables or {}).items()},
     )
     clock = SystemClock()
-    driver: Any
+    driver: Any = None
     if service.driver == "fake":
         from runwright.drivers.fake import FakeDriver
 
         driver = FakeDriver(clock)
-    else:
-        driver = LocalDriver(LocalSettings(state_dir=settings.state_dir))
     router_settings = RouterSettings(
         state_dir=settings.state_dir / "routers" / name,
         listen=service.router.listen,
         admin=admin_address(service.router.listen, service.router.admin),
     )
+    if driver is None:
+        reserved = frozenset(
+            split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
+        )
+        driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
     router = make_router(service.router.kind, router_settings, clock)
     return {"driver": driver, "router": router, "service": spec}

@@ -44,7 +44,8 @@ class LocalSettings:
     """Where the local driver keeps its files and how it probes.
 
     ``host`` is the address services listen on and are probed at; ``kill_wait`` bounds the wait
-    for processes to vanish after SIGKILL.
+    for processes to vanish after SIGKILL. ``reserved_ports`` are never given to a version
+    even when free now: the router's listen and admin ports before the router has started.
     """
 
     state_dir: Path
@@ -53,6 +54,7 @@ class LocalSettings:
     poll_interval: float = 0.1
     kill_wait: float = 5.0
     tail_lines: int = 20
+    reserved_ports: frozenset[int] = frozenset()
 
 
 def free_port(host: str) -> int:
@@ -128,7 +130,7 @@ class LocalDriver:
         try:
             for _ in range(50):
                 port = free_port(host)
-                if port not in self._starting:
+                if port not in self._starting and port not in self.settings.reserved_ports:
                     return port
         except OSError as exc:
             raise DriverError(
