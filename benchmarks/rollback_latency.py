@@ -48,14 +48,11 @@ from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.drivers.local import LocalDriver, LocalSettings
 from runwright.engine.checks import parse_check, worst_case_abort_seconds
+from runwright.steps.router_metrics import ERROR_RATIO as ROUTER_ERROR_RATIO
 
 STREAK = 40
 ERROR_RATIO = (
     'rate(demo_requests_total{path="/",status=~"5.."}) / rate(demo_requests_total{path="/"})'
-)
-ROUTER_ERROR_RATIO = (
-    'rate(router_errors_total{backend="{{ version }}"})'
-    ' / rate(router_requests_total{backend="{{ version }}"})'
 )
 
 

@@ -11,26 +11,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from tests.support.releases import MARKER, marked
+from tests.support.releases import MARKER, ROUTERS, marked
 
 RUNWRIGHT = [sys.executable, "-m", "runwright"]
-ROUTERS = [
-    "builtin",
-    pytest.param(
-        "haproxy",
-        marks=[
-            pytest.mark.haproxy,
-            pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy not installed"),
-        ],
-    ),
-]
 
 
 @pytest.mark.slow

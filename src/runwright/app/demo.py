@@ -29,6 +29,7 @@ from runwright.app.settings import Settings
 from runwright.engine.executor import Observer
 from runwright.engine.store import RunRow
 from runwright.loadgen import LoadSnapshot, run_load
+from runwright.steps.router_metrics import ERROR_RATIO
 
 
 def free_port() -> int:
@@ -73,12 +74,6 @@ def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
             "keep_previous": "1s",
         },
     }
-
-
-ERROR_RATIO = (
-    'rate(router_errors_total{backend="{{ version }}"})'
-    ' / rate(router_requests_total{backend="{{ version }}"})'
-)
 
 
 def canary_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:

@@ -28,6 +28,12 @@ from runwright.providers import promtext
 from runwright.providers.scrape import PageProvider
 from runwright.routers.base import BackendCounters, Router
 
+ERROR_RATIO = (
+    'rate(router_errors_total{backend="{{ version }}"})'
+    ' / rate(router_requests_total{backend="{{ version }}"})'
+)
+"""The share of a version's requests that failed (5xx or unanswered) since the last reading."""
+
 METRICS = (
     "router_requests_total",
     "router_errors_total",
