@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -26,16 +25,11 @@ import yaml
 from runwright.app import runs
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
+from runwright.drivers.local import free_port
 from runwright.engine.executor import Observer
 from runwright.engine.store import RunRow
 from runwright.loadgen import LoadSnapshot, run_load
 from runwright.steps.router_metrics import ERROR_RATIO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
@@ -224,8 +218,8 @@ def run_demo(
         _cleanup_previous(base, state)
         shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
-    listen = f"127.0.0.1:{free_port()}"
-    admin = f"127.0.0.1:{free_port()}"
+    listen = f"127.0.0.1:{free_port('127.0.0.1')}"
+    admin = f"127.0.0.1:{free_port('127.0.0.1')}"
     path = state / "demo.yaml"
     path.write_text(yaml.safe_dump(demo_runbook(router, listen, admin), sort_keys=False))
     canary_path = state / "demo-canary.yaml"
