@@ -13,8 +13,6 @@ A ``CheckSpec`` holds a condition (``fail_if: "> 0.01"`` fails when it holds; ``
   with data since the first one of the current breach streak breached, and that streak spans
   at least ``for_seconds`` (its last measurement is ``for_seconds`` or more after its first).
   With a 10s interval and ``for: 30s`` that is the 4th breach in a row, at 0, 10, 20, 30s.
-  Measurements are taken on a schedule but stamped when they happen, so a span short of
-  ``for_seconds`` by no more than ``JITTER`` of an interval (timer jitter) counts as reaching it.
   One good measurement ends the streak. Provider errors and ignored no-data are unknowns: they
   neither end a streak nor count as breaches (a flaky provider must not delay a rollback).
 - ``failure_limit: N``: the check fails when *more than* N measurements breached over the whole
@@ -42,10 +40,6 @@ from typing import Any, Literal
 
 from runwright.errors import InputError
 from runwright.model.durations import format_duration, parse_duration
-
-JITTER = 0.05
-"""The share of an interval by which a measurement may be late or early without changing
-what ``for`` decides."""
 
 
 class Verdict(StrEnum):
@@ -317,12 +311,11 @@ class CheckEvaluator:
         self._streak.append((at, value))
         if spec.for_seconds is not None:
             span = (at - self._streak[0][0]).total_seconds()
-            if span >= spec.for_seconds - JITTER * spec.interval_seconds - 1e-9:
+            if span >= spec.for_seconds - 1e-9:
                 values = _list([v for _, v in self._streak])
                 self._raise(
                     Verdict.FAILED,
-                    f"{spec.name} was {values} ({spec.condition.short}) "
-                    f"for {_span(max(span, spec.for_seconds))}",
+                    f"{spec.name} was {values} ({spec.condition.short}) for {_span(span)}",
                 )
                 return self._record(at, value, query, True, self.result.reason)
             progress = f"breached for {_span(span)} of {_span(spec.for_seconds)}"

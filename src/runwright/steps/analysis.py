@@ -40,6 +40,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 from pydantic import Field
@@ -353,6 +354,7 @@ class _Analysis:
         self.duration = duration
         self.compare = compare
         self.watches: list[_Watch] = []
+        self.schedule_origin: tuple[float, datetime] = (0.0, ctx.clock.now())
 
     async def setup(self) -> None:
         ctx = self.ctx
@@ -361,6 +363,7 @@ class _Analysis:
         factory: ProviderFactory = ctx.services.get("provider_factory") or self._default_factory
         start = ctx.clock.monotonic()
         started_at = ctx.clock.now()
+        self.schedule_origin = (start, started_at)
         baseline_vars: Mapping[str, Any] | None = None
         for name, mapping in found.items():
             rendered = render_check(name, mapping, ctx.variables)
@@ -458,8 +461,13 @@ class _Analysis:
         clock = self.ctx.clock
         at, began = clock.now(), clock.monotonic()
         interval = watch.spec.interval_seconds
-        # On the schedule the window started with, so sleeps that overshoot do not add up and
-        # cost the window its last reading; after a stall, from now.
+        # Readings keep the schedule the window started with, so sleeps that overshoot do not
+        # add up and cost the window its last reading (after a stall: from now). The rules
+        # judge each reading at its scheduled time, as Prometheus judges rule evaluations, so
+        # a late wake-up cannot make a streak look shorter than it was; rows keep ``at``.
+        origin_mono, origin_at = self.schedule_origin
+        scheduled = watch.due if began - watch.due < interval else began
+        tick = origin_at + timedelta(seconds=scheduled - origin_mono)
         nxt = watch.due + interval
         watch.due = nxt if nxt > began else began + interval
         query = str(watch.mapping.get("query") or "success")
@@ -470,8 +478,8 @@ class _Analysis:
         rows: list[dict[str, Any]] = []
         primed_now = False
         if isinstance(canary, ProviderError):
-            record = watch.evaluator.observe_error(at, str(canary), query=query)
-            rows.append(_row(record))
+            record = watch.evaluator.observe_error(tick, str(canary), query=query)
+            rows.append(_row(record) | {"at": at})
         elif canary is not None and watch.priming:
             watch.priming, primed_now = False, True
             record = CheckRecord(
@@ -480,8 +488,10 @@ class _Analysis:
             )  # fmt: skip
             rows.append(_row(record))
         elif canary is not None:
-            record = watch.evaluator.observe(at, canary.value, query=canary.query, note=canary.note)
-            rows.append(_row(record, canary.note))
+            record = watch.evaluator.observe(
+                tick, canary.value, query=canary.query, note=canary.note
+            )
+            rows.append(_row(record, canary.note) | {"at": at})
             if canary.value is not None:
                 watch.canary_values.append(canary.value)
         if watch.baseline is not None and stable is not None:

@@ -406,3 +406,28 @@ async def test_late_wakeups_do_not_add_up_and_cost_the_window_its_last_reading()
     outcome = await h.run(["error-rate"], 10)
     assert outcome.status == "succeeded"
     assert len(h.rows_of("error-rate")) == 11
+
+
+class OnceLateClock(FakeClock):
+    """The first sleep wakes 300 ms late; the others on time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeps = 0
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        await super().sleep(seconds + (0.3 if self.sleeps == 1 else 0.0))
+
+
+async def test_a_late_reading_is_judged_at_its_scheduled_time_and_stored_at_its_real_one() -> None:
+    # The streak starts with the late reading (taken at 1.3 s) and its 4th breach is taken at
+    # 4 s: 2.7 s apart in real time, 3 s on the schedule, so for: 3s fails there.
+    h = Harness({"error-rate": check(interval="1s", **{"for": "3s"})}, {ERRORS: [0.0] + [0.2] * 19})
+    h.ctx = dataclasses.replace(h.ctx, clock=OnceLateClock())
+    outcome = await h.run(["error-rate"], 10)
+    assert outcome.status == "failed"
+    assert outcome.summary == "error-rate was 0.2, 0.2, 0.2, 0.2 (> 0.01) for 3s"
+    rows = h.rows_of("error-rate")
+    taken = [(r["at"] - rows[0]["at"]).total_seconds() for r in rows]
+    assert taken == pytest.approx([0.0, 1.3, 2.0, 3.0, 4.0])
