@@ -36,6 +36,16 @@ def _markdown_parser() -> Any:
     return parse_markdown
 
 
+def read_runbook(path: str | Path) -> Runbook:
+    """A runbook file (YAML or Markdown) validated with every step kind and check rule."""
+    return load_runbook(path, param_models(), _markdown_parser(), validate_check)
+
+
+def read_runbook_text(text: str, file: str) -> Runbook:
+    """The same for a runbook's text (a run's stored copy)."""
+    return load_text(text, file, param_models(), _markdown_parser(), validate_check)
+
+
 def owner_dead(owner: str) -> bool:
     """A lease owner on this host whose process is gone cannot renew: treat as expired."""
     try:
@@ -83,10 +93,10 @@ class Runtime:
     # -- runbooks ---------------------------------------------------------------------------
 
     def load(self, path: str | Path) -> Runbook:
-        return load_runbook(path, param_models(), _markdown_parser(), validate_check)
+        return read_runbook(path)
 
     def load_text(self, text: str, file: str) -> Runbook:
-        return load_text(text, file, param_models(), _markdown_parser(), validate_check)
+        return read_runbook_text(text, file)
 
     def environment(self, runbook: Runbook, name: str | None) -> tuple[str, Environment]:
         envs = runbook.environments

@@ -14,14 +14,11 @@ from pathlib import Path
 
 import click
 
+from runwright.app.runtime import read_runbook
 from runwright.errors import RunbookError, RunwrightError
 from runwright.model.importer import import_markdown, summary
 from runwright.model.lint import Finding, has_errors, lint
-from runwright.model.loader import load_runbook
-from runwright.model.markdown import parse_markdown
 from runwright.model.source import read_text
-from runwright.steps.analysis import validate_check
-from runwright.steps.registry import param_models
 
 
 def _err(text: str) -> None:
@@ -96,7 +93,7 @@ def lint_cmd(files: tuple[str, ...], as_json: bool, no_info: bool) -> None:
     invalid: list[dict[str, str]] = []
     for path in files:
         try:
-            book = load_runbook(path, param_models(), parse_markdown, validate_check)
+            book = read_runbook(path)
         except RunbookError as exc:
             invalid.append({"file": path, "error": str(exc)})
             continue

@@ -215,16 +215,13 @@ def cli(ctx: click.Context, database_url: str | None, state_dir: str | None) -> 
 @handle_errors
 def validate(c: Ctx, files: tuple[str, ...], as_json: bool) -> None:
     """Check runbook FILES against the schema; report file:line:col and a hint per problem."""
-    from runwright.app.runtime import _markdown_parser
-    from runwright.model.loader import load_runbook
-    from runwright.steps.analysis import validate_check
-    from runwright.steps.registry import param_models
+    from runwright.app.runtime import read_runbook
 
     results = []
     worst = 0
     for f in files:
         try:
-            book = load_runbook(f, param_models(), _markdown_parser(), validate_check)
+            book = read_runbook(f)
             results.append({"file": f, "ok": True, "name": book.name, "steps": len(book.steps())})
             if not as_json:
                 release = f", a {book.release.strategy} release" if book.release else ""
