@@ -18,10 +18,11 @@ from runwright.errors import InputError
 from runwright.model.durations import format_duration
 from runwright.model.loader import Runbook
 from runwright.model.schema import Environment, Step
-from runwright.model.templating import Placeholder, render
+from runwright.model.templating import Placeholder
 from runwright.steps.analysis import check_spec, definitions, plan_lines, render_check
 from runwright.steps.base import PlanContext
 from runwright.steps.registry import describe, with_self_undo
+from runwright.steps.wait import nothing_beside
 
 
 def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
@@ -155,12 +156,6 @@ class _Captured(dict[str, Any]):
         return self.__missing__(key)
 
 
-def _skipped(spec: Mapping[str, Any], ctx: PlanContext) -> bool:
-    """A canary pause on a first release: it has no stable version to watch beside."""
-    beside = (spec.get("params") or {}).get("beside")
-    return beside is not None and not render(str(beside), ctx.variables, where="wait")
-
-
 def build_plan(
     runbook: Runbook,
     env_name: str,
@@ -178,7 +173,10 @@ def build_plan(
         undo_spec = spec.get("undo_step")
         lines = describe(spec, ctx)
         worst: float | None = None
-        names = [] if _skipped(spec, ctx) else analysis_of(spec)
+        skipped = spec.get("kind") == "wait" and nothing_beside(
+            spec.get("params") or {}, ctx.variables
+        )
+        names = [] if skipped else analysis_of(spec)
         if names:
             compare = (spec.get("params") or {}).get("compare")
             shown = {n: render_check(n, m, ctx.variables) for n, m in spec["checks"].items()}

@@ -86,14 +86,20 @@ async def apply_weights(
     return table
 
 
+def named_weights(params: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, int]:
+    """The weights by version name; a version that renders empty (no previous version on a
+    first release) is left out."""
+    p = TrafficParams.model_validate(params)
+    named = {render(v, variables, where="traffic"): w for v, w in p.weights.items()}
+    return {v: w for v, w in named.items() if v}
+
+
 class TrafficKind:
     key = "traffic"
     params = TrafficParams
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = TrafficParams.model_validate(params)
-        named = {render(v, ctx.variables, where="traffic"): w for v, w in p.weights.items()}
-        named = {v: w for v, w in named.items() if v}
+        named = named_weights(params, ctx.variables)
         if not any(w > 0 for w in named.values()):
             return ["no version to send traffic to (first release): nothing to do"]
         if len(named) == 1:
@@ -103,9 +109,7 @@ class TrafficKind:
         return ["set traffic: " + ", ".join(parts) + " (make-before-break)"]
 
     async def execute(self, ctx: StepContext) -> Outcome:
-        p = TrafficParams.model_validate(ctx.params)
-        wanted = {render(v, ctx.variables, where="traffic"): w for v, w in p.weights.items()}
-        wanted = {v: w for v, w in wanted.items() if v}
+        wanted = named_weights(ctx.params, ctx.variables)
         if not any(w > 0 for w in wanted.values()):
             return Outcome.ok("no version to send traffic to (first release): nothing to do")
         table = await apply_weights(ctx, wanted)

@@ -39,14 +39,24 @@ class WaitParams(Params):
         return value
 
 
+SKIPPED = "skipped: first release, no stable version to watch it beside"
+
+
+def nothing_beside(params: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
+    """A canary pause on a first release: no stable version to watch it beside, so it is
+    skipped (``plan`` shows it so and counts no analysis for it)."""
+    beside = params.get("beside")
+    return beside is not None and not render(str(beside), variables, where="wait")
+
+
 class WaitKind:
     key = "wait"
     params = WaitParams
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+        if nothing_beside(params, ctx.variables):
+            return [SKIPPED]
         p = WaitParams.model_validate(params)
-        if p.beside is not None and not render(p.beside, ctx.variables, where="wait"):
-            return ["skipped: first release, no stable version to watch it beside"]
         line = f"wait {format_duration(p.duration)}" + (f": {p.reason}" if p.reason else "")
         if p.analysis:
             against = " against the stable version" if p.compare == "baseline" else ""
@@ -54,9 +64,9 @@ class WaitKind:
         return [line]
 
     async def execute(self, ctx: StepContext) -> Outcome:
+        if nothing_beside(ctx.params, ctx.variables):
+            return Outcome.ok(SKIPPED)
         p = WaitParams.model_validate(ctx.params)
-        if p.beside is not None and not render(p.beside, ctx.variables, where="wait"):
-            return Outcome.ok("skipped: first release, no stable version to watch it beside")
         if p.analysis:
             return await run_analysis(ctx, p.analysis, p.duration, compare=p.compare)
         ctx.output(f"waiting {format_duration(p.duration)}")

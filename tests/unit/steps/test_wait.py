@@ -6,6 +6,7 @@ import time
 
 from tests.unit.steps.conftest import App, Harness
 
+from runwright.steps.base import PlanContext
 from runwright.steps.wait import KIND, WaitParams
 
 
@@ -23,7 +24,8 @@ def test_shorthands_and_reason() -> None:
     assert WaitParams.model_validate(90).duration == 90.0
     assert WaitParams.model_validate("1h30m").duration == 5400.0
     p = WaitParams.model_validate({"duration": "2m", "reason": "cache expiry"})
-    assert KIND.describe(p.model_dump(), None) == ["wait 2m: cache expiry"]  # type: ignore[arg-type]
+    ctx = PlanContext({}, "staging", "v1")
+    assert KIND.describe(p.model_dump(), ctx) == ["wait 2m: cache expiry"]
 
 
 def test_a_run_with_a_bake_records_five_minutes_on_its_clock(app: App) -> None:
