@@ -69,19 +69,21 @@ def step_view(r: StepRow) -> StepView:
 
 
 def view_of(
-    run: RunRow, rows: list[StepRow], views: dict[int, tuple[StepRow, StepView]] | None = None
+    run: RunRow,
+    rows: list[StepRow],
+    views: dict[tuple[str, int], tuple[StepRow, StepView]] | None = None,
 ) -> RunView:
     """The machine's view of a run. ``views`` caches each row's view across the calls of one
     drive loop (a row object is replaced, never changed, when its step moves on)."""
     steps = []
     for r in rows:
-        cached = views.get(id(r)) if views is not None else None
+        cached = views.get((r.section, r.idx)) if views is not None else None
         if cached is not None and cached[0] is r:
             steps.append(cached[1])
             continue
         view = step_view(r)
         if views is not None:
-            views[id(r)] = (r, view)
+            views[(r.section, r.idx)] = (r, view)
         steps.append(view)
     return RunView(status=run.status, abort_requested=bool(run.abort_requested), steps=tuple(steps))
 
@@ -177,7 +179,7 @@ class Scheduler:
             # Only the lease holder changes step rows, so they are read once and then
             # refreshed one by one as this loop changes them.
             rows = self.store.steps(run_id)
-            views: dict[int, tuple[StepRow, StepView]] = {}
+            views: dict[tuple[str, int], tuple[StepRow, StepView]] = {}
             while True:
                 run = self.store.run(run_id)
                 view = view_of(run, rows, views)

@@ -61,6 +61,8 @@ from runwright.steps.router_metrics import RouterProvider
 logger = logging.getLogger(__name__)
 
 PROVIDERS = ("scrape", "router", "prometheus", "http", "command")
+PAGE_PROVIDERS = ("scrape", "router")
+"""Providers that evaluate the scrape query subset over a metrics page (rates need two reads)."""
 Compare = Literal["baseline", "none"]
 """``baseline``: compare every check with the stable version; ``none``: compare none, even a
 check that asks for it (a bake, where the stable version takes no traffic)."""
@@ -130,7 +132,7 @@ def validate_check(name: str, mapping: Mapping[str, Any]) -> None:
     check_spec(name, mapping)
     provider = provider_of(name, mapping)
     query = str(mapping.get("query") or "")
-    if provider in ("scrape", "router") and "{%" not in query:
+    if provider in PAGE_PROVIDERS and "{%" not in query:
         from runwright.providers.scrape import parse_query
 
         shown = _TEMPLATE.sub("x", query)
@@ -258,7 +260,7 @@ def parse_check_interval(mapping: Mapping[str, Any]) -> float:
 
 
 def _needs_priming(provider: str, query: str) -> bool:
-    if provider not in ("scrape", "router"):
+    if provider not in PAGE_PROVIDERS:
         return False
     from runwright.providers.scrape import needs_previous, parse_query
 
