@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 import yaml
 from tests.conftest import ROOT, RunCli
 from tests.support.postgres import Cluster
+from tests.support.releases import version_at
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 EXAMPLE = ROOT / "examples" / "db-release.yaml"
@@ -47,11 +47,6 @@ def example(
         yield path, listen
     finally:
         _kill_recorded(state_dir)
-
-
-def _served(listen: str) -> str:
-    with urllib.request.urlopen(f"http://{listen}/version", timeout=5) as answer:
-        return str(json.load(answer)["version"])
 
 
 def _revision(url: str) -> str:
@@ -90,17 +85,17 @@ def test_v1_v2_then_rollback_against_postgres(
         assert done.returncode == 0, done.stdout + done.stderr
 
     deploy("v1")
-    assert _served(listen) == "v1"
+    assert version_at(listen) == "v1"
     assert _revision(url) == "0001"
     pg_cluster.psql("shop_example", "INSERT INTO orders VALUES (1, 'ada', 1200)")
 
     deploy("v2")
-    assert _served(listen) == "v2"
+    assert version_at(listen) == "v2"
     assert _revision(url) == "0002"
 
     back = run_cli("rollback", "-e", "local", env=env)
     assert back.returncode == 0, back.stdout + back.stderr
-    assert _served(listen) == "v1"
+    assert version_at(listen) == "v1"
     assert _revision(url) == "0001"
     assert pg_cluster.psql("shop_example", "SELECT customer FROM orders") == "ada"
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from tests.conftest import ROOT, RunCli
-from tests.support.releases import MARKER, marked
+from tests.support.releases import MARKER, marked, version_at
 
 EXAMPLE = ROOT / "examples" / "demo-release.md"
 
@@ -41,11 +40,6 @@ def example(tmp_path: Path, free_port: Callable[[], int]) -> tuple[Path, str]:
     path = tmp_path / "demo-release.md"
     path.write_text(text)
     return path, listen
-
-
-def served(listen: str) -> str:
-    with urllib.request.urlopen(f"http://{listen}/version", timeout=5) as answer:
-        return str(json.load(answer)["version"])
 
 
 def test_the_markdown_plan_equals_the_plan_of_its_yaml_import(
@@ -77,7 +71,7 @@ def test_the_markdown_runbook_releases_the_demo_service_and_rolls_back_a_bad_one
     for version in ("v1", "v2"):
         done = run_cli("deploy", str(path), "-e", "local", "--version", version, *python, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert served(listen) == version
+        assert version_at(listen) == version
     bad = run_cli(
         "deploy", str(path), "-e", "local", "--version", "v3", *python,
         "--var", "faults=--error-rate 1", env=env,
@@ -85,7 +79,7 @@ def test_the_markdown_runbook_releases_the_demo_service_and_rolls_back_a_bad_one
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "smoke: home page answers" in bad.stderr
     assert "rolled back v3; the previous version serves all traffic" in bad.stderr
-    assert {served(listen) for _ in range(20)} == {"v2"}
+    assert {version_at(listen) for _ in range(20)} == {"v2"}
     history = json.loads(run_cli("history", "--json").stdout)
     assert [r["status"] for r in history][:3] in (
         ["rolled_back", "succeeded", "succeeded"],

@@ -122,6 +122,12 @@ def marked(mark: str) -> set[int]:
     return found
 
 
+def version_at(listen: str) -> str:
+    """The version that answers ``GET /version`` at ``listen`` (host:port) on a new connection."""
+    with urllib.request.urlopen(f"http://{listen}/version", timeout=5) as answer:
+        return str(json.loads(answer.read())["version"])
+
+
 def pgid_of(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -220,11 +226,7 @@ class Lab:
 
     def served(self, requests: int = 50) -> Counter[str]:
         """Which versions answer through the router, each request on a fresh connection."""
-        seen: Counter[str] = Counter()
-        for _ in range(requests):
-            with urllib.request.urlopen(f"http://{self.listen}/version", timeout=5) as resp:
-                seen[json.loads(resp.read())["version"]] += 1
-        return seen
+        return Counter(version_at(self.listen) for _ in range(requests))
 
     def instances(self) -> list[dict[str, Any]]:
         """The local driver's pid-file records of the versions it runs."""
