@@ -43,8 +43,10 @@ def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
         steps.append(_new("main", len(steps), "approval", step, {}))
     for phase, step in _main_steps(runbook, env_name):
         steps.append(_new("main", len(steps), phase, step, runbook.checks))
-    for n, step in enumerate(runbook.rollback):
-        steps.append(_new("rollback", n, "rollback", step, runbook.checks))
+    for step in runbook.rollback:
+        if step.runs_in(env_name):
+            n = sum(s.section == "rollback" for s in steps)
+            steps.append(_new("rollback", n, "rollback", step, runbook.checks))
     return steps
 
 
@@ -57,12 +59,13 @@ def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: st
         )
     steps = [s for s in expand(runbook, env_name, env) if s.phase == "approval"]
     for step in runbook.procedures[name]:
-        steps.append(_new("main", len(steps), name, step, runbook.checks))
+        if step.runs_in(env_name):
+            steps.append(_new("main", len(steps), name, step, runbook.checks))
     return steps
 
 
 def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
-    out = list(runbook.steps())
+    out = [(phase, step) for phase, step in runbook.steps() if step.runs_in(env_name)]
     if runbook.release is not None:
         try:
             from runwright.app.release import release_steps

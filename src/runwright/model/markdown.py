@@ -28,24 +28,30 @@ from pathlib import PurePath
 from typing import Any
 
 from runwright.errors import RunbookError
-from runwright.model.md_blocks import Block, scan
+from runwright.model.md_blocks import Block, plain_text, scan
+from runwright.model.md_fences import (
+    SHELL_LANGS,
+    WATCHER_TIMEOUT,
+    YAML_LANGS,
+    clean_title,
+    is_example_output,
+    is_watcher,
+    literal,
+    step_name,
+    strip_prompt,
+)
+from runwright.model.md_sections import (
+    Place,
+    SectionRule,
+    classify,
+    describes_deploying,
+    environment_of,
+)
 from runwright.model.md_shell import ShellCommand, split_shell
 from runwright.model.source import PathKey, Positions, Source, parse_yaml
 
-SHELL_LANGS = {"sh", "bash", "shell", "zsh", "console", "shell-session"}
-YAML_LANGS = {"yaml", "yml"}
-ROLLBACK_RE = re.compile(r"\broll(?:ing|ed)?[\s-]?back|\brevert", re.I)
-PROCEDURE_RE = re.compile(
-    r"troubleshoot|emergenc|incident|disaster|outage|recovery|maintenance|monitoring|"
-    r"alerting|common issues",
-    re.I,
-)
-NOT_PROCEDURE_RE = re.compile(r"contact|reference|contents", re.I)
-_NUMBERING = re.compile(r"^(?:step\s+)?\d+(?:\.\d+)*[.):]?\s+", re.I)
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\- ]+")
-
-
-# -- the document -------------------------------------------------------------------------
+_LABEL_END = (":", "**", "__")
 
 
 @dataclass
@@ -61,13 +67,35 @@ class Note:
 
 @dataclass
 class _Container:
-    kind: str  # phase | rollback | procedure | top
+    kind: str  # phase | rollback | procedure | note | top
     name: str
     line: int
     steps: list[dict[str, Any]] = field(default_factory=list)
     positions: list[tuple[PathKey, tuple[int, int], bool]] = field(default_factory=list)
     description: list[str] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    into: _Container | None = None  # a note section: the container its text is kept in
+    first: bool = False  # a pre-deployment gate: placed before the document's phases
+    section: str = ""  # the classifier rule that made it, "" for an ordinary section
+
+
+@dataclass
+class _Frame:
+    """An open heading: its level, where its content goes, and its environment."""
+
+    level: int
+    name: str
+    container: _Container
+    env: str | None
+    group: bool = False  # a top-level procedure section: its sub-headings are procedures
+
+
+@dataclass
+class _Choice:
+    """A gate that asks which of several alternative procedures was carried out."""
+
+    step: dict[str, Any]
+    names: list[str]
 
 
 @dataclass
@@ -79,14 +107,7 @@ class Conversion:
     notes: list[Note]
     blocks: list[tuple[Block, str]]  # every prose block with the heading it sits under
     text: str
-
-
-def clean_title(text: str) -> str:
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"[*_`]{1,3}", "", text).strip()
-    text = re.sub(r"^[^\w(\[]+", "", text).strip()
-    text = _NUMBERING.sub("", text).strip()
-    return text.rstrip(":").strip() or "untitled"
+    sections: list[tuple[int, str, str]] = field(default_factory=list)  # line, heading, where
 
 
 def _runbook_name(title: str | None, file: str) -> str:
@@ -106,8 +127,18 @@ class _Reader:
         self.prose: list[tuple[Block, str]] = []
         self.names: set[str] = set()
         self.containers: list[_Container] = []
+        self.sections: list[tuple[int, str, str]] = []
+        self.deploying: dict[str, int] = {}  # environment -> line of the heading naming it
+        self.choices: dict[int, _Choice] = {}
         self.body = 0
-        self.title_line = 0
+        self.phase_level = 2
+        self.top = _Container("top", "", 1)
+        self.current = self.top
+        self.stack: list[_Frame] = []
+        self.env: str | None = None
+        self.heading_text = ""
+        self.label: str | None = None
+        self.pending: list[Block] = []
 
     def unique(self, name: str, names: set[str]) -> str:
         name = name[:80].rstrip() or "step"
@@ -154,75 +185,123 @@ class _Reader:
             if headings and headings[0].level == 1 and sum(h.level == 1 for h in headings) == 1
             else None
         )
-        self.title_line = title.line if title else 0
         levels = [h.level for h in headings if h is not title]
-        phase_level = min(levels) if levels else 2
-        top = _Container("top", "", 1)
-        current = top
-        outer: _Container = top  # the phase-level section
-        rollback: _Container | None = None
-        rollback_level = 0
-        heading_text = clean_title(title.text) if title else ""
-        label: str | None = None
-        pending: list[Block] = []
+        self.phase_level = min(levels) if levels else 2
+        self.heading_text = clean_title(title.text) if title else ""
         for block in blocks:
             if block.kind == "heading":
-                self.flush_gate(pending, current, heading_text)
-                pending = []
-                label = None
-                if block is title:
-                    continue
-                name = clean_title(block.text)
-                heading_text = name
-                if rollback is not None and block.level <= rollback_level:
-                    rollback, current = None, outer
-                if block.level <= phase_level:
-                    if ROLLBACK_RE.search(block.text):
-                        outer = self.container("rollback", "rollback", block.line)
-                    elif PROCEDURE_RE.search(block.text) and not NOT_PROCEDURE_RE.search(
-                        block.text
-                    ):
-                        outer = self.container("procedure", name, block.line)
-                    else:
-                        outer = self.container("phase", name, block.line)
-                    current = outer
-                    continue
-                if outer.kind == "procedure" and block.level == phase_level + 1:
-                    current = self.container("procedure", name, block.line)
-                elif rollback is None and outer.kind == "phase" and ROLLBACK_RE.search(block.text):
-                    rollback, rollback_level = (
-                        self.container("rollback", "rollback", block.line),
-                        block.level,
-                    )
-                    current = rollback
-                if current.kind in ("phase", "procedure") and block.level > phase_level:
-                    current.description.append(f"{'#' * block.level} {block.text}")
-                continue
-            if block.kind == "item" and block.checkbox:
-                pending.append(block)
-                continue
-            if block.parent is not None and block.parent.checkbox and pending:
-                if block.kind == "fence":
-                    self.fence(block, current, clean_title(block.parent.text))
-                else:
-                    block.parent.text += " " + block.text.strip()
-                continue
-            self.flush_gate(pending, current, heading_text)
-            pending = []
+                self.flush()
+                self.label = None
+                if block is not title:
+                    self.heading(block)
+            else:
+                self.body_block(block)
+        self.flush()
+        return self.assemble(front, front_pos, title, self.top)
+
+    def flush(self) -> None:
+        self.flush_gate(self.pending, self.current, self.heading_text)
+        self.pending = []
+
+    def heading(self, block: Block) -> None:
+        name = clean_title(block.text)
+        self.heading_text = name
+        while self.stack and self.stack[-1].level >= block.level:
+            self.stack.pop()
+        parent = self.stack[-1] if self.stack else None
+        top = block.level <= self.phase_level
+        inside = parent.container.kind if parent else "top"
+        rule = classify(block.text, top=top) if inside not in ("procedure", "note") else None
+        container, group = self.section(block, name, rule, parent)
+        env = environment_of(block.text, rule)
+        if env is not None and describes_deploying(block.text, rule):
+            self.deploying.setdefault(env, block.line)
+        if env is None and parent is not None and (rule is None or rule.place is Place.ROLLBACK):
+            env = parent.env
+        self.stack.append(_Frame(block.level, name, container, env, group))
+        self.current, self.env = container, env
+        where = container.kind if container.kind != "top" else "phase"
+        self.sections.append((block.line, name, f"{where} '{container.name}'"))
+        if container.kind in ("phase", "procedure", "note") and not top:
+            container.description.append(f"{'#' * block.level} {block.text}")
+
+    def section(
+        self, block: Block, name: str, rule: SectionRule | None, parent: _Frame | None
+    ) -> tuple[_Container, bool]:
+        """The container a heading's content goes to, and whether it is a procedure group."""
+        outer = parent.container if parent else self.top
+        top = block.level <= self.phase_level
+        place = rule.place if rule else None
+        if place is Place.ROLLBACK:
+            if outer.kind == "rollback":
+                return outer, False
+            return self.container("rollback", "rollback", block.line), False
+        if place is Place.NOTE:
+            into = outer if outer.kind in ("phase", "procedure") else self.top
+            found = self.container("note", name, block.line)
+            found.into = into
+            return found, False
+        if place is Place.PREDEPLOY:
+            found = self.container("phase", name, block.line)
+            found.first = True
+            return found, False
+        if place is Place.ALTERNATIVE:
+            full = f"{parent.name}: {name}" if parent else name
+            found = self.container("procedure", full, block.line)
+            self.choice(outer, found, parent.level if parent else 0, block.line)
+            return found, False
+        if place is Place.PROCEDURE:
+            return self.container("procedure", name, block.line), top
+        if parent is None or top:
+            return self.container("phase", name, block.line), False
+        if parent.group and block.level == self.phase_level + 1:
+            return self.container("procedure", name, block.line), False
+        return outer, False
+
+    def choice(self, outer: _Container, option: _Container, level: int, line: int) -> None:
+        """One gate in ``outer`` naming every alternative under the same heading."""
+        key = id(outer) * 16 + level
+        found = self.choices.get(key)
+        if found is None:
+            gate = {"name": f"choose one: {outer.name or self.heading_text}", "gate": {"items": []}}
+            if outer.kind == "note":
+                return
+            self.add(outer, gate, line)
+            found = self.choices[key] = _Choice(gate, [])
+        found.names.append(option.name)
+        listed = "; ".join(f"'{n}'" for n in found.names)
+        found.step["gate"]["items"] = [
+            f"one of these was carried out (runwright run-procedure RUNBOOK NAME): {listed}"
+        ]
+        found.step["description"] = "alternatives: " + listed
+
+    def body_block(self, block: Block) -> None:
+        current = self.current
+        gates_all = current.first
+        if block.kind == "item" and (block.checkbox or gates_all):
+            self.pending.append(block)
+            return
+        parent = block.parent
+        if parent is not None and (parent.checkbox or gates_all) and self.pending:
             if block.kind == "fence":
-                context = clean_title(block.parent.text) if block.parent else label or heading_text
-                self.fence(block, current, context)
-                continue
-            if block.kind == "rule":
-                continue
-            stripped = block.text.strip()
-            short = block.kind == "paragraph" and len(stripped) < 100
-            short = short and (stripped.endswith(":") or stripped.startswith(("**", "__")))
-            label = clean_title(block.text) if short else None
-            self.prose.append((block, heading_text))
-            self.describe(block, current)
-        self.flush_gate(pending, current, heading_text)
-        return self.assemble(front, front_pos, title, top)
+                self.fence(block, current, clean_title(parent.text))
+            else:
+                parent.text += " " + block.text.strip()
+            return
+        self.flush()
+        if block.kind == "fence":
+            context = clean_title(parent.text) if parent else self.label or self.heading_text
+            self.fence(block, current, context)
+            return
+        if block.kind == "rule":
+            return
+        stripped = block.text.strip()
+        short = block.kind == "paragraph" and len(stripped) < 100
+        self.label = clean_title(block.text) if short and stripped.endswith(_LABEL_END) else None
+        if short and stripped.startswith(("**", "__")):
+            self.label = clean_title(block.text)
+        self.prose.append((block, self.heading_text))
+        self.describe(block, current)
 
     def container(self, kind: str, name: str, line: int) -> _Container:
         if kind == "rollback":
@@ -236,7 +315,7 @@ class _Reader:
         return found
 
     def describe(self, block: Block, where: _Container) -> None:
-        if where.kind in ("phase", "procedure", "top"):
+        if where.kind in ("phase", "procedure", "top", "note"):
             where.description.append(
                 block.text.strip() if block.kind != "item" else f"- {block.text}"
             )
@@ -253,6 +332,8 @@ class _Reader:
     ) -> None:
         names = self.names if where.kind != "procedure" else {s["name"] for s in where.steps}
         step["name"] = self.unique(str(step.get("name") or "step"), names)
+        if self.env is not None and where.kind in ("phase", "rollback", "top"):
+            step.setdefault("environments", [self.env])
         index = len(where.steps)
         where.steps.append(step)
         where.positions.append(((index,), (line, col), False))
@@ -269,40 +350,59 @@ class _Reader:
         attrs = dict(block.attrs or {})
         if attrs.pop("skip", False):
             return
-        content_line = block.line + 1
         if block.lang in YAML_LANGS and attrs.pop("step", False):
-            src = parse_yaml(block.text, self.file, line_offset=block.line)
-            if not isinstance(src.data, dict):
-                raise RunbookError(
-                    "a ```yaml {step} block must hold one step mapping",
-                    file=self.file,
-                    line=content_line,
-                    column=1,
-                    hint="for example: name: health\\nhttp: http://127.0.0.1/health",
-                )
-            step = {**src.data, **attrs}
-            keys = {k: (block.line, c) for k, c in block.attr_cols.items() if k in attrs}
-            self.add(where, step, block.line, 1, keys, src.positions)
+            self.yaml_step(block, where, attrs)
             return
         if block.lang in SHELL_LANGS and block.attrs is not None:
-            command = _strip_prompt(block.text, block.lang).strip("\n")
+            command = strip_prompt(block.text, block.lang).strip("\n")
             step = {"name": attrs.pop("name", None) or context, "run": command, **attrs}
             keys = {k: (block.line, c) for k, c in block.attr_cols.items() if k in step}
-            keys["run"] = (content_line, 1)
+            keys["run"] = (block.line + 1, 1)
             self.add(where, step, block.line, 1, keys)
+            return
+        if where.kind == "note" or is_example_output(block.lang, block.text, self.label):
+            kind = "example output" if where.kind != "note" else "code in a note section"
+            where.description.append(f"```{block.lang}\n{block.text}\n```")
+            where.notes.append(Note(block.line, block.end, kind, block.text.strip()))
             return
         if block.lang not in SHELL_LANGS or block.attrs is not None:
             what = f"code block ({block.lang or 'no language'})"
             where.notes.append(Note(block.line, block.end, what, block.text.strip()))
             return
-        commands, leftovers = split_shell(_strip_prompt(block.text, block.lang), content_line)
+        self.manual_steps(block, where, context)
+
+    def yaml_step(self, block: Block, where: _Container, attrs: dict[str, Any]) -> None:
+        src = parse_yaml(block.text, self.file, line_offset=block.line)
+        if not isinstance(src.data, dict):
+            raise RunbookError(
+                "a ```yaml {step} block must hold one step mapping",
+                file=self.file,
+                line=block.line + 1,
+                column=1,
+                hint="for example: name: health\\nhttp: http://127.0.0.1/health",
+            )
+        step = {**src.data, **attrs}
+        keys = {k: (block.line, c) for k, c in block.attr_cols.items() if k in attrs}
+        self.add(where, step, block.line, 1, keys, src.positions)
+
+    def manual_steps(self, block: Block, where: _Container, context: str) -> None:
+        """An unannotated shell block: one step done by hand per comment and its commands."""
+        commands, leftovers = split_shell(strip_prompt(block.text, block.lang), block.line + 1)
         for cmd in commands:
             if not cmd.command.strip():
                 continue
-            made: dict[str, Any] = {"name": _step_name(cmd, context)}
-            if cmd.description:
-                made["description"] = "\n".join(cmd.description)
-            made["run"] = _literal(cmd.command)
+            made: dict[str, Any] = {"name": step_name(cmd, context)}
+            description = list(cmd.description)
+            if is_watcher(cmd.command):
+                made["timeout"] = WATCHER_TIMEOUT
+                description.append(f"runs until stopped: given a {WATCHER_TIMEOUT} timeout")
+                where.notes.append(
+                    Note(cmd.command_line, cmd.command_line, "watcher", cmd.command.strip())
+                )
+            description += cmd.after
+            if description:
+                made["description"] = "\n".join(description)
+            made["run"] = literal(cmd.command)
             made["manual"] = True
             self.add(where, made, cmd.line, 1, {"run": (cmd.command_line, 1)})
         if leftovers and commands and where.steps:
@@ -320,7 +420,7 @@ class _Reader:
             return
         gate_items: list[Any] = []
         for item in items:
-            text = re.sub(r"\s+", " ", item.text).strip()
+            text = plain_text(re.sub(r"\s+", " ", item.text).strip())
             attrs = dict(item.attrs or {})
             proof = {k: attrs.pop(k) for k in ("http", "run") if k in attrs}
             if proof or attrs:
@@ -352,11 +452,48 @@ class _Reader:
             top.name = str(data["name"])
             top.kind = "phase"
             self.containers.insert(0, top)
+        self.keep_notes(data)
+        if "environments" not in data:
+            data["environments"] = self.environments()
+        self.restrict(data["environments"])
+        ordered = [c for c in self.containers if c.first]
+        ordered += [c for c in self.containers if not c.first]
+        self.place(data, ordered)
+        self.notes.sort(key=lambda n: n.line)
+        return Conversion(data, pos, self.notes, self.prose, self.text, self.sections)
+
+    def keep_notes(self, data: dict[str, Any]) -> None:
+        """A note section's text goes to the description of the section around it."""
+        extra: list[str] = []
+        for c in self.containers:
+            if c.kind != "note":
+                continue
+            text = "\n\n".join(c.description)
+            into = c.into if c.into is not None and c.into is not self.top else None
+            (into.description if into is not None else extra).append(text)
+            where = f"phase or procedure '{into.name}'" if into else "the runbook's description"
+            kept = f"note section '{c.name}', in the description of {where}"
+            self.notes.extend(Note(n.line, n.end, n.kind, n.text, kept) for n in c.notes)
+        if extra:
+            data["description"] = "\n\n".join([str(data.get("description") or ""), *extra])
+            data["description"] = data["description"].strip()
+
+    def restrict(self, environments: Any) -> None:
+        """Drop a heading's environment from steps when the runbook has no such environment."""
+        names = set(environments) if isinstance(environments, dict) else set()
+        for c in self.containers:
+            for step in c.steps:
+                envs = step.get("environments")
+                if isinstance(envs, list) and not set(envs) <= names:
+                    del step["environments"]
+
+    def place(self, data: dict[str, Any], containers: list[_Container]) -> None:
+        pos = self.positions
         phases = list(data.get("phases") or [])
         rollback = list(data.get("rollback") or [])
         procedures = dict(data.get("procedures") or {})
-        for c in self.containers:
-            if c.kind == "procedure" and not c.steps and not c.description:
+        for c in containers:
+            if c.kind == "note" or (c.kind == "procedure" and not c.steps and not c.description):
                 continue
             if c.kind == "phase" and not c.steps:
                 self.notes.extend(Note(n.line, n.end, n.kind, n.text, None) for n in c.notes)
@@ -368,7 +505,7 @@ class _Reader:
                 if c.description:
                     phase["description"] = "\n\n".join(c.description)
                 phases.append(phase)
-                kept = f"description of phase '{c.name}'"
+                kept: str | None = f"description of phase '{c.name}'"
             elif c.kind == "rollback":
                 base = ("rollback",)
                 offset = len(rollback)
@@ -382,38 +519,17 @@ class _Reader:
                 kept = f"description of procedure '{c.name}'"
             for path, at, is_key in c.positions:
                 (pos.keys if is_key else pos.values)[(*base, *path)] = at
-            self.notes.extend(
-                Note(
-                    n.line,
-                    n.end,
-                    n.kind,
-                    n.text,
-                    kept if not n.kind.startswith(("code", "comments")) else None,
-                )
-                for n in c.notes
-            )
-        if phases:
-            data["phases"] = phases
-        if rollback:
-            data["rollback"] = rollback
-        if procedures:
-            data["procedures"] = procedures
-        if "environments" not in data:
-            data["environments"] = self.environments()
-        self.notes.sort(key=lambda n: n.line)
-        return Conversion(data, pos, self.notes, self.prose, self.text)
+            self.notes.extend(_kept(n, kept) for n in c.notes)
+        for key, value in (("phases", phases), ("rollback", rollback), ("procedures", procedures)):
+            if value:
+                data[key] = value
 
     def environments(self) -> dict[str, Any]:
+        """staging and production, when a heading about deploying names them."""
         found: dict[str, Any] = {}
-        for block in scan(self.text, self.file, self.body):
-            if block.kind != "heading" or block.line == self.title_line:
-                continue
-            for env in ("staging", "production"):
-                if env not in found and re.search(rf"\b{env}\b", block.text, re.I):
-                    found[env] = {
-                        "description": f"inferred from line {block.line}: {clean_title(block.text)}"
-                    }
-                    self.positions.values[("environments", env)] = (block.line, 1)
+        for env, line in self.deploying.items():
+            found[env] = {"description": f"inferred from the heading at line {line}"}
+            self.positions.values[("environments", env)] = (line, 1)
         if "staging" in found:
             found.setdefault(
                 "production", {"description": "inferred: staging comes before production"}
@@ -426,24 +542,14 @@ class _Reader:
         }
 
 
-def _step_name(cmd: ShellCommand, context: str) -> str:
-    if not cmd.name:
-        return context or cmd.command.split("\n")[0][:60]
-    name = clean_title(cmd.name)
-    return f"{context}: {name}" if context and len(name.split()) <= 2 else name
-
-
-def _strip_prompt(text: str, lang: str) -> str:
-    if lang not in ("console", "shell-session"):
-        return text
-    return "\n".join(line[2:] if line.startswith("$ ") else line for line in text.split("\n"))
-
-
-def _literal(command: str) -> str:
-    """Imported commands are shown as written: Jinja-looking text is kept literal."""
-    if "{{" in command or "{%" in command:
-        return "{% raw %}" + command + "{% endraw %}"
-    return command
+def _kept(note: Note, where: str | None) -> Note:
+    if note.kind == "example output":
+        where = f"example output, not run; {where}" if where else "example output, not run"
+    elif note.kind == "watcher":
+        return Note(note.line, note.end, note.kind, note.text, "runs until stopped: a timeout")
+    elif note.kind.startswith(("code", "comments")):
+        where = None
+    return Note(note.line, note.end, note.kind, note.text, where)
 
 
 def convert(text: str, file: str) -> Conversion:
@@ -458,4 +564,4 @@ def parse_markdown(text: str, file: str) -> Source:
 
 
 __all__ = ["Block", "Conversion", "Note", "ShellCommand", "convert", "parse_markdown", "scan"]
-__all__ += ["split_shell"]
+__all__ += ["clean_title", "split_shell"]

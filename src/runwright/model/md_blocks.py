@@ -242,3 +242,19 @@ def scan(text: str, file: str, start: int = 0) -> list[Block]:
     while i < len(tokens):
         i = flat.token(tokens, i)
     return flat.blocks
+
+
+def plain_text(markdown: str) -> str:
+    """Inline Markdown as the text a reader sees: ``**bold**`` -> bold, `code` -> code."""
+    if not any(mark in markdown for mark in "*_`[<!\\&"):
+        return markdown
+    out: list[str] = []
+    for token in _PARSER.parseInline(markdown):
+        for child in token.children or []:
+            if child.type in ("text", "code_inline", "html_inline"):
+                out.append(child.content)
+            elif child.type in ("softbreak", "hardbreak"):
+                out.append(" ")
+            elif child.type == "image":
+                out.append(child.content)
+    return "".join(out).strip() or markdown

@@ -9,7 +9,7 @@ module follows just enough shell syntax to know when a command is complete.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _HEREDOC = re.compile(r"<<-?\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)")
 _OPEN_WORDS = {"if": 1, "fi": -1, "case": 1, "esac": -1, "do": 1, "done": -1, "{": 1, "}": -1}
@@ -23,6 +23,7 @@ class ShellCommand:
     name: str | None
     description: list[str]
     command: str
+    after: list[str] = field(default_factory=list)  # comments right below its commands
 
 
 @dataclass
@@ -102,6 +103,8 @@ def split_shell(text: str, first_line: int) -> tuple[list[ShellCommand], list[tu
     state = _ShellState()
     out: list[ShellCommand] = []
     comments: list[tuple[int, str]] = []
+    below = 0  # how many of ``comments`` sit right below the previous command (no blank line)
+    touching = False
     current: list[str] = []
     for offset, line in enumerate(lines):
         number = first_line + offset
@@ -111,25 +114,31 @@ def split_shell(text: str, first_line: int) -> tuple[list[ShellCommand], list[tu
                 out[-1].command = "\n".join(current).strip("\n")
                 current = []
             comments.append((number, stripped.lstrip("#").strip()))
+            below += 1 if touching and out else 0
             continue
         if state.complete and not stripped:
+            touching = False
             if current:
                 current.append("")
             continue
         if state.complete and not current:
-            name = comments[-1][1] if comments else None
+            name_at = len(comments) - 1
+            if out and below:
+                out[-1].after += [c for _, c in comments[: min(below, name_at)]]
+            earlier = comments[min(below, max(name_at, 0)) : name_at] if comments else []
             out.append(
                 ShellCommand(
                     comments[-1][0] if comments else number,
                     number,
-                    name,
-                    [c for _, c in comments[:-1]],
+                    comments[-1][1] if comments else None,
+                    [c for _, c in earlier],
                     "",
                 )
             )
-            comments = []
+            comments, below = [], 0
         current.append(line)
         state.feed(line)
+        touching = True
     if current and out:
         out[-1].command = "\n".join(current).strip("\n")
     return out, comments

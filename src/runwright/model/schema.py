@@ -90,6 +90,12 @@ class StepCommon(Strict):
     manual: bool = False
     undo: str | dict[str, Any] | None = None
     continue_on_error: bool = False
+    environments: list[str] = Field(
+        default_factory=list, description="Run only in these environments (empty: in every one)"
+    )
+
+    def runs_in(self, environment: str) -> bool:
+        return not self.environments or environment in self.environments
 
 
 class Step(StepCommon):
