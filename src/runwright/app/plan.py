@@ -159,6 +159,10 @@ class _Captured(dict[str, Any]):
         return self.__missing__(key)
 
 
+def _mentions(steps: list[PlannedStep], text: str) -> bool:
+    return any(text in line for s in steps for line in [*s.lines, *(s.undo or [])])
+
+
 def build_plan(
     runbook: Runbook,
     env_name: str,
@@ -207,4 +211,9 @@ def build_plan(
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")
+    if runbook.release is None and version and not _mentions(planned + rollback, version):
+        notes.append(
+            f"the version {version} appears in no step: this runbook does the same whatever "
+            "--version says (write {{ version }} where it names the version)"
+        )
     return Plan(runbook.name, env_name, version, planned, rollback, notes)

@@ -150,6 +150,7 @@ class _Resolver:
         self.vocabulary = _vocabulary(kinds)
         self.errors: list[RunbookError] = []
         self.names: dict[str, PathKey] = {}
+        self.lines: list[str] | None = None
 
     def step(
         self, raw: object, path: PathKey, *, default_name: str, unique: bool = True
@@ -250,7 +251,19 @@ class _Resolver:
             params=params.model_dump(mode="json", by_alias=True),
             undo_step=undo_step,
             line=pos[0] if pos else None,
+            command_line=self.value_line((*path, kind)),
         )
+
+    def value_line(self, path: PathKey) -> int | None:
+        """The line a value's text starts on (the line after ``key: |`` for a block scalar)."""
+        pos = self.source.positions.of(path)
+        if pos is None:
+            return None
+        if self.lines is None:
+            self.lines = self.source.text.split("\n")
+        line, col = pos
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return line + 1 if text[col - 1 : col] in ("|", ">") else line
 
     def steps(
         self, raws: list[Any], path: PathKey, prefix: str, *, unique: bool = True

@@ -35,10 +35,10 @@ from runwright.model.md_fences import (
     YAML_LANGS,
     clean_title,
     is_example_output,
-    is_watcher,
     literal,
     step_name,
     strip_prompt,
+    watcher_offset,
 )
 from runwright.model.md_sections import (
     Place,
@@ -393,12 +393,12 @@ class _Reader:
                 continue
             made: dict[str, Any] = {"name": step_name(cmd, context)}
             description = list(cmd.description)
-            if is_watcher(cmd.command):
+            watcher = watcher_offset(cmd.command)
+            if watcher is not None:
                 made["timeout"] = WATCHER_TIMEOUT
                 description.append(f"runs until stopped: given a {WATCHER_TIMEOUT} timeout")
-                where.notes.append(
-                    Note(cmd.command_line, cmd.command_line, "watcher", cmd.command.strip())
-                )
+                at = cmd.command_line + watcher
+                where.notes.append(Note(at, at, "watcher", cmd.command.split("\n")[watcher]))
             description += cmd.after
             if description:
                 made["description"] = "\n".join(description)

@@ -55,6 +55,15 @@ def is_watcher(command: str) -> bool:
     return bool(WATCHER.search(command))
 
 
+def watcher_offset(command: str) -> int | None:
+    """How many lines into ``command`` the first watcher is, None without one."""
+    match = WATCHER.search(command)
+    if match is None:
+        return None
+    start = match.start() + (len(match.group(0)) - len(match.group(0).lstrip()))
+    return command.count("\n", 0, start)
+
+
 def strip_prompt(text: str, lang: str) -> str:
     """Only the prompted lines of a console session are commands; the rest is their output."""
     if lang not in ("console", "shell-session"):

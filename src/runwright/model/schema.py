@@ -103,6 +103,7 @@ class Step(StepCommon):
     params: dict[str, Any] = Field(default_factory=dict)
     undo_step: Step | None = None
     line: int | None = None
+    command_line: int | None = None  # where the action's value (a command) starts
 
 
 class Phase(Strict):
