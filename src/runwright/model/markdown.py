@@ -138,6 +138,7 @@ class _Reader:
         self.env: str | None = None
         self.heading_text = ""
         self.label: str | None = None
+        self.fresh_label = False  # the label is the paragraph right above the next block
         self.pending: list[Block] = []
 
     def unique(self, name: str, names: set[str]) -> str:
@@ -292,14 +293,20 @@ class _Reader:
         if block.kind == "fence":
             context = clean_title(parent.text) if parent else self.label or self.heading_text
             self.fence(block, current, context)
+            self.fresh_label = False
             return
         if block.kind == "rule":
+            return
+        if block.kind == "html" and block.text.startswith("<!--"):
+            kept = "an HTML comment: not part of the runbook"
+            self.notes.append(Note(block.line, block.end, "html comment", block.text, kept))
             return
         stripped = block.text.strip()
         short = block.kind == "paragraph" and len(stripped) < 100
         self.label = clean_title(block.text) if short and stripped.endswith(_LABEL_END) else None
         if short and stripped.startswith(("**", "__")):
             self.label = clean_title(block.text)
+        self.fresh_label = self.label is not None
         self.prose.append((block, self.heading_text))
         self.describe(block, current)
 
@@ -360,7 +367,8 @@ class _Reader:
             keys["run"] = (block.line + 1, 1)
             self.add(where, step, block.line, 1, keys)
             return
-        if where.kind == "note" or is_example_output(block.lang, block.text, self.label):
+        label = self.label if self.fresh_label else None
+        if where.kind == "note" or is_example_output(block.lang, block.text, label):
             kind = "example output" if where.kind != "note" else "code in a note section"
             where.description.append(f"```{block.lang}\n{block.text}\n```")
             where.notes.append(Note(block.line, block.end, kind, block.text.strip()))
