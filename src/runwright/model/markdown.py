@@ -76,7 +76,7 @@ class _Container:
     notes: list[Note] = field(default_factory=list)
     into: _Container | None = None  # a note section: the container its text is kept in
     first: bool = False  # a pre-deployment gate: placed before the document's phases
-    section: str = ""  # the classifier rule that made it, "" for an ordinary section
+    names: set[str] = field(default_factory=set)  # a procedure's step names
 
 
 @dataclass
@@ -126,6 +126,8 @@ class _Reader:
         self.notes: list[Note] = []
         self.prose: list[tuple[Block, str]] = []
         self.names: set[str] = set()
+        self.procedure_names: set[str] = set()
+        self.suffixes: dict[int, dict[str, int]] = {}
         self.containers: list[_Container] = []
         self.sections: list[tuple[int, str, str]] = []
         self.deploying: dict[str, int] = {}  # environment -> line of the heading naming it
@@ -142,11 +144,14 @@ class _Reader:
         self.pending: list[Block] = []
 
     def unique(self, name: str, names: set[str]) -> str:
+        """``name``, or ``name (2)``, ``(3)``...: linear however often a name repeats."""
         name = name[:80].rstrip() or "step"
-        candidate, n = name, 2
+        counters = self.suffixes.setdefault(id(names), {})
+        candidate, n = name, counters.get(name, 2)
         while candidate in names:
             candidate = f"{name} ({n})"
             n += 1
+        counters[name] = n
         names.add(candidate)
         return candidate
 
@@ -316,7 +321,7 @@ class _Reader:
             if existing:
                 return existing
         if kind == "procedure":
-            name = self.unique(name, {c.name for c in self.containers if c.kind == "procedure"})
+            name = self.unique(name, self.procedure_names)
         found = _Container(kind, name, line)
         self.containers.append(found)
         return found
@@ -337,7 +342,7 @@ class _Reader:
         keys: dict[str, tuple[int, int]] | None = None,
         nested: Positions | None = None,
     ) -> None:
-        names = self.names if where.kind != "procedure" else {s["name"] for s in where.steps}
+        names = self.names if where.kind != "procedure" else where.names
         step["name"] = self.unique(str(step.get("name") or "step"), names)
         if self.env is not None and where.kind in ("phase", "rollback", "top"):
             step.setdefault("environments", [self.env])
