@@ -538,21 +538,20 @@ class _Reader:
                 data[key] = value
 
     def environments(self) -> dict[str, Any]:
-        """staging and production, when a heading about deploying names them."""
+        """The environments headings about deploying name, in promotion order."""
         found: dict[str, Any] = {}
-        for env, line in self.deploying.items():
-            found[env] = {"description": f"inferred from the heading at line {line}"}
-            self.positions.values[("environments", env)] = (line, 1)
-        if "staging" in found:
-            found.setdefault(
-                "production", {"description": "inferred: staging comes before production"}
-            )
-            return {"staging": found["staging"], "production": found["production"]}
-        return {
-            "production": found.get(
-                "production", {"description": "the only environment the document names"}
-            )
-        }
+        for env in ("development", "staging", "production"):
+            line = self.deploying.get(env)
+            if line is not None:
+                found[env] = {"description": f"inferred from the heading at line {line}"}
+                self.positions.values[("environments", env)] = (line, 1)
+        if "production" not in found:
+            found["production"] = {
+                "description": "inferred: staging comes before production"
+                if "staging" in found
+                else "the only environment the document names"
+            }
+        return found
 
 
 def _kept(note: Note, where: str | None) -> Note:

@@ -85,6 +85,7 @@ RULES: tuple[SectionRule, ...] = (
 )
 
 ENVIRONMENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("development", re.compile(r"\bdev(?:elopment)?\b", re.I)),
     ("staging", re.compile(r"\bstag(?:ing|e)\b", re.I)),
     ("production", re.compile(r"\bprod(?:uction)?\b", re.I)),
 )

@@ -35,11 +35,12 @@ EXPECTED = {
     "004": (3, 31, 10, 11, 12),
 }
 # seed: planned main steps per environment: steps under a "Staging deployment" heading
-# run in staging only, those under "Production deployment" in production only.
+# run in staging only, those under "Production deployment" in production only (002 also
+# has a "Development Deployment" section: a development environment of its own).
 PLANNED = {
     "000": {"staging": 16, "production": 16},
     "001": {"staging": 16, "production": 24},
-    "002": {"staging": 34, "production": 49},
+    "002": {"development": 30, "staging": 29, "production": 44},
     "003": {"production": 31},
     "004": {"production": 31},
 }

@@ -86,6 +86,7 @@ def test_headings_with_numbering_emoji_and_markup_are_read_by_their_words() -> N
         ("Monthly rollback drill (staging)", None, False),
         ("Troubleshooting production", None, False),
         ("Staging and production", None, False),
+        ("Development Deployment", "development", True),
         ("Post-Deployment Verification", None, False),
     ],
 )
