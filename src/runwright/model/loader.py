@@ -345,6 +345,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
                     )
                 )
     resolver.errors.extend(_unknown_checks(source, frame))
+    resolver.errors.extend(_unknown_step_environments(source, frame))
     resolver.errors.extend(_router_checks_without_service(source, frame))
     if check_rules is not None:
         resolver.errors.extend(_check_rules(source, frame, check_rules))
@@ -443,6 +444,31 @@ def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
                 else "declare it under checks:, or use one of: " + (", ".join(known) or "none")
             )
             errors.append(source.error(f"unknown check '{name}'", (*path, n), hint=hint))
+    return errors
+
+
+def _unknown_step_environments(source: Source, frame: RunbookFrame) -> list[RunbookError]:
+    """A step limited to an environment the runbook does not declare would never run."""
+    if not frame.environments:
+        return []
+    places: list[tuple[list[Any], PathKey]] = [
+        (p.steps, ("phases", n, "steps")) for n, p in enumerate(frame.phases)
+    ]
+    places.append((frame.rollback, ("rollback",)))
+    places += [(p.steps, ("procedures", name, "steps")) for name, p in frame.procedures.items()]
+    errors: list[RunbookError] = []
+    for raws, path in places:
+        for index, raw in enumerate(raws):
+            names = raw.get("environments") if isinstance(raw, dict) else None
+            for n, name in enumerate(names if isinstance(names, list) else []):
+                if name not in frame.environments:
+                    errors.append(
+                        source.error(
+                            f"step limited to unknown environment '{name}'",
+                            (*path, index, "environments", n),
+                            hint="declared environments: " + ", ".join(frame.environments),
+                        )
+                    )
     return errors
 
 

@@ -5,19 +5,23 @@ YAML runbook has, so the loader validates it with the same schema and errors poi
 ``runbook.md:LINE:COL``. The rules (documented in ``docs/markdown.md``):
 
 - YAML front-matter between ``---`` lines holds the runbook's top-level keys;
-- the shallowest headings under the title are phases; a heading about rolling back is the
-  ``rollback`` list; troubleshooting, emergency, maintenance and monitoring sections are
-  named ``procedures``;
+- the shallowest headings under the title are phases; every heading is read by the section
+  classifier (``md_sections``): rolling back goes to ``rollback``; alternatives, drills and
+  troubleshooting become named ``procedures`` (alternatives leave a "choose one" gate);
+  prevention checklists a gate before the first phase; reference and strategy sections
+  text; a heading about deploying to one environment restricts its steps to it;
 - a fenced shell block with attributes (```` ```sh {name=backup timeout=10m} ````) is one
   executable step; ```` ```yaml {step} ```` holds any other step kind;
-- a fenced shell block without attributes is split at its comments into steps the operator
-  does by hand (``manual: true``), each named by the comment above it;
+- a fenced shell block without attributes is split at its comments (``md_shell``) into steps
+  the operator does by hand (``manual: true``), each named by the comment above it; pasted
+  output never becomes a step and watchers get a timeout (``md_fences``);
 - ``- [ ]`` checklist items become gate items, attested by a person unless annotated with
   ``{http="URL"}`` or ``{run="COMMAND"}``, which prove them.
 
 ``runwright import`` (``runwright.model.importer``) uses the same reading, so a Markdown runbook
 and its YAML import give the same plan. Whatever is not turned into a runbook element is
-returned as a ``Note`` with its line, so nothing is dropped silently.
+returned as a ``Note`` with its line, so nothing is dropped silently. The blocks come from
+markdown-it-py (``md_blocks``); this module only maps them to the runbook.
 """
 
 from __future__ import annotations

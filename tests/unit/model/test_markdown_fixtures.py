@@ -152,6 +152,17 @@ def test_per_environment_sections_run_in_their_environment_only() -> None:
     ]
 
 
+def test_a_step_limited_to_an_undeclared_environment_is_refused_at_its_line() -> None:
+    text = (
+        "name: svc\nenvironments: {production: {}}\nphases:\n  - name: go\n    steps:\n"
+        "      - run: echo hi\n        environments: [prod]\n"
+    )
+    with pytest.raises(RunbookError) as caught:
+        load_text(text, "svc.yaml", param_models())
+    assert "unknown environment 'prod'" in caught.value.message
+    assert (caught.value.line, caught.value.column) == (7, 24)
+
+
 def test_crlf_line_endings_read_like_lf() -> None:
     text = text_of("crlf")
     assert "\r\n" in text
