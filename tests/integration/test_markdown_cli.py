@@ -110,6 +110,16 @@ def test_import_of_unreadable_input_exits_2(runner: CliRunner, tmp_path: Path) -
     assert "not UTF-8" in bad.stderr
 
 
+def test_import_lists_watchers_and_example_output(runner: CliRunner) -> None:
+    fixtures = ROOT / "tests" / "fixtures" / "markdown"
+    watchers = runner.invoke(import_cmd, [str(fixtures / "watchers.md")])
+    assert watchers.exit_code == 0
+    assert "watchers that run until stopped, given a timeout (3):" in watchers.stderr
+    assert f"watchers.md:10: kubectl logs -f deployment/worker" in watchers.stderr
+    output = runner.invoke(import_cmd, [str(fixtures / "example-output.md")])
+    assert "example output kept as text, never run (4): lines 15, 19, 26, 37" in output.stderr
+
+
 def test_import_refuses_what_validate_would_refuse(runner: CliRunner, tmp_path: Path) -> None:
     source = tmp_path / "typo.md"
     source.write_text("# T\n\n## Go\n\n```sh {tiemout=5s}\necho hi\n```\n")

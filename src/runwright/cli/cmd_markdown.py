@@ -65,6 +65,15 @@ def import_cmd(runbook: str, output: str | None, quiet: bool) -> None:
         _err(f"draft checks to confirm ({len(result.drafts)}):")
         for draft in result.drafts:
             _err(f"  {runbook}:{draft.line}: {draft.name}: {draft.condition}  <- {draft.source}")
+    watchers = [n for n in result.not_understood if n.kind == "watcher"]
+    if watchers:
+        _err(f"watchers that run until stopped, given a timeout ({len(watchers)}):")
+        for note in watchers:
+            _err(f"  {runbook}:{note.line}: {note.text[:80]}")
+    outputs = [n for n in result.not_understood if n.kind == "example output"]
+    if outputs:
+        lines = ", ".join(str(n.line) for n in outputs)
+        _err(f"example output kept as text, never run ({len(outputs)}): lines {lines}")
     dropped = [n for n in result.not_understood if n.kept is None]
     if dropped and not quiet:
         _err(f"not understood ({len(dropped)}; kept nowhere, review them):")
