@@ -115,7 +115,7 @@ def test_import_lists_watchers_and_example_output(runner: CliRunner) -> None:
     watchers = runner.invoke(import_cmd, [str(fixtures / "watchers.md")])
     assert watchers.exit_code == 0
     assert "watchers that run until stopped, given a timeout (3):" in watchers.stderr
-    assert f"watchers.md:10: kubectl logs -f deployment/worker" in watchers.stderr
+    assert "watchers.md:10: kubectl logs -f deployment/worker" in watchers.stderr
     output = runner.invoke(import_cmd, [str(fixtures / "example-output.md")])
     assert "example output kept as text, never run (4): lines 15, 19, 26, 37" in output.stderr
 
