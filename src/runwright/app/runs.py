@@ -15,6 +15,7 @@ from typing import Any
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
+from runwright.app.notifications import Notifier, alongside
 from runwright.app.runtime import Runtime
 from runwright.engine.machine import MAIN, in_flight, settle
 from runwright.engine.scheduler import view_of
@@ -125,16 +126,26 @@ def _drive(
         initiator=run.initiator,
         previous_version=run.params.get("previous_version", ""),
     )
-    final = asyncio.run(
-        rt.scheduler().drive(
-            run_id,
-            actor=rt.settings.user,
-            variables=variables,
-            redactor=rt.redactor(secrets),
-            services=rt.step_services(book, env_name, variables),
-            interactive=interactive,
-        )
+    redactor = rt.redactor(secrets)
+    notifier = Notifier(
+        rt.store,
+        rt.clock,
+        book,
+        env_name,
+        variables,
+        redactor,
+        rt.settings.user,
+        crash_at=rt.settings.crash_at,
     )
+    drive = rt.scheduler().drive(
+        run_id,
+        actor=rt.settings.user,
+        variables=variables,
+        redactor=redactor,
+        services=rt.step_services(book, env_name, variables),
+        interactive=interactive,
+    )
+    final = asyncio.run(alongside(notifier, run_id, drive))
     if (
         final.status == "succeeded"
         and final.revision is None
@@ -167,6 +178,8 @@ def _drive(
 def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None) -> RunRow:
     run = rt.store.run(run_id)
     if run.terminal:
+        if _deliver_pending(rt, run):
+            return rt.store.run(run_id)
         raise InputError(
             f"run {run_id} already ended ({run.status}); nothing to resume",
             hint="start a new one with runwright deploy",
@@ -181,6 +194,42 @@ def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | Non
         data={"status": run.status},
     )
     return _drive(rt, run_id, book, secrets, interactive)
+
+
+def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
+    """Send the notifications an ended run still owes (runwright died before sending them);
+    True when there were any."""
+    import asyncio
+
+    book = _runbook_of(rt, run)
+    env_name, environment = rt.environment(book, run.environment)
+    secrets = rt.secrets(book, required=False)
+    variables = rt.variables(
+        book,
+        env_name,
+        environment,
+        version=run.version,
+        overrides=run.params.get("vars", {}),
+        secrets=secrets,
+        run_id=run.id,
+        initiator=run.initiator,
+    )
+    notifier = Notifier(
+        rt.store, rt.clock, book, env_name, variables, rt.redactor(secrets), rt.settings.user
+    )
+    if not notifier.active:
+        return False
+    before = len(notifier.deliveries.for_run(run.id))
+    pending = [d for d in notifier.deliveries.for_run(run.id) if d.status == "sending"]
+
+    async def pump() -> None:
+        try:
+            await notifier.pump(run.id)
+        finally:
+            await notifier.aclose()
+
+    asyncio.run(pump())
+    return bool(pending) or len(notifier.deliveries.for_run(run.id)) > before
 
 
 def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:

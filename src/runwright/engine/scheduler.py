@@ -351,7 +351,7 @@ class Scheduler:
                     actor=actor,
                     redactor=redactor,
                     step=row.name,
-                    data={"summary": outcome.summary, **outcome.data},
+                    data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
                     run_values={"status": status},
                     step_update=StepUpdate(
                         row.section, row.idx, {column: "waiting", "summary": outcome.summary}
