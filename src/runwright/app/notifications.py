@@ -26,6 +26,7 @@ from runwright.engine.store import EventRow, RunRow, Store
 from runwright.errors import InputError, NotifyError
 from runwright.model.loader import Runbook
 from runwright.model.notify import RunEvent, SinkSpec, Subscription, render_settings
+from runwright.model.status import RunStatus
 from runwright.model.templating import render, render_value
 from runwright.notify import make_sink
 from runwright.notify.base import Delivered, Notice, Sink
@@ -34,24 +35,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FINISHED = {
-    "succeeded": RunEvent.SUCCEEDED,
-    "failed": RunEvent.FAILED,
-    "rolled_back": RunEvent.ROLLED_BACK,
-    "aborted": RunEvent.ABORTED,
+    RunStatus.SUCCEEDED: RunEvent.SUCCEEDED,
+    RunStatus.FAILED: RunEvent.FAILED,
+    RunStatus.ROLLED_BACK: RunEvent.ROLLED_BACK,
+    RunStatus.ABORTED: RunEvent.ABORTED,
 }
-BLOCKED = {"approval": RunEvent.AWAITING_APPROVAL, "attestation": RunEvent.AWAITING_ATTESTATION}
+BLOCKED = {
+    RunStatus.AWAITING_APPROVAL: RunEvent.AWAITING_APPROVAL,
+    RunStatus.AWAITING_ATTESTATION: RunEvent.AWAITING_ATTESTATION,
+}
 
 
 def classify(event: EventRow, step_kinds: Mapping[str, str]) -> RunEvent | None:
     """The subscription event an audit event stands for, if any."""
-    if event.type == "run.started" and event.data.get("from") == "pending":
+    if event.type == "run.started" and event.data.get("from") == RunStatus.PENDING:
         return RunEvent.STARTED
     if event.type == "step.blocked":
-        return BLOCKED.get(str(event.data.get("on", "")))
+        return BLOCKED.get(RunStatus(event.data["on"])) if event.data.get("on") in BLOCKED else None
     if event.type == "step.failed" and step_kinds.get(event.step or "") == "analysis":
         return RunEvent.ANALYSIS_FAILING
     if event.type == "run.finished":
-        return FINISHED.get(str(event.data.get("status", "")))
+        status = event.data.get("status")
+        return FINISHED.get(RunStatus(status)) if status in FINISHED else None
     return None
 
 
