@@ -24,7 +24,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
 from tests.conftest import RunCli
 from tests.support.receivers import (
     Receiver,
@@ -176,17 +175,24 @@ def test_a_run_reaches_slack_a_signed_webhook_and_email_once_each(
             expected = "sha256=" + hmac.new(HOOK_KEY.encode(), req.body, hashlib.sha256).hexdigest()
             assert req.headers["X-Runwright-Signature"] == expected
         keys = [r.headers["Idempotency-Key"] for r in hook.requests]
-        assert keys[0] == keys[1] == keys[2] and keys[2] != keys[3]
+        assert keys[0] == keys[1] == keys[2]
+        assert keys[2] != keys[3]
 
         calls = [(r.path.rsplit("/", 1)[-1], r.json()) for r in slack.requests]
-        top = [body for method, body in calls if method == "chat.postMessage" and "thread_ts" not in body]
+        top = [
+            body
+            for method, body in calls
+            if method == "chat.postMessage" and "thread_ts" not in body
+        ]
         updates = [body for method, body in calls if method == "chat.update"]
         thread = [body for method, body in calls if "thread_ts" in body]
         assert len(top) == 1, calls
-        assert len(updates) == 1 and updates[0]["ts"] == thread[0]["thread_ts"]
+        assert len(updates) == 1
+        assert updates[0]["ts"] == thread[0]["thread_ts"]
         assert all(r.headers["Authorization"] == f"Bearer {SLACK_TOKEN}" for r in slack.requests)
         blocks = updates[0]["blocks"]
-        assert blocks[0]["type"] == "header" and "succeeded" in blocks[0]["text"]["text"]
+        assert blocks[0]["type"] == "header"
+        assert "succeeded" in blocks[0]["text"]["text"]
         assert {"type": "mrkdwn", "text": "*Version*\nv1"} in blocks[2]["fields"]
         assert blocks[3]["elements"][0]["url"] == "http://127.0.0.1:8400/runs/1"
 
@@ -194,8 +200,12 @@ def test_a_run_reaches_slack_a_signed_webhook_and_email_once_each(
     mail = inbox.messages[0]
     assert mail["Subject"] == "[runwright] notify-demo v1 to production: succeeded"
     kinds = [part.get_content_type() for part in mail.walk()]
-    assert "text/plain" in kinds and "text/html" in kinds
-    assert "notify-demo v1 succeeded; token ***" in mail.get_payload(0).get_payload(decode=True).decode()
+    assert "text/plain" in kinds
+    assert "text/html" in kinds
+    assert (
+        "notify-demo v1 succeeded; token ***"
+        in mail.get_payload(0).get_payload(decode=True).decode()
+    )
 
     payloads = [*hook.bodies(), *(r.body for r in slack.requests), *inbox.raw]
     for form in PLANTED_FORMS:
@@ -221,7 +231,12 @@ def test_a_kill_before_a_notification_leaves_it_to_resume_which_sends_it_once(
     with receiver(failing_first(0)) as hook, receiver(slack_api()) as slack:
         book = _runbook(tmp_path, hook, slack, port, ca)
         killed = run_cli(
-            "deploy", str(book), "-e", "production", "--version", "v1",
+            "deploy",
+            str(book),
+            "-e",
+            "production",
+            "--version",
+            "v1",
             env={**ENV, "RUNWRIGHT_CRASH_AT": "notify:succeeded"},
         )
         assert killed.returncode != 0
@@ -268,7 +283,9 @@ name: paged
 environments:
   production: {{}}
 sinks:
-  atlassian: {{status_page: {{kind: statuspage, url: "{pages.url}", token: sp-token, page_id: P1, component_id: C1}}}}
+  atlassian:
+    status_page: {{kind: statuspage, url: "{pages.url}", token: sp-token, page_id: P1,
+                  component_id: C1}}
   cachet: {{status_page: {{kind: cachet, url: "{pages.url}", token: ca-token, component_id: "7"}}}}
 notify:
   - to: atlassian
@@ -295,6 +312,42 @@ phases:
     assert calls[0][2]["Authorization"] == "OAuth sp-token"
     assert calls[0][3]["incident"]["components"] == {"C1": "degraded_performance"}
     assert calls[1][2]["X-Cachet-Token"] == "ca-token"
-    assert calls[1][3]["component_id"] == 7 and calls[1][3]["status"] == 1
+    assert calls[1][3]["component_id"] == 7
+    assert calls[1][3]["status"] == 1
     assert calls[2][3]["incident"]["status"] == "resolved"
     assert calls[3][3]["status"] == 4
+
+
+def test_a_notify_step_posts_its_message_and_unknown_sinks_are_refused_at_load(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    with receiver(failing_first(0)) as hook:
+        book = tmp_path / "status.yaml"
+        book.write_text(
+            f"""
+name: status-update
+secrets:
+  PLANTED: {{env: PLANTED}}
+sinks:
+  hook: {{webhook: {{url: "{hook.url}/status"}}}}
+phases:
+  - name: tell
+    steps:
+      - notify:
+          to: [hook]
+          title: Status update
+          text: "{{{{ version }}}} is rolling out (key {{{{ secrets.PLANTED }}}})"
+"""
+        )
+        done = run_cli("deploy", str(book), "--version", "v7", env=ENV)
+        assert done.returncode == 0, done.stderr
+        [message] = [r.json() for r in hook.requests]
+        assert message["event"] == "message"
+        assert message["title"] == "Status update"
+        assert message["text"] == "v7 is rolling out (key ***)"
+
+        book.write_text(book.read_text().replace("to: [hook]", "to: [hooks]"))
+        refused = run_cli("validate", str(book))
+        assert refused.returncode == 2
+        assert f"{book}:11:16: unknown sink 'hooks'" in refused.stderr
+        assert "did you mean 'hook'?" in refused.stderr

@@ -13,20 +13,22 @@ subscription says ``required: true``: then the run is aborted and rolled back.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from runwright.engine.clock import Clock
-from runwright.engine.deliveries import Deliveries, DeliveryKey, DeliveryStatus
+from runwright.engine.deliveries import Deliveries, DeliveryKey
+from runwright.engine.executor import RunInfo
 from runwright.engine.redact import Redactor
 from runwright.engine.store import EventRow, RunRow, Store
 from runwright.errors import InputError, NotifyError
 from runwright.model.loader import Runbook
-from runwright.model.notify import RunEvent, SinkSpec, Subscription, render_settings
-from runwright.model.status import RunStatus
+from runwright.model.notify import SinkSpec, Subscription, render_settings
+from runwright.model.status import DeliveryStatus, RunEvent, RunStatus
 from runwright.model.templating import render, render_value
 from runwright.notify import make_sink
 from runwright.notify.base import Delivered, Notice, Sink
@@ -44,6 +46,13 @@ BLOCKED = {
     RunStatus.AWAITING_APPROVAL: RunEvent.AWAITING_APPROVAL,
     RunStatus.AWAITING_ATTESTATION: RunEvent.AWAITING_ATTESTATION,
 }
+
+
+def build_sink(runbook: Runbook, name: str, variables: Mapping[str, Any]) -> Sink:
+    """The sink ``name`` of ``runbook`` with its settings rendered (variables, secrets)."""
+    spec: SinkSpec = runbook.sinks[name]
+    where = f"sinks.{name}"
+    return make_sink(spec.kind, render_settings(spec, lambda v: render(v, variables, where=where)))
 
 
 def classify(event: EventRow, step_kinds: Mapping[str, str]) -> RunEvent | None:
@@ -109,11 +118,7 @@ class Notifier:
 
     def _sink(self, name: str) -> Sink:
         if name not in self._sinks:
-            spec: SinkSpec = self.runbook.sinks[name]
-            settings = render_settings(
-                spec, lambda text: render(text, self.variables, where=f"sinks.{name}")
-            )
-            self._sinks[name] = make_sink(spec.kind, settings)
+            self._sinks[name] = build_sink(self.runbook, name, self.variables)
         return self._sinks[name]
 
     async def pump(self, run_id: int) -> None:
@@ -186,11 +191,11 @@ class Notifier:
             return self.deliveries.latest_refs(sink=sink, scope=(run.runbook, run.environment))
         return self.deliveries.latest_refs(sink=sink, run_id=run.id)
 
-    async def _deliver(self, event: EventRow, kind: RunEvent, index: int, sub: Subscription) -> None:
+    async def _deliver(
+        self, event: EventRow, kind: RunEvent, index: int, sub: Subscription
+    ) -> None:
         run = self.store.run(event.run_id)
-        key = DeliveryKey(
-            run.id, event.id, index, sub.to, run.runbook, run.environment, kind.value
-        )
+        key = DeliveryKey(run.id, event.id, index, sub.to, run.runbook, run.environment, kind.value)
         if not self.deliveries.claim(key, self.clock.now()):
             return
         if self.crash_at == f"notify:{kind.value}":
@@ -263,16 +268,74 @@ class Notifier:
             )
 
 
-async def alongside(notifier: Notifier | None, run_id: int, work: Awaitable[T]) -> T:
-    """Run ``work`` (driving the run) while ``notifier`` follows the run's events."""
-    if notifier is None or not notifier.active:
-        return await work
-    follower = asyncio.create_task(notifier.follow(run_id))
+@dataclass
+class RunbookMessenger:
+    """The ``notify`` step's way to the runbook's sinks, with the run's variables and secrets
+    (redacted from every message)."""
+
+    runbook: Runbook
+    variables: Mapping[str, Any]
+    redactor: Redactor
+
+    async def message(
+        self, to: Sequence[str], *, title: str, text: str, run: RunInfo
+    ) -> list[str]:
+        lines: list[str] = []
+        for name in to:
+            sink = build_sink(self.runbook, name, self.variables)
+            notice = Notice(
+                event="message",
+                run_id=run.id,
+                runbook=run.runbook,
+                environment=run.environment,
+                version=self.redactor.text(run.version),
+                actor=run.initiator,
+                title=self.redactor.text(title or f"{run.runbook} {run.version}"),
+                text=self.redactor.text(text),
+                key=f"runwright-{run.id}-message-{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}",
+            )
+            try:
+                delivered = await sink.send(notice)
+            finally:
+                await sink.aclose()
+            lines.append(f"{name}: {delivered.detail or 'sent'}")
+        return lines
+
+
+def messenger_for(runbook: Runbook, variables: Mapping[str, Any]) -> RunbookMessenger | None:
+    """A messenger when the runbook declares sinks; secrets come from ``variables``."""
+    if not runbook.sinks:
+        return None
+    secrets = variables.get("secrets", {})
+    redactor = Redactor(v for v in secrets.values() if isinstance(v, str) and v != "***")
+    return RunbookMessenger(runbook, variables, redactor)
+
+
+class Companion(Protocol):
+    """Something that follows a run's events while the run is driven."""
+
+    @property
+    def active(self) -> bool: ...
+
+    async def follow(self, run_id: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def alongside(companions: Sequence[Companion], run_id: int, work: Awaitable[T]) -> T:
+    """Run ``work`` (driving the run) while each active companion follows the run's events;
+    when the work ends, each companion gets a last look (the run's end) and is closed."""
+    active = [c for c in companions if c.active]
+    followers = [asyncio.create_task(c.follow(run_id)) for c in active]
     try:
         return await work
     finally:
-        notifier.stop()
+        for companion in active:
+            companion.stop()
         try:
-            await follower
+            await asyncio.gather(*followers)
         finally:
-            await notifier.aclose()
+            for companion in active:
+                await companion.aclose()

@@ -12,18 +12,25 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
-from runwright.app.notifications import Notifier, alongside
-from runwright.engine.deliveries import DeliveryStatus
 from runwright.app.runtime import Runtime
+from runwright.app.silences import SilenceKeeper
 from runwright.engine.machine import MAIN, in_flight, settle
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow, StepUpdate
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
-from runwright.model.status import AWAITING, UNFINISHED_STEP, RunStatus, Settlement, StepStatus
+from runwright.model.status import (
+    AWAITING,
+    UNFINISHED_STEP,
+    DeliveryStatus,
+    RunStatus,
+    Settlement,
+    StepStatus,
+)
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
 
 
@@ -140,7 +147,13 @@ def _drive(
         services=rt.step_services(book, env_name, variables),
         interactive=interactive,
     )
-    final = asyncio.run(alongside(notifier, run_id, drive))
+    keeper = SilenceKeeper(
+        rt.store,
+        rt.clock,
+        rt.settings.user,
+        active=any(s.kind == "silence" for s in [*(s for _p, s in book.steps()), *book.rollback]),
+    )
+    final = asyncio.run(alongside([notifier, keeper], run_id, drive))
     if (
         final.status == RunStatus.SUCCEEDED
         and final.revision is None

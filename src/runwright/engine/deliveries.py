@@ -13,19 +13,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from runwright.engine import tables as t
 from runwright.engine.store import Store
-
-
-class DeliveryStatus(StrEnum):
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
+from runwright.model.status import DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,7 @@ class Deliveries:
         return refs
 
 
-def _delivery(row: Mapping[str, object]) -> Delivery:
+def _delivery(row: Any) -> Delivery:
     return Delivery(
         run_id=int(str(row["run_id"])),
         event_id=int(str(row["event_id"])),

@@ -403,23 +403,41 @@ def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[
     ]
 
 
+def _step_lists(frame: RunbookFrame) -> list[tuple[list[Any], PathKey]]:
+    """Every list of raw steps in the runbook (phases, rollback, procedures) with its path."""
+    lists: list[tuple[list[Any], PathKey]] = [
+        (p.steps, ("phases", n, "steps")) for n, p in enumerate(frame.phases)
+    ]
+    lists.append((frame.rollback, ("rollback",)))
+    lists += [(p.steps, ("procedures", name, "steps")) for name, p in frame.procedures.items()]
+    return lists
+
+
 def _unknown_sinks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     """Subscriptions (the runbook's and each environment's) must name a declared sink."""
     known = sorted(frame.sinks)
     places: list[tuple[list[Subscription], PathKey]] = [(frame.notify, ("notify",))]
     places += [(env.notify, ("environments", n, "notify")) for n, env in frame.environments.items()]
+    refs: list[tuple[str, PathKey]] = [
+        (sub.to, (*path, index, "to")) for subs, path in places for index, sub in enumerate(subs)
+    ]
+    for raws, path in _step_lists(frame):
+        for index, raw in enumerate(raws):
+            params = raw.get("notify") if isinstance(raw, dict) else None
+            to = params.get("to") if isinstance(params, dict) else None
+            if isinstance(to, list):
+                refs += [(n, (*path, index, "notify", "to", i)) for i, n in enumerate(to)]
     errors: list[RunbookError] = []
-    for subs, path in places:
-        for index, sub in enumerate(subs):
-            if sub.to in frame.sinks:
-                continue
-            close = difflib.get_close_matches(sub.to, known, n=1, cutoff=0.6)
-            hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else "declare it under sinks:, or use one of: " + (", ".join(known) or "none")
-            )
-            errors.append(source.error(f"unknown sink '{sub.to}'", (*path, index, "to"), hint=hint))
+    for name, where in refs:
+        if not isinstance(name, str) or name in frame.sinks:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else "declare it under sinks:, or use one of: " + (", ".join(known) or "none")
+        )
+        errors.append(source.error(f"unknown sink '{name}'", where, hint=hint))
     return errors
 
 
@@ -429,12 +447,7 @@ def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     refs: list[tuple[object, PathKey]] = []
     if frame.release is not None:
         refs.append((frame.release.analysis, ("release", "analysis")))
-    places: list[tuple[list[Any], PathKey]] = [
-        (p.steps, ("phases", n, "steps")) for n, p in enumerate(frame.phases)
-    ]
-    places.append((frame.rollback, ("rollback",)))
-    places += [(p.steps, ("procedures", name, "steps")) for name, p in frame.procedures.items()]
-    for raws, path in places:
+    for raws, path in _step_lists(frame):
         for index, raw in enumerate(raws):
             if not isinstance(raw, dict):
                 continue

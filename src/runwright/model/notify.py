@@ -8,25 +8,12 @@ secrets are redacted from every payload.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, model_validator
 
+from runwright.model.status import RunEvent
 from runwright.model.types import Duration, Strict
-
-
-class RunEvent(StrEnum):
-    """The run events a subscription can ask for."""
-
-    STARTED = "started"
-    AWAITING_APPROVAL = "awaiting_approval"
-    AWAITING_ATTESTATION = "awaiting_attestation"
-    ANALYSIS_FAILING = "analysis_failing"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    ROLLED_BACK = "rolled_back"
-    ABORTED = "aborted"
 
 
 class SlackSink(Strict):

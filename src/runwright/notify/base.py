@@ -7,17 +7,19 @@ update that message or resolve that incident, even after a crash. ``key`` is sta
 (event, subscription): sinks pass it on as an idempotency key so a receiver can drop the
 duplicate a crash between sending and journaling may cause.
 
-    Sink   send(notice) -> Delivered; aclose()
+    Sink        send(notice) -> Delivered; aclose()
+    Messenger   message(to, title=, text=, run=) -> lines (what the ``notify`` step uses)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
 
+from runwright.engine.executor import RunInfo
 from runwright.errors import NotifyError
 
 
@@ -36,10 +38,6 @@ class Notice:
     url: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
     refs: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def bad(self) -> bool:
-        return self.event in {"failed", "rolled_back", "aborted", "analysis_failing"}
 
 
 @dataclass(frozen=True)
@@ -73,3 +71,14 @@ def check_status(what: str, response: httpx.Response) -> None:
         retryable=retryable,
         hint=None if retryable else "check the sink's URL and credentials",
     )
+
+
+class Messenger(Protocol):
+    """Sends an explicit message (the ``notify`` step) to sinks the runbook names."""
+
+    async def message(
+        self, to: Sequence[str], *, title: str, text: str, run: RunInfo
+    ) -> list[str]:
+        """Send to each sink in ``to``; return one line per sink saying how it went. Raise
+        NotifyError when a sink could not take it."""
+        ...

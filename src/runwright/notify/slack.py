@@ -15,17 +15,18 @@ from typing import Any
 import httpx
 
 from runwright.errors import NotifyError
+from runwright.model.status import RunEvent
 from runwright.notify.base import Delivered, Notice, check_status, http_failure
 
-EMOJI = {
-    "started": ":rocket:",
-    "awaiting_approval": ":raised_hand:",
-    "awaiting_attestation": ":clipboard:",
-    "analysis_failing": ":warning:",
-    "succeeded": ":white_check_mark:",
-    "failed": ":x:",
-    "rolled_back": ":rewind:",
-    "aborted": ":octagonal_sign:",
+EMOJI: dict[str, str] = {
+    RunEvent.STARTED: ":rocket:",
+    RunEvent.AWAITING_APPROVAL: ":raised_hand:",
+    RunEvent.AWAITING_ATTESTATION: ":clipboard:",
+    RunEvent.ANALYSIS_FAILING: ":warning:",
+    RunEvent.SUCCEEDED: ":white_check_mark:",
+    RunEvent.FAILED: ":x:",
+    RunEvent.ROLLED_BACK: ":rewind:",
+    RunEvent.ABORTED: ":octagonal_sign:",
 }
 
 
@@ -127,9 +128,7 @@ class SlackApiSink:
         else:
             await self._call("chat.update", {**message, "ts": ts})
             verb = "updated"
-        await self._call(
-            "chat.postMessage", {"channel": channel, "thread_ts": ts, "text": text}
-        )
+        await self._call("chat.postMessage", {"channel": channel, "thread_ts": ts, "text": text})
         return Delivered(refs={"slack_ts": ts, "slack_channel": channel}, detail=verb)
 
     async def aclose(self) -> None:

@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 
+from runwright.model.status import RunEvent
 from runwright.notify.base import Delivered, Notice, check_status, http_failure
 
-OPENS = frozenset({"failed", "rolled_back"})
-RESOLVES = frozenset({"succeeded"})
+OPENS = frozenset({RunEvent.FAILED, RunEvent.ROLLED_BACK})
+RESOLVES = frozenset({RunEvent.SUCCEEDED})
 
 
 @dataclass
@@ -53,7 +54,11 @@ class StatusPageSink:
     def _open_body(self, notice: Notice) -> tuple[str, dict[str, Any]]:
         name = f"{notice.runbook} {notice.environment}: release {notice.version} {notice.event}"
         if self.kind == "statuspage":
-            incident: dict[str, Any] = {"name": name, "status": "investigating", "body": notice.text}
+            incident: dict[str, Any] = {
+                "name": name,
+                "status": "investigating",
+                "body": notice.text,
+            }
             if self.component_id:
                 incident["component_ids"] = [self.component_id]
                 incident["components"] = {self.component_id: "degraded_performance"}
