@@ -20,9 +20,11 @@ import jinja2
 from runwright.app.runtime import Runtime
 from runwright.engine.store import RunRow, StepRow, verify_chain
 from runwright.model.durations import format_duration
+from runwright.model.status import BAD_ENDINGS, RunStatus, StepStatus, Verdict
 
 EXCERPT_LINES = 8
-_ENDED_BADLY = ("rolled_back", "failed", "aborted")
+_GOOD = {RunStatus.SUCCEEDED, Verdict.PASSED, "proven", "attested"}
+_BAD = BAD_ENDINGS | {Verdict.FAILED, Verdict.ERROR, "not proven"}
 
 
 def _t(value: datetime | None) -> str:
@@ -134,7 +136,7 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return self.run.status == "succeeded" and self.checks_ok
+        return self.run.status == RunStatus.SUCCEEDED and self.checks_ok
 
 
 def _line(s: StepRow) -> StepLine:
@@ -211,7 +213,7 @@ def collect(rt: Runtime, run: RunRow) -> Report:
     attest = [a for a in every if a.kind == "attestation"]
     checks = _checks(steps, attest)
     main = [s for s in steps if s.section == "main"]
-    rollback = [s for s in steps if s.section == "rollback" and s.status != "pending"]
+    rollback = [s for s in steps if s.section == "rollback" and s.status != StepStatus.PENDING]
     elapsed = (run.finished_at - run.created_at).total_seconds() if run.finished_at else None
     return Report(
         run=run,
@@ -227,7 +229,7 @@ def collect(rt: Runtime, run: RunRow) -> Report:
         undone=[_line(s) for s in main if s.undo_status],
         rollback_steps=[_line(s) for s in rollback],
         rollback_events=_rollback_events(events, rollback),
-        ended_badly=run.status in _ENDED_BADLY,
+        ended_badly=run.status in BAD_ENDINGS,
         measurements=[
             Measurement(
                 _t(m["at"]), str(m["check"]), str(m["query"]), number(m["value"]),
@@ -245,9 +247,7 @@ def _cell(text: Any) -> str:
 
 
 def _css_class(text: str) -> str:
-    if text in ("succeeded", "proven", "attested", "passed"):
-        return "ok"
-    return "bad" if text in ("failed", "rolled_back", "aborted", "error", "not proven") else "wait"
+    return "ok" if text in _GOOD else ("bad" if text in _BAD else "wait")
 
 
 @cache
