@@ -45,6 +45,8 @@ from runwright.model.md_fences import (
     watcher_offset,
 )
 from runwright.model.md_sections import (
+    CHOICE_GATE,
+    IF_NEEDED_GATE,
     Place,
     SectionRule,
     classify,
@@ -260,6 +262,11 @@ class _Reader:
             found = self.container("procedure", full, block.line)
             self.choice(outer, found, parent.level if parent else 0, block.line)
             return found, False
+        if place is Place.OPTIONAL:
+            found = self.container("procedure", name, block.line)
+            if outer.kind != "note":
+                self.add(outer, _if_needed(found.name), block.line)
+            return found, False
         if place is Place.PROCEDURE:
             return self.container("procedure", name, block.line), top
         if parent is None or top:
@@ -273,7 +280,8 @@ class _Reader:
         key = id(outer) * 16 + level
         found = self.choices.get(key)
         if found is None:
-            gate = {"name": f"choose one: {outer.name or self.heading_text}", "gate": {"items": []}}
+            name = CHOICE_GATE + (outer.name or self.heading_text)
+            gate = {"name": name, "gate": {"items": []}}
             if outer.kind == "note":
                 return
             self.add(outer, gate, line)
@@ -556,6 +564,15 @@ class _Reader:
                 else "the only environment the document names"
             }
         return found
+
+
+def _if_needed(procedure: str) -> dict[str, Any]:
+    """The gate left where a section "(if needed)" was: it was done, or it was not needed."""
+    item = (
+        f"'{procedure}' was carried out if it was needed "
+        "(runwright run-procedure RUNBOOK NAME), or it was not needed"
+    )
+    return {"name": IF_NEEDED_GATE + procedure, "gate": {"items": [item]}}
 
 
 def _kept(note: Note, where: str | None) -> Note:

@@ -25,8 +25,15 @@ class Place(StrEnum):
     ROLLBACK = "rollback"  # the rollback sequence
     PROCEDURE = "procedure"  # a named procedure, run on demand (run-procedure)
     ALTERNATIVE = "alternative"  # a named procedure, and one choice of a gate in its parent
+    OPTIONAL = "optional"  # a named procedure, and a gate in its parent: done, or not needed
     PREDEPLOY = "predeploy"  # a gate that runs before the first phase
     NOTE = "note"  # text only: kept as a description, nothing runs
+
+
+# Gates the reader puts where alternatives or optional sections were: they ask which
+# procedure was carried out, so they do not confirm the command that follows them (lint).
+CHOICE_GATE = "choose one: "
+IF_NEEDED_GATE = "if needed: "
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,12 @@ def _rule(name: str, place: Place, pattern: str, *, top_only: bool = False) -> S
 
 RULES: tuple[SectionRule, ...] = (
     _rule("drill", Place.PROCEDURE, r"\bdrills?\b|game ?day|\bchaos\b|fire ?drill|\bpractice\b"),
+    _rule(
+        "conditional",
+        Place.OPTIONAL,
+        r"\((?:only )?(?:if|when) (?:needed|necessary|required|applicable)\)|\(optional\)"
+        r"|^optional\b|^(?:only )?if (?:needed|necessary)\b",
+    ),
     _rule(
         "alternative",
         Place.ALTERNATIVE,

@@ -14,6 +14,7 @@ import pytest
 from runwright.app.plan import build_plan
 from runwright.errors import RunbookError
 from runwright.model.importer import ImportResult, dump_yaml, import_markdown
+from runwright.model.lint import lint
 from runwright.model.loader import Runbook, build_runbook, load_text
 from runwright.model.markdown import convert, parse_markdown
 from runwright.model.source import parse_yaml
@@ -83,6 +84,22 @@ def test_alternatives_become_procedures_and_a_choice_the_plan_shows() -> None:
     assert [s.params["command"] for s in book.procedures["Rollback: Method 2: Rollout undo"]] == [
         "kubectl rollout undo deployment/payments"
     ]
+
+
+def test_a_section_marked_if_needed_is_a_procedure_behind_a_gate() -> None:
+    assert sections("if-needed")["Database rollback (if needed)"] == (
+        "procedure 'Database rollback (if needed)'"
+    )
+    book = book_of("if-needed")
+    assert [s.name for s in book.rollback] == [
+        "Rollback: Previous release",
+        "if needed: Database rollback (if needed)",
+        "Put the old infrastructure back",
+    ]
+    assert "pg_restore" in book.procedures["Database rollback (if needed)"][0].params["command"]
+    markdown = load_text(text_of("if-needed"), "if-needed.md", param_models(), parse_markdown)
+    flagged = [f for f in lint(markdown) if f.rule == "destructive"]
+    assert [f.line for f in flagged] == [31]  # the "if needed" gate does not confirm it
 
 
 def test_drills_are_procedures_and_name_no_environment() -> None:
