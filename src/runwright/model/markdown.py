@@ -52,6 +52,7 @@ from runwright.model.md_sections import (
     classify,
     describes_deploying,
     environment_of,
+    is_label_section,
 )
 from runwright.model.md_shell import ShellCommand, split_shell
 from runwright.model.source import PathKey, Positions, Source, parse_yaml
@@ -94,6 +95,7 @@ class _Frame:
     container: _Container
     env: str | None
     group: bool = False  # a top-level procedure section: its sub-headings are procedures
+    synthetic: bool = False  # a bold label read as a heading
 
 
 @dataclass
@@ -323,9 +325,21 @@ class _Reader:
         self.label = clean_title(block.text) if short and stripped.endswith(_LABEL_END) else None
         if short and stripped.startswith(("**", "__")):
             self.label = clean_title(block.text)
+            if self.label_section(block, self.label):
+                return
         self.fresh_label = self.label is not None
         self.prose.append((block, self.heading_text))
         self.describe(block, current)
+
+    def label_section(self, block: Block, label: str) -> bool:
+        """A bold "**Method 2: ...**" line starts an alternative, as a heading would."""
+        headings = [f.level for f in self.stack if not f.synthetic]
+        if block.parent is not None or not headings or not is_label_section(label):
+            return False
+        self.heading(Block("heading", block.line, block.end, label, headings[-1] + 1))
+        self.stack[-1].synthetic = True
+        self.label = None
+        return True
 
     def container(self, kind: str, name: str, line: int) -> _Container:
         if kind == "rollback":

@@ -59,9 +59,8 @@ RULES: tuple[SectionRule, ...] = (
     _rule(
         "alternative",
         Place.ALTERNATIVE,
-        r"^(?:method|option|approach|alternative|variant|scenario|path)\s*[\w#]{0,3}\b\s*[:.)-]"
-        r"|^(?:method|option|approach|scenario)\s+(?:\d+|[a-h]|one|two|three)\b"
-        r"|\((?:alternative|optional alternative)\)",
+        r"^(?:method|option|approach|variant|scenario|path|plan)\s+(?:\d+|[a-h]|[ivx]+|one|two"
+        r"|three|four)\b|^alternative\b|\((?:an? )?alternative\)",
     ),
     _rule(
         "prevention",
@@ -116,6 +115,12 @@ def classify(heading: str, *, top: bool = True) -> SectionRule | None:
     text = re.sub(r"^(?:step\s+)?\d+(?:\.\d+)*[.):]?\s+", "", text, flags=re.I)
     rules = (rule for rule in RULES if top or not rule.top_only)
     return next((rule for rule in rules if rule.pattern.search(text)), None)
+
+
+def is_label_section(label: str) -> bool:
+    """A bold label ("**Method 2: helm rollback**") that starts an alternative or optional part."""
+    rule = classify(label, top=False)
+    return rule is not None and rule.place in (Place.ALTERNATIVE, Place.OPTIONAL)
 
 
 def environment_of(heading: str, rule: SectionRule | None) -> str | None:

@@ -86,6 +86,26 @@ def test_alternatives_become_procedures_and_a_choice_the_plan_shows() -> None:
     ]
 
 
+def test_bold_labels_naming_alternatives_split_like_headings() -> None:
+    assert sections("bold-alternatives") == {
+        "Deploy": "phase 'Deploy'",
+        "Rollback": "rollback 'rollback'",
+        "Method 1: restart on the previous image": (
+            "procedure 'Rollback: Method 1: restart on the previous image'"
+        ),
+        "Method 2: scale the new consumers to zero": (
+            "procedure 'Rollback: Method 2: scale the new consumers to zero'"
+        ),
+    }
+    book = book_of("bold-alternatives")
+    assert [s.name for s in book.rollback] == ["choose one: rollback"]
+    method_2 = book.procedures["Rollback: Method 2: scale the new consumers to zero"]
+    assert [s.params["command"] for s in method_2] == [
+        "kubectl scale deployment/consumer-new --replicas=0",
+        "./lag.sh",
+    ]
+
+
 def test_a_section_marked_if_needed_is_a_procedure_behind_a_gate() -> None:
     assert sections("if-needed")["Database rollback (if needed)"] == (
         "procedure 'Database rollback (if needed)'"

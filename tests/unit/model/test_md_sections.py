@@ -51,6 +51,9 @@ CASES = {
     "Deploy to staging": None,
     "Production Deployment": None,
     "Option pricing service deploy": None,
+    "Approach: Expand-Contract Pattern": None,
+    "Alternative: blue-green by hand": "alternative",
+    "Option 2) kubectl": "alternative",
     "Database Migrations": None,
 }
 
