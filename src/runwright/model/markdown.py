@@ -211,6 +211,7 @@ class _Reader:
             else:
                 self.body_block(block)
         self.flush()
+        self.close_choices()
         return self.assemble(front, front_pos, title, self.top)
 
     def flush(self) -> None:
@@ -289,11 +290,15 @@ class _Reader:
             self.add(outer, gate, line)
             found = self.choices[key] = _Choice(gate, [])
         found.names.append(option.name)
-        listed = "; ".join(f"'{n}'" for n in found.names)
-        found.step["gate"]["items"] = [
-            f"one of these was carried out (runwright run-procedure RUNBOOK NAME): {listed}"
-        ]
-        found.step["description"] = "alternatives: " + listed
+
+    def close_choices(self) -> None:
+        """Word each choice gate once every alternative is known."""
+        for found in self.choices.values():
+            listed = "; ".join(f"'{n}'" for n in found.names)
+            found.step["gate"]["items"] = [
+                f"one of these was carried out (runwright run-procedure RUNBOOK NAME): {listed}"
+            ]
+            found.step["description"] = "alternatives: " + listed
 
     def body_block(self, block: Block) -> None:
         current = self.current
