@@ -168,7 +168,7 @@ def test_example_output_never_becomes_a_command() -> None:
     result = imported("example-output")
     runs = [s["run"] for s in result.runbook["phases"][0]["steps"]]
     assert runs == [
-        "{% raw %}./deploy.sh {{ version }}{% endraw %}",
+        "./deploy.sh {{ version }}",
         "curl -s https://billing.example.com/health",
         "kubectl get deploy billing",  # the console block's prompt line, not its output
     ]
@@ -345,6 +345,19 @@ def test_annotated_blocks_execute_and_a_typo_is_refused_at_its_column() -> None:
         load_text(broken, "annotated.md", param_models(), parse_markdown)
     line = broken.split("\n")[caught.value.line - 1]
     assert line[caught.value.column - 1 :].startswith("tiemout")
+
+
+def test_imported_commands_fill_in_the_version_and_keep_other_braces_literal() -> None:
+    shown = plan(book_of("alternatives"), version="v2")
+    assert "$ docker build -t payments:v2 ." in shown["steps"][0]["actions"]
+    assert not any("appears in no step" in n for n in shown["notes"])
+    text = (
+        "# T\n\n## Go\n\n```bash\n# Odd braces\n"
+        "echo ${{ github.sha }} ${#list[@]} '{% endraw %}{{ 7*7 }}' {{ environment }}\n```\n"
+    )
+    book = load_text(text, "t.md", param_models(), parse_markdown)
+    line = plan(book)["steps"][0]["actions"][1]
+    assert line == "$ echo ${{ github.sha }} ${#list[@]} '{% endraw %}{{ 7*7 }}' production"
 
 
 def test_a_version_no_step_uses_is_a_plan_note() -> None:
