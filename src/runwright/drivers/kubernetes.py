@@ -46,6 +46,7 @@ from runwright.model.templating import render
 log = logging.getLogger(__name__)
 PORT_ANNOTATION = "runwright.dev/port"
 VERSION_ANNOTATION = "runwright.dev/version"
+STOPPED_ANNOTATION = "runwright.dev/stopped-at"
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class KubernetesDriver:
     async def stop(self, instance: Instance, grace: float) -> None:
         name = instance.handle.get("deployment") or object_name(instance.service, instance.version)
         if await self.kube.get("Deployment", name) is not None:
-            await self.kube.patch("Deployment", name, {"spec": {"replicas": 0}})
+            await self.kube.patch("Deployment", name, self._scale_down())
             log.info("scaled %s to zero", name)
         await self._prune(instance.service)
 
@@ -291,14 +292,16 @@ class KubernetesDriver:
             await self.kube.delete("Deployment", name)
             await self.kube.delete("Service", name)
         else:
-            await self.kube.patch("Deployment", name, {"spec": {"replicas": 0}})
+            await self.kube.patch("Deployment", name, self._scale_down())
+
+    def _scale_down(self) -> dict[str, Any]:
+        stamp = self.clock.now().isoformat()
+        return {"metadata": {"annotations": {STOPPED_ANNOTATION: stamp}}, "spec": {"replicas": 0}}
 
     async def _prune(self, service: str) -> None:
         found = await self.kube.find("Deployment", {SERVICE_LABEL: dns_label(service)})
         idle = [d for d in found if (d.get("spec") or {}).get("replicas", 1) == 0]
-        idle.sort(
-            key=lambda d: (str(d["metadata"].get("creationTimestamp")), d["metadata"]["name"])
-        )
+        idle.sort(key=_stopped_at)
         keep = self.settings.retain
         for old in idle[: max(len(idle) - keep, 0)]:
             name = old["metadata"]["name"]
@@ -334,12 +337,19 @@ class KubernetesDriver:
         )
 
 
+def _stopped_at(deployment: Mapping[str, Any]) -> tuple[str, str]:
+    """Deployments retired last sort last (and are the ones ``retain`` keeps)."""
+    meta = deployment["metadata"]
+    stamp = (meta.get("annotations") or {}).get(STOPPED_ANNOTATION) or ""
+    return str(stamp), str(meta.get("creationTimestamp"))
+
+
 def _scale_up(body: Mapping[str, Any]) -> dict[str, Any]:
     spec = body["spec"]
     return {
         "metadata": {
             "labels": body["metadata"]["labels"],
-            "annotations": body["metadata"]["annotations"],
+            "annotations": {**body["metadata"]["annotations"], STOPPED_ANNOTATION: None},
         },
         "spec": {"replicas": spec.get("replicas", 1), "template": spec["template"]},
     }
