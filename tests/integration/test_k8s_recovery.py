@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.support.kubeapi import Write
 from tests.support.kubelab import (
     SERVICE,
