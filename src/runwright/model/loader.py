@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runwright.errors import InputError, RunbookError
 from runwright.model.notify import SinkSpec, Subscription
-from runwright.model.release import ReleaseSpec, ServiceSpec
+from runwright.model.release import SECTION_KINDS, ReleaseSpec, ServiceSpec
 from runwright.model.schema import (
     Environment,
     Procedure,
@@ -93,6 +93,17 @@ def _vocabulary(kinds: Kinds) -> set[str]:
     return words
 
 
+def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the discriminator pydantic puts in a tagged section's path (``driver.kubernetes.x``
+    is ``driver.x`` in the file)."""
+    out: list[Any] = []
+    for part in loc:
+        if out and out[-1] in ("driver", "router") and part in SECTION_KINDS:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
 def _pydantic_errors(
     exc: ValidationError, source: Source, base: PathKey, vocabulary: Iterable[str]
 ) -> list[RunbookError]:
@@ -120,6 +131,7 @@ def _pydantic_errors(
                 )
             )
         )
+        loc = _without_tags(loc)
         path: PathKey = (*base, *loc)
         if path in seen:
             continue
