@@ -22,6 +22,7 @@ from runwright.engine.clock import SystemClock
 from runwright.errors import RunbookError, SettingError
 from runwright.model.loader import Runbook
 from runwright.model.release import (
+    AlbRouterSpec,
     CommandDriverSpec,
     CommandRouterSpec,
     GatewayApiRouterSpec,
@@ -144,6 +145,22 @@ def build_services(
             )
         )
         reserved: frozenset[int] = frozenset()
+    elif isinstance(router_spec, AlbRouterSpec):
+        from runwright.aws.session import AwsSettings
+        from runwright.routers.alb import AlbRouter, AlbSettings
+
+        aws = AwsSettings(router_spec.region, router_spec.profile, router_spec.endpoint_url)
+        router = AlbRouter(
+            AlbSettings(
+                aws=aws,
+                listener=router_spec.listener,
+                target_groups=tuple(router_spec.target_groups),
+                rule=router_spec.rule,
+                drain=router_spec.drain,
+            ),
+            clock,
+        )
+        reserved = frozenset()
     else:
         assert isinstance(router_spec, LocalRouterSpec)
         router_settings = RouterSettings(
@@ -201,8 +218,26 @@ def verify_services(runbook: Runbook, services: Mapping[str, Any]) -> None:
         raise _located(runbook, exc) from None
 
 
-def _located(runbook: Runbook, exc: SettingError) -> RunbookError:
-    path = ("service", *exc.setting)
+def verify_aws_checks(runbook: Runbook) -> None:
+    """A CloudWatch check needs a region and credentials from the AWS chain: say so before
+    the run starts (at the check's position), not when a bake is half done."""
+    from runwright.aws.session import AwsSettings, check_credentials
+
+    for name, mapping in runbook.checks.items():
+        if mapping.get("provider") != "cloudwatch":
+            continue
+        aws = AwsSettings(region=mapping.get("region"), profile=mapping.get("profile"))
+        try:
+            check_credentials(aws, f"check {name}")
+        except SettingError as exc:
+            where = exc.setting[-1] if exc.setting[-1] in mapping else "provider"
+            raise _located(runbook, exc, ("checks", name, where)) from None
+
+
+def _located(
+    runbook: Runbook, exc: SettingError, at: tuple[str, ...] | None = None
+) -> RunbookError:
+    path = at or ("service", *exc.setting)
     line = column = None
     try:
         source = parse_yaml(runbook.text, runbook.file)
@@ -212,7 +247,7 @@ def _located(runbook: Runbook, exc: SettingError) -> RunbookError:
     except Exception:  # noqa: BLE001 - a Markdown runbook has no YAML positions to offer
         pos = None
     return RunbookError(
-        f"service.{'.'.join(exc.setting)}: {exc.message}",
+        f"{'.'.join(path)}: {exc.message}",
         file=runbook.file,
         line=line,
         column=column,

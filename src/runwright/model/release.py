@@ -114,12 +114,38 @@ class CommandRouterSpec(Strict):
         return self.url
 
 
+class AwsSpec(Strict):
+    """Where to reach AWS; credentials always come from the usual AWS chain."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = Field(None, description="A VPC endpoint, or a local test endpoint")
+
+
+class AlbRouterSpec(AwsSpec):
+    """Blue-green and canary on an Application Load Balancer: weighted target groups."""
+
+    kind: Literal["alb"]
+    listener: str = Field(description="The listener ARN whose forward action is weighted")
+    rule: str | None = Field(None, description="A rule ARN instead of the default action")
+    target_groups: list[str] = Field(
+        min_length=2, description="Target group ARNs, one per colour (blue, green...)"
+    )
+    url: str = Field("", description="Where users reach the service (for checks and smoke)")
+    drain: Duration = Field(0.0, description="Wait after a colour's weight went to 0")
+
+    @property
+    def listen(self) -> str:
+        return self.url
+
+
 RouterSpec = Annotated[
     LocalRouterSpec
     | ServiceSelectorRouterSpec
     | IngressNginxRouterSpec
     | GatewayApiRouterSpec
-    | CommandRouterSpec,
+    | CommandRouterSpec
+    | AlbRouterSpec,
     Field(discriminator="kind"),
     _kind_default("builtin"),
 ]
@@ -187,7 +213,8 @@ DriverSpec = Annotated[
 
 
 SECTION_KINDS = frozenset(
-    {"local", "fake", "kubernetes", "command", "builtin", "haproxy", *KUBERNETES_ROUTERS}
+    {"local", "fake", "kubernetes", "command", "builtin", "haproxy", "alb", "ecs",
+     *KUBERNETES_ROUTERS}
 )
 
 
