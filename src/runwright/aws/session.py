@@ -3,8 +3,8 @@
 ``AwsSettings`` is what a runbook may say about where to talk (region, profile, endpoint);
 ``elbv2(settings)`` (and ``ecs``, ``rds``, ``cloudwatch``, ``ssm``) makes a typed client;
 ``check_credentials`` proves before a run that the chain yields a region and credentials (exit
-2 with a hint otherwise), and ``call`` runs a client method in a worker thread, mapping failures to ``DriverError`` with AWS's own code and
-message (throttling and 5xx are retryable; access denied and validation errors are not).
+2 with a hint otherwise), and ``call`` runs a client method in a worker thread, mapping
+failures to ``DriverError`` with AWS's own code and message (throttling and 5xx are retryable; access denied and validation errors are not).
 """
 
 from __future__ import annotations
