@@ -4,7 +4,8 @@
 ``elbv2(settings)`` (and ``ecs``, ``rds``, ``cloudwatch``, ``ssm``) makes a typed client;
 ``check_credentials`` proves before a run that the chain yields a region and credentials (exit
 2 with a hint otherwise), and ``call`` runs a client method in a worker thread, mapping
-failures to ``DriverError`` with AWS's own code and message (throttling and 5xx are retryable; access denied and validation errors are not).
+failures to ``DriverError`` with AWS's own code and message (throttling and 5xx are
+retryable; access denied and validation errors are not).
 """
 
 from __future__ import annotations
