@@ -124,7 +124,7 @@ class RdsDatabase:
             f"snapshot {snapshot_id}",
             lambda: self._snapshot(snapshot_id),
             "available",
-            fail=frozenset({"failed", "deleted"}),
+            fail=frozenset({"failed", "deleted"}),  # not a status
         )
         record = {
             "snapshot": snapshot_id,
@@ -170,7 +170,7 @@ class RdsDatabase:
             f"instance {instance}",
             lambda: self._instance(instance),
             "available",
-            fail=frozenset({"failed", "incompatible-restore", "storage-full"}),
+            fail=frozenset({"failed", "incompatible-restore", "storage-full"}),  # not a status
         )
 
     async def _delete_instance(self, instance: str) -> None:
