@@ -35,6 +35,7 @@ SNAPSHOT_FILE = "snapshot.json"
 class RdsSettings:
     instance: str
     aws: AwsSettings
+    target: str = ""
     swap: str = "rename"
     poll: float = 5.0
     timeout: float = 3600.0
@@ -58,7 +59,7 @@ def parse_target(target: str) -> RdsSettings:
             f"unknown swap {swap!r} for RDS", hint="use swap=rename or swap=ssm:/PARAMETER"
         )
     aws = AwsSettings(query.get("region"), query.get("profile"), query.get("endpoint_url"))
-    return RdsSettings(parts.netloc, aws, swap, float(query.get("poll", 5.0)))
+    return RdsSettings(parts.netloc, aws, target.strip(), swap, float(query.get("poll", 5.0)))
 
 
 class RdsDatabase:
@@ -140,7 +141,7 @@ class RdsDatabase:
             backup_id=dest_dir.name,
             engine="rds",
             database=self.name,
-            source=f"rds://{self.name}",
+            source=self.settings.target or f"rds://{self.name}",
             path=path,
             size_bytes=int(record["allocated_storage_gb"] or 0) * 1024**3,
             sha256=hashlib.sha256(data).hexdigest(),
