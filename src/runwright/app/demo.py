@@ -31,6 +31,7 @@ from runwright.engine.store import RunRow
 from runwright.loadgen import LoadSnapshot, run_load
 from runwright.model.status import RunStatus
 from runwright.steps.router_metrics import ERROR_RATIO
+from runwright.steps.services import StepServices
 
 
 def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
@@ -196,9 +197,9 @@ def _rollback_seconds(rt: Runtime, run: RunRow) -> float | None:
     return (done.at - failed.at).total_seconds()
 
 
-async def _teardown(services: dict[str, Any]) -> None:
-    driver, router = services["driver"], services["router"]
-    for inst in await driver.instances(services["service"].name):
+async def _teardown(services: StepServices) -> None:
+    driver, router, spec = services.release()
+    for inst in await driver.instances(spec.name):
         await driver.stop(inst, 5.0)
     stop = getattr(router, "stop", None)
     if stop is not None:

@@ -162,9 +162,8 @@ def build_plan(
     env: Environment,
     version: str,
     variables: Mapping[str, Any],
-    services: Mapping[str, Any] | None = None,
 ) -> Plan:
-    ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version, services or {})
+    ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version)
     planned: list[PlannedStep] = []
     rollback: list[PlannedStep] = []
     watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}

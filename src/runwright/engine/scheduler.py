@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
 from runwright.engine.clock import Clock
 from runwright.engine.executor import (
@@ -24,6 +24,7 @@ from runwright.engine.executor import (
     Observer,
     Outcome,
     RunInfo,
+    S,
     StepContext,
 )
 from runwright.engine.machine import (
@@ -97,11 +98,13 @@ def captured_values(rows: list[StepRow]) -> dict[str, Any]:
     return out
 
 
-class Scheduler:
+class Scheduler(Generic[S]):
+    """Drives runs; ``S`` is what the app hands every step as its services."""
+
     def __init__(
         self,
         store: Store,
-        executor: Executor,
+        executor: Executor[S],
         clock: Clock,
         settings: EngineSettings,
         *,
@@ -163,7 +166,7 @@ class Scheduler:
         actor: str,
         variables: Mapping[str, Any],
         redactor: Redactor,
-        services: Mapping[str, Any] | None = None,
+        services: S,
         interactive: Callable[[str], bool] | None = None,
     ) -> RunRow:
         """Drive the run until it ends or blocks; return its row as it then stands."""
@@ -248,7 +251,7 @@ class Scheduler:
                         ctx_vars,
                         actor,
                         redactor,
-                        services or {},
+                        services,
                         interactive,
                         undo=False,
                     )
@@ -257,7 +260,7 @@ class Scheduler:
                 elif isinstance(action, Undo):
                     row = _find(rows, MAIN, action.idx)
                     await self._execute(
-                        info, row, ctx_vars, actor, redactor, services or {}, interactive, undo=True
+                        info, row, ctx_vars, actor, redactor, services, interactive, undo=True
                     )
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]
@@ -283,7 +286,7 @@ class Scheduler:
         variables: Mapping[str, Any],
         actor: str,
         redactor: Redactor,
-        services: Mapping[str, Any],
+        services: S,
         interactive: Callable[[str], bool] | None,
         *,
         undo: bool,
@@ -410,7 +413,7 @@ class Scheduler:
         variables: Mapping[str, Any],
         actor: str,
         redactor: Redactor,
-        services: Mapping[str, Any],
+        services: S,
         interactive: Callable[[str], bool] | None,
         attempt: int,
         undo: bool,

@@ -48,7 +48,7 @@ from pydantic import Field
 from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, parse_check
 from runwright.engine.checks import worst_case_abort_seconds as worst_case
 from runwright.engine.clock import Clock
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.engine.stats import Comparison, Direction, compare_baseline
 from runwright.errors import InputError, ProviderError
 from runwright.model.durations import format_duration, parse_duration
@@ -58,6 +58,7 @@ from runwright.model.types import Duration
 from runwright.providers.base import HttpSettings, Provider
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.router_metrics import RouterProvider
+from runwright.steps.services import StepContext
 
 logger = logging.getLogger(__name__)
 
@@ -361,9 +362,9 @@ class _Analysis:
 
     async def setup(self) -> None:
         ctx = self.ctx
-        checks = ctx.spec.get("checks") or ctx.services.get("checks") or {}
+        checks = ctx.spec.get("checks") or ctx.services.checks
         found = definitions(self.names, checks)
-        factory: ProviderFactory = ctx.services.get("provider_factory") or self._default_factory
+        factory = ctx.services.provider_factory or self._default_factory
         start = ctx.clock.monotonic()
         started_at = ctx.clock.now()
         self.schedule_origin = (start, started_at)
@@ -405,14 +406,14 @@ class _Analysis:
 
     def _default_factory(self, name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
         if provider_of(name, mapping) == "router":
-            router = self.ctx.services.get("router")
+            router = self.ctx.services.router
             if router is None:
                 raise InputError(
                     f"check {name!r} reads the router, but this runbook has no service router",
                     hint="declare service.router, or use provider: scrape with a url",
                 )
             return RouterProvider(router, clock)
-        return build_provider(name, mapping, clock, self.ctx.services.get("environ"))
+        return build_provider(name, mapping, clock, self.ctx.services.environ)
 
     async def _baseline_variables(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -420,7 +421,7 @@ class _Analysis:
         if not previous:
             return {}
         out: dict[str, Any] = {**ctx.variables, "version": previous}
-        driver, service = ctx.services.get("driver"), ctx.services.get("service")
+        driver, service = ctx.services.driver, ctx.services.service
         if driver is not None and service is not None:
             for inst in await driver.instances(service.name):
                 if inst.version == previous:
