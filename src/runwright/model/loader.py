@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runwright.errors import InputError, RunbookError
-from runwright.model.release import SECTION_KINDS, ReleaseSpec, ServiceSpec
+from runwright.model.release import COUNTING_ROUTERS, SECTION_KINDS, ReleaseSpec, ServiceSpec
 from runwright.model.schema import (
     Environment,
     Procedure,
@@ -396,7 +396,18 @@ def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[
     """A ``provider: router`` check reads the runbook's service router; without a service
     there is none, which is better said now than when a release is half done."""
     if frame.service is not None:
-        return []
+        kind = frame.service.router.kind
+        if kind in COUNTING_ROUTERS:
+            return []
+        return [
+            source.error(
+                f"check '{name}' reads the router, but the {kind} router keeps no counters",
+                ("checks", name, "provider"),
+                hint="use provider: prometheus (your ingress or mesh metrics) or scrape",
+            )
+            for name, check in frame.checks.items()
+            if isinstance(check, dict) and check.get("provider") == "router"
+        ]
     return [
         source.error(
             f"check '{name}' reads the router, but the runbook declares no service",

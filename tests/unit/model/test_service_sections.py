@@ -80,3 +80,16 @@ def test_a_bad_section_is_reported_at_its_line(
         load(tmp_path, text)
     assert caught.value.line == line, str(caught.value)
     assert message in str(caught.value)
+
+
+def test_a_router_check_needs_a_router_that_counts(tmp_path: Path) -> None:
+    with pytest.raises(RunbookError, match="the gateway-api router keeps no counters") as caught:
+        load(
+            tmp_path,
+            "service:\n"
+            "  driver: {kind: kubernetes, template: d.yaml, image: x}\n"
+            "  router: {kind: gateway-api, route: shop}\n"
+            "checks:\n"
+            "  errors: {provider: router, query: x, fail_if: '> 1%', interval: 10s}\n",
+        )
+    assert caught.value.line == 7
