@@ -22,6 +22,7 @@ from runwright.model.templating import Placeholder
 from runwright.steps.analysis import check_spec, definitions, plan_lines, render_check
 from runwright.steps.base import PlanContext
 from runwright.steps.registry import describe, with_self_undo
+from runwright.steps.services import StepServices
 from runwright.steps.wait import nothing_beside
 
 
@@ -162,8 +163,11 @@ def build_plan(
     env: Environment,
     version: str,
     variables: Mapping[str, Any],
+    services: StepServices | None = None,
 ) -> Plan:
-    ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version)
+    ctx = PlanContext(
+        {**variables, "captured": _Captured()}, env_name, version, services or StepServices()
+    )
     planned: list[PlannedStep] = []
     rollback: list[PlannedStep] = []
     watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}

@@ -64,6 +64,8 @@ def deploy(
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     secrets = rt.secrets(book, required=True)
+    if procedure is None and book.service is not None:
+        rt.checked_services(book, env_name)
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:

@@ -189,6 +189,18 @@ class Runtime:
             observer=self.observer,
         )
 
+    def checked_services(
+        self, runbook: Runbook, env_name: str, variables: Mapping[str, Any] | None = None
+    ) -> StepServices:
+        """The run's services after its driver and router settings were checked against the
+        world (read-only): a setting that cannot work is an InputError at its position."""
+        services = self.step_services(runbook, env_name, variables)
+        if runbook.service is not None:
+            from runwright.app.services import verify_services
+
+            verify_services(runbook, services)
+        return services
+
     def step_services(
         self,
         runbook: Runbook | None = None,

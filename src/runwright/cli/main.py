@@ -271,7 +271,8 @@ def plan(
         previous_version=previous_version(rt.store, book.name, env_name),
         planning=True,
     )
-    p = build_plan(book, env_name, environment, version, variables)
+    services = rt.checked_services(book, env_name, variables)
+    p = build_plan(book, env_name, environment, version, variables, services)
     _print_plan(
         p,
         header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
@@ -357,7 +358,8 @@ def rollback_cmd(
         previous_version=current,
         planning=True,
     )
-    p = build_plan(book, env_name, environment, source.version, variables)
+    services = rt.checked_services(book, env_name, variables)
+    p = build_plan(book, env_name, environment, source.version, variables, services)
     header = (
         f"Rollback of {book.name}/{env_name} from {current or '?'} to revision {number} "
         f"({source.version})"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runwright.errors import InputError, RunbookError
 from runwright.model.notify import SinkSpec, Subscription
-from runwright.model.release import ReleaseSpec, ServiceSpec
+from runwright.model.release import COUNTING_ROUTERS, SECTION_KINDS, ReleaseSpec, ServiceSpec
 from runwright.model.schema import (
     Environment,
     Procedure,
@@ -93,6 +93,17 @@ def _vocabulary(kinds: Kinds) -> set[str]:
     return words
 
 
+def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the discriminator pydantic puts in a tagged section's path (``driver.kubernetes.x``
+    is ``driver.x`` in the file)."""
+    out: list[Any] = []
+    for part in loc:
+        if out and out[-1] in ("driver", "router") and part in SECTION_KINDS:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
 def _pydantic_errors(
     exc: ValidationError, source: Source, base: PathKey, vocabulary: Iterable[str]
 ) -> list[RunbookError]:
@@ -120,6 +131,7 @@ def _pydantic_errors(
                 )
             )
         )
+        loc = _without_tags(loc)
         path: PathKey = (*base, *loc)
         if path in seen:
             continue
@@ -390,7 +402,18 @@ def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[
     """A ``provider: router`` check reads the runbook's service router; without a service
     there is none, which is better said now than when a release is half done."""
     if frame.service is not None:
-        return []
+        kind = frame.service.router.kind
+        if kind in COUNTING_ROUTERS:
+            return []
+        return [
+            source.error(
+                f"check '{name}' reads the router, but the {kind} router keeps no counters",
+                ("checks", name, "provider"),
+                hint="use provider: prometheus (your ingress or mesh metrics) or scrape",
+            )
+            for name, check in frame.checks.items()
+            if isinstance(check, dict) and check.get("provider") == "router"
+        ]
     return [
         source.error(
             f"check '{name}' reads the router, but the runbook declares no service",

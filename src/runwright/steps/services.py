@@ -69,11 +69,25 @@ StepContext: TypeAlias = executor.StepContext[StepServices]
 
 if TYPE_CHECKING:
     # Each implementation assigned to its Protocol: mypy --strict checks that it conforms.
+    from runwright.drivers.command import CommandDriver
     from runwright.drivers.fake import FakeDriver
+    from runwright.drivers.kubernetes import KubernetesDriver
     from runwright.drivers.local import LocalDriver
     from runwright.routers.builtin import BuiltinRouter
+    from runwright.routers.command import CommandRouter
     from runwright.routers.fake import FakeRouter
+    from runwright.routers.gateway_api import GatewayApiRouter
     from runwright.routers.haproxy import HAProxyRouter
+    from runwright.routers.ingress_nginx import IngressNginxRouter
+    from runwright.routers.service_selector import ServiceSelectorRouter
 
-    DRIVERS: tuple[type[Driver], ...] = (LocalDriver, FakeDriver)
-    ROUTERS: tuple[type[Router], ...] = (BuiltinRouter, HAProxyRouter, FakeRouter)
+    DRIVERS: tuple[type[Driver], ...] = (LocalDriver, FakeDriver, KubernetesDriver, CommandDriver)
+    ROUTERS: tuple[type[Router], ...] = (
+        BuiltinRouter,
+        HAProxyRouter,
+        FakeRouter,
+        ServiceSelectorRouter,
+        IngressNginxRouter,
+        GatewayApiRouter,
+        CommandRouter,
+    )
