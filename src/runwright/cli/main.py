@@ -20,7 +20,7 @@ import click
 from runwright import __version__
 from runwright.app import report as report_mod
 from runwright.app import runs
-from runwright.app.plan import Plan, build_plan
+from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
@@ -270,7 +270,12 @@ def plan(
         previous_version=previous_version(rt.store, book.name, env_name),
         planning=True,
     )
-    p = build_plan(book, env_name, environment, version, variables)
+    traffic = None
+    if has_sequential(book):
+        router = rt.step_services(book, env_name, variables).get("router")
+        stable = str(variables.get("previous_version") or "")
+        traffic = recent_traffic(router, stable) if router is not None else None
+    p = build_plan(book, env_name, environment, version, variables, traffic=traffic)
     _print_plan(
         p,
         header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
