@@ -76,7 +76,9 @@ def test_smaller_faults_take_more_requests_in_the_order_the_issue_gives() -> Non
     ]
     n = [f.canary_requests for f in figures]
     assert all(v is not None for v in n)
-    assert n[0] < 30 and 50 < n[1] < 120 and 400 < n[2] < 900  # type: ignore[operator]
+    assert n[0] < 30  # type: ignore[operator]
+    assert 50 < n[1] < 120  # type: ignore[operator]
+    assert 400 < n[2] < 900  # type: ignore[operator]
 
 
 @pytest.mark.slow
@@ -107,13 +109,16 @@ def test_zero_traffic_and_one_sided_traffic_carry_no_evidence() -> None:
     test = MixtureSPRT(0.01)
     for _ in range(100):
         test.update((0, 0), (0, 0))
-    assert test.log_e == 0.0 and not test.rejected
+    assert test.log_e == 0.0
+    assert not test.rejected
     for _ in range(1000):
         test.update((10, 10), (0, 0))  # the canary alone, failing everything
-    assert test.log_e == 0.0 and not test.rejected
+    assert test.log_e == 0.0
+    assert not test.rejected
     assert test.canary_requests == 10_000
     estimate = test.estimate()
-    assert estimate.low == 0.0 and estimate.high == float("inf")
+    assert estimate.low == 0.0
+    assert estimate.high == float("inf")
 
 
 def test_a_bad_batch_is_refused() -> None:
