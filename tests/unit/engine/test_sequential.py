@@ -122,7 +122,7 @@ def test_zero_traffic_and_one_sided_traffic_carry_no_evidence() -> None:
 
 
 def test_a_bad_batch_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bad batch"):
         MixtureSPRT(0.01).update((2, 3), (5, 0))
 
 
