@@ -19,8 +19,10 @@ of ``f_psi(x) / f_psi0(x)`` is then a nonnegative martingale with mean 1 when th
 inequality it ever reaches ``1 / alpha`` with probability at most ``alpha`` when the canary is
 no worse than ``psi0`` times the stable version: that is the e-process ``MixtureSPRT`` tracks.
 ``psi0`` is 1, or the ``min_effect`` ratio, so trivial differences at high traffic do not roll
-back. Batches where one side served nothing carry no evidence and change nothing; so do
-batches with no failure.
+back. A batch where one side served nothing would carry no evidence, so readings are pooled
+(``observe``) until both sides served a request; the pooling looks only at request counts,
+which the routing decides, never at which side failed, so the guarantee holds. Batches with no
+failure change nothing.
 
 ``psi`` is an odds ratio; for rare failures it is the ratio of the failure rates. The verdict
 gives the estimate (the grid point of highest likelihood) and an anytime-valid confidence
@@ -224,6 +226,19 @@ class MixtureSPRT:
         self.baseline_requests = 0
         self.baseline_failures = 0
         self.batches = 0
+        self.pending = (0, 0, 0, 0)
+
+    def observe(self, canary: tuple[int, int], baseline: tuple[int, int]) -> bool:
+        """Pool a reading's increments; judge the pool once both sides served a request.
+        True when a batch was judged (only then can ``rejected`` change)."""
+        m1, x, m2, y = self.pending
+        m1, x, m2, y = m1 + canary[0], x + canary[1], m2 + baseline[0], y + baseline[1]
+        if m1 == 0 or m2 == 0:
+            self.pending = (m1, x, m2, y)
+            return False
+        self.pending = (0, 0, 0, 0)
+        self.update((m1, x), (m2, y))
+        return x + y > 0
 
     def update(self, canary: tuple[int, int], baseline: tuple[int, int]) -> None:
         """Add a batch: ``(requests, failures)`` of each side since the last update."""
@@ -393,8 +408,7 @@ def expected_requests(
         while True:
             m1 = int(rng.binomial(batch, share))
             x, y = int(rng.binomial(m1, rate)), int(rng.binomial(batch - m1, baseline_rate))
-            test.update((m1, x), (batch - m1, y))
-            if (x or y) and test.rejected:
+            if test.observe((m1, x), (batch - m1, y)) and test.rejected:
                 break
             if test.canary_requests > cap:
                 return Expectation(rate, None)

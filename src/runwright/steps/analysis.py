@@ -388,6 +388,7 @@ class _Analysis:
         self.compare = compare
         self.watches: list[_Watch] = []
         self.sequential: list[SequentialWatch] = []
+        self.not_judged: list[str] = []
         self.schedule_origin: tuple[float, datetime] = (0.0, ctx.clock.now())
 
     async def setup(self) -> None:
@@ -442,11 +443,14 @@ class _Analysis:
         spec = parse_sequential(name, mapping)
         canary = str(ctx.variables.get("version") or "")
         previous = str(ctx.variables.get("previous_version") or "")
+        why = None
         if self.compare == "none":
-            ctx.output(f"{name}: not judged here: the stable version takes no traffic")
-            return
-        if not previous or previous == canary:
-            ctx.output(f"{name}: no stable version to compare with (first release)")
+            why = f"{name}: not judged here: the stable version takes no traffic"
+        elif not previous or previous == canary:
+            why = f"{name}: no stable version to compare with (first release)"
+        if why:
+            ctx.output(why)
+            self.not_judged.append(why)
             return
         router = ctx.services.get("router")
         if router is None:
@@ -657,6 +661,7 @@ class _Analysis:
         paused: list[str] = []
         passed: list[str] = []
         rows: list[Mapping[str, Any]] = []
+        passed += self.not_judged
         for seq in self.sequential:
             state, reason = seq.conclude(self.duration)
             (paused if state is Verdict.PAUSED else passed).append(reason)

@@ -71,6 +71,7 @@ class SequentialWatch:
         self.last_stored = -math.inf
         self.last_flush = clock.monotonic()
         self.errors_in_a_row = 0
+        self.seen = (0, 0)
 
     @property
     def query(self) -> str:
@@ -143,9 +144,10 @@ class SequentialWatch:
         canary, baseline = self._counts(counters)
         if canary == (0, 0) and baseline == (0, 0):
             return False
-        self.test.update(canary, baseline)
+        self.seen = (self.seen[0] + canary[0], self.seen[1] + baseline[0])
+        judged = self.test.observe(canary, baseline)
         self.evaluations += 1
-        if self.test.rejected:
+        if judged and self.test.rejected:
             self._fail(Verdict.FAILED, self._words(rejected=True))
             self._row(force=True)
             return True
@@ -210,13 +212,13 @@ class SequentialWatch:
         if self.verdict is not Verdict.RUNNING:
             return self.verdict, self.reason
         t, name = self.test, self.spec.name
-        if t.canary_requests == 0:
+        if self.seen[0] == 0:
             self.verdict = Verdict.PAUSED
             self.reason = (
                 f"{name}: the canary {self.sides.canary} served no request in "
                 f"{format_duration(duration)}; a person decides"
             )
-        elif t.baseline_requests == 0:
+        elif self.seen[1] == 0 or t.canary_requests == 0:
             self.verdict = Verdict.PAUSED
             self.reason = (
                 f"{name}: the stable {self.sides.baseline} served no request beside the canary, "

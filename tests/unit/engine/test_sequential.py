@@ -44,8 +44,7 @@ def run_stream(
     """Canary requests when the test rejected, or None if it never did."""
     test = MixtureSPRT(alpha, null)
     for a, b, c in zip(m1.tolist(), x.tolist(), y.tolist(), strict=True):
-        test.update((a, b), (BATCH - a, c))
-        if (b or c) and test.rejected:
+        if test.observe((a, b), (BATCH - a, c)) and test.rejected:
             return test.canary_requests
     return None
 
@@ -87,9 +86,7 @@ def test_a_good_canary_is_rolled_back_at_most_alpha_of_the_time_in_10000_streams
     rejected = 0
     for _ in range(5):
         m1, x, y = streams(rng, 2000, 2000, share=0.1, canary=0.02, stable=0.02)
-        rejected += sum(
-            run_stream(m1[i], x[i], y[i], alpha=0.05) is not None for i in range(2000)
-        )
+        rejected += sum(run_stream(m1[i], x[i], y[i], alpha=0.05) is not None for i in range(2000))
     assert rejected / 10_000 <= 0.05
     assert rejected > 0  # it does look: a test that never rejects would also pass
 
@@ -103,6 +100,15 @@ def test_a_canary_worse_by_less_than_min_effect_is_not_rolled_back_more_than_alp
     without = [run_stream(m1[i], x[i], y[i], alpha=0.05) for i in range(200)]
     assert sum(r is not None for r in with_floor) / 200 <= 0.05
     assert sum(r is not None for r in without) > sum(r is not None for r in with_floor)
+
+
+def test_readings_are_pooled_until_both_sides_served_a_request() -> None:
+    test = MixtureSPRT(0.01)
+    assert not test.observe((1, 1), (0, 0))  # a canary failure alone: nothing to compare yet
+    assert not test.observe((1, 1), (0, 0))
+    assert test.observe((0, 0), (1, 0))  # now the pool holds both: judged as one batch
+    assert test.log_e > 0
+    assert test.pending == (0, 0, 0, 0)
 
 
 def test_zero_traffic_and_one_sided_traffic_carry_no_evidence() -> None:
@@ -141,7 +147,7 @@ def test_the_estimate_brackets_the_true_ratio() -> None:
     m1, x, y = streams(rng, 1, 200_000, share=0.5, canary=0.04, stable=0.01)
     test = MixtureSPRT(0.01)
     for a, b, c in zip(m1[0].tolist(), x[0].tolist(), y[0].tolist(), strict=True):
-        test.update((a, b), (BATCH - a, c))
+        test.observe((a, b), (BATCH - a, c))
     estimate = test.estimate()
     true_odds = (0.04 / 0.96) / (0.01 / 0.99)
     assert estimate.low <= true_odds <= estimate.high
