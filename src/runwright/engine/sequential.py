@@ -196,7 +196,7 @@ class Estimate:
     high: float
 
     def describe(self, alpha: float) -> str:
-        level = f"{(1 - alpha) * 100:.4g}%"
+        level = f"{(1 - 2 * alpha) * 100:.4g}%"
         high = "unbounded" if math.isinf(self.high) else _num(self.high)
         low = "0" if self.low == 0 else _num(self.low)
         ratio = f"at least {_num(self.ratio)}" if math.isinf(self.high) else _num(self.ratio)
@@ -275,13 +275,23 @@ class MixtureSPRT:
         return self.log_e >= math.log(1 / self.alpha)
 
     def estimate(self) -> Estimate:
-        """Point estimate and the ratios a two-sided mixture does not reject at alpha."""
+        """Point estimate and the ratios neither one-sided test rejects at alpha: the test that
+        fails the check (alternatives above) and its mirror (alternatives below). The interval
+        holds the true ratio at all times with probability at least ``1 - 2 alpha``, and its
+        low end is above the null ratio exactly when the check rejected."""
         ll = self.loglik
         psi = np.exp(self.log_psi)
-        mixture = float(logsumexp(ll)) - math.log(len(ll))
-        kept = np.flatnonzero(mixture - ll < math.log(1 / self.alpha))
+        span = ALTERNATIVE_DECADES * _STEPS_PER_DECADE
+        bar = math.log(1 / self.alpha)
+        kept = []
+        for k in range(len(ll)):
+            up, down = ll[k + 1 : k + 1 + span], ll[max(0, k - span) : k]
+            e_up = float(logsumexp(up)) - math.log(len(up)) - ll[k] if len(up) else 0.0
+            e_down = float(logsumexp(down)) - math.log(len(down)) - ll[k] if len(down) else 0.0
+            if e_up < bar and e_down < bar:
+                kept.append(k)
         best = int(np.argmax(ll))
-        if not len(kept):
+        if not kept:
             return Estimate(float(psi[best]), float(psi[best]), float(psi[best]))
         low = 0.0 if kept[0] == 0 else float(psi[kept[0]])
         high = math.inf if kept[-1] == len(psi) - 1 else float(psi[kept[-1]])

@@ -156,3 +156,68 @@ def test_plan_gives_expected_requests_and_time_or_says_unknown_traffic() -> None
     unknown, _ = plan_lines(["errors"], checks)
     assert "unknown traffic" in "\n".join(unknown)
     assert "time unknown" in "\n".join(unknown)
+
+
+RELEASE = """
+name: shop
+environments: {production: {}}
+service: {command: "demo --port {{ port }}", router: {kind: builtin, listen: "127.0.0.1:9"}}
+checks:
+  errors: {provider: router, method: sequential, alpha: 0.01, min_effect: "ratio > 1.5"}
+release: {strategy: canary, weights: [20, 100], pause: 1m, bake: 1m, analysis: [errors]}
+"""
+
+
+def test_plan_of_a_canary_gives_each_pause_its_share_and_the_bake_no_judgement() -> None:
+    from runwright.app.plan import build_plan
+    from runwright.model.loader import load_text
+    from runwright.steps.registry import param_models
+
+    book = load_text(RELEASE, "shop.yaml", param_models())
+    plan = build_plan(
+        book,
+        "production",
+        book.environments["production"],
+        "v2",
+        {"version": "v2", "previous_version": "v1"},
+        traffic=Traffic(500.0, 0.002, "the router's counters over 0.5s"),
+    )
+    pause = next(s for s in plan.steps if s.name == "pause at 20%")
+    text = "\n".join(pause.lines)
+    assert "min_effect ratio > 1.5" in text
+    assert "canary share of 20%" in text
+    assert "the stable version failing 0.20%" in text
+    assert "500 requests/s" in text
+    assert pause.worst_case_abort_seconds is None
+    bake = next(s for s in plan.steps if s.name == "bake")
+    assert "not judged here" in "\n".join(bake.lines)
+
+
+class Ticking:
+    """A router whose counters grow by 100 requests (1 failed on v1) at every read."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def counters(self) -> dict[str, BackendCounters]:
+        self.reads += 1
+        n = 100 * self.reads
+        return {"v1": BackendCounters("v1", requests=n, errors_5xx=self.reads)}
+
+
+def test_recent_traffic_reads_the_router_twice_and_says_when_it_cannot() -> None:
+    from runwright.app.plan import recent_traffic
+    from runwright.errors import DriverError
+
+    clock = FakeClock()
+    found = recent_traffic(Ticking(), "v1", seconds=0.5, clock=clock)  # type: ignore[arg-type]
+    assert found.requests_per_second == 200.0
+    assert found.failure_rate == 0.01
+
+    class Down:
+        async def counters(self) -> dict[str, BackendCounters]:
+            raise DriverError("no router")
+
+    gone = recent_traffic(Down(), "v1", clock=clock)  # type: ignore[arg-type]
+    assert gone.requests_per_second is None
+    assert gone.source.startswith("unknown traffic")
