@@ -145,6 +145,7 @@ def validate_check(name: str, mapping: Mapping[str, Any]) -> None:
     if is_sequential(mapping):
         parse_sequential(name, mapping)
         return
+    check_spec(name, mapping)
     provider = provider_of(name, mapping)
     query = str(mapping.get("query") or "")
     if provider in PAGE_PROVIDERS and "{%" not in query:

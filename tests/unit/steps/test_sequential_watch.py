@@ -221,3 +221,17 @@ def test_recent_traffic_reads_the_router_twice_and_says_when_it_cannot() -> None
     gone = recent_traffic(Down(), "v1", clock=clock)  # type: ignore[arg-type]
     assert gone.requests_per_second is None
     assert gone.source.startswith("unknown traffic")
+
+
+def test_a_sequential_check_is_validated_when_the_runbook_loads() -> None:
+    import pytest
+
+    from runwright.errors import InputError
+    from runwright.steps.analysis import validate_check
+
+    validate_check("errors", SEQUENTIAL)
+    with pytest.raises(InputError, match="does not apply to method: sequential"):
+        validate_check("errors", {**SEQUENTIAL, "query": "x"})
+    with pytest.raises(InputError, match="give either 'for'"):
+        validate_check("other", {"provider": "command", "query": "echo 1", "fail_if": "> 1",
+                                 "for": "1m", "failure_limit": 2})  # fmt: skip
