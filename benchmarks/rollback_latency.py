@@ -473,7 +473,8 @@ def compare_methods(args: argparse.Namespace) -> int:
 def served(rt: Runtime, book_path: Path) -> int:
     """Requests the router counted so far, all backends (for the load's rate)."""
     book = rt.load(book_path)
-    router = rt.step_services(book, "local")["router"]
+    router = rt.step_services(book, "local").router
+    assert router is not None
     counters = asyncio.run(router.counters())
     return sum(c.requests for c in counters.values())
 
@@ -535,9 +536,13 @@ def _s(seconds: float | None) -> str:
 async def _teardown(rt: Runtime, path: Path) -> None:
     book = rt.load(path)
     services = rt.step_services(book, "local")
-    for inst in await services["driver"].instances(services["service"].name):
-        await services["driver"].stop(inst, 3.0)
-    await services["router"].stop()
+    driver, router, service = services.driver, services.router, services.service
+    assert driver is not None
+    assert router is not None
+    assert service is not None
+    for inst in await driver.instances(service.name):
+        await driver.stop(inst, 3.0)
+    await router.stop()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

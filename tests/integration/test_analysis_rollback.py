@@ -33,10 +33,11 @@ from runwright.app import runs
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.engine.clock import SystemClock
-from runwright.engine.executor import Outcome, RunInfo, StepContext
+from runwright.engine.executor import Outcome, RunInfo
 from runwright.engine.store import StepRow
 from runwright.loadgen import run_load
 from runwright.steps.analysis import run_analysis
+from runwright.steps.services import StepContext, StepServices
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 ERROR_RATIO = (
@@ -117,9 +118,9 @@ def canary_runbook(listen: str, admin: str) -> dict[str, Any]:
     }
 
 
-async def _teardown(services: Mapping[str, Any]) -> None:
-    driver, router = services["driver"], services["router"]
-    for inst in await driver.instances(services["service"].name):
+async def _teardown(services: StepServices) -> None:
+    driver, router, spec = services.release()
+    for inst in await driver.instances(spec.name):
         await driver.stop(inst, 3.0)
     await router.stop()
 
@@ -240,7 +241,7 @@ def context(
         variables=variables,
         output=lambda line: None,
         approvals=lambda gate: [],
-        services={},
+        services=StepServices(),
         record=lambda type_, data: None,
         actor="alice",
         attest=lambda gate, item, note: None,

@@ -169,10 +169,9 @@ def build_plan(
     env: Environment,
     version: str,
     variables: Mapping[str, Any],
-    services: Mapping[str, Any] | None = None,
     traffic: Traffic | None = None,
 ) -> Plan:
-    ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version, services or {})
+    ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version)
     planned: list[PlannedStep] = []
     rollback: list[PlannedStep] = []
     watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}

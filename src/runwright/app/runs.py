@@ -21,20 +21,14 @@ from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow, StepUpdate
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
+from runwright.model.status import AWAITING, UNFINISHED_STEP, RunStatus, Settlement, StepStatus
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
-
-BLOCKED = {
-    "awaiting_approval",
-    "awaiting_attestation",
-    "awaiting_settlement",
-    "awaiting_decision",
-}
 
 
 def exit_code_for(run: RunRow) -> int:
-    if run.status == "succeeded":
+    if run.status == RunStatus.SUCCEEDED:
         return 0
-    if run.status in BLOCKED or not run.terminal:
+    if run.status in AWAITING or not run.terminal:
         return 3
     return 1
 
@@ -136,7 +130,7 @@ def _drive(
         )
     )
     if (
-        final.status == "succeeded"
+        final.status == RunStatus.SUCCEEDED
         and final.revision is None
         and final.kind
         in (
@@ -186,10 +180,11 @@ def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | Non
 def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:
     rows = [r for r in rt.store.steps(run.id) if r.section == MAIN]
     for r in rows:
-        if r.status in ("waiting", "pending", "running") and (kind is None or r.kind == kind):
+        if r.status in UNFINISHED_STEP and (kind is None or r.kind == kind):
             return r
     raise InputError(
-        f"run {run.id} has no {kind or 'waiting'} step left to act on (status {run.status})"
+        f"run {run.id} has no {kind or StepStatus.WAITING} step left to act on "
+        f"(status {run.status})"
     )
 
 
@@ -239,7 +234,11 @@ def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tupl
         raise InputError(f"run {run_id} already ended ({run.status})")
     rows = [r for r in rt.store.steps(run_id) if r.section == MAIN]
     step = next(
-        (r for r in rows if r.status == "waiting" and (r.kind == "gate" or r.spec.get("manual"))),
+        (
+            r
+            for r in rows
+            if r.status == StepStatus.WAITING and (r.kind == "gate" or r.spec.get("manual"))
+        ),
         None,
     )
     if step is None:
@@ -247,7 +246,8 @@ def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tupl
             (
                 r
                 for r in rows
-                if r.status in ("pending", "waiting") and (r.kind == "gate" or r.spec.get("manual"))
+                if r.status in (StepStatus.PENDING, StepStatus.WAITING)
+                and (r.kind == "gate" or r.spec.get("manual"))
             ),
             None,
         )
@@ -274,9 +274,10 @@ def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tupl
     )
 
 
-def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[RunRow, str]:
-    if choice not in ("rerun", "done", "rollback"):
+def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> tuple[RunRow, str]:
+    if chosen not in set(Settlement):
         raise InputError("choose one of --rerun, --done, --rollback")
+    choice = Settlement(chosen)
     run = rt.store.run(run_id)
     rows = rt.store.steps(run_id)
     flights = in_flight(view_of(run, rows))
@@ -287,7 +288,7 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[R
         names = ", ".join(f"'{v.name}'" for v, _ in flights)
         raise InputError(f"step '{step_ref}' is not in flight; in flight: {names}")
     view, what = match[0]
-    if what == "undo" and choice == "rollback":
+    if what == "undo" and choice == Settlement.ROLLBACK:
         raise InputError("an undo in flight can be settled with --rerun or --done")
     values = settle(view, what, choice)
     rt.store.append(
@@ -298,7 +299,9 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[R
         step=view.name,
         data={"what": what, "choice": choice},
         run_values={
-            "status": "running" if what == "step" and choice != "rollback" else "rolling_back"
+            "status": RunStatus.RUNNING
+            if what == "step" and choice != Settlement.ROLLBACK
+            else RunStatus.ROLLING_BACK
         },
         step_update=StepUpdate(view.section, view.idx, values),
     )

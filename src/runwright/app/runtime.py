@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from runwright.model.loader import Runbook, load_runbook, load_text
 from runwright.model.schema import Environment
 from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
+from runwright.steps.services import StepServices
 
 
 def _markdown_parser() -> Any:
@@ -77,7 +78,6 @@ class Runtime:
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     observer: Observer = field(default_factory=NullObserver)
-    services: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -175,7 +175,7 @@ class Runtime:
     def redactor(self, secrets: Mapping[str, str]) -> Redactor:
         return Redactor(v for v in secrets.values() if v != "***")
 
-    def scheduler(self) -> Scheduler:
+    def scheduler(self) -> Scheduler[StepServices]:
         return Scheduler(
             self.store,
             RegistryExecutor(),
@@ -194,15 +194,14 @@ class Runtime:
         runbook: Runbook | None = None,
         env_name: str = "",
         variables: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        services: dict[str, Any] = {
-            "environ": dict(self.settings.environ),
-            "state_dir": self.settings.state_dir,
-        }
+    ) -> StepServices:
+        services = StepServices(
+            environ=dict(self.settings.environ), state_dir=self.settings.state_dir
+        )
         if runbook is not None and runbook.service is not None:
             from runwright.app.services import build_services
 
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
-            services.update(build_services(self.settings, runbook, env_name, plain))
-        services.update(self.services)
+            driver, router, spec = build_services(self.settings, runbook, env_name, plain)
+            services = replace(services, driver=driver, router=router, service=spec)
         return services

@@ -10,12 +10,13 @@ from typing import Any
 
 from runwright.app.release import service_name
 from runwright.app.settings import Settings
-from runwright.drivers.base import ServiceSpec
+from runwright.drivers.base import Driver, ServiceSpec
 from runwright.drivers.local import LocalDriver, LocalSettings
 from runwright.engine.clock import SystemClock
 from runwright.model.loader import Runbook
 from runwright.routers import make_router
 from runwright.routers.base import RouterSettings, split_address
+from runwright.steps.services import Release
 
 
 def admin_address(listen: str, admin: str | None) -> str:
@@ -27,7 +28,7 @@ def admin_address(listen: str, admin: str | None) -> str:
 
 def build_services(
     settings: Settings, runbook: Runbook, env_name: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> Release:
     service = runbook.service
     assert service is not None
     name = service_name(runbook, env_name)
@@ -42,7 +43,7 @@ def build_services(
         variables={k: str(v) for k, v in (variables or {}).items()},
     )
     clock = SystemClock()
-    driver: Any = None
+    driver: Driver | None = None
     if service.driver == "fake":
         from runwright.drivers.fake import FakeDriver
 
@@ -58,4 +59,4 @@ def build_services(
         )
         driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
     router = make_router(service.router.kind, router_settings, clock)
-    return {"driver": driver, "router": router, "service": spec}
+    return Release(driver, router, spec)

@@ -49,20 +49,22 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field
 
-from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, Verdict, parse_check
+from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, parse_check
 from runwright.engine.checks import worst_case_abort_seconds as worst_case
 from runwright.engine.clock import Clock
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.engine.sequential import SequentialSpec, Traffic, is_sequential, parse_sequential
 from runwright.engine.stats import Comparison, Direction, compare_baseline
 from runwright.errors import InputError, ProviderError
 from runwright.model.durations import format_duration, parse_duration
+from runwright.model.status import RunStatus, Verdict
 from runwright.model.templating import render
 from runwright.model.types import Duration
 from runwright.providers.base import HttpSettings, Provider
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.router_metrics import RouterProvider
 from runwright.steps.sequential_watch import SequentialWatch, Sides, plan_sequential
+from runwright.steps.services import StepContext
 
 logger = logging.getLogger(__name__)
 
@@ -394,9 +396,9 @@ class _Analysis:
 
     async def setup(self) -> None:
         ctx = self.ctx
-        checks = ctx.spec.get("checks") or ctx.services.get("checks") or {}
+        checks = ctx.spec.get("checks") or ctx.services.checks
         found = definitions(self.names, checks)
-        factory: ProviderFactory = ctx.services.get("provider_factory") or self._default_factory
+        factory = ctx.services.provider_factory or self._default_factory
         start = ctx.clock.monotonic()
         started_at = ctx.clock.now()
         self.schedule_origin = (start, started_at)
@@ -453,7 +455,7 @@ class _Analysis:
             ctx.output(why)
             self.not_judged.append(why)
             return
-        router = ctx.services.get("router")
+        router = ctx.services.router
         if router is None:
             raise InputError(
                 f"check {name!r} reads the router, but this runbook has no service router",
@@ -472,14 +474,14 @@ class _Analysis:
 
     def _default_factory(self, name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
         if provider_of(name, mapping) == "router":
-            router = self.ctx.services.get("router")
+            router = self.ctx.services.router
             if router is None:
                 raise InputError(
                     f"check {name!r} reads the router, but this runbook has no service router",
                     hint="declare service.router, or use provider: scrape with a url",
                 )
             return RouterProvider(router, clock)
-        return build_provider(name, mapping, clock, self.ctx.services.get("environ"))
+        return build_provider(name, mapping, clock, self.ctx.services.environ)
 
     async def _baseline_variables(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -487,7 +489,7 @@ class _Analysis:
         if not previous:
             return {}
         out: dict[str, Any] = {**ctx.variables, "version": previous}
-        driver, service = ctx.services.get("driver"), ctx.services.get("service")
+        driver, service = ctx.services.driver, ctx.services.service
         if driver is not None and service is not None:
             for inst in await driver.instances(service.name):
                 if inst.version == previous:
@@ -681,9 +683,9 @@ class _Analysis:
                 min_effect=watch.compare.min_effect,
             )
             verdict = {
-                Comparison.PASS: "passed",
-                Comparison.FAIL: "failed",
-                Comparison.INCONCLUSIVE: "paused",
+                Comparison.PASS: Verdict.PASSED,
+                Comparison.FAIL: Verdict.FAILED,
+                Comparison.INCONCLUSIVE: Verdict.PAUSED,
             }[judged.verdict]
             rows.append(
                 {
@@ -705,7 +707,7 @@ class _Analysis:
                     f"{judged.reason}: the canary is worse than the stable version",
                     retryable=False,
                     check=watch.name,
-                    verdict="failed",
+                    verdict=Verdict.FAILED,
                     checks=self._verdicts(),
                 )
             if judged.verdict is Comparison.INCONCLUSIVE:
@@ -719,7 +721,7 @@ class _Analysis:
             return Outcome.blocked(
                 f"analysis paused: {reason}. Resume to measure again "
                 f"(runwright resume {ctx.run.id}) or roll back (runwright abort {ctx.run.id})",
-                on="decision",
+                on=RunStatus.AWAITING_DECISION,
                 checks=self._verdicts(),
             )
         ctx.output("passed: " + "; ".join(passed))
@@ -736,8 +738,9 @@ async def run_analysis(
     """Watch ``check_names`` for ``duration`` seconds on ``ctx.clock``; see the module docstring.
 
     Check mappings come from ``ctx.spec["checks"]`` (put there when the run is planned) or the
-    ``checks`` service. Fails on the first failed check, blocks ``on="decision"`` when a check
-    ends paused, succeeds when every check met its condition. Refuses drafts and unknown names.
+    ``checks`` service. Fails on the first failed check, blocks awaiting a decision when
+    a check ends paused, succeeds when every check met its condition. Refuses drafts and unknown
+    names.
     """
     analysis = _Analysis(ctx, check_names, duration, compare)
     try:

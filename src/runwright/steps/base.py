@@ -8,12 +8,13 @@ and ``execute``. Adding a kind is adding a module; the registry finds it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
+from runwright.steps.services import StepContext
 
 
 class Params(BaseModel):
@@ -29,7 +30,6 @@ class PlanContext:
     variables: Mapping[str, Any]
     environment: str
     version: str
-    services: Mapping[str, Any] = field(default_factory=dict)
 
 
 class StepKind(Protocol):

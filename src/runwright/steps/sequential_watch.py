@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runwright.engine.checks import Verdict
 from runwright.engine.clock import Clock
 from runwright.engine.sequential import (
     Counts,
@@ -30,6 +29,7 @@ from runwright.engine.sequential import (
 )
 from runwright.errors import DriverError, InputError
 from runwright.model.durations import format_duration
+from runwright.model.status import Verdict
 from runwright.routers.base import BackendCounters, Router
 from runwright.routers.watch import watch_counters
 

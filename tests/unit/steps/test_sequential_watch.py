@@ -3,6 +3,7 @@ per-request streams on a fake clock: the window ends the moment the test rejects
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,8 +68,8 @@ class StreamRouter:
 def harness(router: StreamRouter, checks: Mapping[str, Any], **kw: Any) -> Harness:
     h = Harness(checks, {}, **kw)
     h.clock = router.clock
-    h.ctx = h.ctx.__class__(**{**h.ctx.__dict__, "clock": router.clock})
-    h.ctx.services["router"] = router
+    services = dataclasses.replace(h.ctx.services, router=router)  # type: ignore[arg-type]
+    h.ctx = dataclasses.replace(h.ctx, clock=router.clock, services=services)
     return h
 
 
