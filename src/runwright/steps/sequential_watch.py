@@ -104,7 +104,9 @@ class SequentialWatch:
         except DriverError as exc:
             return self._fail(Verdict.ERROR, f"the router's counters could not be read: {exc}")
         except InputError as exc:
-            return self._fail(Verdict.ERROR, str(exc))
+            # Nothing to judge against (no stable latency histogram): a person decides.
+            self.verdict, self.reason = Verdict.PAUSED, f"{self.spec.name}: {exc}; a person decides"
+            return None
         finally:
             self.flush()
             await watch.aclose()

@@ -236,3 +236,42 @@ def test_a_sequential_check_is_validated_when_the_runbook_loads() -> None:
     with pytest.raises(InputError, match="give either 'for'"):
         validate_check("other", {"provider": "command", "query": "echo 1", "fail_if": "> 1",
                                  "for": "1m", "failure_limit": 2})  # fmt: skip
+
+
+async def test_a_latency_check_with_no_stable_histogram_pauses_for_a_person() -> None:
+    clock = FakeClock()
+    router = StreamRouter(clock, rate=100, share=0.2, canary=0.0, stable=0.0, seed=7)
+    h = harness(router, {"slow": {**SEQUENTIAL, "latency": {"quantile": "p90"}}})
+    outcome = await h.run(["slow"], 5)
+    assert outcome.status == "blocked"
+    assert "no latency histogram of v1" in outcome.summary
+    assert "a person decides" in outcome.summary
+
+
+async def test_a_latency_regression_is_caught_on_requests_slower_than_the_stable_p90() -> None:
+    clock = FakeClock()
+    router = LatencyRouter(clock)
+    h = harness(router, {"slow": {**SEQUENTIAL, "latency": {"quantile": "p90"}}})
+    outcome = await h.run(["slow"], 60)
+    assert outcome.status == "failed"
+    assert "requests slower than the stable version's p90 (0.005s)" in outcome.summary
+
+
+class LatencyRouter:
+    """v1 answers 90% of requests within 5 ms, v2 (20% of traffic) only half: 50 requests a
+    second, histograms as the builtin router keeps them."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    async def counters(self) -> dict[str, BackendCounters]:
+        n = int(self.clock.monotonic() * 50) + 100
+        v1, v2 = n * 4 // 5 + 100, n // 5
+
+        def side(name: str, total: int, fast: float) -> BackendCounters:
+            buckets = ((0.001, int(total * fast * 0.5)), (0.005, int(total * fast)),
+                       (0.01, total))  # fmt: skip
+            return BackendCounters(name, requests=total, latency_count=total,
+                                   latency_buckets=buckets)  # fmt: skip
+
+        return {"v1": side("v1", v1, 0.9), "v2": side("v2", v2, 0.5)}
