@@ -20,7 +20,7 @@ import click
 from runwright import __version__
 from runwright.app import report as report_mod
 from runwright.app import runs
-from runwright.app.plan import Plan, build_plan
+from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
@@ -272,7 +272,11 @@ def plan(
         planning=True,
     )
     services = rt.checked_services(book, env_name, variables)
-    p = build_plan(book, env_name, environment, version, variables, services)
+    traffic = None
+    if has_sequential(book) and services.router is not None:
+        stable = str(variables.get("previous_version") or "")
+        traffic = recent_traffic(services.router, stable)
+    p = build_plan(book, env_name, environment, version, variables, services, traffic=traffic)
     _print_plan(
         p,
         header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
