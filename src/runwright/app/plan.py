@@ -51,8 +51,10 @@ def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
         steps.append(_new("main", len(steps), "approval", step, {}))
     for phase, step in _main_steps(runbook, env_name):
         steps.append(_new("main", len(steps), phase, step, runbook.checks))
-    for n, step in enumerate(runbook.rollback):
-        steps.append(_new("rollback", n, "rollback", step, runbook.checks))
+    for step in runbook.rollback:
+        if step.runs_in(env_name):
+            n = sum(s.section == "rollback" for s in steps)
+            steps.append(_new("rollback", n, "rollback", step, runbook.checks))
     return steps
 
 
@@ -65,12 +67,13 @@ def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: st
         )
     steps = [s for s in expand(runbook, env_name, env) if s.phase == "approval"]
     for step in runbook.procedures[name]:
-        steps.append(_new("main", len(steps), name, step, runbook.checks))
+        if step.runs_in(env_name):
+            steps.append(_new("main", len(steps), name, step, runbook.checks))
     return steps
 
 
 def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
-    out = list(runbook.steps())
+    out = [(phase, step) for phase, step in runbook.steps() if step.runs_in(env_name)]
     if runbook.release is not None:
         try:
             from runwright.app.release import release_steps
@@ -164,6 +167,10 @@ class _Captured(dict[str, Any]):
         return self.__missing__(key)
 
 
+def _mentions(steps: list[PlannedStep], text: str) -> bool:
+    return any(text in line for s in steps for line in [*s.lines, *(s.undo or [])])
+
+
 def build_plan(
     runbook: Runbook,
     env_name: str,
@@ -220,6 +227,11 @@ def build_plan(
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")
+    if runbook.release is None and version and not _mentions(planned + rollback, version):
+        notes.append(
+            f"the version {version} appears in no step: this runbook does the same whatever "
+            "--version says (write {{ version }} where it names the version)"
+        )
     return Plan(runbook.name, env_name, version, planned, rollback, notes)
 
 

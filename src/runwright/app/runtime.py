@@ -22,8 +22,9 @@ from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
 from runwright.engine.store import Store
 from runwright.errors import InputError, RunbookError
-from runwright.model.loader import Runbook, load_runbook, load_text
+from runwright.model.loader import Runbook, build_runbook, load_runbook, load_text
 from runwright.model.schema import Environment
+from runwright.model.source import Source
 from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
 from runwright.steps.services import StepServices
@@ -45,6 +46,11 @@ def read_runbook(path: str | Path) -> Runbook:
 def read_runbook_text(text: str, file: str) -> Runbook:
     """The same for a runbook's text (a run's stored copy)."""
     return load_text(text, file, param_models(), _markdown_parser(), validate_check)
+
+
+def validate_source(source: Source) -> Runbook:
+    """Validate an already-read document (an import, before it is written) like a file."""
+    return build_runbook(source, param_models(), validate_check)
 
 
 def owner_dead(owner: str) -> bool:

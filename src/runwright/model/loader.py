@@ -165,6 +165,7 @@ class _Resolver:
         self.vocabulary = _vocabulary(kinds)
         self.errors: list[RunbookError] = []
         self.names: dict[str, PathKey] = {}
+        self.lines: list[str] | None = None
 
     def step(
         self, raw: object, path: PathKey, *, default_name: str, unique: bool = True
@@ -265,7 +266,19 @@ class _Resolver:
             params=params.model_dump(mode="json", by_alias=True),
             undo_step=undo_step,
             line=pos[0] if pos else None,
+            command_line=self.value_line((*path, kind)),
         )
+
+    def value_line(self, path: PathKey) -> int | None:
+        """The line a value's text starts on (the line after ``key: |`` for a block scalar)."""
+        pos = self.source.positions.of(path)
+        if pos is None:
+            return None
+        if self.lines is None:
+            self.lines = self.source.text.split("\n")
+        line, col = pos
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return line + 1 if text[col - 1 : col] in ("|", ">") else line
 
     def steps(
         self, raws: list[Any], path: PathKey, prefix: str, *, unique: bool = True
@@ -347,6 +360,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
                     )
                 )
     resolver.errors.extend(_unknown_checks(source, frame))
+    resolver.errors.extend(_unknown_step_environments(source, frame))
     resolver.errors.extend(_router_checks_without_service(source, frame))
     resolver.errors.extend(_unknown_sinks(source, frame))
     if check_rules is not None:
@@ -492,6 +506,31 @@ def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
                 else "declare it under checks:, or use one of: " + (", ".join(known) or "none")
             )
             errors.append(source.error(f"unknown check '{name}'", (*path, n), hint=hint))
+    return errors
+
+
+def _unknown_step_environments(source: Source, frame: RunbookFrame) -> list[RunbookError]:
+    """A step limited to an environment the runbook does not declare would never run."""
+    if not frame.environments:
+        return []
+    places: list[tuple[list[Any], PathKey]] = [
+        (p.steps, ("phases", n, "steps")) for n, p in enumerate(frame.phases)
+    ]
+    places.append((frame.rollback, ("rollback",)))
+    places += [(p.steps, ("procedures", name, "steps")) for name, p in frame.procedures.items()]
+    errors: list[RunbookError] = []
+    for raws, path in places:
+        for index, raw in enumerate(raws):
+            names = raw.get("environments") if isinstance(raw, dict) else None
+            for n, name in enumerate(names if isinstance(names, list) else []):
+                if name not in frame.environments:
+                    errors.append(
+                        source.error(
+                            f"step limited to unknown environment '{name}'",
+                            (*path, index, "environments", n),
+                            hint="declared environments: " + ", ".join(frame.environments),
+                        )
+                    )
     return errors
 
 

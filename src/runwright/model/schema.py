@@ -92,6 +92,12 @@ class StepCommon(Strict):
     manual: bool = False
     undo: str | dict[str, Any] | None = None
     continue_on_error: bool = False
+    environments: list[str] = Field(
+        default_factory=list, description="Run only in these environments (empty: in every one)"
+    )
+
+    def runs_in(self, environment: str) -> bool:
+        return not self.environments or environment in self.environments
 
 
 class Step(StepCommon):
@@ -99,6 +105,7 @@ class Step(StepCommon):
     params: dict[str, Any] = Field(default_factory=dict)
     undo_step: Step | None = None
     line: int | None = None
+    command_line: int | None = None  # where the action's value (a command) starts
 
 
 class Phase(Strict):
