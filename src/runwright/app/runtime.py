@@ -24,6 +24,7 @@ from runwright.engine.store import Store
 from runwright.errors import InputError, RunbookError
 from runwright.model.loader import Runbook, load_runbook, load_text
 from runwright.model.schema import Environment
+from runwright.model.templating import outside
 from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
 
@@ -157,18 +158,19 @@ class Runtime:
         previous_version: str = "",
         planning: bool = False,
     ) -> dict[str, Any]:
-        merged = {**runbook.vars, **env.vars, **overrides}
+        given = {k: outside(v, f"--var {k}") for k, v in overrides.items()}
+        merged = {**runbook.vars, **env.vars, **given}
         return {
             **merged,
             "vars": merged,
-            "version": version,
+            "version": outside(version, "--version"),
             "environment": env_name,
             "runbook": runbook.name,
             "run_id": run_id if run_id is not None else "<run id>",
             "initiator": initiator,
             "secrets": dict(secrets),
             "state_dir": str(self.settings.state_dir),
-            **release_variables(runbook, previous_version),
+            **release_variables(runbook, outside(previous_version, "the previous version")),
             **(PLAN_PLACEHOLDERS if planning else {}),
         }
 

@@ -39,7 +39,7 @@ def build_services(
         cwd=service.cwd,
         start_timeout=service.start_timeout,
         stop_timeout=service.stop_timeout,
-        variables={k: str(v) for k, v in (variables or {}).items()},
+        variables={k: v if isinstance(v, str) else str(v) for k, v in (variables or {}).items()},
     )
     clock = SystemClock()
     driver: Any = None

@@ -40,6 +40,7 @@ from runwright.engine.machine import (
 from runwright.engine.redact import Redactor
 from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
+from runwright.model.templating import outside
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,13 @@ def view_of(
 
 
 def captured_values(rows: list[StepRow]) -> dict[str, Any]:
+    """Values earlier steps captured, marked as coming from outside (``raw`` refuses them
+    in shell commands)."""
     out: dict[str, Any] = {}
     for r in rows:
         if r.section == MAIN and r.status == "succeeded":
             out.update(r.data.get("captured", {}))
-    return out
+    return {k: outside(v, f"captured value '{k}'") for k, v in out.items()}
 
 
 class Scheduler:
