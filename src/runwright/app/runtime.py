@@ -18,6 +18,7 @@ from runwright.app.release import PLAN_PLACEHOLDERS, release_variables
 from runwright.app.settings import Settings
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
 from runwright.engine.store import Store
@@ -79,6 +80,7 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     observer: Observer = field(default_factory=NullObserver)
     services: dict[str, Any] = field(default_factory=dict)
+    interrupt: Interrupt = field(default_factory=Interrupt)
 
     @classmethod
     def open(
@@ -187,6 +189,7 @@ class Runtime:
                 lease_ttl=self.settings.lease_ttl,
                 crash_at=self.settings.crash_at,
                 owner_dead=owner_dead,
+                interrupt=self.interrupt,
             ),
             observer=self.observer,
         )

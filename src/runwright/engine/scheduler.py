@@ -26,6 +26,7 @@ from runwright.engine.executor import (
     RunInfo,
     StepContext,
 )
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.machine import (
     MAIN,
     AwaitSettlement,
@@ -37,6 +38,7 @@ from runwright.engine.machine import (
     decide,
     status_after,
 )
+from runwright.engine.observing import Guarded
 from runwright.engine.redact import Redactor
 from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
@@ -54,6 +56,7 @@ class EngineSettings:
     watch_interval: float = 0.5
     crash_at: str | None = None
     owner_dead: Callable[[str], bool] = lambda owner: False
+    interrupt: Interrupt | None = None
 
 
 def step_view(r: StepRow) -> StepView:
@@ -113,7 +116,7 @@ class Scheduler:
         self.executor = executor
         self.clock = clock
         self.settings = settings
-        self.observer = observer or NullObserver()
+        self.observer = Guarded(observer or NullObserver())
 
     # -- journal helpers --------------------------------------------------------------------
 
@@ -178,6 +181,8 @@ class Scheduler:
             owner_dead=self.settings.owner_dead,
         )
         renew = asyncio.create_task(self._renew(run_id, owner))
+        if self.settings.interrupt is not None:
+            self.settings.interrupt.driving = run_id
         try:
             # Only the lease holder changes step rows, so they are read once and then
             # refreshed one by one as this loop changes them.
@@ -185,6 +190,8 @@ class Scheduler:
             views: dict[tuple[str, int], tuple[StepRow, StepView]] = {}
             while True:
                 run = self.store.run(run_id)
+                if self._interrupted(run, actor, redactor):
+                    run = self.store.run(run_id)
                 view = view_of(run, rows, views)
                 action = decide(view)
                 status = status_after(view, action)
@@ -265,6 +272,8 @@ class Scheduler:
                 rows = [fresh if r is row else r for r in rows]
         finally:
             renew.cancel()
+            if self.settings.interrupt is not None:
+                self.settings.interrupt.driving = None
             self.store.release_lease(run_id, owner)
         return self.store.run(run_id)
 
@@ -482,7 +491,7 @@ class Scheduler:
         task = asyncio.ensure_future(self.executor.execute(ctx))
         forward = not undo and row.section == MAIN
         watcher = asyncio.ensure_future(
-            self._watch_abort(info.id) if forward else asyncio.Event().wait()
+            self._watch_abort(info.id, actor, redactor) if forward else asyncio.Event().wait()
         )
         try:
             done, _ = await asyncio.wait(
@@ -500,12 +509,31 @@ class Scheduler:
             await asyncio.gather(watcher, return_exceptions=True)
             flush()
 
-    async def _watch_abort(self, run_id: int) -> str:
+    async def _watch_abort(self, run_id: int, actor: str, redactor: Redactor) -> str:
         while True:
             await asyncio.sleep(self.settings.watch_interval)
-            who = self.store.run(run_id).abort_requested
-            if who:
-                return who
+            run = self.store.run(run_id)
+            if self._interrupted(run, actor, redactor):
+                run = self.store.run(run_id)
+            if run.abort_requested:
+                return run.abort_requested
+
+    def _interrupted(self, run: RunRow, actor: str, redactor: Redactor) -> bool:
+        """Turn a Ctrl-C abort request into the journaled one ``runwright abort`` makes."""
+        interrupt = self.settings.interrupt
+        if interrupt is None or not interrupt.requested_by:
+            return False
+        if run.abort_requested or run.terminal or run.status == "rolling_back":
+            return False
+        self._event(
+            run.id,
+            "run.abort_requested",
+            actor=interrupt.requested_by,
+            redactor=redactor,
+            data={"reason": "Ctrl-C at the terminal"},
+            run_values={"abort_requested": interrupt.requested_by},
+        )
+        return True
 
 
 def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:
