@@ -4,15 +4,17 @@ Hypothesis mutates real runbooks (the examples, the fixtures, the five seed runb
 the pieces hostile or broken files are made of (aliases, tags, huge numbers, template tags,
 stray quotes, tabs, NULs) and drives the real command line in-process, so the exit-code
 mapping is exercised: every outcome must be exit 0 or 2, never a traceback, an "internal
-error" or a hang. Templates are also rendered directly, where anything but a string or an
-InputError is a bug. The budget is fixed (``max_examples``, no deadline per example, a
-total well under a minute); ``RUNWRIGHT_FUZZ_EXAMPLES`` raises it for a long local hunt.
+error" or a hang, and a refused file is named as ``file:line:col``. Templates are also
+rendered directly, where anything but a string or an InputError is a bug. The budget is
+fixed (``max_examples``, no deadline per example, well under a minute in all);
+``RUNWRIGHT_FUZZ_EXAMPLES`` raises it for a long local hunt.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,12 @@ def invoke(state: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, output
 
 
+def assert_located(code: int, path: Path, output: str) -> None:
+    """A refused file is named with the line and column to fix."""
+    if code == 2:
+        assert re.search(re.escape(str(path)) + r":\d+:\d+: ", output), output
+
+
 def first_environment(text: str) -> list[str]:
     import yaml
 
@@ -120,27 +128,32 @@ def budget(examples: int) -> settings:
     )
 
 
-@budget(60)
+@pytest.mark.slow
+@budget(250)
 @given(text=mutated(YAML_BASES))
 def test_mutated_yaml_runbooks_validate_and_plan_to_0_or_2(
     text: str, state: Path, tmp_path: Path
 ) -> None:
     path = tmp_path / "fuzzed.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    code, _ = invoke(state, "validate", str(path))
+    code, output = invoke(state, "validate", str(path))
+    assert_located(code, path, output)
     if code == 0:
         invoke(state, "plan", str(path), "--version", "v1", *first_environment(text))
 
 
-@budget(30)
+@pytest.mark.slow
+@budget(120)
 @given(text=mutated(MD_BASES))
 def test_mutated_markdown_imports_and_validates_to_0_or_2(
     text: str, state: Path, tmp_path: Path
 ) -> None:
     path = tmp_path / "fuzzed.md"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    invoke(state, "import", str(path), "-o", str(tmp_path / "out.yaml"), "-q")
-    invoke(state, "validate", str(path))
+    code, output = invoke(state, "import", str(path), "-o", str(tmp_path / "out.yaml"), "-q")
+    assert_located(code, path, output)
+    code, output = invoke(state, "validate", str(path))
+    assert_located(code, path, output)
 
 
 TEMPLATE_PIECES = [
@@ -159,7 +172,7 @@ CONTEXT = {
 }
 
 
-@budget(300)
+@budget(800)
 @given(
     pieces=st.lists(st.sampled_from(TEMPLATE_PIECES) | st.text(max_size=4), max_size=30),
     shell=st.booleans(),
@@ -173,7 +186,7 @@ def test_any_template_renders_or_is_an_input_error(pieces: list[str], shell: boo
     assert len(result) <= 1_000_000
 
 
-@budget(25)
+@budget(80)
 @given(pieces=st.lists(st.sampled_from(TEMPLATE_PIECES), min_size=1, max_size=20))
 def test_templates_in_a_runbook_plan_to_0_or_2(
     pieces: list[str], state: Path, tmp_path: Path

@@ -297,7 +297,10 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
     position, rather than when a release is half done."""
     data = source.data
     if data is None:
-        raise source.error("the runbook is empty", hint="start with 'name: my-service'")
+        raise RunbookError(
+            "the runbook is empty", file=source.file, line=1, column=1,
+            hint="start with 'name: my-service'",
+        )  # fmt: skip
     if not isinstance(data, dict):
         raise source.error(
             "a runbook must be a mapping at the top level", hint="start with 'name: my-service'"

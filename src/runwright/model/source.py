@@ -142,9 +142,12 @@ def read_text(path: Path) -> str:
     except IsADirectoryError:
         raise RunbookError("is a directory, not a runbook file", file=str(path)) from None
     except UnicodeDecodeError as exc:
+        data = bytes(exc.object)
         raise RunbookError(
             f"not UTF-8 text ({exc.reason} at byte {exc.start})",
             file=str(path),
+            line=data.count(b"\n", 0, exc.start) + 1,
+            column=exc.start - data.rfind(b"\n", 0, exc.start),
             hint="save the file as UTF-8",
         ) from None
     except OSError as exc:
