@@ -87,11 +87,11 @@ def versions_served(address: str, requests: int = 40) -> dict[str, int]:
 def canary_runbook(listen: str, admin: str) -> dict[str, Any]:
     return {
         "name": "shop",
-        "vars": {"python": sys.executable, "faults": ""},
+        "vars": {"python": sys.executable, "error_rate": 0},
         "environments": {"local": {}},
         "service": {
             "command": "{{ python }} -m runwright.demo --port {{ port }} --version {{ version }}"
-            " {{ faults | raw }}",
+            " --error-rate {{ error_rate }}",
             "env": {"PYTHONPATH": SRC},
             "health": "/health",
             "start_timeout": "20s",
@@ -146,7 +146,7 @@ def test_a_canary_failing_its_scraped_error_rate_is_rolled_back_and_the_report_s
             assert good.status == "succeeded", good.failure
             assert versions_served(listen) == {"v1": 40}
             bad = runs.deploy(
-                rt, path, "local", "v2", runbook=book, overrides={"faults": "--error-rate 0.2"}
+                rt, path, "local", "v2", runbook=book, overrides={"error_rate": "0.2"}
             )
             assert bad.status == "rolled_back"
             assert versions_served(listen) == {"v1": 40}

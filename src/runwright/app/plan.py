@@ -19,7 +19,7 @@ from typing import Any
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
-from runwright.errors import DriverError, InputError
+from runwright.errors import DriverError, InputError, RunbookError
 from runwright.model.durations import format_duration
 from runwright.model.loader import Runbook
 from runwright.model.schema import Environment, Step
@@ -159,6 +159,21 @@ class Plan:
         }
 
 
+PLAN_VERSION = "<version>"
+
+
+def _describe(runbook: Runbook, name: str, spec: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+    """A step's plan lines; a template that cannot render names the step and its line."""
+    try:
+        return describe(spec, ctx)
+    except RunbookError:
+        raise
+    except InputError as exc:
+        raise RunbookError(
+            f"step '{name}': {exc.message}", file=runbook.file, line=spec.get("line"), hint=exc.hint
+        ) from None
+
+
 class _Captured(dict[str, Any]):
     def __missing__(self, key: str) -> Placeholder:
         return Placeholder(f"<captured {key}>")
@@ -180,6 +195,8 @@ def build_plan(
     services: StepServices | None = None,
     traffic: Traffic | None = None,
 ) -> Plan:
+    if version != PLAN_VERSION:
+        runbook.check_version(version)
     ctx = PlanContext(
         {**variables, "captured": _Captured()}, env_name, version, services or StepServices()
     )
@@ -191,7 +208,7 @@ def build_plan(
         spec = new.spec
         share = _canary_share(spec) or share
         undo_spec = spec.get("undo_step")
-        lines = describe(spec, ctx)
+        lines = _describe(runbook, new.name, spec, ctx)
         worst: float | None = None
         skipped = spec.get("kind") == "wait" and nothing_beside(
             spec.get("params") or {}, ctx.variables
@@ -215,7 +232,7 @@ def build_plan(
             idempotent=bool(spec.get("idempotent")),
             timeout=spec.get("timeout"),
             retries=int(spec.get("retries") or 0),
-            undo=describe(undo_spec, ctx) if undo_spec else None,
+            undo=_describe(runbook, new.name, undo_spec, ctx) if undo_spec else None,
             worst_case_abort_seconds=worst,
         )
         (planned if new.section == "main" else rollback).append(item)

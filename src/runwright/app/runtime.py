@@ -18,6 +18,7 @@ from runwright.app.release import PLAN_PLACEHOLDERS, release_variables
 from runwright.app.settings import Settings
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
 from runwright.engine.store import Store
@@ -25,6 +26,7 @@ from runwright.errors import InputError, RunbookError
 from runwright.model.loader import Runbook, build_runbook, load_runbook, load_text
 from runwright.model.schema import Environment
 from runwright.model.source import Source
+from runwright.model.templating import outside
 from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
 from runwright.steps.services import StepServices
@@ -84,6 +86,7 @@ class Runtime:
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     observer: Observer = field(default_factory=NullObserver)
+    interrupt: Interrupt = field(default_factory=Interrupt)
 
     @classmethod
     def open(
@@ -163,18 +166,19 @@ class Runtime:
         previous_version: str = "",
         planning: bool = False,
     ) -> dict[str, Any]:
-        merged = {**runbook.vars, **env.vars, **overrides}
+        given = {k: outside(v, f"--var {k}") for k, v in overrides.items()}
+        merged = {**runbook.vars, **env.vars, **given}
         return {
             **merged,
             "vars": merged,
-            "version": version,
+            "version": outside(version, "--version"),
             "environment": env_name,
             "runbook": runbook.name,
             "run_id": run_id if run_id is not None else "<run id>",
             "initiator": initiator,
             "secrets": dict(secrets),
             "state_dir": str(self.settings.state_dir),
-            **release_variables(runbook, previous_version),
+            **release_variables(runbook, outside(previous_version, "the previous version")),
             **(PLAN_PLACEHOLDERS if planning else {}),
         }
 
@@ -191,6 +195,7 @@ class Runtime:
                 lease_ttl=self.settings.lease_ttl,
                 crash_at=self.settings.crash_at,
                 owner_dead=owner_dead,
+                interrupt=self.interrupt,
             ),
             observer=self.observer,
         )
