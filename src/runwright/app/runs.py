@@ -60,6 +60,8 @@ def deploy(
         raise InputError("--version must not be empty")
     if procedure is not None:
         kind = "procedure"
+    if procedure is None or version != "-":
+        book.check_version(version)
     check_windows(env_name, environment, rt.clock.now())
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)

@@ -11,15 +11,15 @@ world (read-only) before a run or a plan, turning a ``SettingError`` into ``file
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from runwright.app.release import service_name
 from runwright.app.settings import Settings
-from runwright.drivers.base import ServiceSpec, Verified
+from runwright.drivers.base import Driver, ServiceSpec, Verified
 from runwright.engine.clock import SystemClock
 from runwright.errors import RunbookError, SettingError
+from runwright.kube.client import Kube
 from runwright.model.loader import Runbook
 from runwright.model.release import (
     AlbRouterSpec,
@@ -33,7 +33,8 @@ from runwright.model.release import (
 )
 from runwright.model.source import parse_yaml
 from runwright.routers import make_router
-from runwright.routers.base import RouterSettings, split_address
+from runwright.routers.base import Router, RouterSettings, split_address
+from runwright.steps.services import Release, StepServices
 
 
 def admin_address(listen: str, admin: str | None) -> str:
@@ -62,7 +63,7 @@ def _kubeconfig(settings: Settings, runbook: Runbook, given: str | None) -> Path
 
 def build_services(
     settings: Settings, runbook: Runbook, env_name: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> Release:
     service = runbook.service
     assert service is not None
     name = service_name(runbook, env_name)
@@ -81,7 +82,7 @@ def build_services(
     driver_spec, router_spec = service.driver, service.router
     if isinstance(driver_spec, KubernetesDriverSpec):
         from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
-        from runwright.kube.client import Kube, KubeSettings
+        from runwright.kube.client import KubeSettings
 
         kube = Kube(
             KubeSettings(
@@ -91,7 +92,7 @@ def build_services(
             )
         )
         template = driver_spec.template
-        driver: Any = KubernetesDriver(
+        kdriver = KubernetesDriver(
             kube,
             KubernetesSettings(
                 image=driver_spec.image,
@@ -109,7 +110,8 @@ def build_services(
             clock,
         )
         routes = _kube_router(kube, router_spec, name, driver_spec.version_label)
-        return {"driver": driver, "router": routes, "service": spec}
+        return Release(kdriver, routes, spec)
+    driver: Driver | None = None
     if isinstance(driver_spec, CommandDriverSpec):
         from runwright.drivers.command import CommandDriver, CommandSettings
 
@@ -130,12 +132,10 @@ def build_services(
         from runwright.drivers.fake import FakeDriver
 
         driver = FakeDriver(clock)
-    else:
-        driver = None
     if isinstance(router_spec, CommandRouterSpec):
         from runwright.routers.command import CommandRouter, CommandRouterSettings
 
-        router: Any = CommandRouter(
+        router: Router = CommandRouter(
             CommandRouterSettings(
                 route=router_spec.route,
                 timeout=router_spec.timeout,
@@ -176,10 +176,10 @@ def build_services(
         from runwright.drivers.local import LocalDriver, LocalSettings
 
         driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
-    return {"driver": driver, "router": router, "service": spec}
+    return Release(driver, router, spec)
 
 
-def _kube_router(kube: Any, spec: Any, owner: str, version_label: str) -> Any:
+def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Router:
     if isinstance(spec, ServiceSelectorRouterSpec):
         from runwright.routers.service_selector import ServiceSelectorRouter
 
@@ -194,12 +194,11 @@ def _kube_router(kube: Any, spec: Any, owner: str, version_label: str) -> Any:
     return GatewayApiRouter(kube, spec.route, owner)
 
 
-def verify_services(runbook: Runbook, services: Mapping[str, Any]) -> None:
+def verify_services(runbook: Runbook, services: StepServices) -> None:
     """Check the driver's and router's settings against the world, read-only; a setting that
     cannot work is an InputError at its ``file:line:col`` in the runbook."""
-    targets = [
-        s for s in (services.get("driver"), services.get("router")) if isinstance(s, Verified)
-    ]
+    parts: tuple[object, ...] = (services.driver, services.router)
+    targets = [s for s in parts if isinstance(s, Verified)]
     if not targets:
         return
 
@@ -208,7 +207,7 @@ def verify_services(runbook: Runbook, services: Mapping[str, Any]) -> None:
             for target in targets:
                 await target.verify()
         finally:
-            kube = getattr(services.get("driver"), "kube", None)
+            kube = getattr(services.driver, "kube", None)
             if kube is not None:
                 await kube.close()
 

@@ -269,7 +269,7 @@ class KubernetesDriver:
             pod_name = pod["metadata"]["name"]
             failing: str | None = None
             for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-                waiting = (cs.get("state") or {}).get("waiting") or {}
+                waiting = (cs.get("state") or {}).get("waiting") or {}  # not a status
                 if waiting.get("reason"):
                     failing = failing or cs.get("name")
                     msg = f": {waiting['message']}" if waiting.get("message") else ""

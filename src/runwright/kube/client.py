@@ -63,7 +63,7 @@ def load_config(settings: KubeSettings) -> SingleConfig:
     if settings.kubeconfig is None:
         try:
             return KubeConfig.from_service_account().get()  # type: ignore[return-value]
-        except (ConfigError, OSError):
+        except (ConfigError, OSError, KeyError):
             raise SettingError(
                 "no kubeconfig given and runwright is not running in a pod",
                 ("driver", "kubeconfig"),

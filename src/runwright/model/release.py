@@ -150,6 +150,8 @@ RouterSpec = Annotated[
     _kind_default("builtin"),
 ]
 KUBERNETES_ROUTERS = ("service-selector", "ingress-nginx", "gateway-api")
+COUNTING_ROUTERS = ("builtin", "haproxy", "fake")
+"""Routers that count requests per version (``provider: router`` checks read them)."""
 
 
 # -- drivers -----------------------------------------------------------------------------------

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.errors import DriverError
 from runwright.model.durations import format_duration
 from runwright.model.templating import render
 from runwright.model.types import Duration
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 from runwright.steps.traffic import apply_weights, last_applied
 
 
@@ -72,8 +73,7 @@ class ServiceKind:
     async def _start(self, ctx: StepContext, version: str, route: bool) -> Outcome:
         if not version:
             return Outcome.ok("no previous version: nothing to start")
-        driver = ctx.services["driver"]
-        spec = ctx.services["service"]
+        driver, _, spec = ctx.services.release()
         for inst in await driver.instances(spec.name):
             if inst.version == version and await driver.healthy(inst):
                 ctx.output(f"{version} already running and healthy on port {inst.port}")
@@ -99,8 +99,7 @@ class ServiceKind:
     async def _stop(self, ctx: StepContext, version: str) -> Outcome:
         if ctx.undo and ctx.step.data.get("started") is False:
             return Outcome.ok(f"{version} left running: this run did not start it")
-        driver = ctx.services["driver"]
-        spec = ctx.services["service"]
+        driver, _, spec = ctx.services.release()
         victims = [i for i in await driver.instances(spec.name) if i.version == version]
         if not victims:
             return Outcome.ok(f"{version} is not running")
@@ -116,8 +115,7 @@ class ServiceKind:
         return Outcome.ok(f"stopped {version}")
 
     async def _retire(self, ctx: StepContext, keep: str, after: float) -> Outcome:
-        driver = ctx.services["driver"]
-        spec = ctx.services["service"]
+        driver, _, spec = ctx.services.release()
         old = [i for i in await driver.instances(spec.name) if i.version != keep]
         if not old:
             return Outcome.ok("nothing to retire")
@@ -140,7 +138,7 @@ class ServiceKind:
 
 async def _drain(ctx: StepContext, versions: list[str], timeout: float) -> None:  # noqa: ASYNC109
     """Let requests already in flight to ``versions`` finish before their processes stop."""
-    router = ctx.services["router"]
+    router = ctx.services.release().router
     for version in versions:
         try:
             await router.drain(version, timeout)
@@ -156,7 +154,7 @@ def _planned(ctx: PlanContext, action: str, version: str) -> list[str]:
     """The driver's own account of what it will send (Kubernetes objects), when it has one."""
     from runwright.drivers.base import Planned
 
-    driver = ctx.services.get("driver")
+    driver = ctx.services.driver
     if isinstance(driver, Planned) and version:
         return ["  " + line for line in driver.plan(action, version)]
     return []
