@@ -25,6 +25,7 @@ from runwright.model.release import (
     AlbRouterSpec,
     CommandDriverSpec,
     CommandRouterSpec,
+    EcsDriverSpec,
     GatewayApiRouterSpec,
     IngressNginxRouterSpec,
     KubernetesDriverSpec,
@@ -125,6 +126,29 @@ def build_services(
                 cwd=service.cwd or str(_base_dir(runbook)),
                 env=dict(service.env),
                 variables={**plain, "service": name},
+            ),
+            clock,
+        )
+    elif isinstance(driver_spec, EcsDriverSpec):
+        from runwright.aws.session import AwsSettings
+        from runwright.drivers.ecs import EcsDriver, EcsSettings
+
+        driver = EcsDriver(
+            EcsSettings(
+                aws=AwsSettings(driver_spec.region, driver_spec.profile, driver_spec.endpoint_url),
+                cluster=driver_spec.cluster,
+                task_definition=driver_spec.task_definition,
+                image=driver_spec.image,
+                mode=driver_spec.mode,
+                service=driver_spec.service,
+                container=driver_spec.container,
+                target_groups=tuple(driver_spec.target_groups),
+                container_port=driver_spec.container_port,
+                desired_count=driver_spec.desired_count,
+                poll_interval=driver_spec.poll_interval,
+                launch_type=driver_spec.launch_type,
+                network=dict(driver_spec.network),
+                variables=plain,
             ),
             clock,
         )
