@@ -11,8 +11,9 @@ world (read-only) before a run or a plan, turning a ``SettingError`` into ``file
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runwright.app.release import service_name
 from runwright.app.settings import Settings
@@ -23,6 +24,7 @@ from runwright.kube.client import Kube
 from runwright.model.loader import Runbook
 from runwright.model.release import (
     AlbRouterSpec,
+    AwsSpec,
     CommandDriverSpec,
     CommandRouterSpec,
     EcsDriverSpec,
@@ -33,9 +35,13 @@ from runwright.model.release import (
     ServiceSelectorRouterSpec,
 )
 from runwright.model.source import parse_yaml
+from runwright.model.templating import render
 from runwright.routers import make_router
 from runwright.routers.base import Router, RouterSettings, split_address
 from runwright.steps.services import Release, StepServices
+
+if TYPE_CHECKING:
+    from runwright.aws.session import AwsSettings
 
 
 def admin_address(listen: str, admin: str | None) -> str:
@@ -130,19 +136,19 @@ def build_services(
             clock,
         )
     elif isinstance(driver_spec, EcsDriverSpec):
-        from runwright.aws.session import AwsSettings
         from runwright.drivers.ecs import EcsDriver, EcsSettings
 
+        t = _templated(plain, "service.driver")
         driver = EcsDriver(
             EcsSettings(
-                aws=AwsSettings(driver_spec.region, driver_spec.profile, driver_spec.endpoint_url),
-                cluster=driver_spec.cluster,
-                task_definition=driver_spec.task_definition,
+                aws=_aws(driver_spec, t),
+                cluster=t(driver_spec.cluster),
+                task_definition=t(driver_spec.task_definition),
                 image=driver_spec.image,
                 mode=driver_spec.mode,
-                service=driver_spec.service,
+                service=t(driver_spec.service) if driver_spec.service else None,
                 container=driver_spec.container,
-                target_groups=tuple(driver_spec.target_groups),
+                target_groups=tuple(t(g) for g in driver_spec.target_groups),
                 container_port=driver_spec.container_port,
                 desired_count=driver_spec.desired_count,
                 poll_interval=driver_spec.poll_interval,
@@ -170,16 +176,15 @@ def build_services(
         )
         reserved: frozenset[int] = frozenset()
     elif isinstance(router_spec, AlbRouterSpec):
-        from runwright.aws.session import AwsSettings
         from runwright.routers.alb import AlbRouter, AlbSettings
 
-        aws = AwsSettings(router_spec.region, router_spec.profile, router_spec.endpoint_url)
+        t = _templated(plain, "service.router")
         router = AlbRouter(
             AlbSettings(
-                aws=aws,
-                listener=router_spec.listener,
-                target_groups=tuple(router_spec.target_groups),
-                rule=router_spec.rule,
+                aws=_aws(router_spec, t),
+                listener=t(router_spec.listener),
+                target_groups=tuple(t(g) for g in router_spec.target_groups),
+                rule=t(router_spec.rule) if router_spec.rule else None,
                 drain=router_spec.drain,
             ),
             clock,
@@ -201,6 +206,21 @@ def build_services(
 
         driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
     return Release(driver, router, spec)
+
+
+def _templated(variables: Mapping[str, str], where: str) -> Callable[[str], str]:
+    """Render a setting with the runbook's variables (ARNs and endpoints often come from vars)."""
+    return lambda value: render(value, variables, where=where)
+
+
+def _aws(spec: AwsSpec, t: Callable[[str], str]) -> AwsSettings:
+    from runwright.aws.session import AwsSettings
+
+    return AwsSettings(
+        region=t(spec.region) or None if spec.region else None,
+        profile=spec.profile,
+        endpoint_url=t(spec.endpoint_url) or None if spec.endpoint_url else None,
+    )
 
 
 def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Router:
