@@ -47,7 +47,12 @@ def import_cmd(runbook: str, output: str | None, quiet: bool) -> None:
         sys.exit(2)
     text = result.yaml(runbook)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _err(f"error: {output}: cannot write: {exc.strerror or exc}")
+            _err("hint: create its directory first, or choose another -o path")
+            sys.exit(2)
     else:
         click.echo(text, nl=False)
     counts = summary(result)

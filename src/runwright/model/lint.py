@@ -21,7 +21,7 @@ from runwright.model.md_fences import is_watcher
 from runwright.model.md_sections import CHOICE_GATE, IF_NEEDED_GATE
 from runwright.model.schema import Step
 from runwright.model.source import parse_yaml
-from runwright.model.templating import variables_used
+from runwright.model.templating import raw_uses, variables_used
 
 BUILTINS = {
     "vars", "version", "environment", "runbook", "run_id", "initiator", "secrets", "state_dir",
@@ -56,6 +56,7 @@ READINESS = re.compile(
     r"ready|readiness|healthy|health|until|start|boot|\bup\b|restart|rollout|wait", re.I
 )
 HARD_CODED_VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+\.\d+(?:-[\w.]+)?\b")
+OUTSIDE = {"version", "captured", "previous_version", "secrets"}
 PRODUCTION = re.compile(r"^(?:prod|production|live)$", re.I)
 RANK = {"normal": 0, "watch": 1, "warning": 2, "alert": 3, "critical": 4, "rollback": 5}
 
@@ -127,6 +128,7 @@ class _Linter:
         self.backups()
         self.migrations()
         self.variables()
+        self.raw_values()
         self.thresholds()
         order = {"error": 0, "warning": 1, "info": 2}
         return sorted(self.findings, key=lambda f: (order[f.severity], f.line or 0))
@@ -311,6 +313,49 @@ class _Linter:
                                 f"step '{step.name}' uses secrets.{name}, which is not declared",
                                 f"declare it: secrets: {{{name}: {{env: {name.upper()}}}}}",
                             )  # fmt: skip
+
+    def raw_values(self) -> None:
+        """``raw`` in a shell command: refused at run time for values from outside, and an
+        injection waiting to happen when opted in with ``unsafe=true``."""
+        shells: list[tuple[str, int | None, str]] = []
+        for _, steps in _sequences(self.book):
+            for step in steps:
+                for one in (step, step.undo_step):
+                    if one is not None and one.kind == "run":
+                        shells.append(
+                            (step.name or "step", step.line, str(one.params.get("command", "")))
+                        )
+        if self.book.service is not None:
+            shells.append(("service", None, self.book.service.command))
+        for name, line, command in shells:
+            for expression, unsafe in dict.fromkeys(raw_uses(command)):
+                root = expression.split(".")[0].split("[")[0]
+                outside = root in OUTSIDE
+                if root in BUILTINS and not outside and not unsafe:
+                    continue
+                if unsafe:
+                    self.add(
+                        "warning", line, "raw-unsafe",
+                        f"'{name}' splices {{{{ {expression} | raw(unsafe=true) }}}} unquoted into "
+                        "a shell command: a hostile value runs as shell code",
+                        "drop '| raw' (values are shell-quoted), or keep it with a strict "
+                        "version_pattern and trusted inputs only",
+                    )  # fmt: skip
+                elif outside:
+                    self.add(
+                        "error", line, "raw-outside",
+                        f"'{name}' splices {{{{ {expression} | raw }}}} unquoted into a shell "
+                        f"command; {expression} comes from outside the runbook, so runwright "
+                        "refuses it at run time",
+                        "drop '| raw': values are shell-quoted for you",
+                    )  # fmt: skip
+                else:
+                    self.add(
+                        "warning", line, "raw-var",
+                        f"'{name}' splices {{{{ {expression} | raw }}}} unquoted into a shell "
+                        f"command; if {expression} is overridden with --var, runwright refuses it",
+                        "drop '| raw': values are shell-quoted for you",
+                    )  # fmt: skip
 
     def thresholds(self) -> None:
         by_metric: dict[str, list[tuple[str, dict[str, Any], str, float]]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -176,3 +177,35 @@ def test_seeds_destructive_commands_are_reported_at_their_own_line(prefix: str) 
         assert command.split("'")[0].split()[0] in lines[f.line - 1], (f, lines[f.line - 1])
     assert counts == EXPECTED_DESTRUCTIVE[prefix]
     assert has_errors(findings)
+
+
+def test_raw_over_outside_values_in_shell_commands() -> None:
+    findings = lint(
+        book(
+            """
+            - name: publish
+              run: echo "published {{ version | raw }}"
+              undo: echo {{ captured.token | raw }}
+            - name: flags
+              run: deploy {{ site | raw }} {{ version | raw(unsafe=true) }} {{ environment | raw }}
+            - name: quoted
+              run: echo {{ version }} {{ site }}
+            """
+        )
+    )
+    raw = [(f.rule, f.severity, f.line) for f in findings if f.rule.startswith("raw")]
+    assert sorted(raw) == [
+        ("raw-outside", "error", 12),
+        ("raw-outside", "error", 12),
+        ("raw-unsafe", "warning", 15),
+        ("raw-var", "warning", 15),
+    ]
+    assert has_errors(findings)
+
+
+def test_the_examples_never_use_raw() -> None:
+    for path in sorted((ROOT / "examples").glob("*.[ym]*")):
+        text = path.read_text()
+        assert not re.search(r"\|\s*raw\b", text), path
+        found = lint(load_runbook(path, param_models(), parse_markdown))
+        assert not [f for f in found if f.rule.startswith("raw")], path
