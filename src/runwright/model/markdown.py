@@ -523,13 +523,14 @@ class _Reader:
             data["description"] = data["description"].strip()
 
     def restrict(self, environments: Any) -> None:
-        """Drop a heading's environment from steps when the runbook has no such environment."""
-        names = set(environments) if isinstance(environments, dict) else set()
+        """Name a heading's environment as the runbook declares it ("production" -> "prod");
+        one it does not declare stays, and validation refuses it at the step's line."""
+        names = [str(n) for n in environments] if isinstance(environments, dict) else []
         for c in self.containers:
             for step in c.steps:
                 envs = step.get("environments")
-                if isinstance(envs, list) and not set(envs) <= names:
-                    del step["environments"]
+                if isinstance(envs, list):
+                    step["environments"] = [_declared(str(e), names) for e in envs]
 
     def place(self, data: dict[str, Any], containers: list[_Container]) -> None:
         pos = self.positions
@@ -583,6 +584,13 @@ class _Reader:
                 else "the only environment the document names"
             }
         return found
+
+
+def _declared(env: str, names: list[str]) -> str:
+    if env in names:
+        return env
+    same = [n for n in names if n[:4].lower() == env[:4]]
+    return same[0] if len(same) == 1 else env
 
 
 def _if_needed(procedure: str) -> dict[str, Any]:

@@ -200,6 +200,23 @@ def test_a_step_limited_to_an_undeclared_environment_is_refused_at_its_line() ->
     assert (caught.value.line, caught.value.column) == (7, 24)
 
 
+def test_heading_environments_follow_the_names_the_front_matter_declares() -> None:
+    body = text_of("per-environment")
+    named = "---\nenvironments: {stage: {}, prod: {requires: stage}}\n---\n" + body
+    book = load_text(named, "shop.md", param_models(), parse_markdown)
+    assert names(plan(book, "stage")["steps"]) == [
+        "Deploy to staging",
+        "Seed test data",
+        "Read the version",
+    ]
+    assert len(plan(book, "prod")["steps"]) == 4
+    only_production = "---\nenvironments: {production: {}}\n---\n" + body
+    with pytest.raises(RunbookError) as caught:
+        load_text(only_production, "shop.md", param_models(), parse_markdown)
+    assert "unknown environment 'staging'" in caught.value.message
+    assert caught.value.line == 9  # the first staging step, below "## Deploy to staging"
+
+
 def test_crlf_line_endings_read_like_lf() -> None:
     text = text_of("crlf")
     assert "\r\n" in text
