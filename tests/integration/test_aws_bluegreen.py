@@ -101,9 +101,14 @@ def test_the_aws_example_releases_blue_green_by_alb_weights_and_rolls_back_on_an
 
     def deploy(version: str) -> tuple[int, list[dict[str, int]], str]:
         before = len(recorder.actions("ModifyListener"))
-        done = run_cli(
+        waiting = run_cli(
             "deploy", str(EXAMPLE), "-e", "production", "--version", version, *args, env=env
         )
+        assert waiting.returncode == 3, waiting.stderr
+        run = {"v1": 1, "v2": 2, "v3": 3}[version]
+        approved = run_cli("approve", str(run), "--note", "release plan reviewed", user="bob")
+        assert approved.returncode == 0, approved.stderr
+        done = run_cli("resume", str(run), env=env)
         changes = [_weights(c, colours) for c in recorder.actions("ModifyListener")[before:]]
         return done.returncode, changes, done.stderr
 
