@@ -1,0 +1,56 @@
+"""A runbook's plan for an environment and version, as both edges show it: nothing executed.
+
+Secrets are shown as ``***`` and run-time values (the run id, the release's ports) as
+placeholders, so a plan can be printed, stored or put on a web page safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from runwright.app.plan import Plan, build_plan
+from runwright.app.release import previous_version
+from runwright.app.runtime import Runtime
+from runwright.model.loader import Runbook
+
+
+def plan_for(
+    rt: Runtime,
+    book: Runbook,
+    env: str | None,
+    version: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> Plan:
+    env_name, environment = rt.environment(book, env)
+    secrets = rt.secrets(book, required=False)
+    variables = rt.variables(
+        book,
+        env_name,
+        environment,
+        version=version,
+        overrides=dict(overrides or {}),
+        secrets={k: "***" for k in secrets},
+        run_id=None,
+        initiator=rt.settings.user,
+        previous_version=previous_version(rt.store, book.name, env_name),
+        planning=True,
+    )
+    return build_plan(book, env_name, environment, version, variables)
+
+
+def rollback_plan(
+    rt: Runtime, env: str, runbook: str | None, to_revision: int | None
+) -> tuple[Plan, str, int]:
+    """The plan of a rollback of ``env``, a one-line header naming from/to, and the revision."""
+    from runwright.app.runs import rollback_target
+
+    source, number = rollback_target(rt, env, runbook, to_revision)
+    book = rt.load_text(source.runbook_text, source.runbook_file)
+    current = previous_version(rt.store, book.name, env)
+    p = plan_for(rt, book, env, source.version, source.params.get("vars", {}))
+    header = (
+        f"Rollback of {book.name}/{env} from {current or '?'} to revision {number} "
+        f"({source.version})"
+    )
+    return p, header, number

@@ -1,0 +1,83 @@
+"""Runs started from the web execute in the server process, each as an asyncio task.
+
+A use case such as deploy journals the run's creation and then drives it to its end or to a
+wait for a person; the request that started it returns as soon as the run exists (its id is
+known), while the task goes on. Errors before creation (a window, a lock, a bad version) are
+the request's errors. The use cases are still synchronous, so each task runs one in a worker
+thread; when the app offers async use cases the task awaits them directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from runwright.app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Created:
+    """Observer that tells the waiting request which run was created."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fut: asyncio.Future[int]) -> None:
+        self.loop = loop
+        self.fut = fut
+
+    def event(self, run_id: int, type: str, step: str | None, data: Mapping[str, Any]) -> None:
+        if type == "run.created":
+            self.loop.call_soon_threadsafe(_settle, self.fut, run_id)
+
+    def output(self, run_id: int, step: str, line: str) -> None:
+        return None
+
+
+def _settle(fut: asyncio.Future[int], run_id: int) -> None:
+    if not fut.done():
+        fut.set_result(run_id)
+
+
+class Tasks:
+    """The runs this server is driving."""
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Task[T]:
+        task = asyncio.create_task(asyncio.to_thread(fn, *args, **kwargs))
+        self.running.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a web-started run ended with an error: %s", task.exception())
+
+    async def start_new(self, rt: Runtime, fn: Callable[..., Any], *args: Any, **kw: Any) -> int:
+        """Run a use case that creates a run; return the new run's id once it exists."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        local = replace(rt, observer=_Created(asyncio.get_running_loop(), fut))
+        task = self._spawn(fn, local, *args, **kw)
+        await asyncio.wait({fut, task}, return_when=asyncio.FIRST_COMPLETED)
+        if fut.done():
+            return fut.result()
+        fut.cancel()
+        task.result()
+        raise RuntimeError("the use case ended without creating a run")
+
+    async def start(
+        self, fn: Callable[..., Any], *args: Any, settle: float = 0.5, **kw: Any
+    ) -> Any:
+        """Run a use case on an existing run; wait briefly so quick ones answer directly."""
+        task = self._spawn(fn, *args, **kw)
+        done, _ = await asyncio.wait({task}, timeout=settle)
+        return task.result() if done else None
+
+    async def stop(self) -> None:
+        for task in list(self.running):
+            task.cancel()
