@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from runwright.app import report, report_html, runs
@@ -15,6 +15,7 @@ from runwright.engine.store import verify_chain
 from runwright.errors import InputError
 from runwright.web import actions
 from runwright.web.auth import WebUser, api_user, require
+from runwright.web.sse import last_event_id
 from runwright.web.state import WebState, web_state
 from runwright.web.views import run_view
 
@@ -255,13 +256,9 @@ async def settle(run_id: int, body: SettleBody, user: User, state: State) -> dic
 
 def stream_router() -> APIRouter:
     """The SSE stream, shared by the dashboard (cookie) and API clients (bearer)."""
-    from fastapi.responses import StreamingResponse
-
-    from runwright.web.sse import last_event_id
-
     sse = APIRouter()
 
-    @sse.get("/api/v1/events/stream")
+    @sse.get("/api/v1/events/stream", response_class=StreamingResponse, response_model=None)
     async def stream(
         request: Request, user: User, state: State, run: int | None = None, after: int | None = None
     ) -> StreamingResponse:

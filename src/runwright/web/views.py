@@ -59,18 +59,24 @@ class RunView:
         return out
 
 
-def rollback_reason(run: RunRow) -> str | None:
-    if run.status in ("rolled_back", "aborted", "failed", "rolling_back") and run.failure:
-        return run.failure
-    if run.abort_requested and not run.terminal:
-        return f"abort requested by {run.abort_requested}"
-    return None
+def rollback_reason(rt: Runtime, run: RunRow) -> str | None:
+    """Why the run turned back, in one sentence: the failure, or who aborted and why."""
+    turned = run.status in ("rolled_back", "aborted", "failed", "rolling_back")
+    if not turned and not run.abort_requested:
+        return None
+    if run.abort_requested:
+        asked = [e for e in rt.store.events(run.id) if e.type == "run.abort_requested"]
+        why = str(asked[-1].data.get("reason", "")) if asked else ""
+        who = asked[-1].actor if asked else run.abort_requested
+        text = f"aborted by {who}" + (f": {why}" if why else "")
+        return text if turned else f"abort requested: {text}"
+    return run.failure or None
 
 
 def run_view(rt: Runtime, run_id: int, viewer: str) -> RunView:
     run = rt.store.run(run_id)
     steps = rt.store.steps(run_id)
-    view = RunView(run, steps, rollback_reason(run))
+    view = RunView(run, steps, rollback_reason(rt, run))
     approvals = rt.store.approvals(run_id)
     for s in steps:
         if s.section != MAIN:
