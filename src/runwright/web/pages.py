@@ -18,6 +18,7 @@ from runwright.app.queries import RunFilter, env_state, list_runs
 from runwright.engine.store import TERMINAL, verify_chain
 from runwright.errors import InputError
 from runwright.web.auth import WebUser, identify, require
+from runwright.web.sse import latest
 from runwright.web.state import WebState, web_state
 from runwright.web.views import run_view
 
@@ -32,6 +33,8 @@ def render(
     request: Request, name: str, user: WebUser | None, *, status: int = 200, **ctx: Any
 ) -> HTMLResponse:
     ctx.update(user=user, csrf=user.csrf if user else "", terminal=TERMINAL)
+    if ctx.get("live"):
+        ctx.setdefault("since", latest(web_state(request).runtime.store.engine))
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -55,8 +58,9 @@ def overview(request: Request, user: User, state: State) -> Response:
             for n, env in e.runbook.environments.items()
         ]
         rows.append({"entry": e, "envs": envs})
+    since = latest(rt.store.engine)
     active, _ = list_runs(rt, RunFilter(active=True), limit=20)
-    return render(request, "overview.html", user, rows=rows, active=active, live=True)
+    return render(request, "overview.html", user, rows=rows, active=active, live=True, since=since)
 
 
 @router.get("/runs")
@@ -88,8 +92,9 @@ def runs_page(
 
 @router.get("/runs/{run_id}")
 def run_page(request: Request, run_id: int, user: User, state: State, msg: str = "") -> Response:
+    since = latest(state.runtime.store.engine)
     view = _view(state, user, run_id)
-    return render(request, "run.html", user, v=view, msg=msg, live=True)
+    return render(request, "run.html", user, v=view, msg=msg, live=True, since=since)
 
 
 @router.get("/runs/{run_id}/live")

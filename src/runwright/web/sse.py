@@ -65,7 +65,8 @@ def _fetch(engine: Engine, after: int, run: int | None, limit: int = BATCH) -> l
     return [Ev(r[0], r[1], r[2], r[3], r[4], r[5], r[6].isoformat()) for r in rows]
 
 
-def _last_id(engine: Engine) -> int:
+def latest(engine: Engine) -> int:
+    """The newest event's id: a page rendered after reading it streams from there."""
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.max(t.events.c.id))).scalar() or 0)
 
@@ -81,7 +82,7 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.last = await asyncio.to_thread(_last_id, self.engine)
+        self.last = await asyncio.to_thread(latest, self.engine)
         self._task = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
@@ -102,7 +103,7 @@ class Hub:
                 if len(rows) == BATCH:
                     continue
             else:
-                self.last = await asyncio.to_thread(_last_id, self.engine)
+                self.last = await asyncio.to_thread(latest, self.engine)
             await asyncio.sleep(self.interval)
 
     async def stream(self, run: int | None, after: int | None) -> AsyncIterator[str]:

@@ -6,7 +6,9 @@
   if (!body.dataset.live) { return; }
   var run = body.dataset.run;
   var status = document.getElementById("live-status");
-  var url = "/api/v1/events/stream" + (run ? "?run=" + encodeURIComponent(run) : "");
+  var query = ["after=" + encodeURIComponent(body.dataset.since || "0")];
+  if (run) { query.push("run=" + encodeURIComponent(run)); }
+  var url = "/api/v1/events/stream?" + query.join("&");
   var source = new EventSource(url);
   var timer = null;
 
