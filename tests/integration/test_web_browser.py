@@ -10,6 +10,7 @@ canary's analysis has real readings to chart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -52,10 +53,8 @@ class Traffic:
     def _run(self) -> None:
         with httpx.Client(timeout=2) as c:
             while not self.stop.is_set():
-                try:
+                with contextlib.suppress(httpx.HTTPError):
                     c.get(self.url)
-                except httpx.HTTPError:
-                    pass
                 self.stop.wait(0.02)
 
 
