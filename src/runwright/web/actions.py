@@ -8,6 +8,7 @@ resume, abort, rollback) continue as tasks of this server after the response.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ def _run(state: WebState, user: WebUser, run_id: int, action: str) -> RunRow:
 async def approve(state: WebState, user: WebUser, run_id: int, note: str) -> Done:
     _run(state, user, run_id, "approve")
     rt = state.runtime_for(user.name)
-    run, message = await state.tasks.start(runs.approve, rt, run_id, note, settle=30)
+    run, message = await asyncio.to_thread(runs.approve, rt, run_id, note)
     if run.status == "awaiting_approval" and message.endswith(f"runwright resume {run_id}"):
         await state.tasks.start(runs.resume, rt, run_id)
         message = message.split(";")[0] + "; the run continues"
@@ -76,7 +77,7 @@ async def attest(
 ) -> Done:
     _run(state, user, run_id, "attest")
     rt = state.runtime_for(user.name)
-    _, message = await state.tasks.start(runs.attest, rt, run_id, note, items, settle=30)
+    _, message = await asyncio.to_thread(runs.attest, rt, run_id, note, items)
     fresh = rt.store.run(run_id)
     if fresh.status == "awaiting_attestation":
         await state.tasks.start(runs.resume, rt, run_id)
@@ -87,7 +88,7 @@ async def attest(
 async def settle(state: WebState, user: WebUser, run_id: int, step: str, choice: str) -> Done:
     _run(state, user, run_id, "settle")
     rt = state.runtime_for(user.name)
-    _, message = await state.tasks.start(runs.settle_step, rt, run_id, step, choice, settle=30)
+    _, message = await asyncio.to_thread(runs.settle_step, rt, run_id, step, choice)
     return Done(run_id, message)
 
 
