@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from runwright.app.runtime import Runtime
 from runwright.engine import tables as t
-from runwright.engine.store import TERMINAL, RevisionRow
+from runwright.engine.store import RevisionRow
+from runwright.model.status import TERMINAL
 
 _COLUMNS = (
     t.runs.c.id,

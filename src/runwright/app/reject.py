@@ -10,13 +10,14 @@ from runwright.app import runs
 from runwright.app.runtime import Runtime
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
+from runwright.model.status import RunStatus
 
 
 def reject(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
     run = rt.store.run(run_id)
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status})")
-    if run.status != "awaiting_approval":
+    if run.status != RunStatus.AWAITING_APPROVAL:
         raise InputError(f"run {run_id} is not waiting for an approval (status {run.status})")
     user = rt.settings.user
     rt.store.append(

@@ -16,6 +16,7 @@ from runwright.app import runs
 from runwright.app.reject import reject
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
+from runwright.model.status import RunStatus
 from runwright.web.auth import WebUser, require
 from runwright.web.state import WebState
 
@@ -60,7 +61,7 @@ async def approve(state: WebState, user: WebUser, run_id: int, note: str) -> Don
     _run(state, user, run_id, "approve")
     rt = state.runtime_for(user.name)
     run, message = await asyncio.to_thread(runs.approve, rt, run_id, note)
-    if run.status == "awaiting_approval" and message.endswith(f"runwright resume {run_id}"):
+    if run.status == RunStatus.AWAITING_APPROVAL and message.endswith(f"runwright resume {run_id}"):
         await state.tasks.start(runs.resume, rt, run_id)
         message = message.split(";")[0] + "; the run continues"
     return Done(run_id, message)
@@ -79,7 +80,7 @@ async def attest(
     rt = state.runtime_for(user.name)
     _, message = await asyncio.to_thread(runs.attest, rt, run_id, note, items)
     fresh = rt.store.run(run_id)
-    if fresh.status == "awaiting_attestation":
+    if fresh.status == RunStatus.AWAITING_ATTESTATION:
         await state.tasks.start(runs.resume, rt, run_id)
         message = message.split(";")[0] + "; the run continues"
     return Done(run_id, message)

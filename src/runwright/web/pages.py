@@ -15,8 +15,9 @@ from fastapi.templating import Jinja2Templates
 from runwright.app import report, report_html
 from runwright.app.preview import plan_for, rollback_plan
 from runwright.app.queries import RunFilter, env_state, list_runs
-from runwright.engine.store import TERMINAL, verify_chain
+from runwright.engine.store import verify_chain
 from runwright.errors import InputError
+from runwright.model.status import TERMINAL
 from runwright.web.auth import WebUser, identify, require
 from runwright.web.sse import latest
 from runwright.web.state import WebState, web_state

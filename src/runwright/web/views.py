@@ -15,10 +15,11 @@ from typing import Any
 from runwright.app.runtime import Runtime
 from runwright.engine.machine import MAIN
 from runwright.engine.store import RunRow, StepRow
+from runwright.model.status import TERMINAL, RunStatus, StepStatus
 from runwright.steps.approval import ApprovalParams, policy_text, refusal, valid_approvals
 
 _THRESHOLD = re.compile(r"(?:<=|>=|==|!=|<|>)\s*(-?[0-9.]+(?:e-?[0-9]+)?)")
-WAITING = ("waiting", "pending", "running")
+WAITING = (StepStatus.WAITING, StepStatus.PENDING, StepStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class RunView:
 
 def rollback_reason(rt: Runtime, run: RunRow) -> str | None:
     """Why the run turned back, in one sentence: the failure, or who aborted and why."""
-    turned = run.status in ("rolled_back", "aborted", "failed", "rolling_back")
+    turned = run.status in (*TERMINAL - {RunStatus.SUCCEEDED}, RunStatus.ROLLING_BACK)
     if not turned and not run.abort_requested:
         return None
     if run.abort_requested:
@@ -97,7 +98,7 @@ def _approval(rt: Runtime, run: RunRow, s: StepRow, rows: list[Any], viewer: str
     params = ApprovalParams.model_validate(s.spec.get("params", {}))
     mine = [a for a in rows if a.gate == s.name and a.kind == "approval"]
     current = valid_approvals(params, mine, run.initiator, rt.clock.now())
-    is_open = run.status == "awaiting_approval" and s.status in WAITING
+    is_open = run.status == RunStatus.AWAITING_APPROVAL and s.status in WAITING
     return ApprovalView(
         s.name,
         policy_text(params),
@@ -123,7 +124,7 @@ def _gate(run: RunRow, s: StepRow, rows: list[Any]) -> GateView:
                 "by": [{"user": a.user, "at": _iso(a.at), "note": a.note} for a in by],
             }
         )
-    is_open = run.status == "awaiting_attestation" and s.status in WAITING
+    is_open = run.status == RunStatus.AWAITING_ATTESTATION and s.status in WAITING
     return GateView(s.name, out, is_open)
 
 

@@ -1,14 +1,14 @@
 """web users, their roles per environment, and hashed tokens
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0002_web
+Revises: 0002_notify
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0002_web"
+down_revision = "0002_notify"
 branch_labels = None
 depends_on = None
 
