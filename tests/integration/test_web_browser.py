@@ -38,7 +38,7 @@ def demo_book(listen: str, admin: str) -> dict[str, Any]:
     book["environments"] = {"local": {"approvals": {"required": 1, "not_by_initiator": True}}}
     book["checks"]["error-rate"]["interval"] = "0.5s"
     book["release"]["weights"] = [50, 100]
-    book["release"]["pause"] = "4s"
+    book["release"]["pause"] = "6s"
     return book
 
 
@@ -89,7 +89,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebServer, 
     traffic.thread.start()
     try:
         with web_server(state, books) as web:
-            web.add_user("bob", "approver")
+            web.add_user("bob", "approver", "deployer")
             yield web, traffic
     finally:
         traffic.stop.set()
@@ -220,13 +220,11 @@ def test_deploy_approve_watch_chart_and_abort(
 
     third = release("v3")
     until(driver, lambda d: status(d) == "running")
-    time.sleep(0.5)
-    login(driver, web.login_url("alice"))
-    driver.get(f"{web.url}/runs/{third}")
     driver.find_element(By.CSS_SELECTOR, "#abort-form input[name=reason]").send_keys("wrong build")
     driver.find_element(By.ID, "abort").click()
     until(driver, lambda d: status(d) in ("aborted", "rolled_back"), timeout=90)
-    assert text(driver, "#reason") == "aborted by alice: wrong build"
+    assert text(driver, "#reason") == "aborted by bob: wrong build"
+    assert driver.current_url.startswith(f"{web.url}/runs/{third}")
     shoot(driver, "rollback", tmp_path)
     driver.get(f"{web.url}/runs/{third}/audit")
     assert "Chain verified" in text(driver, "#chain")
