@@ -7,6 +7,7 @@ token is refused, and the audit trail names the web users who acted.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -276,3 +277,45 @@ def test_openapi_documents_the_actions(server: WebServer) -> None:
     spec = httpx.get(server.url + "/api/v1/openapi.json").json()
     for path in ("/api/v1/runs", "/api/v1/runs/{run_id}/approve", "/api/v1/runs/{run_id}/settle"):
         assert path in spec["paths"]
+
+
+def frames(c: httpx.Client, path: str, want: int, headers: dict[str, str] | None = None) -> list:
+    """The first ``want`` events of an SSE stream, as (id, event) pairs."""
+    got: list[tuple[int, dict[str, Any]]] = []
+    with c.stream("GET", path, headers=headers or {}, timeout=30) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        ident = 0
+        for text_line in r.iter_lines():
+            if text_line.startswith("id: "):
+                ident = int(text_line[4:])
+            elif text_line.startswith("data: "):
+                got.append((ident, json.loads(text_line[6:])))
+                if len(got) == want:
+                    break
+    return got
+
+
+def test_event_stream_resumes_from_last_event_id(
+    server: WebServer, as_: dict[str, httpx.Client], tmp_path: Path
+) -> None:
+    alice = as_["alice"]
+    run = deploy(alice, "staging", "v11", dir=str(tmp_path))
+    wait_status(alice, run, "awaiting_attestation")
+    first = frames(alice, f"/api/v1/events/stream?run={run}&after=0", 2)
+    assert [e["seq"] for _, e in first] == [1, 2]
+    assert first[0][1]["type"] == "run.created"
+    resumed_after = first[1][0]
+    cli = cli_in(server.state_dir)
+    assert cli("attest", str(run), "--all", "--note", "from a terminal", user="bob").returncode == 0
+    assert cli("resume", str(run)).returncode == 0
+    stored = alice.get(f"/api/v1/runs/{run}/events").json()
+    rest = frames(
+        alice,
+        f"/api/v1/events/stream?run={run}",
+        len(stored) - 2,
+        headers={"Last-Event-ID": str(resumed_after)},
+    )
+    assert [e["seq"] for _, e in rest] == [e["seq"] for e in stored[2:]]
+    assert ("gate.attested", "bob") in {(e["type"], e["actor"]) for _, e in rest}
+    assert rest[-1][1]["type"] == stored[-1]["type"]

@@ -13,8 +13,11 @@ import httpx
 import pytest
 from tests.support.web import WebServer, web_server
 
+SECRET = "planted-s3cret-7f1e"
 BOOK = """\
 name: hostile
+secrets:
+  API_TOKEN: {env: SHOP_TOKEN}
 environments:
   local: {}
 phases:
@@ -22,6 +25,8 @@ phases:
     steps:
       - name: "<script>alert(1)</script>"
         run: echo '<img src=x onerror=alert(2)>'
+      - name: uses the token
+        run: echo "token is {{ secrets.API_TOKEN }}"
 """
 
 
@@ -31,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     (root / "books").mkdir()
     (root / "state").mkdir()
     (root / "books" / "hostile.yaml").write_text(BOOK)
-    with web_server(root / "state", root / "books") as web:
+    with web_server(root / "state", root / "books", env={"SHOP_TOKEN": SECRET}) as web:
         yield web
 
 
@@ -103,6 +108,35 @@ def test_runbook_text_renders_as_text(server: WebServer, browser: httpx.Client) 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "token is ***" in page
+
+
+def test_a_planted_secret_appears_on_no_page_or_answer(
+    server: WebServer, browser: httpx.Client
+) -> None:
+    with server.client(server.token("alice")) as c:
+        run = c.post("/api/v1/runs", json={"runbook": "hostile", "version": "v3"}).json()["run"]
+        for _ in range(200):
+            if c.get(f"/api/v1/runs/{run}").json()["status"] == "succeeded":
+                break
+        answers = [
+            c.get(path).text
+            for path in (
+                f"/api/v1/runs/{run}",
+                f"/api/v1/runs/{run}/events",
+                f"/api/v1/runs/{run}/output",
+                f"/api/v1/runs/{run}/report",
+                f"/api/v1/runs/{run}/report?format=html",
+                "/api/v1/runbooks/hostile/plan?version=v3",
+            )
+        ]
+    pages = [
+        browser.get(path).text
+        for path in (f"/runs/{run}", f"/runs/{run}/audit", "/plan?runbook=hostile&version=v3")
+    ]
+    assert "token is ***" in answers[2]
+    for text in answers + pages:
+        assert SECRET not in text
 
 
 def test_read_only_public_lets_anyone_read_and_nobody_act(
