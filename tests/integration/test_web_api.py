@@ -8,6 +8,8 @@ token is refused, and the audit trail names the web users who acted.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -319,3 +321,25 @@ def test_event_stream_resumes_from_last_event_id(
     assert [e["seq"] for _, e in rest] == [e["seq"] for e in stored[2:]]
     assert ("gate.attested", "bob") in {(e["type"], e["actor"]) for _, e in rest}
     assert rest[-1][1]["type"] == stored[-1]["type"]
+
+
+def test_stopping_the_server_does_not_wait_for_a_run(tmp_path: Path) -> None:
+    books, state = tmp_path / "books", tmp_path / "state"
+    books.mkdir()
+    state.mkdir()
+    (books / "slow.yaml").write_text(
+        "name: slow\nphases:\n  - name: all\n    steps:\n      - {name: long, run: sleep 120}\n"
+    )
+    with web_server(state, books) as web:
+        token = web.token("alice")
+        with web.client(token) as c, c.stream("GET", "/api/v1/events/stream") as stream:
+            run = c.post("/api/v1/runs", json={"runbook": "slow", "version": "v1"}).json()["run"]
+            wait_status(c, run, "running")
+            assert stream.status_code == 200
+            began = time.monotonic()
+            os.killpg(web.process.pid, signal.SIGTERM)
+            web.process.wait(timeout=15)
+            stopped_in = time.monotonic() - began
+    assert stopped_in < 10
+    status = cli_in(state)("status", str(run), "--json")
+    assert json.loads(status.stdout)["status"] == "running"

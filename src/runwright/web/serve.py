@@ -44,7 +44,14 @@ def serve_forever(
     secret = users.first_admin(rt, settings.user)
     app = create_app(rt, config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+        )
     )
     print(f"runwright serving {config.runbooks} on {config.base_url}", file=sys.stderr, flush=True)
     if secret:

@@ -4,13 +4,15 @@ A use case such as deploy journals the run's creation and then drives it to its 
 wait for a person; the request that started it returns as soon as the run exists (its id is
 known), while the task goes on. Errors before creation (a window, a lock, a bad version) are
 the request's errors. The use cases are still synchronous, so each task runs one in a worker
-thread; when the app offers async use cases the task awaits them directly.
+daemon thread; when the app offers async use cases the task awaits them directly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -41,6 +43,36 @@ def _settle(fut: asyncio.Future[int], run_id: int) -> None:
         fut.set_result(run_id)
 
 
+async def _in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn`` on a daemon thread: stopping the server never waits for a run to end (the
+    run is journaled; like after a crash, ``resume`` continues it)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def deliver(value: Any, error: BaseException | None) -> None:
+        if fut.done():
+            return
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(value)
+
+    def post(value: Any, error: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the server's loop has stopped
+            loop.call_soon_threadsafe(deliver, value, error)
+
+    def work() -> None:
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException as exc:  # delivered to the awaiting task
+            post(None, exc)
+        else:
+            post(value, None)
+
+    threading.Thread(target=work, name=f"run:{fn.__name__}", daemon=True).start()
+    return await fut
+
+
 class Tasks:
     """The runs this server is driving."""
 
@@ -48,7 +80,7 @@ class Tasks:
         self.running: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Task[T]:
-        task = asyncio.create_task(asyncio.to_thread(fn, *args, **kwargs))
+        task = asyncio.create_task(_in_daemon_thread(fn, *args, **kwargs))
         self.running.add(task)
         task.add_done_callback(self._done)
         return task
