@@ -266,6 +266,11 @@ def test_settle_and_resume_a_run_a_crash_left_in_flight(
     died = cli("resume", str(run), env={"RUNWRIGHT_CRASH_AT": "started:ship"})
     assert died.returncode != 0
     bob = as_["bob"]
+    with httpx.Client(base_url=server.url) as browser:
+        browser.get(server.login_url("bob").removeprefix(server.url))
+        page = browser.get(f"/runs/{run}").text
+    assert "The step of 'ship' was in flight when runwright stopped" in page
+    assert 'value="rollback"' in page
     settled = bob.post(f"/api/v1/runs/{run}/settle", json={"step": "ship", "choice": "done"})
     assert settled.status_code == 200, settled.text
     assert "settled as done" in settled.json()["message"]
@@ -328,7 +333,7 @@ def test_stopping_the_server_does_not_wait_for_a_run(tmp_path: Path) -> None:
     books.mkdir()
     state.mkdir()
     (books / "slow.yaml").write_text(
-        "name: slow\nphases:\n  - name: all\n    steps:\n      - {name: long, run: sleep 120}\n"
+        "name: slow\nphases:\n  - name: all\n    steps:\n      - {name: long, run: sleep 30}\n"
     )
     with web_server(state, books) as web:
         token = web.token("alice")

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runwright.app.runtime import Runtime
-from runwright.engine.machine import MAIN
+from runwright.app.runtime import Runtime, owner_dead
+from runwright.engine.machine import MAIN, in_flight
+from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow
 from runwright.model.status import TERMINAL, RunStatus, StepStatus
 from runwright.steps.approval import ApprovalParams, policy_text, refusal, valid_approvals
@@ -48,6 +49,7 @@ class RunView:
     gates: list[GateView] = field(default_factory=list)
     charts: list[dict[str, Any]] = field(default_factory=list)
     traffic: list[dict[str, Any]] = field(default_factory=list)
+    unsettled: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def phases(self) -> list[tuple[str, list[StepRow]]]:
@@ -91,7 +93,18 @@ def run_view(rt: Runtime, run_id: int, viewer: str) -> RunView:
                 {"step": s.name, "at": _iso(s.finished_at), "weights": s.data["weights"]}
             )
     view.charts = charts(rt.store.measurements(run_id))
+    view.unsettled = unsettled(rt, run, steps)
     return view
+
+
+def unsettled(rt: Runtime, run: RunRow, steps: list[StepRow]) -> list[tuple[str, str]]:
+    """Steps (or undos) left in flight by a process that is gone: a person settles them."""
+    if run.terminal:
+        return []
+    lease = run.lease_owner and run.lease_expires and run.lease_expires > rt.clock.now()
+    if lease and run.lease_owner and not owner_dead(run.lease_owner):
+        return []
+    return [(v.name, what) for v, what in in_flight(view_of(run, steps))]
 
 
 def _approval(rt: Runtime, run: RunRow, s: StepRow, rows: list[Any], viewer: str) -> ApprovalView:
