@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runwright.app.plan import Plan, build_plan
+from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.model.loader import Runbook
@@ -21,7 +21,10 @@ def plan_for(
     env: str | None,
     version: str,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    traffic: bool = True,
 ) -> Plan:
+    """The plan; with ``traffic``, a sequential check's plan reads the router's current rate."""
     env_name, environment = rt.environment(book, env)
     secrets = rt.secrets(book, required=False)
     variables = rt.variables(
@@ -36,7 +39,11 @@ def plan_for(
         previous_version=previous_version(rt.store, book.name, env_name),
         planning=True,
     )
-    return build_plan(book, env_name, environment, version, variables)
+    services = rt.checked_services(book, env_name, variables)
+    rate = None
+    if traffic and has_sequential(book) and services.router is not None:
+        rate = recent_traffic(services.router, str(variables.get("previous_version") or ""))
+    return build_plan(book, env_name, environment, version, variables, services, traffic=rate)
 
 
 def rollback_plan(
@@ -48,7 +55,7 @@ def rollback_plan(
     source, number = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
     current = previous_version(rt.store, book.name, env)
-    p = plan_for(rt, book, env, source.version, source.params.get("vars", {}))
+    p = plan_for(rt, book, env, source.version, source.params.get("vars", {}), traffic=False)
     header = (
         f"Rollback of {book.name}/{env} from {current or '?'} to revision {number} "
         f"({source.version})"

@@ -60,10 +60,14 @@ def deploy(
         raise InputError("--version must not be empty")
     if procedure is not None:
         kind = "procedure"
+    if procedure is None or version != "-":
+        book.check_version(version)
     check_windows(env_name, environment, rt.clock.now())
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     secrets = rt.secrets(book, required=True)
+    if procedure is None and book.service is not None:
+        rt.checked_services(book, env_name)
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:

@@ -28,6 +28,7 @@ from runwright.app.settings import Settings
 from runwright.cli import cmd_database, cmd_web
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.render import ConsoleObserver
+from runwright.cli.terminal import output_closed, safe_echo, two_step_interrupt
 from runwright.engine.store import verify_chain
 from runwright.errors import InputError, RunwrightError
 from runwright.model.status import RunStatus, Settlement
@@ -36,7 +37,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _err(text: str) -> None:
-    click.echo(text, err=True)
+    safe_echo(text, err=True)
 
 
 def handle_errors(fn: F) -> F:
@@ -50,7 +51,7 @@ def handle_errors(fn: F) -> F:
                 _err(f"hint: {exc.hint}")
             sys.exit(exc.exit_code)
         except BrokenPipeError:
-            sys.stderr.close()
+            output_closed()
             sys.exit(0)
         except KeyboardInterrupt:
             _err("interrupted: the run is journaled; continue with runwright resume RUN")
@@ -113,7 +114,7 @@ def _finish(rt: Runtime, run_id: int, as_json: bool) -> None:
     run = rt.store.run(run_id)
     code = runs.exit_code_for(run)
     if as_json:
-        click.echo(runs.dumps(runs.run_summary(rt, run)))
+        safe_echo(runs.dumps(runs.run_summary(rt, run)))
     else:
         line = f"run {run.id}: {run.status}"
         if run.failure and run.status != RunStatus.SUCCEEDED:
@@ -286,9 +287,10 @@ def deploy(
 ) -> None:
     """Run RUNBOOK for an environment and version, journaling every step."""
     rt = c.runtime(quiet=quiet)
-    run = runs.deploy(
-        rt, runbook, env, version, overrides=_vars(var), interactive=_interactive(yes)
-    )
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        run = runs.deploy(
+            rt, runbook, env, version, overrides=_vars(var), interactive=_interactive(yes)
+        )
     _finish(rt, run.id, as_json)
 
 
@@ -302,7 +304,8 @@ def deploy(
 def resume(c: Ctx, run_id: int, yes: bool, as_json: bool, quiet: bool) -> None:
     """Continue RUN_ID after a crash, an approval, an attestation or a settlement."""
     rt = c.runtime(quiet=quiet)
-    run = runs.resume(rt, run_id, interactive=_interactive(yes))
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        run = runs.resume(rt, run_id, interactive=_interactive(yes))
     _finish(rt, run.id, as_json)
 
 
@@ -333,9 +336,10 @@ def rollback_cmd(
         if not as_json:
             click.echo("\ndry run: nothing was executed")
         return
-    run = runs.rollback(
-        rt, env, runbook=p.runbook, to_revision=number, interactive=_interactive(False)
-    )
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        run = runs.rollback(
+            rt, env, runbook=p.runbook, to_revision=number, interactive=_interactive(False)
+        )
     _finish(rt, run.id, as_json)
 
 
@@ -596,15 +600,16 @@ def run_procedure(
 ) -> None:
     """Run the named procedure of RUNBOOK (troubleshooting, emergency...) as a journaled run."""
     rt = c.runtime(quiet=quiet)
-    run = runs.deploy(
-        rt,
-        runbook,
-        env,
-        version,
-        overrides=_vars(var),
-        interactive=_interactive(yes),
-        procedure=name,
-    )
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        run = runs.deploy(
+            rt,
+            runbook,
+            env,
+            version,
+            overrides=_vars(var),
+            interactive=_interactive(yes),
+            procedure=name,
+        )
     _finish(rt, run.id, as_json)
 
 
