@@ -43,8 +43,8 @@ phases:
       - name: ship
         run: >-
           sleep {{{{ pause }}}} &&
-          echo "shipped {{{{ version | raw }}}} to {{{{ environment | raw }}}}" >> {{{{ dir }}}}/log
-        undo: echo "undone {{{{ version | raw }}}}" >> {{{{ dir }}}}/log
+          echo shipped {{{{ version }}}} to {{{{ environment }}}} >> {{{{ dir }}}}/log
+        undo: echo undone {{{{ version }}}} >> {{{{ dir }}}}/log
 """
 
 

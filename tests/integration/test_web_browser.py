@@ -58,9 +58,8 @@ class Traffic:
 
 
 async def _teardown(rt: Runtime, path: Path) -> None:
-    services = rt.step_services(rt.load(path), "local")
-    driver, router = services["driver"], services["router"]
-    for inst in await driver.instances(services["service"].name):
+    driver, router, spec = rt.step_services(rt.load(path), "local").release()
+    for inst in await driver.instances(spec.name):
         await driver.stop(inst, 5.0)
     stop = getattr(router, "stop", None)
     if stop is not None:
