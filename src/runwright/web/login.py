@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 
 from runwright.app import users
 from runwright.app.users import SESSION_TTL, AuthError
-from runwright.web import csrf, oidc
+from runwright.web import csrf
 from runwright.web.auth import COOKIE, identify
 from runwright.web.pages import render
 from runwright.web.state import WebState, web_state
@@ -78,5 +78,3 @@ def logout(request: Request, state: State, csrf_token: Annotated[str, Form()] = 
     response.delete_cookie(COOKIE, path="/")
     return response
 
-
-router.include_router(oidc.router)

@@ -115,6 +115,10 @@ def create_app(rt: Runtime, config: WebConfig) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api.stream_router())
     app.include_router(login.router)
+    if config.oidc is not None:
+        from runwright.web import oidc  # PyJWT and its crypto load only when OIDC is on
+
+        app.include_router(oidc.router)
     app.include_router(pages.router)
     app.include_router(forms.router)
     return app
