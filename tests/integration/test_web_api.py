@@ -24,6 +24,8 @@ from tests.support.web import WebServer, web_server
 from runwright.engine.accounts import Accounts
 from runwright.engine.store import Store
 
+pytestmark = pytest.mark.slow
+
 BOOK = """\
 name: shop
 vars:
@@ -221,7 +223,9 @@ def test_abort_a_running_deploy(as_: dict[str, httpx.Client]) -> None:
     assert ("run.abort_requested", "bob") in {(e["type"], e["actor"]) for e in events}
 
 
-def test_rollback_shows_its_plan_then_redeploys(as_: dict[str, httpx.Client]) -> None:
+def test_rollback_shows_its_plan_then_redeploys(
+    server: WebServer, as_: dict[str, httpx.Client]
+) -> None:
     alice = as_["alice"]
     for version in ("v1", "v2"):
         run = deploy(alice, "staging", version)
@@ -233,6 +237,12 @@ def test_rollback_shows_its_plan_then_redeploys(as_: dict[str, httpx.Client]) ->
     assert "from v2" in plan.json()["header"]
     assert plan.json()["version"] == "v1"
     assert plan.json()["executed"] is False
+    with httpx.Client(base_url=server.url) as browser:
+        browser.get(server.login_url("alice").removeprefix(server.url))
+        page = browser.get("/rollback", params={"env": "staging", "runbook": "shop"}).text
+    assert "Rollback of shop/staging from v2 to revision" in page
+    assert "not executed" in page
+    assert 'id="rollback"' in page
     started = alice.post("/api/v1/environments/staging/rollback", json={"runbook": "shop"})
     assert started.status_code == 202, started.text
     run = started.json()["run"]
