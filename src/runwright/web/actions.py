@@ -8,7 +8,6 @@ resume, abort, rollback) continue as tasks of this server after the response.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from runwright.errors import InputError
 from runwright.model.status import RunStatus
 from runwright.web.auth import WebUser, require
 from runwright.web.state import WebState
+from runwright.web.tasks import call
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _run(state: WebState, user: WebUser, run_id: int, action: str) -> RunRow:
 async def approve(state: WebState, user: WebUser, run_id: int, note: str) -> Done:
     _run(state, user, run_id, "approve")
     rt = state.runtime_for(user.name)
-    run, message = await asyncio.to_thread(runs.approve, rt, run_id, note)
+    run, message = await call(runs.approve, rt, run_id, note)
     if run.status == RunStatus.AWAITING_APPROVAL and message.endswith(f"runwright resume {run_id}"):
         await state.tasks.start(runs.resume, rt, run_id)
         message = message.split(";")[0] + "; the run continues"
@@ -78,7 +78,7 @@ async def attest(
 ) -> Done:
     _run(state, user, run_id, "attest")
     rt = state.runtime_for(user.name)
-    _, message = await asyncio.to_thread(runs.attest, rt, run_id, note, items)
+    _, message = await call(runs.attest, rt, run_id, note, items)
     fresh = rt.store.run(run_id)
     if fresh.status == RunStatus.AWAITING_ATTESTATION:
         await state.tasks.start(runs.resume, rt, run_id)
@@ -89,7 +89,7 @@ async def attest(
 async def settle(state: WebState, user: WebUser, run_id: int, step: str, choice: str) -> Done:
     _run(state, user, run_id, "settle")
     rt = state.runtime_for(user.name)
-    _, message = await asyncio.to_thread(runs.settle_step, rt, run_id, step, choice)
+    _, message = await call(runs.settle_step, rt, run_id, step, choice)
     return Done(run_id, message)
 
 

@@ -77,4 +77,3 @@ def logout(request: Request, state: State, csrf_token: Annotated[str, Form()] = 
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
-

@@ -3,14 +3,15 @@
 A use case such as deploy journals the run's creation and then drives it to its end or to a
 wait for a person; the request that started it returns as soon as the run exists (its id is
 known), while the task goes on. Errors before creation (a window, a lock, a bad version) are
-the request's errors. The use cases are still synchronous, so each task runs one in a worker
-daemon thread; when the app offers async use cases the task awaits them directly.
+the request's errors. A coroutine use case runs as a task on the server's loop; a synchronous
+one on a daemon thread (so stopping the server never waits for it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -73,14 +74,23 @@ async def _in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> 
     return await fut
 
 
+async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A quick use case (approve, attest, settle): awaited on this loop if it is a coroutine
+    function, else on a worker thread so the loop stays free."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args, **kwargs)
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
 class Tasks:
     """The runs this server is driving."""
 
     def __init__(self) -> None:
         self.running: set[asyncio.Task[Any]] = set()
 
-    def _spawn(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Task[T]:
-        task = asyncio.create_task(_in_daemon_thread(fn, *args, **kwargs))
+    def _spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        work = fn(*args, **kwargs) if inspect.iscoroutinefunction(fn) else None
+        task = asyncio.create_task(work or _in_daemon_thread(fn, *args, **kwargs))
         self.running.add(task)
         task.add_done_callback(self._done)
         return task
