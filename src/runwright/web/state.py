@@ -1,0 +1,31 @@
+"""What every request of one server shares: the runtime, the runbooks, running tasks, the hub."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from fastapi import Request
+
+from runwright.app.runtime import Runtime
+from runwright.web.config import WebConfig
+from runwright.web.runbooks import Registry
+from runwright.web.sse import Hub
+from runwright.web.tasks import Tasks
+
+
+@dataclass
+class WebState:
+    config: WebConfig
+    runtime: Runtime
+    registry: Registry
+    tasks: Tasks
+    hub: Hub
+
+    def runtime_for(self, user: str) -> Runtime:
+        """The shared runtime acting as ``user``: use cases journal their actions under it."""
+        return replace(self.runtime, settings=replace(self.runtime.settings, user=user))
+
+
+def web_state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
