@@ -20,7 +20,7 @@ import click
 from runwright import __version__
 from runwright.app import report as report_mod
 from runwright.app import runs
-from runwright.app.plan import Plan, build_plan
+from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
@@ -31,6 +31,7 @@ from runwright.cli.render import ConsoleObserver
 from runwright.cli.terminal import output_closed, safe_echo, two_step_interrupt
 from runwright.engine.store import verify_chain
 from runwright.errors import InputError, RunwrightError
+from runwright.model.status import RunStatus, Settlement
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -116,25 +117,25 @@ def _finish(rt: Runtime, run_id: int, as_json: bool) -> None:
         safe_echo(runs.dumps(runs.run_summary(rt, run)))
     else:
         line = f"run {run.id}: {run.status}"
-        if run.failure and run.status != "succeeded":
+        if run.failure and run.status != RunStatus.SUCCEEDED:
             line += f" ({run.failure})"
         _err(line)
-        if run.status == "awaiting_approval":
+        if run.status == RunStatus.AWAITING_APPROVAL:
             _err(
                 f"next: another person runs `runwright approve {run.id} --note ...`, "
                 f"then `runwright resume {run.id}`"
             )
-        elif run.status == "awaiting_attestation":
+        elif run.status == RunStatus.AWAITING_ATTESTATION:
             _err(
                 f"next: `runwright attest {run.id} --all --note ...`, then "
                 f"`runwright resume {run.id}`"
             )
-        elif run.status == "awaiting_settlement":
+        elif run.status == RunStatus.AWAITING_SETTLEMENT:
             _err(
                 f"next: `runwright settle {run.id} STEP --rerun|--done|--rollback`, then "
                 f"`runwright resume {run.id}`"
             )
-        elif run.status == "awaiting_decision":
+        elif run.status == RunStatus.AWAITING_DECISION:
             _err(
                 f"next: `runwright resume {run.id}` measures again, "
                 f"`runwright abort {run.id}` rolls back"
@@ -271,7 +272,12 @@ def plan(
         previous_version=previous_version(rt.store, book.name, env_name),
         planning=True,
     )
-    p = build_plan(book, env_name, environment, version, variables)
+    services = rt.checked_services(book, env_name, variables)
+    traffic = None
+    if has_sequential(book) and services.router is not None:
+        stable = str(variables.get("previous_version") or "")
+        traffic = recent_traffic(services.router, stable)
+    p = build_plan(book, env_name, environment, version, variables, services, traffic=traffic)
     _print_plan(
         p,
         header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
@@ -359,7 +365,8 @@ def rollback_cmd(
         previous_version=current,
         planning=True,
     )
-    p = build_plan(book, env_name, environment, source.version, variables)
+    services = rt.checked_services(book, env_name, variables)
+    p = build_plan(book, env_name, environment, source.version, variables, services)
     header = (
         f"Rollback of {book.name}/{env_name} from {current or '?'} to revision {number} "
         f"({source.version})"
@@ -408,9 +415,9 @@ def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: s
 @cli.command()
 @click.argument("run_id", type=int)
 @click.argument("step")
-@click.option("--rerun", "choice", flag_value="rerun", help="Run the step again.")
-@click.option("--done", "choice", flag_value="done", help="It completed; go on.")
-@click.option("--rollback", "choice", flag_value="rollback", help="Treat it as failed.")
+@click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
+@click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
+@click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
 @pass_ctx
 @handle_errors
 def settle(c: Ctx, run_id: int, step: str, choice: str | None) -> None:

@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
 from runwright.engine.clock import Clock
 from runwright.engine.executor import (
@@ -24,6 +24,7 @@ from runwright.engine.executor import (
     Observer,
     Outcome,
     RunInfo,
+    S,
     StepContext,
 )
 from runwright.engine.interrupt import Interrupt
@@ -42,6 +43,7 @@ from runwright.engine.observing import Guarded
 from runwright.engine.redact import Redactor
 from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
+from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
 from runwright.model.templating import outside
 
 log = logging.getLogger(__name__)
@@ -97,16 +99,18 @@ def captured_values(rows: list[StepRow]) -> dict[str, Any]:
     in shell commands)."""
     out: dict[str, Any] = {}
     for r in rows:
-        if r.section == MAIN and r.status == "succeeded":
+        if r.section == MAIN and r.status == StepStatus.SUCCEEDED:
             out.update(r.data.get("captured", {}))
     return {k: outside(v, f"captured value '{k}'") for k, v in out.items()}
 
 
-class Scheduler:
+class Scheduler(Generic[S]):
+    """Drives runs; ``S`` is what the app hands every step as its services."""
+
     def __init__(
         self,
         store: Store,
-        executor: Executor,
+        executor: Executor[S],
         clock: Clock,
         settings: EngineSettings,
         *,
@@ -168,7 +172,7 @@ class Scheduler:
         actor: str,
         variables: Mapping[str, Any],
         redactor: Redactor,
-        services: Mapping[str, Any] | None = None,
+        services: S,
         interactive: Callable[[str], bool] | None = None,
     ) -> RunRow:
         """Drive the run until it ends or blocks; return its row as it then stands."""
@@ -223,7 +227,7 @@ class Scheduler:
                     )
                     break
                 if status != run.status:
-                    if status == "rolling_back":
+                    if status == RunStatus.ROLLING_BACK:
                         reason = run.failure or (
                             f"aborted by {run.abort_requested}"
                             if run.abort_requested
@@ -257,7 +261,7 @@ class Scheduler:
                         ctx_vars,
                         actor,
                         redactor,
-                        services or {},
+                        services,
                         interactive,
                         undo=False,
                     )
@@ -266,7 +270,7 @@ class Scheduler:
                 elif isinstance(action, Undo):
                     row = _find(rows, MAIN, action.idx)
                     await self._execute(
-                        info, row, ctx_vars, actor, redactor, services or {}, interactive, undo=True
+                        info, row, ctx_vars, actor, redactor, services, interactive, undo=True
                     )
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]
@@ -294,7 +298,7 @@ class Scheduler:
         variables: Mapping[str, Any],
         actor: str,
         redactor: Redactor,
-        services: Mapping[str, Any],
+        services: S,
         interactive: Callable[[str], bool] | None,
         *,
         undo: bool,
@@ -310,7 +314,9 @@ class Scheduler:
         attempt = row.attempts if not undo else 0
         while True:
             attempt += 1
-            start_values: dict[str, Any] = {column: "running"}
+            start_values: dict[str, Any] = {
+                column: UndoStatus.RUNNING if undo else StepStatus.RUNNING
+            }
             if not undo:
                 start_values |= {"attempts": attempt, "started_at": self.clock.now()}
             self._event(
@@ -336,8 +342,8 @@ class Scheduler:
                 undo,
                 timeout,
             )
-            if outcome.status == "succeeded":
-                values: dict[str, Any] = {column: "succeeded" if not undo else "done"}
+            if outcome.status == OutcomeStatus.SUCCEEDED:
+                values: dict[str, Any] = {column: UndoStatus.DONE if undo else StepStatus.SUCCEEDED}
                 if not undo:
                     values |= {
                         "finished_at": self.clock.now(),
@@ -355,18 +361,22 @@ class Scheduler:
                 )
                 self._crash(f"after:{row.name}" if not undo else f"after-undo:{row.name}")
                 return False
-            if outcome.status == "blocked":
-                status = f"awaiting_{outcome.blocked_on}"
+            if outcome.status == OutcomeStatus.BLOCKED:
                 self._event(
                     info.id,
                     f"{prefix}.blocked",
                     actor=actor,
                     redactor=redactor,
                     step=row.name,
-                    data={"summary": outcome.summary, **outcome.data},
-                    run_values={"status": status},
+                    data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
+                    run_values={"status": outcome.blocked_on},
                     step_update=StepUpdate(
-                        row.section, row.idx, {column: "waiting", "summary": outcome.summary}
+                        row.section,
+                        row.idx,
+                        {
+                            column: UndoStatus.WAITING if undo else StepStatus.WAITING,
+                            "summary": outcome.summary,
+                        },
                     ),
                 )
                 return True
@@ -382,7 +392,7 @@ class Scheduler:
                 )
                 await self.clock.sleep(delay)
                 continue
-            values = {column: "failed"}
+            values = {column: UndoStatus.FAILED if undo else StepStatus.FAILED}
             run_values: dict[str, Any] = {}
             if not undo:
                 values |= {
@@ -415,7 +425,7 @@ class Scheduler:
         variables: Mapping[str, Any],
         actor: str,
         redactor: Redactor,
-        services: Mapping[str, Any],
+        services: S,
         interactive: Callable[[str], bool] | None,
         attempt: int,
         undo: bool,
@@ -523,7 +533,7 @@ class Scheduler:
         interrupt = self.settings.interrupt
         if interrupt is None or not interrupt.requested_by:
             return False
-        if run.abort_requested or run.terminal or run.status == "rolling_back":
+        if run.abort_requested or run.terminal or run.status == RunStatus.ROLLING_BACK:
             return False
         self._event(
             run.id,

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from runwright.model.markdown import Block, Note, clean_title, convert, scan
+from runwright.model.source import Positions, Source
 
 _RUNS = re.compile(r"[^\x00-\x7f]+")
 METRICS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -68,6 +69,12 @@ class ImportResult:
     not_understood: list[Note]
     drafts: list[DraftCheck]
     repairs: list[Repair]
+    positions: Positions = field(default_factory=Positions)  # where each value is in the Markdown
+    text: str = ""
+
+    def source(self, file: str) -> Source:
+        """The imported runbook with Markdown positions, to validate before writing YAML."""
+        return Source(file=file, text=self.text, data=self.runbook, positions=self.positions)
 
     def yaml(self, source: str = "") -> str:
         header = (
@@ -226,7 +233,7 @@ def import_markdown(text: str, file: str) -> ImportResult:
         notes.append(note)
     ordered = {k: runbook[k] for k in _ORDER if k in runbook}
     ordered.update({k: v for k, v in runbook.items() if k not in ordered})
-    return ImportResult(ordered, notes, drafts, repairs)
+    return ImportResult(ordered, notes, drafts, repairs, conversion.positions, repaired)
 
 
 _ORDER = (
