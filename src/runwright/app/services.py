@@ -11,8 +11,9 @@ world (read-only) before a run or a plan, turning a ``SettingError`` into ``file
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runwright.app.release import service_name
 from runwright.app.settings import Settings
@@ -22,8 +23,11 @@ from runwright.errors import RunbookError, SettingError
 from runwright.kube.client import Kube
 from runwright.model.loader import Runbook
 from runwright.model.release import (
+    AlbRouterSpec,
+    AwsSpec,
     CommandDriverSpec,
     CommandRouterSpec,
+    EcsDriverSpec,
     GatewayApiRouterSpec,
     IngressNginxRouterSpec,
     KubernetesDriverSpec,
@@ -31,9 +35,13 @@ from runwright.model.release import (
     ServiceSelectorRouterSpec,
 )
 from runwright.model.source import parse_yaml
+from runwright.model.templating import render
 from runwright.routers import make_router
 from runwright.routers.base import Router, RouterSettings, split_address
 from runwright.steps.services import Release, StepServices
+
+if TYPE_CHECKING:
+    from runwright.aws.session import AwsSettings
 
 
 def admin_address(listen: str, admin: str | None) -> str:
@@ -128,6 +136,29 @@ def build_services(
             ),
             clock,
         )
+    elif isinstance(driver_spec, EcsDriverSpec):
+        from runwright.drivers.ecs import EcsDriver, EcsSettings
+
+        t = _templated(plain, "service.driver")
+        driver = EcsDriver(
+            EcsSettings(
+                aws=_aws(driver_spec, t),
+                cluster=t(driver_spec.cluster),
+                task_definition=t(driver_spec.task_definition),
+                image=driver_spec.image,
+                mode=driver_spec.mode,
+                service=t(driver_spec.service) if driver_spec.service else None,
+                container=driver_spec.container,
+                target_groups=tuple(t(g) for g in driver_spec.target_groups),
+                container_port=driver_spec.container_port,
+                desired_count=driver_spec.desired_count,
+                poll_interval=driver_spec.poll_interval,
+                launch_type=driver_spec.launch_type,
+                network=dict(driver_spec.network),
+                variables=plain,
+            ),
+            clock,
+        )
     elif driver_spec.kind == "fake":
         from runwright.drivers.fake import FakeDriver
 
@@ -145,6 +176,21 @@ def build_services(
             )
         )
         reserved: frozenset[int] = frozenset()
+    elif isinstance(router_spec, AlbRouterSpec):
+        from runwright.routers.alb import AlbRouter, AlbSettings
+
+        t = _templated(plain, "service.router")
+        router = AlbRouter(
+            AlbSettings(
+                aws=_aws(router_spec, t),
+                listener=t(router_spec.listener),
+                target_groups=tuple(t(g) for g in router_spec.target_groups),
+                rule=t(router_spec.rule) if router_spec.rule else None,
+                drain=router_spec.drain,
+            ),
+            clock,
+        )
+        reserved = frozenset()
     else:
         assert isinstance(router_spec, LocalRouterSpec)
         router_settings = RouterSettings(
@@ -161,6 +207,21 @@ def build_services(
 
         driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
     return Release(driver, router, spec)
+
+
+def _templated(variables: Mapping[str, str], where: str) -> Callable[[str], str]:
+    """Render a setting with the runbook's variables (ARNs and endpoints often come from vars)."""
+    return lambda value: render(value, variables, where=where)
+
+
+def _aws(spec: AwsSpec, t: Callable[[str], str]) -> AwsSettings:
+    from runwright.aws.session import AwsSettings
+
+    return AwsSettings(
+        region=t(spec.region) or None if spec.region else None,
+        profile=spec.profile,
+        endpoint_url=t(spec.endpoint_url) or None if spec.endpoint_url else None,
+    )
 
 
 def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Router:
@@ -201,8 +262,26 @@ def verify_services(runbook: Runbook, services: StepServices) -> None:
         raise _located(runbook, exc) from None
 
 
-def _located(runbook: Runbook, exc: SettingError) -> RunbookError:
-    path = ("service", *exc.setting)
+def verify_aws_checks(runbook: Runbook) -> None:
+    """A CloudWatch check needs a region and credentials from the AWS chain: say so before
+    the run starts (at the check's position), not when a bake is half done."""
+    from runwright.aws.session import AwsSettings, check_credentials
+
+    for name, mapping in runbook.checks.items():
+        if mapping.get("provider") != "cloudwatch":
+            continue
+        aws = AwsSettings(region=mapping.get("region"), profile=mapping.get("profile"))
+        try:
+            check_credentials(aws, f"check {name}")
+        except SettingError as exc:
+            where = exc.setting[-1] if exc.setting[-1] in mapping else "provider"
+            raise _located(runbook, exc, ("checks", name, where)) from None
+
+
+def _located(
+    runbook: Runbook, exc: SettingError, at: tuple[str, ...] | None = None
+) -> RunbookError:
+    path = at or ("service", *exc.setting)
     line = column = None
     try:
         source = parse_yaml(runbook.text, runbook.file)
@@ -212,7 +291,7 @@ def _located(runbook: Runbook, exc: SettingError) -> RunbookError:
     except Exception:  # noqa: BLE001 - a Markdown runbook has no YAML positions to offer
         pos = None
     return RunbookError(
-        f"service.{'.'.join(exc.setting)}: {exc.message}",
+        f"{'.'.join(path)}: {exc.message}",
         file=runbook.file,
         line=line,
         column=column,
