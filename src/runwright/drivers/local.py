@@ -29,7 +29,7 @@ from runwright.drivers.base import Instance, ServiceSpec
 from runwright.drivers.pidfiles import PidFiles, group_members, is_running, process_info, safe_name
 from runwright.engine.clock import Clock, SystemClock
 from runwright.errors import DriverError
-from runwright.model.templating import render
+from runwright.model.templating import outside, render
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def free_port(host: str) -> int:
 def render_command(spec: ServiceSpec, *, host: str, port: int, version: str) -> str:
     """The command for one version, every value shell-quoted (InputError on a bad template)."""
     context: dict[str, Any] = dict(spec.variables)
-    context.update(host=host, port=port, version=version, service=spec.name)
+    context.update(host=host, port=port, version=outside(version, "the version"), service=spec.name)
     return render(spec.command, context, shell=True, where=f"service {spec.name} command")
 
 

@@ -10,6 +10,7 @@ import pytest
 from runwright.drivers.base import Instance, ServiceSpec
 from runwright.drivers.local import free_port, render_command
 from runwright.errors import InputError
+from runwright.model.templating import outside
 
 
 def test_port_version_and_host_are_filled_in() -> None:
@@ -55,3 +56,12 @@ def test_instance_url_brackets_ipv6_hosts() -> None:
     assert Instance("web", "v1", "127.0.0.1", 80, 1, now).describe() == (
         "web v1 on 127.0.0.1:80 (pid 1)"
     )
+
+
+def test_raw_of_the_version_or_of_a_var_given_at_the_command_line_is_refused() -> None:
+    for command in ("app --version {{ version | raw }}", "app {{ flags | raw }}"):
+        spec = ServiceSpec(
+            name="web", command=command, variables={"flags": outside("--x; id", "--var flags")}
+        )
+        with pytest.raises(InputError, match="unquoted into a shell command"):
+            render_command(spec, host="h", port=1, version="v1")

@@ -106,3 +106,10 @@ def test_raw_of_the_runbooks_own_value_and_outside_values_quoted_still_work() ->
 def test_raw_uses_lists_each_raw_and_its_opt_in() -> None:
     found = raw_uses("{{ version | raw }} {{ captured.tok | raw(unsafe=true) }} {{ a }}")
     assert found == [("version", False), ("captured.tok", True)]
+
+
+def test_raw_of_a_secret_is_refused_in_a_shell_command() -> None:
+    context = {"secrets": outside({"TOKEN": "a b; c"}, "secret")}
+    with pytest.raises(InputError, match=r"secret\.TOKEN unquoted"):
+        render("curl -u {{ secrets.TOKEN | raw }}", context, shell=True)
+    assert render("curl -u {{ secrets.TOKEN }}", context, shell=True) == "curl -u 'a b; c'"
