@@ -75,7 +75,7 @@ class Instance:
     health: str = "/health"
     command: str = ""
     log: str = ""
-    handle: Mapping[str, str] = field(default_factory=dict)
+    handle: Mapping[str, str] = field(default_factory=dict, hash=False)
     preview_url: str = ""
 
     @property
