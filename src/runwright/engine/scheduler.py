@@ -271,7 +271,7 @@ class Scheduler(Generic[S]):
 
     async def _renew(self, run_id: int, owner: str) -> None:
         while True:
-            await asyncio.sleep(self.settings.lease_ttl / 3)
+            await self.clock.sleep(self.settings.lease_ttl / 3, background=True)
             try:
                 self.store.renew_lease(
                     run_id, owner, now=self.clock.now(), ttl=self.settings.lease_ttl
@@ -492,9 +492,14 @@ class Scheduler(Generic[S]):
             self._watch_abort(info.id) if forward else asyncio.Event().wait()
         )
         try:
-            done, _ = await asyncio.wait(
-                {task, watcher}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            done: set[asyncio.Future[Any]] = set()
+            try:
+                async with self.clock.timeout(timeout):
+                    done, _ = await asyncio.wait(
+                        {task, watcher}, return_when=asyncio.FIRST_COMPLETED
+                    )
+            except TimeoutError:
+                pass
             if task in done:
                 return _outcome_of(task)
             task.cancel()
@@ -509,7 +514,7 @@ class Scheduler(Generic[S]):
 
     async def _watch_abort(self, run_id: int) -> str:
         while True:
-            await asyncio.sleep(self.settings.watch_interval)
+            await self.clock.sleep(self.settings.watch_interval, background=True)
             who = self.store.run(run_id).abort_requested
             if who:
                 return who
