@@ -1,6 +1,6 @@
 """The sign-off sheet of a run: every gate item, approval and step with who, when and evidence.
 
-It is what the seeds' "Deployment Sign-off" tables ask a person to fill in by hand, produced
+It is what a runbook's "Deployment Sign-off" tables ask a person to fill in by hand, produced
 from the journal instead. Everything in it already went through redaction when it was stored.
 """
 

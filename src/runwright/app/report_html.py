@@ -1,10 +1,11 @@
-"""The sign-off sheet as a printable HTML page: what the seeds' teams print and sign by hand.
+"""The sign-off sheet as a printable HTML page: what teams print and sign by hand.
 
-The seeds end with "Deployed By ____ Verified By ____ All Checks Pass: YES / NO". This page
-fills that in from the journal: who deployed, who approved and attested, every gate item and
-check with its evidence, the steps and the rollback. Data comes from ``report.collect``, so
-it matches the Markdown report; every value is HTML-escaped (step output and notes are
-user-controlled), and the page loads nothing from outside, so it prints the same offline.
+Hand-written runbooks end with "Deployed By ____ Verified By ____ All Checks Pass: YES / NO".
+This page fills that in from the journal: who deployed, who approved and attested, every gate
+item and check with its evidence, the steps and the rollback. Data comes from
+``report.collect``, so it matches the Markdown report; every value is HTML-escaped (step output
+and notes are user-controlled), and the page loads nothing from outside, so it prints the same
+offline.
 """
 
 from __future__ import annotations

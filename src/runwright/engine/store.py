@@ -652,11 +652,6 @@ class Store:
         with self._tx() as conn:
             return [dict(r) | {"at": _utc(r["at"])} for r in conn.execute(query).mappings()]
 
-    def tamper_for_tests(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        """Run raw SQL (tests use it to edit or delete audit rows as an attacker would)."""
-        with self._tx() as conn:
-            conn.execute(sa.text(sql), dict(params or {}))
-
 
 def _run_row(r: Any) -> RunRow:
     return RunRow(
