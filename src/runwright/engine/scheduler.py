@@ -27,6 +27,7 @@ from runwright.engine.executor import (
     S,
     StepContext,
 )
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.machine import (
     MAIN,
     Action,
@@ -39,10 +40,12 @@ from runwright.engine.machine import (
     decide,
     status_after,
 )
+from runwright.engine.observing import Guarded
 from runwright.engine.redact import Redactor
 from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
 from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
+from runwright.model.templating import outside
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class EngineSettings:
     watch_interval: float = 0.5
     crash_at: str | None = None
     owner_dead: Callable[[str], bool] = lambda owner: False
+    interrupt: Interrupt | None = None
 
 
 def step_view(r: StepRow) -> StepView:
@@ -92,11 +96,13 @@ def view_of(
 
 
 def captured_values(rows: list[StepRow]) -> dict[str, Any]:
+    """Values earlier steps captured, marked as coming from outside (``raw`` refuses them
+    in shell commands)."""
     out: dict[str, Any] = {}
     for r in rows:
         if r.section == MAIN and r.status == StepStatus.SUCCEEDED:
             out.update(r.data.get("captured", {}))
-    return out
+    return {k: outside(v, f"captured value '{k}'") for k, v in out.items()}
 
 
 class Scheduler(Generic[S]):
@@ -115,7 +121,7 @@ class Scheduler(Generic[S]):
         self.executor = executor
         self.clock = clock
         self.settings = settings
-        self.observer = observer or NullObserver()
+        self.observer = Guarded(observer or NullObserver())
 
     # -- journal helpers --------------------------------------------------------------------
 
@@ -181,6 +187,8 @@ class Scheduler(Generic[S]):
         )
         d = _Drive(run_id, actor, redactor, services, interactive)
         renew = asyncio.create_task(self._renew(run_id, owner))
+        if self.settings.interrupt is not None:
+            self.settings.interrupt.driving = run_id
         try:
             # Only the lease holder changes step rows, so they are read once and then
             # refreshed one by one as this loop changes them.
@@ -188,6 +196,8 @@ class Scheduler(Generic[S]):
             views: dict[tuple[str, int], tuple[StepRow, StepView]] = {}
             while True:
                 run = self.store.run(run_id)
+                if self._interrupted(run, actor, redactor):
+                    run = self.store.run(run_id)
                 view = view_of(run, rows, views)
                 action = decide(view)
                 if not self._announce(d, run, rows, action, status_after(view, action)):
@@ -207,6 +217,8 @@ class Scheduler(Generic[S]):
                 rows = [fresh if r is row else r for r in rows]
         finally:
             renew.cancel()
+            if self.settings.interrupt is not None:
+                self.settings.interrupt.driving = None
             self.store.release_lease(run_id, owner)
         return self.store.run(run_id)
 
@@ -346,7 +358,7 @@ class Scheduler(Generic[S]):
             d,
             f"{act.prefix}.blocked",
             step=act.row.name,
-            data={"summary": outcome.summary, **outcome.data},
+            data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
             run_values={"status": outcome.blocked_on},
             step_update=StepUpdate(
                 act.row.section,
@@ -425,7 +437,9 @@ class Scheduler(Generic[S]):
         task = asyncio.ensure_future(self.executor.execute(self._context(d, act, attempt, sink)))
         forward = not act.undo and act.row.section == MAIN
         watcher = asyncio.ensure_future(
-            self._watch_abort(act.info.id) if forward else asyncio.Event().wait()
+            self._watch_abort(act.info.id, d.actor, d.redactor)
+            if forward
+            else asyncio.Event().wait()
         )
         timeout = act.spec.get("timeout")
         try:
@@ -449,12 +463,31 @@ class Scheduler(Generic[S]):
             await asyncio.gather(watcher, return_exceptions=True)
             sink.flush()
 
-    async def _watch_abort(self, run_id: int) -> str:
+    async def _watch_abort(self, run_id: int, actor: str, redactor: Redactor) -> str:
         while True:
             await self.clock.sleep(self.settings.watch_interval, background=True)
-            who = self.store.run(run_id).abort_requested
-            if who:
-                return who
+            run = self.store.run(run_id)
+            if self._interrupted(run, actor, redactor):
+                run = self.store.run(run_id)
+            if run.abort_requested:
+                return run.abort_requested
+
+    def _interrupted(self, run: RunRow, actor: str, redactor: Redactor) -> bool:
+        """Turn a Ctrl-C abort request into the journaled one ``runwright abort`` makes."""
+        interrupt = self.settings.interrupt
+        if interrupt is None or not interrupt.requested_by:
+            return False
+        if run.abort_requested or run.terminal or run.status == RunStatus.ROLLING_BACK:
+            return False
+        self._journal(
+            run.id,
+            "run.abort_requested",
+            actor=interrupt.requested_by,
+            redactor=redactor,
+            data={"reason": "Ctrl-C at the terminal"},
+            run_values={"abort_requested": interrupt.requested_by},
+        )
+        return True
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ and ``execute``. Adding a kind is adding a module; the registry finds it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from runwright.engine.executor import Outcome
-from runwright.steps.services import StepContext
+from runwright.steps.services import StepContext, StepServices
 
 
 class Params(BaseModel):
@@ -30,6 +30,8 @@ class PlanContext:
     variables: Mapping[str, Any]
     environment: str
     version: str
+    services: StepServices = field(default_factory=StepServices)
+    """The run's driver and router, so ``plan`` can show the objects they would send."""
 
 
 class StepKind(Protocol):

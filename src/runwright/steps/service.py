@@ -44,16 +44,23 @@ class ServiceKind:
                 return ["start: no previous version, nothing to do"]
             return [
                 f"start {version} on a free port, wait until healthy"
-                + (" and send it all traffic" if p.route else "")
+                + (" and send it all traffic" if p.route else ""),
+                *_planned(ctx, "start", version),
             ]
         if p.action == "stop":
-            return [f"take {version} out of the router, drain, stop it"]
+            return [
+                f"take {version} out of the router, drain, stop it",
+                *_planned(ctx, "stop", version),
+            ]
         warm = (
             f"keep the previous version warm for {format_duration(p.after)}, then "
             if (p.after)
             else ""
         )
-        return [f"{warm}stop every version except {keep}"]
+        return [
+            f"{warm}stop every version except {keep}",
+            *_planned(ctx, "stop", str(ctx.variables.get("previous_version") or "")),
+        ]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = ServiceParams.model_validate(ctx.params)
@@ -79,13 +86,14 @@ class ServiceKind:
                 )
         ctx.output(f"starting {version}")
         inst = await driver.start(spec, version)
-        ctx.output(f"{version} healthy on {inst.host}:{inst.port} (pid {inst.pid})")
+        ctx.output(f"{version} healthy: {inst.describe()}")
         if route:
             await apply_weights(ctx, {version: 100})
         return Outcome.ok(
-            f"{version} started on port {inst.port} (pid {inst.pid})",
+            f"{version} started: {inst.describe()}",
             started=True,
             captured=_captured(inst),
+            instance=dict(inst.handle),
         )
 
     async def _stop(self, ctx: StepContext, version: str) -> Outcome:
@@ -124,7 +132,7 @@ class ServiceKind:
             await _drain(ctx, sorted(gone), spec.stop_timeout)
         for inst in old:
             await driver.stop(inst, spec.stop_timeout)
-            ctx.output(f"stopped {inst.version} (pid {inst.pid})")
+            ctx.output(f"stopped {inst.describe()}")
         return Outcome.ok("retired " + ", ".join(sorted(gone)))
 
 
@@ -139,7 +147,17 @@ async def _drain(ctx: StepContext, versions: list[str], timeout: float) -> None:
 
 
 def _captured(inst: Any) -> dict[str, Any]:
-    return {"new_port": inst.port, "new_url": f"http://{inst.host}:{inst.port}"}
+    return {"new_port": inst.port, "new_url": inst.url}
+
+
+def _planned(ctx: PlanContext, action: str, version: str) -> list[str]:
+    """The driver's own account of what it will send (Kubernetes objects), when it has one."""
+    from runwright.drivers.base import Planned
+
+    driver = ctx.services.driver
+    if isinstance(driver, Planned) and version:
+        return ["  " + line for line in driver.plan(action, version)]
+    return []
 
 
 KIND = ServiceKind()

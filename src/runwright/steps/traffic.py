@@ -95,6 +95,16 @@ def named_weights(params: Mapping[str, Any], variables: Mapping[str, Any]) -> di
     return {v: w for v, w in named.items() if v}
 
 
+def _planned(ctx: PlanContext, weights: Mapping[str, int]) -> list[str]:
+    """The router's own account of the writes it will make (Kubernetes objects)."""
+    from runwright.drivers.base import Planned
+
+    router = ctx.services.router
+    if isinstance(router, Planned):
+        return ["  " + line for line in router.plan("route", weights)]
+    return []
+
+
 class TrafficKind:
     key = "traffic"
     params = TrafficParams
@@ -105,9 +115,12 @@ class TrafficKind:
             return ["no version to send traffic to (first release): nothing to do"]
         if len(named) == 1:
             (only,) = named
-            return [f"set traffic: {only} 100% (the only version; first release)"]
+            return [
+                f"set traffic: {only} 100% (the only version; first release)",
+                *_planned(ctx, {only: 100}),
+            ]
         parts = [f"{v} {w}%" for v, w in named.items()]
-        return ["set traffic: " + ", ".join(parts) + " (make-before-break)"]
+        return ["set traffic: " + ", ".join(parts) + " (make-before-break)", *_planned(ctx, named)]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         wanted = named_weights(ctx.params, ctx.variables)
