@@ -11,9 +11,7 @@ returns, following the documented contract: 1 run failed or rolled back, 2 bad i
     │   └── SettingError          a driver/router setting the world refutes (app adds file:line)
     ├── BlockedError (3)          the run cannot proceed now; a person or time unblocks it
     │   ├── LockedError           another run holds the (runbook, environment) lock
-    │   ├── AwaitingInput         approval, attestation or settlement is needed
     │   └── PolicyBlocked         outside a window, in a freeze, or promotion rule unmet
-    ├── RunFailed (1)             the run failed and was rolled back (or could not be)
     └── ActionError (1)           a step, driver or provider failed; ``retryable`` guides retries
         ├── DriverError
         ├── ProviderError
@@ -99,18 +97,8 @@ class LockedError(BlockedError):
     """Another run holds the lock for this runbook and environment."""
 
 
-class AwaitingInput(BlockedError):
-    """The run waits for an approval, an attestation or a settlement."""
-
-
 class PolicyBlocked(BlockedError):
     """A deployment window, a freeze or a promotion rule forbids the run now."""
-
-
-class RunFailed(RunwrightError):
-    """The run failed; it was rolled back, or the rollback itself failed."""
-
-    exit_code = 1
 
 
 class ActionError(RunwrightError):

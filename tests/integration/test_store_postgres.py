@@ -15,6 +15,7 @@ from uuid import uuid4
 import pytest
 from tests.conftest import ROOT
 from tests.support.postgres import Cluster
+from tests.support.tamper import tamper
 
 from runwright.app import runs
 from runwright.app.runtime import Runtime
@@ -124,7 +125,8 @@ def test_events_chain_and_tampering_is_found(store: Store) -> None:
     assert ok, message
     assert store.events(run_id)[1].at == T0 + timedelta(seconds=1)
 
-    store.tamper_for_tests(
+    tamper(
+        store,
         "UPDATE events SET data = :data WHERE run_id = :run AND seq = 1",
         {"data": '{"version":"v8"}', "run": run_id},
     )

@@ -75,10 +75,8 @@ def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: st
 def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
     out = [(phase, step) for phase, step in runbook.steps() if step.runs_in(env_name)]
     if runbook.release is not None:
-        try:
-            from runwright.app.release import release_steps
-        except ImportError:
-            raise InputError("this build cannot run 'release:' sections") from None
+        from runwright.app.release import release_steps
+
         out = release_steps(runbook, env_name, out)
     return out
 

@@ -1,6 +1,6 @@
 """The sign-off sheet of a run: every gate item, approval and step with who, when and evidence.
 
-It is what the seeds' "Deployment Sign-off" tables ask a person to fill in by hand, produced
+It is what a runbook's "Deployment Sign-off" tables ask a person to fill in by hand, produced
 from the journal instead. ``collect`` reads the journal once into a ``Report``; the Markdown
 and the printable HTML sheets are two templates over that one model
 (``app/templates/report.md.j2`` and ``report.html.j2``), so they cannot disagree. Everything
@@ -232,8 +232,13 @@ def collect(rt: Runtime, run: RunRow) -> Report:
         ended_badly=run.status in BAD_ENDINGS,
         measurements=[
             Measurement(
-                _t(m["at"]), str(m["check"]), str(m["query"]), number(m["value"]),
-                str(m["condition"]), str(m["verdict"]), str(m.get("detail") or ""),
+                _t(m["at"]),
+                str(m["check"]),
+                str(m["query"]),
+                number(m["value"]),
+                str(m["condition"]),
+                str(m["verdict"]),
+                str(m.get("detail") or ""),
             )
             for m in rt.store.measurements(run.id)
         ],  # fmt: skip

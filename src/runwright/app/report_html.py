@@ -1,7 +1,7 @@
-"""The sign-off sheet as a printable HTML page: what the seeds' teams print and sign by hand.
+"""The sign-off sheet as a printable HTML page: what teams print and sign by hand.
 
-The seeds end with "Deployed By ____ Verified By ____ All Checks Pass: YES / NO". This page
-fills that in from the journal, from the same ``report.collect`` model as the Markdown
+Hand-written runbooks end with "Deployed By ____ Verified By ____ All Checks Pass: YES / NO".
+This page fills that in from the journal, from the same ``report.collect`` model as the Markdown
 report (``app/templates/report.html.j2``). Every value is HTML-escaped by the template, and
 the page loads nothing from outside, so it prints the same offline.
 """

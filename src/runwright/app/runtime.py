@@ -32,22 +32,21 @@ from runwright.steps.registry import RegistryExecutor, param_models
 from runwright.steps.services import StepServices
 
 
-def _markdown_parser() -> Any:
-    try:
-        from runwright.model.markdown import parse_markdown
-    except ImportError:
-        return None
-    return parse_markdown
+def parse_markdown(text: str, file: str) -> Source:
+    """The Markdown reader, imported when a Markdown runbook is read (YAML ones never pay)."""
+    from runwright.model.markdown import parse_markdown as parse
+
+    return parse(text, file)
 
 
 def read_runbook(path: str | Path) -> Runbook:
     """A runbook file (YAML or Markdown) validated with every step kind and check rule."""
-    return load_runbook(path, param_models(), _markdown_parser(), validate_check)
+    return load_runbook(path, param_models(), parse_markdown, validate_check)
 
 
 def read_runbook_text(text: str, file: str) -> Runbook:
     """The same for a runbook's text (a run's stored copy)."""
-    return load_text(text, file, param_models(), _markdown_parser(), validate_check)
+    return load_text(text, file, param_models(), parse_markdown, validate_check)
 
 
 def validate_source(source: Source) -> Runbook:

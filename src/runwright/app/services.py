@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from runwright.app.release import service_name
 from runwright.app.settings import Settings
 from runwright.drivers.base import Driver, ServiceSpec, Verified
-from runwright.engine.clock import SystemClock
+from runwright.engine.clock import Clock, SystemClock
 from runwright.errors import RunbookError, SettingError
 from runwright.kube.client import Kube
 from runwright.model.loader import Runbook
@@ -89,98 +89,93 @@ def build_services(
     clock = SystemClock()
     driver_spec, router_spec = service.driver, service.router
     if isinstance(driver_spec, KubernetesDriverSpec):
-        from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
-        from runwright.kube.client import KubeSettings
+        return _kubernetes(settings, runbook, driver_spec, router_spec, spec, clock)
+    cwd = service.cwd or str(_base_dir(runbook))
+    router, reserved = _host_router(settings, router_spec, spec, cwd, clock)
+    driver = _host_driver(driver_spec, spec, cwd, clock)
+    if driver is None:
+        from runwright.drivers.local import LocalDriver, LocalSettings
 
-        kube = Kube(
-            KubeSettings(
-                kubeconfig=_kubeconfig(settings, runbook, driver_spec.kubeconfig),
-                context=driver_spec.context,
-                namespace=driver_spec.namespace,
-            )
-        )
-        template = driver_spec.template
-        kdriver = KubernetesDriver(
-            kube,
-            KubernetesSettings(
-                image=driver_spec.image,
-                service=name,
-                template_file=(_base_dir(runbook) / template) if template else None,
-                template_deployment=driver_spec.template_deployment,
-                container=driver_spec.container,
-                port=driver_spec.port,
-                retain=driver_spec.retain,
-                version_label=driver_spec.version_label,
-                poll_interval=driver_spec.poll_interval,
-                log_lines=driver_spec.log_lines,
-                variables=plain,
-            ),
-            clock,
-        )
-        routes = _kube_router(kube, router_spec, name, driver_spec.version_label)
-        return Release(kdriver, routes, spec)
-    driver: Driver | None = None
+        driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
+    return Release(driver, router, spec)
+
+
+def _host_driver(driver_spec: Any, spec: ServiceSpec, cwd: str, clock: Clock) -> Driver | None:
+    """The command, ECS or fake driver a runbook names (None: the local driver)."""
+    plain = dict(spec.variables)
     if isinstance(driver_spec, CommandDriverSpec):
         from runwright.drivers.command import CommandDriver, CommandSettings
 
-        driver = CommandDriver(
+        return CommandDriver(
             CommandSettings(
                 start=driver_spec.start,
                 stop=driver_spec.stop,
                 list=driver_spec.list,
                 health=driver_spec.health,
                 timeout=driver_spec.timeout,
-                cwd=service.cwd or str(_base_dir(runbook)),
-                env=dict(service.env),
-                variables={**plain, "service": name},
+                cwd=cwd,
+                env=dict(spec.env),
+                variables={**plain, "service": spec.name},
             ),
             clock,
         )
-    elif isinstance(driver_spec, EcsDriverSpec):
-        from runwright.drivers.ecs import EcsDriver, EcsSettings
-
-        t = _templated(plain, "service.driver")
-        driver = EcsDriver(
-            EcsSettings(
-                aws=_aws(driver_spec, t),
-                cluster=t(driver_spec.cluster),
-                task_definition=t(driver_spec.task_definition),
-                image=driver_spec.image,
-                mode=driver_spec.mode,
-                service=t(driver_spec.service) if driver_spec.service else None,
-                container=driver_spec.container,
-                target_groups=tuple(t(g) for g in driver_spec.target_groups),
-                container_port=driver_spec.container_port,
-                desired_count=driver_spec.desired_count,
-                poll_interval=driver_spec.poll_interval,
-                launch_type=driver_spec.launch_type,
-                network=dict(driver_spec.network),
-                variables=plain,
-            ),
-            clock,
-        )
-    elif driver_spec.kind == "fake":
+    if isinstance(driver_spec, EcsDriverSpec):
+        return _ecs_driver(driver_spec, plain, clock)
+    if driver_spec.kind == "fake":
         from runwright.drivers.fake import FakeDriver
 
-        driver = FakeDriver(clock)
+        return FakeDriver(clock)
+    return None
+
+
+def _ecs_driver(driver_spec: EcsDriverSpec, plain: Mapping[str, str], clock: Clock) -> Driver:
+    from runwright.drivers.ecs import EcsDriver, EcsSettings
+
+    t = _templated(plain, "service.driver")
+    return EcsDriver(
+        EcsSettings(
+            aws=_aws(driver_spec, t),
+            cluster=t(driver_spec.cluster),
+            task_definition=t(driver_spec.task_definition),
+            image=driver_spec.image,
+            mode=driver_spec.mode,
+            service=t(driver_spec.service) if driver_spec.service else None,
+            container=driver_spec.container,
+            target_groups=tuple(t(g) for g in driver_spec.target_groups),
+            container_port=driver_spec.container_port,
+            desired_count=driver_spec.desired_count,
+            poll_interval=driver_spec.poll_interval,
+            launch_type=driver_spec.launch_type,
+            network=dict(driver_spec.network),
+            variables=plain,
+        ),
+        clock,
+    )
+
+
+def _host_router(
+    settings: Settings, router_spec: Any, spec: ServiceSpec, cwd: str, clock: Clock
+) -> tuple[Router, frozenset[int]]:
+    """The router a runbook names, and the ports the local driver must leave to it."""
+    plain = dict(spec.variables)
     if isinstance(router_spec, CommandRouterSpec):
         from runwright.routers.command import CommandRouter, CommandRouterSettings
 
-        router: Router = CommandRouter(
+        command = CommandRouter(
             CommandRouterSettings(
                 route=router_spec.route,
                 timeout=router_spec.timeout,
-                cwd=service.cwd or str(_base_dir(runbook)),
-                env=dict(service.env),
-                variables={**plain, "service": name},
+                cwd=cwd,
+                env=dict(spec.env),
+                variables={**plain, "service": spec.name},
             )
         )
-        reserved: frozenset[int] = frozenset()
-    elif isinstance(router_spec, AlbRouterSpec):
+        return command, frozenset()
+    if isinstance(router_spec, AlbRouterSpec):
         from runwright.routers.alb import AlbRouter, AlbSettings
 
         t = _templated(plain, "service.router")
-        router = AlbRouter(
+        alb = AlbRouter(
             AlbSettings(
                 aws=_aws(router_spec, t),
                 listener=t(router_spec.listener),
@@ -190,23 +185,17 @@ def build_services(
             ),
             clock,
         )
-        reserved = frozenset()
-    else:
-        assert isinstance(router_spec, LocalRouterSpec)
-        router_settings = RouterSettings(
-            state_dir=settings.state_dir / "routers" / name,
-            listen=router_spec.listen,
-            admin=admin_address(router_spec.listen, router_spec.admin),
-        )
-        router = make_router(router_spec.kind, router_settings, clock)
-        reserved = frozenset(
-            split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
-        )
-    if driver is None:
-        from runwright.drivers.local import LocalDriver, LocalSettings
-
-        driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
-    return Release(driver, router, spec)
+        return alb, frozenset()
+    assert isinstance(router_spec, LocalRouterSpec)
+    router_settings = RouterSettings(
+        state_dir=settings.state_dir / "routers" / spec.name,
+        listen=router_spec.listen,
+        admin=admin_address(router_spec.listen, router_spec.admin),
+    )
+    reserved = frozenset(
+        split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
+    )
+    return make_router(router_spec.kind, router_settings, clock), reserved
 
 
 def _templated(variables: Mapping[str, str], where: str) -> Callable[[str], str]:
@@ -222,6 +211,48 @@ def _aws(spec: AwsSpec, t: Callable[[str], str]) -> AwsSettings:
         profile=spec.profile,
         endpoint_url=t(spec.endpoint_url) or None if spec.endpoint_url else None,
     )
+
+
+def _kubernetes(
+    settings: Settings,
+    runbook: Runbook,
+    driver_spec: KubernetesDriverSpec,
+    router_spec: Any,
+    spec: ServiceSpec,
+    clock: Clock,
+) -> Release:
+    """The Kubernetes driver and the router that goes with it (Service or Gateway routes)."""
+    name, plain = spec.name, dict(spec.variables)
+    from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
+    from runwright.kube.client import KubeSettings
+
+    kube = Kube(
+        KubeSettings(
+            kubeconfig=_kubeconfig(settings, runbook, driver_spec.kubeconfig),
+            context=driver_spec.context,
+            namespace=driver_spec.namespace,
+        )
+    )
+    template = driver_spec.template
+    kdriver = KubernetesDriver(
+        kube,
+        KubernetesSettings(
+            image=driver_spec.image,
+            service=name,
+            template_file=(_base_dir(runbook) / template) if template else None,
+            template_deployment=driver_spec.template_deployment,
+            container=driver_spec.container,
+            port=driver_spec.port,
+            retain=driver_spec.retain,
+            version_label=driver_spec.version_label,
+            poll_interval=driver_spec.poll_interval,
+            log_lines=driver_spec.log_lines,
+            variables=plain,
+        ),
+        clock,
+    )
+    routes = _kube_router(kube, router_spec, name, driver_spec.version_label)
+    return Release(kdriver, routes, spec)
 
 
 def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Router:

@@ -1,7 +1,7 @@
 """Schema migrations that remember where they started, so a rollback knows where to go back to.
 
-The seeds run ``alembic upgrade head`` (or Prisma, Django, Flyway) and, when it goes wrong,
-improvise. Here every migration states its rollback policy up front, shown by ``plan``:
+Hand-written runbooks run ``alembic upgrade head`` (or Prisma, Django, Flyway) and, when it goes
+wrong, improvise. Here every migration states its rollback policy up front, shown by ``plan``:
 
     downgrade   run the migration tool backwards, to the revision recorded before it ran
     keep        leave the new schema (expand/contract: the old version runs against it)

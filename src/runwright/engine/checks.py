@@ -1,10 +1,9 @@
 """What a check's measurements mean: the rules that turn numbers into running, failed or paused.
 
-The seeds roll back on sentences like "error rate > 1% for 5 minutes". This module pins those
-sentences down, with no I/O, so the same rules drive a live run, a replay of stored records
-(``replay``: the tests use it to pin verdicts; a run resumed after a crash starts its
-analysis window afresh rather than replaying) and ``runwright plan``'s worst-case time to
-abort.
+Hand-written runbooks roll back on sentences like "error rate > 1% for 5 minutes". This module
+pins those sentences down, with no I/O, so the same rules drive a live run, a replay of stored
+records (``replay``: the tests use it to pin verdicts; a run resumed after a crash starts its
+analysis window afresh rather than replaying) and ``runwright plan``'s worst-case time to abort.
 
 A ``CheckSpec`` holds a condition (``fail_if: "> 0.01"`` fails when it holds; ``pass_if:
 "< 2"`` fails when it does not) and one of two breach rules:
@@ -136,10 +135,6 @@ class CheckSpec:
             problem = "consecutive_error_limit cannot be negative"
         if problem:
             raise InputError(f"check {self.name!r}: {problem}")
-
-    @property
-    def sustained(self) -> bool:
-        return self.for_seconds is not None
 
     @property
     def limit(self) -> int:

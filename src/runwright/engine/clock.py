@@ -1,13 +1,30 @@
 """Time as a dependency, so a five-minute bake takes milliseconds in a test.
 
-Everything in runwright that waits or timestamps asks a ``Clock``. ``SystemClock`` is the
-real one; ``FakeClock`` jumps forward instantly when slept on and is what tests inject.
+Everything in runwright that waits or timestamps asks a ``Clock``: step timeouts, retries and
+their backoff, lease renewal, the abort watch, analysis intervals. ``SystemClock`` is the real
+one. ``FakeClock`` is what tests inject: it keeps a heap of sleepers and, once every task has
+had its turn and is waiting again, jumps to the earliest deadline and wakes whoever it was
+(as Trio's ``MockClock`` with autojump does). Two tasks sleeping 10 s side by side therefore
+move it by 10 s, and ``timeout(60)`` around a ten-minute wait fails after one fake minute.
+
+The fake clock cannot see real I/O, so what may move it is named: housekeeping waits (lease
+renewal, the abort watch) sleep with ``background=True``. They come due when time moves but
+never move it themselves, so a step waiting on a real child process or socket is not overtaken
+by the abort watch ticking on beside it; time jumps only while some task is in a plain
+``sleep``. A ``timeout``'s watchdog is such a plain sleep: as with Trio's autojump, a block
+that waits on real work under a fake clock reaches its deadline at once (a hung process is
+timed out without waiting). ``autojump_threshold`` adds real seconds of quiet before each
+jump, for a test that wants real work to finish first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -21,8 +38,14 @@ class Clock(Protocol):
         """Seconds from an arbitrary origin: for measuring intervals and deadlines."""
         ...
 
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (instantly on a fake clock)."""
+    async def sleep(self, seconds: float, *, background: bool = False) -> None:
+        """Wait ``seconds`` of this clock's time. ``background``: a housekeeping wait, which
+        a fake clock wakes when time gets there but never jumps for on its own."""
+        ...
+
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+        """Cancel the block after ``seconds`` of this clock's time and raise TimeoutError
+        (``None``: no limit), as ``asyncio.timeout`` does on the loop's clock."""
         ...
 
 
@@ -33,16 +56,28 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    async def sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float, *, background: bool = False) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+        return asyncio.timeout(None if seconds is None else max(0.0, seconds))
+
+
+SETTLE_ROUNDS = 20
+"""Loop iterations the fake clock lets pass before it decides every task is waiting."""
 
 
 class FakeClock:
-    """A clock that only moves when slept on or advanced; deterministic for tests."""
+    """A clock that moves only when every task waits on it (or when advanced by hand)."""
 
-    def __init__(self, start: datetime | None = None) -> None:
+    def __init__(self, start: datetime | None = None, *, autojump_threshold: float = 0.0) -> None:
         self._start = start or datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
         self._elapsed = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._jumper: asyncio.Task[None] | None = None
+        self._foreground: set[asyncio.Future[None]] = set()
+        self.autojump_threshold = autojump_threshold
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self._elapsed)
@@ -51,8 +86,83 @@ class FakeClock:
         return self._elapsed
 
     def advance(self, seconds: float) -> None:
+        """Move time forward by hand, waking every sleeper whose deadline passed."""
         self._elapsed += max(0.0, seconds)
+        self._wake()
 
-    async def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
-        await asyncio.sleep(0)
+    async def sleep(self, seconds: float, *, background: bool = False) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._sleepers, (self._elapsed + seconds, next(self._order), done))
+        if not background:
+            self._foreground.add(done)
+            if self._jumper is None or self._jumper.done() or self._jumper.get_loop() is not loop:
+                self._jumper = loop.create_task(self._autojump())
+        try:
+            await done
+        finally:
+            done.cancel()
+            self._foreground.discard(done)
+
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+        return clock_timeout(self, seconds)
+
+    def _wake(self) -> None:
+        while self._sleepers and self._sleepers[0][0] <= self._elapsed:
+            _, _, done = heapq.heappop(self._sleepers)
+            if not done.done():
+                done.set_result(None)
+
+    def _drop_gone(self) -> None:
+        while self._sleepers and (
+            self._sleepers[0][2].done() or self._sleepers[0][2].get_loop().is_closed()
+        ):
+            heapq.heappop(self._sleepers)
+
+    async def _autojump(self) -> None:
+        while True:
+            for _ in range(SETTLE_ROUNDS):
+                await asyncio.sleep(0)
+            if self.autojump_threshold > 0:
+                await asyncio.sleep(self.autojump_threshold)
+            self._drop_gone()
+            if not self._sleepers or not any(
+                not f.done() and not f.get_loop().is_closed() for f in self._foreground
+            ):
+                return
+            self._elapsed = max(self._elapsed, self._sleepers[0][0])
+            self._wake()
+
+
+@asynccontextmanager
+async def clock_timeout(clock: Clock, seconds: float | None) -> AsyncIterator[None]:
+    """``Clock.timeout`` for any clock: a watchdog task sleeps on ``clock`` and then cancels
+    the task running the block; the cancellation it caused comes out as TimeoutError."""
+    if seconds is None:
+        yield
+        return
+    task = asyncio.current_task()
+    assert task is not None, "timeout() needs a running task"
+    fired = False
+    inside = True
+
+    async def alarm() -> None:
+        nonlocal fired
+        await clock.sleep(seconds)
+        if inside:  # the task is suspended inside the block: the cancellation lands there
+            fired = True
+            task.cancel()
+
+    watchdog = asyncio.get_running_loop().create_task(alarm())
+    try:
+        yield
+    except asyncio.CancelledError:
+        if fired and task.uncancel() == 0:
+            raise TimeoutError(f"timed out after {seconds:g}s") from None
+        raise
+    finally:
+        inside = False
+        watchdog.cancel()

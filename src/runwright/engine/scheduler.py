@@ -30,6 +30,7 @@ from runwright.engine.executor import (
 from runwright.engine.interrupt import Interrupt
 from runwright.engine.machine import (
     MAIN,
+    Action,
     AwaitSettlement,
     Execute,
     Finish,
@@ -124,7 +125,7 @@ class Scheduler(Generic[S]):
 
     # -- journal helpers --------------------------------------------------------------------
 
-    def _event(
+    def _journal(
         self,
         run_id: int,
         type_: str,
@@ -184,6 +185,7 @@ class Scheduler(Generic[S]):
             ttl=self.settings.lease_ttl,
             owner_dead=self.settings.owner_dead,
         )
+        d = _Drive(run_id, actor, redactor, services, interactive)
         renew = asyncio.create_task(self._renew(run_id, owner))
         if self.settings.interrupt is not None:
             self.settings.interrupt.driving = run_id
@@ -198,80 +200,19 @@ class Scheduler(Generic[S]):
                     run = self.store.run(run_id)
                 view = view_of(run, rows, views)
                 action = decide(view)
-                status = status_after(view, action)
-                if isinstance(action, Finish):
-                    if not run.terminal:
-                        self._event(
-                            run_id,
-                            "run.finished",
-                            actor=actor,
-                            redactor=redactor,
-                            data={"status": status},
-                            run_values={"status": status, "finished_at": self.clock.now()},
-                        )
+                if not self._announce(d, run, rows, action, status_after(view, action)):
                     break
-                if isinstance(action, AwaitSettlement):
-                    row = _find(rows, action.section, action.idx)
-                    self._event(
-                        run_id,
-                        "run.awaiting_settlement",
-                        actor=actor,
-                        redactor=redactor,
-                        step=row.name,
-                        data={
-                            "what": action.what,
-                            "message": f"{action.what} '{row.name}' was in flight "
-                            "when runwright stopped and is not idempotent",
-                        },
-                        run_values={"status": status},
-                    )
-                    break
-                if status != run.status:
-                    if status == RunStatus.ROLLING_BACK:
-                        reason = run.failure or (
-                            f"aborted by {run.abort_requested}"
-                            if run.abort_requested
-                            else "a step failed"
-                        )
-                        self._event(
-                            run_id,
-                            "rollback.started",
-                            actor=actor,
-                            redactor=redactor,
-                            data={"reason": reason},
-                            run_values={"status": status},
-                        )
-                    else:
-                        self._event(
-                            run_id,
-                            "run.started",
-                            actor=actor,
-                            redactor=redactor,
-                            data={"from": run.status},
-                            run_values={"status": status},
-                        )
+                assert isinstance(action, Execute | Undo)
+                row = _find(rows, MAIN if isinstance(action, Undo) else action.section, action.idx)
                 captured = captured_values(rows)
-                ctx_vars = {**variables, **captured, "captured": captured}
-                info = RunInfo(run.id, run.runbook, run.environment, run.version, run.initiator)
-                if isinstance(action, Execute):
-                    row = _find(rows, action.section, action.idx)
-                    blocked = await self._execute(
-                        info,
-                        row,
-                        ctx_vars,
-                        actor,
-                        redactor,
-                        services,
-                        interactive,
-                        undo=False,
-                    )
-                    if blocked:
-                        break
-                elif isinstance(action, Undo):
-                    row = _find(rows, MAIN, action.idx)
-                    await self._execute(
-                        info, row, ctx_vars, actor, redactor, services, interactive, undo=True
-                    )
+                act = _Act(
+                    info=RunInfo(run.id, run.runbook, run.environment, run.version, run.initiator),
+                    row=row,
+                    variables={**variables, **captured, "captured": captured},
+                    undo=isinstance(action, Undo),
+                )
+                if await self._execute(d, act) and not act.undo:
+                    break
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]
         finally:
@@ -281,9 +222,65 @@ class Scheduler(Generic[S]):
             self.store.release_lease(run_id, owner)
         return self.store.run(run_id)
 
+    def _announce(
+        self, d: _Drive[S], run: RunRow, rows: list[StepRow], action: Action, status: RunStatus
+    ) -> bool:
+        """Journal what ``action`` means for the run; False when the drive stops here."""
+        if isinstance(action, Finish):
+            if not run.terminal:
+                values = {"status": status, "finished_at": self.clock.now()}
+                self._event(d, "run.finished", data={"status": status}, run_values=values)
+            return False
+        if isinstance(action, AwaitSettlement):
+            row = _find(rows, action.section, action.idx)
+            message = (
+                f"{action.what} '{row.name}' was in flight when runwright stopped "
+                "and is not idempotent"
+            )
+            self._event(
+                d,
+                "run.awaiting_settlement",
+                step=row.name,
+                data={"what": action.what, "message": message},
+                run_values={"status": status},
+            )
+            return False
+        if status != run.status:
+            if status == RunStatus.ROLLING_BACK:
+                reason = run.failure or (
+                    f"aborted by {run.abort_requested}" if run.abort_requested else "a step failed"
+                )
+                data: dict[str, Any] = {"reason": reason}
+                self._event(d, "rollback.started", data=data, run_values={"status": status})
+            else:
+                data = {"from": run.status}
+                self._event(d, "run.started", data=data, run_values={"status": status})
+        return True
+
+    def _event(
+        self,
+        d: _Drive[S],
+        type_: str,
+        *,
+        step: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        run_values: Mapping[str, Any] | None = None,
+        step_update: StepUpdate | None = None,
+    ) -> None:
+        self._journal(
+            d.run_id,
+            type_,
+            actor=d.actor,
+            redactor=d.redactor,
+            step=step,
+            data=data,
+            run_values=run_values,
+            step_update=step_update,
+        )
+
     async def _renew(self, run_id: int, owner: str) -> None:
         while True:
-            await asyncio.sleep(self.settings.lease_ttl / 3)
+            await self.clock.sleep(self.settings.lease_ttl / 3, background=True)
             try:
                 self.store.renew_lease(
                     run_id, owner, now=self.clock.now(), ttl=self.settings.lease_ttl
@@ -291,222 +288,169 @@ class Scheduler(Generic[S]):
             except RunwrightError as exc:
                 log.warning("could not renew the lease on run %s: %s", run_id, exc)
 
-    async def _execute(
-        self,
-        info: RunInfo,
-        row: StepRow,
-        variables: Mapping[str, Any],
-        actor: str,
-        redactor: Redactor,
-        services: S,
-        interactive: Callable[[str], bool] | None,
-        *,
-        undo: bool,
-    ) -> bool:
+    async def _execute(self, d: _Drive[S], act: _Act) -> bool:
         """Run a step (or its undo) with retries; return True when the run is now blocked."""
-        spec = row.spec["undo_step"] if undo else row.spec
-        column = "undo_status" if undo else "status"
-        prefix = "undo" if undo else "step"
+        spec, row = act.spec, act.row
         retries = int(spec.get("retries") or 0)
         backoff = float(spec.get("backoff") or 1.0)
-        timeout = spec.get("timeout")
-        self._crash(f"before:{row.name}" if not undo else f"before-undo:{row.name}")
-        attempt = row.attempts if not undo else 0
+        self._crash(f"before-undo:{row.name}" if act.undo else f"before:{row.name}")
+        attempt = 0 if act.undo else row.attempts
         while True:
             attempt += 1
-            start_values: dict[str, Any] = {
-                column: UndoStatus.RUNNING if undo else StepStatus.RUNNING
+            start: dict[str, Any] = {
+                act.column: UndoStatus.RUNNING if act.undo else StepStatus.RUNNING
             }
-            if not undo:
-                start_values |= {"attempts": attempt, "started_at": self.clock.now()}
+            if not act.undo:
+                start |= {"attempts": attempt, "started_at": self.clock.now()}
             self._event(
-                info.id,
-                f"{prefix}.started",
-                actor=actor,
-                redactor=redactor,
+                d,
+                f"{act.prefix}.started",
                 step=row.name,
                 data={"attempt": attempt, "kind": spec.get("kind")},
-                step_update=StepUpdate(row.section, row.idx, start_values),
+                step_update=StepUpdate(row.section, row.idx, start),
             )
-            self._crash(f"started:{row.name}" if not undo else f"started-undo:{row.name}")
-            outcome = await self._attempt(
-                info,
-                row,
-                spec,
-                variables,
-                actor,
-                redactor,
-                services,
-                interactive,
-                attempt,
-                undo,
-                timeout,
-            )
+            self._crash(f"started-undo:{row.name}" if act.undo else f"started:{row.name}")
+            outcome = await self._attempt(d, act, attempt)
             if outcome.status == OutcomeStatus.SUCCEEDED:
-                values: dict[str, Any] = {column: UndoStatus.DONE if undo else StepStatus.SUCCEEDED}
-                if not undo:
-                    values |= {
-                        "finished_at": self.clock.now(),
-                        "summary": outcome.summary,
-                        "data": {**row.data, **outcome.data},
-                    }
-                self._event(
-                    info.id,
-                    f"{prefix}.succeeded",
-                    actor=actor,
-                    redactor=redactor,
-                    step=row.name,
-                    data={"summary": outcome.summary, "attempt": attempt, **_evidence(outcome)},
-                    step_update=StepUpdate(row.section, row.idx, values),
-                )
-                self._crash(f"after:{row.name}" if not undo else f"after-undo:{row.name}")
+                self._succeeded(d, act, attempt, outcome)
                 return False
             if outcome.status == OutcomeStatus.BLOCKED:
-                self._event(
-                    info.id,
-                    f"{prefix}.blocked",
-                    actor=actor,
-                    redactor=redactor,
-                    step=row.name,
-                    data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
-                    run_values={"status": outcome.blocked_on},
-                    step_update=StepUpdate(
-                        row.section,
-                        row.idx,
-                        {
-                            column: UndoStatus.WAITING if undo else StepStatus.WAITING,
-                            "summary": outcome.summary,
-                        },
-                    ),
-                )
+                self._blocked(d, act, outcome)
                 return True
-            if outcome.retryable and attempt <= retries and not self._abort_requested(info.id):
+            if outcome.retryable and attempt <= retries and not self._abort_requested(d.run_id):
                 delay = backoff * (2 ** (attempt - 1))
                 self._event(
-                    info.id,
-                    f"{prefix}.retry",
-                    actor=actor,
-                    redactor=redactor,
+                    d,
+                    f"{act.prefix}.retry",
                     step=row.name,
                     data={"attempt": attempt, "error": outcome.summary, "delay_seconds": delay},
                 )
                 await self.clock.sleep(delay)
                 continue
-            values = {column: UndoStatus.FAILED if undo else StepStatus.FAILED}
-            run_values: dict[str, Any] = {}
-            if not undo:
-                values |= {
-                    "finished_at": self.clock.now(),
-                    "summary": outcome.summary,
-                    "data": {**row.data, **outcome.data},
-                }
-                if not spec.get("continue_on_error"):
-                    run_values["failure"] = f"step '{row.name}' failed: {outcome.summary}"
-            self._event(
-                info.id,
-                f"{prefix}.failed",
-                actor=actor,
-                redactor=redactor,
-                step=row.name,
-                data={"error": outcome.summary, "attempt": attempt, **_evidence(outcome)},
-                run_values=run_values or None,
-                step_update=StepUpdate(row.section, row.idx, values),
-            )
+            self._failed(d, act, attempt, outcome)
             return False
+
+    def _finished_values(self, act: _Act, outcome: Outcome) -> dict[str, Any]:
+        if act.undo:
+            return {}
+        return {
+            "finished_at": self.clock.now(),
+            "summary": outcome.summary,
+            "data": {**act.row.data, **outcome.data},
+        }
+
+    def _succeeded(self, d: _Drive[S], act: _Act, attempt: int, outcome: Outcome) -> None:
+        row = act.row
+        values: dict[str, Any] = {act.column: UndoStatus.DONE if act.undo else StepStatus.SUCCEEDED}
+        values |= self._finished_values(act, outcome)
+        self._event(
+            d,
+            f"{act.prefix}.succeeded",
+            step=row.name,
+            data={"summary": outcome.summary, "attempt": attempt, **_evidence(outcome)},
+            step_update=StepUpdate(row.section, row.idx, values),
+        )
+        self._crash(f"after-undo:{row.name}" if act.undo else f"after:{row.name}")
+
+    def _blocked(self, d: _Drive[S], act: _Act, outcome: Outcome) -> None:
+        waiting = UndoStatus.WAITING if act.undo else StepStatus.WAITING
+        self._event(
+            d,
+            f"{act.prefix}.blocked",
+            step=act.row.name,
+            data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
+            run_values={"status": outcome.blocked_on},
+            step_update=StepUpdate(
+                act.row.section,
+                act.row.idx,
+                {act.column: waiting, "summary": outcome.summary},
+            ),
+        )
+
+    def _failed(self, d: _Drive[S], act: _Act, attempt: int, outcome: Outcome) -> None:
+        row = act.row
+        values: dict[str, Any] = {act.column: UndoStatus.FAILED if act.undo else StepStatus.FAILED}
+        values |= self._finished_values(act, outcome)
+        run_values: dict[str, Any] = {}
+        if not act.undo and not act.spec.get("continue_on_error"):
+            run_values["failure"] = f"step '{row.name}' failed: {outcome.summary}"
+        self._event(
+            d,
+            f"{act.prefix}.failed",
+            step=row.name,
+            data={"error": outcome.summary, "attempt": attempt, **_evidence(outcome)},
+            run_values=run_values or None,
+            step_update=StepUpdate(row.section, row.idx, values),
+        )
 
     def _abort_requested(self, run_id: int) -> bool:
         return bool(self.store.run(run_id).abort_requested)
 
-    async def _attempt(
-        self,
-        info: RunInfo,
-        row: StepRow,
-        spec: Mapping[str, Any],
-        variables: Mapping[str, Any],
-        actor: str,
-        redactor: Redactor,
-        services: S,
-        interactive: Callable[[str], bool] | None,
-        attempt: int,
-        undo: bool,
-        timeout: float | None,  # noqa: ASYNC109
-    ) -> Outcome:
-        buffer: list[str] = []
-        last_flush = time.monotonic()
-        label = f"undo {row.name}" if undo else row.name
-
-        def flush() -> None:
-            nonlocal last_flush
-            if buffer:
-                text = "".join(buffer)
-                buffer.clear()
-                self.store.update_step(
-                    info.id, StepUpdate(row.section, row.idx, append_output=text)
-                )
-            last_flush = time.monotonic()
-
-        def output(line: str) -> None:
-            clean = redactor.text(line.rstrip("\n"))
-            self.observer.output(info.id, label, clean)
-            buffer.append(clean + "\n")
-            if time.monotonic() - last_flush > FLUSH_SECONDS or len(buffer) > 200:
-                flush()
+    def _context(self, d: _Drive[S], act: _Act, attempt: int, sink: _Output) -> StepContext[S]:
+        """What the step sees: its spec and variables, the services, and journal callbacks."""
+        info, row = act.info, act.row
 
         def record(type_: str, data: Mapping[str, Any]) -> None:
-            self._event(info.id, type_, actor=actor, redactor=redactor, step=row.name, data=data)
+            self._event(d, type_, step=row.name, data=data)
 
         def attest(gate: str, item: int | None, note: str) -> None:
             self.store.add_approval(
                 info.id,
                 gate=gate,
                 kind="attestation",
-                user=actor,
-                note=redactor.text(note),
+                user=d.actor,
+                note=d.redactor.text(note),
                 at=self.clock.now(),
                 item=item,
             )
-            self._event(
-                info.id,
-                "gate.attested",
-                actor=actor,
-                redactor=redactor,
-                step=row.name,
-                data={"gate": gate, "item": item, "note": note},
-            )
+            data = {"gate": gate, "item": item, "note": note}
+            self._event(d, "gate.attested", step=row.name, data=data)
 
         def measured(rows: list[Mapping[str, Any]]) -> None:
             clean = [
-                {**redactor.obj(dict(r)), "step": row.name, "at": r.get("at") or self.clock.now()}
+                {**d.redactor.obj(dict(r)), "step": row.name, "at": r.get("at") or self.clock.now()}
                 for r in rows
             ]
             self.store.add_measurements(info.id, clean)
 
-        ctx = StepContext(
+        return StepContext(
             run=info,
             step=row,
-            spec=spec,
+            spec=act.spec,
             attempt=attempt,
-            undo=undo,
+            undo=act.undo,
             clock=self.clock,
-            variables=variables,
-            output=output,
+            variables=act.variables,
+            output=sink.line,
             approvals=lambda gate: self.store.approvals(info.id, gate),
-            services=services,
+            services=d.services,
             record=record,
-            actor=actor,
+            actor=d.actor,
             attest=attest,
             measured=measured,
-            interactive=interactive,
+            interactive=d.interactive,
         )
-        task = asyncio.ensure_future(self.executor.execute(ctx))
-        forward = not undo and row.section == MAIN
+
+    async def _attempt(self, d: _Drive[S], act: _Act, attempt: int) -> Outcome:
+        label = f"undo {act.row.name}" if act.undo else act.row.name
+        sink = _Output(self, act, d.redactor, label)
+        task = asyncio.ensure_future(self.executor.execute(self._context(d, act, attempt, sink)))
+        forward = not act.undo and act.row.section == MAIN
         watcher = asyncio.ensure_future(
-            self._watch_abort(info.id, actor, redactor) if forward else asyncio.Event().wait()
+            self._watch_abort(act.info.id, d.actor, d.redactor)
+            if forward
+            else asyncio.Event().wait()
         )
+        timeout = act.spec.get("timeout")
         try:
-            done, _ = await asyncio.wait(
-                {task, watcher}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            done: set[asyncio.Future[Any]] = set()
+            try:
+                async with self.clock.timeout(timeout):
+                    done, _ = await asyncio.wait(
+                        {task, watcher}, return_when=asyncio.FIRST_COMPLETED
+                    )
+            except TimeoutError:
+                pass
             if task in done:
                 return _outcome_of(task)
             task.cancel()
@@ -517,11 +461,11 @@ class Scheduler(Generic[S]):
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
-            flush()
+            sink.flush()
 
     async def _watch_abort(self, run_id: int, actor: str, redactor: Redactor) -> str:
         while True:
-            await asyncio.sleep(self.settings.watch_interval)
+            await self.clock.sleep(self.settings.watch_interval, background=True)
             run = self.store.run(run_id)
             if self._interrupted(run, actor, redactor):
                 run = self.store.run(run_id)
@@ -535,7 +479,7 @@ class Scheduler(Generic[S]):
             return False
         if run.abort_requested or run.terminal or run.status == RunStatus.ROLLING_BACK:
             return False
-        self._event(
+        self._journal(
             run.id,
             "run.abort_requested",
             actor=interrupt.requested_by,
@@ -544,6 +488,67 @@ class Scheduler(Generic[S]):
             run_values={"abort_requested": interrupt.requested_by},
         )
         return True
+
+
+@dataclass(frozen=True)
+class _Drive(Generic[S]):
+    """What stays the same for every step of one drive of a run."""
+
+    run_id: int
+    actor: str
+    redactor: Redactor
+    services: S
+    interactive: Callable[[str], bool] | None
+
+
+@dataclass(frozen=True)
+class _Act:
+    """One step, or one step's undo, as the scheduler carries it out."""
+
+    info: RunInfo
+    row: StepRow
+    variables: Mapping[str, Any]
+    undo: bool
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return self.row.spec["undo_step"] if self.undo else self.row.spec
+
+    @property
+    def column(self) -> str:
+        return "undo_status" if self.undo else "status"
+
+    @property
+    def prefix(self) -> str:
+        return "undo" if self.undo else "step"
+
+
+class _Output:
+    """A step's output: shown live, redacted, and written to its row in batches."""
+
+    def __init__(
+        self, scheduler: Scheduler[Any], act: _Act, redactor: Redactor, label: str
+    ) -> None:
+        self.scheduler, self.act, self.redactor, self.label = scheduler, act, redactor, label
+        self.buffer: list[str] = []
+        self.last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        if self.buffer:
+            text = "".join(self.buffer)
+            self.buffer.clear()
+            self.scheduler.store.update_step(
+                self.act.info.id,
+                StepUpdate(self.act.row.section, self.act.row.idx, append_output=text),
+            )
+        self.last_flush = time.monotonic()
+
+    def line(self, line: str) -> None:
+        clean = self.redactor.text(line.rstrip("\n"))
+        self.scheduler.observer.output(self.act.info.id, self.label, clean)
+        self.buffer.append(clean + "\n")
+        if time.monotonic() - self.last_flush > FLUSH_SECONDS or len(self.buffer) > 200:
+            self.flush()
 
 
 def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:

@@ -311,18 +311,22 @@ class Store:
                     )
                 return int(run_id)
         except IntegrityError:
-            holder = self.lock_holder(runbook, environment)
-            if holder is None:
-                raise StoreError("could not take the run lock; try again") from None
-            run = self.run(holder)
-            lease = ""
-            if run.lease_owner and run.lease_expires:
-                lease = f"; driven by {run.lease_owner} until {_ts(run.lease_expires)}"
-            raise LockedError(
-                f"{runbook}/{environment} is locked by run {run.id} ({run.status}, version "
-                f"{run.version}, started by {run.initiator} at {_ts(run.created_at)}{lease})",
-                hint=f"wait for it, or: runwright status {run.id} / runwright abort {run.id}",
-            ) from None
+            raise self._locked(runbook, environment) from None
+
+    def _locked(self, runbook: str, environment: str) -> RunwrightError:
+        """Why a run could not take the (runbook, environment) lock: who holds it."""
+        holder = self.lock_holder(runbook, environment)
+        if holder is None:
+            return StoreError("could not take the run lock; try again")
+        run = self.run(holder)
+        lease = ""
+        if run.lease_owner and run.lease_expires:
+            lease = f"; driven by {run.lease_owner} until {_ts(run.lease_expires)}"
+        return LockedError(
+            f"{runbook}/{environment} is locked by run {run.id} ({run.status}, version "
+            f"{run.version}, started by {run.initiator} at {_ts(run.created_at)}{lease})",
+            hint=f"wait for it, or: runwright status {run.id} / runwright abort {run.id}",
+        )
 
     def lock_holder(self, runbook: str, environment: str) -> int | None:
         with self._tx() as conn:
@@ -647,11 +651,6 @@ class Store:
         )
         with self._tx() as conn:
             return [dict(r) | {"at": _utc(r["at"])} for r in conn.execute(query).mappings()]
-
-    def tamper_for_tests(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        """Run raw SQL (tests use it to edit or delete audit rows as an attacker would)."""
-        with self._tx() as conn:
-            conn.execute(sa.text(sql), dict(params or {}))
 
 
 def _run_row(r: Any) -> RunRow:

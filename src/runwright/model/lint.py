@@ -1,10 +1,10 @@
 """``runwright lint``: what in a runbook is unsafe or missing, before anyone runs it.
 
-The seeds show the same hazards again and again: ``FLUSHALL`` or ``terraform apply`` run with
-nobody confirming first, backups nobody verifies, ``sleep 10`` standing in for "wait until it is
-ready", ``latest`` image tags, passwords pasted into commands, thresholds that disagree, and
-migrations with no way back. Each rule reads the validated ``Runbook`` (no I/O) and returns
-findings with a location, a message and the fix.
+Teams' hand-written runbooks show the same hazards again and again: ``FLUSHALL`` or ``terraform
+apply`` run with nobody confirming first, backups nobody verifies, ``sleep 10`` standing in for
+"wait until it is ready", ``latest`` image tags, passwords pasted into commands, thresholds that
+disagree, and migrations with no way back. Each rule reads the validated ``Runbook`` (no I/O)
+and returns findings with a location, a message and the fix.
 """
 
 from __future__ import annotations

@@ -177,53 +177,10 @@ class _Resolver:
     def step(
         self, raw: object, path: PathKey, *, default_name: str, unique: bool = True
     ) -> Step | None:
+        kind = self._action(raw, path)
+        if kind is None or not isinstance(raw, dict):
+            return None
         src = self.source
-        if isinstance(raw, str):
-            self.errors.append(
-                src.error(
-                    "a step must be a mapping such as '- run: ./deploy.sh'",
-                    path,
-                    hint=f"write '- run: {raw}' for a shell command",
-                )
-            )
-            return None
-        if not isinstance(raw, dict):
-            self.errors.append(src.error("a step must be a mapping with an action key", path))
-            return None
-        actions = [k for k in raw if k in self.kinds]
-        common_keys = set(StepCommon.model_fields)
-        if not actions:
-            unknown = [k for k in raw if k not in common_keys]
-            for key in unknown:
-                close = difflib.get_close_matches(str(key), list(self.kinds), n=1, cutoff=0.5)
-                hint = (
-                    f"did you mean '{close[0]}'?"
-                    if close
-                    else "step actions are: " + ", ".join(sorted(self.kinds))
-                )
-                self.errors.append(
-                    src.error(f"unknown key '{key}'", (*path, key), key=True, hint=hint)
-                )
-            if not unknown:
-                self.errors.append(
-                    src.error(
-                        "step has no action",
-                        path,
-                        hint="add one of: " + ", ".join(sorted(self.kinds)),
-                    )
-                )
-            return None
-        if len(actions) > 1:
-            self.errors.append(
-                src.error(
-                    f"step has several actions ({', '.join(actions)}); a step does one thing",
-                    (*path, actions[1]),
-                    key=True,
-                    hint="split it into separate steps",
-                )
-            )
-            return None
-        kind = actions[0]
         ok = True
         try:
             params = self.kinds[kind].model_validate(raw[kind])
@@ -239,19 +196,8 @@ class _Resolver:
         if not ok:
             return None
         name = base.name or default_name
-        if unique:
-            if name in self.names:
-                first = src.positions.of(self.names[name])
-                self.errors.append(
-                    src.error(
-                        f"two steps are named '{name}'",
-                        path,
-                        hint=f"names identify steps in settle and reports; first one is at line "
-                        f"{first[0] if first else '?'}",
-                    )
-                )
-                return None
-            self.names[name] = path
+        if unique and not self._claim(name, path):
+            return None
         undo_step: Step | None = None
         if isinstance(base.undo, str):
             undo_step = self.step(
@@ -275,6 +221,74 @@ class _Resolver:
             line=pos[0] if pos else None,
             command_line=self.value_line((*path, kind)),
         )
+
+    def _action(self, raw: object, path: PathKey) -> str | None:
+        """The one action key of a step mapping; None (with errors recorded) otherwise."""
+        src = self.source
+        if isinstance(raw, str):
+            self.errors.append(
+                src.error(
+                    "a step must be a mapping such as '- run: ./deploy.sh'",
+                    path,
+                    hint=f"write '- run: {raw}' for a shell command",
+                )
+            )
+            return None
+        if not isinstance(raw, dict):
+            self.errors.append(src.error("a step must be a mapping with an action key", path))
+            return None
+        actions = [k for k in raw if k in self.kinds]
+        if not actions:
+            self._no_action(raw, path)
+            return None
+        if len(actions) > 1:
+            self.errors.append(
+                src.error(
+                    f"step has several actions ({', '.join(actions)}); a step does one thing",
+                    (*path, actions[1]),
+                    key=True,
+                    hint="split it into separate steps",
+                )
+            )
+            return None
+        return str(actions[0])
+
+    def _no_action(self, raw: dict[Any, Any], path: PathKey) -> None:
+        src = self.source
+        common_keys = set(StepCommon.model_fields)
+        unknown = [k for k in raw if k not in common_keys]
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), list(self.kinds), n=1, cutoff=0.5)
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else "step actions are: " + ", ".join(sorted(self.kinds))
+            )
+            self.errors.append(src.error(f"unknown key '{key}'", (*path, key), key=True, hint=hint))
+        if not unknown:
+            self.errors.append(
+                src.error(
+                    "step has no action",
+                    path,
+                    hint="add one of: " + ", ".join(sorted(self.kinds)),
+                )
+            )
+
+    def _claim(self, name: str, path: PathKey) -> bool:
+        """Record a step name; False (with an error) when another step already has it."""
+        if name in self.names:
+            first = self.source.positions.of(self.names[name])
+            self.errors.append(
+                self.source.error(
+                    f"two steps are named '{name}'",
+                    path,
+                    hint=f"names identify steps in settle and reports; first one is at line "
+                    f"{first[0] if first else '?'}",
+                )
+            )
+            return False
+        self.names[name] = path
+        return True
 
     def value_line(self, path: PathKey) -> int | None:
         """The line a value's text starts on (the line after ``key: |`` for a block scalar)."""
@@ -350,25 +364,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         if (frame.release)
         else []
     )
-    if frame.release is not None and frame.service is None:
-        resolver.errors.append(
-            source.error(
-                "'release' needs a 'service' section saying how to start a version",
-                ("release",),
-                hint="add service: {command: '...--port {{ port }}', health: /health}",
-            )
-        )
-    if frame.release is not None:
-        names = {p.name for p in frame.phases}
-        for n, after in enumerate(frame.release.after):
-            if after not in names:
-                resolver.errors.append(
-                    source.error(
-                        f"release.after names unknown phase '{after}'",
-                        ("release", "after", n),
-                        hint="phases: " + ", ".join(sorted(names)),
-                    )
-                )
+    resolver.errors.extend(_release_errors(source, frame))
     resolver.errors.extend(_unknown_checks(source, frame))
     resolver.errors.extend(_unknown_step_environments(source, frame))
     resolver.errors.extend(_router_checks_without_service(source, frame))
@@ -381,24 +377,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         )
         for name, proc in frame.procedures.items()
     }
-    for env_name, env in frame.environments.items():
-        if env.requires and env.requires not in frame.environments:
-            resolver.errors.append(
-                source.error(
-                    f"environment '{env_name}' requires unknown environment '{env.requires}'",
-                    ("environments", env_name, "requires"),
-                    hint="declared environments: " + ", ".join(frame.environments),
-                )
-            )
-    for name, secret in frame.secrets.items():
-        if bool(secret.env) == bool(secret.file):
-            resolver.errors.append(
-                source.error(
-                    f"secret '{name}' needs exactly one of 'env' or 'file'",
-                    ("secrets", name),
-                    hint=f"for example: {name}: {{env: {name}}}",
-                )
-            )
+    resolver.errors.extend(_environment_errors(source, frame))
     resolver.errors.extend(_template_problems(source, data))
     _raise(resolver.errors)
     return Runbook(
@@ -422,6 +401,56 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         text=source.text,
         digest=hashlib.sha256(source.text.encode()).hexdigest(),
     )
+
+
+def _release_errors(source: Source, frame: RunbookFrame) -> list[RunbookError]:
+    """A ``release`` section needs a service to start and phases its ``after`` names."""
+    errors: list[RunbookError] = []
+    if frame.release is None:
+        return errors
+    if frame.service is None:
+        errors.append(
+            source.error(
+                "'release' needs a 'service' section saying how to start a version",
+                ("release",),
+                hint="add service: {command: '...--port {{ port }}', health: /health}",
+            )
+        )
+    names = {p.name for p in frame.phases}
+    for n, after in enumerate(frame.release.after):
+        if after not in names:
+            errors.append(
+                source.error(
+                    f"release.after names unknown phase '{after}'",
+                    ("release", "after", n),
+                    hint="phases: " + ", ".join(sorted(names)),
+                )
+            )
+    return errors
+
+
+def _environment_errors(source: Source, frame: RunbookFrame) -> list[RunbookError]:
+    """Environments that require unknown ones, secrets with neither or both sources."""
+    errors: list[RunbookError] = []
+    for env_name, env in frame.environments.items():
+        if env.requires and env.requires not in frame.environments:
+            errors.append(
+                source.error(
+                    f"environment '{env_name}' requires unknown environment '{env.requires}'",
+                    ("environments", env_name, "requires"),
+                    hint="declared environments: " + ", ".join(frame.environments),
+                )
+            )
+    for name, secret in frame.secrets.items():
+        if bool(secret.env) == bool(secret.file):
+            errors.append(
+                source.error(
+                    f"secret '{name}' needs exactly one of 'env' or 'file'",
+                    ("secrets", name),
+                    hint=f"for example: {name}: {{env: {name}}}",
+                )
+            )
+    return errors
 
 
 _PROSE = {"description", "procedure_text", "source"}

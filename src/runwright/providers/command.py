@@ -1,8 +1,8 @@
 """Read a signal from any shell command, for the numbers only a team's own script knows.
 
-The seeds watch things no metrics endpoint exposes (queue depth through a CLI, a row count,
-a cloud console figure). The query is a shell command run with ``/bin/sh -c``; the value is
-the *last number it prints* on stdout (so a script may log before its answer). A command that
+Hand-written runbooks watch things no metrics endpoint exposes (queue depth through a CLI, a row
+count, a cloud console figure). The query is a shell command run with ``/bin/sh -c``; the value
+is the *last number it prints* on stdout (so a script may log before its answer). A command that
 prints no number has no data. A command that exits non-zero, or runs past the timeout (it is
 killed with its whole process group), raises ProviderError carrying the end of its stderr.
 """

@@ -1,7 +1,7 @@
 """Probe a URL as a signal: is it answering, and how fast, measured by runwright itself.
 
-Some checks in the seeds are simply "the health endpoint answers" or "the login page loads in
-under 2 s". This provider requests ``settings.url`` and the query chooses the number:
+Some checks in hand-written runbooks are simply "the health endpoint answers" or "the login page
+loads in under 2 s". This provider requests ``settings.url`` and the query chooses the number:
 
 - ``success``: 1 when the answer came and its status is expected (2xx/3xx unless
   ``expect_status`` says otherwise), else 0. An unreachable URL is a measured 0, not an error:

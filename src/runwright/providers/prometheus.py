@@ -1,4 +1,4 @@
-"""Read checks from a Prometheus server through its HTTP API, as the seeds' teams already do.
+"""Read checks from a Prometheus server through its HTTP API, as teams' runbooks already do.
 
 A check's query is PromQL, sent unchanged to ``/api/v1/query`` (one number now) or
 ``/api/v1/query_range`` (values over a window, for baseline comparison). The answer must be

@@ -1,9 +1,9 @@
 """``analysis``: judge a release by its metrics while it runs, and say exactly why it stops.
 
-The seeds roll back on rules such as "error rate > 1% for 5 minutes". Here such a rule is a
-named check in the runbook's ``checks:`` section, measured every ``interval`` for the step's
-``duration``. Every reading is stored (query, value, condition, verdict) so a rollback can
-always be explained. The step returns as soon as a check fails, within one interval of the
+Hand-written runbooks roll back on rules such as "error rate > 1% for 5 minutes". Here such a
+rule is a named check in the runbook's ``checks:`` section, measured every ``interval`` for the
+step's ``duration``. Every reading is stored (query, value, condition, verdict) so a rollback
+can always be explained. The step returns as soon as a check fails, within one interval of the
 measurement that decides it, so the rollback starts at once; a check that is paused (no data,
 too few samples to compare) blocks the run for a person to decide: it never passes silently.
 ``wait`` steps and the pauses and bake of a release run their time under ``run_analysis``.

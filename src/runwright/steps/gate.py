@@ -2,7 +2,7 @@
 
 Every item is either attested by a person (who and when recorded, from the terminal or with
 ``runwright attest``) or proven by a check (an ``http`` or ``run`` action whose result is kept
-as evidence). The seeds' "Pre-Deployment Checklist" becomes exactly this.
+as evidence). A runbook's "Pre-Deployment Checklist" becomes exactly this.
 """
 
 from __future__ import annotations

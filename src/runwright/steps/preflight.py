@@ -1,4 +1,4 @@
-"""``preflight``: the seeds' "before you deploy" checks, proven by runwright instead of ticked.
+"""``preflight``: a runbook's "before you deploy" checks, proven by runwright instead of ticked.
 
 A list of checks, run concurrently, each one of: ``disk`` (free percent/bytes where a path
 lives), ``tls`` (days until an endpoint's certificate expires), ``dns`` (a name resolves, to

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.support.tamper import tamper
 
 from runwright.engine.store import (
     GENESIS,
@@ -174,7 +175,7 @@ def chained(store: Store, count: int) -> int:
 )
 def test_tampering_with_the_journal_is_found(store: Store, sql: str, message: str) -> None:
     run_id = chained(store, 4)
-    store.tamper_for_tests(sql)
+    tamper(store, sql)
     ok, why = verify_chain(store.events(run_id), store.run(run_id))
     assert not ok
     assert message in why

@@ -222,10 +222,14 @@ def test_crlf_line_endings_read_like_lf() -> None:
     assert "\r\n" in text
     crlf, lf = convert(text, "crlf.md"), convert(text.replace("\r\n", "\n"), "crlf.md")
     assert crlf.data == lf.data
-    assert crlf.sections == lf.sections == [
-        (5, "Deploy", "phase 'Deploy'"),
-        (17, "Rollback", "rollback 'rollback'"),
-    ]
+    assert (
+        crlf.sections
+        == lf.sections
+        == [
+            (5, "Deploy", "phase 'Deploy'"),
+            (17, "Rollback", "rollback 'rollback'"),
+        ]
+    )
     steps = crlf.data["phases"][0]["steps"]
     assert [s["name"] for s in steps] == ["Stop the service", "Copy the build", "Deploy"]
     assert not any("\r" in str(s) for s in steps)

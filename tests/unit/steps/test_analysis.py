@@ -397,8 +397,8 @@ async def test_a_checks_own_compare_applies_unless_the_step_says_none() -> None:
 class LateClock(FakeClock):
     """Every sleep wakes 30 ms late, as a loaded machine's timers do."""
 
-    async def sleep(self, seconds: float) -> None:
-        await super().sleep(seconds + 0.03)
+    async def sleep(self, seconds: float, *, background: bool = False) -> None:
+        await super().sleep(seconds + 0.03, background=background)
 
 
 async def test_late_wakeups_do_not_add_up_and_cost_the_window_its_last_reading() -> None:
@@ -416,9 +416,9 @@ class OnceLateClock(FakeClock):
         super().__init__()
         self.sleeps = 0
 
-    async def sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float, *, background: bool = False) -> None:
         self.sleeps += 1
-        await super().sleep(seconds + (0.3 if self.sleeps == 1 else 0.0))
+        await super().sleep(seconds + (0.3 if self.sleeps == 1 else 0.0), background=background)
 
 
 async def test_a_late_reading_is_judged_at_its_scheduled_time_and_stored_at_its_real_one() -> None:

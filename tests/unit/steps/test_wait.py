@@ -47,3 +47,27 @@ def test_a_run_with_a_bake_records_five_minutes_on_its_clock(app: App) -> None:
     assert step.finished_at is not None
     assert (step.finished_at - step.started_at).total_seconds() == 300.0
     assert step.summary == "waited 5m"
+
+
+def test_a_ten_minute_wait_under_a_one_minute_timeout_times_out_after_one_minute(
+    app: App,
+) -> None:
+    run = app.deploy(
+        """
+        name: bake
+        phases:
+          - name: p
+            steps:
+              - name: bake
+                wait: 10m
+                timeout: 1m
+        """
+    )
+    assert run.status == "rolled_back"
+    assert run.failure == "step 'bake' failed: timed out after 60s"
+    step = app.rt.store.steps(run.id)[0]
+    assert step.status == "failed"
+    assert step.summary == "timed out after 60s"
+    assert step.started_at is not None
+    assert step.finished_at is not None
+    assert (step.finished_at - step.started_at).total_seconds() == 60.0
