@@ -78,88 +78,104 @@ def build_services(
         variables=plain,
     )
     clock = SystemClock()
-    driver_spec, router_spec = service.driver, service.router
-    if isinstance(driver_spec, KubernetesDriverSpec):
-        from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
-        from runwright.kube.client import KubeSettings
-
-        kube = Kube(
-            KubeSettings(
-                kubeconfig=_kubeconfig(settings, runbook, driver_spec.kubeconfig),
-                context=driver_spec.context,
-                namespace=driver_spec.namespace,
-            )
-        )
-        template = driver_spec.template
-        kdriver = KubernetesDriver(
-            kube,
-            KubernetesSettings(
-                image=driver_spec.image,
-                service=name,
-                template_file=(_base_dir(runbook) / template) if template else None,
-                template_deployment=driver_spec.template_deployment,
-                container=driver_spec.container,
-                port=driver_spec.port,
-                retain=driver_spec.retain,
-                version_label=driver_spec.version_label,
-                poll_interval=driver_spec.poll_interval,
-                log_lines=driver_spec.log_lines,
-                variables=plain,
-            ),
-            clock,
-        )
-        routes = _kube_router(kube, router_spec, name, driver_spec.version_label)
-        return Release(kdriver, routes, spec)
-    driver: Driver | None = None
-    if isinstance(driver_spec, CommandDriverSpec):
+    if isinstance(service.driver, KubernetesDriverSpec):
+        return _kubernetes(settings, runbook, service.driver, spec, clock)
+    router, reserved = _router(settings, runbook, spec, clock)
+    driver: Driver
+    if isinstance(service.driver, CommandDriverSpec):
         from runwright.drivers.command import CommandDriver, CommandSettings
 
+        d = service.driver
         driver = CommandDriver(
             CommandSettings(
-                start=driver_spec.start,
-                stop=driver_spec.stop,
-                list=driver_spec.list,
-                health=driver_spec.health,
-                timeout=driver_spec.timeout,
+                start=d.start,
+                stop=d.stop,
+                list=d.list,
+                health=d.health,
+                timeout=d.timeout,
                 cwd=service.cwd or str(_base_dir(runbook)),
                 env=dict(service.env),
                 variables={**plain, "service": name},
             ),
             clock,
         )
-    elif driver_spec.kind == "fake":
+    elif service.driver.kind == "fake":
         from runwright.drivers.fake import FakeDriver
 
         driver = FakeDriver(clock)
-    if isinstance(router_spec, CommandRouterSpec):
-        from runwright.routers.command import CommandRouter, CommandRouterSettings
-
-        router: Router = CommandRouter(
-            CommandRouterSettings(
-                route=router_spec.route,
-                timeout=router_spec.timeout,
-                cwd=service.cwd or str(_base_dir(runbook)),
-                env=dict(service.env),
-                variables={**plain, "service": name},
-            )
-        )
-        reserved: frozenset[int] = frozenset()
     else:
-        assert isinstance(router_spec, LocalRouterSpec)
-        router_settings = RouterSettings(
-            state_dir=settings.state_dir / "routers" / name,
-            listen=router_spec.listen,
-            admin=admin_address(router_spec.listen, router_spec.admin),
-        )
-        router = make_router(router_spec.kind, router_settings, clock)
-        reserved = frozenset(
-            split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
-        )
-    if driver is None:
         from runwright.drivers.local import LocalDriver, LocalSettings
 
         driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
     return Release(driver, router, spec)
+
+
+def _kubernetes(
+    settings: Settings,
+    runbook: Runbook,
+    d: KubernetesDriverSpec,
+    spec: ServiceSpec,
+    clock: SystemClock,
+) -> Release:
+    from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
+    from runwright.kube.client import KubeSettings
+
+    assert runbook.service is not None
+    kube = Kube(
+        KubeSettings(
+            kubeconfig=_kubeconfig(settings, runbook, d.kubeconfig),
+            context=d.context,
+            namespace=d.namespace,
+        )
+    )
+    driver = KubernetesDriver(
+        kube,
+        KubernetesSettings(
+            image=d.image,
+            service=spec.name,
+            template_file=(_base_dir(runbook) / d.template) if d.template else None,
+            template_deployment=d.template_deployment,
+            container=d.container,
+            port=d.port,
+            retain=d.retain,
+            version_label=d.version_label,
+            poll_interval=d.poll_interval,
+            log_lines=d.log_lines,
+            variables=spec.variables,
+        ),
+        clock,
+    )
+    router = _kube_router(kube, runbook.service.router, spec.name, d.version_label)
+    return Release(driver, router, spec)
+
+
+def _router(
+    settings: Settings, runbook: Runbook, spec: ServiceSpec, clock: SystemClock
+) -> tuple[Router, frozenset[int]]:
+    """The router of a service on this host, and the ports a version must never get."""
+    assert runbook.service is not None
+    r = runbook.service.router
+    if isinstance(r, CommandRouterSpec):
+        from runwright.routers.command import CommandRouter, CommandRouterSettings
+
+        command = CommandRouterSettings(
+            route=r.route,
+            timeout=r.timeout,
+            cwd=runbook.service.cwd or str(_base_dir(runbook)),
+            env=dict(runbook.service.env),
+            variables={**spec.variables, "service": spec.name},
+        )
+        return CommandRouter(command), frozenset()
+    assert isinstance(r, LocalRouterSpec)
+    router_settings = RouterSettings(
+        state_dir=settings.state_dir / "routers" / spec.name,
+        listen=r.listen,
+        admin=admin_address(r.listen, r.admin),
+    )
+    reserved = frozenset(
+        split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
+    )
+    return make_router(r.kind, router_settings, clock), reserved
 
 
 def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Router:
