@@ -3,7 +3,7 @@
 # for the same four calls written with `docker compose`): every version runs as its own
 # process on a free port of 127.0.0.1, recorded in DIR/<version>.json.
 #
-#   compose.sh DIR start VERSION [DEMO ARGS...]   prints {"id", "version", "address"}
+#   compose.sh DIR start VERSION ["DEMO ARGS"]    prints {"id", "version", "address"}
 #   compose.sh DIR stop ID VERSION                 SIGTERM, wait, SIGKILL; idempotent
 #   compose.sh DIR list                            one JSON line per running version
 #   compose.sh DIR health ADDRESS                  exit 0 when GET /health answers 2xx
@@ -17,7 +17,12 @@ mkdir -p "$dir"
 case "$action" in
 start)
   version=$1
-  shift
+  faults=${2:-}
+  # the demo's options arrive as one (shell-quoted) argument, split into words here
+  set -f
+  # shellcheck disable=SC2086
+  set -- $faults
+  set +f
   port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   nohup "$python" -m runwright.demo --port "$port" --version "$version" "$@" \
     >>"$dir/$version.log" 2>&1 </dev/null &

@@ -38,11 +38,11 @@ def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
     return {
         "name": "demo",
         "description": f"The runwright demo service, released blue-green behind {router}.",
-        "vars": {"python": sys.executable, "faults": ""},
+        "vars": {"python": sys.executable, "error_rate": 0},
         "environments": {"local": {"description": "this machine"}},
         "service": {
             "command": "{{ python }} -m runwright.demo --port {{ port }} --version {{ version }}"
-            " {{ faults | raw }}",
+            " --error-rate {{ error_rate }}",
             "health": "/health",
             "start_timeout": "20s",
             "stop_timeout": "5s",
@@ -253,7 +253,7 @@ def run_demo(
         say("3/4  release v3, whose home page fails: its smoke test must stop it")
         third = Release("v3", RunStatus.ROLLED_BACK)
         third.run = runs.deploy(
-            rt, path, "local", "v3", runbook=book, overrides={"faults": "--error-rate 1.0"}
+            rt, path, "local", "v3", runbook=book, overrides={"error_rate": "1.0"}
         )
         third.rollback_seconds = _rollback_seconds(rt, third.run)
         result.releases.append(third)
@@ -269,7 +269,7 @@ def run_demo(
             "local",
             "v4",
             runbook=rt.load(canary_path),
-            overrides={"faults": "--error-rate 0.2"},
+            overrides={"error_rate": "0.2"},
         )
         fourth.rollback_seconds = _rollback_seconds(rt, fourth.run)
         result.releases.append(fourth)

@@ -12,16 +12,25 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
+from runwright.app.silences import SilenceKeeper
 from runwright.engine.machine import MAIN, in_flight, settle
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow, StepUpdate
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
-from runwright.model.status import AWAITING, UNFINISHED_STEP, RunStatus, Settlement, StepStatus
+from runwright.model.status import (
+    AWAITING,
+    UNFINISHED_STEP,
+    DeliveryStatus,
+    RunStatus,
+    Settlement,
+    StepStatus,
+)
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
 
 
@@ -51,6 +60,8 @@ def deploy(
         raise InputError("--version must not be empty")
     if procedure is not None:
         kind = "procedure"
+    if procedure is None or version != "-":
+        book.check_version(version)
     check_windows(env_name, environment, rt.clock.now())
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
@@ -121,16 +132,32 @@ def _drive(
         initiator=run.initiator,
         previous_version=run.params.get("previous_version", ""),
     )
-    final = asyncio.run(
-        rt.scheduler().drive(
-            run_id,
-            actor=rt.settings.user,
-            variables=variables,
-            redactor=rt.redactor(secrets),
-            services=rt.step_services(book, env_name, variables),
-            interactive=interactive,
-        )
+    redactor = rt.redactor(secrets)
+    notifier = Notifier(
+        rt.store,
+        rt.clock,
+        book,
+        env_name,
+        variables,
+        redactor,
+        rt.settings.user,
+        crash_at=rt.settings.crash_at,
     )
+    drive = rt.scheduler().drive(
+        run_id,
+        actor=rt.settings.user,
+        variables=variables,
+        redactor=redactor,
+        services=rt.step_services(book, env_name, variables),
+        interactive=interactive,
+    )
+    keeper = SilenceKeeper(
+        rt.store,
+        rt.clock,
+        rt.settings.user,
+        active=any(s.kind == "silence" for s in [*(s for _p, s in book.steps()), *book.rollback]),
+    )
+    final = asyncio.run(alongside([notifier, keeper], run_id, drive))
     if (
         final.status == RunStatus.SUCCEEDED
         and final.revision is None
@@ -163,6 +190,8 @@ def _drive(
 def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None) -> RunRow:
     run = rt.store.run(run_id)
     if run.terminal:
+        if _deliver_pending(rt, run):
+            return rt.store.run(run_id)
         raise InputError(
             f"run {run_id} already ended ({run.status}); nothing to resume",
             hint="start a new one with runwright deploy",
@@ -177,6 +206,42 @@ def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | Non
         data={"status": run.status},
     )
     return _drive(rt, run_id, book, secrets, interactive)
+
+
+def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
+    """Send the notifications an ended run still owes (runwright died before sending them);
+    True when there were any."""
+    import asyncio
+
+    book = _runbook_of(rt, run)
+    env_name, environment = rt.environment(book, run.environment)
+    secrets = rt.secrets(book, required=False)
+    variables = rt.variables(
+        book,
+        env_name,
+        environment,
+        version=run.version,
+        overrides=run.params.get("vars", {}),
+        secrets=secrets,
+        run_id=run.id,
+        initiator=run.initiator,
+    )
+    notifier = Notifier(
+        rt.store, rt.clock, book, env_name, variables, rt.redactor(secrets), rt.settings.user
+    )
+    if not notifier.active:
+        return False
+    before = len(notifier.deliveries.for_run(run.id))
+    pending = [d for d in notifier.deliveries.for_run(run.id) if d.status == DeliveryStatus.SENDING]
+
+    async def pump() -> None:
+        try:
+            await notifier.pump(run.id)
+        finally:
+            await notifier.aclose()
+
+    asyncio.run(pump())
+    return bool(pending) or len(notifier.deliveries.for_run(run.id)) > before
 
 
 def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:

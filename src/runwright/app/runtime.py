@@ -18,12 +18,15 @@ from runwright.app.release import PLAN_PLACEHOLDERS, release_variables
 from runwright.app.settings import Settings
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
 from runwright.engine.store import Store
 from runwright.errors import InputError, RunbookError
-from runwright.model.loader import Runbook, load_runbook, load_text
+from runwright.model.loader import Runbook, build_runbook, load_runbook, load_text
 from runwright.model.schema import Environment
+from runwright.model.source import Source
+from runwright.model.templating import outside
 from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
 from runwright.steps.services import StepServices
@@ -45,6 +48,11 @@ def read_runbook(path: str | Path) -> Runbook:
 def read_runbook_text(text: str, file: str) -> Runbook:
     """The same for a runbook's text (a run's stored copy)."""
     return load_text(text, file, param_models(), _markdown_parser(), validate_check)
+
+
+def validate_source(source: Source) -> Runbook:
+    """Validate an already-read document (an import, before it is written) like a file."""
+    return build_runbook(source, param_models(), validate_check)
 
 
 def owner_dead(owner: str) -> bool:
@@ -78,6 +86,7 @@ class Runtime:
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     observer: Observer = field(default_factory=NullObserver)
+    interrupt: Interrupt = field(default_factory=Interrupt)
 
     @classmethod
     def open(
@@ -157,18 +166,19 @@ class Runtime:
         previous_version: str = "",
         planning: bool = False,
     ) -> dict[str, Any]:
-        merged = {**runbook.vars, **env.vars, **overrides}
+        given = {k: outside(v, f"--var {k}") for k, v in overrides.items()}
+        merged = {**runbook.vars, **env.vars, **given}
         return {
             **merged,
             "vars": merged,
-            "version": version,
+            "version": outside(version, "--version"),
             "environment": env_name,
             "runbook": runbook.name,
             "run_id": run_id if run_id is not None else "<run id>",
             "initiator": initiator,
             "secrets": dict(secrets),
             "state_dir": str(self.settings.state_dir),
-            **release_variables(runbook, previous_version),
+            **release_variables(runbook, outside(previous_version, "the previous version")),
             **(PLAN_PLACEHOLDERS if planning else {}),
         }
 
@@ -185,6 +195,7 @@ class Runtime:
                 lease_ttl=self.settings.lease_ttl,
                 crash_at=self.settings.crash_at,
                 owner_dead=owner_dead,
+                interrupt=self.interrupt,
             ),
             observer=self.observer,
         )
@@ -216,4 +227,8 @@ class Runtime:
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
             driver, router, spec = build_services(self.settings, runbook, env_name, plain)
             services = replace(services, driver=driver, router=router, service=spec)
+        if runbook is not None and runbook.sinks:
+            from runwright.app.notifications import messenger_for
+
+            services = replace(services, notifier=messenger_for(runbook, variables or {}))
         return services

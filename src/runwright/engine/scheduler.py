@@ -27,6 +27,7 @@ from runwright.engine.executor import (
     S,
     StepContext,
 )
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.machine import (
     MAIN,
     AwaitSettlement,
@@ -38,10 +39,12 @@ from runwright.engine.machine import (
     decide,
     status_after,
 )
+from runwright.engine.observing import Guarded
 from runwright.engine.redact import Redactor
 from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
 from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
+from runwright.model.templating import outside
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class EngineSettings:
     watch_interval: float = 0.5
     crash_at: str | None = None
     owner_dead: Callable[[str], bool] = lambda owner: False
+    interrupt: Interrupt | None = None
 
 
 def step_view(r: StepRow) -> StepView:
@@ -91,11 +95,13 @@ def view_of(
 
 
 def captured_values(rows: list[StepRow]) -> dict[str, Any]:
+    """Values earlier steps captured, marked as coming from outside (``raw`` refuses them
+    in shell commands)."""
     out: dict[str, Any] = {}
     for r in rows:
         if r.section == MAIN and r.status == StepStatus.SUCCEEDED:
             out.update(r.data.get("captured", {}))
-    return out
+    return {k: outside(v, f"captured value '{k}'") for k, v in out.items()}
 
 
 class Scheduler(Generic[S]):
@@ -114,7 +120,7 @@ class Scheduler(Generic[S]):
         self.executor = executor
         self.clock = clock
         self.settings = settings
-        self.observer = observer or NullObserver()
+        self.observer = Guarded(observer or NullObserver())
 
     # -- journal helpers --------------------------------------------------------------------
 
@@ -179,6 +185,8 @@ class Scheduler(Generic[S]):
             owner_dead=self.settings.owner_dead,
         )
         renew = asyncio.create_task(self._renew(run_id, owner))
+        if self.settings.interrupt is not None:
+            self.settings.interrupt.driving = run_id
         try:
             # Only the lease holder changes step rows, so they are read once and then
             # refreshed one by one as this loop changes them.
@@ -186,6 +194,8 @@ class Scheduler(Generic[S]):
             views: dict[tuple[str, int], tuple[StepRow, StepView]] = {}
             while True:
                 run = self.store.run(run_id)
+                if self._interrupted(run, actor, redactor):
+                    run = self.store.run(run_id)
                 view = view_of(run, rows, views)
                 action = decide(view)
                 status = status_after(view, action)
@@ -266,6 +276,8 @@ class Scheduler(Generic[S]):
                 rows = [fresh if r is row else r for r in rows]
         finally:
             renew.cancel()
+            if self.settings.interrupt is not None:
+                self.settings.interrupt.driving = None
             self.store.release_lease(run_id, owner)
         return self.store.run(run_id)
 
@@ -356,7 +368,7 @@ class Scheduler(Generic[S]):
                     actor=actor,
                     redactor=redactor,
                     step=row.name,
-                    data={"summary": outcome.summary, **outcome.data},
+                    data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
                     run_values={"status": outcome.blocked_on},
                     step_update=StepUpdate(
                         row.section,
@@ -489,7 +501,7 @@ class Scheduler(Generic[S]):
         task = asyncio.ensure_future(self.executor.execute(ctx))
         forward = not undo and row.section == MAIN
         watcher = asyncio.ensure_future(
-            self._watch_abort(info.id) if forward else asyncio.Event().wait()
+            self._watch_abort(info.id, actor, redactor) if forward else asyncio.Event().wait()
         )
         try:
             done, _ = await asyncio.wait(
@@ -507,12 +519,31 @@ class Scheduler(Generic[S]):
             await asyncio.gather(watcher, return_exceptions=True)
             flush()
 
-    async def _watch_abort(self, run_id: int) -> str:
+    async def _watch_abort(self, run_id: int, actor: str, redactor: Redactor) -> str:
         while True:
             await asyncio.sleep(self.settings.watch_interval)
-            who = self.store.run(run_id).abort_requested
-            if who:
-                return who
+            run = self.store.run(run_id)
+            if self._interrupted(run, actor, redactor):
+                run = self.store.run(run_id)
+            if run.abort_requested:
+                return run.abort_requested
+
+    def _interrupted(self, run: RunRow, actor: str, redactor: Redactor) -> bool:
+        """Turn a Ctrl-C abort request into the journaled one ``runwright abort`` makes."""
+        interrupt = self.settings.interrupt
+        if interrupt is None or not interrupt.requested_by:
+            return False
+        if run.abort_requested or run.terminal or run.status == RunStatus.ROLLING_BACK:
+            return False
+        self._event(
+            run.id,
+            "run.abort_requested",
+            actor=interrupt.requested_by,
+            redactor=redactor,
+            data={"reason": "Ctrl-C at the terminal"},
+            run_values={"abort_requested": interrupt.requested_by},
+        )
+        return True
 
 
 def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:

@@ -109,3 +109,24 @@ BAD_ENDINGS: frozenset[RunStatus] = frozenset(
     {RunStatus.ROLLED_BACK, RunStatus.FAILED, RunStatus.ABORTED}
 )
 """Ended without the release succeeding."""
+
+
+class RunEvent(StrEnum):
+    """The run events a notification subscription can ask for."""
+
+    STARTED = "started"
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_ATTESTATION = "awaiting_attestation"
+    ANALYSIS_FAILING = "analysis_failing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    ABORTED = "aborted"
+
+
+class DeliveryStatus(StrEnum):
+    """One notification's delivery: claimed and being sent, sent, or given up on."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"

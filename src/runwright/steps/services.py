@@ -12,24 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from runwright.databases.catalog import BackupCatalog, backup_root
 from runwright.drivers.base import Driver, ServiceSpec
 from runwright.engine import executor
 from runwright.engine.clock import Clock
 from runwright.errors import InputError
+from runwright.notify.base import Messenger
 from runwright.providers.base import Provider
 from runwright.routers.base import Router
 
 ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]
 """``(check name, rendered check mapping, clock) -> Provider``: how analysis reads a check."""
-
-
-class Notifier(Protocol):
-    """Where a step reports what people should hear about (filled by the notifications work)."""
-
-    async def notify(self, run_id: int, subject: str, body: str) -> None: ...
 
 
 class Release(NamedTuple):
@@ -52,7 +47,8 @@ class StepServices:
     """Check definitions by name, for steps whose spec does not carry them."""
     provider_factory: ProviderFactory | None = None
     """Overrides how analysis builds providers (tests inject canned measurements)."""
-    notifier: Notifier | None = None
+    notifier: Messenger | None = None
+    """The runbook's sinks, for the ``notify`` step (None when it declares none)."""
 
     def release(self) -> Release:
         if self.driver is None or self.router is None or self.service is None:
