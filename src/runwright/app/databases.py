@@ -46,7 +46,7 @@ def restore_target(info: BackupInfo, to: str | None) -> str:
     """Where a restore goes: ``to``, else where the backup came from."""
     if to:
         return to
-    if info.engine not in ("postgres", "sqlite"):
+    if info.engine not in ("postgres", "sqlite", "rds"):
         raise InputError(f"backup {info.backup_id} is of a {info.engine} database: give --to")
     return info.source
 

@@ -66,14 +66,25 @@ def deploy(
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     secrets = rt.secrets(book, required=True)
-    if procedure is None and book.service is not None:
-        rt.checked_services(book, env_name)
+    previous = previous_version(rt.store, book.name, env_name)
+    if procedure is None:
+        checking = rt.variables(
+            book,
+            env_name,
+            environment,
+            version=version,
+            overrides=overrides or {},
+            secrets=secrets,
+            run_id=None,
+            initiator=rt.settings.user,
+            previous_version=previous,
+        )
+        rt.checked_services(book, env_name, checking)
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:
         steps = expand(book, env_name, environment)
     user = rt.settings.user
-    previous = previous_version(rt.store, book.name, env_name)
     run_id = rt.store.create_run(
         runbook=book.name,
         environment=env_name,

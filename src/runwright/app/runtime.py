@@ -206,10 +206,11 @@ class Runtime:
         """The run's services after its driver and router settings were checked against the
         world (read-only): a setting that cannot work is an InputError at its position."""
         services = self.step_services(runbook, env_name, variables)
-        if runbook.service is not None:
-            from runwright.app.services import verify_services
+        from runwright.app.services import verify_aws_checks, verify_services
 
+        if runbook.service is not None:
             verify_services(runbook, services)
+        verify_aws_checks(runbook)
         return services
 
     def step_services(

@@ -11,8 +11,9 @@ world (read-only) before a run or a plan, turning a ``SettingError`` into ``file
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runwright.app.release import service_name
 from runwright.app.settings import Settings
@@ -22,8 +23,11 @@ from runwright.errors import RunbookError, SettingError
 from runwright.kube.client import Kube
 from runwright.model.loader import Runbook
 from runwright.model.release import (
+    AlbRouterSpec,
+    AwsSpec,
     CommandDriverSpec,
     CommandRouterSpec,
+    EcsDriverSpec,
     GatewayApiRouterSpec,
     IngressNginxRouterSpec,
     KubernetesDriverSpec,
@@ -31,9 +35,13 @@ from runwright.model.release import (
     ServiceSelectorRouterSpec,
 )
 from runwright.model.source import parse_yaml
+from runwright.model.templating import render
 from runwright.routers import make_router
 from runwright.routers.base import Router, RouterSettings, split_address
 from runwright.steps.services import Release, StepServices
+
+if TYPE_CHECKING:
+    from runwright.aws.session import AwsSettings
 
 
 def admin_address(listen: str, admin: str | None) -> str:
@@ -82,10 +90,10 @@ def build_services(
         return _kubernetes(settings, runbook, service.driver, spec, clock)
     router, reserved = _router(settings, runbook, spec, clock)
     driver: Driver
-    if isinstance(service.driver, CommandDriverSpec):
+    d = service.driver
+    if isinstance(d, CommandDriverSpec):
         from runwright.drivers.command import CommandDriver, CommandSettings
 
-        d = service.driver
         driver = CommandDriver(
             CommandSettings(
                 start=d.start,
@@ -99,7 +107,9 @@ def build_services(
             ),
             clock,
         )
-    elif service.driver.kind == "fake":
+    elif isinstance(d, EcsDriverSpec):
+        driver = _ecs(d, plain, clock)
+    elif d.kind == "fake":
         from runwright.drivers.fake import FakeDriver
 
         driver = FakeDriver(clock)
@@ -149,10 +159,35 @@ def _kubernetes(
     return Release(driver, router, spec)
 
 
+def _ecs(d: EcsDriverSpec, plain: Mapping[str, str], clock: SystemClock) -> Driver:
+    from runwright.drivers.ecs import EcsDriver, EcsSettings
+
+    t = _templated(plain, "service.driver")
+    return EcsDriver(
+        EcsSettings(
+            aws=_aws(d, t),
+            cluster=t(d.cluster),
+            task_definition=t(d.task_definition),
+            image=d.image,
+            mode=d.mode,
+            service=t(d.service) if d.service else None,
+            container=d.container,
+            target_groups=tuple(t(g) for g in d.target_groups),
+            container_port=d.container_port,
+            desired_count=d.desired_count,
+            poll_interval=d.poll_interval,
+            launch_type=d.launch_type,
+            network=dict(d.network),
+            variables=dict(plain),
+        ),
+        clock,
+    )
+
+
 def _router(
     settings: Settings, runbook: Runbook, spec: ServiceSpec, clock: SystemClock
 ) -> tuple[Router, frozenset[int]]:
-    """The router of a service on this host, and the ports a version must never get."""
+    """The router of a service outside Kubernetes, and the ports a version must never get."""
     assert runbook.service is not None
     r = runbook.service.router
     if isinstance(r, CommandRouterSpec):
@@ -166,6 +201,18 @@ def _router(
             variables={**spec.variables, "service": spec.name},
         )
         return CommandRouter(command), frozenset()
+    if isinstance(r, AlbRouterSpec):
+        from runwright.routers.alb import AlbRouter, AlbSettings
+
+        t = _templated(spec.variables, "service.router")
+        alb = AlbSettings(
+            aws=_aws(r, t),
+            listener=t(r.listener),
+            target_groups=tuple(t(g) for g in r.target_groups),
+            rule=t(r.rule) if r.rule else None,
+            drain=r.drain,
+        )
+        return AlbRouter(alb, clock), frozenset()
     assert isinstance(r, LocalRouterSpec)
     router_settings = RouterSettings(
         state_dir=settings.state_dir / "routers" / spec.name,
@@ -176,6 +223,21 @@ def _router(
         split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
     )
     return make_router(r.kind, router_settings, clock), reserved
+
+
+def _templated(variables: Mapping[str, str], where: str) -> Callable[[str], str]:
+    """Render a setting with the runbook's variables (ARNs and endpoints often come from vars)."""
+    return lambda value: render(value, variables, where=where)
+
+
+def _aws(spec: AwsSpec, t: Callable[[str], str]) -> AwsSettings:
+    from runwright.aws.session import AwsSettings
+
+    return AwsSettings(
+        region=t(spec.region) or None if spec.region else None,
+        profile=spec.profile,
+        endpoint_url=t(spec.endpoint_url) or None if spec.endpoint_url else None,
+    )
 
 
 def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Router:
@@ -216,8 +278,26 @@ def verify_services(runbook: Runbook, services: StepServices) -> None:
         raise _located(runbook, exc) from None
 
 
-def _located(runbook: Runbook, exc: SettingError) -> RunbookError:
-    path = ("service", *exc.setting)
+def verify_aws_checks(runbook: Runbook) -> None:
+    """A CloudWatch check needs a region and credentials from the AWS chain: say so before
+    the run starts (at the check's position), not when a bake is half done."""
+    from runwright.aws.session import AwsSettings, check_credentials
+
+    for name, mapping in runbook.checks.items():
+        if mapping.get("provider") != "cloudwatch":
+            continue
+        aws = AwsSettings(region=mapping.get("region"), profile=mapping.get("profile"))
+        try:
+            check_credentials(aws, f"check {name}")
+        except SettingError as exc:
+            where = exc.setting[-1] if exc.setting[-1] in mapping else "provider"
+            raise _located(runbook, exc, ("checks", name, where)) from None
+
+
+def _located(
+    runbook: Runbook, exc: SettingError, at: tuple[str, ...] | None = None
+) -> RunbookError:
+    path = at or ("service", *exc.setting)
     line = column = None
     try:
         source = parse_yaml(runbook.text, runbook.file)
@@ -227,7 +307,7 @@ def _located(runbook: Runbook, exc: SettingError) -> RunbookError:
     except Exception:  # noqa: BLE001 - a Markdown runbook has no YAML positions to offer
         pos = None
     return RunbookError(
-        f"service.{'.'.join(exc.setting)}: {exc.message}",
+        f"{'.'.join(path)}: {exc.message}",
         file=runbook.file,
         line=line,
         column=column,

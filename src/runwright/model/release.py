@@ -114,12 +114,38 @@ class CommandRouterSpec(Strict):
         return self.url
 
 
+class AwsSpec(Strict):
+    """Where to reach AWS; credentials always come from the usual AWS chain."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = Field(None, description="A VPC endpoint, or a local test endpoint")
+
+
+class AlbRouterSpec(AwsSpec):
+    """Blue-green and canary on an Application Load Balancer: weighted target groups."""
+
+    kind: Literal["alb"]
+    listener: str = Field(description="The listener ARN whose forward action is weighted")
+    rule: str | None = Field(None, description="A rule ARN instead of the default action")
+    target_groups: list[str] = Field(
+        min_length=2, description="Target group ARNs, one per colour (blue, green...)"
+    )
+    url: str = Field("", description="Where users reach the service (for checks and smoke)")
+    drain: Duration = Field(0.0, description="Wait after a colour's weight went to 0")
+
+    @property
+    def listen(self) -> str:
+        return self.url
+
+
 RouterSpec = Annotated[
     LocalRouterSpec
     | ServiceSelectorRouterSpec
     | IngressNginxRouterSpec
     | GatewayApiRouterSpec
-    | CommandRouterSpec,
+    | CommandRouterSpec
+    | AlbRouterSpec,
     Field(discriminator="kind"),
     _kind_default("builtin"),
 ]
@@ -181,15 +207,60 @@ class CommandDriverSpec(Strict):
     timeout: Duration = 60.0
 
 
+class EcsDriverSpec(AwsSpec):
+    """Each version a task definition revision, run by an ECS service (one per colour behind
+    an ALB for blue-green, or one service updated in place)."""
+
+    kind: Literal["ecs"]
+    cluster: str
+    task_definition: str = Field(description="The family (or ARN) whose newest revision is cloned")
+    image: str = Field(description="Image template, e.g. 123.dkr.ecr.../shop:{{ version }}")
+    container: str | None = Field(None, description="The container whose image is set")
+    mode: Literal["blue_green", "in_place"] = "blue_green"
+    service: str | None = Field(
+        None, description="in_place: the service to update; blue_green: the colour services' prefix"
+    )
+    target_groups: list[str] = Field(
+        default_factory=list, description="blue_green: one target group per colour"
+    )
+    container_port: int = Field(80, ge=1, le=65535)
+    desired_count: int = Field(2, ge=1)
+    poll_interval: Duration = 5.0
+    launch_type: Literal["FARGATE", "EC2", "EXTERNAL"] | None = None
+    network: dict[str, Any] = Field(
+        default_factory=dict, description="networkConfiguration for awsvpc tasks"
+    )
+
+    @model_validator(mode="after")
+    def _colours(self) -> EcsDriverSpec:
+        if self.mode == "blue_green" and len(self.target_groups) < 2:
+            raise ValueError("blue_green on ECS needs two target_groups (one per colour)")
+        if self.mode == "blue_green" and not self.container:
+            raise ValueError("blue_green on ECS needs container: (registered with the groups)")
+        if self.mode == "in_place" and not self.service:
+            raise ValueError("in_place on ECS needs service: (the service to update)")
+        return self
+
+
 DriverSpec = Annotated[
-    LocalDriverSpec | KubernetesDriverSpec | CommandDriverSpec,
+    LocalDriverSpec | KubernetesDriverSpec | CommandDriverSpec | EcsDriverSpec,
     Field(discriminator="kind"),
     _kind_default("local"),
 ]
 
 
 SECTION_KINDS = frozenset(
-    {"local", "fake", "kubernetes", "command", "builtin", "haproxy", *KUBERNETES_ROUTERS}
+    {
+        "local",
+        "fake",
+        "kubernetes",
+        "command",
+        "builtin",
+        "haproxy",
+        "alb",
+        "ecs",
+        *KUBERNETES_ROUTERS,
+    }
 )
 
 
@@ -219,6 +290,11 @@ class ServiceSpec(Strict):
                 "the kubernetes driver needs a kubernetes router: service-selector, "
                 "ingress-nginx or gateway-api",
                 ("driver", "kind"),
+            )
+        if kind == "ecs" and router != "alb":
+            return "the ecs driver needs router kind alb (weighted target groups)", (
+                "driver",
+                "kind",
             )
         if on_k8s and kind != "kubernetes":
             return f"router {router} moves traffic in Kubernetes: use driver kubernetes", (

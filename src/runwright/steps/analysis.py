@@ -68,7 +68,7 @@ from runwright.steps.services import StepContext
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS = ("scrape", "router", "prometheus", "http", "command")
+PROVIDERS = ("scrape", "router", "prometheus", "http", "command", "cloudwatch")
 PAGE_PROVIDERS = ("scrape", "router")
 """Providers that evaluate the scrape query subset over a metrics page (rates need two reads)."""
 Compare = Literal["baseline", "none"]
@@ -117,14 +117,25 @@ def check_spec(name: str, mapping: Mapping[str, Any]) -> CheckSpec:
             "then remove 'draft: true'",
         )
     provider = provider_of(name, mapping)
+    if provider == "cloudwatch" and mapping.get("alarm"):
+        mapping = alarm_check(mapping)
     if provider != "http" and not str(mapping.get("query") or "").strip():
         raise InputError(f"check {name!r} has no query", hint="add query: ... to the check")
-    if provider not in ("command", "router") and not str(mapping.get("url") or "").strip():
+    if provider not in ("command", "router", "cloudwatch") and not str(
+        mapping.get("url") or ""
+    ).strip():
         raise InputError(
             f"check {name!r} needs a url for provider {provider}",
             hint="e.g. url: http://prometheus:9090, or '{{ new_url }}/metrics' for scrape",
         )
     return parse_check(name, {"query": "success", **mapping})
+
+
+def alarm_check(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """``alarm: NAME`` reads the alarm: its query is the name, and it fails while the alarm
+    is in ALARM (value 1) unless the check says otherwise."""
+    rule = {} if "fail_if" in mapping or "pass_if" in mapping else {"fail_if": "> 0"}
+    return {"query": str(mapping["alarm"]), **rule, **mapping}
 
 
 def check_rules(name: str, mapping: Mapping[str, Any]) -> CheckSpec | SequentialSpec:
@@ -208,8 +219,9 @@ def render_check(
 ) -> dict[str, Any]:
     """The mapping with its templated settings rendered (a command's query shell-quoted)."""
     provider = provider_of(name, mapping)
-    out = dict(mapping)
-    for key in ("url", "query", "baseline_url", "baseline_query"):
+    alarm = provider == "cloudwatch" and mapping.get("alarm")
+    out = alarm_check(mapping) if alarm else dict(mapping)
+    for key in ("url", "query", "baseline_url", "baseline_query", "endpoint_url", "region"):
         if isinstance(out.get(key), str):
             shell = provider == "command" and key in ("query", "baseline_query")
             out[key] = render(out[key], variables, shell=shell, where=f"check {name}: {key}")
@@ -262,12 +274,34 @@ def build_provider(
             expect_status=codes,
         )
         return HttpProbeProvider(probe, clock)
+    if provider == "cloudwatch":
+        return _cloudwatch(name, mapping, clock)
     from runwright.providers.command import CommandProvider, CommandSettings
 
     env = dict(environ) if environ else None
     return CommandProvider(
         CommandSettings(timeout_seconds=timeout, cwd=mapping.get("cwd"), env=env), clock
     )
+
+
+def _cloudwatch(name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
+    from runwright.aws.session import AwsSettings
+    from runwright.providers.cloudwatch import STATS, CloudWatchProvider, CloudWatchSettings
+
+    stat = str(mapping.get("stat") or "Average")
+    if stat not in STATS:
+        raise InputError(f"check {name!r}: stat must be one of {', '.join(STATS)}")
+    try:
+        period = int(parse_duration(mapping.get("period") or 60))
+    except ValueError as exc:
+        raise InputError(f"check {name!r}: period: {exc}") from None
+    aws = AwsSettings(
+        region=mapping.get("region"),
+        profile=mapping.get("profile"),
+        endpoint_url=mapping.get("endpoint_url"),
+    )
+    settings = CloudWatchSettings(aws, stat, max(1, period), alarm=bool(mapping.get("alarm")))
+    return CloudWatchProvider(settings, clock)
 
 
 def parse_check_interval(mapping: Mapping[str, Any]) -> float:

@@ -104,6 +104,10 @@ class BackupKind:
         if p.keep or p.max_age:
             policy = RetentionPolicy(p.keep, timedelta(seconds=p.max_age) if p.max_age else None)
             plan = catalog.plan_retention(db.name, policy)
+            discard = getattr(db, "discard", None)
+            if discard is not None:
+                for old in plan.delete:
+                    await discard(old)
             deleted = [i.backup_id for i in catalog.apply_retention(plan)]
             for backup_id in deleted:
                 ctx.output(f"retention deleted {backup_id}")
