@@ -1,5 +1,5 @@
-"""Kubernetes releases that go wrong or go back: gateway-api weights and rollback to a
-revision, a runwright killed between the writes of a switch, ``plan``, and bad settings.
+"""Kubernetes releases that go wrong: a runwright killed between the writes of a switch,
+``plan``, and bad settings.
 
 All against the fake API server, through the real CLI; what is asserted is what a user sees
 in the cluster (HTTPRoute backendRefs, Ingress backends and canary weight, Deployments and
@@ -30,56 +30,6 @@ ENV = "production"
 def lab(tmp_path: Path, state_dir: Path) -> Iterator[KubeLab]:
     with open_kube_lab(tmp_path, state_dir) as lab:
         yield lab
-
-
-def _route_writes(writes: list[Write]) -> list[Write]:
-    return [w for w in writes if "/httproutes/" in w.path]
-
-
-def _refs(write: Write) -> list[tuple[str, int]]:
-    return [(r["name"], r["weight"]) for r in write.result["spec"]["rules"][0]["backendRefs"]]
-
-
-def test_gateway_api_canary_weights_and_rollback_to_a_revision(lab: KubeLab) -> None:
-    book = lab.runbook(
-        strategy="canary",
-        weights=[10, 50, 100],
-        pause="0.2s",
-        router={"kind": "gateway-api", "route": "shop"},
-    )
-    v1, v2, v3 = (f"{SERVICE}-v{n}" for n in (1, 2, 3))
-    lab.deployed(book, "v1")
-    assert lab.route_refs() == [(v1, 100)]
-
-    mark = len(lab.fake.writes)
-    lab.deployed(book, "v2")
-    assert [_refs(w) for w in _route_writes(lab.fake.writes[mark:])] == [
-        [(v1, 90), (v2, 10)],
-        [(v1, 50), (v2, 50)],
-        [(v2, 100)],
-    ]
-    for write in _route_writes(lab.fake.writes):
-        assert all(name in write.available for name, _ in _refs(write)), write
-
-    lab.deployed(book, "v3")
-    failed = lab.deploy(book, "v4-broken")
-    assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert lab.route_refs() == [(v3, 100)]
-    assert lab.deployments() == {v2: 0, v3: 2}
-
-    revisions = {r["revision"]: r["version"] for r in lab.json("history") if r["revision"]}
-    assert revisions == {1: "v1", 2: "v2", 3: "v3"}
-    back = lab.cli("rollback", "-e", ENV, "--to-revision", "2", env=lab.env)
-    assert back.returncode == 0, back.stdout + back.stderr
-    assert lab.route_refs() == [(v2, 100)]
-    # v2 was kept at zero replicas: it was scaled back up before taking traffic.
-    assert lab.deployments() == {v2: 2, v3: 0}
-
-    older = lab.cli("rollback", "-e", ENV, "--to-revision", "1", env=lab.env)
-    assert older.returncode == 0, older.stdout + older.stderr
-    assert lab.route_refs() == [(v1, 100)]
-    # v1 had been deleted (beyond retain: 1): it is created again from the template.
-    assert lab.deployments() == {v1: 2, v2: 0}
 
 
 def test_a_kill_between_the_writes_of_a_switch_resumes_to_exactly_one_version(

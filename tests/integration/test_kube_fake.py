@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import ROOT
 from tests.support.kubeapi import FakeKube, serve
 from tests.support.kubelab import NS, seed
 
+from runwright.drivers.base import ServiceSpec
+from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
 from runwright.errors import DriverError
 from runwright.kube.client import Kube, KubeSettings
 from runwright.routers.base import Backend
@@ -150,3 +153,36 @@ def test_a_router_refuses_a_version_without_available_pods(fake: FakeKube, tmp_p
     with pytest.raises(DriverError, match="has no available replicas"):
         asyncio.run(switch())
     assert fake.writes == []
+
+
+def test_a_crashing_version_fails_with_its_events_and_last_log_lines_and_leaves_nothing(
+    fake: FakeKube, tmp_path: Path
+) -> None:
+    template = tmp_path / "deployment.yaml"
+    template.write_text((ROOT / "examples" / "k8s" / "shop-deployment.yaml").read_text())
+
+    async def start() -> None:
+        kube = Kube(KubeSettings(tmp_path / "kubeconfig", None, NS))
+        driver = KubernetesDriver(
+            kube,
+            KubernetesSettings(
+                image="shop:{{ version }}",
+                service="shop-production",
+                template_file=template,
+                poll_interval=0.05,
+            ),
+        )
+        try:
+            await driver.start(ServiceSpec(name="shop-production", command=""), "v5-crash")
+        finally:
+            await kube.close()
+
+    with pytest.raises(DriverError) as caught:
+        asyncio.run(start())
+    text = str(caught.value)
+    assert 'deployment "shop-production-v5-crash" exceeded its progress deadline' in text
+    assert "container web: CrashLoopBackOff" in text
+    assert "BackOff: Back-off restarting failed container" in text
+    assert "  | FATAL: DATABASE_URL is not set" in text
+    assert fake.get("deployments", NS, "shop-production-v5-crash") is None
+    assert fake.get("services", NS, "shop-production-v5-crash") is None

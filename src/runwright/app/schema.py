@@ -32,6 +32,19 @@ def json_schema() -> dict[str, Any]:
     defs["Phase"]["properties"]["steps"] = step_list
     defs["Procedure"]["properties"]["steps"] = step_list
     schema["properties"]["rollback"] = step_list
+    _shorthand(defs["ServiceSpec"]["properties"])
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "runwright runbook"
     return schema
+
+
+def _shorthand(service: dict[str, Any]) -> None:
+    """``driver: local`` and a router section without ``kind`` are valid, as the loader reads
+    them: the tagged sections become ``anyOf`` (a kind's own enum still tells them apart)."""
+    for key, names in (("driver", ["local", "fake"]), ("router", ["builtin", "haproxy", "fake"])):
+        section = service[key]
+        variants = section.get("oneOf", [])
+        service[key] = {
+            "title": section.get("title", key),
+            "anyOf": [{"type": "string", "enum": names}, *variants],
+        }

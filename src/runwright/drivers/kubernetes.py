@@ -84,7 +84,9 @@ class KubernetesDriver:
                 hint="create it (kubectl create namespace ...) or fix driver.namespace",
             )
         template = await self._template()
-        self._clone(template, "probe", "probe")
+        # The image is rendered per version at start (with the run's variables); here only
+        # whether the template can be cloned at all.
+        self._clone(template, "probe", "probe", image="probe")
 
     async def _template(self) -> dict[str, Any]:
         s = self.settings
@@ -118,10 +120,13 @@ class KubernetesDriver:
                 return doc
         raise SettingError(f"the template {path} holds no Deployment", ("driver", "template"))
 
-    def _clone(self, template: Mapping[str, Any], service: str, version: str) -> dict[str, Any]:
+    def _clone(
+        self, template: Mapping[str, Any], service: str, version: str, image: str | None = None
+    ) -> dict[str, Any]:
         s = self.settings
         context = {**s.variables, "version": version, "service": service}
-        image = render(s.image, context, where="service.driver.image")
+        if image is None:
+            image = render(s.image, context, where="service.driver.image")
         where = ("driver", "template" if s.template_file else "template_deployment")
         try:
             body = clone_deployment(

@@ -368,6 +368,12 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
     resolver.errors.extend(_unknown_checks(source, frame))
     resolver.errors.extend(_unknown_step_environments(source, frame))
     resolver.errors.extend(_router_checks_without_service(source, frame))
+    misfit = frame.service.misfit() if frame.service is not None else None
+    if misfit is not None:
+        message, where = misfit
+        resolver.errors.append(
+            source.error(f"service: {message}", ("service", *where), hint="see docs/drivers.md")
+        )
     resolver.errors.extend(_unknown_sinks(source, frame))
     if check_rules is not None:
         resolver.errors.extend(_check_rules(source, frame, check_rules))

@@ -275,22 +275,33 @@ class ServiceSpec(Strict):
     stop_timeout: Duration = 10.0
     router: RouterSpec = Field(default_factory=LocalRouterSpec)
 
-    @model_validator(mode="after")
-    def _fits(self) -> ServiceSpec:
+    def misfit(self) -> tuple[str, tuple[str, ...]] | None:
+        """Why this driver and router cannot work together, and where (the loader reports it
+        at that key's line), or None."""
         kind, router = self.driver.kind, self.router.kind
         if kind in ("local", "fake") and not self.command:
-            raise ValueError(f"the {kind} driver needs a command, e.g. 'app --port {{{{ port }}}}'")
+            return (
+                f"the {kind} driver needs a command, e.g. 'app --port {{{{ port }}}}'",
+                ("driver",),
+            )
         on_k8s = router in KUBERNETES_ROUTERS
         if kind == "kubernetes" and not on_k8s:
-            raise ValueError(
+            return (
                 "the kubernetes driver needs a kubernetes router: service-selector, "
-                "ingress-nginx or gateway-api"
+                "ingress-nginx or gateway-api",
+                ("driver", "kind"),
             )
         if kind == "ecs" and router != "alb":
-            raise ValueError("the ecs driver needs router kind alb (weighted target groups)")
+            return "the ecs driver needs router kind alb (weighted target groups)", (
+                "driver",
+                "kind",
+            )
         if on_k8s and kind != "kubernetes":
-            raise ValueError(f"router {router} moves traffic in Kubernetes: use driver kubernetes")
-        return self
+            return f"router {router} moves traffic in Kubernetes: use driver kubernetes", (
+                "router",
+                "kind",
+            )
+        return None
 
 
 class ReleaseSpec(Strict):

@@ -8,8 +8,11 @@ puts the other on the canary Ingress with its share. Promoting a version to 100%
 writes, each leaving traffic on running versions only (make-before-break): the canary
 Ingress takes 100% to it, the main Ingress is pointed at it, the canary drops to 0. A run
 killed between two of them resumes by applying the same table again, which finishes them.
-Every write is a PUT with the resourceVersion read, retried on 409, and only ever towards a
-version whose Deployment is rolled out.
+When the main Ingress sends to neither version of a two-version table (the first canary
+after releases by Service selector, whose Service the Ingress names), the version with the
+larger share is first made the stable one that way. Every write is a PUT with the
+resourceVersion read, retried on 409, and only ever towards a version whose Deployment is
+rolled out.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def test_kubernetes_and_command_sections_are_typed(tmp_path: Path) -> None:
         ("service:\n  driver: {kind: local}\n", 4, "needs a command"),
         (
             "service:\n  command: x\n  router: {kind: ingress-nginx, ingress: i}\n",
-            4,
+            5,
             "use driver kubernetes",
         ),
     ],
