@@ -141,11 +141,13 @@ def test_a_canary_failing_its_scraped_error_rate_is_rolled_back_and_the_report_s
     book = rt.load(path)
     try:
         with Load(listen):
-            good = runs.deploy(rt, path, "local", "v1", runbook=book)
+            good = asyncio.run(runs.deploy(rt, path, "local", "v1", runbook=book))
             assert good.status == "succeeded", good.failure
             assert versions_served(listen) == {"v1": 40}
-            bad = runs.deploy(
-                rt, path, "local", "v2", runbook=book, overrides={"faults": "--error-rate 0.2"}
+            bad = asyncio.run(
+                runs.deploy(
+                    rt, path, "local", "v2", runbook=book, overrides={"faults": "--error-rate 0.2"}
+                )
             )
             assert bad.status == "rolled_back"
             assert versions_served(listen) == {"v1": 40}

@@ -3,7 +3,8 @@
 ``import`` turns a team's Markdown runbook into YAML and says on stderr what it could not
 understand and which thresholds it drafted as checks, so a person reviews exactly those.
 ``lint`` reports what is unsafe or missing; its exit code lets CI refuse a risky runbook.
-Registered on the main group by ``cli.main`` (``cli.add_command``).
+Registered on the main group by ``cli.main`` (``cli.add_command``), whose group maps errors
+(an unreadable or broken file: exit 2).
 """
 
 from __future__ import annotations
@@ -38,11 +39,7 @@ def import_cmd(runbook: str, output: str | None, quiet: bool) -> None:
     sections procedures, and thresholds in the prose draft checks. Everything not understood
     is listed on stderr with its line. Exit 0, or 2 when RUNBOOK cannot be read.
     """
-    try:
-        result = import_markdown(read_text(Path(runbook)), runbook)
-    except RunwrightError as exc:
-        _err(f"error: {exc}")
-        sys.exit(2)
+    result = import_markdown(read_text(Path(runbook)), runbook)
     text = result.yaml(runbook)
     if output:
         Path(output).write_text(text, encoding="utf-8")

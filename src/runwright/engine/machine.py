@@ -89,7 +89,7 @@ def undo_pending(step: StepView) -> bool:
         step.section == MAIN
         and step.status == "succeeded"
         and step.has_undo
-        and (step.undo_status in (None, "pending", "running"))
+        and (step.undo_status in (None, "pending", "running", "waiting"))
     )
 
 

@@ -255,9 +255,10 @@ class Scheduler:
                         break
                 elif isinstance(action, Undo):
                     row = _find(rows, MAIN, action.idx)
-                    await self._execute(
+                    if await self._execute(
                         info, row, ctx_vars, actor, redactor, services or {}, interactive, undo=True
-                    )
+                    ):
+                        break
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]
         finally:
