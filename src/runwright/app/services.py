@@ -14,8 +14,8 @@ from runwright.drivers.base import ServiceSpec
 from runwright.drivers.local import LocalDriver, LocalSettings
 from runwright.engine.clock import SystemClock
 from runwright.model.loader import Runbook
-from runwright.routers import make_router
-from runwright.routers.base import RouterSettings, split_address
+from runwright.routers import make_router, settings_for
+from runwright.routers.base import split_address
 
 
 def admin_address(listen: str, admin: str | None) -> str:
@@ -47,15 +47,14 @@ def build_services(
         from runwright.drivers.fake import FakeDriver
 
         driver = FakeDriver(clock)
-    router_settings = RouterSettings(
-        state_dir=settings.state_dir / "routers" / name,
-        listen=service.router.listen,
-        admin=admin_address(service.router.listen, service.router.admin),
+    router_settings = settings_for(
+        service.router.kind,
+        settings.state_dir / "routers" / name,
+        service.router.listen,
+        admin_address(service.router.listen, service.router.admin),
     )
     if driver is None:
-        reserved = frozenset(
-            split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
-        )
+        reserved = frozenset(split_address(a)[1] for a in router_settings.addresses())
         driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
     router = make_router(service.router.kind, router_settings, clock)
     return {"driver": driver, "router": router, "service": spec}
