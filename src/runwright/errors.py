@@ -7,7 +7,8 @@ returns, following the documented contract: 1 run failed or rolled back, 2 bad i
 
     RunwrightError
     ├── InputError (2)            bad runbook, flag, reference, or state the user must fix
-    │   └── RunbookError          carries file, line, column and a hint
+    │   ├── RunbookError          carries file, line, column and a hint
+    │   └── SettingError          a driver/router setting the world refutes (app adds file:line)
     ├── BlockedError (3)          the run cannot proceed now; a person or time unblocks it
     │   ├── LockedError           another run holds the (runbook, environment) lock
     │   ├── AwaitingInput         approval, attestation or settlement is needed
@@ -15,7 +16,8 @@ returns, following the documented contract: 1 run failed or rolled back, 2 bad i
     ├── RunFailed (1)             the run failed and was rolled back (or could not be)
     └── ActionError (1)           a step, driver or provider failed; ``retryable`` guides retries
         ├── DriverError
-        └── ProviderError
+        ├── ProviderError
+        └── NotifyError           a sink (Slack, webhook, email, status page) refused a message
 """
 
 from __future__ import annotations
@@ -76,6 +78,17 @@ class RunbookError(InputError):
         return text
 
 
+class SettingError(InputError):
+    """A driver or router setting that cannot work (unknown context, missing template...).
+
+    ``setting`` is the key path under the runbook's ``service`` section (``("driver",
+    "context")``), which the app layer turns into ``file:line:col``."""
+
+    def __init__(self, message: str, setting: tuple[str, ...], *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.setting = setting
+
+
 class BlockedError(RunwrightError):
     """The run cannot proceed now; someone (or time) must unblock it."""
 
@@ -116,3 +129,7 @@ class DriverError(ActionError):
 
 class ProviderError(ActionError):
     """A signal provider (Prometheus, scrape, probe, command) could not be read."""
+
+
+class NotifyError(ActionError):
+    """A notification sink could not take a message (unreachable, refused, bad answer)."""

@@ -19,6 +19,7 @@ from runwright.engine.machine import MAIN, in_flight, settle
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow, StepUpdate
 from runwright.errors import InputError
+from runwright.model.status import UNFINISHED_STEP, RunStatus, Settlement, StepStatus
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
 
 
@@ -42,7 +43,7 @@ def _approval_step(rt: Runtime, run: RunRow) -> StepRow:
     if waiting is not None and waiting.step.kind == "approval" and not waiting.undo:
         return waiting.step
     for r in rows:
-        if r.section == MAIN and r.kind == "approval" and r.status in ("waiting", "pending"):
+        if r.section == MAIN and r.kind == "approval" and r.status in UNFINISHED_STEP:
             return r
     raise InputError(f"run {run.id} has no approval step left to act on (status {run.status})")
 
@@ -92,7 +93,7 @@ def _attestation_target(rt: Runtime, run: RunRow) -> Waiting:
         return waiting
     if waiting is None or waiting.phase is Phase.DEPLOY:
         for r in rows:
-            if r.section == MAIN and r.status == "pending":
+            if r.section == MAIN and r.status == StepStatus.PENDING:
                 ahead = Waiting(r, Phase.DEPLOY, False, None)
                 if ahead.attestable:
                     return ahead
@@ -129,9 +130,10 @@ async def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -
     )
 
 
-async def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> Acted:
-    if choice not in ("rerun", "done", "rollback"):
+async def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> Acted:
+    if chosen not in set(Settlement):
         raise InputError("choose one of --rerun, --done, --rollback")
+    choice = Settlement(chosen)
     run = rt.store.run(run_id)
     flights = in_flight(view_of(run, rt.store.steps(run_id)))
     if not flights:
@@ -141,9 +143,9 @@ async def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> A
         names = ", ".join(f"'{v.name}'" for v, _ in flights)
         raise InputError(f"step '{step_ref}' is not in flight; in flight: {names}")
     view, what = match[0]
-    if what == "undo" and choice == "rollback":
+    if what == "undo" and choice == Settlement.ROLLBACK:
         raise InputError("an undo in flight can be settled with --rerun or --done")
-    forward = what == "step" and view.section == MAIN and choice != "rollback"
+    forward = what == "step" and view.section == MAIN and choice != Settlement.ROLLBACK
     rt.store.append(
         run_id,
         actor=rt.settings.user,
@@ -151,7 +153,7 @@ async def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> A
         at=rt.clock.now(),
         step=view.name,
         data={"what": what, "choice": choice},
-        run_values={"status": "running" if forward else "rolling_back"},
+        run_values={"status": RunStatus.RUNNING if forward else RunStatus.ROLLING_BACK},
         step_update=StepUpdate(view.section, view.idx, settle(view, what, choice)),
     )
     return Acted(
@@ -193,7 +195,7 @@ async def abort(rt: Runtime, run_id: int, reason: str) -> Acted:
         )
     final = await runs.resume(rt, run_id, required_secrets=False)
     if final.terminal:
-        code = 0 if final.status in ("aborted", "rolled_back") else 1
+        code = 0 if final.status in (RunStatus.ABORTED, RunStatus.ROLLED_BACK) else 1
         return Acted(final, f"run {run_id} aborted and rolled back ({final.status})", code)
     waiting = next_step(final, rt.store.steps(run_id))
     what = waiting.describe() if waiting else f"rollback waiting ({final.status})"

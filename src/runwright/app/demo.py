@@ -29,18 +29,20 @@ from runwright.drivers.local import free_port
 from runwright.engine.executor import Observer
 from runwright.engine.store import RunRow
 from runwright.loadgen import LoadSnapshot, run_load
+from runwright.model.status import RunStatus
 from runwright.steps.router_metrics import ERROR_RATIO
+from runwright.steps.services import StepServices
 
 
 def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
     return {
         "name": "demo",
         "description": f"The runwright demo service, released blue-green behind {router}.",
-        "vars": {"python": sys.executable, "faults": ""},
+        "vars": {"python": sys.executable, "error_rate": 0},
         "environments": {"local": {"description": "this machine"}},
         "service": {
             "command": "{{ python }} -m runwright.demo --port {{ port }} --version {{ version }}"
-            " {{ faults | raw }}",
+            " --error-rate {{ error_rate }}",
             "health": "/health",
             "start_timeout": "20s",
             "stop_timeout": "5s",
@@ -99,7 +101,7 @@ def canary_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
 @dataclass
 class Release:
     version: str
-    expect: str
+    expect: RunStatus
     run: RunRow | None = None
     rollback_seconds: float | None = None
     restored_seconds: float | None = None
@@ -195,9 +197,9 @@ def _rollback_seconds(rt: Runtime, run: RunRow) -> float | None:
     return (done.at - failed.at).total_seconds()
 
 
-async def _teardown(services: dict[str, Any]) -> None:
-    driver, router = services["driver"], services["router"]
-    for inst in await driver.instances(services["service"].name):
+async def _teardown(services: StepServices) -> None:
+    driver, router, spec = services.release()
+    for inst in await driver.instances(spec.name):
         await driver.stop(inst, 5.0)
     stop = getattr(router, "stop", None)
     if stop is not None:
@@ -236,7 +238,7 @@ async def run_demo(
     book = rt.load(path)
     try:
         say(f"1/4  deploy v1 behind the {router} router at http://{listen}")
-        first = Release("v1", "succeeded")
+        first = Release("v1", RunStatus.SUCCEEDED)
         first.run = await runs.deploy(rt, path, "local", "v1", runbook=book)
         result.releases.append(first)
         if not first.as_expected:
@@ -245,13 +247,13 @@ async def run_demo(
         load.start()
         say("     live traffic: 4 keep-alive connections through the router")
         say("2/4  release v2 blue-green under load")
-        second = Release("v2", "succeeded")
+        second = Release("v2", RunStatus.SUCCEEDED)
         second.run = await runs.deploy(rt, path, "local", "v2", runbook=book)
         result.releases.append(second)
         say("3/4  release v3, whose home page fails: its smoke test must stop it")
-        third = Release("v3", "rolled_back")
+        third = Release("v3", RunStatus.ROLLED_BACK)
         third.run = await runs.deploy(
-            rt, path, "local", "v3", runbook=book, overrides={"faults": "--error-rate 1.0"}
+            rt, path, "local", "v3", runbook=book, overrides={"error_rate": "1.0"}
         )
         third.rollback_seconds = _rollback_seconds(rt, third.run)
         result.releases.append(third)
@@ -259,7 +261,7 @@ async def run_demo(
             "4/4  release v4 as a canary: its smoke test passes, but it fails 20% of user "
             "requests; analysis of the router's counters must roll it back"
         )
-        fourth = Release("v4", "rolled_back")
+        fourth = Release("v4", RunStatus.ROLLED_BACK)
         result.faulty = "v4"
         fourth.run = await runs.deploy(
             rt,
@@ -267,7 +269,7 @@ async def run_demo(
             "local",
             "v4",
             runbook=rt.load(canary_path),
-            overrides={"faults": "--error-rate 0.2"},
+            overrides={"error_rate": "0.2"},
         )
         fourth.rollback_seconds = _rollback_seconds(rt, fourth.run)
         result.releases.append(fourth)

@@ -1,7 +1,9 @@
 """Plans as use cases: what a deploy or a rollback would do, executing nothing.
 
-``plan`` and ``rollback --dry-run`` (and the web's plan view) call these; they read the
-live revision from the store so the edges never do.
+``plan`` and ``rollback --dry-run`` (and the web's plan view) await these; they read the
+live revision from the store, check the driver's and router's settings against the world
+(read-only), and, for a runbook with sequential checks, how much traffic the router carries
+now, so the edges never do.
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runwright.app.plan import Plan, build_plan
+from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.release import previous_version
 from runwright.app.runs import rollback_target
 from runwright.app.runtime import Runtime
 from runwright.model.loader import Runbook
 
 
-def _plan(
+async def _plan(
     rt: Runtime,
     book: Runbook,
     env: str | None,
     version: str,
     overrides: Mapping[str, Any],
+    *,
+    traffic: bool = False,
 ) -> tuple[Plan, str]:
     env_name, environment = rt.environment(book, env)
     current = previous_version(rt.store, book.name, env_name)
@@ -39,10 +43,15 @@ def _plan(
         previous_version=current,
         planning=True,
     )
-    return build_plan(book, env_name, environment, version, variables), current
+    services = await rt.checked_services(book, env_name, variables)
+    seen = None
+    if traffic and has_sequential(book) and services.router is not None:
+        seen = await recent_traffic(services.router, current)
+    plan = build_plan(book, env_name, environment, version, variables, services, traffic=seen)
+    return plan, current
 
 
-def plan_deploy(
+async def plan_deploy(
     rt: Runtime,
     path: str | Path,
     env: str | None,
@@ -51,8 +60,7 @@ def plan_deploy(
 ) -> Plan:
     """Every step of a deploy with its rendered commands, gates and rollback plan."""
     book = rt.load(path)
-    rt.secrets(book, required=False)
-    return _plan(rt, book, env, version, overrides or {})[0]
+    return (await _plan(rt, book, env, version, overrides or {}, traffic=True))[0]
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,11 @@ class RollbackPlan:
         )
 
 
-def plan_rollback(
+async def plan_rollback(
     rt: Runtime, env: str, runbook: str | None, to_revision: int | None
 ) -> RollbackPlan:
     """What ``runwright rollback`` would redeploy: an earlier revision, through its strategy."""
     source, number = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
-    plan, current = _plan(rt, book, env, source.version, source.params.get("vars", {}))
+    plan, current = await _plan(rt, book, env, source.version, source.params.get("vars", {}))
     return RollbackPlan(plan, book.name, plan.environment, current, number, source.version)

@@ -16,30 +16,27 @@ from pathlib import Path
 from typing import Any
 
 from runwright.app.follow import FollowSettings, next_event
+from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
+from runwright.app.silences import SilenceKeeper
 from runwright.app.waiting import next_step
 from runwright.engine.store import NewStep, RunRow
 from runwright.errors import InputError, LockedError
 from runwright.model.loader import Runbook
+from runwright.model.status import AWAITING, DeliveryStatus, RunStatus
 
-BLOCKED = {
-    "awaiting_approval",
-    "awaiting_attestation",
-    "awaiting_settlement",
-    "awaiting_decision",
-}
-WAITABLE = {"awaiting_approval", "awaiting_attestation"}
+WAITABLE = frozenset({RunStatus.AWAITING_APPROVAL, RunStatus.AWAITING_ATTESTATION})
 """Statuses ``--wait`` sits out: a person unblocks them from elsewhere (approve, attest)."""
 UNBLOCKING = frozenset({"approval.given", "gate.attested", "run.abort_requested", "run.finished"})
 
 
 def exit_code_for(run: RunRow) -> int:
-    if run.status == "succeeded":
+    if run.status == RunStatus.SUCCEEDED:
         return 0
-    if run.status in BLOCKED or not run.terminal:
+    if run.status in AWAITING or not run.terminal:
         return 3
     return 1
 
@@ -74,10 +71,14 @@ async def deploy(
         raise InputError("--version must not be empty")
     if procedure is not None:
         kind = "procedure"
+    if procedure is None or version != "-":
+        book.check_version(version)
     check_windows(env_name, environment, rt.clock.now())
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     secrets = rt.secrets(book, required=True)
+    if procedure is None and book.service is not None:
+        await rt.checked_services(book, env_name)
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:
@@ -180,15 +181,33 @@ async def _drive_once(
         initiator=run.initiator,
         previous_version=run.params.get("previous_version", ""),
     )
-    final = await rt.scheduler().drive(
+    redactor = rt.redactor(secrets)
+    notifier = Notifier(
+        rt.store,
+        rt.clock,
+        book,
+        env_name,
+        variables,
+        redactor,
+        rt.settings.user,
+        crash_at=rt.settings.crash_at,
+    )
+    drive = rt.scheduler().drive(
         run_id,
         actor=rt.settings.user,
         variables=variables,
-        redactor=rt.redactor(secrets),
+        redactor=redactor,
         services=rt.step_services(book, env_name, variables),
         interactive=interactive,
     )
-    if final.status == "succeeded" and final.revision is None and final.kind in REVISED:
+    keeper = SilenceKeeper(
+        rt.store,
+        rt.clock,
+        rt.settings.user,
+        active=any(s.kind == "silence" for s in [*(s for _p, s in book.steps()), *book.rollback]),
+    )
+    final = await alongside([notifier, keeper], run_id, drive)
+    if final.status == RunStatus.SUCCEEDED and final.revision is None and final.kind in REVISED:
         _record_revision(rt, final)
         final = rt.store.run(run_id)
     return final
@@ -226,6 +245,8 @@ async def resume(
 ) -> RunRow:
     run = rt.store.run(run_id)
     if run.terminal:
+        if await _deliver_pending(rt, run):
+            return rt.store.run(run_id)
         raise InputError(
             f"run {run_id} already ended ({run.status}); nothing to resume",
             hint="start a new one with runwright deploy",
@@ -240,6 +261,36 @@ async def resume(
         data={"status": run.status},
     )
     return await _drive(rt, run_id, book, secrets, Drive(interactive, wait))
+
+
+async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
+    """Send the notifications an ended run still owes (runwright died before sending them);
+    True when there were any."""
+    book = _runbook_of(rt, run)
+    env_name, environment = rt.environment(book, run.environment)
+    secrets = rt.secrets(book, required=False)
+    variables = rt.variables(
+        book,
+        env_name,
+        environment,
+        version=run.version,
+        overrides=run.params.get("vars", {}),
+        secrets=secrets,
+        run_id=run.id,
+        initiator=run.initiator,
+    )
+    notifier = Notifier(
+        rt.store, rt.clock, book, env_name, variables, rt.redactor(secrets), rt.settings.user
+    )
+    if not notifier.active:
+        return False
+    before = len(notifier.deliveries.for_run(run.id))
+    pending = [d for d in notifier.deliveries.for_run(run.id) if d.status == DeliveryStatus.SENDING]
+    try:
+        await notifier.pump(run.id)
+    finally:
+        await notifier.aclose()
+    return bool(pending) or len(notifier.deliveries.for_run(run.id)) > before
 
 
 def rollback_target(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,18 @@ from runwright.app.release import PLAN_PLACEHOLDERS, release_variables
 from runwright.app.settings import Settings
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
 from runwright.engine.store import Store
 from runwright.errors import InputError, RunbookError
-from runwright.model.loader import Runbook, load_runbook, load_text
+from runwright.model.loader import Runbook, build_runbook, load_runbook, load_text
 from runwright.model.schema import Environment
+from runwright.model.source import Source
+from runwright.model.templating import outside
 from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
+from runwright.steps.services import StepServices
 
 
 def _markdown_parser() -> Any:
@@ -44,6 +48,11 @@ def read_runbook(path: str | Path) -> Runbook:
 def read_runbook_text(text: str, file: str) -> Runbook:
     """The same for a runbook's text (a run's stored copy)."""
     return load_text(text, file, param_models(), _markdown_parser(), validate_check)
+
+
+def validate_source(source: Source) -> Runbook:
+    """Validate an already-read document (an import, before it is written) like a file."""
+    return build_runbook(source, param_models(), validate_check)
 
 
 def owner_dead(owner: str) -> bool:
@@ -77,7 +86,7 @@ class Runtime:
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     observer: Observer = field(default_factory=NullObserver)
-    services: dict[str, Any] = field(default_factory=dict)
+    interrupt: Interrupt = field(default_factory=Interrupt)
 
     @classmethod
     def open(
@@ -157,25 +166,26 @@ class Runtime:
         previous_version: str = "",
         planning: bool = False,
     ) -> dict[str, Any]:
-        merged = {**runbook.vars, **env.vars, **overrides}
+        given = {k: outside(v, f"--var {k}") for k, v in overrides.items()}
+        merged = {**runbook.vars, **env.vars, **given}
         return {
             **merged,
             "vars": merged,
-            "version": version,
+            "version": outside(version, "--version"),
             "environment": env_name,
             "runbook": runbook.name,
             "run_id": run_id if run_id is not None else "<run id>",
             "initiator": initiator,
             "secrets": dict(secrets),
             "state_dir": str(self.settings.state_dir),
-            **release_variables(runbook, previous_version),
+            **release_variables(runbook, outside(previous_version, "the previous version")),
             **(PLAN_PLACEHOLDERS if planning else {}),
         }
 
     def redactor(self, secrets: Mapping[str, str]) -> Redactor:
         return Redactor(v for v in secrets.values() if v != "***")
 
-    def scheduler(self) -> Scheduler:
+    def scheduler(self) -> Scheduler[StepServices]:
         return Scheduler(
             self.store,
             RegistryExecutor(),
@@ -185,24 +195,40 @@ class Runtime:
                 lease_ttl=self.settings.lease_ttl,
                 crash_at=self.settings.crash_at,
                 owner_dead=owner_dead,
+                interrupt=self.interrupt,
             ),
             observer=self.observer,
         )
+
+    async def checked_services(
+        self, runbook: Runbook, env_name: str, variables: Mapping[str, Any] | None = None
+    ) -> StepServices:
+        """The run's services after its driver and router settings were checked against the
+        world (read-only): a setting that cannot work is an InputError at its position."""
+        services = self.step_services(runbook, env_name, variables)
+        if runbook.service is not None:
+            from runwright.app.services import verify_services
+
+            await verify_services(runbook, services)
+        return services
 
     def step_services(
         self,
         runbook: Runbook | None = None,
         env_name: str = "",
         variables: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        services: dict[str, Any] = {
-            "environ": dict(self.settings.environ),
-            "state_dir": self.settings.state_dir,
-        }
+    ) -> StepServices:
+        services = StepServices(
+            environ=dict(self.settings.environ), state_dir=self.settings.state_dir
+        )
         if runbook is not None and runbook.service is not None:
             from runwright.app.services import build_services
 
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
-            services.update(build_services(self.settings, runbook, env_name, plain))
-        services.update(self.services)
+            driver, router, spec = build_services(self.settings, runbook, env_name, plain)
+            services = replace(services, driver=driver, router=router, service=spec)
+        if runbook is not None and runbook.sinks:
+            from runwright.app.notifications import messenger_for
+
+            services = replace(services, notifier=messenger_for(runbook, variables or {}))
         return services

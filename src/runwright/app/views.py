@@ -114,7 +114,7 @@ class StepInfo:
 
 
 @dataclass(frozen=True)
-class RunStatus:
+class RunDetail:
     """One run with its steps; ``phase`` (deploy or rollback) and ``waiting`` while it is on."""
 
     run: RunSummary
@@ -128,13 +128,13 @@ class RunStatus:
             **self.run.to_json(),
             "failure": self.run.failure,
             "phase": self.phase,
-            "waiting": self.waiting,
+            "waiting": self.waiting,  # not a status
             "holds_lock": not self.run.terminal,
             "steps": [s.to_json() for s in self.steps],
         }
 
 
-def run_status(rt: Runtime, run: RunRow) -> RunStatus:
+def run_status(rt: Runtime, run: RunRow) -> RunDetail:
     rows = rt.store.steps(run.id)
     phase = waiting = None
     if not run.terminal:
@@ -142,14 +142,14 @@ def run_status(rt: Runtime, run: RunRow) -> RunStatus:
         found = next_step(run, rows)
         if found is not None and found.on is not None:
             waiting = found.describe()
-    return RunStatus(RunSummary.of(run), [StepInfo.of(s) for s in rows], phase, waiting)
+    return RunDetail(RunSummary.of(run), [StepInfo.of(s) for s in rows], phase, waiting)
 
 
-def status(rt: Runtime, run_id: int) -> RunStatus:
+def status(rt: Runtime, run_id: int) -> RunDetail:
     return run_status(rt, rt.store.run(run_id))
 
 
-def active(rt: Runtime) -> list[RunStatus]:
+def active(rt: Runtime) -> list[RunDetail]:
     """Runs not ended yet (each holds its environment's lock), newest first."""
     return [run_status(rt, r) for r in rt.store.runs(active=True)]
 
@@ -210,7 +210,7 @@ class EnvironmentInfo:
     version: str | None
     deployed_by: str | None
     deployed_at: datetime | None
-    active: RunStatus | None
+    active: RunDetail | None
 
     def to_json(self) -> dict[str, Any]:
         return {

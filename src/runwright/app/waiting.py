@@ -16,6 +16,14 @@ from enum import StrEnum
 from runwright.engine.machine import MAIN, AwaitSettlement, Execute, Undo, decide, rolling_back
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow
+from runwright.model.status import RunStatus
+
+WAITS_FOR = {
+    RunStatus.AWAITING_APPROVAL: "approval",
+    RunStatus.AWAITING_ATTESTATION: "attestation",
+    RunStatus.AWAITING_SETTLEMENT: "settlement",
+    RunStatus.AWAITING_DECISION: "decision",
+}
 
 
 class Phase(StrEnum):
@@ -61,7 +69,7 @@ def next_step(run: RunRow, rows: list[StepRow]) -> Waiting | None:
     view = view_of(run, rows)
     action = decide(view)
     phase = Phase.ROLLBACK if rolling_back(view) else Phase.DEPLOY
-    on = run.status.removeprefix("awaiting_") if run.status.startswith("awaiting_") else None
+    on = WAITS_FOR.get(run.status)
     if isinstance(action, Execute | AwaitSettlement):
         section, idx, undo = action.section, action.idx, False
         if isinstance(action, AwaitSettlement):

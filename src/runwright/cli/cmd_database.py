@@ -22,6 +22,7 @@ from runwright.cli.edge import err as _err
 from runwright.cli.show import dumps
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
+from runwright.model.status import RunStatus
 
 
 def _size(n: int) -> str:
@@ -46,7 +47,7 @@ def _finish(rt: Runtime, row: RunRow, as_json: bool, what: str) -> None:
                 }
             )
         )
-    elif row.status == "succeeded":
+    elif row.status == RunStatus.SUCCEEDED:
         _err(f"{what}: {step.summary}")
     else:
         _err(f"{what} failed (run {row.id}): {row.failure or step.summary}")

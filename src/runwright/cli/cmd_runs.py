@@ -16,8 +16,10 @@ from runwright.app.planning import plan_deploy, plan_rollback
 from runwright.app.runtime import Runtime
 from runwright.cli import show
 from runwright.cli.edge import Ctx, pass_ctx, run
+from runwright.cli.terminal import two_step_interrupt
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
+from runwright.model.status import Settlement
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -76,7 +78,7 @@ def plan(
 
     Nothing is executed.
     """
-    p = plan_deploy(c.runtime(), runbook, env, version, parse_vars(var))
+    p = run(plan_deploy(c.runtime(), runbook, env, version, parse_vars(var)))
     header = f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)"
     show.plan(p, header=header, as_json=as_json)
 
@@ -104,17 +106,18 @@ def deploy(
 ) -> None:
     """Run RUNBOOK for an environment and version, journaling every step."""
     rt = c.runtime(quiet=quiet)
-    row = run(
-        runs.deploy(
-            rt,
-            runbook,
-            env,
-            version,
-            overrides=parse_vars(var),
-            interactive=interactive(yes),
-            wait=wait,
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        row = run(
+            runs.deploy(
+                rt,
+                runbook,
+                env,
+                version,
+                overrides=parse_vars(var),
+                interactive=interactive(yes),
+                wait=wait,
+            )
         )
-    )
     finish(rt, row, as_json)
 
 
@@ -128,7 +131,9 @@ def deploy(
 def resume(c: Ctx, run_id: int, yes: bool, wait: bool, as_json: bool, quiet: bool) -> None:
     """Continue RUN_ID after a crash, an approval, an attestation or a settlement."""
     rt = c.runtime(quiet=quiet)
-    finish(rt, run(runs.resume(rt, run_id, interactive=interactive(yes), wait=wait)), as_json)
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        row = run(runs.resume(rt, run_id, interactive=interactive(yes), wait=wait))
+    finish(rt, row, as_json)
 
 
 @click.command("rollback")
@@ -150,18 +155,19 @@ def rollback_cmd(
 ) -> None:
     """Deploy an earlier revision of ENV again, through the same strategy (plan first)."""
     rt = c.runtime(quiet=quiet)
-    rp = plan_rollback(rt, env, runbook, to_revision)
+    rp = run(plan_rollback(rt, env, runbook, to_revision))
     if dry_run or not as_json:
         show.plan(rp.plan, header=rp.header, as_json=as_json)
     if dry_run:
         if not as_json:
             click.echo("\ndry run: nothing was executed")
         return
-    row = run(
-        runs.rollback(
-            rt, env, runbook=rp.runbook, to_revision=rp.revision, interactive=interactive(False)
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        row = run(
+            runs.rollback(
+                rt, env, runbook=rp.runbook, to_revision=rp.revision, interactive=interactive(False)
+            )
         )
-    )
     finish(rt, row, as_json)
 
 
@@ -194,9 +200,9 @@ def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: s
 @click.command()
 @click.argument("run_id", type=int)
 @click.argument("step")
-@click.option("--rerun", "choice", flag_value="rerun", help="Run the step again.")
-@click.option("--done", "choice", flag_value="done", help="It completed; go on.")
-@click.option("--rollback", "choice", flag_value="rollback", help="Treat it as failed.")
+@click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
+@click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
+@click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
 @pass_ctx
 def settle(c: Ctx, run_id: int, step: str, choice: str | None) -> None:
     """Decide what happened to STEP (name or number), in flight when runwright stopped."""
@@ -241,17 +247,18 @@ def run_procedure(
 ) -> None:
     """Run the named procedure of RUNBOOK (troubleshooting, emergency...) as a journaled run."""
     rt = c.runtime(quiet=quiet)
-    row = run(
-        runs.deploy(
-            rt,
-            runbook,
-            env,
-            version,
-            overrides=parse_vars(var),
-            interactive=interactive(yes),
-            procedure=name,
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        row = run(
+            runs.deploy(
+                rt,
+                runbook,
+                env,
+                version,
+                overrides=parse_vars(var),
+                interactive=interactive(yes),
+                procedure=name,
+            )
         )
-    )
     finish(rt, row, as_json)
 
 

@@ -3,9 +3,9 @@
 ``RunwrightGroup`` wraps the invocation of every command (nested groups included), so errors
 are mapped once: a runwright error becomes ``error: ...`` / ``hint: ...`` and its exit code
 (2 bad input, 3 blocked, 1 failed), Ctrl-C a note that the run is journaled (130), a closed
-pipe (``runwright logs 1 | head``) a quiet exit 0, and anything else one line asking for a bug
-report (the traceback only with ``RUNWRIGHT_DEBUG=1``). Commands call the app's coroutines
-through ``run``, the one place the CLI starts an event loop.
+pipe (``runwright logs 1 | head``) a quiet exit 0 (``terminal.output_closed``), and anything
+else one line asking for a bug report (the traceback only with ``RUNWRIGHT_DEBUG=1``).
+Commands call the app's coroutines through ``run``, the one place the CLI starts an event loop.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ import click
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.cli.render import ConsoleObserver
+from runwright.cli.terminal import is_closed_pipe, output_closed, safe_echo
 from runwright.errors import RunbookError, RunwrightError
 
 T = TypeVar("T")
 
 
 def err(text: str) -> None:
-    click.echo(text, err=True)
+    safe_echo(text, err=True)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -44,15 +45,6 @@ def _report(exc: RunwrightError) -> None:
         err(f"hint: {exc.hint}")
 
 
-def _quiet_stdout() -> None:
-    """After the reader of our stdout went away, send what is left nowhere."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
 class RunwrightGroup(click.Group):
     """A click group mapping every command's errors to a message and an exit code."""
 
@@ -64,13 +56,13 @@ class RunwrightGroup(click.Group):
         except RunwrightError as exc:
             _report(exc)
             sys.exit(exc.exit_code)
-        except BrokenPipeError:
-            _quiet_stdout()
-            sys.exit(0)
         except KeyboardInterrupt:
             err("interrupted: the run is journaled; continue with runwright resume RUN")
             sys.exit(130)
         except Exception as exc:
+            if is_closed_pipe(exc):
+                output_closed()
+                sys.exit(0)
             if os.environ.get("RUNWRIGHT_DEBUG"):
                 raise
             err(f"internal error: {type(exc).__name__}: {exc}")

@@ -10,8 +10,11 @@ import json
 import click
 
 from runwright.app.plan import Plan
-from runwright.app.views import RunStatus
+from runwright.app.views import RunDetail
+from runwright.app.waiting import Phase
 from runwright.cli.edge import err
+from runwright.cli.terminal import safe_echo
+from runwright.model.status import RunStatus
 
 
 def dumps(data: object) -> str:
@@ -57,26 +60,26 @@ def _rollback_plan(p: Plan) -> None:
         click.echo(f"\nnote: {note}")
 
 
-NEXT = {
-    "awaiting_approval": "next: another person runs `runwright approve {id} --note ...`, "
+NEXT: dict[str, str] = {
+    RunStatus.AWAITING_APPROVAL: "next: another person runs `runwright approve {id} --note ...`, "
     "then `runwright resume {id}`",
-    "awaiting_attestation": "next: `runwright attest {id} --all --note ...`, then "
+    RunStatus.AWAITING_ATTESTATION: "next: `runwright attest {id} --all --note ...`, then "
     "`runwright resume {id}`",
-    "awaiting_settlement": "next: `runwright settle {id} STEP --rerun|--done|--rollback`, then "
-    "`runwright resume {id}`",
-    "awaiting_decision": "next: `runwright resume {id}` measures again, "
+    RunStatus.AWAITING_SETTLEMENT: "next: `runwright settle {id} STEP --rerun|--done|--rollback`,"
+    " then `runwright resume {id}`",
+    RunStatus.AWAITING_DECISION: "next: `runwright resume {id}` measures again, "
     "`runwright abort {id}` rolls back",
 }
 
 
-def outcome(st: RunStatus, as_json: bool) -> None:
+def outcome(st: RunDetail, as_json: bool) -> None:
     """How a deploy, resume or rollback ended (or where it stopped)."""
     run = st.run
     if as_json:
-        click.echo(dumps(st.to_json()))
+        safe_echo(dumps(st.to_json()))
         return
     line = f"run {run.id}: {run.status}"
-    if run.failure and run.status != "succeeded":
+    if run.failure and run.status != RunStatus.SUCCEEDED:
         line += f" ({run.failure})"
     err(line)
     if st.waiting:
@@ -87,22 +90,22 @@ def outcome(st: RunStatus, as_json: bool) -> None:
         err(f"report: runwright report {run.id}")
 
 
-def status_line(st: RunStatus) -> str:
+def status_line(st: RunDetail) -> str:
     r = st.run
     line = f"{r.id:>5}  {r.runbook}/{r.environment}  {r.version}  {r.status}  by {r.initiator}"
     if st.waiting:
         line += f"  -- {st.waiting}"
-    elif st.phase == "rollback":
+    elif st.phase == Phase.ROLLBACK:
         line += "  -- rolling back"
     return line
 
 
-def status(st: RunStatus) -> None:
+def status(st: RunDetail) -> None:
     r = st.run
     click.echo(f"run {r.id}: {r.runbook} {r.version} -> {r.environment}: {r.status}")
     if st.waiting:
         click.echo(f"  {st.waiting}; holds the lock of {r.runbook}/{r.environment} until it ends")
-    elif st.phase == "rollback":
+    elif st.phase == Phase.ROLLBACK:
         click.echo(f"  rolling back; holds the lock of {r.runbook}/{r.environment}")
     if r.failure:
         click.echo(f"  failure: {r.failure}")

@@ -9,31 +9,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from runwright.engine.clock import Clock
 from runwright.engine.store import ApprovalRow, StepRow
+from runwright.model.status import AWAITING, OutcomeStatus, RunStatus
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: Literal["succeeded", "failed", "blocked"]
+    status: OutcomeStatus
     summary: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
     retryable: bool = True
-    blocked_on: str = "approval"
+    blocked_on: RunStatus = RunStatus.AWAITING_APPROVAL
 
     @classmethod
     def ok(cls, summary: str = "", **data: Any) -> Outcome:
-        return cls("succeeded", summary, data)
+        return cls(OutcomeStatus.SUCCEEDED, summary, data)
 
     @classmethod
     def fail(cls, summary: str, *, retryable: bool = True, **data: Any) -> Outcome:
-        return cls("failed", summary, data, retryable)
+        return cls(OutcomeStatus.FAILED, summary, data, retryable)
 
     @classmethod
-    def blocked(cls, summary: str, on: str = "approval", **data: Any) -> Outcome:
-        return cls("blocked", summary, data, False, on)
+    def blocked(
+        cls, summary: str, on: RunStatus = RunStatus.AWAITING_APPROVAL, **data: Any
+    ) -> Outcome:
+        """The step waits for a person; ``on`` is the run status meanwhile (an awaiting one)."""
+        if on not in AWAITING:
+            raise ValueError(f"a blocked step waits for a person, not {on!r}")
+        return cls(OutcomeStatus.BLOCKED, summary, data, False, on)
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,12 @@ class RunInfo:
     initiator: str
 
 
+S = TypeVar("S")
+"""The services steps reach (drivers, routers...): defined above the engine, passed through."""
+
+
 @dataclass
-class StepContext:
+class StepContext(Generic[S]):
     """Everything a step may use while it acts. Built by the scheduler for each attempt."""
 
     run: RunInfo
@@ -58,7 +68,7 @@ class StepContext:
     variables: Mapping[str, Any]
     output: Callable[[str], None]
     approvals: Callable[[str], list[ApprovalRow]]
-    services: Mapping[str, Any]
+    services: S
     record: Callable[[str, Mapping[str, Any]], None]
     actor: str
     attest: Callable[[str, int | None, str], None]
@@ -70,8 +80,8 @@ class StepContext:
         return self.spec.get("params", {})  # type: ignore[no-any-return]
 
 
-class Executor(Protocol):
-    async def execute(self, ctx: StepContext) -> Outcome: ...
+class Executor(Protocol[S]):
+    async def execute(self, ctx: StepContext[S]) -> Outcome: ...
 
 
 class Observer(Protocol):

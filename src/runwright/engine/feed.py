@@ -4,7 +4,7 @@ The event table is the one bus between processes: whoever follows a run (the CLI
 the dashboard's stream, notifications) reads committed events by position, so it sees exactly
 what the audit trail holds and nothing that was rolled back. A run's events are read by their
 sequence number, gap-free and committed in order under the run's row lock; all runs' events by
-their global id. On PostgreSQL a trigger (migration 0002) sends NOTIFY on every insert, so a
+their global id. On PostgreSQL a trigger (migration 0003_bus) sends NOTIFY on every insert, so a
 follower wakes at once; the position query stays the truth and a periodic poll catches any
 notification lost while reconnecting. SQLite has no notifications: followers poll.
 """

@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
 from runwright.engine.clock import Clock
 from runwright.engine.executor import (
@@ -24,8 +24,10 @@ from runwright.engine.executor import (
     Observer,
     Outcome,
     RunInfo,
+    S,
     StepContext,
 )
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.machine import (
     MAIN,
     AwaitSettlement,
@@ -37,9 +39,12 @@ from runwright.engine.machine import (
     decide,
     status_after,
 )
+from runwright.engine.observing import Guarded
 from runwright.engine.redact import Redactor
 from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
+from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
+from runwright.model.templating import outside
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ class EngineSettings:
     watch_interval: float = 0.5
     crash_at: str | None = None
     owner_dead: Callable[[str], bool] = lambda owner: False
+    interrupt: Interrupt | None = None
 
 
 def step_view(r: StepRow) -> StepView:
@@ -89,18 +95,22 @@ def view_of(
 
 
 def captured_values(rows: list[StepRow]) -> dict[str, Any]:
+    """Values earlier steps captured, marked as coming from outside (``raw`` refuses them
+    in shell commands)."""
     out: dict[str, Any] = {}
     for r in rows:
-        if r.section == MAIN and r.status == "succeeded":
+        if r.section == MAIN and r.status == StepStatus.SUCCEEDED:
             out.update(r.data.get("captured", {}))
-    return out
+    return {k: outside(v, f"captured value '{k}'") for k, v in out.items()}
 
 
-class Scheduler:
+class Scheduler(Generic[S]):
+    """Drives runs; ``S`` is what the app hands every step as its services."""
+
     def __init__(
         self,
         store: Store,
-        executor: Executor,
+        executor: Executor[S],
         clock: Clock,
         settings: EngineSettings,
         *,
@@ -110,7 +120,7 @@ class Scheduler:
         self.executor = executor
         self.clock = clock
         self.settings = settings
-        self.observer = observer or NullObserver()
+        self.observer = Guarded(observer or NullObserver())
 
     # -- journal helpers --------------------------------------------------------------------
 
@@ -162,7 +172,7 @@ class Scheduler:
         actor: str,
         variables: Mapping[str, Any],
         redactor: Redactor,
-        services: Mapping[str, Any] | None = None,
+        services: S,
         interactive: Callable[[str], bool] | None = None,
     ) -> RunRow:
         """Drive the run until it ends or blocks; return its row as it then stands."""
@@ -175,6 +185,8 @@ class Scheduler:
             owner_dead=self.settings.owner_dead,
         )
         renew = asyncio.create_task(self._renew(run_id, owner))
+        if self.settings.interrupt is not None:
+            self.settings.interrupt.driving = run_id
         try:
             # Only the lease holder changes step rows, so they are read once and then
             # refreshed one by one as this loop changes them.
@@ -182,6 +194,8 @@ class Scheduler:
             views: dict[tuple[str, int], tuple[StepRow, StepView]] = {}
             while True:
                 run = self.store.run(run_id)
+                if self._interrupted(run, actor, redactor):
+                    run = self.store.run(run_id)
                 view = view_of(run, rows, views)
                 action = decide(view)
                 status = status_after(view, action)
@@ -213,7 +227,7 @@ class Scheduler:
                     )
                     break
                 if status != run.status:
-                    if status == "rolling_back":
+                    if status == RunStatus.ROLLING_BACK:
                         reason = run.failure or (
                             f"aborted by {run.abort_requested}"
                             if run.abort_requested
@@ -247,7 +261,7 @@ class Scheduler:
                         ctx_vars,
                         actor,
                         redactor,
-                        services or {},
+                        services,
                         interactive,
                         undo=False,
                     )
@@ -256,13 +270,15 @@ class Scheduler:
                 elif isinstance(action, Undo):
                     row = _find(rows, MAIN, action.idx)
                     if await self._execute(
-                        info, row, ctx_vars, actor, redactor, services or {}, interactive, undo=True
+                        info, row, ctx_vars, actor, redactor, services, interactive, undo=True
                     ):
                         break
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]
         finally:
             renew.cancel()
+            if self.settings.interrupt is not None:
+                self.settings.interrupt.driving = None
             self.store.release_lease(run_id, owner)
         return self.store.run(run_id)
 
@@ -283,7 +299,7 @@ class Scheduler:
         variables: Mapping[str, Any],
         actor: str,
         redactor: Redactor,
-        services: Mapping[str, Any],
+        services: S,
         interactive: Callable[[str], bool] | None,
         *,
         undo: bool,
@@ -299,7 +315,9 @@ class Scheduler:
         attempt = row.attempts if not undo else 0
         while True:
             attempt += 1
-            start_values: dict[str, Any] = {column: "running"}
+            start_values: dict[str, Any] = {
+                column: UndoStatus.RUNNING if undo else StepStatus.RUNNING
+            }
             if not undo:
                 start_values |= {"attempts": attempt, "started_at": self.clock.now()}
             self._event(
@@ -325,8 +343,8 @@ class Scheduler:
                 undo,
                 timeout,
             )
-            if outcome.status == "succeeded":
-                values: dict[str, Any] = {column: "succeeded" if not undo else "done"}
+            if outcome.status == OutcomeStatus.SUCCEEDED:
+                values: dict[str, Any] = {column: UndoStatus.DONE if undo else StepStatus.SUCCEEDED}
                 if not undo:
                     values |= {
                         "finished_at": self.clock.now(),
@@ -344,18 +362,22 @@ class Scheduler:
                 )
                 self._crash(f"after:{row.name}" if not undo else f"after-undo:{row.name}")
                 return False
-            if outcome.status == "blocked":
-                status = f"awaiting_{outcome.blocked_on}"
+            if outcome.status == OutcomeStatus.BLOCKED:
                 self._event(
                     info.id,
                     f"{prefix}.blocked",
                     actor=actor,
                     redactor=redactor,
                     step=row.name,
-                    data={"summary": outcome.summary, **outcome.data},
-                    run_values={"status": status},
+                    data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
+                    run_values={"status": outcome.blocked_on},
                     step_update=StepUpdate(
-                        row.section, row.idx, {column: "waiting", "summary": outcome.summary}
+                        row.section,
+                        row.idx,
+                        {
+                            column: UndoStatus.WAITING if undo else StepStatus.WAITING,
+                            "summary": outcome.summary,
+                        },
                     ),
                 )
                 return True
@@ -371,7 +393,7 @@ class Scheduler:
                 )
                 await self.clock.sleep(delay)
                 continue
-            values = {column: "failed"}
+            values = {column: UndoStatus.FAILED if undo else StepStatus.FAILED}
             run_values: dict[str, Any] = {}
             if not undo:
                 values |= {
@@ -404,7 +426,7 @@ class Scheduler:
         variables: Mapping[str, Any],
         actor: str,
         redactor: Redactor,
-        services: Mapping[str, Any],
+        services: S,
         interactive: Callable[[str], bool] | None,
         attempt: int,
         undo: bool,
@@ -480,7 +502,7 @@ class Scheduler:
         task = asyncio.ensure_future(self.executor.execute(ctx))
         forward = not undo and row.section == MAIN
         watcher = asyncio.ensure_future(
-            self._watch_abort(info.id) if forward else asyncio.Event().wait()
+            self._watch_abort(info.id, actor, redactor) if forward else asyncio.Event().wait()
         )
         try:
             done, _ = await asyncio.wait(
@@ -498,12 +520,31 @@ class Scheduler:
             await asyncio.gather(watcher, return_exceptions=True)
             flush()
 
-    async def _watch_abort(self, run_id: int) -> str:
+    async def _watch_abort(self, run_id: int, actor: str, redactor: Redactor) -> str:
         while True:
             await asyncio.sleep(self.settings.watch_interval)
-            who = self.store.run(run_id).abort_requested
-            if who:
-                return who
+            run = self.store.run(run_id)
+            if self._interrupted(run, actor, redactor):
+                run = self.store.run(run_id)
+            if run.abort_requested:
+                return run.abort_requested
+
+    def _interrupted(self, run: RunRow, actor: str, redactor: Redactor) -> bool:
+        """Turn a Ctrl-C abort request into the journaled one ``runwright abort`` makes."""
+        interrupt = self.settings.interrupt
+        if interrupt is None or not interrupt.requested_by:
+            return False
+        if run.abort_requested or run.terminal or run.status == RunStatus.ROLLING_BACK:
+            return False
+        self._event(
+            run.id,
+            "run.abort_requested",
+            actor=interrupt.requested_by,
+            redactor=redactor,
+            data={"reason": "Ctrl-C at the terminal"},
+            run_values={"abort_requested": interrupt.requested_by},
+        )
+        return True
 
 
 def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:

@@ -28,10 +28,10 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLA
 
 from runwright.engine import tables as t
 from runwright.errors import InputError, LockedError, RunwrightError
+from runwright.model.status import TERMINAL, RunStatus, StepStatus, UndoStatus
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"succeeded", "rolled_back", "failed", "aborted"})
 GENESIS = "0" * 64
 
 
@@ -55,7 +55,7 @@ class RunRow:
     runbook: str
     environment: str
     version: str
-    status: str
+    status: RunStatus
     initiator: str
     created_at: datetime
     updated_at: datetime
@@ -87,8 +87,8 @@ class StepRow:
     name: str
     kind: str
     spec: dict[str, Any]
-    status: str
-    undo_status: str | None
+    status: StepStatus
+    undo_status: UndoStatus | None
     attempts: int
     started_at: datetime | None
     finished_at: datetime | None
@@ -266,7 +266,7 @@ class Store:
                         runbook=runbook,
                         environment=environment,
                         version=version,
-                        status="pending",
+                        status=RunStatus.PENDING,
                         initiator=initiator,
                         created_at=now,
                         updated_at=now,
@@ -301,7 +301,7 @@ class Store:
                                 "name": s.name,
                                 "kind": s.kind,
                                 "spec": _dumps(s.spec),
-                                "status": "pending",
+                                "status": StepStatus.PENDING,
                                 "attempts": 0,
                                 "output": "",
                                 "data": "{}",
@@ -660,7 +660,7 @@ def _run_row(r: Any) -> RunRow:
         runbook=r["runbook"],
         environment=r["environment"],
         version=r["version"],
-        status=r["status"],
+        status=RunStatus(r["status"]),
         initiator=r["initiator"],
         created_at=_utc(r["created_at"]) or r["created_at"],
         updated_at=_utc(r["updated_at"]) or r["updated_at"],
@@ -689,8 +689,8 @@ def _step_row(r: Any) -> StepRow:
         name=r["name"],
         kind=r["kind"],
         spec=json.loads(r["spec"]),
-        status=r["status"],
-        undo_status=r["undo_status"],
+        status=StepStatus(r["status"]),
+        undo_status=UndoStatus(r["undo_status"]) if r["undo_status"] else None,
         attempts=int(r["attempts"] or 0),
         started_at=_utc(r["started_at"]),
         finished_at=_utc(r["finished_at"]),

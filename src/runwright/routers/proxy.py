@@ -291,6 +291,7 @@ class Upstream(asyncio.Protocol):
         took = self.proxy.loop.time() - client.t0
         target.buckets[bisect_left(LATENCY_BUCKETS, took)] += 1
         target.latency_sum += took
+        self.proxy.counted()
         if self.keep and target.live:
             target.idle.append(self)
         else:
@@ -313,6 +314,7 @@ class Upstream(asyncio.Protocol):
             client.retry(None if self.reused else self.target)
         else:
             self.target.failures += 1
+            self.proxy.counted()
             client.fail(self.got)
 
     def abandon(self) -> None:
@@ -512,6 +514,8 @@ class Proxy:
         self.clients: set[Client] = set()
         self.server: asyncio.Server | None = None
         self.on_change: Callable[[], None] | None = None
+        self.generation = 0
+        self.watchers: list[asyncio.Future[None]] = []
 
     async def listen(self, host: str, port: int) -> None:
         self.server = await self.loop.create_server(
@@ -542,7 +546,27 @@ class Proxy:
             )
             for name, t in self.table.targets.items()
         )
-        return ProxySnapshot(tuple(self.table.backends()), targets, self.table.no_backend)
+        return ProxySnapshot(
+            tuple(self.table.backends()), targets, self.table.no_backend, self.generation
+        )
+
+    def counted(self) -> None:
+        """A request was counted: wake whoever waits for the counters to change."""
+        self.generation += 1
+        if self.watchers:
+            watchers, self.watchers = self.watchers, []
+            for waiter in watchers:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def changed(self, generation: int, wait: float) -> None:
+        """Return once the counters moved past ``generation``, or after ``wait`` s."""
+        if self.generation != generation:
+            return
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self.watchers.append(waiter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter, wait)
 
     async def shutdown(self, grace: float) -> None:
         """Stop accepting, let requests in flight finish (up to ``grace`` s), close the rest."""

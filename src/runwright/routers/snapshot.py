@@ -1,7 +1,8 @@
 """What the builtin proxy shows of itself: a frozen copy of its table and counters.
 
 The admin server (``admin.py``) answers ``/status``, ``/stats`` and ``/metrics`` from a
-``ProxySnapshot`` and changes the table through ``set_backends``, the ``Steerable`` contract
+``ProxySnapshot`` (and waits for counters to move with ``changed``), changes the table
+through ``set_backends``, the ``Steerable`` contract
 the proxy (``proxy.py``) fulfils; it never reaches into the proxy's data path, and neither
 module imports the other's internals (an import-linter contract keeps admin off proxy).
 """
@@ -40,6 +41,8 @@ class ProxySnapshot:
     targets: tuple[TargetSnapshot, ...]
     no_backend: int
     """Requests refused because no backend was configured."""
+    generation: int = 0
+    """Moves whenever a request is counted (``/stats?after=G`` waits for it to move)."""
 
     def target(self, name: str) -> TargetSnapshot | None:
         return next((t for t in self.targets if t.name == name), None)
@@ -54,3 +57,6 @@ class Steerable(Protocol):
 
     def forget_drained(self) -> None:
         """Drop removed backends that have no request in flight any more."""
+
+    async def changed(self, generation: int, wait: float) -> None:
+        """Return once the counters moved past ``generation``, or after ``wait`` seconds."""

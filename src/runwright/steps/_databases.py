@@ -26,10 +26,10 @@ from runwright.databases.catalog import BackupCatalog
 from runwright.databases.postgres import PostgresDatabase, PostgresSettings, redact_url
 from runwright.databases.sqlite import SqliteDatabase, SqliteSettings
 from runwright.engine.clock import Clock
-from runwright.engine.executor import StepContext
 from runwright.errors import InputError
 from runwright.model.templating import render
 from runwright.steps.base import Params
+from runwright.steps.services import StepContext
 
 Engine = Literal["postgres", "sqlite"]
 _PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+", "postgres+")
@@ -116,17 +116,9 @@ def open_database(
     )
 
 
-def backup_root(state_dir: Any, directory: str | None) -> Path:
-    if directory:
-        return Path(directory).expanduser()
-    if state_dir is None:
-        raise InputError("no state directory to keep backups in", hint="give the step a dir:")
-    return Path(state_dir) / "backups"
-
-
 def catalog_for(ctx: StepContext, params: DatabaseParams) -> BackupCatalog:
     directory = render(params.dir, ctx.variables, where="dir") if params.dir else None
-    return BackupCatalog(backup_root(ctx.services.get("state_dir"), directory), ctx.clock)
+    return ctx.services.backups(directory, ctx.clock)
 
 
 def target_of(ctx: StepContext, params: DatabaseParams) -> str:

@@ -31,6 +31,10 @@ version (``version`` is the previous version, ``new_url`` the stable instance's 
 window ends, ``compare_baseline`` judges the canary's values against the stable ones
 (``min_samples``, ``alpha``, ``direction``, ``min_effect``): significantly worse fails, too
 few samples pauses.
+
+A check with ``method: sequential`` (``provider: router``) is not measured on a timer: the
+canary's and the stable version's per-request counts are tested as the router counts them
+(``sequential_watch``), and the window ends the moment that test rejects.
 """
 
 from __future__ import annotations
@@ -45,18 +49,22 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field
 
-from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, Verdict, parse_check
+from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, parse_check
 from runwright.engine.checks import worst_case_abort_seconds as worst_case
 from runwright.engine.clock import Clock
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
+from runwright.engine.sequential import SequentialSpec, Traffic, is_sequential, parse_sequential
 from runwright.engine.stats import Comparison, Direction, compare_baseline
 from runwright.errors import InputError, ProviderError
 from runwright.model.durations import format_duration, parse_duration
+from runwright.model.status import RunStatus, Verdict
 from runwright.model.templating import render
 from runwright.model.types import Duration
 from runwright.providers.base import HttpSettings, Provider
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.router_metrics import RouterProvider
+from runwright.steps.sequential_watch import SequentialWatch, Sides, plan_sequential
+from runwright.steps.services import StepContext
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +127,13 @@ def check_spec(name: str, mapping: Mapping[str, Any]) -> CheckSpec:
     return parse_check(name, {"query": "success", **mapping})
 
 
+def check_rules(name: str, mapping: Mapping[str, Any]) -> CheckSpec | SequentialSpec:
+    """A check's rules, whichever method judges it (drafts refused as ``check_spec`` does)."""
+    if is_sequential(mapping) and not mapping.get("draft"):
+        return parse_sequential(name, mapping)
+    return check_spec(name, mapping)
+
+
 _TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
 
@@ -128,6 +143,9 @@ def validate_check(name: str, mapping: Mapping[str, Any]) -> None:
     scrape or router query outside the supported subset. Drafts (from ``import``) wait for a
     person and are refused only when a run uses them."""
     if mapping.get("draft"):
+        return
+    if is_sequential(mapping):
+        parse_sequential(name, mapping)
         return
     check_spec(name, mapping)
     provider = provider_of(name, mapping)
@@ -271,13 +289,25 @@ def _needs_priming(provider: str, query: str) -> bool:
 
 
 def plan_lines(
-    names: Sequence[str], checks: Mapping[str, Mapping[str, Any]], *, compare: str | None = None
+    names: Sequence[str],
+    checks: Mapping[str, Mapping[str, Any]],
+    *,
+    compare: str | None = None,
+    traffic: Traffic | None = None,
+    share: float | None = None,
 ) -> tuple[list[str], float]:
-    """Lines describing each check and the worst-case seconds from a fault to rollback start."""
+    """Lines describing each check and the worst-case seconds from a fault to rollback start
+    (a sequential check has none: its lines give the expected requests and time instead)."""
     lines: list[str] = []
     worst = 0.0
-    for name, mapping in definitions(names, checks).items():
-        spec = check_spec(name, mapping)
+    found = definitions(names, checks)
+    split = _split(found)
+    for name, mapping in found.items():
+        rules = check_rules(name, mapping)
+        if isinstance(rules, SequentialSpec):
+            lines += plan_sequential(rules, split, compare, traffic, share)
+            continue
+        spec = rules
         seconds = worst_case(spec)
         rule = (
             f"for {format_duration(spec.for_seconds)}"
@@ -306,6 +336,10 @@ def plan_lines(
 
 
 # --- running an analysis ---------------------------------------------------------------------
+
+
+def _split(found: Mapping[str, Mapping[str, Any]]) -> int:
+    return sum(is_sequential(m) for m in found.values())
 
 
 @dataclass
@@ -356,18 +390,23 @@ class _Analysis:
         self.duration = duration
         self.compare = compare
         self.watches: list[_Watch] = []
+        self.sequential: list[SequentialWatch] = []
+        self.not_judged: list[str] = []
         self.schedule_origin: tuple[float, datetime] = (0.0, ctx.clock.now())
 
     async def setup(self) -> None:
         ctx = self.ctx
-        checks = ctx.spec.get("checks") or ctx.services.get("checks") or {}
+        checks = ctx.spec.get("checks") or ctx.services.checks
         found = definitions(self.names, checks)
-        factory: ProviderFactory = ctx.services.get("provider_factory") or self._default_factory
+        factory = ctx.services.provider_factory or self._default_factory
         start = ctx.clock.monotonic()
         started_at = ctx.clock.now()
         self.schedule_origin = (start, started_at)
         baseline_vars: Mapping[str, Any] | None = None
         for name, mapping in found.items():
+            if is_sequential(mapping):
+                self._add_sequential(name, mapping, _split(found))
+                continue
             rendered = render_check(name, mapping, ctx.variables)
             spec = check_spec(name, rendered)
             provider = provider_of(name, rendered)
@@ -402,16 +441,47 @@ class _Analysis:
                 watch.baseline_query = str(other["query"] or "success")
                 watch.compare = compare_settings(name, mapping)
 
+    def _add_sequential(self, name: str, mapping: Mapping[str, Any], split: int) -> None:
+        ctx = self.ctx
+        spec = parse_sequential(name, mapping)
+        canary = str(ctx.variables.get("version") or "")
+        previous = str(ctx.variables.get("previous_version") or "")
+        why = None
+        if self.compare == "none":
+            why = f"{name}: not judged here: the stable version takes no traffic"
+        elif not previous or previous == canary:
+            why = f"{name}: no stable version to compare with (first release)"
+        if why:
+            ctx.output(why)
+            self.not_judged.append(why)
+            return
+        router = ctx.services.router
+        if router is None:
+            raise InputError(
+                f"check {name!r} reads the router, but this runbook has no service router",
+                hint="declare service.router",
+            )
+        self.sequential.append(
+            SequentialWatch(
+                spec,
+                Sides(canary=canary, baseline=previous),
+                split=split,
+                router=router,
+                clock=ctx.clock,
+                measured=ctx.measured,
+            )
+        )
+
     def _default_factory(self, name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
         if provider_of(name, mapping) == "router":
-            router = self.ctx.services.get("router")
+            router = self.ctx.services.router
             if router is None:
                 raise InputError(
                     f"check {name!r} reads the router, but this runbook has no service router",
                     hint="declare service.router, or use provider: scrape with a url",
                 )
             return RouterProvider(router, clock)
-        return build_provider(name, mapping, clock, self.ctx.services.get("environ"))
+        return build_provider(name, mapping, clock, self.ctx.services.environ)
 
     async def _baseline_variables(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -419,7 +489,7 @@ class _Analysis:
         if not previous:
             return {}
         out: dict[str, Any] = {**ctx.variables, "version": previous}
-        driver, service = ctx.services.get("driver"), ctx.services.get("service")
+        driver, service = ctx.services.driver, ctx.services.service
         if driver is not None and service is not None:
             for inst in await driver.instances(service.name):
                 if inst.version == previous:
@@ -439,10 +509,40 @@ class _Analysis:
 
     async def run(self) -> Outcome:
         ctx = self.ctx
-        clock = ctx.clock
-        end = clock.monotonic() + self.duration
+        end = ctx.clock.monotonic() + self.duration
         names = ", ".join(self.names)
         ctx.output(f"analysing {names} for {format_duration(self.duration)}")
+        if not self.sequential:
+            return await self._timed(end) or self._conclude()
+        tasks = [asyncio.ensure_future(self._timed(end))]
+        tasks += [asyncio.ensure_future(self._sequential(w, end)) for w in self.sequential]
+        try:
+            for done in asyncio.as_completed(tasks):
+                failed = await done
+                if failed is not None:
+                    return failed
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return self._conclude()
+
+    async def _sequential(self, watch: SequentialWatch, end: float) -> Outcome | None:
+        reason = await watch.run(end)
+        if reason is None:
+            return None
+        self.ctx.output(f"FAILED {reason}")
+        return Outcome.fail(
+            reason,
+            retryable=False,
+            check=watch.spec.name,
+            verdict=watch.verdict.value,
+            checks=self._verdicts(),
+        )
+
+    async def _timed(self, end: float) -> Outcome | None:
+        ctx = self.ctx
+        clock = ctx.clock
         while self.watches:
             now = clock.monotonic()
             due = [w for w in self.watches if w.due <= now + 1e-9]
@@ -457,7 +557,7 @@ class _Analysis:
             if upcoming > end + 1e-9:
                 break
             await clock.sleep(max(0.0, upcoming - clock.monotonic()))
-        return self._conclude()
+        return None
 
     async def _measure(self, watch: _Watch) -> list[dict[str, Any]]:
         clock = self.ctx.clock
@@ -550,10 +650,13 @@ class _Analysis:
                 self.ctx.record("analysis.paused", {"check": watch.name, "reason": result.reason})
 
     def _verdicts(self) -> dict[str, dict[str, str]]:
-        return {
+        out = {
             w.name: {"verdict": w.evaluator.verdict.value, "reason": w.evaluator.result.reason}
             for w in self.watches
         }
+        for s in self.sequential:
+            out[s.spec.name] = {"verdict": s.verdict.value, "reason": s.reason}
+        return out
 
     def _conclude(self) -> Outcome:
         ctx = self.ctx
@@ -561,6 +664,10 @@ class _Analysis:
         paused: list[str] = []
         passed: list[str] = []
         rows: list[Mapping[str, Any]] = []
+        passed += self.not_judged
+        for seq in self.sequential:
+            state, reason = seq.conclude(self.duration)
+            (paused if state is Verdict.PAUSED else passed).append(reason)
         for watch in self.watches:
             result = watch.evaluator.conclude(at)
             (paused if result.verdict is Verdict.PAUSED else passed).append(result.reason)
@@ -576,9 +683,9 @@ class _Analysis:
                 min_effect=watch.compare.min_effect,
             )
             verdict = {
-                Comparison.PASS: "passed",
-                Comparison.FAIL: "failed",
-                Comparison.INCONCLUSIVE: "paused",
+                Comparison.PASS: Verdict.PASSED,
+                Comparison.FAIL: Verdict.FAILED,
+                Comparison.INCONCLUSIVE: Verdict.PAUSED,
             }[judged.verdict]
             rows.append(
                 {
@@ -600,7 +707,7 @@ class _Analysis:
                     f"{judged.reason}: the canary is worse than the stable version",
                     retryable=False,
                     check=watch.name,
-                    verdict="failed",
+                    verdict=Verdict.FAILED,
                     checks=self._verdicts(),
                 )
             if judged.verdict is Comparison.INCONCLUSIVE:
@@ -614,7 +721,7 @@ class _Analysis:
             return Outcome.blocked(
                 f"analysis paused: {reason}. Resume to measure again "
                 f"(runwright resume {ctx.run.id}) or roll back (runwright abort {ctx.run.id})",
-                on="decision",
+                on=RunStatus.AWAITING_DECISION,
                 checks=self._verdicts(),
             )
         ctx.output("passed: " + "; ".join(passed))
@@ -631,8 +738,9 @@ async def run_analysis(
     """Watch ``check_names`` for ``duration`` seconds on ``ctx.clock``; see the module docstring.
 
     Check mappings come from ``ctx.spec["checks"]`` (put there when the run is planned) or the
-    ``checks`` service. Fails on the first failed check, blocks ``on="decision"`` when a check
-    ends paused, succeeds when every check met its condition. Refuses drafts and unknown names.
+    ``checks`` service. Fails on the first failed check, blocks awaiting a decision when
+    a check ends paused, succeeds when every check met its condition. Refuses drafts and unknown
+    names.
     """
     analysis = _Analysis(ctx, check_names, duration, compare)
     try:

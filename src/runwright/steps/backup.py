@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from runwright.databases.catalog import RetentionPolicy
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model.durations import format_duration
 from runwright.model.templating import render
 from runwright.model.types import OptionalDuration
@@ -34,6 +34,7 @@ from runwright.steps._databases import (
     target_of,
 )
 from runwright.steps.base import PlanContext
+from runwright.steps.services import StepContext
 
 
 class BackupParams(DatabaseParams):

@@ -8,12 +8,15 @@ as evidence). The seeds' "Pre-Deployment Checklist" becomes exactly this.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
+from runwright.model.status import OutcomeStatus, RunStatus
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 
 CHECK_KINDS = ("http", "run", "preflight")
 
@@ -67,7 +70,7 @@ async def _prove(item: Item, ctx: StepContext) -> Outcome:
 
     assert item.check is not None
     key, params = next(iter(item.check.items()))
-    sub = type(ctx)(**{**ctx.__dict__, "spec": {"kind": key, "params": params}})
+    sub = replace(ctx, spec={"kind": key, "params": params})
     return await kinds()[key].execute(sub)
 
 
@@ -103,12 +106,12 @@ class GateKind:
                 entry = {
                     "item": n,
                     "text": item.text,
-                    "proven": result.status == "succeeded",
+                    "proven": result.status == OutcomeStatus.SUCCEEDED,
                     "evidence": result.summary,
                 }
                 evidence.append(entry)
                 ctx.record("gate.item", entry)
-                if result.status != "succeeded":
+                if result.status != OutcomeStatus.SUCCEEDED:
                     return Outcome.fail(
                         f"gate item {n} '{item.text}' not proven: {result.summary}",
                         retryable=result.retryable,
@@ -141,7 +144,7 @@ class GateKind:
                 f"{len(waiting)} item(s) need a person: "
                 + "; ".join(waiting)
                 + f" -- runwright attest {ctx.run.id} --item N (or --all)",
-                on="attestation",
+                on=RunStatus.AWAITING_ATTESTATION,
                 waiting=waiting,
             )
         return Outcome.ok(f"{len(p.items)} item(s) hold", items=evidence)

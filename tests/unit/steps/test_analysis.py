@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from runwright.engine.clock import Clock, FakeClock
-from runwright.engine.executor import Outcome, RunInfo, StepContext
+from runwright.engine.executor import Outcome, RunInfo
 from runwright.engine.store import StepRow
 from runwright.errors import ProviderError
 from runwright.providers.base import Provider
 from runwright.providers.fake import FakeProvider, Scripted
 from runwright.steps.analysis import KIND, build_provider, plan_lines, run_analysis
 from runwright.steps.base import PlanContext
+from runwright.steps.services import StepContext, StepServices
 from runwright.steps.wait import KIND as WAIT
 
 ERRORS = "errors{version='v2'}"
@@ -67,7 +68,7 @@ class Harness:
             variables={"version": "v2", "previous_version": "v1", **(variables or {})},
             output=self.lines.append,
             approvals=lambda gate: [],
-            services={"provider_factory": self.factory},
+            services=StepServices(provider_factory=self.factory),
             record=lambda type_, data: self.events.append((type_, data)),
             actor="alice",
             attest=lambda gate, item, note: None,
@@ -146,7 +147,7 @@ async def test_no_data_pauses_for_a_person_and_keeps_measuring_to_the_end() -> N
     h = Harness({"error-rate": check()}, {ERRORS: [None, 0.0]})
     outcome = await h.run(["error-rate"], 30)
     assert outcome.status == "blocked"
-    assert outcome.blocked_on == "decision"
+    assert outcome.blocked_on == "awaiting_decision"
     assert "error-rate returned no data" in outcome.summary
     assert "runwright abort 7" in outcome.summary
     assert len(h.rows) == 4
@@ -288,7 +289,7 @@ async def test_baseline_pauses_with_too_few_samples() -> None:
     h = Harness({"latency": baseline_check()}, {STABLE: _jitter(0.1, 40), CANARY: _jitter(0.4, 40)})
     outcome = await h.run(["latency"], 5, compare="baseline")
     assert outcome.status == "blocked"
-    assert outcome.blocked_on == "decision"
+    assert outcome.blocked_on == "awaiting_decision"
     assert "too few samples to compare (n=6/6, need 10 each)" in outcome.summary
 
 

@@ -61,7 +61,7 @@ async def test_items_for_people_block_until_attested(harness: Harness) -> None:
     ctx = harness.context("gate", ["backups checked", "on-call told"], name="sheet")
     blocked = await KIND.execute(ctx)
     assert blocked.status == "blocked"
-    assert blocked.blocked_on == "attestation"
+    assert blocked.blocked_on == "awaiting_attestation"
     assert "2 item(s) need a person: [1] backups checked; [2] on-call told" in blocked.summary
     harness.approve("sheet", "bob", kind="attestation", item=1)
     assert (await KIND.execute(ctx)).status == "blocked"
@@ -143,7 +143,7 @@ def test_plan_shows_every_proof_of_an_item_not_only_the_first() -> None:
             },
         ]
     }
-    lines = KIND.describe(params, PlanContext({}, "staging", "v1", {}))
+    lines = KIND.describe(params, PlanContext({}, "staging", "v1"))
     assert lines == [
         "[1] ground is ready -- proven by: check env set: HOME",
         "      and check disk /tmp: at least 5% free",

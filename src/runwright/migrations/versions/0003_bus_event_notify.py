@@ -4,14 +4,14 @@ Every inserted event sends NOTIFY 'RUN:SEQ:ID' on the channel runwright_events w
 transaction commits, so a follower wakes at once instead of at its next poll. SQLite has no
 notifications: its followers poll by sequence, and nothing is created there.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_bus
+Revises: 0002_notify
 """
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003_bus"
+down_revision = "0002_notify"
 branch_labels = None
 depends_on = None
 
