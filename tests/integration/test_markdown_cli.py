@@ -125,7 +125,7 @@ def test_import_refuses_what_validate_would_refuse(runner: CliRunner, tmp_path: 
     source = tmp_path / "typo.md"
     source.write_text("# T\n\n## Go\n\n```sh {tiemout=5s}\necho hi\n```\n")
     out = tmp_path / "typo.yaml"
-    result = runner.invoke(import_cmd, [str(source), "-o", str(out)])
+    result = runner.invoke(cli, ["import", str(source), "-o", str(out)])
     assert result.exit_code == 2
     assert f"{source}:5:8: unknown key 'tiemout'" in result.stderr
     assert "did you mean 'timeout'" in result.stderr

@@ -77,43 +77,71 @@ def build_services(
         variables=plain,
     )
     clock = SystemClock()
-    driver_spec, router_spec = service.driver, service.router
-    if isinstance(driver_spec, KubernetesDriverSpec):
-        from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
-        from runwright.kube.client import KubeSettings
+    if isinstance(service.driver, KubernetesDriverSpec):
+        return _kubernetes_release(settings, runbook, service.driver, name, plain, spec, clock)
+    router, reserved = _host_router(settings, runbook, name, plain, clock)
+    driver = _host_driver(settings, runbook, name, plain, clock, reserved)
+    return Release(driver, router, spec)
 
-        kube = Kube(
-            KubeSettings(
-                kubeconfig=_kubeconfig(settings, runbook, driver_spec.kubeconfig),
-                context=driver_spec.context,
-                namespace=driver_spec.namespace,
-            )
+
+def _kubernetes_release(
+    settings: Settings,
+    runbook: Runbook,
+    driver_spec: KubernetesDriverSpec,
+    name: str,
+    plain: dict[str, str],
+    spec: ServiceSpec,
+    clock: SystemClock,
+) -> Release:
+    from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
+    from runwright.kube.client import KubeSettings
+
+    assert runbook.service is not None
+    kube = Kube(
+        KubeSettings(
+            kubeconfig=_kubeconfig(settings, runbook, driver_spec.kubeconfig),
+            context=driver_spec.context,
+            namespace=driver_spec.namespace,
         )
-        template = driver_spec.template
-        kdriver = KubernetesDriver(
-            kube,
-            KubernetesSettings(
-                image=driver_spec.image,
-                service=name,
-                template_file=(_base_dir(runbook) / template) if template else None,
-                template_deployment=driver_spec.template_deployment,
-                container=driver_spec.container,
-                port=driver_spec.port,
-                retain=driver_spec.retain,
-                version_label=driver_spec.version_label,
-                poll_interval=driver_spec.poll_interval,
-                log_lines=driver_spec.log_lines,
-                variables=plain,
-            ),
-            clock,
-        )
-        routes = _kube_router(kube, router_spec, name, driver_spec.version_label)
-        return Release(kdriver, routes, spec)
-    driver: Driver | None = None
+    )
+    template = driver_spec.template
+    kdriver = KubernetesDriver(
+        kube,
+        KubernetesSettings(
+            image=driver_spec.image,
+            service=name,
+            template_file=(_base_dir(runbook) / template) if template else None,
+            template_deployment=driver_spec.template_deployment,
+            container=driver_spec.container,
+            port=driver_spec.port,
+            retain=driver_spec.retain,
+            version_label=driver_spec.version_label,
+            poll_interval=driver_spec.poll_interval,
+            log_lines=driver_spec.log_lines,
+            variables=plain,
+        ),
+        clock,
+    )
+    routes = _kube_router(kube, runbook.service.router, name, driver_spec.version_label)
+    return Release(kdriver, routes, spec)
+
+
+def _host_driver(
+    settings: Settings,
+    runbook: Runbook,
+    name: str,
+    plain: dict[str, str],
+    clock: SystemClock,
+    reserved: frozenset[int],
+) -> Driver:
+    """The command, fake or local driver (the local one never hands out the router's ports)."""
+    service = runbook.service
+    assert service is not None
+    driver_spec = service.driver
     if isinstance(driver_spec, CommandDriverSpec):
         from runwright.drivers.command import CommandDriver, CommandSettings
 
-        driver = CommandDriver(
+        return CommandDriver(
             CommandSettings(
                 start=driver_spec.start,
                 stop=driver_spec.stop,
@@ -126,14 +154,26 @@ def build_services(
             ),
             clock,
         )
-    elif driver_spec.kind == "fake":
+    if driver_spec.kind == "fake":
         from runwright.drivers.fake import FakeDriver
 
-        driver = FakeDriver(clock)
+        return FakeDriver(clock)
+    from runwright.drivers.local import LocalDriver, LocalSettings
+
+    return LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
+
+
+def _host_router(
+    settings: Settings, runbook: Runbook, name: str, plain: dict[str, str], clock: SystemClock
+) -> tuple[Router, frozenset[int]]:
+    """The command router, or a local one (builtin, haproxy, fake) and the ports it binds."""
+    service = runbook.service
+    assert service is not None
+    router_spec = service.router
     if isinstance(router_spec, CommandRouterSpec):
         from runwright.routers.command import CommandRouter, CommandRouterSettings
 
-        router: Router = CommandRouter(
+        router = CommandRouter(
             CommandRouterSettings(
                 route=router_spec.route,
                 timeout=router_spec.timeout,
@@ -142,22 +182,16 @@ def build_services(
                 variables={**plain, "service": name},
             )
         )
-        reserved: frozenset[int] = frozenset()
-    else:
-        assert isinstance(router_spec, LocalRouterSpec)
-        router_settings = settings_for(
-            router_spec.kind,
-            settings.state_dir / "routers" / name,
-            router_spec.listen,
-            admin_address(router_spec.listen, router_spec.admin),
-        )
-        router = make_router(router_spec.kind, router_settings, clock)
-        reserved = frozenset(split_address(a)[1] for a in router_settings.addresses())
-    if driver is None:
-        from runwright.drivers.local import LocalDriver, LocalSettings
-
-        driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
-    return Release(driver, router, spec)
+        return router, frozenset()
+    assert isinstance(router_spec, LocalRouterSpec)
+    router_settings = settings_for(
+        router_spec.kind,
+        settings.state_dir / "routers" / name,
+        router_spec.listen,
+        admin_address(router_spec.listen, router_spec.admin),
+    )
+    local = make_router(router_spec.kind, router_settings, clock)
+    return local, frozenset(split_address(a)[1] for a in router_settings.addresses())
 
 
 def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Router:
