@@ -41,7 +41,7 @@ phases:
   - name: release
     steps:
       - name: ship
-        run: echo "shipped {{ version | raw }}" >> {{ dir }}/log
+        run: echo shipped {{ version }} >> {{ dir }}/log
 """
 
 

@@ -24,7 +24,7 @@ phases:
   - name: release
     steps:
       - name: ship
-        run: echo shipping {{ version | raw }}; exit 1
+        run: echo shipping {{ version }}; exit 1
 rollback:
   - name: restore the previous build
     manual: true
