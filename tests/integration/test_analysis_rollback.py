@@ -195,9 +195,7 @@ def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evi
             assert good.status == "succeeded", good.failure
             began = time.monotonic()
             bad = asyncio.run(
-                runs.deploy(
-                    rt, path, "local", "v2", runbook=book, overrides={"faults": "--error-rate 0.2"}
-                )
+                runs.deploy(rt, path, "local", "v2", runbook=book, overrides={"error_rate": "0.2"})
             )
             took = time.monotonic() - began
             assert bad.status == "rolled_back"
