@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from router_throughput import demo, free_port  # noqa: E402
 
-from runwright.routers.base import Backend, Router, RouterSettings  # noqa: E402
-from runwright.routers.builtin import BuiltinRouter  # noqa: E402
-from runwright.routers.haproxy import HAProxyRouter  # noqa: E402
+from runwright.routers.base import Backend, Router  # noqa: E402
+from runwright.routers.builtin import BuiltinRouter, BuiltinSettings  # noqa: E402
+from runwright.routers.haproxy import HAProxyRouter, HAProxySettings  # noqa: E402
 
 # (v1, v2) weights: a blue-green switch, a canary 10 -> 25 -> 50 -> 100, and rollbacks.
 CYCLE = [(0, 100), (100, 0), (90, 10), (75, 25), (50, 50), (0, 100), (100, 0), (50, 50), (100, 0)]
@@ -107,22 +107,18 @@ async def bench(args: argparse.Namespace) -> int:
         ports = [stack.enter_context(demo("v1")), stack.enter_context(demo("v2"))]
         kinds = [k for k in args.routers if "haproxy" not in k or shutil.which("haproxy")]
         for kind in kinds:
-            settings = RouterSettings(
-                state_dir=Path(tmp) / kind,
-                listen=f"127.0.0.1:{free_port()}",
-                admin=f"127.0.0.1:{free_port()}",
-            )
+            state, listen = Path(tmp) / kind, f"127.0.0.1:{free_port()}"
+            haproxy = HAProxySettings(state_dir=state, listen=listen)
             router: HAProxyRouter | BuiltinRouter
             if kind == "builtin":
-                router = BuiltinRouter(settings)
+                admin = f"127.0.0.1:{free_port()}"
+                router = BuiltinRouter(BuiltinSettings(state_dir=state, listen=listen, admin=admin))
             elif kind == "naive-haproxy":
-                router = NaiveHAProxy(settings)
+                router = NaiveHAProxy(haproxy)
             else:
-                router = HAProxyRouter(settings)
+                router = HAProxyRouter(haproxy)
             try:
-                rows.append(
-                    await run_router(kind, router, f"http://{settings.listen}/", ports, args)
-                )
+                rows.append(await run_router(kind, router, f"http://{listen}/", ports, args))
             finally:
                 await router.stop()
     print(

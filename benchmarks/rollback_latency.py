@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     poller = Poller(listen)
     results: list[dict[str, Any]] = []
     try:
-        first = runs.deploy(rt, plain, "local", "v1")
+        first = asyncio.run(runs.deploy(rt, plain, "local", "v1"))
         if first.status != "succeeded":
             raise SystemExit(f"v1 did not deploy: {first.failure}")
         poller.start()
@@ -363,7 +363,7 @@ def one_trial(
     """Release ``version`` under the watch ``book`` declares, inject ``fault``, time it."""
     trial = Trial(poller, state, version, interval, fault)
     trial.thread.start()
-    run = runs.deploy(rt, book, "local", version)
+    run = asyncio.run(runs.deploy(rt, book, "local", version))
     trial.thread.join(10)
     time.sleep(0.3)
     restore = trial.restored_after("v1")
@@ -426,7 +426,7 @@ def compare_methods(args: argparse.Namespace) -> int:
     load: subprocess.Popen[bytes] | None = None
     table: list[tuple[str, str, list[dict[str, Any]], float]] = []
     try:
-        first = runs.deploy(rt, plain, "local", "v1")
+        first = asyncio.run(runs.deploy(rt, plain, "local", "v1"))
         if first.status != "succeeded":
             raise SystemExit(f"v1 did not deploy: {first.failure}")
         load = subprocess.Popen(

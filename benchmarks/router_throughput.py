@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from runwright.routers.base import Backend, RouterSettings
-from runwright.routers.builtin import BuiltinRouter
-from runwright.routers.haproxy import HAProxyRouter
+from runwright.routers.base import Backend
+from runwright.routers.builtin import BuiltinRouter, BuiltinSettings
+from runwright.routers.haproxy import HAProxyRouter, HAProxySettings
 
 READY = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -130,7 +130,7 @@ async def bench(args: argparse.Namespace) -> int:
         results["direct"] = measure(f"http://127.0.0.1:{port}/", args)
         haproxy_ok = shutil.which("haproxy") is not None
         if haproxy_ok:
-            hs = RouterSettings(state_dir=Path(tmp) / "h", listen=f"127.0.0.1:{free_port()}")
+            hs = HAProxySettings(state_dir=Path(tmp) / "h", listen=f"127.0.0.1:{free_port()}")
             haproxy = HAProxyRouter(hs)
             await haproxy.ensure_started()
             try:
@@ -138,7 +138,7 @@ async def bench(args: argparse.Namespace) -> int:
                 results["haproxy"] = measure(f"http://{hs.listen}/", args)
             finally:
                 await haproxy.stop()
-        bs = RouterSettings(
+        bs = BuiltinSettings(
             state_dir=Path(tmp) / "b",
             listen=f"127.0.0.1:{free_port()}",
             admin=f"127.0.0.1:{free_port()}",

@@ -15,6 +15,7 @@ per step (engine minus the bare process spawn), and the ratio.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ def engine_ms(steps: int, workdir: Path) -> tuple[float, int]:
     rt = Runtime.open(settings)
     try:
         started = time.perf_counter()
-        run = runs.deploy(rt, book, None, "bench")
+        run = asyncio.run(runs.deploy(rt, book, None, "bench"))
         elapsed = time.perf_counter() - started
         if run.status != "succeeded":
             raise SystemExit(f"the benchmark run did not succeed: {run.status} ({run.failure})")

@@ -142,11 +142,11 @@ def test_a_canary_failing_its_scraped_error_rate_is_rolled_back_and_the_report_s
     book = rt.load(path)
     try:
         with Load(listen):
-            good = runs.deploy(rt, path, "local", "v1", runbook=book)
+            good = asyncio.run(runs.deploy(rt, path, "local", "v1", runbook=book))
             assert good.status == "succeeded", good.failure
             assert versions_served(listen) == {"v1": 40}
-            bad = runs.deploy(
-                rt, path, "local", "v2", runbook=book, overrides={"error_rate": "0.2"}
+            bad = asyncio.run(
+                runs.deploy(rt, path, "local", "v2", runbook=book, overrides={"error_rate": "0.2"})
             )
             assert bad.status == "rolled_back"
             assert versions_served(listen) == {"v1": 40}
@@ -191,11 +191,11 @@ def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evi
     book = rt.load(path)
     try:
         with Load(listen):
-            good = runs.deploy(rt, path, "local", "v1", runbook=book)
+            good = asyncio.run(runs.deploy(rt, path, "local", "v1", runbook=book))
             assert good.status == "succeeded", good.failure
             began = time.monotonic()
-            bad = runs.deploy(
-                rt, path, "local", "v2", runbook=book, overrides={"faults": "--error-rate 0.2"}
+            bad = asyncio.run(
+                runs.deploy(rt, path, "local", "v2", runbook=book, overrides={"error_rate": "0.2"})
             )
             took = time.monotonic() - began
             assert bad.status == "rolled_back"

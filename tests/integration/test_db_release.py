@@ -5,6 +5,7 @@ throwaway PostgreSQL cluster and SQLite files, with the Alembic project in tests
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,7 +144,7 @@ def runbook(tmp_path: Path, policy: str | None, *, backup: bool = True, fail: bo
 
 
 def deploy(rt: Runtime, path: Path) -> RunRow:
-    return runs.deploy(rt, path, "test", "v2")
+    return asyncio.run(runs.deploy(rt, path, "test", "v2"))
 
 
 def _step(rt: Runtime, run: RunRow, name: str) -> dict[str, object]:

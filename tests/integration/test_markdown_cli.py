@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
+from runwright.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((ROOT / "tests" / "fixtures" / "seeds").glob("*.md"))
@@ -100,12 +101,12 @@ def test_import_repairs_and_reports_misdecoded_text(runner: CliRunner) -> None:
 
 
 def test_import_of_unreadable_input_exits_2(runner: CliRunner, tmp_path: Path) -> None:
-    missing = runner.invoke(import_cmd, [str(tmp_path / "nope.md")])
+    missing = runner.invoke(cli, ["import", str(tmp_path / "nope.md")])
     assert missing.exit_code == 2
     assert "file not found" in missing.stderr
     binary = tmp_path / "latin1.md"
     binary.write_bytes("# Caf\xe9\n".encode("latin-1"))
-    bad = runner.invoke(import_cmd, [str(binary)])
+    bad = runner.invoke(cli, ["import", str(binary)])
     assert bad.exit_code == 2
     assert "not UTF-8" in bad.stderr
 
@@ -124,7 +125,7 @@ def test_import_refuses_what_validate_would_refuse(runner: CliRunner, tmp_path: 
     source = tmp_path / "typo.md"
     source.write_text("# T\n\n## Go\n\n```sh {tiemout=5s}\necho hi\n```\n")
     out = tmp_path / "typo.yaml"
-    result = runner.invoke(import_cmd, [str(source), "-o", str(out)])
+    result = runner.invoke(cli, ["import", str(source), "-o", str(out)])
     assert result.exit_code == 2
     assert f"{source}:5:8: unknown key 'tiemout'" in result.stderr
     assert "did you mean 'timeout'" in result.stderr

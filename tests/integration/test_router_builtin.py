@@ -17,10 +17,10 @@ from tests.support.backend import ROOT, Running, free_port, running
 
 from runwright.errors import DriverError
 from runwright.loadgen import run_load
-from runwright.routers.admin import read_state
-from runwright.routers.base import Backend, RouterSettings
-from runwright.routers.builtin import MARKER, BuiltinRouter
+from runwright.routers.base import Backend
+from runwright.routers.builtin import MARKER, BuiltinRouter, BuiltinSettings
 from runwright.routers.process import alive
+from runwright.routers.state import read_state
 
 
 @pytest.fixture
@@ -30,8 +30,8 @@ def backends() -> Iterator[list[Running]]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> RouterSettings:
-    return RouterSettings(
+def settings(tmp_path: Path) -> BuiltinSettings:
+    return BuiltinSettings(
         state_dir=tmp_path,
         listen=f"127.0.0.1:{free_port()}",
         admin=f"127.0.0.1:{free_port()}",
@@ -40,7 +40,7 @@ def settings(tmp_path: Path) -> RouterSettings:
 
 
 @pytest.fixture
-async def router(settings: RouterSettings) -> AsyncIterator[BuiltinRouter]:
+async def router(settings: BuiltinSettings) -> AsyncIterator[BuiltinRouter]:
     router = BuiltinRouter(settings)
     await router.ensure_started()
     pid = router.pid
@@ -55,12 +55,12 @@ def table(backends: list[Running], *weights: int) -> list[Backend]:
     return [Backend(b.name, "127.0.0.1", b.port, w) for b, w in zip(backends, weights, strict=True)]
 
 
-def url(settings: RouterSettings, path: str = "/") -> str:
+def url(settings: BuiltinSettings, path: str = "/") -> str:
     return f"http://{settings.listen}{path}"
 
 
 async def test_weight_10_sends_a_tenth_of_requests(
-    router: BuiltinRouter, backends: list[Running], settings: RouterSettings
+    router: BuiltinRouter, backends: list[Running], settings: BuiltinSettings
 ) -> None:
     await router.apply(table(backends, 90, 10))
     result = await run_load(url(settings), connections=8, requests=10_000)
@@ -75,7 +75,7 @@ async def test_weight_10_sends_a_tenth_of_requests(
 
 
 async def test_traffic_flips_under_load_lose_no_request(
-    router: BuiltinRouter, backends: list[Running], settings: RouterSettings
+    router: BuiltinRouter, backends: list[Running], settings: BuiltinSettings
 ) -> None:
     await router.apply(table(backends, 100, 0))
     load = asyncio.create_task(run_load(url(settings), connections=16, duration=3.0))
@@ -91,7 +91,7 @@ async def test_traffic_flips_under_load_lose_no_request(
 
 
 async def test_a_backend_dying_under_load_costs_no_request(
-    router: BuiltinRouter, backends: list[Running], settings: RouterSettings
+    router: BuiltinRouter, backends: list[Running], settings: BuiltinSettings
 ) -> None:
     await router.apply(table(backends, 50, 50))
     load = asyncio.create_task(run_load(url(settings), connections=16, duration=1.5))
@@ -103,7 +103,7 @@ async def test_a_backend_dying_under_load_costs_no_request(
 
 
 async def test_drain_waits_for_the_request_in_flight(
-    router: BuiltinRouter, backends: list[Running], settings: RouterSettings
+    router: BuiltinRouter, backends: list[Running], settings: BuiltinSettings
 ) -> None:
     await router.apply(table(backends, 100, 0))
     async with httpx.AsyncClient() as client:
@@ -122,7 +122,7 @@ async def test_drain_waits_for_the_request_in_flight(
 
 
 async def test_metrics_page_counts_requests_per_backend(
-    router: BuiltinRouter, backends: list[Running], settings: RouterSettings
+    router: BuiltinRouter, backends: list[Running], settings: BuiltinSettings
 ) -> None:
     await router.apply(table(backends, 100, 0))
     async with httpx.AsyncClient() as client:
@@ -134,7 +134,7 @@ async def test_metrics_page_counts_requests_per_backend(
     assert 'runwright_router_backend_weight{backend="v2"} 0' in page
 
 
-async def test_no_backend_answers_503_not_a_hang(settings: RouterSettings) -> None:
+async def test_no_backend_answers_503_not_a_hang(settings: BuiltinSettings) -> None:
     router = BuiltinRouter(settings)
     await router.ensure_started()
     try:
@@ -146,15 +146,15 @@ async def test_no_backend_answers_503_not_a_hang(settings: RouterSettings) -> No
 
 
 async def test_proxy_outlives_a_killed_runwright_and_is_attached_again(
-    backends: list[Running], settings: RouterSettings
+    backends: list[Running], settings: BuiltinSettings
 ) -> None:
     script = (
         "import asyncio, os, signal, sys\n"
         "from pathlib import Path\n"
-        "from runwright.routers.base import Backend, RouterSettings\n"
-        "from runwright.routers.builtin import BuiltinRouter\n"
+        "from runwright.routers.base import Backend\n"
+        "from runwright.routers.builtin import BuiltinRouter, BuiltinSettings\n"
         "async def main():\n"
-        f"    r = BuiltinRouter(RouterSettings(state_dir=Path({str(settings.state_dir)!r}),"
+        f"    r = BuiltinRouter(BuiltinSettings(state_dir=Path({str(settings.state_dir)!r}),"
         f" listen={settings.listen!r}, admin={settings.admin!r}))\n"
         "    await r.ensure_started()\n"
         f"    await r.apply([Backend('v1', '127.0.0.1', {backends[0].port}, 100)])\n"
@@ -189,10 +189,10 @@ async def test_proxy_outlives_a_killed_runwright_and_is_attached_again(
         assert state["pid"] == router.pid
     finally:
         await router.stop()
-    assert not alive(int(read_state(router.state_file)["pid"]), MARKER)
+    assert not alive(read_state(router.state_file).pid, MARKER)
 
 
-async def test_a_busy_listen_address_is_a_clear_error(settings: RouterSettings) -> None:
+async def test_a_busy_listen_address_is_a_clear_error(settings: BuiltinSettings) -> None:
     host, port = settings.listen.split(":")
     with socket.socket() as s:
         s.bind((host, int(port)))
@@ -202,7 +202,7 @@ async def test_a_busy_listen_address_is_a_clear_error(settings: RouterSettings) 
 
 
 async def test_bodies_pass_and_an_oversized_head_is_refused(
-    router: BuiltinRouter, backends: list[Running], settings: RouterSettings
+    router: BuiltinRouter, backends: list[Running], settings: BuiltinSettings
 ) -> None:
     await router.apply(table(backends, 100, 0))
     async with httpx.AsyncClient() as client:
@@ -214,7 +214,7 @@ async def test_bodies_pass_and_an_oversized_head_is_refused(
 
 
 async def test_a_counter_watch_is_told_of_a_request_as_it_is_counted(
-    router: BuiltinRouter, backends: list[Running], settings: RouterSettings
+    router: BuiltinRouter, backends: list[Running], settings: BuiltinSettings
 ) -> None:
     await router.apply(table(backends, 50, 50))
     watch = router.watch()

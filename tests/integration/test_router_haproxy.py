@@ -14,8 +14,8 @@ from tests.support.backend import Running, free_port, running
 
 from runwright.errors import DriverError
 from runwright.loadgen import run_load
-from runwright.routers.base import Backend, RouterSettings
-from runwright.routers.haproxy import HAProxyRouter
+from runwright.routers.base import Backend
+from runwright.routers.haproxy import HAProxyRouter, HAProxySettings
 from runwright.routers.process import alive
 
 pytestmark = [
@@ -34,12 +34,12 @@ def backends() -> Iterator[list[Running]]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> RouterSettings:
-    return RouterSettings(state_dir=tmp_path, listen=f"127.0.0.1:{free_port()}", slots=4)
+def settings(tmp_path: Path) -> HAProxySettings:
+    return HAProxySettings(state_dir=tmp_path, listen=f"127.0.0.1:{free_port()}", slots=4)
 
 
 @pytest.fixture
-async def router(settings: RouterSettings) -> AsyncIterator[HAProxyRouter]:
+async def router(settings: HAProxySettings) -> AsyncIterator[HAProxyRouter]:
     router = HAProxyRouter(settings)
     await router.ensure_started()
     pid = router.pid
@@ -54,12 +54,12 @@ def table(backends: list[Running], *weights: int) -> list[Backend]:
     return [Backend(b.name, "127.0.0.1", b.port, w) for b, w in zip(backends, weights, strict=True)]
 
 
-def url(settings: RouterSettings, path: str = "/") -> str:
+def url(settings: HAProxySettings, path: str = "/") -> str:
     return f"http://{settings.listen}{path}"
 
 
 async def test_weight_10_sends_a_tenth_of_requests(
-    router: HAProxyRouter, backends: list[Running], settings: RouterSettings
+    router: HAProxyRouter, backends: list[Running], settings: HAProxySettings
 ) -> None:
     await router.apply(table(backends, 90, 10))
     result = await run_load(url(settings), connections=8, requests=10_000)
@@ -72,7 +72,7 @@ async def test_weight_10_sends_a_tenth_of_requests(
 
 
 async def test_traffic_flips_under_load_lose_no_request(
-    router: HAProxyRouter, backends: list[Running], settings: RouterSettings
+    router: HAProxyRouter, backends: list[Running], settings: HAProxySettings
 ) -> None:
     await router.apply(table(backends, 100, 0))
     load = asyncio.create_task(run_load(url(settings), connections=16, duration=3.0))
@@ -88,7 +88,7 @@ async def test_traffic_flips_under_load_lose_no_request(
 
 
 async def test_switch_then_stop_the_old_version_under_load(
-    router: HAProxyRouter, backends: list[Running], settings: RouterSettings
+    router: HAProxyRouter, backends: list[Running], settings: HAProxySettings
 ) -> None:
     await router.apply(table(backends, 100, 0))
     load = asyncio.create_task(run_load(url(settings), connections=16, duration=1.5))
@@ -104,7 +104,7 @@ async def test_switch_then_stop_the_old_version_under_load(
 
 
 async def test_a_backend_dying_under_load_costs_no_request(
-    router: HAProxyRouter, backends: list[Running], settings: RouterSettings
+    router: HAProxyRouter, backends: list[Running], settings: HAProxySettings
 ) -> None:
     await router.apply(table(backends, 50, 50))
     load = asyncio.create_task(run_load(url(settings), connections=16, duration=1.5))
@@ -115,7 +115,7 @@ async def test_a_backend_dying_under_load_costs_no_request(
 
 
 async def test_drain_waits_for_the_request_in_flight(
-    router: HAProxyRouter, backends: list[Running], settings: RouterSettings
+    router: HAProxyRouter, backends: list[Running], settings: HAProxySettings
 ) -> None:
     await router.apply(table(backends, 100, 0))
     async with httpx.AsyncClient() as client:
@@ -131,7 +131,7 @@ async def test_drain_waits_for_the_request_in_flight(
 
 
 async def test_a_version_not_listening_is_refused_before_traffic_moves(
-    router: HAProxyRouter, backends: list[Running], settings: RouterSettings
+    router: HAProxyRouter, backends: list[Running], settings: HAProxySettings
 ) -> None:
     await router.apply(table(backends, 100, 0))
     with pytest.raises(DriverError, match="does not accept connections"):
@@ -141,7 +141,7 @@ async def test_a_version_not_listening_is_refused_before_traffic_moves(
 
 
 async def test_attach_to_a_running_haproxy_and_restart_with_the_saved_table(
-    router: HAProxyRouter, backends: list[Running], settings: RouterSettings
+    router: HAProxyRouter, backends: list[Running], settings: HAProxySettings
 ) -> None:
     await router.apply(table(backends, 0, 100))
     again = HAProxyRouter(settings)
@@ -190,7 +190,7 @@ def demo_pair() -> Iterator[dict[str, int]]:
 
 
 async def test_a_sequential_check_reads_haproxys_counters_and_catches_a_failing_canary(
-    router: HAProxyRouter, settings: RouterSettings, demo_pair: dict[str, int]
+    router: HAProxyRouter, settings: HAProxySettings, demo_pair: dict[str, int]
 ) -> None:
     import time
 

@@ -5,6 +5,7 @@ whole deploy runs through the app on it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,7 +18,7 @@ from tests.conftest import ROOT
 from tests.support.postgres import Cluster
 from tests.support.tamper import tamper
 
-from runwright.app import runs
+from runwright.app import decisions, runs
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.engine.clock import FakeClock
@@ -72,6 +73,7 @@ def test_migrations_create_the_schema_once(url: str, pg_cluster: Cluster) -> Non
         "events",
         "locks",
         "measurements",
+        "notifications",
         "revisions",
         "runs",
         "steps",
@@ -170,13 +172,13 @@ def test_a_deploy_runs_end_to_end_on_postgresql(url: str, tmp_path: Path) -> Non
     rt = Runtime.open(settings, clock=FakeClock())
     try:
         book = ROOT / "tests" / "fixtures" / "runbooks" / "approvals.yaml"
-        run = runs.deploy(rt, book, "production", "v3", overrides={"dir": str(work)})
+        run = asyncio.run(runs.deploy(rt, book, "production", "v3", overrides={"dir": str(work)}))
         assert run.status == "awaiting_approval"
         for user in ("bob", "carol"):
             rt.settings = replace(rt.settings, user=user)
-            runs.approve(rt, run.id, f"{user} agrees")
+            asyncio.run(decisions.approve(rt, run.id, f"{user} agrees"))
         rt.settings = replace(rt.settings, user="alice")
-        final = runs.resume(rt, run.id)
+        final = asyncio.run(runs.resume(rt, run.id))
         assert final.status == "succeeded"
         assert final.revision == 1
         assert (work / "log").read_text() == "shipped v3 to production\n"

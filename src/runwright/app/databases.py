@@ -51,7 +51,7 @@ def restore_target(info: BackupInfo, to: str | None) -> str:
     return info.source
 
 
-def _one_step_run(
+async def _one_step_run(
     rt: Runtime, action: str, target: str, params: dict[str, Any], version: str
 ) -> RunRow:
     db = open_database(target, None, rt.clock)
@@ -68,12 +68,16 @@ def _one_step_run(
     rt.settings = replace(rt.settings, environ={**rt.settings.environ, TARGET_ENV: target})
     runbook = rt.load_text(text, f"<runwright {action}>")
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    return runs.deploy(
+    return await runs.deploy(
         rt, runbook.file, env, version or digest, runbook=runbook, kind=f"database-{action}"
     )
 
 
-def backup_now(
+def _absolute(directory: str | Path) -> str:
+    return str(Path(directory).expanduser().resolve())
+
+
+async def backup_now(
     rt: Runtime,
     target: str,
     *,
@@ -84,13 +88,13 @@ def backup_now(
 ) -> RunRow:
     params: dict[str, Any] = {"verify": verify, "checksum": checksum}
     if directory:
-        params["dir"] = str(Path(directory).expanduser().resolve())
+        params["dir"] = _absolute(directory)
     if keep:
         params["keep"] = keep
-    return _one_step_run(rt, "backup", target, params, "backup")
+    return await _one_step_run(rt, "backup", target, params, "backup")
 
 
-def restore_now(rt: Runtime, info: BackupInfo, target: str, directory: str | None) -> RunRow:
+async def restore_now(rt: Runtime, info: BackupInfo, target: str, directory: str | None) -> RunRow:
     name = open_database(target, None, rt.clock).name
     if name != info.database:
         raise InputError(
@@ -98,10 +102,10 @@ def restore_now(rt: Runtime, info: BackupInfo, target: str, directory: str | Non
             f"{name}; refusing to restore it there",
             hint="restore into the database it came from (--to a URL of that database)",
         )
-    params: dict[str, Any] = {"backup": str(info.directory.resolve())}
+    params: dict[str, Any] = {"backup": _absolute(info.directory)}
     if directory:
-        params["dir"] = str(Path(directory).expanduser().resolve())
-    return _one_step_run(rt, "restore", target, params, info.backup_id)
+        params["dir"] = _absolute(directory)
+    return await _one_step_run(rt, "restore", target, params, info.backup_id)
 
 
 def step_of(rt: Runtime, run: RunRow) -> StepRow:

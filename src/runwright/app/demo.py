@@ -206,7 +206,7 @@ async def _teardown(services: StepServices) -> None:
         await stop()
 
 
-def run_demo(
+async def run_demo(
     base: Settings,
     *,
     router: str,
@@ -217,7 +217,7 @@ def run_demo(
 ) -> DemoResult:
     state = base.state_dir / "demo"
     if state.exists():
-        _cleanup_previous(base, state)
+        await _cleanup_previous(base, state)
         shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
     listen = f"127.0.0.1:{free_port('127.0.0.1')}"
@@ -239,7 +239,7 @@ def run_demo(
     try:
         say(f"1/4  deploy v1 behind the {router} router at http://{listen}")
         first = Release("v1", RunStatus.SUCCEEDED)
-        first.run = runs.deploy(rt, path, "local", "v1", runbook=book)
+        first.run = await runs.deploy(rt, path, "local", "v1", runbook=book)
         result.releases.append(first)
         if not first.as_expected:
             return result
@@ -248,11 +248,11 @@ def run_demo(
         say("     live traffic: 4 keep-alive connections through the router")
         say("2/4  release v2 blue-green under load")
         second = Release("v2", RunStatus.SUCCEEDED)
-        second.run = runs.deploy(rt, path, "local", "v2", runbook=book)
+        second.run = await runs.deploy(rt, path, "local", "v2", runbook=book)
         result.releases.append(second)
         say("3/4  release v3, whose home page fails: its smoke test must stop it")
         third = Release("v3", RunStatus.ROLLED_BACK)
-        third.run = runs.deploy(
+        third.run = await runs.deploy(
             rt, path, "local", "v3", runbook=book, overrides={"error_rate": "1.0"}
         )
         third.rollback_seconds = _rollback_seconds(rt, third.run)
@@ -263,7 +263,7 @@ def run_demo(
         )
         fourth = Release("v4", RunStatus.ROLLED_BACK)
         result.faulty = "v4"
-        fourth.run = runs.deploy(
+        fourth.run = await runs.deploy(
             rt,
             canary_path,
             "local",
@@ -279,7 +279,7 @@ def run_demo(
             if snap is not None:
                 _tally(result, snap)
         if not keep_running:
-            asyncio.run(_teardown(rt.step_services(book, "local")))
+            await _teardown(rt.step_services(book, "local"))
         rt.close()
     return result
 
@@ -302,7 +302,7 @@ def _tally(result: DemoResult, snap: LoadSnapshot) -> None:
             release.restored_seconds = last - first
 
 
-def _cleanup_previous(base: Settings, state: Path) -> None:
+async def _cleanup_previous(base: Settings, state: Path) -> None:
     """Stop what an earlier demo left running (a --keep-running demo, or a crashed one)."""
     path = state / "demo.yaml"
     if not path.exists():
@@ -316,7 +316,7 @@ def _cleanup_previous(base: Settings, state: Path) -> None:
     try:
         rt = Runtime.open(settings)
         book = rt.load(path)
-        asyncio.run(_teardown(rt.step_services(book, "local")))
+        await _teardown(rt.step_services(book, "local"))
         rt.close()
     except Exception:  # noqa: BLE001 - best effort: a broken old demo must not block a new one
         return

@@ -11,7 +11,6 @@ router counted just before, ``recent_traffic``, or "unknown traffic").
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -264,31 +263,27 @@ def has_sequential(runbook: Runbook) -> bool:
     return any(is_sequential(m) for m in runbook.checks.values())
 
 
-def recent_traffic(
+async def recent_traffic(
     router: Router, stable: str, *, seconds: float = 0.5, clock: Clock | None = None
 ) -> Traffic:
     """Requests a second through ``router`` over ``seconds`` (read twice; nothing is changed),
     and the ``stable`` version's failure rate; "unknown traffic" when it cannot be told."""
     clock = clock or SystemClock()
-
-    async def read() -> Traffic:
-        try:
-            before = await router.counters()
-            began = clock.monotonic()
-            await clock.sleep(seconds)
-            after = await router.counters()
-        except DriverError:
-            return Traffic(None, source="unknown traffic: the router's counters cannot be read")
-        took = max(clock.monotonic() - began, 1e-9)
-        total = sum(c.requests for c in after.values()) - sum(c.requests for c in before.values())
-        side = after.get(stable)
-        failure = (
-            (side.errors_5xx + side.failures) / side.requests
-            if side is not None and side.requests
-            else None
-        )
-        if total <= 0:
-            return Traffic(None, failure, f"unknown traffic: no request in the last {seconds:g}s")
-        return Traffic(total / took, failure, f"the router's counters over {seconds:g}s")
-
-    return asyncio.run(read())
+    try:
+        before = await router.counters()
+        began = clock.monotonic()
+        await clock.sleep(seconds)
+        after = await router.counters()
+    except DriverError:
+        return Traffic(None, source="unknown traffic: the router's counters cannot be read")
+    took = max(clock.monotonic() - began, 1e-9)
+    total = sum(c.requests for c in after.values()) - sum(c.requests for c in before.values())
+    side = after.get(stable)
+    failure = (
+        (side.errors_5xx + side.failures) / side.requests
+        if side is not None and side.requests
+        else None
+    )
+    if total <= 0:
+        return Traffic(None, failure, f"unknown traffic: no request in the last {seconds:g}s")
+    return Traffic(total / took, failure, f"the router's counters over {seconds:g}s")

@@ -6,14 +6,14 @@ audit trail and the report show a decision, not only an abort.
 
 from __future__ import annotations
 
-from runwright.app import runs
+from runwright.app import decisions
+from runwright.app.decisions import Acted
 from runwright.app.runtime import Runtime
-from runwright.engine.store import RunRow
 from runwright.errors import InputError
 from runwright.model.status import RunStatus
 
 
-def reject(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
+async def reject(rt: Runtime, run_id: int, note: str) -> Acted:
     run = rt.store.run(run_id)
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status})")
@@ -28,4 +28,4 @@ def reject(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
         data={"note": note},
     )
     reason = f"approval rejected by {user}" + (f": {note}" if note else "")
-    return runs.abort(rt, run_id, reason)
+    return await decisions.abort(rt, run_id, reason)

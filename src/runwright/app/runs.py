@@ -1,37 +1,36 @@
-"""Run use cases: deploy, resume, approve, attest, settle, abort.
+"""Run use cases that drive a run: deploy, resume, rollback (and waiting for people).
 
-Each returns the run's row as it stands afterwards; the edges turn its status into an exit
-code (``exit_code_for``). Input problems raise InputError (2), policy and lock problems raise
-BlockedError subclasses (3).
+They are coroutines, called from an event loop: the CLI runs each under one ``asyncio.run``
+at its edge, the web server awaits them in its own loop. Each returns the run's row as it
+stands afterwards; the edges turn its status into an exit code (``exit_code_for``) or an HTTP
+status. Input problems raise InputError (2), policy and lock problems BlockedError subclasses
+(3). The decisions people take on a run (approve, attest, settle, abort) are in
+``app.decisions``; what the run waits for, and in which phase, in ``app.waiting``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runwright.app.follow import FollowSettings, next_event
 from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.silences import SilenceKeeper
-from runwright.engine.machine import MAIN, in_flight, settle
-from runwright.engine.scheduler import view_of
-from runwright.engine.store import RunRow, StepRow, StepUpdate
-from runwright.errors import InputError
+from runwright.app.waiting import next_step
+from runwright.engine.store import NewStep, RunRow
+from runwright.errors import InputError, LockedError
 from runwright.model.loader import Runbook
-from runwright.model.status import (
-    AWAITING,
-    UNFINISHED_STEP,
-    DeliveryStatus,
-    RunStatus,
-    Settlement,
-    StepStatus,
-)
-from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
+from runwright.model.status import AWAITING, DeliveryStatus, RunStatus
+
+WAITABLE = frozenset({RunStatus.AWAITING_APPROVAL, RunStatus.AWAITING_ATTESTATION})
+"""Statuses ``--wait`` sits out: a person unblocks them from elsewhere (approve, attest)."""
+UNBLOCKING = frozenset({"approval.given", "gate.attested", "run.abort_requested", "run.finished"})
 
 
 def exit_code_for(run: RunRow) -> int:
@@ -42,7 +41,18 @@ def exit_code_for(run: RunRow) -> int:
     return 1
 
 
-def deploy(
+@dataclass(frozen=True)
+class Drive:
+    """How to drive: prompts on a terminal, and whether to wait for people instead of
+    returning blocked (``deploy --wait``: follow the run until an approval or attestation
+    arrives, then go on)."""
+
+    interactive: Callable[[str], bool] | None = None
+    wait: bool = False
+    follow: FollowSettings | None = None
+
+
+async def deploy(
     rt: Runtime,
     path: str | Path,
     env: str | None,
@@ -53,6 +63,7 @@ def deploy(
     runbook: Runbook | None = None,
     kind: str = "deploy",
     procedure: str | None = None,
+    wait: bool = False,
 ) -> RunRow:
     book = runbook or rt.load(path)
     env_name, environment = rt.environment(book, env)
@@ -66,7 +77,6 @@ def deploy(
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     secrets = rt.secrets(book, required=True)
-    previous = previous_version(rt.store, book.name, env_name)
     if procedure is None:
         checking = rt.variables(
             book,
@@ -77,59 +87,98 @@ def deploy(
             secrets=secrets,
             run_id=None,
             initiator=rt.settings.user,
-            previous_version=previous,
+            previous_version=previous_version(rt.store, book.name, env_name),
         )
-        rt.checked_services(book, env_name, checking)
+        await rt.checked_services(book, env_name, checking)
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:
         steps = expand(book, env_name, environment)
+    run_id = _create(rt, book, env_name, version, overrides or {}, steps, kind)
+    return await _drive(rt, run_id, book, secrets, Drive(interactive, wait))
+
+
+def _create(
+    rt: Runtime,
+    book: Runbook,
+    env_name: str,
+    version: str,
+    overrides: Mapping[str, Any],
+    steps: list[NewStep],
+    kind: str,
+) -> int:
     user = rt.settings.user
-    run_id = rt.store.create_run(
-        runbook=book.name,
-        environment=env_name,
-        version=version,
-        initiator=user,
-        file=book.file,
-        text=book.text,
-        digest=book.digest,
-        params={"vars": dict(overrides or {}), "previous_version": previous},
-        steps=steps,
-        now=rt.clock.now(),
-        kind=kind,
-    )
-    rt.store.append(
-        run_id,
-        actor=user,
-        type="run.created",
-        at=rt.clock.now(),
-        data={
-            "runbook": book.name,
-            "file": book.file,
-            "digest": book.digest,
-            "environment": env_name,
-            "version": version,
-            "kind": kind,
-            "steps": len(steps),
-        },
-    )
+    previous = previous_version(rt.store, book.name, env_name)
+    try:
+        run_id = rt.store.create_run(
+            runbook=book.name,
+            environment=env_name,
+            version=version,
+            initiator=user,
+            file=book.file,
+            text=book.text,
+            digest=book.digest,
+            params={"vars": dict(overrides), "previous_version": previous},
+            steps=steps,
+            now=rt.clock.now(),
+            kind=kind,
+        )
+    except LockedError as exc:
+        raise _explained(rt, exc, book.name, env_name) from None
+    data: dict[str, Any] = {"runbook": book.name, "file": book.file, "digest": book.digest}
+    data |= {"environment": env_name, "version": version, "kind": kind, "steps": len(steps)}
+    rt.store.append(run_id, actor=user, type="run.created", at=rt.clock.now(), data=data)
     rt.observer.event(run_id, "run.created", None, {"version": version, "environment": env_name})
-    return _drive(rt, run_id, book, secrets, interactive)
+    return run_id
+
+
+def _explained(rt: Runtime, exc: LockedError, runbook: str, env: str) -> LockedError:
+    """The lock error, saying so when the holder is still rolling back and waits for a person."""
+    holder = rt.store.lock_holder(runbook, env)
+    if holder is None:
+        return exc
+    run = rt.store.run(holder)
+    waiting = next_step(run, rt.store.steps(holder))
+    if waiting is None or waiting.on is None:
+        return exc
+    return LockedError(
+        f"{exc.message}; it is {waiting.describe()}",
+        hint=f"runwright attest {holder} --all (or approve), then runwright resume {holder}",
+    )
 
 
 def _runbook_of(rt: Runtime, run: RunRow) -> Runbook:
     return rt.load_text(run.runbook_text, run.runbook_file)
 
 
-def _drive(
+async def _drive(
+    rt: Runtime, run_id: int, book: Runbook, secrets: Mapping[str, str], how: Drive
+) -> RunRow:
+    """Drive the run until it ends or blocks; with ``how.wait``, sit out approvals and
+    attestations (following the run's events) and drive on when one arrives."""
+    while True:
+        final = await _drive_once(rt, run_id, book, secrets, how.interactive)
+        if not how.wait or final.status not in WAITABLE:
+            return final
+        event = await next_event(rt, run_id, final.event_count, UNBLOCKING, how.follow)
+        if event.type == "run.finished":
+            return rt.store.run(run_id)
+        rt.store.append(
+            run_id,
+            actor=rt.settings.user,
+            type="run.resumed",
+            at=rt.clock.now(),
+            data={"status": final.status, "after": event.type},
+        )
+
+
+async def _drive_once(
     rt: Runtime,
     run_id: int,
     book: Runbook,
     secrets: Mapping[str, str],
     interactive: Callable[[str], bool] | None,
 ) -> RunRow:
-    import asyncio
-
     run = rt.store.run(run_id)
     env_name, environment = rt.environment(book, run.environment)
     variables = rt.variables(
@@ -168,47 +217,53 @@ def _drive(
         rt.settings.user,
         active=any(s.kind == "silence" for s in [*(s for _p, s in book.steps()), *book.rollback]),
     )
-    final = asyncio.run(alongside([notifier, keeper], run_id, drive))
-    if (
-        final.status == RunStatus.SUCCEEDED
-        and final.revision is None
-        and final.kind
-        in (
-            "deploy",
-            "rollback",
-        )
-    ):
-        number = rt.store.add_revision(
-            runbook=final.runbook,
-            environment=final.environment,
-            version=final.version,
-            run_id=final.id,
-            digest=final.runbook_digest,
-            deployed_by=final.initiator,
-            at=rt.clock.now(),
-        )
-        rt.store.append(
-            final.id,
-            actor=rt.settings.user,
-            type="revision.recorded",
-            at=rt.clock.now(),
-            data={"revision": number, "version": final.version},
-        )
+    final = await alongside([notifier, keeper], run_id, drive)
+    if final.status == RunStatus.SUCCEEDED and final.revision is None and final.kind in REVISED:
+        _record_revision(rt, final)
         final = rt.store.run(run_id)
     return final
 
 
-def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None) -> RunRow:
+REVISED = ("deploy", "rollback")
+
+
+def _record_revision(rt: Runtime, final: RunRow) -> None:
+    number = rt.store.add_revision(
+        runbook=final.runbook,
+        environment=final.environment,
+        version=final.version,
+        run_id=final.id,
+        digest=final.runbook_digest,
+        deployed_by=final.initiator,
+        at=rt.clock.now(),
+    )
+    rt.store.append(
+        final.id,
+        actor=rt.settings.user,
+        type="revision.recorded",
+        at=rt.clock.now(),
+        data={"revision": number, "version": final.version},
+    )
+
+
+async def resume(
+    rt: Runtime,
+    run_id: int,
+    *,
+    interactive: Callable[[str], bool] | None = None,
+    wait: bool = False,
+    required_secrets: bool = True,
+) -> RunRow:
     run = rt.store.run(run_id)
     if run.terminal:
-        if _deliver_pending(rt, run):
+        if await _deliver_pending(rt, run):
             return rt.store.run(run_id)
         raise InputError(
             f"run {run_id} already ended ({run.status}); nothing to resume",
             hint="start a new one with runwright deploy",
         )
     book = _runbook_of(rt, run)
-    secrets = rt.secrets(book, required=True)
+    secrets = rt.secrets(book, required=required_secrets)
     rt.store.append(
         run_id,
         actor=rt.settings.user,
@@ -216,14 +271,12 @@ def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | Non
         at=rt.clock.now(),
         data={"status": run.status},
     )
-    return _drive(rt, run_id, book, secrets, interactive)
+    return await _drive(rt, run_id, book, secrets, Drive(interactive, wait))
 
 
-def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
+async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
     """Send the notifications an ended run still owes (runwright died before sending them);
     True when there were any."""
-    import asyncio
-
     book = _runbook_of(rt, run)
     env_name, environment = rt.environment(book, run.environment)
     secrets = rt.secrets(book, required=False)
@@ -244,217 +297,11 @@ def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
         return False
     before = len(notifier.deliveries.for_run(run.id))
     pending = [d for d in notifier.deliveries.for_run(run.id) if d.status == DeliveryStatus.SENDING]
-
-    async def pump() -> None:
-        try:
-            await notifier.pump(run.id)
-        finally:
-            await notifier.aclose()
-
-    asyncio.run(pump())
+    try:
+        await notifier.pump(run.id)
+    finally:
+        await notifier.aclose()
     return bool(pending) or len(notifier.deliveries.for_run(run.id)) > before
-
-
-def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:
-    rows = [r for r in rt.store.steps(run.id) if r.section == MAIN]
-    for r in rows:
-        if r.status in UNFINISHED_STEP and (kind is None or r.kind == kind):
-            return r
-    raise InputError(
-        f"run {run.id} has no {kind or StepStatus.WAITING} step left to act on "
-        f"(status {run.status})"
-    )
-
-
-def approve(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
-    run = rt.store.run(run_id)
-    if run.terminal:
-        raise InputError(f"run {run_id} already ended ({run.status})")
-    step = _waiting_step(rt, run, "approval")
-    params = ApprovalParams.model_validate(step.spec.get("params", {}))
-    user = rt.settings.user
-    existing = rt.store.approvals(run_id, step.name)
-    current = valid_approvals(params, existing, run.initiator, rt.clock.now())
-    why = refusal(params, user, run.initiator, current)
-    if why:
-        rt.store.append(
-            run_id,
-            actor=user,
-            type="approval.refused",
-            at=rt.clock.now(),
-            step=step.name,
-            data={"reason": why},
-        )
-        raise InputError(
-            f"approval refused: {why}",
-            hint=f"ask another person to run: runwright approve {run_id} --note '...'",
-        )
-    now = rt.clock.now()
-    rt.store.add_approval(run_id, gate=step.name, kind="approval", user=user, note=note, at=now)
-    count = len(valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now))
-    rt.store.append(
-        run_id,
-        actor=user,
-        type="approval.given",
-        at=now,
-        step=step.name,
-        data={"note": note, "count": count, "required": params.required},
-    )
-    message = f"approved by {user} ({count} of {params.required})"
-    if count >= params.required:
-        message += f"; continue with: runwright resume {run_id}"
-    return rt.store.run(run_id), message
-
-
-def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tuple[RunRow, str]:
-    run = rt.store.run(run_id)
-    if run.terminal:
-        raise InputError(f"run {run_id} already ended ({run.status})")
-    rows = [r for r in rt.store.steps(run_id) if r.section == MAIN]
-    step = next(
-        (
-            r
-            for r in rows
-            if r.status == StepStatus.WAITING and (r.kind == "gate" or r.spec.get("manual"))
-        ),
-        None,
-    )
-    if step is None:
-        step = next(
-            (
-                r
-                for r in rows
-                if r.status in (StepStatus.PENDING, StepStatus.WAITING)
-                and (r.kind == "gate" or r.spec.get("manual"))
-            ),
-            None,
-        )
-    if step is None:
-        raise InputError(f"run {run_id} has no gate or manual step waiting for attestation")
-    user = rt.settings.user
-    now = rt.clock.now()
-    targets: list[int | None] = list(items) if items else [None]
-    for item in targets:
-        rt.store.add_approval(
-            run_id, gate=step.name, kind="attestation", user=user, note=note, at=now, item=item
-        )
-    rt.store.append(
-        run_id,
-        actor=user,
-        type="gate.attested",
-        at=now,
-        step=step.name,
-        data={"items": items or "all", "note": note},
-    )
-    what = "all items" if not items else "item(s) " + ", ".join(map(str, items))
-    return rt.store.run(run_id), (
-        f"{what} of '{step.name}' attested by {user}; continue with: runwright resume {run_id}"
-    )
-
-
-def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> tuple[RunRow, str]:
-    if chosen not in set(Settlement):
-        raise InputError("choose one of --rerun, --done, --rollback")
-    choice = Settlement(chosen)
-    run = rt.store.run(run_id)
-    rows = rt.store.steps(run_id)
-    flights = in_flight(view_of(run, rows))
-    if not flights:
-        raise InputError(f"run {run_id} has no step in flight to settle (status {run.status})")
-    match = [(v, what) for v, what in flights if v.name == step_ref or str(v.idx + 1) == step_ref]
-    if not match:
-        names = ", ".join(f"'{v.name}'" for v, _ in flights)
-        raise InputError(f"step '{step_ref}' is not in flight; in flight: {names}")
-    view, what = match[0]
-    if what == "undo" and choice == Settlement.ROLLBACK:
-        raise InputError("an undo in flight can be settled with --rerun or --done")
-    values = settle(view, what, choice)
-    rt.store.append(
-        run_id,
-        actor=rt.settings.user,
-        type="step.settled",
-        at=rt.clock.now(),
-        step=view.name,
-        data={"what": what, "choice": choice},
-        run_values={
-            "status": RunStatus.RUNNING
-            if what == "step" and choice != Settlement.ROLLBACK
-            else RunStatus.ROLLING_BACK
-        },
-        step_update=StepUpdate(view.section, view.idx, values),
-    )
-    return rt.store.run(run_id), (
-        f"{what} '{view.name}' settled as {choice}; continue with: runwright resume {run_id}"
-    )
-
-
-def abort(rt: Runtime, run_id: int, reason: str) -> tuple[RunRow, str]:
-    run = rt.store.run(run_id)
-    if run.terminal:
-        raise InputError(f"run {run_id} already ended ({run.status}); nothing to abort")
-    user = rt.settings.user
-    rt.store.append(
-        run_id,
-        actor=user,
-        type="run.abort_requested",
-        at=rt.clock.now(),
-        data={"reason": reason},
-        run_values={"abort_requested": user},
-    )
-    fresh = rt.store.run(run_id)
-    from runwright.app.runtime import owner_dead
-
-    driven = (
-        fresh.lease_owner
-        and fresh.lease_expires
-        and fresh.lease_expires > rt.clock.now()
-        and not owner_dead(fresh.lease_owner)
-    )
-    if driven:
-        return fresh, (
-            f"abort requested; {fresh.lease_owner} is driving run {run_id} and "
-            "will roll it back now"
-        )
-    book = _runbook_of(rt, run)
-    secrets = rt.secrets(book, required=False)
-    final = _drive(rt, run_id, book, secrets, None)
-    return final, f"run {run_id} aborted and rolled back ({final.status})"
-
-
-def run_summary(rt: Runtime, run: RunRow) -> dict[str, Any]:
-    steps = rt.store.steps(run.id)
-    return {
-        "id": run.id,
-        "runbook": run.runbook,
-        "environment": run.environment,
-        "version": run.version,
-        "status": run.status,
-        "initiator": run.initiator,
-        "kind": run.kind,
-        "created_at": run.created_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "failure": run.failure,
-        "revision": run.revision,
-        "steps": [
-            {
-                "section": s.section,
-                "phase": s.phase,
-                "name": s.name,
-                "kind": s.kind,
-                "status": s.status,
-                "undo_status": s.undo_status,
-                "attempts": s.attempts,
-                "summary": s.summary,
-                "started_at": s.started_at.isoformat() if s.started_at else None,
-                "finished_at": s.finished_at.isoformat() if s.finished_at else None,
-            }
-            for s in steps
-        ],
-    }
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
 
 
 def rollback_target(
@@ -493,7 +340,7 @@ def rollback_target(
     return rt.store.run(target.run_id), target.number
 
 
-def rollback(
+async def rollback(
     rt: Runtime,
     env: str,
     *,
@@ -503,7 +350,7 @@ def rollback(
 ) -> RunRow:
     source, _ = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
-    return deploy(
+    return await deploy(
         rt,
         source.runbook_file,
         env,

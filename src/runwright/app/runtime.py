@@ -199,7 +199,7 @@ class Runtime:
             observer=self.observer,
         )
 
-    def checked_services(
+    async def checked_services(
         self, runbook: Runbook, env_name: str, variables: Mapping[str, Any] | None = None
     ) -> StepServices:
         """The run's services after its driver and router settings were checked against the
@@ -208,7 +208,7 @@ class Runtime:
         from runwright.app.services import verify_aws_checks, verify_services
 
         if runbook.service is not None:
-            verify_services(runbook, services)
+            await verify_services(runbook, services)
         verify_aws_checks(runbook)
         return services
 

@@ -10,7 +10,6 @@ world (read-only) before a run or a plan, turning a ``SettingError`` into ``file
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,8 +35,8 @@ from runwright.model.release import (
 )
 from runwright.model.source import parse_yaml
 from runwright.model.templating import render
-from runwright.routers import make_router
-from runwright.routers.base import Router, RouterSettings, split_address
+from runwright.routers import make_router, settings_for
+from runwright.routers.base import Router, split_address
 from runwright.steps.services import Release, StepServices
 
 if TYPE_CHECKING:
@@ -187,15 +186,14 @@ def _host_router(
         )
         return alb, frozenset()
     assert isinstance(router_spec, LocalRouterSpec)
-    router_settings = RouterSettings(
-        state_dir=settings.state_dir / "routers" / spec.name,
-        listen=router_spec.listen,
-        admin=admin_address(router_spec.listen, router_spec.admin),
+    router_settings = settings_for(
+        router_spec.kind,
+        settings.state_dir / "routers" / spec.name,
+        router_spec.listen,
+        admin_address(router_spec.listen, router_spec.admin),
     )
-    reserved = frozenset(
-        split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
-    )
-    return make_router(router_spec.kind, router_settings, clock), reserved
+    local = make_router(router_spec.kind, router_settings, clock)
+    return local, frozenset(split_address(a)[1] for a in router_settings.addresses())
 
 
 def _templated(variables: Mapping[str, str], where: str) -> Callable[[str], str]:
@@ -270,7 +268,7 @@ def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Route
     return GatewayApiRouter(kube, spec.route, owner)
 
 
-def verify_services(runbook: Runbook, services: StepServices) -> None:
+async def verify_services(runbook: Runbook, services: StepServices) -> None:
     """Check the driver's and router's settings against the world, read-only; a setting that
     cannot work is an InputError at its ``file:line:col`` in the runbook."""
     parts: tuple[object, ...] = (services.driver, services.router)
@@ -278,19 +276,15 @@ def verify_services(runbook: Runbook, services: StepServices) -> None:
     if not targets:
         return
 
-    async def check() -> None:
-        try:
-            for target in targets:
-                await target.verify()
-        finally:
-            kube = getattr(services.driver, "kube", None)
-            if kube is not None:
-                await kube.close()
-
     try:
-        asyncio.run(check())
+        for target in targets:
+            await target.verify()
     except SettingError as exc:
         raise _located(runbook, exc) from None
+    finally:
+        kube = getattr(services.driver, "kube", None)
+        if kube is not None:
+            await kube.close()
 
 
 def verify_aws_checks(runbook: Runbook) -> None:

@@ -4,49 +4,25 @@ by hand, with the same proof a runbook's steps give.
 A backup is verified by a scratch restore unless ``--no-verify``; a restore always takes a
 safety backup first, and asks on a terminal. Without a terminal it refuses unless ``--yes``:
 a CI job that restores must say so. Both are journaled runs (``runwright report RUN``).
-Registered on the main group by ``cli.main``.
+Registered on the main group by ``cli.main``, whose group maps their errors.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
 
 import click
 
 from runwright.app import databases, runs
 from runwright.app.runtime import Runtime
+from runwright.cli.edge import Ctx, run
+from runwright.cli.edge import err as _err
+from runwright.cli.show import dumps
 from runwright.engine.store import RunRow
-from runwright.errors import InputError, RunwrightError
+from runwright.errors import InputError
 from runwright.model.status import RunStatus
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _Ctx(Protocol):
-    def runtime(self, *, quiet: bool = False) -> Runtime: ...
-
-
-def _err(text: str) -> None:
-    click.echo(text, err=True)
-
-
-def _errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except RunwrightError as exc:
-            _err(f"error: {exc.message}")
-            if exc.hint:
-                _err(f"hint: {exc.hint}")
-            sys.exit(exc.exit_code)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _size(n: int) -> str:
@@ -57,26 +33,26 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _finish(rt: Runtime, run: RunRow, as_json: bool, what: str) -> None:
-    step = databases.step_of(rt, run)
+def _finish(rt: Runtime, row: RunRow, as_json: bool, what: str) -> None:
+    step = databases.step_of(rt, row)
     if as_json:
         click.echo(
-            runs.dumps(
+            dumps(
                 {
-                    "run": run.id,
-                    "status": run.status,
+                    "run": row.id,
+                    "status": row.status,
                     "summary": step.summary,
-                    "failure": run.failure,
+                    "failure": row.failure,
                     **{k: v for k, v in step.data.items() if k != "captured"},
                 }
             )
         )
-    elif run.status == RunStatus.SUCCEEDED:
+    elif row.status == RunStatus.SUCCEEDED:
         _err(f"{what}: {step.summary}")
     else:
-        _err(f"{what} failed (run {run.id}): {run.failure or step.summary}")
-    _err(f"report: runwright report {run.id}")
-    sys.exit(runs.exit_code_for(run))
+        _err(f"{what} failed (run {row.id}): {row.failure or step.summary}")
+    _err(f"report: runwright report {row.id}")
+    sys.exit(runs.exit_code_for(row))
 
 
 @click.command("backup")
@@ -88,9 +64,8 @@ def _finish(rt: Runtime, run: RunRow, as_json: bool, what: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the backup as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 @click.pass_obj
-@_errors
 def backup_cmd(
-    c: _Ctx,
+    c: Ctx,
     database: str,
     directory: str | None,
     keep: int | None,
@@ -106,15 +81,17 @@ def backup_cmd(
     restored into a scratch database and compared. Exit 0 verified, 1 failed, 2 bad input.
     """
     rt = c.runtime(quiet=quiet)
-    run = databases.backup_now(
-        rt,
-        database,
-        directory=directory,
-        keep=keep,
-        verify=not no_verify,
-        checksum=list(checksum),
+    row = run(
+        databases.backup_now(
+            rt,
+            database,
+            directory=directory,
+            keep=keep,
+            verify=not no_verify,
+            checksum=list(checksum),
+        )
     )
-    _finish(rt, run, as_json, "backup")
+    _finish(rt, row, as_json, "backup")
 
 
 @click.group("backups")
@@ -127,8 +104,7 @@ def backups_group() -> None:
 @click.option("--database", help="Only this database's backups.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_obj
-@_errors
-def backups_list(c: _Ctx, directory: str | None, database: str | None, as_json: bool) -> None:
+def backups_list(c: Ctx, directory: str | None, database: str | None, as_json: bool) -> None:
     """List backups, newest first: id, database, kind, size, rows, verification."""
     found = databases.list_backups(c.runtime(quiet=True), directory, database)
     if as_json:
@@ -155,9 +131,8 @@ def backups_list(c: _Ctx, directory: str | None, database: str | None, as_json: 
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 @click.pass_obj
-@_errors
 def restore_cmd(
-    c: _Ctx,
+    c: Ctx,
     backup: str,
     to: str | None,
     directory: str | None,
@@ -189,8 +164,7 @@ def restore_cmd(
         if not click.confirm(question, default=False, err=True):
             _err("restore cancelled: nothing changed")
             sys.exit(1)
-    run = databases.restore_now(rt, info, target, directory)
-    _finish(rt, run, as_json, "restore")
+    _finish(rt, run(databases.restore_now(rt, info, target, directory)), as_json, "restore")
 
 
 COMMANDS = (backup_cmd, backups_group, restore_cmd)

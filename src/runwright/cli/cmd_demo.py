@@ -10,6 +10,7 @@ import click
 
 from runwright.app.demo import run_demo
 from runwright.app.settings import Settings
+from runwright.cli import edge
 from runwright.cli.render import ConsoleObserver
 from runwright.loadgen import LoadSnapshot
 from runwright.model.status import RunStatus
@@ -52,13 +53,15 @@ def demo_command(settings: Settings, router: str, keep_running: bool) -> int:
         click.echo("error: haproxy is not installed (hint: scripts/setup installs it)", err=True)
         return 2
     observer = ConsoleObserver(show_output=False)
-    result = run_demo(
-        settings,
-        router=router,
-        observer=observer,
-        say=lambda text: click.echo(text, err=True),
-        on_traffic=TrafficView(),
-        keep_running=keep_running,
+    result = edge.run(
+        run_demo(
+            settings,
+            router=router,
+            observer=observer,
+            say=lambda text: click.echo(text, err=True),
+            on_traffic=TrafficView(),
+            keep_running=keep_running,
+        )
     )
     out = sys.stdout
     print("\n== runwright demo: summary", file=out)

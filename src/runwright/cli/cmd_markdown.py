@@ -3,7 +3,8 @@
 ``import`` turns a team's Markdown runbook into YAML and says on stderr what it could not
 understand and which thresholds it drafted as checks, so a person reviews exactly those.
 ``lint`` reports what is unsafe or missing; its exit code lets CI refuse a risky runbook.
-Registered on the main group by ``cli.main`` (``cli.add_command``).
+Registered on the main group by ``cli.main`` (``cli.add_command``), whose group maps errors
+(an unreadable or broken file: exit 2).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 
 from runwright.app.runtime import read_runbook, validate_source
-from runwright.errors import RunbookError, RunwrightError
+from runwright.errors import InputError, RunbookError, RunwrightError
 from runwright.model.importer import import_markdown, summary
 from runwright.model.lint import Finding, has_errors, lint
 from runwright.model.source import read_text
@@ -39,20 +40,17 @@ def import_cmd(runbook: str, output: str | None, quiet: bool) -> None:
     is listed on stderr with its line. What is written is validated first, as `validate` does:
     exit 2 with the Markdown's file:line:col when RUNBOOK cannot be read or is invalid.
     """
-    try:
-        result = import_markdown(read_text(Path(runbook)), runbook)
-        validate_source(result.source(runbook))
-    except RunwrightError as exc:
-        _err(f"error: {exc}")
-        sys.exit(2)
+    result = import_markdown(read_text(Path(runbook)), runbook)
+    validate_source(result.source(runbook))
     text = result.yaml(runbook)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            _err(f"error: {output}: cannot write: {exc.strerror or exc}")
-            _err("hint: create its directory first, or choose another -o path")
-            sys.exit(2)
+            raise InputError(
+                f"{output}: cannot write: {exc.strerror or exc}",
+                hint="create its directory first, or choose another -o path",
+            ) from None
     else:
         click.echo(text, nl=False)
     counts = summary(result)

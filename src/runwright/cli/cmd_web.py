@@ -8,10 +8,9 @@ stored only as digests.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import click
 
@@ -25,12 +24,6 @@ class _Ctx(Protocol):
     def runtime(self, *, quiet: bool = False) -> Runtime: ...
 
     def settings(self) -> Settings: ...
-
-
-def _guarded(fn: Callable[[], Any]) -> Any:
-    from runwright.cli.main import handle_errors
-
-    return handle_errors(fn)()
 
 
 @click.command()
@@ -83,7 +76,7 @@ def serve(
             )
         )
 
-    _guarded(run)
+    run()
 
 
 @click.group("users")
@@ -119,7 +112,7 @@ def users_add(c: _Ctx, name: str, roles: tuple[str, ...], envs: tuple[str, ...])
         )
         click.echo(f"{name}: {what}")
 
-    _guarded(run)
+    run()
 
 
 @users_group.command("list")
@@ -132,7 +125,7 @@ def users_list(c: _Ctx) -> None:
             roles = ", ".join(f"{g.role}@{g.environment}" for g in grants) or "no roles"
             click.echo(f"{name}: {roles}")
 
-    _guarded(run)
+    run()
 
 
 @click.group("token")
@@ -166,7 +159,7 @@ def token_create(
         secret = users.create_token(rt, who, "login" if login else "api", ttl, label)
         click.echo(f"{url.rstrip('/')}/login?token={secret}" if login else secret)
 
-    _guarded(run)
+    run()
 
 
 COMMANDS = [serve, users_group, token_group]

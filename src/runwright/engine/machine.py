@@ -92,7 +92,7 @@ def undo_pending(step: StepView) -> bool:
         step.section == MAIN
         and step.status == StepStatus.SUCCEEDED
         and step.has_undo
-        and step.undo_status in (None, UndoStatus.RUNNING)
+        and step.undo_status in (None, UndoStatus.RUNNING, UndoStatus.WAITING)
     )
 
 

@@ -211,7 +211,7 @@ class Scheduler(Generic[S]):
                     variables={**variables, **captured, "captured": captured},
                     undo=isinstance(action, Undo),
                 )
-                if await self._execute(d, act) and not act.undo:
+                if await self._execute(d, act):
                     break
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]

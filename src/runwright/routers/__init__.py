@@ -2,29 +2,59 @@
 
 ``make_router`` builds the one a runbook names: ``builtin`` (runwright's own proxy, the
 default: nothing to install), ``haproxy`` (driven through its runtime API, never reloaded) or
-``fake`` (in memory, for tests and the demo).
+``fake`` (in memory, for tests and the demo). Each kind has its own settings
+(``BuiltinSettings``, ``HAProxySettings``, the common ``RouterSettings``); ``settings_for``
+builds the right ones from a runbook's ``service.router``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from runwright.engine.clock import Clock
 from runwright.errors import InputError
 from runwright.routers.base import Backend, BackendCounters, Router, RouterSettings
 
-__all__ = ["Backend", "BackendCounters", "Router", "RouterSettings", "make_router"]
+__all__ = [
+    "Backend",
+    "BackendCounters",
+    "Router",
+    "RouterSettings",
+    "make_router",
+    "settings_for",
+]
+
+KINDS = ("builtin", "haproxy", "fake")
+
+
+def settings_for(kind: str, state_dir: Path, listen: str, admin: str) -> RouterSettings:
+    """The settings of a router of ``kind`` (``admin`` is used by the builtin proxy only)."""
+    if kind == "builtin":
+        from runwright.routers.builtin import BuiltinSettings
+
+        return BuiltinSettings(state_dir=state_dir, listen=listen, admin=admin)
+    if kind == "haproxy":
+        from runwright.routers.haproxy import HAProxySettings
+
+        return HAProxySettings(state_dir=state_dir, listen=listen)
+    if kind == "fake":
+        return RouterSettings(state_dir=state_dir, listen=listen)
+    raise InputError(f"unknown router {kind!r}", hint="use " + ", ".join(KINDS))
 
 
 def make_router(kind: str, settings: RouterSettings, clock: Clock | None = None) -> Router:
     if kind == "builtin":
-        from runwright.routers.builtin import BuiltinRouter
+        from runwright.routers.builtin import BuiltinRouter, BuiltinSettings
 
+        assert isinstance(settings, BuiltinSettings), "settings_for('builtin', ...) builds them"
         return BuiltinRouter(settings, clock)
     if kind == "haproxy":
-        from runwright.routers.haproxy import HAProxyRouter
+        from runwright.routers.haproxy import HAProxyRouter, HAProxySettings
 
+        assert isinstance(settings, HAProxySettings), "settings_for('haproxy', ...) builds them"
         return HAProxyRouter(settings, clock)
     if kind == "fake":
         from runwright.routers.fake import FakeRouter
 
         return FakeRouter() if clock is None else FakeRouter(clock=clock)
-    raise InputError(f"unknown router {kind!r}", hint="use builtin, haproxy or fake")
+    raise InputError(f"unknown router {kind!r}", hint="use " + ", ".join(KINDS))

@@ -1,9 +1,9 @@
-"""The builtin proxy's admin API and state file: how runwright steers a proxy it did not start.
+"""The builtin proxy's admin API: how runwright steers a proxy it did not start.
 
 The proxy outlives the runwright command that started it, so everything runwright needs later
-goes through two channels: the state file (the proxy's pid and addresses, and the backend
-table, written atomically on every change and reloaded when the proxy restarts) and this small
-HTTP API, bound to 127.0.0.1 only:
+goes through two channels: the state file (``state.py``: the proxy's pid and addresses, and
+the backend table, written on every change and reloaded when the proxy restarts) and this
+small HTTP API, bound to 127.0.0.1 only:
 
     GET  /status            pid, addresses, backends with weights and requests in flight
     PUT  /backends          {"backends": [{"name", "host", "port", "weight"}, ...]}: the table
@@ -14,7 +14,8 @@ HTTP API, bound to 127.0.0.1 only:
                             later): a sequential check learns of every change without a timer
     GET  /metrics           the same in Prometheus text format, for a scrape or an analysis
 
-It is off the hot path, so plain asyncio streams are enough here.
+It is off the hot path, so plain asyncio streams are enough here. It sees the proxy only
+through ``snapshot.Steerable`` (a frozen snapshot, ``set_backends``), never its internals.
 """
 
 from __future__ import annotations
@@ -25,54 +26,21 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from runwright.errors import InputError, RunwrightError
+from runwright.errors import RunwrightError
 from runwright.routers.base import LATENCY_BUCKETS, Backend, check_table, split_address
-
-if TYPE_CHECKING:
-    from runwright.routers.proxy import Proxy
+from runwright.routers.snapshot import ProxySnapshot, Steerable
+from runwright.routers.state import RouterState, save_state
 
 log = logging.getLogger(__name__)
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 
 
-def load_state(path: Path) -> list[Backend]:
-    """The backend table a previous run of the proxy saved; empty when there is none."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable state file %s: %s", path, exc)
-        return []
-    try:
-        return [Backend.from_dict(b) for b in data.get("backends", [])]
-    except InputError as exc:
-        log.warning("ignoring bad backend table in %s: %s", path, exc)
-        return []
-
-
-def read_state(path: Path) -> dict[str, Any]:
-    """The whole state file (pid, listen, admin, backends), or {} when missing or unreadable."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def save_state(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
-
-
-def target_stats(proxy: Proxy) -> list[dict[str, Any]]:
+def target_stats(snap: ProxySnapshot) -> list[dict[str, Any]]:
     out = []
-    for name, t in proxy.table.targets.items():
+    for t in snap.targets:
         codes = dict(sorted(t.statuses.items()))
         cumulative, running = [], 0
         for bound, count in zip(LATENCY_BUCKETS, t.buckets, strict=False):
@@ -81,10 +49,10 @@ def target_stats(proxy: Proxy) -> list[dict[str, Any]]:
         total = running + t.buckets[-1]
         out.append(
             {
-                "name": name,
-                "host": t.spec.host,
-                "port": t.spec.port,
-                "weight": t.spec.weight if t.live else 0,
+                "name": t.name,
+                "host": t.host,
+                "port": t.port,
+                "weight": t.weight,
                 "live": t.live,
                 "in_flight": t.in_flight,
                 "requests": sum(codes.values()) + t.failures,
@@ -99,12 +67,12 @@ def target_stats(proxy: Proxy) -> list[dict[str, Any]]:
     return out
 
 
-def render_metrics(proxy: Proxy) -> str:
+def render_metrics(snap: ProxySnapshot) -> str:
     lines = [
         "# HELP runwright_router_requests_total Requests answered by each backend, by status.",
         "# TYPE runwright_router_requests_total counter",
     ]
-    stats = target_stats(proxy)
+    stats = target_stats(snap)
     for s in stats:
         for code, count in s["statuses"].items():
             lines.append(
@@ -134,7 +102,7 @@ def render_metrics(proxy: Proxy) -> str:
     lines += [
         "# HELP runwright_router_no_backend_total Requests refused: no backend configured.",
         "# TYPE runwright_router_no_backend_total counter",
-        f"runwright_router_no_backend_total {proxy.table.no_backend}",
+        f"runwright_router_no_backend_total {snap.no_backend}",
         "# HELP runwright_router_request_duration_seconds Time to a backend's full answer.",
         "# TYPE runwright_router_request_duration_seconds histogram",
     ]
@@ -163,7 +131,7 @@ def render_metrics(proxy: Proxy) -> str:
 class AdminServer:
     """The admin HTTP API of one proxy, and the owner of its state file."""
 
-    def __init__(self, proxy: Proxy, state_file: Path, *, listen: str, admin: str) -> None:
+    def __init__(self, proxy: Steerable, state_file: Path, *, listen: str, admin: str) -> None:
         self.proxy = proxy
         self.state_file = state_file
         self.listen = listen
@@ -179,23 +147,20 @@ class AdminServer:
         if self.server is not None:
             self.server.close()
 
-    def record(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "listen": self.listen,
-            "admin": self.admin,
-            "backends": [b.to_dict() for b in self.proxy.table.backends()],
-        }
+    def record(self, snap: ProxySnapshot | None = None) -> RouterState:
+        table = (snap or self.proxy.snapshot()).backends
+        return RouterState(os.getpid(), self.listen, self.admin, table)
 
     def save(self) -> None:
         save_state(self.state_file, self.record())
 
     def status(self) -> dict[str, Any]:
-        self.proxy.table.forget_drained()
-        out = self.record()
+        self.proxy.forget_drained()
+        snap = self.proxy.snapshot()
+        out = self.record(snap).to_json()
         out["backends"] = [
-            {**b.to_dict(), "in_flight": self.proxy.in_flight(b.name) or 0}
-            for b in self.proxy.table.backends()
+            {**b.to_dict(), "in_flight": t.in_flight if (t := snap.target(b.name)) else 0}
+            for b in snap.backends
         ]
         return out
 
@@ -249,14 +214,15 @@ class AdminServer:
     def route(self, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
         path = path.split("?", 1)[0].rstrip("/") or "/"
         if path == "/metrics" and method == "GET":
-            return 200, "text/plain; version=0.0.4", render_metrics(self.proxy).encode()
+            text = render_metrics(self.proxy.snapshot())
+            return 200, "text/plain; version=0.0.4", text.encode()
         if path in ("/status", "/backends") and method == "GET":
             return _json(200, self.status())
         if path == "/health" and method == "GET":
             return _json(200, {"ok": True, "pid": os.getpid()})
         if path == "/stats" and method == "GET":
-            stats = {"generation": self.proxy.generation, "backends": target_stats(self.proxy)}
-            return _json(200, stats)
+            snap = self.proxy.snapshot()
+            return _json(200, {"generation": snap.generation, "backends": target_stats(snap)})
         if path == "/backends" and method == "PUT":
             try:
                 data = json.loads(body)
@@ -270,14 +236,14 @@ class AdminServer:
             return _json(200, self.status())
         if path.startswith("/backends/") and method == "GET":
             name = path[len("/backends/") :]
-            target = self.proxy.table.targets.get(name)
+            target = self.proxy.snapshot().target(name)
             if target is None:
                 return _json(404, {"error": f"no backend {name}"})
             return _json(
                 200,
                 {
                     "name": name,
-                    "weight": target.spec.weight if target.live else 0,
+                    "weight": target.weight,
                     "live": target.live,
                     "in_flight": target.in_flight,
                 },

@@ -19,9 +19,8 @@ The helpers here are pure, shared by every router and unit-tested on their own.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -102,17 +101,19 @@ class BackendCounters:
 
 @dataclass(frozen=True)
 class RouterSettings:
-    """How to run a router; ``state_dir`` holds its state file, pid, log (and HAProxy config)."""
+    """What every router kind is told: where its files live, where users connect, how long
+    it may take to start and stop. Each kind extends it with its own options
+    (``BuiltinSettings``, ``HAProxySettings``); ``settings_for`` builds the right one."""
 
     state_dir: Path
     listen: str = "127.0.0.1:8080"
-    admin: str = "127.0.0.1:8081"
     start_timeout: float = 10.0
     stop_timeout: float = 10.0
-    python: str = field(default_factory=lambda: sys.executable)
-    haproxy: str = "haproxy"
-    slots: int = 8
     poll_interval: float = 0.05
+
+    def addresses(self) -> tuple[str, ...]:
+        """Every address the router binds (a driver must not give these to a version)."""
+        return (self.listen,)
 
 
 @runtime_checkable

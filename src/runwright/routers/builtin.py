@@ -12,26 +12,39 @@ DriverError here, with a message a person can act on.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from runwright.engine.clock import Clock, SystemClock
 from runwright.errors import DriverError
-from runwright.routers.admin import read_state
 from runwright.routers.base import Backend, BackendCounters, RouterSettings, transition
 from runwright.routers.process import alive, launch, terminate
+from runwright.routers.state import read_state
 
 log = logging.getLogger(__name__)
 
 MARKER = "runwright.routers.proxy"
 
 
+@dataclass(frozen=True)
+class BuiltinSettings(RouterSettings):
+    """The builtin proxy's options: its admin API address and the Python that runs it."""
+
+    admin: str = "127.0.0.1:8081"
+    python: str = field(default_factory=lambda: sys.executable)
+
+    def addresses(self) -> tuple[str, ...]:
+        return (self.listen, self.admin)
+
+
 class BuiltinRouter:
     """Controller of one builtin proxy, whose files live under ``settings.state_dir/router``."""
 
-    def __init__(self, settings: RouterSettings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: BuiltinSettings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.dir = settings.state_dir / "router"
@@ -44,9 +57,9 @@ class BuiltinRouter:
 
     async def ensure_started(self) -> None:
         record = read_state(self.state_file)
-        pid = int(record.get("pid", 0) or 0)
+        pid = record.pid
         if alive(pid, MARKER):
-            self.admin = str(record.get("admin") or self.settings.admin)
+            self.admin = record.admin or self.settings.admin
             status = await self._status_or_none()
             if status is not None and status.get("pid") == pid:
                 self.pid = pid
@@ -74,7 +87,7 @@ class BuiltinRouter:
 
     async def stop(self) -> None:
         """Stop the proxy (letting requests in flight finish); a no-op when none runs."""
-        pid = self.pid or int(read_state(self.state_file).get("pid", 0) or 0)
+        pid = self.pid or read_state(self.state_file).pid
         if await terminate(pid, MARKER, self.settings.stop_timeout + 1):
             log.info("stopped the builtin router (pid %d)", pid)
         self.pid = 0

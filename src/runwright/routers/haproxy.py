@@ -53,6 +53,15 @@ ERRORS = ("No such", "Invalid", "denied", "Unknown command", "Require", "error",
 
 
 @dataclass(frozen=True)
+class HAProxySettings(RouterSettings):
+    """HAProxy's options: the binary, and how many server slots its backend has (a release
+    needs two; more let several versions take traffic at once)."""
+
+    haproxy: str = "haproxy"
+    slots: int = 8
+
+
+@dataclass(frozen=True)
 class Slot:
     """A pre-declared server; ``name`` is the version in it, empty when the slot is free."""
 
@@ -72,7 +81,7 @@ def empty_slots(count: int) -> list[Slot]:
     return [Slot(server=f"s{i}") for i in range(1, count + 1)]
 
 
-def render_config(settings: RouterSettings, slots: Sequence[Slot], socket: Path) -> str:
+def render_config(settings: HAProxySettings, slots: Sequence[Slot], socket: Path) -> str:
     """The whole HAProxy configuration, with the slots' current addresses and states."""
     host, port = split_address(settings.listen)
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -170,7 +179,7 @@ def socket_path(directory: Path) -> Path:
 class HAProxyRouter:
     """Controller of one HAProxy whose files live under ``settings.state_dir/haproxy``."""
 
-    def __init__(self, settings: RouterSettings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: HAProxySettings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.dir = settings.state_dir / "haproxy"

@@ -3,7 +3,8 @@
 It runs as a process of its own (``python -m runwright.routers.proxy --listen ADDR --admin
 ADDR --state-file PATH``) in a session of its own, so it outlives the runwright command that
 started it, even one killed with SIGKILL: traffic must keep flowing while a crashed run is
-resumed. ``builtin.py`` drives it through the admin API (``admin.py``).
+resumed. ``builtin.py`` drives it through the admin API (``admin.py``), which sees it only
+through ``snapshot()`` and ``set_backends``.
 
 The data path is written on ``asyncio.Protocol`` (and uvloop when it is installed) because it
 sits in front of every request of the service: HTTP/1.1 keep-alive on both sides, a pool of idle
@@ -30,7 +31,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from runwright.routers.admin import AdminServer
 from runwright.routers.base import LATENCY_BUCKETS, Backend, smooth_schedule, split_address
+from runwright.routers.snapshot import ProxySnapshot, TargetSnapshot
+from runwright.routers.state import load_state
 
 log = logging.getLogger(__name__)
 
@@ -522,6 +526,30 @@ class Proxy:
         self.table.set(backends)
         log.info("backends: %s", ", ".join(f"{b.name}={b.weight}" for b in backends))
 
+    def forget_drained(self) -> None:
+        self.table.forget_drained()
+
+    def snapshot(self) -> ProxySnapshot:
+        """A frozen copy of the table and every target's counters, for the admin API."""
+        targets = tuple(
+            TargetSnapshot(
+                name=name,
+                host=t.spec.host,
+                port=t.spec.port,
+                weight=t.spec.weight if t.live else 0,
+                live=t.live,
+                in_flight=t.in_flight,
+                statuses=dict(t.statuses),
+                failures=t.failures,
+                buckets=tuple(t.buckets),
+                latency_sum=t.latency_sum,
+            )
+            for name, t in self.table.targets.items()
+        )
+        return ProxySnapshot(
+            tuple(self.table.backends()), targets, self.table.no_backend, self.generation
+        )
+
     def counted(self) -> None:
         """A request was counted: wake whoever waits for the counters to change."""
         self.generation += 1
@@ -539,10 +567,6 @@ class Proxy:
         self.watchers.append(waiter)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter, wait)
-
-    def in_flight(self, name: str) -> int | None:
-        target = self.table.targets.get(name)
-        return None if target is None else target.in_flight
 
     async def shutdown(self, grace: float) -> None:
         """Stop accepting, let requests in flight finish (up to ``grace`` s), close the rest."""
@@ -577,8 +601,6 @@ def _loop_factory(use_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] |
 async def serve(
     listen: str, admin: str, state_file: Path, grace: float, ready: Callable[[], None]
 ) -> None:
-    from runwright.routers.admin import AdminServer, load_state
-
     loop = asyncio.get_running_loop()
     proxy = Proxy(loop)
     proxy.set_backends(load_state(state_file))

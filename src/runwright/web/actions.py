@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from runwright.app import runs
+from runwright.app import decisions, runs
 from runwright.app.reject import reject
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
@@ -60,7 +60,8 @@ def _run(state: WebState, user: WebUser, run_id: int, action: str) -> RunRow:
 async def approve(state: WebState, user: WebUser, run_id: int, note: str) -> Done:
     _run(state, user, run_id, "approve")
     rt = state.runtime_for(user.name)
-    run, message = await call(runs.approve, rt, run_id, note)
+    acted = await call(decisions.approve, rt, run_id, note)
+    run, message = acted.run, acted.message
     if run.status == RunStatus.AWAITING_APPROVAL and message.endswith(f"runwright resume {run_id}"):
         await state.tasks.start(runs.resume, rt, run_id)
         message = message.split(";")[0] + "; the run continues"
@@ -78,7 +79,7 @@ async def attest(
 ) -> Done:
     _run(state, user, run_id, "attest")
     rt = state.runtime_for(user.name)
-    _, message = await call(runs.attest, rt, run_id, note, items)
+    message = (await call(decisions.attest, rt, run_id, note, items)).message
     fresh = rt.store.run(run_id)
     if fresh.status == RunStatus.AWAITING_ATTESTATION:
         await state.tasks.start(runs.resume, rt, run_id)
@@ -89,7 +90,7 @@ async def attest(
 async def settle(state: WebState, user: WebUser, run_id: int, step: str, choice: str) -> Done:
     _run(state, user, run_id, "settle")
     rt = state.runtime_for(user.name)
-    _, message = await call(runs.settle_step, rt, run_id, step, choice)
+    message = (await call(decisions.settle_step, rt, run_id, step, choice)).message
     return Done(run_id, message)
 
 
@@ -102,7 +103,7 @@ async def resume(state: WebState, user: WebUser, run_id: int) -> Done:
 async def abort(state: WebState, user: WebUser, run_id: int, reason: str) -> Done:
     _run(state, user, run_id, "abort")
     why = reason or f"aborted by {user.name} from the web"
-    await state.tasks.start(runs.abort, state.runtime_for(user.name), run_id, why)
+    await state.tasks.start(decisions.abort, state.runtime_for(user.name), run_id, why)
     return Done(run_id, f"abort of run {run_id} requested by {user.name}")
 
 

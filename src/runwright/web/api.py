@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from runwright.app import report, report_html, runs
-from runwright.app.preview import plan_for, rollback_plan
+from runwright.app import report, report_html, views
+from runwright.app.planning import plan_book, plan_rollback
 from runwright.app.queries import RunFilter, env_state, list_runs
 from runwright.engine.store import verify_chain
 from runwright.errors import InputError
@@ -81,14 +81,14 @@ def runbooks(user: User, state: State) -> list[dict[str, Any]]:
 
 
 @router.get("/runbooks/{name}/plan")
-def plan(
+async def plan(
     name: str, user: User, state: State, env: str | None = None, version: str = "<version>"
 ) -> dict[str, Any]:
     require(user, "read", env)
     entry = state.registry.get(name)
     if entry is None or entry.runbook is None:
         raise InputError(f"no runbook named {name!r}")
-    return plan_for(state.runtime_for(user.name), entry.runbook, env, version).as_dict()
+    return (await plan_book(state.runtime_for(user.name), entry.runbook, env, version)).as_dict()
 
 
 @router.get("/runs")
@@ -116,7 +116,7 @@ def run_detail(run_id: int, user: User, state: State) -> dict[str, Any]:
     require(user, "read", run.environment)
     view = run_view(rt, run_id, user.name)
     return {
-        **runs.run_summary(rt, run),
+        **views.run_status(rt, run).to_json(),
         "reason": view.reason,
         "approvals": [a.__dict__ for a in view.approvals],
         "gates": [g.__dict__ for g in view.gates],
@@ -203,12 +203,12 @@ def environments(user: User, state: State) -> list[dict[str, Any]]:
 
 
 @router.get("/environments/{env}/rollback-plan")
-def rollback_plan_(
+async def rollback_plan_(
     env: str, user: User, state: State, runbook: str | None = None, to_revision: int | None = None
 ) -> dict[str, Any]:
     require(user, "read", env)
-    p, header, number = rollback_plan(state.runtime_for(user.name), env, runbook, to_revision)
-    return {"header": header, "revision": number, **p.as_dict()}
+    p = await plan_rollback(state.runtime_for(user.name), env, runbook, to_revision)
+    return {"header": p.header, "revision": p.revision, **p.plan.as_dict()}
 
 
 @router.post("/environments/{env}/rollback", status_code=202)

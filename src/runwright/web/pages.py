@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from runwright.app import report, report_html
-from runwright.app.preview import plan_for, rollback_plan
+from runwright.app.planning import plan_book, plan_rollback
 from runwright.app.queries import RunFilter, env_state, list_runs
 from runwright.engine.store import verify_chain
 from runwright.errors import InputError
@@ -110,7 +110,7 @@ def _view(state: WebState, user: WebUser, run_id: int) -> Any:
 
 
 @router.get("/plan")
-def plan_page(
+async def plan_page(
     request: Request, user: User, state: State, runbook: str, env: str = "", version: str = ""
 ) -> Response:
     entry = state.registry.get(runbook)
@@ -119,7 +119,7 @@ def plan_page(
     rt = state.runtime_for(user.name)
     env_name, _ = rt.environment(entry.runbook, env or None)
     require(user, "read", env_name)
-    plan = plan_for(rt, entry.runbook, env_name, version or "<version>") if version else None
+    plan = await plan_book(rt, entry.runbook, env_name, version) if version else None
     return render(
         request,
         "plan.html",
@@ -133,18 +133,18 @@ def plan_page(
 
 
 @router.get("/rollback")
-def rollback_page(
+async def rollback_page(
     request: Request, user: User, state: State, env: str, runbook: str = ""
 ) -> Response:
     require(user, "read", env)
-    plan, header, number = rollback_plan(state.runtime_for(user.name), env, runbook or None, None)
+    p = await plan_rollback(state.runtime_for(user.name), env, runbook or None, None)
     return render(
         request,
         "rollback.html",
         user,
-        plan=plan,
-        header=header,
-        number=number,
+        plan=p.plan,
+        header=p.header,
+        number=p.revision,
         env=env,
         can_rollback=user.can("rollback", env),
     )

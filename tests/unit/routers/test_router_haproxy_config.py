@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 from runwright.errors import DriverError
-from runwright.routers.base import Backend, RouterSettings
-from runwright.routers.haproxy import BACKEND, Slot, assign, empty_slots, parse_stat, render_config
+from runwright.routers.base import Backend
+from runwright.routers.haproxy import (
+    BACKEND,
+    HAProxySettings,
+    Slot,
+    assign,
+    empty_slots,
+    parse_stat,
+    render_config,
+)
 
 
 def b(name: str, weight: int, port: int) -> Backend:
@@ -16,7 +24,7 @@ def b(name: str, weight: int, port: int) -> Backend:
 
 
 def test_config_declares_slots_a_stats_socket_and_lossless_retries(tmp_path: Path) -> None:
-    settings = RouterSettings(state_dir=tmp_path, listen="127.0.0.1:8080", slots=3)
+    settings = HAProxySettings(state_dir=tmp_path, listen="127.0.0.1:8080", slots=3)
     slots = assign(empty_slots(3), [b("v1", 100, 9001)])
     text = render_config(settings, slots, tmp_path / "admin.sock")
     assert f"stats socket {tmp_path / 'admin.sock'} mode 600 level admin" in text

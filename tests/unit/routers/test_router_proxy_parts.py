@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from runwright.routers.admin import load_state, read_state, render_metrics, save_state
+from runwright.routers.admin import render_metrics
 from runwright.routers.base import Backend
 from runwright.routers.proxy import Chunked, Proxy, Table, canned
+from runwright.routers.state import RouterState, load_state, read_state, save_state
 
 
 def b(name: str, weight: int, port: int = 9001) -> Backend:
@@ -62,12 +63,12 @@ def test_a_removed_backend_with_requests_in_flight_stays_until_drained() -> None
 def test_state_file_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "router" / "builtin.json"
     assert load_state(path) == []
-    save_state(path, {"pid": 42, "backends": [b("v1", 100).to_dict()]})
+    save_state(path, RouterState(pid=42, backends=(b("v1", 100),)))
     assert load_state(path) == [b("v1", 100)]
-    assert read_state(path)["pid"] == 42
+    assert read_state(path).pid == 42
     path.write_text("{not json")
     assert load_state(path) == []
-    assert read_state(path) == {}
+    assert read_state(path) == RouterState()
 
 
 def test_metrics_page_is_prometheus_text() -> None:
@@ -78,7 +79,7 @@ def test_metrics_page_is_prometheus_text() -> None:
         target = proxy.table.targets["v1"]
         target.statuses[200] = 3
         target.buckets[0] = 3
-        page = render_metrics(proxy)
+        page = render_metrics(proxy.snapshot())
     finally:
         loop.close()
     assert 'runwright_router_requests_total{backend="v1",code="200"} 3' in page

@@ -3,6 +3,7 @@ throwaway SQLite store, and a real HTTP server on 127.0.0.1 whose answers a test
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from runwright.app import runs
+from runwright.app import decisions, runs
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.engine.clock import FakeClock
@@ -126,7 +127,16 @@ class App:
     def deploy(
         self, text: str, env: str | None = None, version: str = "v1", **kwargs: Any
     ) -> RunRow:
-        return runs.deploy(self.rt, self.write(text), env, version, **kwargs)
+        return asyncio.run(runs.deploy(self.rt, self.write(text), env, version, **kwargs))
+
+    def resume(self, run_id: int) -> RunRow:
+        return asyncio.run(runs.resume(self.rt, run_id))
+
+    def approve(self, run_id: int, note: str) -> str:
+        return asyncio.run(decisions.approve(self.rt, run_id, note)).message
+
+    def attest(self, run_id: int, note: str, items: list[int] | None = None) -> str:
+        return asyncio.run(decisions.attest(self.rt, run_id, note, items)).message
 
     def events(self, run_id: int, prefix: str = "") -> list[tuple[str, str | None, dict[str, Any]]]:
         return [

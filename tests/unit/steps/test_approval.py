@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from tests.unit.steps.conftest import App, Harness
 
-from runwright.app import runs
 from runwright.errors import InputError
 from runwright.steps.approval import KIND, ApprovalParams, policy_text, refusal, valid_approvals
 
@@ -112,16 +111,16 @@ def test_through_the_app_expired_approvals_must_be_given_again(app: App) -> None
     run = app.deploy(APPROVED_ENV, "production")
     assert run.status == "awaiting_approval"
     with pytest.raises(InputError, match="alice started this run"):
-        runs.approve(app.rt, run.id, "me")
-    _, message = runs.approve(app.as_user("bob").rt, run.id, "ok")
+        app.approve(run.id, "me")
+    message = app.as_user("bob").approve(run.id, "ok")
     assert message == "approved by bob (1 of 2)"
     app.clock.advance(11 * 60)
-    _, message = runs.approve(app.as_user("carol").rt, run.id, "ok")
+    message = app.as_user("carol").approve(run.id, "ok")
     assert message == "approved by carol (1 of 2)"
-    assert runs.resume(app.as_user("alice").rt, run.id).status == "awaiting_approval"
-    _, message = runs.approve(app.as_user("bob").rt, run.id, "still ok")
+    assert app.as_user("alice").resume(run.id).status == "awaiting_approval"
+    message = app.as_user("bob").approve(run.id, "still ok")
     assert message.startswith("approved by bob (2 of 2); continue with: runwright resume")
-    final = runs.resume(app.as_user("alice").rt, run.id)
+    final = app.as_user("alice").resume(run.id)
     assert final.status == "succeeded"
     approval_step = app.rt.store.steps(run.id)[0]
     assert approval_step.summary == "approved by carol, bob"

@@ -107,12 +107,12 @@ def test_a_run_waits_for_attestation_then_reports_who_proved_what(app: App, serv
     assert "[3] release notes reviewed; [4] change ticket approved" in (step.summary or "")
 
     app.as_user("bob")
-    _, message = runs.attest(app.rt, run.id, "notes are fine", [3])
-    assert "item(s) 3 of 'pre-flight' attested by bob" in message
-    assert runs.resume(app.rt, run.id).status == "awaiting_attestation"
+    message = app.attest(run.id, "notes are fine", [3])
+    assert "item(s) 3 of 'pre-flight' (deploy phase) attested by bob" in message
+    assert app.resume(run.id).status == "awaiting_attestation"
     app.as_user("carol")
-    runs.attest(app.rt, run.id, "CHG-1234", [4])
-    final = runs.resume(app.rt, run.id)
+    app.attest(run.id, "CHG-1234", [4])
+    final = app.resume(run.id)
     assert final.status == "succeeded"
 
     sheet = report.markdown(app.rt, final)

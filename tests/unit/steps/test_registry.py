@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tests.unit.steps.conftest import App
 
-from runwright.app import runs
 from runwright.steps.registry import describe, kinds, param_models
 
 
@@ -37,8 +36,8 @@ def test_a_manual_step_waits_for_a_person_and_never_executes(app: App) -> None:
         """
     )
     assert run.status == "awaiting_attestation"
-    runs.attest(app.as_user("bob").rt, run.id, "rotated in the console", None)
-    final = runs.resume(app.rt, run.id)
+    app.as_user("bob").attest(run.id, "rotated in the console")
+    final = app.resume(run.id)
     assert final.status == "succeeded"
     assert not marker.exists()
     step = app.rt.store.steps(run.id)[0]

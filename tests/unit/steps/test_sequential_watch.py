@@ -3,6 +3,7 @@ per-request streams on a fake clock: the window ends the moment the test rejects
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
@@ -211,7 +212,7 @@ def test_recent_traffic_reads_the_router_twice_and_says_when_it_cannot() -> None
     from runwright.errors import DriverError
 
     clock = FakeClock()
-    found = recent_traffic(Ticking(), "v1", seconds=0.5, clock=clock)  # type: ignore[arg-type]
+    found = asyncio.run(recent_traffic(Ticking(), "v1", seconds=0.5, clock=clock))  # type: ignore[arg-type]
     assert found.requests_per_second == 200.0
     assert found.failure_rate == 0.01
 
@@ -219,7 +220,7 @@ def test_recent_traffic_reads_the_router_twice_and_says_when_it_cannot() -> None
         async def counters(self) -> dict[str, BackendCounters]:
             raise DriverError("no router")
 
-    gone = recent_traffic(Down(), "v1", clock=clock)  # type: ignore[arg-type]
+    gone = asyncio.run(recent_traffic(Down(), "v1", clock=clock))  # type: ignore[arg-type]
     assert gone.requests_per_second is None
     assert gone.source.startswith("unknown traffic")
 

@@ -1,0 +1,208 @@
+"""What people decide about a run: approve, attest, settle, abort.
+
+Each is a coroutine (the CLI and the web server call the same ones) returning an ``Acted``:
+the run as it then stands, a sentence for the person, and the exit code their command ends
+with. ``attest`` acts on the step the run will run next, in whichever phase: a manual step or
+gate of the rollback is attested like one of the deploy, and the sentence names the phase.
+``abort`` of a run whose rollback waits for a person says so, with exit 3, until the rollback
+has ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runwright.app import runs
+from runwright.app.runtime import Runtime, owner_dead
+from runwright.app.waiting import Phase, Waiting, next_step
+from runwright.engine.machine import MAIN, in_flight, settle
+from runwright.engine.scheduler import view_of
+from runwright.engine.store import RunRow, StepRow, StepUpdate
+from runwright.errors import InputError
+from runwright.model.status import UNFINISHED_STEP, RunStatus, Settlement, StepStatus
+from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
+
+
+@dataclass(frozen=True)
+class Acted:
+    run: RunRow
+    message: str
+    exit_code: int = 0
+
+
+def _open_run(rt: Runtime, run_id: int) -> RunRow:
+    run = rt.store.run(run_id)
+    if run.terminal:
+        raise InputError(f"run {run_id} already ended ({run.status})")
+    return run
+
+
+def _approval_step(rt: Runtime, run: RunRow) -> StepRow:
+    rows = rt.store.steps(run.id)
+    waiting = next_step(run, rows)
+    if waiting is not None and waiting.step.kind == "approval" and not waiting.undo:
+        return waiting.step
+    for r in rows:
+        if r.section == MAIN and r.kind == "approval" and r.status in UNFINISHED_STEP:
+            return r
+    raise InputError(f"run {run.id} has no approval step left to act on (status {run.status})")
+
+
+async def approve(rt: Runtime, run_id: int, note: str) -> Acted:
+    run = _open_run(rt, run_id)
+    step = _approval_step(rt, run)
+    params = ApprovalParams.model_validate(step.spec.get("params", {}))
+    user = rt.settings.user
+    now = rt.clock.now()
+    current = valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now)
+    why = refusal(params, user, run.initiator, current)
+    if why:
+        rt.store.append(
+            run_id,
+            actor=user,
+            type="approval.refused",
+            at=now,
+            step=step.name,
+            data={"reason": why},
+        )
+        raise InputError(
+            f"approval refused: {why}",
+            hint=f"ask another person to run: runwright approve {run_id} --note '...'",
+        )
+    rt.store.add_approval(run_id, gate=step.name, kind="approval", user=user, note=note, at=now)
+    count = len(valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now))
+    rt.store.append(
+        run_id,
+        actor=user,
+        type="approval.given",
+        at=now,
+        step=step.name,
+        data={"note": note, "count": count, "required": params.required},
+    )
+    message = f"approved by {user} ({count} of {params.required})"
+    if count >= params.required:
+        message += f"; continue with: runwright resume {run_id}"
+    return Acted(rt.store.run(run_id), message)
+
+
+def _attestation_target(rt: Runtime, run: RunRow) -> Waiting:
+    """The gate or manual step the run waits on (or reaches next, in its deploy phase)."""
+    rows = rt.store.steps(run.id)
+    waiting = next_step(run, rows)
+    if waiting is not None and waiting.attestable:
+        return waiting
+    if waiting is None or waiting.phase is Phase.DEPLOY:
+        for r in rows:
+            if r.section == MAIN and r.status == StepStatus.PENDING:
+                ahead = Waiting(r, Phase.DEPLOY, False, None)
+                if ahead.attestable:
+                    return ahead
+    where = f" ({waiting.describe()})" if waiting is not None else ""
+    raise InputError(
+        f"run {run.id} has no gate or manual step waiting for attestation{where}",
+        hint=f"see runwright status {run.id}",
+    )
+
+
+async def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> Acted:
+    run = _open_run(rt, run_id)
+    target = _attestation_target(rt, run)
+    user = rt.settings.user
+    now = rt.clock.now()
+    for item in list(items) if items else [None]:
+        rt.store.add_approval(
+            run_id, gate=target.gate, kind="attestation", user=user, note=note, at=now, item=item
+        )
+    rt.store.append(
+        run_id,
+        actor=user,
+        type="gate.attested",
+        at=now,
+        step=target.step.name,
+        data={"items": items or "all", "note": note, "phase": str(target.phase)},
+    )
+    what = "all items" if not items else "item(s) " + ", ".join(map(str, items))
+    step = f"undo of '{target.step.name}'" if target.undo else f"'{target.step.name}'"
+    return Acted(
+        rt.store.run(run_id),
+        f"{what} of {step} ({target.phase} phase) attested by {user}; "
+        f"continue with: runwright resume {run_id}",
+    )
+
+
+async def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> Acted:
+    if chosen not in set(Settlement):
+        raise InputError("choose one of --rerun, --done, --rollback")
+    choice = Settlement(chosen)
+    run = rt.store.run(run_id)
+    flights = in_flight(view_of(run, rt.store.steps(run_id)))
+    if not flights:
+        raise InputError(f"run {run_id} has no step in flight to settle (status {run.status})")
+    match = [(v, what) for v, what in flights if v.name == step_ref or str(v.idx + 1) == step_ref]
+    if not match:
+        names = ", ".join(f"'{v.name}'" for v, _ in flights)
+        raise InputError(f"step '{step_ref}' is not in flight; in flight: {names}")
+    view, what = match[0]
+    if what == "undo" and choice == Settlement.ROLLBACK:
+        raise InputError("an undo in flight can be settled with --rerun or --done")
+    forward = what == "step" and view.section == MAIN and choice != Settlement.ROLLBACK
+    rt.store.append(
+        run_id,
+        actor=rt.settings.user,
+        type="step.settled",
+        at=rt.clock.now(),
+        step=view.name,
+        data={"what": what, "choice": choice},
+        run_values={"status": RunStatus.RUNNING if forward else RunStatus.ROLLING_BACK},
+        step_update=StepUpdate(view.section, view.idx, settle(view, what, choice)),
+    )
+    return Acted(
+        rt.store.run(run_id),
+        f"{what} '{view.name}' settled as {choice}; continue with: runwright resume {run_id}",
+    )
+
+
+def _driven_elsewhere(rt: Runtime, run: RunRow) -> bool:
+    return bool(
+        run.lease_owner
+        and run.lease_expires
+        and run.lease_expires > rt.clock.now()
+        and not owner_dead(run.lease_owner)
+    )
+
+
+async def abort(rt: Runtime, run_id: int, reason: str) -> Acted:
+    """Ask for the run to roll back, and drive the rollback when no process is driving it.
+    While the rollback waits for a person: exit 3 and what it waits for."""
+    run = rt.store.run(run_id)
+    if run.terminal:
+        raise InputError(f"run {run_id} already ended ({run.status}); nothing to abort")
+    user = rt.settings.user
+    rt.store.append(
+        run_id,
+        actor=user,
+        type="run.abort_requested",
+        at=rt.clock.now(),
+        data={"reason": reason},
+        run_values=None if run.abort_requested else {"abort_requested": user},
+    )
+    fresh = rt.store.run(run_id)
+    if _driven_elsewhere(rt, fresh):
+        return Acted(
+            fresh,
+            f"abort requested; {fresh.lease_owner} is driving run {run_id} and "
+            "will roll it back now",
+        )
+    final = await runs.resume(rt, run_id, required_secrets=False)
+    if final.terminal:
+        code = 0 if final.status in (RunStatus.ABORTED, RunStatus.ROLLED_BACK) else 1
+        return Acted(final, f"run {run_id} aborted and rolled back ({final.status})", code)
+    waiting = next_step(final, rt.store.steps(run_id))
+    what = waiting.describe() if waiting else f"rollback waiting ({final.status})"
+    return Acted(
+        final,
+        f"run {run_id}: abort requested, not finished: {what}; it holds the lock of "
+        f"{final.runbook}/{final.environment} until its rollback ends "
+        f"(runwright attest {run_id} --all, then runwright resume {run_id})",
+        3,
+    )

@@ -1,0 +1,273 @@
+"""Read models: what ``status``, ``history``, ``logs`` and ``environments`` show, as dataclasses.
+
+The CLI renders them as text or JSON, the web server as JSON and pages; neither queries the
+store itself. Each has ``to_json()`` giving the documented ``--json`` shape. A blocked run says
+which phase it is in and what it waits for ("rollback waiting for attestation..."), so a run
+still rolling back, and holding its environment's lock, is visible as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runwright.app.runtime import Runtime
+from runwright.app.waiting import next_step, phase_of
+from runwright.engine.feed import read_events
+from runwright.engine.reads import deployed_pairs
+from runwright.engine.store import EventRow, RunRow, StepRow, verify_chain
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    runbook: str
+    environment: str
+    version: str
+    status: str
+    initiator: str
+    kind: str
+    created_at: datetime
+    finished_at: datetime | None
+    failure: str | None
+    revision: int | None
+    terminal: bool
+
+    @classmethod
+    def of(cls, run: RunRow) -> RunSummary:
+        return cls(
+            run.id,
+            run.runbook,
+            run.environment,
+            run.version,
+            run.status,
+            run.initiator,
+            run.kind,
+            run.created_at,
+            run.finished_at,
+            run.failure,
+            run.revision,
+            run.terminal,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "runbook": self.runbook,
+            "environment": self.environment,
+            "version": self.version,
+            "status": self.status,
+            "initiator": self.initiator,
+            "kind": self.kind,
+            "revision": self.revision,
+            "created_at": _iso(self.created_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    section: str
+    phase: str
+    name: str
+    kind: str
+    status: str
+    undo_status: str | None
+    attempts: int
+    summary: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, s: StepRow) -> StepInfo:
+        return cls(
+            s.section,
+            s.phase,
+            s.name,
+            s.kind,
+            s.status,
+            s.undo_status,
+            s.attempts,
+            s.summary,
+            s.started_at,
+            s.finished_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "phase": self.phase,
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "undo_status": self.undo_status,
+            "attempts": self.attempts,
+            "summary": self.summary,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """One run with its steps; ``phase`` (deploy or rollback) and ``waiting`` while it is on."""
+
+    run: RunSummary
+    steps: list[StepInfo]
+    phase: str | None
+    waiting: str | None
+    """e.g. "rollback waiting for attestation (rollback step 1: 'restore db')"."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.run.to_json(),
+            "failure": self.run.failure,
+            "phase": self.phase,
+            "waiting": self.waiting,  # not a status
+            "holds_lock": not self.run.terminal,
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+def run_status(rt: Runtime, run: RunRow) -> RunDetail:
+    rows = rt.store.steps(run.id)
+    phase = waiting = None
+    if not run.terminal:
+        phase = str(phase_of(run, rows))
+        found = next_step(run, rows)
+        if found is not None and found.on is not None:
+            waiting = found.describe()
+    return RunDetail(RunSummary.of(run), [StepInfo.of(s) for s in rows], phase, waiting)
+
+
+def status(rt: Runtime, run_id: int) -> RunDetail:
+    return run_status(rt, rt.store.run(run_id))
+
+
+def active(rt: Runtime) -> list[RunDetail]:
+    """Runs not ended yet (each holds its environment's lock), newest first."""
+    return [run_status(rt, r) for r in rt.store.runs(active=True)]
+
+
+def history(
+    rt: Runtime, *, runbook: str | None = None, env: str | None = None, limit: int = 20
+) -> list[RunSummary]:
+    return [RunSummary.of(r) for r in rt.store.runs(runbook=runbook, environment=env, limit=limit)]
+
+
+def event_json(e: EventRow) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "run": e.run_id,
+        "seq": e.seq,
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "type": e.type,
+        "step": e.step,
+        "data": e.data,
+    }
+
+
+def events_after(rt: Runtime, after: int = 0, limit: int = 1000) -> list[EventRow]:
+    """Every run's events after global event id ``after``, in commit order."""
+    return read_events(rt.store.engine, None, after, limit)
+
+
+@dataclass(frozen=True)
+class RunLogs:
+    run: RunSummary
+    events: list[EventRow]
+    output: dict[str, str] = field(default_factory=dict)
+    """Each step's captured output, by step name (steps without output left out)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"events": [event_json(e) for e in self.events], "output": self.output}
+
+
+def logs(rt: Runtime, run_id: int, step: str | None = None) -> RunLogs:
+    run = rt.store.run(run_id)
+    events = [e for e in rt.store.events(run.id) if step is None or e.step == step]
+    output = {
+        s.name: s.output
+        for s in rt.store.steps(run.id)
+        if s.output and (step is None or s.name == step)
+    }
+    return RunLogs(RunSummary.of(run), events, output)
+
+
+@dataclass(frozen=True)
+class EnvironmentInfo:
+    """Where a runbook's environment stands: its live revision, and the run holding its lock."""
+
+    runbook: str
+    environment: str
+    revision: int | None
+    version: str | None
+    deployed_by: str | None
+    deployed_at: datetime | None
+    active: RunDetail | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runbook": self.runbook,
+            "environment": self.environment,
+            "revision": self.revision,
+            "version": self.version,
+            "deployed_by": self.deployed_by,
+            "deployed_at": _iso(self.deployed_at),
+            "locked_by": self.active.to_json() if self.active else None,
+        }
+
+
+def environments(rt: Runtime) -> list[EnvironmentInfo]:
+    out = []
+    for runbook, env in deployed_pairs(rt.store):
+        revisions = rt.store.revisions(runbook, env)
+        live = revisions[0] if revisions else None
+        holder = rt.store.lock_holder(runbook, env)
+        out.append(
+            EnvironmentInfo(
+                runbook,
+                env,
+                live.number if live else None,
+                live.version if live else None,
+                live.deployed_by if live else None,
+                live.at if live else None,
+                status(rt, holder) if holder is not None else None,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    run: int
+    ok: bool
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run, "ok": self.ok, "message": self.message}
+
+
+def verify(rt: Runtime, run_id: int) -> ChainCheck:
+    """Recompute a run's event chain: the first edited or deleted event, if any."""
+    run = rt.store.run(run_id)
+    ok, message = verify_chain(rt.store.events(run_id), run)
+    return ChainCheck(run_id, ok, message)
+
+
+def report(rt: Runtime, run_id: int, fmt: str = "md") -> str:
+    """The sign-off sheet of a run, as Markdown (``md``) or a standalone HTML page."""
+    run = rt.store.run(run_id)
+    if fmt == "html":
+        from runwright.app.report_html import html
+
+        return html(rt, run)
+    from runwright.app.report import markdown
+
+    return markdown(rt, run)

@@ -1,0 +1,265 @@
+"""Commands that start, drive or decide on runs: plan, deploy, resume, rollback, approve,
+attest, settle, abort, run-procedure. Each parses its flags, awaits one app use case through
+``edge.run`` and renders the outcome; the main group maps errors and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import click
+
+from runwright.app import decisions, runs, views
+from runwright.app.decisions import Acted
+from runwright.app.planning import plan_deploy, plan_rollback
+from runwright.app.runtime import Runtime
+from runwright.cli import show
+from runwright.cli.edge import Ctx, pass_ctx, run
+from runwright.cli.terminal import two_step_interrupt
+from runwright.engine.store import RunRow
+from runwright.errors import InputError
+from runwright.model.status import Settlement
+
+
+def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"--var {pair!r} is not NAME=VALUE", hint="e.g. --var replicas=3")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def interactive(yes: bool) -> Callable[[str], bool] | None:
+    if not sys.stdin.isatty() or os.environ.get("CI"):
+        return None
+
+    def ask(question: str) -> bool:
+        return yes or click.confirm(question, default=False, err=True)
+
+    return ask
+
+
+def finish(rt: Runtime, row: RunRow, as_json: bool) -> None:
+    show.outcome(views.run_status(rt, row), as_json)
+    sys.exit(runs.exit_code_for(row))
+
+
+def acted(result: Acted) -> None:
+    click.echo(result.message)
+    sys.exit(result.exit_code)
+
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Print the final run as JSON.")
+QUIET = click.option("--quiet", "-q", is_flag=True, help="No live progress.")
+YES = click.option("--yes", is_flag=True, help="Answer yes to checklist prompts on a terminal.")
+VAR = click.option("--var", "var", multiple=True, help="Override a variable: NAME=VALUE.")
+WAIT = click.option(
+    "--wait",
+    is_flag=True,
+    help="When the run needs an approval or attestation, wait for it (given from another "
+    "terminal or the web) and go on, instead of exiting 3.",
+)
+
+
+@click.command()
+@click.argument("runbook", type=click.Path())
+@click.option("-e", "--env", "env", help="Environment to plan for.")
+@click.option("--version", "version", default="<version>", help="Version to deploy.")
+@VAR
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@pass_ctx
+def plan(
+    c: Ctx, runbook: str, env: str | None, version: str, var: tuple[str, ...], as_json: bool
+) -> None:
+    """Show every step with its rendered commands, gates, approvals and the rollback plan.
+
+    Nothing is executed.
+    """
+    p = run(plan_deploy(c.runtime(), runbook, env, version, parse_vars(var)))
+    header = f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)"
+    show.plan(p, header=header, as_json=as_json)
+
+
+@click.command()
+@click.argument("runbook", type=click.Path())
+@click.option("-e", "--env", "env", help="Environment to deploy to.")
+@click.option("--version", "version", required=True, help="Version to deploy.")
+@VAR
+@YES
+@WAIT
+@JSON
+@QUIET
+@pass_ctx
+def deploy(
+    c: Ctx,
+    runbook: str,
+    env: str | None,
+    version: str,
+    var: tuple[str, ...],
+    yes: bool,
+    wait: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run RUNBOOK for an environment and version, journaling every step."""
+    rt = c.runtime(quiet=quiet)
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        row = run(
+            runs.deploy(
+                rt,
+                runbook,
+                env,
+                version,
+                overrides=parse_vars(var),
+                interactive=interactive(yes),
+                wait=wait,
+            )
+        )
+    finish(rt, row, as_json)
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@YES
+@WAIT
+@JSON
+@QUIET
+@pass_ctx
+def resume(c: Ctx, run_id: int, yes: bool, wait: bool, as_json: bool, quiet: bool) -> None:
+    """Continue RUN_ID after a crash, an approval, an attestation or a settlement."""
+    rt = c.runtime(quiet=quiet)
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        row = run(runs.resume(rt, run_id, interactive=interactive(yes), wait=wait))
+    finish(rt, row, as_json)
+
+
+@click.command("rollback")
+@click.option("-e", "--env", "env", required=True, help="Environment to roll back.")
+@click.option("--to-revision", type=int, help="Revision number (default: the previous one).")
+@click.option("--runbook", help="Runbook name, when several deploy to this environment.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@QUIET
+@pass_ctx
+def rollback_cmd(
+    c: Ctx,
+    env: str,
+    to_revision: int | None,
+    runbook: str | None,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Deploy an earlier revision of ENV again, through the same strategy (plan first)."""
+    rt = c.runtime(quiet=quiet)
+    rp = run(plan_rollback(rt, env, runbook, to_revision))
+    if dry_run or not as_json:
+        show.plan(rp.plan, header=rp.header, as_json=as_json)
+    if dry_run:
+        if not as_json:
+            click.echo("\ndry run: nothing was executed")
+        return
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        row = run(
+            runs.rollback(
+                rt, env, runbook=rp.runbook, to_revision=rp.revision, interactive=interactive(False)
+            )
+        )
+    finish(rt, row, as_json)
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@click.option("--note", required=True, help="Why you approve (kept in the audit trail).")
+@pass_ctx
+def approve(c: Ctx, run_id: int, note: str) -> None:
+    """Approve RUN_ID as the current user."""
+    acted(run(decisions.approve(c.runtime(), run_id, note)))
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@click.option("--item", "items", type=int, multiple=True, help="Item number (repeatable).")
+@click.option("--all", "all_items", is_flag=True, help="Attest every item of the gate.")
+@click.option("--note", default="", help="Evidence or comment.")
+@pass_ctx
+def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: str) -> None:
+    """Attest checklist items (or a manual step) of RUN_ID as done by you.
+
+    It acts on the gate or manual step the run waits on, in its deploy or its rollback
+    phase (the message says which).
+    """
+    if not items and not all_items:
+        raise InputError("say which items: --item N (repeatable) or --all")
+    acted(run(decisions.attest(c.runtime(), run_id, note, list(items) or None)))
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@click.argument("step")
+@click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
+@click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
+@click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
+@pass_ctx
+def settle(c: Ctx, run_id: int, step: str, choice: str | None) -> None:
+    """Decide what happened to STEP (name or number), in flight when runwright stopped."""
+    if not choice:
+        raise InputError("choose one of --rerun, --done, --rollback")
+    acted(run(decisions.settle_step(c.runtime(), run_id, step, choice)))
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@pass_ctx
+def abort(c: Ctx, run_id: int, reason: str) -> None:
+    """Stop RUN_ID and roll back what it did.
+
+    Exit 0 once rolled back (or when the process driving it was asked to), 1 when the
+    rollback failed, 3 while the rollback waits for an attestation or approval.
+    """
+    acted(run(decisions.abort(c.runtime(), run_id, reason)))
+
+
+@click.command("run-procedure")
+@click.argument("runbook", type=click.Path())
+@click.argument("name")
+@click.option("-e", "--env", "env", help="Environment to run it against.")
+@click.option("--version", "version", default="-", help="Version (for templates).")
+@VAR
+@YES
+@JSON
+@QUIET
+@pass_ctx
+def run_procedure(
+    c: Ctx,
+    runbook: str,
+    name: str,
+    env: str | None,
+    version: str,
+    var: tuple[str, ...],
+    yes: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run the named procedure of RUNBOOK (troubleshooting, emergency...) as a journaled run."""
+    rt = c.runtime(quiet=quiet)
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        row = run(
+            runs.deploy(
+                rt,
+                runbook,
+                env,
+                version,
+                overrides=parse_vars(var),
+                interactive=interactive(yes),
+                procedure=name,
+            )
+        )
+    finish(rt, row, as_json)
+
+
+COMMANDS = (plan, deploy, resume, rollback_cmd, approve, attest, settle, abort, run_procedure)

@@ -1,0 +1,200 @@
+"""Commands that only read: status, history, logs (live with ``--follow``), events,
+environments, report, audit verify. Each renders one app read model as text or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import aclosing
+from pathlib import Path
+
+import click
+
+from runwright.app import views
+from runwright.app.follow import FollowSettings, follow
+from runwright.app.runtime import Runtime
+from runwright.cli import show
+from runwright.cli.edge import Ctx, err, pass_ctx, run
+from runwright.engine.store import EventRow
+
+AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+POLL = click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.05),
+    default=0.5,
+    show_default=True,
+    help="With --follow: seconds between reads of the event table (PostgreSQL wakes at once).",
+)
+
+
+@click.command()
+@click.argument("run_id", type=int, required=False)
+@AS_JSON
+@pass_ctx
+def status(c: Ctx, run_id: int | None, as_json: bool) -> None:
+    """Show active runs (each holds its environment's lock), or one run's steps.
+
+    A run rolling back says so, and what its rollback waits for."""
+    rt = c.runtime()
+    if run_id is not None:
+        st = views.status(rt, run_id)
+        click.echo(show.dumps(st.to_json())) if as_json else show.status(st)
+        return
+    active = views.active(rt)
+    if as_json:
+        click.echo(show.dumps([a.to_json() for a in active]))
+        return
+    if not active:
+        click.echo("no active runs")
+    for a in active:
+        click.echo(show.status_line(a))
+
+
+@click.command()
+@click.option("--runbook", help="Only this runbook (by name).")
+@click.option("-e", "--env", "env", help="Only this environment.")
+@click.option("--limit", default=20, show_default=True)
+@AS_JSON
+@pass_ctx
+def history(c: Ctx, runbook: str | None, env: str | None, limit: int, as_json: bool) -> None:
+    """List past and present runs, newest first."""
+    rows = views.history(c.runtime(), runbook=runbook, env=env, limit=limit)
+    if as_json:
+        click.echo(show.dumps([r.to_json() for r in rows]))
+        return
+    if not rows:
+        click.echo("no runs yet")
+    for r in rows:
+        click.echo(
+            f"{r.id:>5}  {r.created_at:%Y-%m-%d %H:%M}  {r.runbook}/{r.environment}  "
+            f"{r.version}  {r.status}  by {r.initiator}"
+        )
+
+
+def _event_line(e: EventRow, with_run: bool = False) -> str:
+    detail = json.dumps(e.data, default=str) if e.data else ""
+    run = f"run {e.run_id} " if with_run else ""
+    return f"{e.at:%H:%M:%S} {run}#{e.seq:<4} {e.actor:<12} {e.type:<22} {e.step or ''} {detail}"
+
+
+def _echo_event(e: EventRow, as_json: bool, with_run: bool = False) -> None:
+    click.echo(
+        json.dumps(views.event_json(e), default=str) if as_json else _event_line(e, with_run)
+    )
+
+
+async def _follow(
+    rt: Runtime, run_id: int | None, after: int, step: str | None, as_json: bool, poll: float
+) -> None:
+    settings = FollowSettings(poll_interval=poll)
+    stream = follow(rt, run_id, after, settings=settings, until_finished=run_id is not None)
+    async with aclosing(stream) as events:
+        async for e in events:
+            if step is None or e.step == step:
+                _echo_event(e, as_json, with_run=run_id is None)
+                sys.stdout.flush()
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@click.option("--step", help="Only this step's output.")
+@click.option(
+    "--follow",
+    "-f",
+    "live",
+    is_flag=True,
+    help="Print events as they are committed, "
+    "from any process, until the run ends (JSON lines with --json).",
+)
+@POLL
+@AS_JSON
+@pass_ctx
+def logs(
+    c: Ctx, run_id: int, step: str | None, live: bool, poll_interval: float, as_json: bool
+) -> None:
+    """Show the events and step output of RUN_ID."""
+    rt = c.runtime()
+    if live:
+        run(_follow(rt, run_id, 0, step, as_json, poll_interval))
+        return
+    found = views.logs(rt, run_id, step)
+    if as_json:
+        click.echo(show.dumps(found.to_json()))
+        return
+    for e in found.events:
+        click.echo(_event_line(e))
+    for name, text in found.output.items():
+        click.echo(f"\n--- output of {name}")
+        click.echo(text.rstrip("\n"))
+    if found.run.failure:
+        click.echo(f"\nwhy: {found.run.failure}")
+
+
+@click.command()
+@click.option("--after", type=int, default=0, help="Only events after this event id.")
+@click.option("--follow", "-f", "live", is_flag=True, help="Keep printing new events (Ctrl-C).")
+@POLL
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+def events(c: Ctx, after: int, live: bool, poll_interval: float, as_json: bool) -> None:
+    """Every run's events in commit order (the bus the dashboard and notifications read)."""
+    rt = c.runtime()
+    if live:
+        run(_follow(rt, None, after, None, as_json, poll_interval))
+        return
+    for e in views.events_after(rt, after):
+        _echo_event(e, as_json, with_run=True)
+
+
+@click.command()
+@AS_JSON
+@pass_ctx
+def environments(c: Ctx, as_json: bool) -> None:
+    """Each runbook's environments: live revision and version, and the run holding the lock."""
+    found = views.environments(c.runtime())
+    if as_json:
+        click.echo(show.dumps([e.to_json() for e in found]))
+        return
+    if not found:
+        click.echo("no environments deployed yet")
+    for e in found:
+        live = f"revision {e.revision} ({e.version}, by {e.deployed_by})" if e.revision else "-"
+        lock = f"  locked by {show.status_line(e.active).strip()}" if e.active else ""
+        click.echo(f"{e.runbook}/{e.environment}: {live}{lock}")
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(), help="Write to a file instead of stdout.")
+@pass_ctx
+def report(c: Ctx, run_id: int, fmt: str, output: str | None) -> None:
+    """The sign-off sheet of RUN_ID: every gate, approval and step with who, when, evidence."""
+    text = views.report(c.runtime(), run_id, fmt)
+    if output:
+        Path(output).write_text(text)
+        err(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+@click.group()
+def audit() -> None:
+    """Check the hash-chained audit trail."""
+
+
+@audit.command("verify")
+@click.argument("run_id", type=int)
+@AS_JSON
+@pass_ctx
+def audit_verify(c: Ctx, run_id: int, as_json: bool) -> None:
+    """Recompute RUN_ID's event chain; exit 1 naming the first edited or deleted event."""
+    check = views.verify(c.runtime(), run_id)
+    if as_json:
+        click.echo(json.dumps(check.to_json()))
+    else:
+        click.echo(f"run {run_id}: {'OK' if check.ok else 'TAMPERED'}: {check.message}")
+    sys.exit(0 if check.ok else 1)
+
+
+COMMANDS = (status, history, logs, events, environments, report, audit)
