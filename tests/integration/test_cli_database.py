@@ -90,7 +90,7 @@ def test_bad_input_exits_2_with_a_hint(run_cli: RunCli, shop: Path, tmp_path: Pa
     assert "no backup" in unknown.stderr
     mysql = run_cli("backup", "mysql://app@db/shop")
     assert mysql.returncode == 2
-    assert "PostgreSQL and SQLite" in mysql.stderr
+    assert "PostgreSQL, SQLite and RDS" in mysql.stderr
     missing = run_cli("backup", str(tmp_path / "nope.db"), "-q")
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr

@@ -69,8 +69,8 @@ def infer_engine(target: str, engine: str | None = None) -> Engine:
     scheme = text.split("://", 1)[0]
     raise InputError(
         f"cannot back up a {scheme} database: runwright knows PostgreSQL, SQLite and RDS",
-        hint="use a postgresql:// URL, sqlite:///PATH or a file path (or a run step with "
-        "your own tool)",
+        hint="use a postgresql:// URL, sqlite:///PATH, rds://INSTANCE or a file path (or a run "
+        "step with your own tool)",
     )
 
 
