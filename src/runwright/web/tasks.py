@@ -3,8 +3,9 @@
 A use case such as deploy journals the run's creation and then drives it to its end or to a
 wait for a person; the request that started it returns as soon as the run exists (its id is
 known), while the task goes on. Errors before creation (a window, a lock, a bad version) are
-the request's errors. A coroutine use case runs as a task on the server's loop; a synchronous
-one on a daemon thread (so stopping the server never waits for it).
+the request's errors. A use case that drives a run goes to a daemon thread (a coroutine one
+on that thread's own event loop), so stopping the server never waits for it; quick ones
+(approve, attest, settle) are awaited on the server's loop (``call``).
 """
 
 from __future__ import annotations
@@ -82,6 +83,12 @@ async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+def _on_own_loop(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A coroutine use case driving a run, on an event loop of its own thread: the run's
+    processes and timers never share the server's loop, and a stopped server leaves it."""
+    return asyncio.run(fn(*args, **kwargs))
+
+
 class Tasks:
     """The runs this server is driving."""
 
@@ -89,8 +96,11 @@ class Tasks:
         self.running: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
-        work = fn(*args, **kwargs) if inspect.iscoroutinefunction(fn) else None
-        task = asyncio.create_task(work or _in_daemon_thread(fn, *args, **kwargs))
+        if inspect.iscoroutinefunction(fn):
+            work = _in_daemon_thread(_on_own_loop, fn, *args, **kwargs)
+        else:
+            work = _in_daemon_thread(fn, *args, **kwargs)
+        task = asyncio.create_task(work)
         self.running.add(task)
         task.add_done_callback(self._done)
         return task
