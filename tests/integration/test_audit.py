@@ -7,6 +7,7 @@ as an attacker with write access to the file would (sqlite3, raw SQL).
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.conftest import ROOT, RunCli
 
 BOOK = str(ROOT / "tests" / "fixtures" / "runbooks" / "simple.yaml")
 DB = "runwright.db"
+KEY = "audit.key"
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,7 @@ def copy(deployed: Path, state_dir: Path) -> Path:
         src.backup(dst)
     src.close()
     dst.close()
+    shutil.copy2(deployed / KEY, state_dir / KEY)
     return target
 
 

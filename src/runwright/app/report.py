@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from runwright.app.runtime import Runtime
-from runwright.engine.store import RunRow, StepRow, verify_chain
+from runwright.engine.audit import verify_run
+from runwright.engine.store import ApprovalRow, RunRow, StepRow
 from runwright.model.durations import format_duration
 
 EXCERPT_LINES = 8
@@ -39,11 +40,17 @@ def _cell(text: Any) -> str:
     return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
+def who_of(a: ApprovalRow) -> str:
+    """The person behind a decision, marked when the name was only declared."""
+    return a.user if a.via != "self_declared" else f"{a.user} (self-declared)"
+
+
 def collect(rt: Runtime, run: RunRow) -> dict[str, Any]:
     steps = rt.store.steps(run.id)
     events = rt.store.events(run.id)
     approvals = rt.store.approvals(run.id)
-    ok, chain = verify_chain(events, run)
+    verdict = verify_run(rt.store, run.id)
+    ok, chain = verdict.ok, verdict.message
     by_step: dict[str, list[Any]] = {}
     for ev in events:
         if ev.step:
@@ -90,7 +97,7 @@ def markdown(rt: Runtime, run: RunRow) -> str:
         add("| Step | Approved by | When | Note |")
         add("|---|---|---|---|")
         for a in approvals:
-            add(f"| {_cell(a.gate)} | {_cell(a.user)} | {_t(a.at)} | {_cell(a.note)} |")
+            add(f"| {_cell(a.gate)} | {_cell(who_of(a))} | {_t(a.at)} | {_cell(a.note)} |")
     else:
         add("None required.")
     add("")
@@ -106,7 +113,7 @@ def markdown(rt: Runtime, run: RunRow) -> str:
             if not items and g.spec.get("manual"):
                 who = next((a for a in attest if a.gate == g.name), None)
                 add(
-                    f"| {_cell(g.name)} | done by hand | {_cell(who.user if who else '-')} | "
+                    f"| {_cell(g.name)} | done by hand | {_cell(who_of(who) if who else '-')} | "
                     f"{_t(who.at) if who else '-'} | {_cell(who.note if who else g.status)} |"
                 )
             for item in items:
@@ -186,7 +193,7 @@ def markdown(rt: Runtime, run: RunRow) -> str:
     add("|---|---|---|")
     add(f"| Deployed by | {run.initiator} | {_t(run.created_at)} |")
     for a in approvals:
-        add(f"| Approved by | {a.user} | {_t(a.at)} |")
+        add(f"| Approved by | {who_of(a)} | {_t(a.at)} |")
     add("| Verified by | | |")
     add("")
     return "\n".join(out)

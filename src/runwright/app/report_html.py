@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from runwright.app.report import collect, number
+from runwright.app.report import collect, number, who_of
 from runwright.app.runtime import Runtime
 from runwright.engine.store import RunRow, StepRow
 from runwright.model.durations import format_duration
@@ -80,7 +80,7 @@ def _gate_rows(steps: list[StepRow], attest: list[Any]) -> tuple[list[list[str]]
             label = "done by hand" if g.spec.get("manual") else "(not reached)"
             all_ok = all_ok and who is not None
             rows.append([
-                _e(g.name), _e(label), _e(who.user if who else "-"),
+                _e(g.name), _e(label), _e(who_of(who) if who else "-"),
                 _e(_t(who.at) if who else "-"), _e(who.note if who else g.status),
                 _status("attested" if who else g.status),
             ])  # fmt: skip
@@ -140,7 +140,7 @@ def html(rt: Runtime, run: RunRow) -> str:
     add(
         _table(
             ["Step", "Approved by", "When", "Note"],
-            [[_e(a.gate), _e(a.user), _e(_t(a.at)), _e(a.note)] for a in approvals],
+            [[_e(a.gate), _e(who_of(a)), _e(_t(a.at)), _e(a.note)] for a in approvals],
         )
         if approvals
         else "<p class='muted'>None required.</p>"

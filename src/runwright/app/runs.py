@@ -12,13 +12,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from runwright.app.identity import Identity
+from runwright.app.identity import refusal as identity_refusal
+from runwright.app.locks import break_lock
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
+from runwright.engine.leases import abandoned, describe, holder_of
 from runwright.engine.machine import MAIN, in_flight, settle
+from runwright.engine.processes import owner_dead
 from runwright.engine.scheduler import view_of
-from runwright.engine.store import RunRow, StepRow, StepUpdate
+from runwright.engine.store import ApprovalRow, RunRow, StepRow, StepUpdate
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
@@ -66,6 +71,8 @@ def deploy(
     else:
         steps = expand(book, env_name, environment)
     user = rt.settings.user
+    repair_revisions(rt, book.name, env_name)
+    take_over_abandoned(rt, book.name, env_name)
     previous = previous_version(rt.store, book.name, env_name)
     run_id = rt.store.create_run(
         runbook=book.name,
@@ -79,13 +86,7 @@ def deploy(
         steps=steps,
         now=rt.clock.now(),
         kind=kind,
-    )
-    rt.store.append(
-        run_id,
-        actor=user,
-        type="run.created",
-        at=rt.clock.now(),
-        data={
+        created={
             "runbook": book.name,
             "file": book.file,
             "digest": book.digest,
@@ -93,10 +94,36 @@ def deploy(
             "version": version,
             "kind": kind,
             "steps": len(steps),
+            "via": str(rt.settings.via),
         },
+        lease=(rt.settings.owner, rt.settings.lease_ttl),
     )
     rt.observer.event(run_id, "run.created", None, {"version": version, "environment": env_name})
     return _drive(rt, run_id, book, secrets, interactive)
+
+
+def take_over_abandoned(rt: Runtime, runbook: str, environment: str) -> None:
+    """A lock held by a run nobody drives (its process died, its lease expired) is taken
+    over: that run is stopped and ends aborted, audited, and this deploy goes ahead."""
+    holder_id = rt.store.lock_holder(runbook, environment)
+    if holder_id is None:
+        return
+    run = rt.store.run(holder_id)
+    holder = holder_of(run, rt.clock.now(), owner_dead)
+    if not abandoned(run, holder):
+        return
+    why = describe(run, holder)
+    stopped = break_lock(rt, run, rt.settings.identity, note="taken over by a new deploy",
+                         why=why, by="deploy")  # fmt: skip
+    rt.observer.event(
+        run.id,
+        "lock.taken_over",
+        None,
+        {
+            "message": f"run {run.id} was abandoned ({why}); it ends aborted and this deploy "
+            f"takes its lock{stopped}"
+        },  # fmt: skip
+    )
 
 
 def _runbook_of(rt: Runtime, run: RunRow) -> Runbook:
@@ -135,37 +162,31 @@ def _drive(
             interactive=interactive,
         )
     )
-    if (
-        final.status == "succeeded"
-        and final.revision is None
-        and final.kind
-        in (
-            "deploy",
-            "rollback",
-        )
-    ):
-        number = rt.store.add_revision(
-            runbook=final.runbook,
-            environment=final.environment,
-            version=final.version,
-            run_id=final.id,
-            digest=final.runbook_digest,
-            deployed_by=final.initiator,
-            at=rt.clock.now(),
-        )
-        rt.store.append(
-            final.id,
-            actor=rt.settings.user,
-            type="revision.recorded",
-            at=rt.clock.now(),
-            data={"revision": number, "version": final.version},
-        )
-        final = rt.store.run(run_id)
     return final
+
+
+def repair_revisions(rt: Runtime, runbook: str, environment: str) -> list[int]:
+    """Record the revisions of runs that succeeded without one (killed between their end and
+    their revision, before both were one transaction); returns the runs repaired."""
+    repaired = []
+    for run in sorted(rt.store.runs(runbook=runbook, environment=environment, limit=10**6),
+                      key=lambda r: r.id):  # fmt: skip
+        if run.status == "succeeded" and run.revision is None:
+            number = rt.store.record_missing_revision(
+                run.id, actor=rt.settings.user, at=rt.clock.now()
+            )
+            if number is not None:
+                repaired.append(run.id)
+    return repaired
 
 
 def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None) -> RunRow:
     run = rt.store.run(run_id)
+    if run.status == "succeeded" and run.revision is None:
+        repair_revisions(rt, run.runbook, run.environment)
+        fixed = rt.store.run(run_id)
+        if fixed.revision is not None:
+            return fixed
     if run.terminal:
         raise InputError(
             f"run {run_id} already ended ({run.status}); nothing to resume",
@@ -193,47 +214,72 @@ def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:
     )
 
 
-def approve(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
+def _identity_refusal(rt: Runtime, run: RunRow, identity: Identity) -> str | None:
+    book = _runbook_of(rt, run)
+    _, environment = rt.environment(book, run.environment)
+    return identity_refusal(identity, run.environment, environment.identity, rt.settings.os_user)
+
+
+def _refuse(rt: Runtime, run: RunRow, step: str, identity: Identity, what: str, why: str) -> None:
+    rt.store.append(
+        run.id,
+        actor=identity.name,
+        type=f"{what}.refused",
+        at=rt.clock.now(),
+        step=step,
+        data={"reason": why, "via": str(identity.via)},
+    )
+
+
+def approve(
+    rt: Runtime, run_id: int, note: str, *, identity: Identity | None = None
+) -> tuple[RunRow, str]:
     run = rt.store.run(run_id)
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status})")
     step = _waiting_step(rt, run, "approval")
     params = ApprovalParams.model_validate(step.spec.get("params", {}))
-    user = rt.settings.user
-    existing = rt.store.approvals(run_id, step.name)
-    current = valid_approvals(params, existing, run.initiator, rt.clock.now())
-    why = refusal(params, user, run.initiator, current)
+    who = identity or rt.settings.identity
+    user = who.name
+    now = rt.clock.now()
+    current = valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now)
+    why = _identity_refusal(rt, run, who) or refusal(params, user, run.initiator, current)
     if why:
-        rt.store.append(
-            run_id,
-            actor=user,
-            type="approval.refused",
-            at=rt.clock.now(),
-            step=step.name,
-            data={"reason": why},
-        )
+        _refuse(rt, run, step.name, who, "approval", why)
         raise InputError(
             f"approval refused: {why}",
             hint=f"ask another person to run: runwright approve {run_id} --note '...'",
         )
-    now = rt.clock.now()
-    rt.store.add_approval(run_id, gate=step.name, kind="approval", user=user, note=note, at=now)
-    count = len(valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now))
+    count = len(current) + 1
     rt.store.append(
         run_id,
         actor=user,
         type="approval.given",
         at=now,
         step=step.name,
-        data={"note": note, "count": count, "required": params.required},
+        data={
+            "gate": step.name,
+            "note": note,
+            "count": count,
+            "required": params.required,
+            "via": str(who.via),
+        },
+        decisions=(ApprovalRow(run_id, step.name, "approval", None, user, note, now, who.via),),
     )
-    message = f"approved by {user} ({count} of {params.required})"
+    message = f"approved by {who} ({count} of {params.required})"
     if count >= params.required:
         message += f"; continue with: runwright resume {run_id}"
     return rt.store.run(run_id), message
 
 
-def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tuple[RunRow, str]:
+def attest(
+    rt: Runtime,
+    run_id: int,
+    note: str,
+    items: list[int] | None,
+    *,
+    identity: Identity | None = None,
+) -> tuple[RunRow, str]:
     run = rt.store.run(run_id)
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status})")
@@ -253,24 +299,28 @@ def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tupl
         )
     if step is None:
         raise InputError(f"run {run_id} has no gate or manual step waiting for attestation")
-    user = rt.settings.user
+    who = identity or rt.settings.identity
+    why = _identity_refusal(rt, run, who)
+    if why:
+        _refuse(rt, run, step.name, who, "attestation", why)
+        raise InputError(f"attestation refused: {why}", hint="attest as yourself")
     now = rt.clock.now()
     targets: list[int | None] = list(items) if items else [None]
-    for item in targets:
-        rt.store.add_approval(
-            run_id, gate=step.name, kind="attestation", user=user, note=note, at=now, item=item
-        )
     rt.store.append(
         run_id,
-        actor=user,
+        actor=who.name,
         type="gate.attested",
         at=now,
         step=step.name,
-        data={"items": items or "all", "note": note},
+        data={"gate": step.name, "items": items or "all", "note": note, "via": str(who.via)},
+        decisions=tuple(
+            ApprovalRow(run_id, step.name, "attestation", i, who.name, note, now, who.via)
+            for i in targets
+        ),
     )
     what = "all items" if not items else "item(s) " + ", ".join(map(str, items))
     return rt.store.run(run_id), (
-        f"{what} of '{step.name}' attested by {user}; continue with: runwright resume {run_id}"
+        f"{what} of '{step.name}' attested by {who}; continue with: runwright resume {run_id}"
     )
 
 
@@ -321,7 +371,6 @@ def abort(rt: Runtime, run_id: int, reason: str) -> tuple[RunRow, str]:
         run_values={"abort_requested": user},
     )
     fresh = rt.store.run(run_id)
-    from runwright.app.runtime import owner_dead
 
     driven = (
         fresh.lease_owner

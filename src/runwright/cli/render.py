@@ -22,6 +22,8 @@ STYLE = {
     "run.finished": ("bold", "done"),
     "run.awaiting_settlement": ("yellow", "SETTLE"),
     "gate.item": ("green", "item"),
+    "lock.taken_over": ("yellow", "TAKEOVER"),
+    "step.orphan": ("yellow", "ORPHAN"),
 }
 
 

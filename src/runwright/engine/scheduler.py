@@ -38,7 +38,7 @@ from runwright.engine.machine import (
     status_after,
 )
 from runwright.engine.redact import Redactor
-from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
+from runwright.engine.store import REVISED_KINDS, ApprovalRow, RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class EngineSettings:
     watch_interval: float = 0.5
     crash_at: str | None = None
     owner_dead: Callable[[str], bool] = lambda owner: False
+    actor_via: str = "os"
 
 
 def step_view(r: StepRow) -> StepView:
@@ -125,6 +126,8 @@ class Scheduler:
         data: Mapping[str, Any] | None = None,
         run_values: Mapping[str, Any] | None = None,
         step_update: StepUpdate | None = None,
+        decisions: tuple[ApprovalRow, ...] = (),
+        revision: bool = False,
     ) -> None:
         clean = redactor.obj(dict(data or {}))
         if step_update is not None and step_update.values:
@@ -145,6 +148,8 @@ class Scheduler:
             data=clean,
             run_values=run_values,
             step_update=step_update,
+            decisions=decisions,
+            revision=revision,
         )
         self.observer.event(run_id, type_, step, clean)
 
@@ -187,6 +192,7 @@ class Scheduler:
                 status = status_after(view, action)
                 if isinstance(action, Finish):
                     if not run.terminal:
+                        self._crash("finishing")
                         self._event(
                             run_id,
                             "run.finished",
@@ -194,7 +200,9 @@ class Scheduler:
                             redactor=redactor,
                             data={"status": status},
                             run_values={"status": status, "finished_at": self.clock.now()},
+                            revision=status == "succeeded" and run.kind in REVISED_KINDS,
                         )
+                        self._crash("finished")
                     break
                 if isinstance(action, AwaitSettlement):
                     row = _find(rows, action.section, action.idx)
@@ -434,14 +442,10 @@ class Scheduler:
             self._event(info.id, type_, actor=actor, redactor=redactor, step=row.name, data=data)
 
         def attest(gate: str, item: int | None, note: str) -> None:
-            self.store.add_approval(
-                info.id,
-                gate=gate,
-                kind="attestation",
-                user=actor,
-                note=redactor.text(note),
-                at=self.clock.now(),
-                item=item,
+            now = self.clock.now()
+            via = self.settings.actor_via
+            decision = ApprovalRow(
+                info.id, gate, "attestation", item, actor, redactor.text(note), now, via
             )
             self._event(
                 info.id,
@@ -449,7 +453,8 @@ class Scheduler:
                 actor=actor,
                 redactor=redactor,
                 step=row.name,
-                data={"gate": gate, "item": item, "note": note},
+                data={"gate": gate, "item": item, "note": note, "via": via},
+                decisions=(decision,),
             )
 
         def measured(rows: list[Mapping[str, Any]]) -> None:
