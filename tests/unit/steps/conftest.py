@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from runwright.app import runs
-from runwright.app.runtime import Runtime
 from runwright.app.identity import AuthMethod
+from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.engine.clock import FakeClock
 from runwright.engine.executor import RunInfo, StepContext
