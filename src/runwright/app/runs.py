@@ -21,10 +21,10 @@ from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.engine.leases import abandoned, describe, holder_of
 from runwright.engine.machine import MAIN, in_flight, settle
-from runwright.engine.processes import owner_dead
+from runwright.engine.processes import ProcessMark, owner_dead
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import ApprovalRow, RunRow, StepRow, StepUpdate
-from runwright.errors import InputError
+from runwright.errors import BlockedError, InputError
 from runwright.model.loader import Runbook
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
 
@@ -324,7 +324,40 @@ def attest(
     )
 
 
-def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[RunRow, str]:
+def _orphan(rt: Runtime, run_id: int, row: StepRow, what: str, orphan: str | None) -> str:
+    """Deal with the step's process group if a crashed runwright left it running."""
+    mark = ProcessMark.from_data(row.data.get("undo_process" if what == "undo" else "process"))
+    if mark is None or not mark.alive():
+        return "" if mark is None else f"; its process ({mark.describe()}) had ended"
+    if orphan is None:
+        raise BlockedError(
+            f"{what} '{row.name}' is still running ({mark.describe()}): what it does is not "
+            "done yet",
+            hint=f"runwright settle {run_id} '{row.name}' --wait (let it finish) or --kill "
+            "(stop it), with --rerun, --done or --rollback",
+        )
+    if orphan == "wait":
+        rt.observer.event(run_id, "step.orphan", row.name,
+                          {"message": f"waiting for {mark.describe()} to finish"})  # fmt: skip
+        mark.wait(timeout=float("inf"))
+        result = f"; waited for {mark.describe()} to finish"
+    else:
+        stopped = mark.kill()
+        result = f"; {'stopped' if stopped else 'could not stop'} {mark.describe()}"
+    rt.store.append(
+        run_id,
+        actor=rt.settings.user,
+        type="step.orphan",
+        at=rt.clock.now(),
+        step=row.name,
+        data={"what": what, "action": orphan, "pgid": mark.pgid, "message": result[2:]},
+    )
+    return result
+
+
+def settle_step(
+    rt: Runtime, run_id: int, step_ref: str, choice: str, *, orphan: str | None = None
+) -> tuple[RunRow, str]:
     if choice not in ("rerun", "done", "rollback"):
         raise InputError("choose one of --rerun, --done, --rollback")
     run = rt.store.run(run_id)
@@ -339,6 +372,8 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[R
     view, what = match[0]
     if what == "undo" and choice == "rollback":
         raise InputError("an undo in flight can be settled with --rerun or --done")
+    row = next(r for r in rows if (r.section, r.idx) == (view.section, view.idx))
+    ended = _orphan(rt, run_id, row, what, orphan)
     values = settle(view, what, choice)
     rt.store.append(
         run_id,
@@ -346,14 +381,14 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, choice: str) -> tuple[R
         type="step.settled",
         at=rt.clock.now(),
         step=view.name,
-        data={"what": what, "choice": choice},
+        data={"what": what, "choice": choice, "via": str(rt.settings.via)},
         run_values={
             "status": "running" if what == "step" and choice != "rollback" else "rolling_back"
         },
         step_update=StepUpdate(view.section, view.idx, values),
     )
     return rt.store.run(run_id), (
-        f"{what} '{view.name}' settled as {choice}; continue with: runwright resume {run_id}"
+        f"{what} '{view.name}' settled as {choice}{ended}; continue with: runwright resume {run_id}"
     )
 
 

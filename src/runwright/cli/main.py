@@ -406,14 +406,19 @@ def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: s
 @click.option("--rerun", "choice", flag_value="rerun", help="Run the step again.")
 @click.option("--done", "choice", flag_value="done", help="It completed; go on.")
 @click.option("--rollback", "choice", flag_value="rollback", help="Treat it as failed.")
+@click.option("--wait", "orphan", flag_value="wait", help="If it still runs, let it finish first.")
+@click.option("--kill", "orphan", flag_value="kill", help="If it still runs, stop it first.")
 @pass_ctx
 @handle_errors
-def settle(c: Ctx, run_id: int, step: str, choice: str | None) -> None:
-    """Decide what happened to STEP (name or number), in flight when runwright stopped."""
+def settle(c: Ctx, run_id: int, step: str, choice: str | None, orphan: str | None) -> None:
+    """Decide what happened to STEP (name or number), in flight when runwright stopped.
+
+    If the step's process group is still running (runwright was killed, the step was not),
+    say whether to --wait for it or --kill it first."""
     if not choice:
         raise InputError("choose one of --rerun, --done, --rollback")
     rt = c.runtime()
-    _, message = runs.settle_step(rt, run_id, step, choice)
+    _, message = runs.settle_step(rt, run_id, step, choice, orphan=orphan)
     click.echo(message)
 
 

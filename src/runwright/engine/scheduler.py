@@ -37,6 +37,7 @@ from runwright.engine.machine import (
     decide,
     status_after,
 )
+from runwright.engine.processes import ProcessMark
 from runwright.engine.redact import Redactor
 from runwright.engine.store import REVISED_KINDS, ApprovalRow, RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
@@ -187,6 +188,9 @@ class Scheduler:
             views: dict[tuple[str, int], tuple[StepRow, StepView]] = {}
             while True:
                 run = self.store.run(run_id)
+                if run.abort_requested and self._end_interrupted(run, rows, actor, redactor):
+                    rows = self.store.steps(run_id)
+                    continue
                 view = view_of(run, rows, views)
                 action = decide(view)
                 status = status_after(view, action)
@@ -206,6 +210,8 @@ class Scheduler:
                     break
                 if isinstance(action, AwaitSettlement):
                     row = _find(rows, action.section, action.idx)
+                    mark = _mark(row, undo=action.what == "undo")
+                    alive = mark is not None and mark.alive()
                     self._event(
                         run_id,
                         "run.awaiting_settlement",
@@ -215,7 +221,9 @@ class Scheduler:
                         data={
                             "what": action.what,
                             "message": f"{action.what} '{row.name}' was in flight "
-                            "when runwright stopped and is not idempotent",
+                            "when runwright stopped and is not idempotent"
+                            + _still_running(mark, alive),
+                            "still_running": alive,
                         },
                         run_values={"status": status},
                     )
@@ -249,6 +257,8 @@ class Scheduler:
                 info = RunInfo(run.id, run.runbook, run.environment, run.version, run.initiator)
                 if isinstance(action, Execute):
                     row = _find(rows, action.section, action.idx)
+                    if action.rerun:
+                        self._stop_orphan(run_id, row, False, actor, redactor)
                     blocked = await self._execute(
                         info,
                         row,
@@ -263,6 +273,8 @@ class Scheduler:
                         break
                 elif isinstance(action, Undo):
                     row = _find(rows, MAIN, action.idx)
+                    if action.rerun:
+                        self._stop_orphan(run_id, row, True, actor, redactor)
                     await self._execute(
                         info, row, ctx_vars, actor, redactor, services or {}, interactive, undo=True
                     )
@@ -272,6 +284,64 @@ class Scheduler:
             renew.cancel()
             self.store.release_lease(run_id, owner)
         return self.store.run(run_id)
+
+    def _stop_orphan(
+        self, run_id: int, row: StepRow, undo: bool, actor: str, redactor: Redactor
+    ) -> None:
+        """Before re-running an in-flight step, stop the copy a crashed runwright left
+        running (only that very process group), so two never run side by side."""
+        mark = _mark(row, undo=undo)
+        if mark is None or not mark.alive():
+            return
+        stopped = mark.kill()
+        self._event(
+            run_id,
+            "step.orphan",
+            actor=actor,
+            redactor=redactor,
+            step=row.name,
+            data={
+                "undo": undo,
+                "pgid": mark.pgid,
+                "stopped": stopped,
+                "message": f"stopped {mark.describe()}, left running by a runwright that "
+                "died, before running it again",
+            },
+        )
+
+    def _end_interrupted(
+        self, run: RunRow, rows: list[StepRow], actor: str, redactor: Redactor
+    ) -> bool:
+        """On abort, a forward step left in flight by a crash is stopped (its process group
+        killed) and recorded failed, so no step goes on behind the abort's back."""
+        ended = False
+        for row in rows:
+            if row.section != MAIN or row.status != "running":
+                continue
+            mark = _mark(row, undo=False)
+            alive = mark is not None and mark.alive()
+            if mark is not None and alive:
+                mark.kill()
+            what = f"stopped {mark.describe()}" if mark and alive else "its process had ended"
+            self._event(
+                run.id,
+                "step.failed",
+                actor=actor,
+                redactor=redactor,
+                step=row.name,
+                data={"error": f"in flight when runwright stopped; aborted ({what})"},
+                step_update=StepUpdate(
+                    row.section,
+                    row.idx,
+                    {
+                        "status": "failed",
+                        "finished_at": self.clock.now(),
+                        "summary": f"interrupted, then aborted ({what})",
+                    },
+                ),
+            )
+            ended = True
+        return ended
 
     async def _renew(self, run_id: int, owner: str) -> None:
         while True:
@@ -338,7 +408,7 @@ class Scheduler:
                     values |= {
                         "finished_at": self.clock.now(),
                         "summary": outcome.summary,
-                        "data": {**row.data, **outcome.data},
+                        "data": _unmarked({**row.data, **outcome.data}),
                     }
                 self._event(
                     info.id,
@@ -384,7 +454,7 @@ class Scheduler:
                 values |= {
                     "finished_at": self.clock.now(),
                     "summary": outcome.summary,
-                    "data": {**row.data, **outcome.data},
+                    "data": _unmarked({**row.data, **outcome.data}),
                 }
                 if not spec.get("continue_on_error"):
                     run_values["failure"] = f"step '{row.name}' failed: {outcome.summary}"
@@ -457,6 +527,24 @@ class Scheduler:
                 decisions=(decision,),
             )
 
+        def track(pid: int) -> None:
+            mark = ProcessMark.of(pid)
+            if mark is None:
+                return
+            key = "undo_process" if undo else "process"
+            self._event(
+                info.id,
+                "step.process",
+                actor=actor,
+                redactor=redactor,
+                step=row.name,
+                data={"undo": undo, **mark.data()},
+                step_update=StepUpdate(
+                    row.section, row.idx, {"data": {**row.data, key: mark.data()}}
+                ),
+            )
+            self._crash(f"process:{row.name}" if not undo else f"process-undo:{row.name}")
+
         def measured(rows: list[Mapping[str, Any]]) -> None:
             clean = [
                 {**redactor.obj(dict(r)), "step": row.name, "at": r.get("at") or self.clock.now()}
@@ -480,6 +568,7 @@ class Scheduler:
             attest=attest,
             measured=measured,
             interactive=interactive,
+            track=track,
         )
         task = asyncio.ensure_future(self.executor.execute(ctx))
         forward = not undo and row.section == MAIN
@@ -528,6 +617,25 @@ def _evidence(outcome: Outcome) -> dict[str, Any]:
     data = dict(outcome.data)
     data.pop("captured", None)
     return {"evidence": data} if data else {}
+
+
+def _mark(row: StepRow, *, undo: bool) -> ProcessMark | None:
+    return ProcessMark.from_data(row.data.get("undo_process" if undo else "process"))
+
+
+def _unmarked(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("process", "undo_process")}
+
+
+def _still_running(mark: ProcessMark | None, alive: bool) -> str:
+    if mark is None:
+        return ""
+    if alive:
+        return (
+            f"; it is still running ({mark.describe()}): settle with --wait to let it "
+            "finish first, or --kill to stop it"
+        )
+    return "; its process has ended"
 
 
 def _find(rows: list[StepRow], section: str, idx: int) -> StepRow:
