@@ -15,7 +15,8 @@ returns, following the documented contract: 1 run failed or rolled back, 2 bad i
     ├── RunFailed (1)             the run failed and was rolled back (or could not be)
     └── ActionError (1)           a step, driver or provider failed; ``retryable`` guides retries
         ├── DriverError
-        └── ProviderError
+        ├── ProviderError
+        └── NotifyError           a sink (Slack, webhook, email, status page) refused a message
 """
 
 from __future__ import annotations
@@ -116,3 +117,7 @@ class DriverError(ActionError):
 
 class ProviderError(ActionError):
     """A signal provider (Prometheus, scrape, probe, command) could not be read."""
+
+
+class NotifyError(ActionError):
+    """A notification sink could not take a message (unreachable, refused, bad answer)."""

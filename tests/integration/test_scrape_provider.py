@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from tests.support.prometheus import LocalServer, free_port
 
-from runwright.engine.checks import CheckEvaluator, CheckSpec, Condition, Verdict
+from runwright.engine.checks import CheckEvaluator, CheckSpec, Condition
 from runwright.engine.clock import FakeClock
 from runwright.errors import ProviderError
+from runwright.model.status import Verdict
 from runwright.providers.base import HttpSettings, Provider
 from runwright.providers.scrape import ScrapeProvider
 

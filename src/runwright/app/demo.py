@@ -29,6 +29,7 @@ from runwright.drivers.local import free_port
 from runwright.engine.executor import Observer
 from runwright.engine.store import RunRow
 from runwright.loadgen import LoadSnapshot, run_load
+from runwright.model.status import RunStatus
 from runwright.steps.router_metrics import ERROR_RATIO
 
 
@@ -99,7 +100,7 @@ def canary_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
 @dataclass
 class Release:
     version: str
-    expect: str
+    expect: RunStatus
     run: RunRow | None = None
     rollback_seconds: float | None = None
     restored_seconds: float | None = None
@@ -236,7 +237,7 @@ def run_demo(
     book = rt.load(path)
     try:
         say(f"1/4  deploy v1 behind the {router} router at http://{listen}")
-        first = Release("v1", "succeeded")
+        first = Release("v1", RunStatus.SUCCEEDED)
         first.run = runs.deploy(rt, path, "local", "v1", runbook=book)
         result.releases.append(first)
         if not first.as_expected:
@@ -245,11 +246,11 @@ def run_demo(
         load.start()
         say("     live traffic: 4 keep-alive connections through the router")
         say("2/4  release v2 blue-green under load")
-        second = Release("v2", "succeeded")
+        second = Release("v2", RunStatus.SUCCEEDED)
         second.run = runs.deploy(rt, path, "local", "v2", runbook=book)
         result.releases.append(second)
         say("3/4  release v3, whose home page fails: its smoke test must stop it")
-        third = Release("v3", "rolled_back")
+        third = Release("v3", RunStatus.ROLLED_BACK)
         third.run = runs.deploy(
             rt, path, "local", "v3", runbook=book, overrides={"faults": "--error-rate 1.0"}
         )
@@ -259,7 +260,7 @@ def run_demo(
             "4/4  release v4 as a canary: its smoke test passes, but it fails 20% of user "
             "requests; analysis of the router's counters must roll it back"
         )
-        fourth = Release("v4", "rolled_back")
+        fourth = Release("v4", RunStatus.ROLLED_BACK)
         result.faulty = "v4"
         fourth.run = runs.deploy(
             rt,

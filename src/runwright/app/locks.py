@@ -13,6 +13,7 @@ from runwright.engine.leases import Holder, abandoned, describe, holder_of, orph
 from runwright.engine.processes import owner_dead
 from runwright.engine.store import RunRow
 from runwright.errors import BlockedError, InputError, LockedError
+from runwright.model.status import RunStatus
 
 
 def unlock(
@@ -69,7 +70,7 @@ def break_lock(rt: Runtime, run: RunRow, who: Identity, *, note: str, why: str, 
             "via": str(who.via),
         },
         run_values={
-            "status": "aborted",
+            "status": RunStatus.ABORTED,
             "finished_at": now,
             "failure": f"abandoned ({why}); lock broken by {who} via {by}: {note}",
             "lease_owner": None,

@@ -9,6 +9,7 @@ from runwright.engine.store import Store
 from runwright.errors import InputError, PolicyBlocked
 from runwright.model.loader import Runbook
 from runwright.model.schema import DAYS, Environment
+from runwright.model.status import RunStatus
 
 
 def check_windows(env_name: str, env: Environment, now: datetime) -> None:
@@ -57,7 +58,7 @@ def check_promotion(
     if not env.requires:
         return
     for run in store.runs(runbook=runbook.name, environment=env.requires, limit=500):
-        if run.version == version and run.status == "succeeded" and run.kind == "deploy":
+        if run.version == version and run.status == RunStatus.SUCCEEDED and run.kind == "deploy":
             return
     raise PolicyBlocked(
         f"{env_name} requires version {version} to have succeeded in {env.requires} first",

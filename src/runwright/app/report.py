@@ -13,6 +13,7 @@ from runwright.app.runtime import Runtime
 from runwright.engine.audit import verify_run
 from runwright.engine.store import ApprovalRow, RunRow, StepRow
 from runwright.model.durations import format_duration
+from runwright.model.status import BAD_ENDINGS, StepStatus
 
 EXCERPT_LINES = 8
 
@@ -139,8 +140,8 @@ def markdown(rt: Runtime, run: RunRow) -> str:
         )
     add("")
     undone = [s for s in steps if s.section == "main" and s.undo_status]
-    rollback = [s for s in steps if s.section == "rollback" and s.status != "pending"]
-    if undone or rollback or run.status in ("rolled_back", "failed", "aborted"):
+    rollback = [s for s in steps if s.section == "rollback" and s.status != StepStatus.PENDING]
+    if undone or rollback or run.status in BAD_ENDINGS:
         add("## Rollback")
         add("")
         order = sorted(

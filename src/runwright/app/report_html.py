@@ -18,6 +18,7 @@ from runwright.app.report import collect, number, who_of
 from runwright.app.runtime import Runtime
 from runwright.engine.store import RunRow, StepRow
 from runwright.model.durations import format_duration
+from runwright.model.status import BAD_ENDINGS, RunStatus, StepStatus, Verdict
 
 CSS = """
 body { font: 13px/1.45 system-ui, sans-serif; color: #111; max-width: 1100px; margin: 24px auto;
@@ -51,14 +52,12 @@ def _e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
+_GOOD = {RunStatus.SUCCEEDED, Verdict.PASSED, "proven", "attested"}
+_BAD = BAD_ENDINGS | {Verdict.FAILED, Verdict.ERROR, "not proven"}
+
+
 def _status(text: str) -> str:
-    css = (
-        "ok"
-        if text in ("succeeded", "proven", "attested", "passed")
-        else (
-            "bad" if text in ("failed", "rolled_back", "aborted", "error", "not proven") else "wait"
-        )
-    )
+    css = "ok" if text in _GOOD else ("bad" if text in _BAD else "wait")
     return f'<span class="{css}">{_e(text.replace("_", " "))}</span>'
 
 
@@ -178,7 +177,7 @@ def html(rt: Runtime, run: RunRow) -> str:
             ],
         )
     )  # fmt: skip
-    rollback = [s for s in steps if s.section == "rollback" and s.status != "pending"]
+    rollback = [s for s in steps if s.section == "rollback" and s.status != StepStatus.PENDING]
     undone = [s for s in main if s.undo_status]
     if rollback or undone:
         add("<h2>Rollback</h2>")
@@ -196,7 +195,7 @@ def html(rt: Runtime, run: RunRow) -> str:
             tail = s.output.rstrip("\n").splitlines()[-8:]
             add(f"<h3>{_e(s.name)}</h3><pre>{_e(chr(10).join(tail))}</pre>")
     verifiers = sorted({a.user for a in attest} | {a.user for a in approvals})
-    passed = run.status == "succeeded" and checks_ok
+    passed = run.status == RunStatus.SUCCEEDED and checks_ok
     yes, no = ("&#9745;", "&#9744;") if passed else ("&#9744;", "&#9745;")
     add("<h2>Sign-off</h2>")
     add(

@@ -15,10 +15,12 @@ from typing import Any
 from runwright.app.identity import Identity
 from runwright.app.identity import refusal as identity_refusal
 from runwright.app.locks import break_lock
+from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
+from runwright.app.silences import SilenceKeeper
 from runwright.engine.leases import abandoned, describe, holder_of
 from runwright.engine.machine import MAIN, in_flight, settle
 from runwright.engine.processes import ProcessMark, owner_dead
@@ -26,20 +28,21 @@ from runwright.engine.scheduler import view_of
 from runwright.engine.store import ApprovalRow, RunRow, StepRow, StepUpdate
 from runwright.errors import BlockedError, InputError
 from runwright.model.loader import Runbook
+from runwright.model.status import (
+    AWAITING,
+    UNFINISHED_STEP,
+    DeliveryStatus,
+    RunStatus,
+    Settlement,
+    StepStatus,
+)
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
-
-BLOCKED = {
-    "awaiting_approval",
-    "awaiting_attestation",
-    "awaiting_settlement",
-    "awaiting_decision",
-}
 
 
 def exit_code_for(run: RunRow) -> int:
-    if run.status == "succeeded":
+    if run.status == RunStatus.SUCCEEDED:
         return 0
-    if run.status in BLOCKED or not run.terminal:
+    if run.status in AWAITING or not run.terminal:
         return 3
     return 1
 
@@ -152,16 +155,32 @@ def _drive(
         initiator=run.initiator,
         previous_version=run.params.get("previous_version", ""),
     )
-    final = asyncio.run(
-        rt.scheduler().drive(
-            run_id,
-            actor=rt.settings.user,
-            variables=variables,
-            redactor=rt.redactor(secrets),
-            services=rt.step_services(book, env_name, variables),
-            interactive=interactive,
-        )
+    redactor = rt.redactor(secrets)
+    notifier = Notifier(
+        rt.store,
+        rt.clock,
+        book,
+        env_name,
+        variables,
+        redactor,
+        rt.settings.user,
+        crash_at=rt.settings.crash_at,
     )
+    drive = rt.scheduler().drive(
+        run_id,
+        actor=rt.settings.user,
+        variables=variables,
+        redactor=redactor,
+        services=rt.step_services(book, env_name, variables),
+        interactive=interactive,
+    )
+    keeper = SilenceKeeper(
+        rt.store,
+        rt.clock,
+        rt.settings.user,
+        active=any(s.kind == "silence" for s in [*(s for _p, s in book.steps()), *book.rollback]),
+    )
+    final = asyncio.run(alongside([notifier, keeper], run_id, drive))
     return final
 
 
@@ -171,7 +190,7 @@ def repair_revisions(rt: Runtime, runbook: str, environment: str) -> list[int]:
     repaired = []
     for run in sorted(rt.store.runs(runbook=runbook, environment=environment, limit=10**6),
                       key=lambda r: r.id):  # fmt: skip
-        if run.status == "succeeded" and run.revision is None:
+        if run.status == RunStatus.SUCCEEDED and run.revision is None:
             number = rt.store.record_missing_revision(
                 run.id, actor=rt.settings.user, at=rt.clock.now()
             )
@@ -182,12 +201,14 @@ def repair_revisions(rt: Runtime, runbook: str, environment: str) -> list[int]:
 
 def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None) -> RunRow:
     run = rt.store.run(run_id)
-    if run.status == "succeeded" and run.revision is None:
+    if run.status == RunStatus.SUCCEEDED and run.revision is None:
         repair_revisions(rt, run.runbook, run.environment)
         fixed = rt.store.run(run_id)
         if fixed.revision is not None:
             return fixed
     if run.terminal:
+        if _deliver_pending(rt, run):
+            return rt.store.run(run_id)
         raise InputError(
             f"run {run_id} already ended ({run.status}); nothing to resume",
             hint="start a new one with runwright deploy",
@@ -204,13 +225,50 @@ def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | Non
     return _drive(rt, run_id, book, secrets, interactive)
 
 
+def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
+    """Send the notifications an ended run still owes (runwright died before sending them);
+    True when there were any."""
+    import asyncio
+
+    book = _runbook_of(rt, run)
+    env_name, environment = rt.environment(book, run.environment)
+    secrets = rt.secrets(book, required=False)
+    variables = rt.variables(
+        book,
+        env_name,
+        environment,
+        version=run.version,
+        overrides=run.params.get("vars", {}),
+        secrets=secrets,
+        run_id=run.id,
+        initiator=run.initiator,
+    )
+    notifier = Notifier(
+        rt.store, rt.clock, book, env_name, variables, rt.redactor(secrets), rt.settings.user
+    )
+    if not notifier.active:
+        return False
+    before = len(notifier.deliveries.for_run(run.id))
+    pending = [d for d in notifier.deliveries.for_run(run.id) if d.status == DeliveryStatus.SENDING]
+
+    async def pump() -> None:
+        try:
+            await notifier.pump(run.id)
+        finally:
+            await notifier.aclose()
+
+    asyncio.run(pump())
+    return bool(pending) or len(notifier.deliveries.for_run(run.id)) > before
+
+
 def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:
     rows = [r for r in rt.store.steps(run.id) if r.section == MAIN]
     for r in rows:
-        if r.status in ("waiting", "pending", "running") and (kind is None or r.kind == kind):
+        if r.status in UNFINISHED_STEP and (kind is None or r.kind == kind):
             return r
     raise InputError(
-        f"run {run.id} has no {kind or 'waiting'} step left to act on (status {run.status})"
+        f"run {run.id} has no {kind or StepStatus.WAITING} step left to act on "
+        f"(status {run.status})"
     )
 
 
@@ -285,7 +343,11 @@ def attest(
         raise InputError(f"run {run_id} already ended ({run.status})")
     rows = [r for r in rt.store.steps(run_id) if r.section == MAIN]
     step = next(
-        (r for r in rows if r.status == "waiting" and (r.kind == "gate" or r.spec.get("manual"))),
+        (
+            r
+            for r in rows
+            if r.status == StepStatus.WAITING and (r.kind == "gate" or r.spec.get("manual"))
+        ),
         None,
     )
     if step is None:
@@ -293,7 +355,8 @@ def attest(
             (
                 r
                 for r in rows
-                if r.status in ("pending", "waiting") and (r.kind == "gate" or r.spec.get("manual"))
+                if r.status in (StepStatus.PENDING, StepStatus.WAITING)
+                and (r.kind == "gate" or r.spec.get("manual"))
             ),
             None,
         )
@@ -356,10 +419,11 @@ def _orphan(rt: Runtime, run_id: int, row: StepRow, what: str, orphan: str | Non
 
 
 def settle_step(
-    rt: Runtime, run_id: int, step_ref: str, choice: str, *, orphan: str | None = None
+    rt: Runtime, run_id: int, step_ref: str, chosen: str, *, orphan: str | None = None
 ) -> tuple[RunRow, str]:
-    if choice not in ("rerun", "done", "rollback"):
+    if chosen not in set(Settlement):
         raise InputError("choose one of --rerun, --done, --rollback")
+    choice = Settlement(chosen)
     run = rt.store.run(run_id)
     rows = rt.store.steps(run_id)
     flights = in_flight(view_of(run, rows))
@@ -370,7 +434,7 @@ def settle_step(
         names = ", ".join(f"'{v.name}'" for v, _ in flights)
         raise InputError(f"step '{step_ref}' is not in flight; in flight: {names}")
     view, what = match[0]
-    if what == "undo" and choice == "rollback":
+    if what == "undo" and choice == Settlement.ROLLBACK:
         raise InputError("an undo in flight can be settled with --rerun or --done")
     row = next(r for r in rows if (r.section, r.idx) == (view.section, view.idx))
     ended = _orphan(rt, run_id, row, what, orphan)
@@ -383,7 +447,9 @@ def settle_step(
         step=view.name,
         data={"what": what, "choice": choice, "via": str(rt.settings.via)},
         run_values={
-            "status": "running" if what == "step" and choice != "rollback" else "rolling_back"
+            "status": RunStatus.RUNNING
+            if what == "step" and choice != Settlement.ROLLBACK
+            else RunStatus.ROLLING_BACK
         },
         step_update=StepUpdate(view.section, view.idx, values),
     )

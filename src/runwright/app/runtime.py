@@ -181,5 +181,9 @@ class Runtime:
 
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
             services.update(build_services(self.settings, runbook, env_name, plain))
+        if runbook is not None and runbook.sinks:
+            from runwright.app.notifications import messenger_for
+
+            services["messenger"] = messenger_for(runbook, variables or {})
         services.update(self.services)
         return services

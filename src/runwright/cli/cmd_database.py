@@ -22,6 +22,7 @@ from runwright.app import databases, runs
 from runwright.app.runtime import Runtime
 from runwright.engine.store import RunRow
 from runwright.errors import InputError, RunwrightError
+from runwright.model.status import RunStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,7 +71,7 @@ def _finish(rt: Runtime, run: RunRow, as_json: bool, what: str) -> None:
                 }
             )
         )
-    elif run.status == "succeeded":
+    elif run.status == RunStatus.SUCCEEDED:
         _err(f"{what}: {step.summary}")
     else:
         _err(f"{what} failed (run {run.id}): {run.failure or step.summary}")

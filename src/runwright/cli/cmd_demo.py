@@ -12,6 +12,7 @@ from runwright.app.demo import run_demo
 from runwright.app.settings import Settings
 from runwright.cli.render import ConsoleObserver
 from runwright.loadgen import LoadSnapshot
+from runwright.model.status import RunStatus
 
 
 class TrafficView:
@@ -65,7 +66,7 @@ def demo_command(settings: Settings, router: str, keep_running: bool) -> int:
         run = r.run
         line = f"  {r.version}: {run.status if run else 'not run'}"
         line += " (as expected)" if r.as_expected else f" (EXPECTED {r.expect})"
-        if run and run.failure and run.status != "succeeded":
+        if run and run.failure and run.status != RunStatus.SUCCEEDED:
             line += f"\n      why: {run.failure}"
         if r.rollback_seconds is not None:
             line += f"\n      time from the failed step to rolled back: {r.rollback_seconds:.2f}s"

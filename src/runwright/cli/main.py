@@ -29,6 +29,7 @@ from runwright.cli import cmd_audit, cmd_database
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.render import ConsoleObserver
 from runwright.errors import InputError, RunwrightError
+from runwright.model.status import RunStatus, Settlement
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,25 +115,25 @@ def _finish(rt: Runtime, run_id: int, as_json: bool) -> None:
         click.echo(runs.dumps(runs.run_summary(rt, run)))
     else:
         line = f"run {run.id}: {run.status}"
-        if run.failure and run.status != "succeeded":
+        if run.failure and run.status != RunStatus.SUCCEEDED:
             line += f" ({run.failure})"
         _err(line)
-        if run.status == "awaiting_approval":
+        if run.status == RunStatus.AWAITING_APPROVAL:
             _err(
                 f"next: another person runs `runwright approve {run.id} --note ...`, "
                 f"then `runwright resume {run.id}`"
             )
-        elif run.status == "awaiting_attestation":
+        elif run.status == RunStatus.AWAITING_ATTESTATION:
             _err(
                 f"next: `runwright attest {run.id} --all --note ...`, then "
                 f"`runwright resume {run.id}`"
             )
-        elif run.status == "awaiting_settlement":
+        elif run.status == RunStatus.AWAITING_SETTLEMENT:
             _err(
                 f"next: `runwright settle {run.id} STEP --rerun|--done|--rollback`, then "
                 f"`runwright resume {run.id}`"
             )
-        elif run.status == "awaiting_decision":
+        elif run.status == RunStatus.AWAITING_DECISION:
             _err(
                 f"next: `runwright resume {run.id}` measures again, "
                 f"`runwright abort {run.id}` rolls back"
@@ -403,9 +404,9 @@ def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: s
 @cli.command()
 @click.argument("run_id", type=int)
 @click.argument("step")
-@click.option("--rerun", "choice", flag_value="rerun", help="Run the step again.")
-@click.option("--done", "choice", flag_value="done", help="It completed; go on.")
-@click.option("--rollback", "choice", flag_value="rollback", help="Treat it as failed.")
+@click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
+@click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
+@click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
 @click.option("--wait", "orphan", flag_value="wait", help="If it still runs, let it finish first.")
 @click.option("--kill", "orphan", flag_value="kill", help="If it still runs, stop it first.")
 @pass_ctx

@@ -19,7 +19,7 @@ STYLE = {
     "undo.succeeded": ("magenta", "undo ok"),
     "undo.failed": ("red", "undo FAIL"),
     "rollback.started": ("red", "ROLLBACK"),
-    "run.finished": ("bold", "done"),
+    "run.finished": ("bold", "done"),  # not a status
     "run.awaiting_settlement": ("yellow", "SETTLE"),
     "gate.item": ("green", "item"),
     "lock.taken_over": ("yellow", "TAKEOVER"),

@@ -40,19 +40,7 @@ from typing import Any, Literal
 
 from runwright.errors import InputError
 from runwright.model.durations import format_duration, parse_duration
-
-
-class Verdict(StrEnum):
-    RUNNING = "running"
-    PASSED = "passed"
-    FAILED = "failed"
-    PAUSED = "paused"
-    ERROR = "error"
-
-    @property
-    def final(self) -> bool:
-        """Passed, failed and error do not change any more; paused waits for a person."""
-        return self in (Verdict.PASSED, Verdict.FAILED, Verdict.ERROR)
+from runwright.model.status import Verdict
 
 
 class NoDataPolicy(StrEnum):

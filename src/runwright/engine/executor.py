@@ -9,31 +9,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from runwright.engine.clock import Clock
 from runwright.engine.store import ApprovalRow, StepRow
+from runwright.model.status import AWAITING, OutcomeStatus, RunStatus
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: Literal["succeeded", "failed", "blocked"]
+    status: OutcomeStatus
     summary: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
     retryable: bool = True
-    blocked_on: str = "approval"
+    blocked_on: RunStatus = RunStatus.AWAITING_APPROVAL
 
     @classmethod
     def ok(cls, summary: str = "", **data: Any) -> Outcome:
-        return cls("succeeded", summary, data)
+        return cls(OutcomeStatus.SUCCEEDED, summary, data)
 
     @classmethod
     def fail(cls, summary: str, *, retryable: bool = True, **data: Any) -> Outcome:
-        return cls("failed", summary, data, retryable)
+        return cls(OutcomeStatus.FAILED, summary, data, retryable)
 
     @classmethod
-    def blocked(cls, summary: str, on: str = "approval", **data: Any) -> Outcome:
-        return cls("blocked", summary, data, False, on)
+    def blocked(
+        cls, summary: str, on: RunStatus = RunStatus.AWAITING_APPROVAL, **data: Any
+    ) -> Outcome:
+        """The step waits for a person; ``on`` is the run status meanwhile (an awaiting one)."""
+        if on not in AWAITING:
+            raise ValueError(f"a blocked step waits for a person, not {on!r}")
+        return cls(OutcomeStatus.BLOCKED, summary, data, False, on)
 
 
 @dataclass(frozen=True)

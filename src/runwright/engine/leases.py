@@ -15,8 +15,9 @@ from enum import StrEnum
 
 from runwright.engine.processes import ProcessMark
 from runwright.engine.store import RunRow, StepRow
+from runwright.model.status import RunStatus, StepStatus
 
-DRIVEN = frozenset({"pending", "running", "rolling_back"})
+DRIVEN = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.ROLLING_BACK})
 
 
 class Holder(StrEnum):
@@ -63,6 +64,6 @@ def orphans(rows: list[StepRow]) -> list[tuple[StepRow, ProcessMark]]:
     for r in rows:
         for key, status in (("process", r.status), ("undo_process", r.undo_status)):
             mark = ProcessMark.from_data(r.data.get(key))
-            if status == "running" and mark is not None and mark.alive():
+            if status == StepStatus.RUNNING and mark is not None and mark.alive():
                 out.append((r, mark))
     return out

@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from runwright.model.status import TERMINAL, RunStatus, Settlement, StepStatus, UndoStatus
+
 MAIN = "main"
 ROLLBACK = "rollback"
-TERMINAL = frozenset({"succeeded", "rolled_back", "failed", "aborted"})
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class StepView:
     section: str
     idx: int
     name: str
-    status: str
-    undo_status: str | None
+    status: StepStatus
+    undo_status: UndoStatus | None
     idempotent: bool
     has_undo: bool
     continue_on_error: bool = False
@@ -41,7 +42,7 @@ class StepView:
 
 @dataclass(frozen=True)
 class RunView:
-    status: str
+    status: RunStatus
     abort_requested: bool
     steps: tuple[StepView, ...]
 
@@ -68,18 +69,20 @@ class AwaitSettlement:
 
 @dataclass(frozen=True)
 class Finish:
-    status: str
+    status: RunStatus
 
 
 Action = Execute | Undo | AwaitSettlement | Finish
 
 
 def rolling_back(run: RunView) -> bool:
-    if run.abort_requested or run.status == "rolling_back":
+    if run.abort_requested or run.status == RunStatus.ROLLING_BACK:
         return True
     return any(
         s.section == MAIN
-        and ((s.status == "failed" and not s.continue_on_error) or s.undo_status is not None)
+        and (
+            (s.status == StepStatus.FAILED and not s.continue_on_error) or s.undo_status is not None
+        )
         for s in run.steps
     )
 
@@ -87,9 +90,9 @@ def rolling_back(run: RunView) -> bool:
 def undo_pending(step: StepView) -> bool:
     return (
         step.section == MAIN
-        and step.status == "succeeded"
+        and step.status == StepStatus.SUCCEEDED
         and step.has_undo
-        and (step.undo_status in (None, "pending", "running"))
+        and step.undo_status in (None, UndoStatus.RUNNING)
     )
 
 
@@ -99,17 +102,17 @@ def decide(run: RunView) -> Action:
     main = [s for s in run.steps if s.section == MAIN]
     if not rolling_back(run):
         for s in main:
-            if s.status == "running":
+            if s.status == StepStatus.RUNNING:
                 if s.idempotent:
                     return Execute(MAIN, s.idx, rerun=True)
                 return AwaitSettlement(MAIN, s.idx, "step")
-            if s.status in ("pending", "waiting"):
+            if s.status in (StepStatus.PENDING, StepStatus.WAITING):
                 return Execute(MAIN, s.idx)
-        return Finish("succeeded")
+        return Finish(RunStatus.SUCCEEDED)
     for s in reversed(main):
         if not undo_pending(s):
             continue
-        if s.undo_status == "running":
+        if s.undo_status == UndoStatus.RUNNING:
             if s.idempotent:
                 return Undo(s.idx, rerun=True)
             return AwaitSettlement(MAIN, s.idx, "undo")
@@ -117,45 +120,57 @@ def decide(run: RunView) -> Action:
     for s in run.steps:
         if s.section != ROLLBACK:
             continue
-        if s.status == "running":
+        if s.status == StepStatus.RUNNING:
             if s.idempotent:
                 return Execute(ROLLBACK, s.idx, rerun=True)
             return AwaitSettlement(ROLLBACK, s.idx, "step")
-        if s.status in ("pending", "waiting"):
+        if s.status in (StepStatus.PENDING, StepStatus.WAITING):
             return Execute(ROLLBACK, s.idx)
-    failed = any(s.undo_status == "failed" for s in main) or any(
-        s.section == ROLLBACK and s.status == "failed" and not s.continue_on_error
+    failed = any(s.undo_status == UndoStatus.FAILED for s in main) or any(
+        s.section == ROLLBACK and s.status == StepStatus.FAILED and not s.continue_on_error
         for s in run.steps
     )
     if failed:
-        return Finish("failed")
-    return Finish("aborted" if run.abort_requested else "rolled_back")
+        return Finish(RunStatus.FAILED)
+    return Finish(RunStatus.ABORTED if run.abort_requested else RunStatus.ROLLED_BACK)
 
 
-def status_after(run: RunView, action: Action) -> str:
+def status_after(run: RunView, action: Action) -> RunStatus:
     """The run status while ``action`` is under way."""
     if isinstance(action, Finish):
         return action.status
     if isinstance(action, AwaitSettlement):
-        return "awaiting_settlement"
+        return RunStatus.AWAITING_SETTLEMENT
     if isinstance(action, Undo) or (isinstance(action, Execute) and action.section == ROLLBACK):
-        return "rolling_back"
-    return "rolling_back" if rolling_back(run) else "running"
+        return RunStatus.ROLLING_BACK
+    return RunStatus.ROLLING_BACK if rolling_back(run) else RunStatus.RUNNING
 
 
-def settle(step: StepView, what: str, choice: str) -> dict[str, str | None]:
+_SETTLED_UNDO: dict[Settlement, UndoStatus | None] = {
+    Settlement.RERUN: None,
+    Settlement.DONE: UndoStatus.DONE,
+    Settlement.ROLLBACK: UndoStatus.FAILED,
+}
+_SETTLED_STEP: dict[Settlement, StepStatus] = {
+    Settlement.RERUN: StepStatus.PENDING,
+    Settlement.DONE: StepStatus.SUCCEEDED,
+    Settlement.ROLLBACK: StepStatus.FAILED,
+}
+
+
+def settle(step: StepView, what: str, choice: Settlement) -> dict[str, str | None]:
     """Column values that record a person's settlement of an in-flight step or undo."""
     if what == "undo":
-        return {"undo_status": {"rerun": None, "done": "done", "rollback": "failed"}[choice]}
-    return {"status": {"rerun": "pending", "done": "succeeded", "rollback": "failed"}[choice]}
+        return {"undo_status": _SETTLED_UNDO[choice]}
+    return {"status": _SETTLED_STEP[choice]}
 
 
 def in_flight(run: RunView) -> Sequence[tuple[StepView, str]]:
     """Steps and undos recorded as started but never finished."""
     out: list[tuple[StepView, str]] = []
     for s in run.steps:
-        if s.status == "running":
+        if s.status == StepStatus.RUNNING:
             out.append((s, "step"))
-        if s.undo_status == "running":
+        if s.undo_status == UndoStatus.RUNNING:
             out.append((s, "undo"))
     return out

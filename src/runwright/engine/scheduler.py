@@ -41,6 +41,7 @@ from runwright.engine.processes import ProcessMark
 from runwright.engine.redact import Redactor
 from runwright.engine.store import REVISED_KINDS, ApprovalRow, RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
+from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def view_of(
 def captured_values(rows: list[StepRow]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for r in rows:
-        if r.section == MAIN and r.status == "succeeded":
+        if r.section == MAIN and r.status == StepStatus.SUCCEEDED:
             out.update(r.data.get("captured", {}))
     return out
 
@@ -204,7 +205,7 @@ class Scheduler:
                             redactor=redactor,
                             data={"status": status},
                             run_values={"status": status, "finished_at": self.clock.now()},
-                            revision=status == "succeeded" and run.kind in REVISED_KINDS,
+                            revision=status == RunStatus.SUCCEEDED and run.kind in REVISED_KINDS,
                         )
                         self._crash("finished")
                     break
@@ -229,7 +230,7 @@ class Scheduler:
                     )
                     break
                 if status != run.status:
-                    if status == "rolling_back":
+                    if status == RunStatus.ROLLING_BACK:
                         reason = run.failure or (
                             f"aborted by {run.abort_requested}"
                             if run.abort_requested
@@ -316,7 +317,7 @@ class Scheduler:
         killed) and recorded failed, so no step goes on behind the abort's back."""
         ended = False
         for row in rows:
-            if row.section != MAIN or row.status != "running":
+            if row.section != MAIN or row.status != StepStatus.RUNNING:
                 continue
             mark = _mark(row, undo=False)
             alive = mark is not None and mark.alive()
@@ -334,7 +335,7 @@ class Scheduler:
                     row.section,
                     row.idx,
                     {
-                        "status": "failed",
+                        "status": StepStatus.FAILED,
                         "finished_at": self.clock.now(),
                         "summary": f"interrupted, then aborted ({what})",
                     },
@@ -376,7 +377,9 @@ class Scheduler:
         attempt = row.attempts if not undo else 0
         while True:
             attempt += 1
-            start_values: dict[str, Any] = {column: "running"}
+            start_values: dict[str, Any] = {
+                column: UndoStatus.RUNNING if undo else StepStatus.RUNNING
+            }
             if not undo:
                 start_values |= {"attempts": attempt, "started_at": self.clock.now()}
             self._event(
@@ -402,8 +405,8 @@ class Scheduler:
                 undo,
                 timeout,
             )
-            if outcome.status == "succeeded":
-                values: dict[str, Any] = {column: "succeeded" if not undo else "done"}
+            if outcome.status == OutcomeStatus.SUCCEEDED:
+                values: dict[str, Any] = {column: UndoStatus.DONE if undo else StepStatus.SUCCEEDED}
                 if not undo:
                     values |= {
                         "finished_at": self.clock.now(),
@@ -421,18 +424,22 @@ class Scheduler:
                 )
                 self._crash(f"after:{row.name}" if not undo else f"after-undo:{row.name}")
                 return False
-            if outcome.status == "blocked":
-                status = f"awaiting_{outcome.blocked_on}"
+            if outcome.status == OutcomeStatus.BLOCKED:
                 self._event(
                     info.id,
                     f"{prefix}.blocked",
                     actor=actor,
                     redactor=redactor,
                     step=row.name,
-                    data={"summary": outcome.summary, **outcome.data},
-                    run_values={"status": status},
+                    data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
+                    run_values={"status": outcome.blocked_on},
                     step_update=StepUpdate(
-                        row.section, row.idx, {column: "waiting", "summary": outcome.summary}
+                        row.section,
+                        row.idx,
+                        {
+                            column: UndoStatus.WAITING if undo else StepStatus.WAITING,
+                            "summary": outcome.summary,
+                        },
                     ),
                 )
                 return True
@@ -448,7 +455,7 @@ class Scheduler:
                 )
                 await self.clock.sleep(delay)
                 continue
-            values = {column: "failed"}
+            values = {column: UndoStatus.FAILED if undo else StepStatus.FAILED}
             run_values: dict[str, Any] = {}
             if not undo:
                 values |= {

@@ -28,10 +28,10 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLA
 from runwright.engine import tables as t
 from runwright.engine.chain import GENESIS, ChainKey, Sealed, head_seal, load_key, seal, valid
 from runwright.errors import InputError, LockedError, RunwrightError
+from runwright.model.status import TERMINAL, RunStatus, StepStatus, UndoStatus
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"succeeded", "rolled_back", "failed", "aborted"})
 DECISIONS = frozenset({"approval.given", "gate.attested"})
 REVISED_KINDS = frozenset({"deploy", "rollback"})
 
@@ -60,7 +60,7 @@ class RunRow:
     runbook: str
     environment: str
     version: str
-    status: str
+    status: RunStatus
     initiator: str
     created_at: datetime
     updated_at: datetime
@@ -93,8 +93,8 @@ class StepRow:
     name: str
     kind: str
     spec: dict[str, Any]
-    status: str
-    undo_status: str | None
+    status: StepStatus
+    undo_status: UndoStatus | None
     attempts: int
     started_at: datetime | None
     finished_at: datetime | None
@@ -298,7 +298,7 @@ class Store:
                         runbook=runbook,
                         environment=environment,
                         version=version,
-                        status="pending",
+                        status=RunStatus.PENDING,
                         initiator=initiator,
                         created_at=now,
                         updated_at=now,
@@ -672,7 +672,7 @@ class Store:
         with self._tx() as conn:
             found = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
             run = _run_row(found) if found is not None else None
-            if run is None or run.status != "succeeded" or run.revision is not None:
+            if run is None or run.status != RunStatus.SUCCEEDED or run.revision is not None:
                 return None
             if run.kind not in REVISED_KINDS:
                 return None
@@ -749,7 +749,7 @@ def _run_row(r: Any) -> RunRow:
         runbook=r["runbook"],
         environment=r["environment"],
         version=r["version"],
-        status=r["status"],
+        status=RunStatus(r["status"]),
         initiator=r["initiator"],
         created_at=_utc(r["created_at"]) or r["created_at"],
         updated_at=_utc(r["updated_at"]) or r["updated_at"],
@@ -779,8 +779,8 @@ def _step_row(r: Any) -> StepRow:
         name=r["name"],
         kind=r["kind"],
         spec=json.loads(r["spec"]),
-        status=r["status"],
-        undo_status=r["undo_status"],
+        status=StepStatus(r["status"]),
+        undo_status=UndoStatus(r["undo_status"]) if r["undo_status"] else None,
         attempts=int(r["attempts"] or 0),
         started_at=_utc(r["started_at"]),
         finished_at=_utc(r["finished_at"]),
@@ -882,7 +882,7 @@ def _step_values(run_id: int, s: NewStep) -> dict[str, Any]:
         "name": s.name,
         "kind": s.kind,
         "spec": _dumps(s.spec),
-        "status": "pending",
+        "status": StepStatus.PENDING,
         "attempts": 0,
         "output": "",
         "data": "{}",

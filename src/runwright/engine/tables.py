@@ -7,7 +7,9 @@ the sealed store-wide head. ``runs.legacy_until`` is how many of a run's events 
 chains. ``locks`` gives one active run per
 (runbook, environment); ``approvals`` holds approvals and gate attestations with who and when;
 ``revisions`` numbers each successful deploy of an environment; ``measurements`` keeps every
-metric reading an analysis took, so a rollback can always be explained.
+metric reading an analysis took, so a rollback can always be explained; ``notifications``
+journals each (event, subscription) delivery, so a message goes out once across crashes and
+workers, and keeps the references (a Slack message, an open incident) later ones update.
 """
 
 from __future__ import annotations
@@ -158,4 +160,23 @@ measurements = Table(
     Column("verdict", String(30), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("breached", Boolean, nullable=False, default=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False, index=True),
+    Column("event_id", Integer, nullable=False),
+    Column("subscription", Integer, nullable=False),
+    Column("sink", String(200), nullable=False),
+    Column("runbook", String(200), nullable=False),
+    Column("environment", String(100), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("refs", Text, nullable=False, default="{}"),
+    Column("detail", Text, nullable=False, default=""),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("event_id", "subscription", name="uq_notifications_event_sub"),
 )

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runwright.errors import InputError, RunbookError
+from runwright.model.notify import SinkSpec, Subscription
 from runwright.model.release import ReleaseSpec, ServiceSpec
 from runwright.model.schema import (
     Environment,
@@ -57,6 +58,8 @@ class Runbook(BaseModel):
     rollback: list[Step] = Field(default_factory=list)
     procedures: dict[str, list[Step]] = Field(default_factory=dict)
     procedure_text: dict[str, str] = Field(default_factory=dict)
+    sinks: dict[str, SinkSpec] = Field(default_factory=dict)
+    notify: list[Subscription] = Field(default_factory=list)
     file: str = "<memory>"
     text: str = ""
     digest: str = ""
@@ -333,6 +336,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
                 )
     resolver.errors.extend(_unknown_checks(source, frame))
     resolver.errors.extend(_router_checks_without_service(source, frame))
+    resolver.errors.extend(_unknown_sinks(source, frame))
     if check_rules is not None:
         resolver.errors.extend(_check_rules(source, frame, check_rules))
     procedures = {
@@ -374,6 +378,8 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         rollback=rollback,
         procedures=procedures,
         procedure_text={n: p.description for n, p in frame.procedures.items()},
+        sinks=frame.sinks,
+        notify=frame.notify,
         file=source.file,
         text=source.text,
         digest=hashlib.sha256(source.text.encode()).hexdigest(),
@@ -397,18 +403,51 @@ def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[
     ]
 
 
+def _step_lists(frame: RunbookFrame) -> list[tuple[list[Any], PathKey]]:
+    """Every list of raw steps in the runbook (phases, rollback, procedures) with its path."""
+    lists: list[tuple[list[Any], PathKey]] = [
+        (p.steps, ("phases", n, "steps")) for n, p in enumerate(frame.phases)
+    ]
+    lists.append((frame.rollback, ("rollback",)))
+    lists += [(p.steps, ("procedures", name, "steps")) for name, p in frame.procedures.items()]
+    return lists
+
+
+def _unknown_sinks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
+    """Subscriptions (the runbook's and each environment's) must name a declared sink."""
+    known = sorted(frame.sinks)
+    places: list[tuple[list[Subscription], PathKey]] = [(frame.notify, ("notify",))]
+    places += [(env.notify, ("environments", n, "notify")) for n, env in frame.environments.items()]
+    refs: list[tuple[str, PathKey]] = [
+        (sub.to, (*path, index, "to")) for subs, path in places for index, sub in enumerate(subs)
+    ]
+    for raws, path in _step_lists(frame):
+        for index, raw in enumerate(raws):
+            params = raw.get("notify") if isinstance(raw, dict) else None
+            to = params.get("to") if isinstance(params, dict) else None
+            if isinstance(to, list):
+                refs += [(n, (*path, index, "notify", "to", i)) for i, n in enumerate(to)]
+    errors: list[RunbookError] = []
+    for name, where in refs:
+        if not isinstance(name, str) or name in frame.sinks:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else "declare it under sinks:, or use one of: " + (", ".join(known) or "none")
+        )
+        errors.append(source.error(f"unknown sink '{name}'", where, hint=hint))
+    return errors
+
+
 def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     """Check names that a release or an analysis/wait step references but nobody declared."""
     known = sorted(frame.checks)
     refs: list[tuple[object, PathKey]] = []
     if frame.release is not None:
         refs.append((frame.release.analysis, ("release", "analysis")))
-    places: list[tuple[list[Any], PathKey]] = [
-        (p.steps, ("phases", n, "steps")) for n, p in enumerate(frame.phases)
-    ]
-    places.append((frame.rollback, ("rollback",)))
-    places += [(p.steps, ("procedures", name, "steps")) for name, p in frame.procedures.items()]
-    for raws, path in places:
+    for raws, path in _step_lists(frame):
         for index, raw in enumerate(raws):
             if not isinstance(raw, dict):
                 continue

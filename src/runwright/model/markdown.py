@@ -48,7 +48,8 @@ _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _NUMBERING = re.compile(r"^(?:step\s+)?\d+(?:\.\d+)*[.):]?\s+", re.I)
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\- ]+")
 _HEREDOC = re.compile(r"<<-?\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)")
-_OPEN_WORDS = {"if": 1, "fi": -1, "case": 1, "esac": -1, "do": 1, "done": -1, "{": 1, "}": -1}
+_OPEN_WORDS = {"if": 1, "fi": -1, "case": 1, "esac": -1, "do": 1, "{": 1, "}": -1}
+_OPEN_WORDS["done"] = -1  # not a status
 
 
 # -- blocks -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from runwright.model.notify import SinkSpec, Subscription
 from runwright.model.release import ReleaseSpec, ServiceSpec
 from runwright.model.types import Duration, OptionalDuration, Strict
 
@@ -77,6 +78,7 @@ class Environment(Strict):
     requires: str | None = None
     windows: list[Window] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
+    notify: list[Subscription] = Field(default_factory=list)
 
 
 class StepCommon(Strict):
@@ -128,6 +130,8 @@ class RunbookFrame(Strict):
     phases: list[Phase] = Field(default_factory=list)
     rollback: list[dict[str, Any]] = Field(default_factory=list)
     procedures: dict[str, Procedure] = Field(default_factory=dict)
+    sinks: dict[str, SinkSpec] = Field(default_factory=dict)
+    notify: list[Subscription] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod

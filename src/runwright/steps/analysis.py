@@ -45,13 +45,14 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field
 
-from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, Verdict, parse_check
+from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, parse_check
 from runwright.engine.checks import worst_case_abort_seconds as worst_case
 from runwright.engine.clock import Clock
 from runwright.engine.executor import Outcome, StepContext
 from runwright.engine.stats import Comparison, Direction, compare_baseline
 from runwright.errors import InputError, ProviderError
 from runwright.model.durations import format_duration, parse_duration
+from runwright.model.status import RunStatus, Verdict
 from runwright.model.templating import render
 from runwright.model.types import Duration
 from runwright.providers.base import HttpSettings, Provider
@@ -576,9 +577,9 @@ class _Analysis:
                 min_effect=watch.compare.min_effect,
             )
             verdict = {
-                Comparison.PASS: "passed",
-                Comparison.FAIL: "failed",
-                Comparison.INCONCLUSIVE: "paused",
+                Comparison.PASS: Verdict.PASSED,
+                Comparison.FAIL: Verdict.FAILED,
+                Comparison.INCONCLUSIVE: Verdict.PAUSED,
             }[judged.verdict]
             rows.append(
                 {
@@ -600,7 +601,7 @@ class _Analysis:
                     f"{judged.reason}: the canary is worse than the stable version",
                     retryable=False,
                     check=watch.name,
-                    verdict="failed",
+                    verdict=Verdict.FAILED,
                     checks=self._verdicts(),
                 )
             if judged.verdict is Comparison.INCONCLUSIVE:
@@ -614,7 +615,7 @@ class _Analysis:
             return Outcome.blocked(
                 f"analysis paused: {reason}. Resume to measure again "
                 f"(runwright resume {ctx.run.id}) or roll back (runwright abort {ctx.run.id})",
-                on="decision",
+                on=RunStatus.AWAITING_DECISION,
                 checks=self._verdicts(),
             )
         ctx.output("passed: " + "; ".join(passed))
@@ -631,8 +632,9 @@ async def run_analysis(
     """Watch ``check_names`` for ``duration`` seconds on ``ctx.clock``; see the module docstring.
 
     Check mappings come from ``ctx.spec["checks"]`` (put there when the run is planned) or the
-    ``checks`` service. Fails on the first failed check, blocks ``on="decision"`` when a check
-    ends paused, succeeds when every check met its condition. Refuses drafts and unknown names.
+    ``checks`` service. Fails on the first failed check, blocks awaiting a decision when
+    a check ends paused, succeeds when every check met its condition. Refuses drafts and unknown
+    names.
     """
     analysis = _Analysis(ctx, check_names, duration, compare)
     try:

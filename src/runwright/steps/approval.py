@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from runwright.engine.executor import Outcome, StepContext
 from runwright.engine.store import ApprovalRow
 from runwright.model.durations import format_duration
+from runwright.model.status import RunStatus
 from runwright.model.types import OptionalDuration
 from runwright.steps.base import Params, PlanContext
 
@@ -108,7 +109,7 @@ class ApprovalKind:
         return Outcome.blocked(
             f"waiting for {policy_text(p)}: {len(valid)} of {p.required} so far -- "
             f"runwright approve {ctx.run.id} --note '...'",
-            on="approval",
+            on=RunStatus.AWAITING_APPROVAL,
             have=len(valid),
             required=p.required,
         )

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runwright.engine.executor import Outcome, StepContext
+from runwright.model.status import OutcomeStatus, RunStatus
 from runwright.steps.base import Params, PlanContext
 
 CHECK_KINDS = ("http", "run", "preflight")
@@ -103,12 +104,12 @@ class GateKind:
                 entry = {
                     "item": n,
                     "text": item.text,
-                    "proven": result.status == "succeeded",
+                    "proven": result.status == OutcomeStatus.SUCCEEDED,
                     "evidence": result.summary,
                 }
                 evidence.append(entry)
                 ctx.record("gate.item", entry)
-                if result.status != "succeeded":
+                if result.status != OutcomeStatus.SUCCEEDED:
                     return Outcome.fail(
                         f"gate item {n} '{item.text}' not proven: {result.summary}",
                         retryable=result.retryable,
@@ -141,7 +142,7 @@ class GateKind:
                 f"{len(waiting)} item(s) need a person: "
                 + "; ".join(waiting)
                 + f" -- runwright attest {ctx.run.id} --item N (or --all)",
-                on="attestation",
+                on=RunStatus.AWAITING_ATTESTATION,
                 waiting=waiting,
             )
         return Outcome.ok(f"{len(p.items)} item(s) hold", items=evidence)

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from runwright.engine.executor import Outcome, StepContext
+from runwright.model.status import RunStatus
 from runwright.model.templating import render
 from runwright.steps.base import Params, PlanContext, StepKind
 
@@ -85,7 +86,7 @@ async def _manual(ctx: StepContext) -> Outcome:
         return Outcome.ok(f"done by hand, attested by {ctx.actor}", attested_by=ctx.actor)
     return Outcome.blocked(
         f"manual step: do it by hand, then run `runwright attest {ctx.run.id} --all`",
-        on="attestation",
+        on=RunStatus.AWAITING_ATTESTATION,
         instructions=text,
     )
 

@@ -146,7 +146,7 @@ async def test_no_data_pauses_for_a_person_and_keeps_measuring_to_the_end() -> N
     h = Harness({"error-rate": check()}, {ERRORS: [None, 0.0]})
     outcome = await h.run(["error-rate"], 30)
     assert outcome.status == "blocked"
-    assert outcome.blocked_on == "decision"
+    assert outcome.blocked_on == "awaiting_decision"
     assert "error-rate returned no data" in outcome.summary
     assert "runwright abort 7" in outcome.summary
     assert len(h.rows) == 4
@@ -288,7 +288,7 @@ async def test_baseline_pauses_with_too_few_samples() -> None:
     h = Harness({"latency": baseline_check()}, {STABLE: _jitter(0.1, 40), CANARY: _jitter(0.4, 40)})
     outcome = await h.run(["latency"], 5, compare="baseline")
     assert outcome.status == "blocked"
-    assert outcome.blocked_on == "decision"
+    assert outcome.blocked_on == "awaiting_decision"
     assert "too few samples to compare (n=6/6, need 10 each)" in outcome.summary
 
 

@@ -61,7 +61,7 @@ async def test_items_for_people_block_until_attested(harness: Harness) -> None:
     ctx = harness.context("gate", ["backups checked", "on-call told"], name="sheet")
     blocked = await KIND.execute(ctx)
     assert blocked.status == "blocked"
-    assert blocked.blocked_on == "attestation"
+    assert blocked.blocked_on == "awaiting_attestation"
     assert "2 item(s) need a person: [1] backups checked; [2] on-call told" in blocked.summary
     harness.approve("sheet", "bob", kind="attestation", item=1)
     assert (await KIND.execute(ctx)).status == "blocked"

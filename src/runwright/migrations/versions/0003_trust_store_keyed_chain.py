@@ -4,15 +4,15 @@ Events already in the database keep their unkeyed hashes; ``runs.legacy_until`` 
 many events each existing run had, so ``audit verify`` reports them as unkeyed (written
 before keyed chains) rather than as tampered.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_notify
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002_notify"
 branch_labels = None
 depends_on = None
 

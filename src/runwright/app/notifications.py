@@ -1,0 +1,339 @@
+"""Deliver a run's notifications by following its events: the event table is the one bus.
+
+While a run is driven, ``Notifier.follow`` reads the run's committed events in order, maps
+each to a subscription event (started, awaiting approval, succeeded, rolled back...) and
+delivers it to every subscribed sink. Each (event, subscription) is claimed in the delivery
+journal before it is sent and marked sent or failed after, so a notification goes out once
+even when runwright is killed between an event and its message (``resume`` sends what was
+not sent) or when several processes follow one run. Every delivery, and every failure, is
+also an event in the run's audit chain. A failed delivery never fails the run unless its
+subscription says ``required: true``: then the run is aborted and rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from runwright.engine.clock import Clock
+from runwright.engine.deliveries import Deliveries, DeliveryKey
+from runwright.engine.executor import RunInfo
+from runwright.engine.redact import Redactor
+from runwright.engine.store import EventRow, RunRow, Store
+from runwright.errors import InputError, NotifyError
+from runwright.model.loader import Runbook
+from runwright.model.notify import SinkSpec, Subscription, render_settings
+from runwright.model.status import DeliveryStatus, RunEvent, RunStatus
+from runwright.model.templating import render, render_value
+from runwright.notify import make_sink
+from runwright.notify.base import Delivered, Notice, Sink
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FINISHED = {
+    RunStatus.SUCCEEDED: RunEvent.SUCCEEDED,
+    RunStatus.FAILED: RunEvent.FAILED,
+    RunStatus.ROLLED_BACK: RunEvent.ROLLED_BACK,
+    RunStatus.ABORTED: RunEvent.ABORTED,
+}
+BLOCKED = {
+    RunStatus.AWAITING_APPROVAL: RunEvent.AWAITING_APPROVAL,
+    RunStatus.AWAITING_ATTESTATION: RunEvent.AWAITING_ATTESTATION,
+}
+
+
+def build_sink(runbook: Runbook, name: str, variables: Mapping[str, Any]) -> Sink:
+    """The sink ``name`` of ``runbook`` with its settings rendered (variables, secrets)."""
+    spec: SinkSpec = runbook.sinks[name]
+    where = f"sinks.{name}"
+    return make_sink(spec.kind, render_settings(spec, lambda v: render(v, variables, where=where)))
+
+
+def classify(event: EventRow, step_kinds: Mapping[str, str]) -> RunEvent | None:
+    """The subscription event an audit event stands for, if any."""
+    if event.type == "run.started" and event.data.get("from") == RunStatus.PENDING:
+        return RunEvent.STARTED
+    if event.type == "step.blocked":
+        return BLOCKED.get(RunStatus(event.data["on"])) if event.data.get("on") in BLOCKED else None
+    if event.type == "step.failed" and step_kinds.get(event.step or "") == "analysis":
+        return RunEvent.ANALYSIS_FAILING
+    if event.type == "run.finished":
+        status = event.data.get("status")
+        return FINISHED.get(RunStatus(status)) if status in FINISHED else None
+    return None
+
+
+def default_text(kind: RunEvent, run: RunRow, event: EventRow) -> tuple[str, str]:
+    """A title and a sentence for ``kind`` when the subscription has no template."""
+    where = f"{run.runbook} {run.version} to {run.environment}"
+    reason = str(event.data.get("error") or event.data.get("summary") or run.failure or "")
+    texts = {
+        RunEvent.STARTED: f"{run.initiator} started deploying {run.version} to {run.environment}.",
+        RunEvent.AWAITING_APPROVAL: f"Run {run.id} waits for approval at '{event.step}'.",
+        RunEvent.AWAITING_ATTESTATION: f"Run {run.id} waits for a person at '{event.step}'.",
+        RunEvent.ANALYSIS_FAILING: f"Analysis '{event.step}' failed: {reason}",
+        RunEvent.SUCCEEDED: f"{run.version} is live in {run.environment}.",
+        RunEvent.FAILED: f"Run {run.id} failed: {reason}",
+        RunEvent.ROLLED_BACK: f"{run.version} was rolled back in {run.environment}: {reason}",
+        RunEvent.ABORTED: f"Run {run.id} was aborted and rolled back: {reason}",
+    }
+    return f"{where}: {kind.value.replace('_', ' ')}", texts[kind]
+
+
+@dataclass
+class Notifier:
+    """Follows one run's events and delivers what its subscriptions ask for."""
+
+    store: Store
+    clock: Clock
+    runbook: Runbook
+    environment: str
+    variables: Mapping[str, Any]
+    redactor: Redactor
+    actor: str
+    poll: float = 0.2
+    crash_at: str | None = None
+    retry_backoff: float = 1.0
+    _seen: dict[int, int] = field(default_factory=dict)
+    _sinks: dict[str, Sink] = field(default_factory=dict)
+    _stop: bool = False
+
+    def __post_init__(self) -> None:
+        env = self.runbook.environments.get(self.environment)
+        self.subscriptions: list[Subscription] = [
+            *self.runbook.notify,
+            *(env.notify if env else []),
+        ]
+        self.deliveries = Deliveries(self.store)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.subscriptions)
+
+    def _sink(self, name: str) -> Sink:
+        if name not in self._sinks:
+            self._sinks[name] = build_sink(self.runbook, name, self.variables)
+        return self._sinks[name]
+
+    async def pump(self, run_id: int) -> None:
+        """Deliver every not yet delivered notification of ``run_id``'s events so far."""
+        if not self.active:
+            return
+        events = [e for e in self.store.events(run_id) if e.seq > self._seen.get(run_id, 0)]
+        if not events:
+            return
+        step_kinds = {s.name: s.kind for s in self.store.steps(run_id)}
+        for event in events:
+            self._seen[run_id] = event.seq
+            kind = classify(event, step_kinds)
+            if kind is None:
+                continue
+            for index, sub in enumerate(self.subscriptions):
+                if kind in sub.events:
+                    await self._deliver(event, kind, index, sub)
+
+    async def follow(self, run_id: int) -> None:
+        """Pump until ``stop`` is called, then once more for the last events."""
+        while not self._stop:
+            await self.pump(run_id)
+            await self.clock.sleep(self.poll)
+        await self.pump(run_id)
+
+    def stop(self) -> None:
+        self._stop = True
+
+    async def aclose(self) -> None:
+        for sink in self._sinks.values():
+            await sink.aclose()
+        self._sinks.clear()
+
+    def _notice(self, run: RunRow, event: EventRow, kind: RunEvent, index: int) -> Notice:
+        sub = self.subscriptions[index]
+        title, text = default_text(kind, run, event)
+        if sub.template:
+            context = {
+                **self.variables,
+                "event": kind.value,
+                "run": {"id": run.id, "status": run.status, "failure": run.failure or ""},
+                "step": event.step or "",
+                "reason": str(event.data.get("error") or run.failure or ""),
+            }
+            text = render(sub.template, context, where=f"notify[{index}].template")
+        spec = self.runbook.sinks[sub.to]
+        url = getattr(spec.settings(), "run_url", None)
+        if url:
+            url = str(render_value(url, {**self.variables, "run_id": run.id}))
+        refs = self._refs(sub.to, run)
+        return Notice(
+            event=kind.value,
+            run_id=run.id,
+            runbook=run.runbook,
+            environment=run.environment,
+            version=self.redactor.text(run.version),
+            actor=event.actor,
+            title=self.redactor.text(title),
+            text=self.redactor.text(text),
+            key=f"runwright-{run.id}-{event.id}-{index}",
+            status=run.status,
+            url=url,
+            details={"step": event.step} if event.step else {},
+            refs=refs,
+        )
+
+    def _refs(self, sink: str, run: RunRow) -> dict[str, str]:
+        if self.runbook.sinks[sink].kind == "status_page":
+            return self.deliveries.latest_refs(sink=sink, scope=(run.runbook, run.environment))
+        return self.deliveries.latest_refs(sink=sink, run_id=run.id)
+
+    async def _deliver(
+        self, event: EventRow, kind: RunEvent, index: int, sub: Subscription
+    ) -> None:
+        run = self.store.run(event.run_id)
+        key = DeliveryKey(run.id, event.id, index, sub.to, run.runbook, run.environment, kind.value)
+        if not self.deliveries.claim(key, self.clock.now()):
+            return
+        if self.crash_at == f"notify:{kind.value}":
+            os._exit(137)
+        attempts, error, delivered = await self._send(run, event, kind, index)
+        status = DeliveryStatus.FAILED if delivered is None else DeliveryStatus.SENT
+        self.deliveries.finish(
+            key,
+            status,
+            attempts=attempts,
+            refs=delivered.refs if delivered else {},
+            detail=self.redactor.text(error or (delivered.detail if delivered else "")),
+            at=self.clock.now(),
+        )
+        self._journal(run, kind, sub, status, attempts, error, delivered)
+
+    async def _send(
+        self, run: RunRow, event: EventRow, kind: RunEvent, index: int
+    ) -> tuple[int, str | None, Delivered | None]:
+        sub = self.subscriptions[index]
+        spec = self.runbook.sinks[sub.to]
+        retries = getattr(spec.settings(), "retries", 2)
+        backoff = getattr(spec.settings(), "backoff", self.retry_backoff)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                notice = self._notice(run, event, kind, index)
+                return attempt, None, await self._sink(sub.to).send(notice)
+            except (NotifyError, InputError) as exc:
+                retryable = isinstance(exc, NotifyError) and exc.retryable
+                if not retryable or attempt > retries:
+                    return attempt, str(exc), None
+            await self.clock.sleep(backoff * 2 ** (attempt - 1))
+
+    def _journal(
+        self,
+        run: RunRow,
+        kind: RunEvent,
+        sub: Subscription,
+        status: DeliveryStatus,
+        attempts: int,
+        error: str | None,
+        delivered: Delivered | None,
+    ) -> None:
+        data: dict[str, Any] = {
+            "sink": sub.to,
+            "event": kind.value,
+            "attempts": attempts,
+            "required": sub.required,
+        }
+        if error:
+            data["error"] = self.redactor.text(error)
+        elif delivered:
+            data["detail"] = delivered.detail
+        type_ = "notification.sent" if status == DeliveryStatus.SENT else "notification.failed"
+        self.store.append(run.id, actor=self.actor, type=type_, at=self.clock.now(), data=data)
+        fresh = self.store.run(run.id)
+        if status == DeliveryStatus.FAILED and sub.required and not fresh.terminal:
+            log.warning("required notification to %s failed; aborting run %s", sub.to, run.id)
+            self.store.append(
+                run.id,
+                actor=self.actor,
+                type="run.abort_requested",
+                at=self.clock.now(),
+                data={"reason": f"required notification to '{sub.to}' failed"},
+                run_values={
+                    "abort_requested": f"{self.actor} (required notification to '{sub.to}' failed)"
+                },
+            )
+
+
+@dataclass
+class RunbookMessenger:
+    """The ``notify`` step's way to the runbook's sinks, with the run's variables and secrets
+    (redacted from every message)."""
+
+    runbook: Runbook
+    variables: Mapping[str, Any]
+    redactor: Redactor
+
+    async def message(self, to: Sequence[str], *, title: str, text: str, run: RunInfo) -> list[str]:
+        lines: list[str] = []
+        for name in to:
+            sink = build_sink(self.runbook, name, self.variables)
+            notice = Notice(
+                event="message",
+                run_id=run.id,
+                runbook=run.runbook,
+                environment=run.environment,
+                version=self.redactor.text(run.version),
+                actor=run.initiator,
+                title=self.redactor.text(title or f"{run.runbook} {run.version}"),
+                text=self.redactor.text(text),
+                key=f"runwright-{run.id}-message-{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}",
+            )
+            try:
+                delivered = await sink.send(notice)
+            finally:
+                await sink.aclose()
+            lines.append(f"{name}: {delivered.detail or 'sent'}")
+        return lines
+
+
+def messenger_for(runbook: Runbook, variables: Mapping[str, Any]) -> RunbookMessenger | None:
+    """A messenger when the runbook declares sinks; secrets come from ``variables``."""
+    if not runbook.sinks:
+        return None
+    secrets = variables.get("secrets", {})
+    redactor = Redactor(v for v in secrets.values() if isinstance(v, str) and v != "***")
+    return RunbookMessenger(runbook, variables, redactor)
+
+
+class Companion(Protocol):
+    """Something that follows a run's events while the run is driven."""
+
+    @property
+    def active(self) -> bool: ...
+
+    async def follow(self, run_id: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def alongside(companions: Sequence[Companion], run_id: int, work: Awaitable[T]) -> T:
+    """Run ``work`` (driving the run) while each active companion follows the run's events;
+    when the work ends, each companion gets a last look (the run's end) and is closed."""
+    active = [c for c in companions if c.active]
+    followers = [asyncio.create_task(c.follow(run_id)) for c in active]
+    try:
+        return await work
+    finally:
+        for companion in active:
+            companion.stop()
+        try:
+            await asyncio.gather(*followers)
+        finally:
+            for companion in active:
+                await companion.aclose()

@@ -1,0 +1,52 @@
+"""``notify``: an explicit message inside a runbook ("post status update", "stakeholders told").
+
+Subscriptions (``notify:`` at the top of a runbook) tell people about run events by
+themselves; this step is for the messages a procedure writes out, at the point it says so.
+It sends to sinks the runbook declares under ``sinks:``; the loader refuses unknown names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from runwright.engine.executor import Outcome, StepContext
+from runwright.errors import NotifyError
+from runwright.steps.base import Params, PlanContext
+from runwright.steps.registry import render_text
+
+
+class NotifyParams(Params):
+    to: list[str] = Field(min_length=1, description="Names of sinks declared under sinks:")
+    text: str
+    title: str = ""
+
+
+class NotifyKind:
+    key = "notify"
+    params = NotifyParams
+
+    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+        p = NotifyParams.model_validate(params)
+        return [f"notify {', '.join(p.to)}: {render_text(p.text, ctx)}"]
+
+    async def execute(self, ctx: StepContext) -> Outcome:
+        p = NotifyParams.model_validate(ctx.params)
+        messenger = ctx.services.get("messenger")
+        if messenger is None:
+            return Outcome.fail("no sinks are declared in this runbook", retryable=False)
+        title = render_text(p.title, ctx) if p.title else ""
+        try:
+            lines = await messenger.message(
+                p.to, title=title, text=render_text(p.text, ctx), run=ctx.run
+            )
+        except NotifyError as exc:
+            return Outcome.fail(str(exc), retryable=exc.retryable)
+        for line in lines:
+            ctx.output(line)
+        return Outcome.ok("; ".join(lines), sinks=list(p.to))
+
+
+KIND = NotifyKind()
