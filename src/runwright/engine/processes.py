@@ -22,14 +22,15 @@ from typing import Any
 _PROC = Path("/proc")
 
 
-def start_ticks(pid: int) -> int | None:
-    """When ``pid`` started (clock ticks since boot), or None if it does not exist."""
+def start_ticks(pid: int, *, zombie: bool = False) -> int | None:
+    """When ``pid`` started (clock ticks since boot), or None if it does not exist (or, unless
+    ``zombie``, has exited and waits to be reaped)."""
     try:
         stat = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":
+    if fields[0] == "Z" and not zombie:
         return None
     return int(fields[19])
 
@@ -62,7 +63,7 @@ class ProcessMark:
 
     @classmethod
     def of(cls, pid: int) -> ProcessMark | None:
-        ticks = start_ticks(pid)
+        ticks = start_ticks(pid, zombie=True)
         if ticks is None:
             return None
         return cls(pid, ticks, socket.gethostname(), boot_id())

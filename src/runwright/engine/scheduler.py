@@ -536,7 +536,9 @@ class Scheduler:
 
         def track(pid: int) -> None:
             mark = ProcessMark.of(pid)
-            if mark is None:
+            point = f"process:{row.name}" if not undo else f"process-undo:{row.name}"
+            if mark is None:  # already ended and reaped: nothing can outlive us
+                self._crash(point)
                 return
             key = "undo_process" if undo else "process"
             self._event(
@@ -550,7 +552,7 @@ class Scheduler:
                     row.section, row.idx, {"data": {**row.data, key: mark.data()}}
                 ),
             )
-            self._crash(f"process:{row.name}" if not undo else f"process-undo:{row.name}")
+            self._crash(point)
 
         def measured(rows: list[Mapping[str, Any]]) -> None:
             clean = [
