@@ -17,7 +17,6 @@ import random
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -120,10 +119,10 @@ def check(rt: Runtime, run_id: int, work: Path, label: str) -> None:
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[Path]:
+def state(tmp_path: Path) -> Path:
     path = tmp_path / "state"
     path.mkdir()
-    yield path
+    return path
 
 
 def test_sigkill_at_every_boundary_and_random_instants_ends_every_run_correctly(

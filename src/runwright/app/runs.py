@@ -21,7 +21,7 @@ from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.silences import SilenceKeeper
-from runwright.engine.leases import abandoned, describe, holder_of
+from runwright.engine.leases import Holder, abandoned, describe, holder_of
 from runwright.engine.machine import MAIN, in_flight, settle
 from runwright.engine.processes import ProcessMark, owner_dead
 from runwright.engine.scheduler import view_of
@@ -215,12 +215,16 @@ def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | Non
         )
     book = _runbook_of(rt, run)
     secrets = rt.secrets(book, required=True)
+    holder = holder_of(run, rt.clock.now(), owner_dead)
+    if holder in (Holder.DEAD, Holder.EXPIRED):
+        rt.observer.event(run_id, "lock.taken_over", None, {
+            "message": f"taking run {run_id} over: {describe(run, holder)}"})  # fmt: skip
     rt.store.append(
         run_id,
         actor=rt.settings.user,
         type="run.resumed",
         at=rt.clock.now(),
-        data={"status": run.status},
+        data={"status": run.status, "previous_driver": run.lease_owner, "driver": str(holder)},
     )
     return _drive(rt, run_id, book, secrets, interactive)
 

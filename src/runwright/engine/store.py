@@ -869,7 +869,8 @@ def locked_message(run: RunRow) -> tuple[str, str]:
     return (
         f"{run.runbook}/{run.environment} is locked by run {run.id} ({run.status}, version "
         f"{run.version}, started by {run.initiator} at {_ts(run.created_at)}{lease})",
-        f"wait for it, or: runwright status {run.id} / runwright abort {run.id}",
+        f"see runwright status {run.id}; end it with runwright abort {run.id}, or if nobody "
+        f"drives it: runwright unlock {run.runbook} {run.environment} --note '...' [--force]",
     )
 
 
