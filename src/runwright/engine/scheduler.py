@@ -130,6 +130,7 @@ class Scheduler:
         step_update: StepUpdate | None = None,
         decisions: tuple[ApprovalRow, ...] = (),
         revision: bool = False,
+        durable: bool = True,
     ) -> None:
         clean = redactor.obj(dict(data or {}))
         if step_update is not None and step_update.values:
@@ -152,6 +153,7 @@ class Scheduler:
             step_update=step_update,
             decisions=decisions,
             revision=revision,
+            durable=durable,
         )
         self.observer.event(run_id, type_, step, clean)
 
@@ -551,6 +553,7 @@ class Scheduler:
                 step_update=StepUpdate(
                     row.section, row.idx, {"data": {**row.data, key: mark.data()}}
                 ),
+                durable=False,  # what it guards against (a killed runwright) cannot lose it
             )
             self._crash(point)
 

@@ -220,9 +220,10 @@ _STEP_OUTPUT = sa.select(t.steps.c.output).where(*_STEP_WHERE)
 class Store:
     """Runs, steps, events, approvals, locks and revisions in one SQL database."""
 
-    def __init__(self, engine: Engine, key: ChainKey) -> None:
+    def __init__(self, engine: Engine, key: ChainKey, *, lazy: Engine | None = None) -> None:
         self.engine = engine
         self.key = key
+        self.lazy = lazy or engine
 
     @classmethod
     def open(cls, url: str, *, key: ChainKey | None = None, durable: bool = True) -> Store:
@@ -231,12 +232,15 @@ class Store:
         engine = _make_engine(url, durable=durable)
         if key is None:
             key = _key_beside(url)
-        store = cls(engine, key)
+        lazy = _make_engine(url, durable=False) if durable and url.startswith("sqlite") else None
+        store = cls(engine, key, lazy=lazy)
         store.migrate()
         return store
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.lazy is not self.engine:
+            self.lazy.dispose()
 
     def migrate(self) -> None:
         cfg = Config()
@@ -256,9 +260,14 @@ class Store:
             ) from None
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _tx(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A transaction; ``durable=False`` commits without waiting for the disk (SQLite
+        synchronous=NORMAL, PostgreSQL synchronous_commit off): the commit survives the
+        process being killed, only a power cut or OS crash may lose it."""
         try:
-            with self.engine.begin() as conn:
+            with (self.engine if durable else self.lazy).begin() as conn:
+                if not durable and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
         except OperationalError as exc:
             raise StoreError(
@@ -404,6 +413,7 @@ class Store:
         step_update: StepUpdate | None = None,
         decisions: Sequence[ApprovalRow] = (),
         revision: bool = False,
+        durable: bool = True,
     ) -> EventRow:
         """Append one event and apply the state change it records, atomically.
 
@@ -411,7 +421,7 @@ class Store:
         with ``revision`` the run's revision is numbered and recorded (event
         ``revision.recorded``) in the same transaction, so a run never ends without it."""
         entry = Entry(actor, type, at, step, data or {}, run_values, step_update)
-        with self._tx() as conn:
+        with self._tx(durable=durable) as conn:
             event = self._append(conn, run_id, entry)
             if decisions:
                 conn.execute(sa.insert(t.approvals), [_decision_values(d) for d in decisions])
