@@ -25,6 +25,9 @@ def unlock(
     force: bool,
     identity: Identity | None = None,
 ) -> str:
+    dead = rt.store.clear_dead_lock(runbook, environment)
+    if dead is not None:
+        return f"{runbook}/{environment} unlocked: its lock named run {dead}, which is not active"
     holder_id = rt.store.lock_holder(runbook, environment)
     if holder_id is None:
         raise InputError(f"{runbook}/{environment} is not locked")

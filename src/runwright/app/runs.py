@@ -8,6 +8,7 @@ BlockedError subclasses (3).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from runwright.model.status import (
     StepStatus,
 )
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
+
+log = logging.getLogger(__name__)
 
 
 def exit_code_for(run: RunRow) -> int:
@@ -108,6 +111,10 @@ def deploy(
 def take_over_abandoned(rt: Runtime, runbook: str, environment: str) -> None:
     """A lock held by a run nobody drives (its process died, its lease expired) is taken
     over: that run is stopped and ends aborted, audited, and this deploy goes ahead."""
+    dead = rt.store.clear_dead_lock(runbook, environment)
+    if dead is not None:
+        log.warning("removed a lock on %s/%s naming run %s, which is not active", runbook,
+                    environment, dead)  # fmt: skip
     holder_id = rt.store.lock_holder(runbook, environment)
     if holder_id is None:
         return

@@ -257,6 +257,12 @@ def verify_store(store: Store) -> tuple[bool, list[str]]:
     for run_id in orphans:
         ok = False
         lines.append(f"run {run_id}: TAMPERED: its events remain but the run was deleted")
+    active = {r.id for r in store.runs(active=True, limit=10**9)}
+    for runbook, environment, run_id in store.lock_rows():
+        if run_id not in active:
+            ok = False
+            lines.append(f"lock {runbook}/{environment}: TAMPERED: names run {run_id}, which "
+                         "is not active (locks end in their run's final transaction)")  # fmt: skip
     for row in store.approval_rows():
         if row.run_id not in known:
             ok = False

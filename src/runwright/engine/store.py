@@ -345,6 +345,32 @@ class Store:
             message, hint = locked_message(self.run(holder))
             raise LockedError(message, hint=hint) from None
 
+    def clear_dead_lock(self, runbook: str, environment: str) -> int | None:
+        """Delete a lock whose run has ended or does not exist (a lock the chain cannot
+        explain: locks are released in the transaction that ends their run); returns the run
+        id it named, or None if the lock is fine or absent."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(t.locks.c.run_id, t.runs.c.status)
+                .select_from(t.locks.outerjoin(t.runs, t.runs.c.id == t.locks.c.run_id))
+                .where(t.locks.c.runbook == runbook, t.locks.c.environment == environment)
+            ).first()
+            if row is None or (row[1] is not None and row[1] not in TERMINAL):
+                return None
+            conn.execute(
+                sa.delete(t.locks).where(
+                    t.locks.c.runbook == runbook, t.locks.c.environment == environment
+                )
+            )
+            return int(row[0])
+
+    def lock_rows(self) -> list[tuple[str, str, int]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(t.locks.c.runbook, t.locks.c.environment, t.locks.c.run_id)
+            ).all()
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
     def lock_holder(self, runbook: str, environment: str) -> int | None:
         with self._tx() as conn:
             row = conn.execute(
