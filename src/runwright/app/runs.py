@@ -8,20 +8,26 @@ BlockedError subclasses (3).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from runwright.app.identity import Identity
+from runwright.app.identity import refusal as identity_refusal
+from runwright.app.locks import break_lock
 from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.silences import SilenceKeeper
+from runwright.engine.leases import Holder, abandoned, describe, holder_of
 from runwright.engine.machine import MAIN, in_flight, settle
+from runwright.engine.processes import ProcessMark, owner_dead
 from runwright.engine.scheduler import view_of
-from runwright.engine.store import RunRow, StepRow, StepUpdate
-from runwright.errors import InputError
+from runwright.engine.store import ApprovalRow, RunRow, StepRow, StepUpdate
+from runwright.errors import BlockedError, InputError
 from runwright.model.loader import Runbook
 from runwright.model.status import (
     AWAITING,
@@ -32,6 +38,8 @@ from runwright.model.status import (
     StepStatus,
 )
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
+
+log = logging.getLogger(__name__)
 
 
 def exit_code_for(run: RunRow) -> int:
@@ -73,6 +81,8 @@ def deploy(
     else:
         steps = expand(book, env_name, environment)
     user = rt.settings.user
+    repair_revisions(rt, book.name, env_name)
+    take_over_abandoned(rt, book.name, env_name)
     previous = previous_version(rt.store, book.name, env_name)
     run_id = rt.store.create_run(
         runbook=book.name,
@@ -86,13 +96,7 @@ def deploy(
         steps=steps,
         now=rt.clock.now(),
         kind=kind,
-    )
-    rt.store.append(
-        run_id,
-        actor=user,
-        type="run.created",
-        at=rt.clock.now(),
-        data={
+        created={
             "runbook": book.name,
             "file": book.file,
             "digest": book.digest,
@@ -100,10 +104,40 @@ def deploy(
             "version": version,
             "kind": kind,
             "steps": len(steps),
+            "via": str(rt.settings.via),
         },
+        lease=(rt.settings.owner, rt.settings.lease_ttl),
     )
     rt.observer.event(run_id, "run.created", None, {"version": version, "environment": env_name})
     return _drive(rt, run_id, book, secrets, interactive)
+
+
+def take_over_abandoned(rt: Runtime, runbook: str, environment: str) -> None:
+    """A lock held by a run nobody drives (its process died, its lease expired) is taken
+    over: that run is stopped and ends aborted, audited, and this deploy goes ahead."""
+    dead = rt.store.clear_dead_lock(runbook, environment)
+    if dead is not None:
+        log.warning("removed a lock on %s/%s naming run %s, which is not active", runbook,
+                    environment, dead)  # fmt: skip
+    holder_id = rt.store.lock_holder(runbook, environment)
+    if holder_id is None:
+        return
+    run = rt.store.run(holder_id)
+    holder = holder_of(run, rt.clock.now(), owner_dead)
+    if not abandoned(run, holder):
+        return
+    why = describe(run, holder)
+    stopped = break_lock(rt, run, rt.settings.identity, note="taken over by a new deploy",
+                         why=why, by="deploy")  # fmt: skip
+    rt.observer.event(
+        run.id,
+        "lock.taken_over",
+        None,
+        {
+            "message": f"run {run.id} was abandoned ({why}); it ends aborted and this deploy "
+            f"takes its lock{stopped}"
+        },  # fmt: skip
+    )
 
 
 def _runbook_of(rt: Runtime, run: RunRow) -> Runbook:
@@ -158,37 +192,31 @@ def _drive(
         active=any(s.kind == "silence" for s in [*(s for _p, s in book.steps()), *book.rollback]),
     )
     final = asyncio.run(alongside([notifier, keeper], run_id, drive))
-    if (
-        final.status == RunStatus.SUCCEEDED
-        and final.revision is None
-        and final.kind
-        in (
-            "deploy",
-            "rollback",
-        )
-    ):
-        number = rt.store.add_revision(
-            runbook=final.runbook,
-            environment=final.environment,
-            version=final.version,
-            run_id=final.id,
-            digest=final.runbook_digest,
-            deployed_by=final.initiator,
-            at=rt.clock.now(),
-        )
-        rt.store.append(
-            final.id,
-            actor=rt.settings.user,
-            type="revision.recorded",
-            at=rt.clock.now(),
-            data={"revision": number, "version": final.version},
-        )
-        final = rt.store.run(run_id)
     return final
+
+
+def repair_revisions(rt: Runtime, runbook: str, environment: str) -> list[int]:
+    """Record the revisions of runs that succeeded without one (killed between their end and
+    their revision, before both were one transaction); returns the runs repaired."""
+    repaired = []
+    for run in sorted(rt.store.runs(runbook=runbook, environment=environment, limit=10**6),
+                      key=lambda r: r.id):  # fmt: skip
+        if run.status == RunStatus.SUCCEEDED and run.revision is None:
+            number = rt.store.record_missing_revision(
+                run.id, actor=rt.settings.user, at=rt.clock.now()
+            )
+            if number is not None:
+                repaired.append(run.id)
+    return repaired
 
 
 def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | None = None) -> RunRow:
     run = rt.store.run(run_id)
+    if run.status == RunStatus.SUCCEEDED and run.revision is None:
+        repair_revisions(rt, run.runbook, run.environment)
+        fixed = rt.store.run(run_id)
+        if fixed.revision is not None:
+            return fixed
     if run.terminal:
         if _deliver_pending(rt, run):
             return rt.store.run(run_id)
@@ -198,12 +226,16 @@ def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | Non
         )
     book = _runbook_of(rt, run)
     secrets = rt.secrets(book, required=True)
+    holder = holder_of(run, rt.clock.now(), owner_dead)
+    if holder in (Holder.DEAD, Holder.EXPIRED):
+        rt.observer.event(run_id, "lock.taken_over", None, {
+            "message": f"taking run {run_id} over: {describe(run, holder)}"})  # fmt: skip
     rt.store.append(
         run_id,
         actor=rt.settings.user,
         type="run.resumed",
         at=rt.clock.now(),
-        data={"status": run.status},
+        data={"status": run.status, "previous_driver": run.lease_owner, "driver": str(holder)},
     )
     return _drive(rt, run_id, book, secrets, interactive)
 
@@ -255,47 +287,72 @@ def _waiting_step(rt: Runtime, run: RunRow, kind: str | None) -> StepRow:
     )
 
 
-def approve(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
+def _identity_refusal(rt: Runtime, run: RunRow, identity: Identity) -> str | None:
+    book = _runbook_of(rt, run)
+    _, environment = rt.environment(book, run.environment)
+    return identity_refusal(identity, run.environment, environment.identity, rt.settings.os_user)
+
+
+def _refuse(rt: Runtime, run: RunRow, step: str, identity: Identity, what: str, why: str) -> None:
+    rt.store.append(
+        run.id,
+        actor=identity.name,
+        type=f"{what}.refused",
+        at=rt.clock.now(),
+        step=step,
+        data={"reason": why, "via": str(identity.via)},
+    )
+
+
+def approve(
+    rt: Runtime, run_id: int, note: str, *, identity: Identity | None = None
+) -> tuple[RunRow, str]:
     run = rt.store.run(run_id)
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status})")
     step = _waiting_step(rt, run, "approval")
     params = ApprovalParams.model_validate(step.spec.get("params", {}))
-    user = rt.settings.user
-    existing = rt.store.approvals(run_id, step.name)
-    current = valid_approvals(params, existing, run.initiator, rt.clock.now())
-    why = refusal(params, user, run.initiator, current)
+    who = identity or rt.settings.identity
+    user = who.name
+    now = rt.clock.now()
+    current = valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now)
+    why = _identity_refusal(rt, run, who) or refusal(params, user, run.initiator, current)
     if why:
-        rt.store.append(
-            run_id,
-            actor=user,
-            type="approval.refused",
-            at=rt.clock.now(),
-            step=step.name,
-            data={"reason": why},
-        )
+        _refuse(rt, run, step.name, who, "approval", why)
         raise InputError(
             f"approval refused: {why}",
             hint=f"ask another person to run: runwright approve {run_id} --note '...'",
         )
-    now = rt.clock.now()
-    rt.store.add_approval(run_id, gate=step.name, kind="approval", user=user, note=note, at=now)
-    count = len(valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now))
+    count = len(current) + 1
     rt.store.append(
         run_id,
         actor=user,
         type="approval.given",
         at=now,
         step=step.name,
-        data={"note": note, "count": count, "required": params.required},
+        data={
+            "gate": step.name,
+            "note": note,
+            "count": count,
+            "required": params.required,
+            "via": str(who.via),
+        },
+        decisions=(ApprovalRow(run_id, step.name, "approval", None, user, note, now, who.via),),
     )
-    message = f"approved by {user} ({count} of {params.required})"
+    message = f"approved by {who} ({count} of {params.required})"
     if count >= params.required:
         message += f"; continue with: runwright resume {run_id}"
     return rt.store.run(run_id), message
 
 
-def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tuple[RunRow, str]:
+def attest(
+    rt: Runtime,
+    run_id: int,
+    note: str,
+    items: list[int] | None,
+    *,
+    identity: Identity | None = None,
+) -> tuple[RunRow, str]:
     run = rt.store.run(run_id)
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status})")
@@ -320,28 +377,65 @@ def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> tupl
         )
     if step is None:
         raise InputError(f"run {run_id} has no gate or manual step waiting for attestation")
-    user = rt.settings.user
+    who = identity or rt.settings.identity
+    why = _identity_refusal(rt, run, who)
+    if why:
+        _refuse(rt, run, step.name, who, "attestation", why)
+        raise InputError(f"attestation refused: {why}", hint="attest as yourself")
     now = rt.clock.now()
     targets: list[int | None] = list(items) if items else [None]
-    for item in targets:
-        rt.store.add_approval(
-            run_id, gate=step.name, kind="attestation", user=user, note=note, at=now, item=item
-        )
     rt.store.append(
         run_id,
-        actor=user,
+        actor=who.name,
         type="gate.attested",
         at=now,
         step=step.name,
-        data={"items": items or "all", "note": note},
+        data={"gate": step.name, "items": items or "all", "note": note, "via": str(who.via)},
+        decisions=tuple(
+            ApprovalRow(run_id, step.name, "attestation", i, who.name, note, now, who.via)
+            for i in targets
+        ),
     )
     what = "all items" if not items else "item(s) " + ", ".join(map(str, items))
     return rt.store.run(run_id), (
-        f"{what} of '{step.name}' attested by {user}; continue with: runwright resume {run_id}"
+        f"{what} of '{step.name}' attested by {who}; continue with: runwright resume {run_id}"
     )
 
 
-def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> tuple[RunRow, str]:
+def _orphan(rt: Runtime, run_id: int, row: StepRow, what: str, orphan: str | None) -> str:
+    """Deal with the step's process group if a crashed runwright left it running."""
+    mark = ProcessMark.from_data(row.data.get("undo_process" if what == "undo" else "process"))
+    if mark is None or not mark.alive():
+        return "" if mark is None else f"; its process ({mark.describe()}) had ended"
+    if orphan is None:
+        raise BlockedError(
+            f"{what} '{row.name}' is still running ({mark.describe()}): what it does is not "
+            "done yet",
+            hint=f"runwright settle {run_id} '{row.name}' --wait (let it finish) or --kill "
+            "(stop it), with --rerun, --done or --rollback",
+        )
+    if orphan == "wait":
+        rt.observer.event(run_id, "step.orphan", row.name,
+                          {"message": f"waiting for {mark.describe()} to finish"})  # fmt: skip
+        mark.wait(timeout=float("inf"))
+        result = f"; waited for {mark.describe()} to finish"
+    else:
+        stopped = mark.kill()
+        result = f"; {'stopped' if stopped else 'could not stop'} {mark.describe()}"
+    rt.store.append(
+        run_id,
+        actor=rt.settings.user,
+        type="step.orphan",
+        at=rt.clock.now(),
+        step=row.name,
+        data={"what": what, "action": orphan, "pgid": mark.pgid, "message": result[2:]},
+    )
+    return result
+
+
+def settle_step(
+    rt: Runtime, run_id: int, step_ref: str, chosen: str, *, orphan: str | None = None
+) -> tuple[RunRow, str]:
     if chosen not in set(Settlement):
         raise InputError("choose one of --rerun, --done, --rollback")
     choice = Settlement(chosen)
@@ -357,6 +451,8 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> tuple[R
     view, what = match[0]
     if what == "undo" and choice == Settlement.ROLLBACK:
         raise InputError("an undo in flight can be settled with --rerun or --done")
+    row = next(r for r in rows if (r.section, r.idx) == (view.section, view.idx))
+    ended = _orphan(rt, run_id, row, what, orphan)
     values = settle(view, what, choice)
     rt.store.append(
         run_id,
@@ -364,7 +460,7 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> tuple[R
         type="step.settled",
         at=rt.clock.now(),
         step=view.name,
-        data={"what": what, "choice": choice},
+        data={"what": what, "choice": choice, "via": str(rt.settings.via)},
         run_values={
             "status": RunStatus.RUNNING
             if what == "step" and choice != Settlement.ROLLBACK
@@ -373,7 +469,7 @@ def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> tuple[R
         step_update=StepUpdate(view.section, view.idx, values),
     )
     return rt.store.run(run_id), (
-        f"{what} '{view.name}' settled as {choice}; continue with: runwright resume {run_id}"
+        f"{what} '{view.name}' settled as {choice}{ended}; continue with: runwright resume {run_id}"
     )
 
 
@@ -391,7 +487,6 @@ def abort(rt: Runtime, run_id: int, reason: str) -> tuple[RunRow, str]:
         run_values={"abort_requested": user},
     )
     fresh = rt.store.run(run_id)
-    from runwright.app.runtime import owner_dead
 
     driven = (
         fresh.lease_owner

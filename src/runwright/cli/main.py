@@ -25,11 +25,10 @@ from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
 from runwright.app.settings import Settings
-from runwright.cli import cmd_database
+from runwright.cli import cmd_audit, cmd_database
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.render import ConsoleObserver
 from runwright.cli.terminal import output_closed, safe_echo, two_step_interrupt
-from runwright.engine.store import verify_chain
 from runwright.errors import InputError, RunwrightError
 from runwright.model.status import RunStatus, Settlement
 
@@ -418,14 +417,19 @@ def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: s
 @click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
 @click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
 @click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
+@click.option("--wait", "orphan", flag_value="wait", help="If it still runs, let it finish first.")
+@click.option("--kill", "orphan", flag_value="kill", help="If it still runs, stop it first.")
 @pass_ctx
 @handle_errors
-def settle(c: Ctx, run_id: int, step: str, choice: str | None) -> None:
-    """Decide what happened to STEP (name or number), in flight when runwright stopped."""
+def settle(c: Ctx, run_id: int, step: str, choice: str | None, orphan: str | None) -> None:
+    """Decide what happened to STEP (name or number), in flight when runwright stopped.
+
+    If the step's process group is still running (runwright was killed, the step was not),
+    say whether to --wait for it or --kill it first."""
     if not choice:
         raise InputError("choose one of --rerun, --done, --rollback")
     rt = c.runtime()
-    _, message = runs.settle_step(rt, run_id, step, choice)
+    _, message = runs.settle_step(rt, run_id, step, choice, orphan=orphan)
     click.echo(message)
 
 
@@ -589,28 +593,6 @@ def report(c: Ctx, run_id: int, fmt: str, output: str | None) -> None:
         click.echo(text)
 
 
-@cli.group()
-def audit() -> None:
-    """Check the hash-chained audit trail."""
-
-
-@audit.command("verify")
-@click.argument("run_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_ctx
-@handle_errors
-def audit_verify(c: Ctx, run_id: int, as_json: bool) -> None:
-    """Recompute RUN_ID's event chain; exit 1 naming the first edited or deleted event."""
-    rt = c.runtime()
-    run = rt.store.run(run_id)
-    ok, message = verify_chain(rt.store.events(run_id), run)
-    if as_json:
-        click.echo(json.dumps({"run": run_id, "ok": ok, "message": message}))
-    else:
-        click.echo(f"run {run_id}: {'OK' if ok else 'TAMPERED'}: {message}")
-    sys.exit(0 if ok else 1)
-
-
 @cli.command()
 def schema() -> None:
     """Print the runbook JSON Schema (point your editor's YAML plugin at it)."""
@@ -680,6 +662,8 @@ def demo(c: Ctx, router: str, keep_running: bool) -> None:
 cli.add_command(import_cmd)
 cli.add_command(lint_cmd)
 for _command in cmd_database.COMMANDS:
+    cli.add_command(_command)
+for _command in cmd_audit.commands(pass_ctx, handle_errors):
     cli.add_command(_command)
 
 

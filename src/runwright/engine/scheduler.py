@@ -40,8 +40,9 @@ from runwright.engine.machine import (
     status_after,
 )
 from runwright.engine.observing import Guarded
+from runwright.engine.processes import ProcessMark
 from runwright.engine.redact import Redactor
-from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
+from runwright.engine.store import REVISED_KINDS, ApprovalRow, RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
 from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
 from runwright.model.templating import outside
@@ -59,6 +60,7 @@ class EngineSettings:
     crash_at: str | None = None
     owner_dead: Callable[[str], bool] = lambda owner: False
     interrupt: Interrupt | None = None
+    actor_via: str = "os"
 
 
 def step_view(r: StepRow) -> StepView:
@@ -135,6 +137,9 @@ class Scheduler(Generic[S]):
         data: Mapping[str, Any] | None = None,
         run_values: Mapping[str, Any] | None = None,
         step_update: StepUpdate | None = None,
+        decisions: tuple[ApprovalRow, ...] = (),
+        revision: bool = False,
+        durable: bool = True,
     ) -> None:
         clean = redactor.obj(dict(data or {}))
         if step_update is not None and step_update.values:
@@ -155,6 +160,9 @@ class Scheduler(Generic[S]):
             data=clean,
             run_values=run_values,
             step_update=step_update,
+            decisions=decisions,
+            revision=revision,
+            durable=durable,
         )
         self.observer.event(run_id, type_, step, clean)
 
@@ -196,11 +204,15 @@ class Scheduler(Generic[S]):
                 run = self.store.run(run_id)
                 if self._interrupted(run, actor, redactor):
                     run = self.store.run(run_id)
+                if run.abort_requested and self._end_interrupted(run, rows, actor, redactor):
+                    rows = self.store.steps(run_id)
+                    continue
                 view = view_of(run, rows, views)
                 action = decide(view)
                 status = status_after(view, action)
                 if isinstance(action, Finish):
                     if not run.terminal:
+                        self._crash("finishing")
                         self._event(
                             run_id,
                             "run.finished",
@@ -208,10 +220,14 @@ class Scheduler(Generic[S]):
                             redactor=redactor,
                             data={"status": status},
                             run_values={"status": status, "finished_at": self.clock.now()},
+                            revision=status == RunStatus.SUCCEEDED and run.kind in REVISED_KINDS,
                         )
+                        self._crash("finished")
                     break
                 if isinstance(action, AwaitSettlement):
                     row = _find(rows, action.section, action.idx)
+                    mark = _mark(row, undo=action.what == "undo")
+                    alive = mark is not None and mark.alive()
                     self._event(
                         run_id,
                         "run.awaiting_settlement",
@@ -221,7 +237,9 @@ class Scheduler(Generic[S]):
                         data={
                             "what": action.what,
                             "message": f"{action.what} '{row.name}' was in flight "
-                            "when runwright stopped and is not idempotent",
+                            "when runwright stopped and is not idempotent"
+                            + _still_running(mark, alive),
+                            "still_running": alive,
                         },
                         run_values={"status": status},
                     )
@@ -255,6 +273,8 @@ class Scheduler(Generic[S]):
                 info = RunInfo(run.id, run.runbook, run.environment, run.version, run.initiator)
                 if isinstance(action, Execute):
                     row = _find(rows, action.section, action.idx)
+                    if action.rerun:
+                        self._stop_orphan(run_id, row, False, actor, redactor)
                     blocked = await self._execute(
                         info,
                         row,
@@ -269,6 +289,8 @@ class Scheduler(Generic[S]):
                         break
                 elif isinstance(action, Undo):
                     row = _find(rows, MAIN, action.idx)
+                    if action.rerun:
+                        self._stop_orphan(run_id, row, True, actor, redactor)
                     await self._execute(
                         info, row, ctx_vars, actor, redactor, services, interactive, undo=True
                     )
@@ -280,6 +302,64 @@ class Scheduler(Generic[S]):
                 self.settings.interrupt.driving = None
             self.store.release_lease(run_id, owner)
         return self.store.run(run_id)
+
+    def _stop_orphan(
+        self, run_id: int, row: StepRow, undo: bool, actor: str, redactor: Redactor
+    ) -> None:
+        """Before re-running an in-flight step, stop the copy a crashed runwright left
+        running (only that very process group), so two never run side by side."""
+        mark = _mark(row, undo=undo)
+        if mark is None or not mark.alive():
+            return
+        stopped = mark.kill()
+        self._event(
+            run_id,
+            "step.orphan",
+            actor=actor,
+            redactor=redactor,
+            step=row.name,
+            data={
+                "undo": undo,
+                "pgid": mark.pgid,
+                "stopped": stopped,
+                "message": f"stopped {mark.describe()}, left running by a runwright that "
+                "died, before running it again",
+            },
+        )
+
+    def _end_interrupted(
+        self, run: RunRow, rows: list[StepRow], actor: str, redactor: Redactor
+    ) -> bool:
+        """On abort, a forward step left in flight by a crash is stopped (its process group
+        killed) and recorded failed, so no step goes on behind the abort's back."""
+        ended = False
+        for row in rows:
+            if row.section != MAIN or row.status != StepStatus.RUNNING:
+                continue
+            mark = _mark(row, undo=False)
+            alive = mark is not None and mark.alive()
+            if mark is not None and alive:
+                mark.kill()
+            what = f"stopped {mark.describe()}" if mark and alive else "its process had ended"
+            self._event(
+                run.id,
+                "step.failed",
+                actor=actor,
+                redactor=redactor,
+                step=row.name,
+                data={"error": f"in flight when runwright stopped; aborted ({what})"},
+                step_update=StepUpdate(
+                    row.section,
+                    row.idx,
+                    {
+                        "status": StepStatus.FAILED,
+                        "finished_at": self.clock.now(),
+                        "summary": f"interrupted, then aborted ({what})",
+                    },
+                ),
+            )
+            ended = True
+        return ended
 
     async def _renew(self, run_id: int, owner: str) -> None:
         while True:
@@ -348,7 +428,7 @@ class Scheduler(Generic[S]):
                     values |= {
                         "finished_at": self.clock.now(),
                         "summary": outcome.summary,
-                        "data": {**row.data, **outcome.data},
+                        "data": _unmarked({**row.data, **outcome.data}),
                     }
                 self._event(
                     info.id,
@@ -398,7 +478,7 @@ class Scheduler(Generic[S]):
                 values |= {
                     "finished_at": self.clock.now(),
                     "summary": outcome.summary,
-                    "data": {**row.data, **outcome.data},
+                    "data": _unmarked({**row.data, **outcome.data}),
                 }
                 if not spec.get("continue_on_error"):
                     run_values["failure"] = f"step '{row.name}' failed: {outcome.summary}"
@@ -456,14 +536,10 @@ class Scheduler(Generic[S]):
             self._event(info.id, type_, actor=actor, redactor=redactor, step=row.name, data=data)
 
         def attest(gate: str, item: int | None, note: str) -> None:
-            self.store.add_approval(
-                info.id,
-                gate=gate,
-                kind="attestation",
-                user=actor,
-                note=redactor.text(note),
-                at=self.clock.now(),
-                item=item,
+            now = self.clock.now()
+            via = self.settings.actor_via
+            decision = ApprovalRow(
+                info.id, gate, "attestation", item, actor, redactor.text(note), now, via
             )
             self._event(
                 info.id,
@@ -471,8 +547,30 @@ class Scheduler(Generic[S]):
                 actor=actor,
                 redactor=redactor,
                 step=row.name,
-                data={"gate": gate, "item": item, "note": note},
+                data={"gate": gate, "item": item, "note": note, "via": via},
+                decisions=(decision,),
             )
+
+        def track(pid: int) -> None:
+            mark = ProcessMark.of(pid)
+            point = f"process:{row.name}" if not undo else f"process-undo:{row.name}"
+            if mark is None:  # already ended and reaped: nothing can outlive us
+                self._crash(point)
+                return
+            key = "undo_process" if undo else "process"
+            self._event(
+                info.id,
+                "step.process",
+                actor=actor,
+                redactor=redactor,
+                step=row.name,
+                data={"undo": undo, **mark.data()},
+                step_update=StepUpdate(
+                    row.section, row.idx, {"data": {**row.data, key: mark.data()}}
+                ),
+                durable=False,  # what it guards against (a killed runwright) cannot lose it
+            )
+            self._crash(point)
 
         def measured(rows: list[Mapping[str, Any]]) -> None:
             clean = [
@@ -497,6 +595,7 @@ class Scheduler(Generic[S]):
             attest=attest,
             measured=measured,
             interactive=interactive,
+            track=track,
         )
         task = asyncio.ensure_future(self.executor.execute(ctx))
         forward = not undo and row.section == MAIN
@@ -564,6 +663,25 @@ def _evidence(outcome: Outcome) -> dict[str, Any]:
     data = dict(outcome.data)
     data.pop("captured", None)
     return {"evidence": data} if data else {}
+
+
+def _mark(row: StepRow, *, undo: bool) -> ProcessMark | None:
+    return ProcessMark.from_data(row.data.get("undo_process" if undo else "process"))
+
+
+def _unmarked(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("process", "undo_process")}
+
+
+def _still_running(mark: ProcessMark | None, alive: bool) -> str:
+    if mark is None:
+        return ""
+    if alive:
+        return (
+            f"; it is still running ({mark.describe()}): settle with --wait to let it "
+            "finish first, or --kill to stop it"
+        )
+    return "; its process has ended"
 
 
 def _find(rows: list[StepRow], section: str, idx: int) -> StepRow:

@@ -1,7 +1,10 @@
 """The store's tables, in one place: Alembic migrations and the store both build on them.
 
 ``runs`` and ``steps`` hold the current state (fast to query); ``events`` is the append-only,
-hash-chained audit trail of how that state came about. ``locks`` gives one active run per
+hash-chained audit trail of how that state came about, each event sealed with a key kept
+outside the database and linked store-wide through ``gseq``/``gprev``; ``chain_head`` holds
+the sealed store-wide head. ``runs.legacy_until`` is how many of a run's events predate keyed
+chains. ``locks`` gives one active run per
 (runbook, environment); ``approvals`` holds approvals and gate attestations with who and when;
 ``revisions`` numbers each successful deploy of an environment; ``measurements`` keeps every
 metric reading an analysis took, so a rollback can always be explained; ``notifications``
@@ -51,6 +54,7 @@ runs = Table(
     Column("head_hash", String(64), nullable=False, default=""),
     Column("revision", Integer),
     Column("kind", String(40), nullable=False, default="deploy"),
+    Column("legacy_until", Integer, nullable=False, default=0),
 )
 
 steps = Table(
@@ -87,7 +91,20 @@ events = Table(
     Column("data", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("gseq", Integer),
+    Column("gprev", String(64)),
     UniqueConstraint("run_id", "seq", name="uq_events_run_seq"),
+    UniqueConstraint("gseq", name="uq_events_gseq"),
+)
+
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("gseq", Integer, nullable=False),
+    Column("head", String(64), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("seal", String(64), nullable=False),
 )
 
 approvals = Table(
