@@ -239,8 +239,13 @@ def collect(rt: Runtime, run: RunRow) -> Report:
         ended_badly=run.status in BAD_ENDINGS,
         measurements=[
             Measurement(
-                _t(m["at"]), str(m["check"]), str(m["query"]), number(m["value"]),
-                str(m["condition"]), str(m["verdict"]), str(m.get("detail") or ""),
+                _t(m["at"]),
+                str(m["check"]),
+                str(m["query"]),
+                number(m["value"]),
+                str(m["condition"]),
+                str(m["verdict"]),
+                str(m.get("detail") or ""),
             )
             for m in rt.store.measurements(run.id)
         ],  # fmt: skip

@@ -240,6 +240,13 @@ def resume(rt: Runtime, run_id: int, *, interactive: Callable[[str], bool] | Non
     return _drive(rt, run_id, book, secrets, interactive)
 
 
+def drive_claimed(rt: Runtime, run_id: int) -> RunRow:
+    """Drive a run a worker claimed (queued, or taken over from an expired lease) from its
+    journal, under the same rules as ``resume``."""
+    book = _runbook_of(rt, rt.store.run(run_id))
+    return _drive(rt, run_id, book, rt.secrets(book, required=True), None)
+
+
 def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
     """Send the notifications an ended run still owes (runwright died before sending them);
     True when there were any."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from runwright.app.identity import AuthMethod, Identity
 from runwright.engine.processes import owner_tag
+from runwright.errors import InputError
 
 
 def default_state_dir(environ: Mapping[str, str]) -> Path:
@@ -68,7 +69,25 @@ class Settings:
             via=AuthMethod.OS if who == os_user else AuthMethod.SELF_DECLARED,
             os_user=os_user,
             audit_key=environ.get("RUNWRIGHT_AUDIT_KEY") or None,
+            lease_ttl=_lease_ttl(environ),
         )
+
+
+def _lease_ttl(environ: Mapping[str, str]) -> float:
+    """RUNWRIGHT_LEASE_TTL: seconds a run's driver may go silent before another takes over."""
+    text = environ.get("RUNWRIGHT_LEASE_TTL", "").strip()
+    if not text:
+        return 30.0
+    try:
+        ttl = float(text)
+    except ValueError:
+        ttl = -1.0
+    if not 0.5 <= ttl <= 3600:
+        raise InputError(
+            f"RUNWRIGHT_LEASE_TTL={text!r} is not a number of seconds between 0.5 and 3600",
+            hint="unset it for the default (30), or give e.g. RUNWRIGHT_LEASE_TTL=10",
+        )
+    return ttl
 
 
 def _os_user() -> str:

@@ -25,7 +25,7 @@ from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
 from runwright.app.settings import Settings
-from runwright.cli import cmd_audit, cmd_database
+from runwright.cli import cmd_audit, cmd_database, cmd_workers
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.render import ConsoleObserver
 from runwright.cli.terminal import output_closed, safe_echo, two_step_interrupt
@@ -292,6 +292,7 @@ def plan(
 @click.option("--yes", is_flag=True, help="Answer yes to checklist prompts on a terminal.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final run as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress.")
+@click.option("--detach", is_flag=True, help="Queue the run for a worker; print its id.")
 @pass_ctx
 @handle_errors
 def deploy(
@@ -303,9 +304,17 @@ def deploy(
     yes: bool,
     as_json: bool,
     quiet: bool,
+    detach: bool,
 ) -> None:
-    """Run RUNBOOK for an environment and version, journaling every step."""
+    """Run RUNBOOK for an environment and version, journaling every step (with --detach,
+    queue it for `runwright worker` and exit 0 printing its id)."""
     rt = c.runtime(quiet=quiet)
+    if detach:
+        from runwright.app.worker import queue
+
+        run_id = queue(rt, runbook, env, version, overrides=_vars(var))
+        safe_echo(json.dumps({"id": run_id, "status": "queued"}) if as_json else str(run_id))
+        return
     with two_step_interrupt(rt.interrupt, rt.settings.user):
         run = runs.deploy(
             rt, runbook, env, version, overrides=_vars(var), interactive=_interactive(yes)
@@ -664,6 +673,8 @@ cli.add_command(lint_cmd)
 for _command in cmd_database.COMMANDS:
     cli.add_command(_command)
 for _command in cmd_audit.commands(pass_ctx, handle_errors):
+    cli.add_command(_command)
+for _command in cmd_workers.commands(pass_ctx, handle_errors):
     cli.add_command(_command)
 
 

@@ -43,7 +43,7 @@ from runwright.engine.observing import Guarded
 from runwright.engine.processes import ProcessMark
 from runwright.engine.redact import Redactor
 from runwright.engine.store import REVISED_KINDS, ApprovalRow, RunRow, StepRow, StepUpdate, Store
-from runwright.errors import ActionError, InputError, RunwrightError
+from runwright.errors import ActionError, FencedError, InputError, RunwrightError
 from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
 from runwright.model.templating import outside
 
@@ -123,6 +123,7 @@ class Scheduler(Generic[S]):
         self.clock = clock
         self.settings = settings
         self.observer = Guarded(observer or NullObserver())
+        self.lost: set[int] = set()
 
     # -- journal helpers --------------------------------------------------------------------
 
@@ -192,7 +193,7 @@ class Scheduler(Generic[S]):
             ttl=self.settings.lease_ttl,
             owner_dead=self.settings.owner_dead,
         )
-        renew = asyncio.create_task(self._renew(run_id, owner))
+        renew = asyncio.create_task(self._renew(run_id, owner, asyncio.current_task()))
         if self.settings.interrupt is not None:
             self.settings.interrupt.driving = run_id
         try:
@@ -296,6 +297,13 @@ class Scheduler(Generic[S]):
                     )
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]
+        except asyncio.CancelledError:
+            if run_id not in self.lost:
+                raise
+            raise FencedError(
+                f"run {run_id}: another process took it over (this one's lease was lost); "
+                "its step in flight was stopped and this process no longer acts on it"
+            ) from None
         finally:
             renew.cancel()
             if self.settings.interrupt is not None:
@@ -361,15 +369,24 @@ class Scheduler(Generic[S]):
             ended = True
         return ended
 
-    async def _renew(self, run_id: int, owner: str) -> None:
+    async def _renew(self, run_id: int, owner: str, driving: asyncio.Task[Any] | None) -> None:
+        """Heartbeat the lease; once it is lost (taken over, lock broken) the drive is
+        cancelled at once, which stops the step in flight and its process group."""
         while True:
             await asyncio.sleep(self.settings.lease_ttl / 3)
             try:
-                self.store.renew_lease(
+                held = self.store.renew_lease(
                     run_id, owner, now=self.clock.now(), ttl=self.settings.lease_ttl
                 )
             except RunwrightError as exc:
                 log.warning("could not renew the lease on run %s: %s", run_id, exc)
+                continue
+            if not held:
+                log.error("lost the lease on run %s: another process drives it now", run_id)
+                self.lost.add(run_id)
+                if driving is not None:
+                    driving.cancel()
+                return
 
     async def _execute(
         self,
@@ -614,6 +631,9 @@ class Scheduler(Generic[S]):
                 return Outcome.fail(f"aborted by {watcher.result()}", retryable=False)
             return Outcome.fail(f"timed out after {timeout:g}s", retryable=True)
         finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
             flush()
@@ -648,6 +668,8 @@ class Scheduler(Generic[S]):
 def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:
     try:
         return task.result()
+    except FencedError:
+        raise
     except InputError as exc:
         return Outcome.fail(str(exc), retryable=False)
     except ActionError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,8 +27,10 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLA
 
 from runwright.engine import tables as t
 from runwright.engine.chain import GENESIS, ChainKey, Sealed, head_seal, load_key, seal, valid
-from runwright.errors import InputError, LockedError, RunwrightError
+from runwright.errors import FencedError, InputError, LockedError, RunwrightError
 from runwright.model.status import TERMINAL, RunStatus, StepStatus, UndoStatus
+
+QUEUE_CHANNEL = "runwright_queue"
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class RunRow:
     revision: int | None
     kind: str
     legacy_until: int = 0
+    lease_epoch: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -224,6 +227,7 @@ class Store:
         self.engine = engine
         self.key = key
         self.lazy = lazy or engine
+        self.fences: dict[int, tuple[str, int]] = {}
 
     @classmethod
     def open(cls, url: str, *, key: ChainKey | None = None, durable: bool = True) -> Store:
@@ -274,6 +278,14 @@ class Store:
                 f"state store error: {exc.orig}", hint="is the database reachable and writable?"
             ) from None
 
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A durable transaction for modules that extend the store (claims, workers)."""
+        return self._tx()
+
+    def append_within(self, conn: Connection, run_id: int, entry: Entry) -> EventRow:
+        """Journal ``entry`` inside the caller's transaction (``transaction()``)."""
+        return self._append(conn, run_id, entry)
+
     # -- runs -------------------------------------------------------------------------------
 
     def create_run(
@@ -292,6 +304,7 @@ class Store:
         kind: str = "deploy",
         created: Mapping[str, Any] | None = None,
         lease: tuple[str, float] | None = None,
+        queued: bool = False,
     ) -> int:
         """Create a run holding the (runbook, environment) lock; LockedError if it is held.
 
@@ -307,7 +320,7 @@ class Store:
                         runbook=runbook,
                         environment=environment,
                         version=version,
-                        status=RunStatus.PENDING,
+                        status=RunStatus.QUEUED if queued else RunStatus.PENDING,
                         initiator=initiator,
                         created_at=now,
                         updated_at=now,
@@ -324,19 +337,22 @@ class Store:
                     )
                     .returning(t.runs.c.id)
                 ).scalar_one()
-                conn.execute(
-                    sa.insert(t.locks).values(
-                        runbook=runbook,
-                        environment=environment,
-                        run_id=run_id,
-                        holder=initiator,
-                        acquired_at=now,
+                if not queued:
+                    conn.execute(
+                        sa.insert(t.locks).values(
+                            runbook=runbook,
+                            environment=environment,
+                            run_id=run_id,
+                            holder=initiator,
+                            acquired_at=now,
+                        )
                     )
-                )
                 if steps:
                     conn.execute(sa.insert(t.steps), [_step_values(run_id, s) for s in steps])
                 if created is not None:
                     self._append(conn, run_id, Entry(initiator, "run.created", now, None, created))
+                if queued and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"NOTIFY {QUEUE_CHANNEL}")
                 return int(run_id)
         except IntegrityError:
             holder = self.lock_holder(runbook, environment)
@@ -456,6 +472,7 @@ class Store:
         return event
 
     def _append(self, conn: Connection, run_id: int, e: Entry) -> EventRow:
+        self._check_fence(conn, run_id)
         data_text = _dumps(e.data)
         head = conn.execute(_HEAD, {"_rid": run_id}).first()
         if head is None:
@@ -552,7 +569,29 @@ class Store:
     def update_step(self, run_id: int, update: StepUpdate) -> None:
         """Change step state that is not audit-worthy on its own (live output)."""
         with self._tx() as conn:
+            self._check_fence(conn, run_id)
             self._apply_step(conn, run_id, update)
+
+    def _check_fence(self, conn: Connection, run_id: int) -> None:
+        """Refuse a write by this process to a run it drives once it no longer holds the run's
+        lease at the epoch it acquired (taken over, or its lock broken). The row is locked
+        until the write commits, so no takeover slips in between check and write."""
+        fence = self.fences.get(run_id)
+        if fence is None:
+            return
+        row = conn.execute(
+            sa.select(t.runs.c.lease_owner, t.runs.c.lease_epoch)
+            .where(t.runs.c.id == run_id)
+            .with_for_update()
+        ).first()
+        if row is None or (row[0], int(row[1] or 0)) != fence:
+            owner = row[0] if row is not None else None
+            raise FencedError(
+                f"run {run_id}: this process's lease (epoch {fence[1]}) was lost; "
+                f"the run is now {'driven by ' + owner if owner else 'not driven by it'} "
+                f"(epoch {row[1] if row is not None else '?'}): write refused",
+                hint=f"this process stops acting on the run; see runwright status {run_id}",
+            )
 
     def events(self, run_id: int) -> list[EventRow]:
         query = sa.select(t.events).where(t.events.c.run_id == run_id).order_by(t.events.c.seq)
@@ -599,10 +638,12 @@ class Store:
         now: datetime,
         ttl: float,
         owner_dead: Callable[[str], bool],
-    ) -> None:
+    ) -> int:
+        """Become the run's driver under a new fencing epoch (returned); from now on every
+        write of this store to the run checks that epoch."""
         with self._tx() as conn:
             row = conn.execute(
-                sa.select(t.runs.c.lease_owner, t.runs.c.lease_expires)
+                sa.select(t.runs.c.lease_owner, t.runs.c.lease_expires, t.runs.c.lease_epoch)
                 .where(t.runs.c.id == run_id)
                 .with_for_update()
             ).first()
@@ -614,27 +655,39 @@ class Store:
                     f"run {run_id} is being driven by {holder} (lease until {_ts(expires)})",
                     hint="wait for that process, or run this again after the lease expires",
                 )
+            epoch = int(row[2] or 0) + 1
             conn.execute(
                 sa.update(t.runs)
                 .where(t.runs.c.id == run_id)
-                .values(lease_owner=owner, lease_expires=now + timedelta(seconds=ttl))
+                .values(
+                    lease_owner=owner,
+                    lease_expires=now + timedelta(seconds=ttl),
+                    lease_epoch=epoch,
+                )
             )
+        self.fences[run_id] = (owner, epoch)
+        return epoch
 
     def renew_lease(self, run_id: int, owner: str, *, now: datetime, ttl: float) -> bool:
+        """Extend the lease; False when this process no longer holds it (at its epoch)."""
+        where = [t.runs.c.id == run_id, t.runs.c.lease_owner == owner]
+        fence = self.fences.get(run_id)
+        if fence is not None:
+            where.append(t.runs.c.lease_epoch == fence[1])
         with self._tx() as conn:
             result = conn.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.id == run_id, t.runs.c.lease_owner == owner)
-                .values(lease_expires=now + timedelta(seconds=ttl))
+                sa.update(t.runs).where(*where).values(lease_expires=now + timedelta(seconds=ttl))
             )
         return bool(result.rowcount)
 
     def release_lease(self, run_id: int, owner: str) -> None:
+        where = [t.runs.c.id == run_id, t.runs.c.lease_owner == owner]
+        fence = self.fences.pop(run_id, None)
+        if fence is not None:
+            where.append(t.runs.c.lease_epoch == fence[1])
         with self._tx() as conn:
             conn.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.id == run_id, t.runs.c.lease_owner == owner)
-                .values(lease_owner=None, lease_expires=None)
+                sa.update(t.runs).where(*where).values(lease_owner=None, lease_expires=None)
             )
 
     # -- approvals and attestations ---------------------------------------------------------
@@ -803,6 +856,7 @@ def _run_row(r: Any) -> RunRow:
         revision=r["revision"],
         kind=r["kind"],
         legacy_until=int(r["legacy_until"] or 0),
+        lease_epoch=int(r.get("lease_epoch") or 0),
     )
 
 

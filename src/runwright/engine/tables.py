@@ -10,6 +10,9 @@ chains. ``locks`` gives one active run per
 metric reading an analysis took, so a rollback can always be explained; ``notifications``
 journals each (event, subscription) delivery, so a message goes out once across crashes and
 workers, and keeps the references (a Slack message, an open incident) later ones update.
+``workers`` lists the ``runwright worker`` processes sharing the store, with their heartbeats;
+``runs.lease_epoch`` is the fencing token a claim or takeover raises, which every journal write
+of the driving process checks.
 """
 
 from __future__ import annotations
@@ -50,11 +53,24 @@ runs = Table(
     Column("abort_requested", String(200)),
     Column("lease_owner", String(300)),
     Column("lease_expires", DateTime(timezone=True)),
+    Column("lease_epoch", Integer, nullable=False, default=0),
     Column("event_count", Integer, nullable=False, default=0),
     Column("head_hash", String(64), nullable=False, default=""),
     Column("revision", Integer),
     Column("kind", String(40), nullable=False, default="deploy"),
     Column("legacy_until", Integer, nullable=False, default=0),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("note", Text),
 )
 
 steps = Table(

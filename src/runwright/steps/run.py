@@ -107,7 +107,7 @@ async def run_command(
             started(proc.pid)
         tail = await _pump(proc.stdout, emit)
         code = await proc.wait()
-    except asyncio.CancelledError:
+    except BaseException:  # cancelled, or the journal refused our write (lease lost)
         await _stop_group(proc)
         raise
     return code, tail
