@@ -301,8 +301,8 @@ class Scheduler(Generic[S]):
             if run_id not in self.lost:
                 raise
             raise FencedError(
-                f"run {run_id}: another process took it over (this one's lease was lost); "
-                "its step in flight was stopped and this process no longer acts on it"
+                f"run {run_id}: lease renewal refused: another process took the run over; "
+                "the step in flight here was stopped and this process no longer acts on it"
             ) from None
         finally:
             renew.cancel()

@@ -1,0 +1,124 @@
+"""Several ``runwright worker`` processes on one PostgreSQL store: a worker paused past its
+lease is taken over and, woken, gets its writes refused and never acts again; a lock whose
+holder's lease lives cannot be broken, one whose lease expired can, audited; and a fleet
+killed and paused at random still ends every run correctly (no non-idempotent step twice
+without a settlement, never two runs at once in one environment, every chain intact)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from tests.support.postgres import Cluster
+from tests.support.workers import BOOK, Fleet, query, wait_for
+
+TTL = 2.0
+NON_IDEMPOTENT = ("migrate", "announce")
+
+
+@pytest.fixture
+def fleet(pg_cluster: Cluster, tmp_path: Path, state_dir: Path) -> Iterator[Fleet]:
+    url = pg_cluster.createdb(f"rw_{uuid4().hex[:12]}").replace("+psycopg", "")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    f = Fleet(state_dir, url, TTL, logs)
+    yield f
+    f.stop_all()
+
+
+def queue(fleet: Fleet, env: str, work: Path, nap: str = "0.2") -> int:
+    done = fleet.cli("deploy", BOOK, "-e", env, "--version", "1", "--detach",
+                     "--var", f"dir={work}", "--var", f"nap={nap}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.strip())
+
+
+def events(fleet: Fleet, run_id: int) -> list[tuple[int, str, str, str | None]]:
+    return [
+        (int(seq), str(kind), str(actor), step)
+        for seq, kind, actor, step in query(
+            fleet.url,
+            "SELECT seq, type, actor, step FROM events WHERE run_id = %s ORDER BY seq",
+            run_id,
+        )
+    ]
+
+
+def status(fleet: Fleet, run_id: int) -> str:
+    return str(query(fleet.url, "SELECT status FROM runs WHERE id = %s", run_id)[0][0])
+
+
+def effects(work: Path) -> list[str]:
+    path = work / "effects"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.mark.slow
+def test_a_worker_paused_past_its_lease_is_fenced_and_never_acts_again(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    run_id = queue(fleet, "e00", work, nap="1.5")
+    a = fleet.start("worker-a")
+    wait_for("worker-a to start 'fetch'", lambda: any(
+        kind == "step.process" and step == "fetch" for _, kind, _, step in events(fleet, run_id)
+    ), 30)  # fmt: skip
+    fleet.signal("worker-a", signal.SIGSTOP)
+    fleet.start("worker-b")
+    wait_for("worker-b to take the run over", lambda: any(
+        kind == "run.taken_over" for _, kind, _, _ in events(fleet, run_id)), 30)  # fmt: skip
+    wait_for("the run to succeed", lambda: status(fleet, run_id) == "succeeded", 40)
+    journal, done = events(fleet, run_id), effects(work)
+    fleet.signal("worker-a", signal.SIGCONT)
+    assert a.wait(15) == 3
+    time.sleep(1.0)
+    assert "refused" in fleet.log("worker-a"), fleet.log("worker-a")
+    assert events(fleet, run_id) == journal
+    assert effects(work) == done
+    taken = next(seq for seq, kind, _, _ in journal if kind == "run.taken_over")
+    assert not [e for e in journal if e[0] > taken and e[2] == "worker-a"]
+    assert Counter(done)[f"{run_id} migrate"] == 1
+    listed = fleet.cli("workers", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"state": "stopped (run ' in listed.stdout
+    assert fleet.cli("audit", "verify", str(run_id)).returncode == 0
+
+
+@pytest.mark.slow
+def test_unlock_force_is_refused_while_the_lease_lives_and_audited_after(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    fleet.ttl = 8.0  # outlasts a CLI start on a busy machine: the lease is live when refused
+    work = tmp_path / "work"
+    work.mkdir()
+    run_id = queue(fleet, "e03", work, nap="30")
+    a = fleet.start("worker-a")
+    wait_for("the run to start", lambda: any(
+        kind == "step.process" for _, kind, _, _ in events(fleet, run_id)), 30)  # fmt: skip
+    fleet.signal("worker-a", signal.SIGSTOP)
+    refused = fleet.cli("unlock", "team", "e03", "--force", "--note", "stuck", user="carol")
+    assert refused.returncode == 3, refused.stderr
+    assert "unlock refused" in refused.stderr and "worker-a@" in refused.stderr
+    assert "lease until" in refused.stderr
+    assert status(fleet, run_id) == "running"
+    time.sleep(fleet.ttl + 0.5)
+    broken = fleet.cli("unlock", "team", "e03", "--force", "--note", "stuck", user="carol")
+    assert broken.returncode == 0, broken.stderr
+    assert "lease of worker-a@" in broken.stdout and "expired" in broken.stdout
+    assert status(fleet, run_id) == "aborted"
+    fleet.signal("worker-a", signal.SIGCONT)
+    assert a.wait(15) == 3
+    row = query(fleet.url, "SELECT actor, data FROM events WHERE run_id = %s AND type = %s",
+                run_id, "lock.broken")  # fmt: skip
+    assert row and row[0][0] == "carol" and '"note":"stuck"' in row[0][1]
+    assert "worker-a@" in row[0][1]
+    assert not (work / "effects").exists() or "fetch" not in (work / "effects").read_text()
+    logs = fleet.cli("logs", str(run_id))
+    assert "lock.broken" in logs.stdout
+    assert fleet.cli("audit", "verify").returncode == 0
