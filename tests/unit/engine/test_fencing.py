@@ -32,13 +32,17 @@ def test_a_stale_driver_is_refused_after_a_takeover(tmp_path: Path) -> None:
     a, b = _store(tmp_path), _store(tmp_path)
     run_id = _queue(a)
     claim = claim_next(a, "a@h:1.1", now=T0, ttl=2)
-    assert claim is not None and claim.epoch == 1 and not claim.takeover
+    assert claim is not None
+    assert claim.epoch == 1
+    assert not claim.takeover
     assert a.acquire_lease(run_id, "a@h:1.1", now=T0, ttl=2, owner_dead=lambda o: False) == 2
     a.append(run_id, actor="a", type="step.started", at=T0, step="one")
     assert claim_next(b, "b@h:2.2", now=T0 + timedelta(seconds=1), ttl=2) is None
     later = T0 + timedelta(seconds=3)
     taken = claim_next(b, "b@h:2.2", now=later, ttl=2)
-    assert taken is not None and taken.takeover and taken.previous == "a@h:1.1"
+    assert taken is not None
+    assert taken.takeover
+    assert taken.previous == "a@h:1.1"
     before = len(a.events(run_id))
     with pytest.raises(FencedError, match="write refused"):
         a.append(run_id, actor="a", type="step.succeeded", at=later, step="one")
@@ -64,4 +68,5 @@ def test_queued_runs_of_one_environment_are_claimed_one_at_a_time(tmp_path: Path
     store.append(first, actor="w", type="run.finished", at=T0,
                  run_values={"status": RunStatus.SUCCEEDED})  # fmt: skip
     again = claim_next(store, "w9@h:9.1", now=T0, ttl=30)
-    assert again is not None and again.run_id == second
+    assert again is not None
+    assert again.run_id == second
