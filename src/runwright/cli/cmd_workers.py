@@ -5,6 +5,7 @@ and error mapping."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,6 +16,12 @@ import click
 from runwright.app.worker import run_worker
 from runwright.cli.terminal import safe_echo
 from runwright.engine.workers import WorkerRow, listing
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM: stop the step in flight (its process group), give the run's lease back so
+    another worker takes it over at once, and exit 143."""
+    raise SystemExit(143)
 
 
 def _t(value: datetime | None) -> str:
@@ -57,6 +64,7 @@ def commands(pass_ctx: Callable[..., Any], handle_errors: Callable[..., Any]) ->
         if poll <= 0 or (idle_exit is not None and idle_exit < 0):
             raise click.BadParameter("--poll must be > 0 and --idle-exit >= 0")
         rt = c.runtime(quiet=True)
+        signal.signal(signal.SIGTERM, _terminate)
         sys.exit(run_worker(rt, poll=poll, idle_exit=idle_exit,
                             say=lambda text: safe_echo(text, err=True)))  # fmt: skip
 

@@ -31,6 +31,7 @@ from runwright.errors import FencedError, InputError, LockedError, RunwrightErro
 from runwright.model.status import TERMINAL, RunStatus, StepStatus, UndoStatus
 
 QUEUE_CHANNEL = "runwright_queue"
+IDLE_TX_TIMEOUT_MS = 2000
 
 log = logging.getLogger(__name__)
 
@@ -904,7 +905,11 @@ def _make_engine(url: str, *, durable: bool) -> Engine:
             return engine
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        return sa.create_engine(url, pool_pre_ping=True)
+        # No transaction of ours waits on its client; one that does belongs to a process
+        # paused or cut off mid-write, whose row locks would stall every worker: the server
+        # ends it (and its locks) instead, and that process's write fails.
+        options = f"-c idle_in_transaction_session_timeout={IDLE_TX_TIMEOUT_MS}"
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"options": options})
     except (SQLAlchemyError, ValueError) as exc:
         raise InputError(
             f"bad database URL {url!r}: {exc}",
