@@ -1,11 +1,12 @@
 """Several ``runwright worker`` processes on one PostgreSQL store: a worker paused past its
 lease is taken over and, woken, gets its writes refused and never acts again; a lock whose
-holder's lease lives cannot be broken, one whose lease expired can, audited; and a fleet
-killed and paused at random still ends every run correctly (no non-idempotent step twice
-without a settlement, never two runs at once in one environment, every chain intact)."""
+holder's lease lives cannot be broken, one whose lease expired can, audited. On SQLite, a
+pool of one worker (``serve --workers``) drives queued runs and restarts a killed worker.
+The fleet under random kills and pauses is in test_workers_chaos.py."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections import Counter
@@ -14,8 +15,12 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from tests.conftest import RunCli, cli_environ
 from tests.support.postgres import Cluster
 from tests.support.workers import BOOK, Fleet, query, wait_for
+
+from runwright.app.pool import WorkerPool
+from runwright.app.settings import Settings
 
 TTL = 2.0
 NON_IDEMPOTENT = ("migrate", "announce")
@@ -126,3 +131,35 @@ def test_unlock_force_is_refused_while_the_lease_lives_and_audited_after(
     logs = fleet.cli("logs", str(run_id))
     assert "lock.broken" in logs.stdout
     assert fleet.cli("audit", "verify").returncode == 0
+
+
+@pytest.mark.slow
+def test_a_worker_pool_drives_queued_runs_and_restarts_a_killed_worker(
+    run_cli: RunCli, state_dir: Path, tmp_path: Path
+) -> None:
+    """SQLite: one pooled worker (a second one on the same file is refused)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    queued = run_cli("deploy", BOOK, "-e", "e01", "--version", "1", "--detach",
+                     "--var", f"dir={work}", "--var", "nap=0.1")  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    run_id = int(queued.stdout)
+    assert run_cli("status", str(run_id)).returncode == 0
+    settings = Settings.from_environ(cli_environ(state_dir))
+    pool = WorkerPool(settings, 1, poll=0.2)
+    pool.start()
+    try:
+        wait_for("the pooled worker to finish the run", lambda: "succeeded" in run_cli(
+            "status", str(run_id)).stdout, 60)  # fmt: skip
+        second = run_cli("worker", "--idle-exit", "0")
+        assert second.returncode == 3, second.stderr
+        assert "already serves this SQLite store" in second.stderr
+        pool.procs[0].kill()
+        pool.procs[0].wait()
+        assert pool.check() == 1
+        assert pool.procs[0].poll() is None
+    finally:
+        pool.close()
+    listed = json.loads(run_cli("workers", "--json").stdout)
+    assert [w["state"] for w in listed].count("alive") <= 1
+    assert any(w["runs"] == [] and w["pid"] for w in listed)

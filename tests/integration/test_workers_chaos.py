@@ -126,7 +126,8 @@ def test_a_fleet_killed_and_paused_at_random_ends_every_run_correctly(
         time.sleep(0.2)
     statuses = Counter(r.status for r in rt.store.runs(limit=1000))
     assert statuses == Counter({"succeeded": RUNS}), (statuses, actions)
-    assert actions["kill"] and actions["stop"], actions
+    assert actions["kill"], actions
+    assert actions["stop"], actions
     effects = Counter((work / "effects").read_text().splitlines())
     for run_id in ids:
         for step in STEPS:

@@ -42,7 +42,15 @@ from runwright.engine.machine import (
 from runwright.engine.observing import Guarded
 from runwright.engine.processes import ProcessMark
 from runwright.engine.redact import Redactor
-from runwright.engine.store import REVISED_KINDS, ApprovalRow, RunRow, StepRow, StepUpdate, Store
+from runwright.engine.store import (
+    REVISED_KINDS,
+    ApprovalRow,
+    RunRow,
+    StepRow,
+    StepUpdate,
+    Store,
+    StoreError,
+)
 from runwright.errors import ActionError, FencedError, InputError, RunwrightError
 from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
 from runwright.model.templating import outside
@@ -668,7 +676,7 @@ class Scheduler(Generic[S]):
 def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:
     try:
         return task.result()
-    except FencedError:
+    except (FencedError, StoreError):  # this driver cannot journal: it stops, not the step
         raise
     except InputError as exc:
         return Outcome.fail(str(exc), retryable=False)
