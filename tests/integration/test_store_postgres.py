@@ -76,9 +76,11 @@ def test_migrations_create_the_schema_once(url: str, pg_cluster: Cluster) -> Non
         "events",
         "locks",
         "measurements",
+        "notifications",
         "revisions",
         "runs",
         "steps",
+        "workers",
     ]
 
 
