@@ -50,7 +50,6 @@ def queue(
     book.check_version(version)
     check_windows(env_name, environment, rt.clock.now())
     check_promotion(rt.store, book, env_name, environment, version)
-    rt.secrets(book, required=False)
     steps = expand(book, env_name, environment)
     return rt.store.create_run(
         runbook=book.name,
@@ -141,7 +140,8 @@ def run_worker(
         if others:
             raise BlockedError(
                 f"another worker ({others[0]}) already serves this SQLite store",
-                hint="SQLite takes one worker; use PostgreSQL (--database-url) for several",
+                hint="SQLite takes one worker; use PostgreSQL (--database-url) for several "
+                f"(a worker that died counts as gone {ttl:g}s after its last heartbeat)",
             )
     register(rt.store, worker, host=rt.settings.hostname, pid=os.getpid(), now=rt.clock.now())
     say(f"worker {worker} started (lease TTL {ttl:g}s)")
@@ -162,6 +162,10 @@ def run_worker(
                 if code is not None:
                     return code
                 idle_since = rt.clock.now()
+    except (SystemExit, KeyboardInterrupt):
+        with contextlib.suppress(RunwrightError):
+            stopped(rt.store, worker, now=rt.clock.now(), note="terminated")
+        raise
     finally:
         waker.close()
 
