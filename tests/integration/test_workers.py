@@ -96,6 +96,22 @@ def test_a_worker_paused_past_its_lease_is_fenced_and_never_acts_again(
 
 
 @pytest.mark.slow
+def test_a_queued_run_wakes_an_idle_worker_at_once(fleet: Fleet, tmp_path: Path) -> None:
+    """LISTEN/NOTIFY: the worker looks for expired leases only every 60 s, yet claims a run
+    queued while it sleeps within seconds."""
+    work = tmp_path / "work"
+    work.mkdir()
+    fleet.start("worker-a", poll=60)
+    wait_for("the worker to start", lambda: "started" in fleet.log("worker-a"), 30)
+    time.sleep(1.0)
+    queued_at = time.monotonic()
+    run_id = queue(fleet, "e05", work, nap="0.1")
+    wait_for("the run to succeed", lambda: status(fleet, run_id) == "succeeded", 20)
+    assert time.monotonic() - queued_at < 20
+    assert f"claimed run {run_id}" in fleet.log("worker-a")
+
+
+@pytest.mark.slow
 def test_unlock_force_is_refused_while_the_lease_lives_and_audited_after(
     fleet: Fleet, tmp_path: Path
 ) -> None:

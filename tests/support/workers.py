@@ -39,11 +39,11 @@ class Fleet:
             RUNWRIGHT_USER=user,
         )
 
-    def start(self, name: str) -> subprocess.Popen[str]:
+    def start(self, name: str, poll: float = 0.2) -> subprocess.Popen[str]:
         self.starts += 1
         log = (self.logs / f"{name}.log").open("a")
         proc = subprocess.Popen(
-            [*cli_command(), "worker", "--poll", "0.2"],
+            [*cli_command(), "worker", "--poll", str(poll)],
             env=self.env(name), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
