@@ -47,7 +47,9 @@ TABLE: tuple[Destructive, ...] = (
         r"\bprisma\s+migrate\s+reset\b|\bdropdb\b|\bdb:drop\b|\bdb:reset\b|migrate:fresh\b",
     ),
     _row("redis", "redis FLUSHALL/FLUSHDB", r"\bFLUSH(?:ALL|DB)\b", _I),
-    _row("kubernetes", "kubectl delete", r"\bkubectl[ \t]+(?:[^\s|;&]+[ \t]+)*?delete\b"),
+    _row(
+        "kubernetes", "kubectl delete", r"\bkubectl[ \t]+(?:[^\s|;&]+[ \t]+)*?delete\b"
+    ),
     _row(
         "kubernetes",
         "kubectl scale to 0",

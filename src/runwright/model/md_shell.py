@@ -15,7 +15,6 @@ _HEREDOC = re.compile(r"<<-?\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)")
 _OPEN_WORDS = {"if": 1, "fi": -1, "case": 1, "esac": -1, "do": 1, "{": 1, "}": -1}
 _OPEN_WORDS["done"] = -1  # not a status
 
-
 @dataclass
 class ShellCommand:
     """Commands under one comment: the comment names them, earlier comments describe them."""

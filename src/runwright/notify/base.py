@@ -76,7 +76,9 @@ def check_status(what: str, response: httpx.Response) -> None:
 class Messenger(Protocol):
     """Sends an explicit message (the ``notify`` step) to sinks the runbook names."""
 
-    async def message(self, to: Sequence[str], *, title: str, text: str, run: RunInfo) -> list[str]:
+    async def message(
+        self, to: Sequence[str], *, title: str, text: str, run: RunInfo
+    ) -> list[str]:
         """Send to each sink in ``to``; return one line per sink saying how it went. Raise
         NotifyError when a sink could not take it."""
         ...
