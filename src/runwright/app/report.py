@@ -149,11 +149,7 @@ def markdown(rt: Runtime, run: RunRow) -> str:
                 (ev.seq, ev)
                 for ev in data["events"]
                 if ev.type.startswith("undo.")
-                or (
-                    ev.type.startswith("step.")
-                    and ev.type != "step.process"
-                    and ev.step in {r.name for r in rollback}
-                )
+                or (ev.type.startswith("step.") and ev.step in {r.name for r in rollback})
                 or ev.type == "rollback.started"
             ],
         )

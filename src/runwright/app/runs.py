@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runwright.app.identity import Identity
+from runwright.app.identity import AuthMethod, Identity
 from runwright.app.identity import refusal as identity_refusal
 from runwright.app.locks import break_lock
 from runwright.app.notifications import Notifier, alongside
@@ -101,6 +101,7 @@ def deploy(
             "kind": kind,
             "steps": len(steps),
             "via": str(rt.settings.via),
+            "os_user": rt.settings.os_user,
         },
         lease=(rt.settings.owner, rt.settings.lease_ttl),
     )
@@ -289,6 +290,19 @@ def _identity_refusal(rt: Runtime, run: RunRow, identity: Identity) -> str | Non
     return identity_refusal(identity, run.environment, environment.identity, rt.settings.os_user)
 
 
+def _started_under_alias(rt: Runtime, run: RunRow, who: Identity, strict: bool) -> str | None:
+    """The OS account that started a run under a declared name is still its initiator."""
+    created = next((e for e in rt.store.events(run.id) if e.type == "run.created"), None)
+    account = created.data.get("os_user") if created is not None else None
+    declared = created is not None and created.data.get("via") == AuthMethod.SELF_DECLARED
+    if strict and declared and who.authenticated and who.name == account:
+        return (
+            f"{who.name} started this run (as '{run.initiator}') and cannot approve it "
+            "(the policy requires approval by someone else)"
+        )
+    return None
+
+
 def _refuse(rt: Runtime, run: RunRow, step: str, identity: Identity, what: str, why: str) -> None:
     rt.store.append(
         run.id,
@@ -312,7 +326,11 @@ def approve(
     user = who.name
     now = rt.clock.now()
     current = valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now)
-    why = _identity_refusal(rt, run, who) or refusal(params, user, run.initiator, current)
+    why = (
+        _identity_refusal(rt, run, who)
+        or _started_under_alias(rt, run, who, params.not_by_initiator)
+        or refusal(params, user, run.initiator, current)
+    )
     if why:
         _refuse(rt, run, step.name, who, "approval", why)
         raise InputError(

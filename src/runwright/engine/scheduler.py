@@ -130,7 +130,6 @@ class Scheduler:
         step_update: StepUpdate | None = None,
         decisions: tuple[ApprovalRow, ...] = (),
         revision: bool = False,
-        durable: bool = True,
     ) -> None:
         clean = redactor.obj(dict(data or {}))
         if step_update is not None and step_update.values:
@@ -153,7 +152,6 @@ class Scheduler:
             step_update=step_update,
             decisions=decisions,
             revision=revision,
-            durable=durable,
         )
         self.observer.event(run_id, type_, step, clean)
 
@@ -543,17 +541,13 @@ class Scheduler:
                 self._crash(point)
                 return
             key = "undo_process" if undo else "process"
-            self._event(
+            # Kept on the step's row, not as an event: whether a process lives long enough
+            # to be seen is a matter of timing, and the audit trail must not depend on it.
+            # Not waited to disk: what it guards against (a killed runwright) cannot lose it.
+            self.store.update_step(
                 info.id,
-                "step.process",
-                actor=actor,
-                redactor=redactor,
-                step=row.name,
-                data={"undo": undo, **mark.data()},
-                step_update=StepUpdate(
-                    row.section, row.idx, {"data": {**row.data, key: mark.data()}}
-                ),
-                durable=False,  # what it guards against (a killed runwright) cannot lose it
+                StepUpdate(row.section, row.idx, {"data": {**row.data, key: mark.data()}}),
+                durable=False,
             )
             self._crash(point)
 
