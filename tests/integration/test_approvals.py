@@ -4,7 +4,7 @@ inserted into the approvals table by hand is ignored, and a name merely declared
 RUNWRIGHT_USER counts only where the environment allows self-declared identities.
 
 The runbook's ``production`` needs ``{required: 2, not_by_initiator: true}``; ``hurried``
-has the same policy with approvals valid for 3 seconds.
+has the same policy with approvals valid for 8 seconds.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from tests.conftest import ROOT, RunCli
 
 BOOK = str(ROOT / "tests" / "fixtures" / "runbooks" / "approvals.yaml")
-EXPIRES = 3.0
+EXPIRES = 8.0
 
 
 def test_two_people_other_than_the_initiator_must_approve(run_cli: RunCli, tmp_path: Path) -> None:
