@@ -18,9 +18,20 @@ to the bar and to runwright's computed worst case (interval x (failure_limit + 1
 
     PYTHONPATH=src python benchmarks/rollback_latency.py [--trials 10] [--interval 0.5]
         [--provider scrape|router]
+    PYTHONPATH=src python benchmarks/rollback_latency.py --method sequential [--trials 10]
 
 ``--provider router`` judges the canary by the router's own per-backend counters (what the
 demo does) instead of scraping the canary's ``/metrics``.
+
+``--method sequential`` runs, in the same invocation, the sequential check (``method:
+sequential``, alpha 0.01, judged as the router counts requests) and beside it the current rule
+(router error ratio, ``fail_if > 5%``, ``interval`` 0.5 s, ``failure_limit`` 2), under the
+demo's load (4 keep-alive connections through the router from a ``runwright.loadgen``
+process, beside the poller), for three faults: the canary fails 20% of requests, 5% of
+requests, and its latency regresses (every request delayed by the stable version's p90 as the
+poller sees it, so the canary's p90 at least doubles; judged by ``latency: {quantile: p90}``,
+bounds from the stable version's own histogram; the current rule has no latency counterpart
+here). A pause of 30 s bounds each trial: a canary not rolled back by then counts as missed.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import random
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +60,7 @@ from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.drivers.local import LocalDriver, LocalSettings
 from runwright.engine.checks import parse_check, worst_case_abort_seconds
+from runwright.engine.sequential import expected_requests
 from runwright.steps.router_metrics import ERROR_RATIO as ROUTER_ERROR_RATIO
 
 STREAK = 40
@@ -63,24 +76,36 @@ def free_port() -> int:
         return port
 
 
+SEQUENTIAL: dict[str, Any] = {"provider": "router", "method": "sequential", "alpha": 0.01}
+
+
 def runbook(
-    listen: str, admin: str, interval: float, limit: int, *, watched: bool, provider: str
+    listen: str,
+    admin: str,
+    interval: float,
+    limit: int,
+    *,
+    watched: bool,
+    provider: str,
+    check: dict[str, Any] | None = None,
+    pause: str = "60s",
+    weight: int = 10,
 ) -> dict[str, Any]:
     where: dict[str, Any] = (
         {"provider": "scrape", "url": "{{ new_url }}/metrics", "query": ERROR_RATIO}
         if provider == "scrape"
         else {"provider": "router", "query": ROUTER_ERROR_RATIO}
     )
-    check = {
+    check = check or {
         **where,
         "fail_if": "> 5%",
         "interval": interval,
         "failure_limit": limit,
         "no_data": "ignore",
     }
-    release: dict[str, Any] = {"strategy": "canary", "weights": [10, 100]}
+    release: dict[str, Any] = {"strategy": "canary", "weights": [weight, 100]}
     if watched:
-        release |= {"pause": "60s", "analysis": ["error-rate"]}
+        release |= {"pause": pause, "analysis": ["error-rate"]}
     return {
         "name": "bench",
         "vars": {"python": sys.executable},
@@ -148,12 +173,12 @@ def canary_port(state_dir: Path, version: str) -> int:
     raise LookupError(version)
 
 
-def inject(port: int) -> None:
+def inject(port: int, fault: dict[str, Any] | None = None) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     conn.request(
         "POST",
         "/admin/faults",
-        body=json.dumps({"error_rate": 1.0}),
+        body=json.dumps(fault or {"error_rate": 1.0}),
         headers={"Content-Type": "application/json"},
     )
     conn.getresponse().read()
@@ -163,9 +188,17 @@ def inject(port: int) -> None:
 class Trial:
     """Waits for the canary to take traffic, injects the fault, finds when traffic is restored."""
 
-    def __init__(self, poller: Poller, state_dir: Path, version: str, interval: float) -> None:
+    def __init__(
+        self,
+        poller: Poller,
+        state_dir: Path,
+        version: str,
+        interval: float,
+        fault: dict[str, Any] | None = None,
+    ) -> None:
         self.poller, self.state_dir, self.version = poller, state_dir, version
         self.interval = interval
+        self.fault = fault
         self.t0: float | None = None
         self.t0_wall: datetime | None = None
         self.error: str | None = None
@@ -184,7 +217,7 @@ class Trial:
         # Let the analysis prime and judge a few healthy readings, at a random phase.
         time.sleep(1.5 + random.uniform(0, self.interval))
         try:
-            inject(canary_port(self.state_dir, self.version))
+            inject(canary_port(self.state_dir, self.version), self.fault)
         except (OSError, LookupError) as exc:
             self.error = f"could not inject the fault: {exc!r}"
             return
@@ -216,8 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         default="scrape",
         help="what the check reads: the canary's /metrics, or the router's counters",
     )
+    parser.add_argument(
+        "--method",
+        choices=["threshold", "sequential"],
+        default="threshold",
+        help="sequential: the sequential check beside the current rule, three faults",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.method == "sequential":
+        return compare_methods(args)
 
     state = Path(tempfile.mkdtemp(prefix="rw-bench-rollback-"))
     listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
@@ -257,36 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"v1 did not deploy: {first.failure}")
         poller.start()
         for n in range(args.trials):
-            version = f"v{n + 2}"
-            trial = Trial(poller, state, version, args.interval)
-            trial.thread.start()
-            run = runs.deploy(rt, watched, "local", version)
-            trial.thread.join(10)
-            time.sleep(0.3)
-            restore = trial.restored_after("v1")
-            events = rt.store.events(run.id)
-            failed = next((e for e in events if e.type == "step.failed"), None)
-            detect = (
-                (failed.at - trial.t0_wall).total_seconds()
-                if failed is not None and trial.t0_wall is not None
-                else None
-            )
             results.append(
-                {
-                    "version": version,
-                    "status": run.status,
-                    "detect": detect,
-                    "restore": restore,
-                    "error": trial.error,
-                    "failure": run.failure,
-                }
-            )
-            shown = f"{restore:.3f} s" if restore is not None else "n/a"
-            det = f"{detect:.3f} s" if detect is not None else "n/a"
-            print(
-                f"trial {n + 1:2d} {version:>4}: {run.status:<11} detected after {det}, "
-                f"100% on v1 after {shown}" + (f"  ({trial.error})" if trial.error else ""),
-                file=sys.stderr,
+                one_trial(rt, poller, state, watched, f"v{n + 2}", args.interval, None, n + 1)
             )
     finally:
         poller.stop()
@@ -337,12 +350,199 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def one_trial(
+    rt: Runtime,
+    poller: Poller,
+    state: Path,
+    book: Path,
+    version: str,
+    interval: float,
+    fault: dict[str, Any] | None,
+    n: int,
+) -> dict[str, Any]:
+    """Release ``version`` under the watch ``book`` declares, inject ``fault``, time it."""
+    trial = Trial(poller, state, version, interval, fault)
+    trial.thread.start()
+    run = runs.deploy(rt, book, "local", version)
+    trial.thread.join(10)
+    time.sleep(0.3)
+    restore = trial.restored_after("v1")
+    events = rt.store.events(run.id)
+    failed = next((e for e in events if e.type == "step.failed"), None)
+    detect = (
+        (failed.at - trial.t0_wall).total_seconds()
+        if failed is not None and trial.t0_wall is not None
+        else None
+    )
+    shown = f"{restore:.3f} s" if restore is not None else "n/a"
+    det = f"{detect:.3f} s" if detect is not None else "n/a"
+    print(
+        f"trial {n:2d} {version:>4}: {run.status:<11} detected after {det}, "
+        f"100% on v1 after {shown}" + (f"  ({trial.error})" if trial.error else ""),
+        file=sys.stderr,
+    )
+    return {
+        "version": version,
+        "status": run.status,
+        "detect": detect,
+        "restore": restore,
+        "error": trial.error,
+        "failure": run.failure,
+    }
+
+
+def stable_p90_ms(poller: Poller, seconds: float = 2.0) -> float:
+    """The stable version's p90 as the poller sees it (gaps between its sequential answers)."""
+    began = time.monotonic()
+    time.sleep(seconds)
+    times = [at for at, _ in poller.since(began)]
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    return gaps[int(0.9 * (len(gaps) - 1))] * 1000 if gaps else 1.0
+
+
+def compare_methods(args: argparse.Namespace) -> int:
+    """The sequential check beside the current rule, same set-up, same invocation."""
+    # The poller thread shares this process with the run it watches; a short GIL switch
+    # interval keeps it from holding the run's event loop up to 5 ms at a time (both methods).
+    sys.setswitchinterval(0.0005)
+    state = Path(tempfile.mkdtemp(prefix="rw-bench-rollback-"))
+    listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+
+    def write(name: str, check: dict[str, Any] | None, watched: bool = True) -> Path:
+        book = runbook(
+            listen, admin, args.interval, args.failure_limit, watched=watched,
+            provider="router", check=check, pause="30s", weight=20,
+        )  # fmt: skip
+        path = state / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(book, sort_keys=False))
+        return path
+
+    plain = write("plain", None, watched=False)
+    settings = Settings(
+        state_dir=state, database_url=f"sqlite:///{state / 'runwright.db'}", user="bench"
+    )
+    rt = Runtime.open(settings)
+    poller = Poller(listen)
+    load: subprocess.Popen[bytes] | None = None
+    table: list[tuple[str, str, list[dict[str, Any]], float]] = []
+    try:
+        first = runs.deploy(rt, plain, "local", "v1")
+        if first.status != "succeeded":
+            raise SystemExit(f"v1 did not deploy: {first.failure}")
+        load = subprocess.Popen(
+            [sys.executable, "-m", "runwright.loadgen", f"http://{listen}/",
+             "--connections", "4", "--duration", "3600"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        poller.start()
+        time.sleep(1.0)
+        p90 = stable_p90_ms(poller)
+        print(
+            f"stable p90 through the router, as the poller sees it: {p90:.2f} ms", file=sys.stderr
+        )
+        slow = {**SEQUENTIAL, "latency": {"quantile": "p90"}}
+        scenarios = [
+            ("sequential", "fails 20%", SEQUENTIAL, {"error_rate": 0.2}),
+            ("current rule", "fails 20%", None, {"error_rate": 0.2}),
+            ("sequential", "fails 5%", SEQUENTIAL, {"error_rate": 0.05}),
+            ("current rule", "fails 5%", None, {"error_rate": 0.05}),
+            ("sequential", f"latency +{p90:.2f} ms (p90 x2)", slow, {"latency_ms": p90}),
+        ]
+        n = 2
+        for method, fault_name, check, fault in scenarios:
+            book = write(f"{method}-{fault_name}".replace(" ", "-"), check)
+            print(f"-- {method}, canary {fault_name}", file=sys.stderr)
+            results = []
+            before, began = served(rt, plain), time.monotonic()
+            for k in range(args.trials):
+                results.append(one_trial(rt, poller, state, book, f"v{n}", 0.5, fault, k + 1))
+                n += 1
+            rate = (served(rt, plain) - before) / (time.monotonic() - began)
+            table.append((method, fault_name, results, rate))
+    finally:
+        if load is not None:
+            load.terminate()
+            load.wait(10)
+        poller.stop()
+        asyncio.run(_teardown(rt, plain))
+        rt.close()
+        shutil.rmtree(state, ignore_errors=True)
+    return report_methods(table, args)
+
+
+def served(rt: Runtime, book_path: Path) -> int:
+    """Requests the router counted so far, all backends (for the load's rate)."""
+    book = rt.load(book_path)
+    router = rt.step_services(book, "local").router
+    assert router is not None
+    counters = asyncio.run(router.counters())
+    return sum(c.requests for c in counters.values())
+
+
+def report_methods(table: list[tuple[str, str, list[dict[str, Any]], float]], args: Any) -> int:
+    rows = []
+    print(
+        "canary at 20% (the demo's first weight) under the demo's load (4 connections + the "
+        "poller); current rule: "
+        f"router error ratio > 5%, interval {args.interval:g} s, failure_limit "
+        f"{args.failure_limit}; sequential: alpha 0.01; trials end at a 30 s pause"
+    )
+    print(f"{'method':<13} {'canary':<28} {'rolled back':>11} {'restore median':>15} "
+          f"{'max':>8} {'detect median':>14} {'load req/s':>10}  test's own part")  # fmt: skip
+    target = None
+    for method, fault, results, rate in table:
+        restores = [r["restore"] for r in results if r["restore"] is not None]
+        detects = [r["detect"] for r in results if r["detect"] is not None]
+        back = sum(r["status"] == "rolled_back" for r in results)
+        med = statistics.median(restores) if restores else None
+        rows.append({"method": method, "fault": fault, "rolled_back": back,
+                     "trials": len(results), "restore_median_seconds": med,
+                     "restore_max_seconds": max(restores) if restores else None,
+                     "detect_median_seconds": statistics.median(detects) if detects else None,
+                     "requests_per_second": rate, "results": results})  # fmt: skip
+        if method == "sequential" and fault == "fails 20%":
+            target = (med, back == len(results))
+        print(
+            f"{method:<13} {fault:<28} {back:>5} of {len(results):<3} "
+            f"{_s(med):>15} {_s(max(restores) if restores else None):>8} "
+            f"{_s(statistics.median(detects) if detects else None):>14} {rate:>10,.0f}  "
+            + (_floor(fault, rate) if method == "sequential" else "")
+        )
+    ok = target is not None and target[0] is not None and target[0] < 0.1 and target[1]
+    print(f"  {'MEETS' if ok else 'MISSES'} the bar: sequential, 20% failing, median < 100 ms")
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    return 0 if ok else 1
+
+
+def _floor(fault: str, rate: float) -> str:
+    """The expected canary requests the test needs for this fault (what ``plan`` computes,
+    the stable version failing nothing) and how long they take at the measured load and a
+    20% share: the statistics' own part of the time to detect; the rest is the machine."""
+    share = {"fails 20%": 0.2, "fails 5%": 0.05}.get(fault)
+    if share is None or rate <= 0:
+        return ""
+    found = expected_requests(share, baseline_rate=0.0, share=0.2, alpha=0.01)
+    if found.canary_requests is None:
+        return ""
+    n = found.canary_requests
+    return f"{n:.0f} canary requests = {_s(n / (rate * 0.2))}"
+
+
+def _s(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
 async def _teardown(rt: Runtime, path: Path) -> None:
     book = rt.load(path)
     services = rt.step_services(book, "local")
-    for inst in await services["driver"].instances(services["service"].name):
-        await services["driver"].stop(inst, 3.0)
-    await services["router"].stop()
+    driver, router, service = services.driver, services.router, services.service
+    assert driver is not None
+    assert router is not None
+    assert service is not None
+    for inst in await driver.instances(service.name):
+        await driver.stop(inst, 3.0)
+    await router.stop()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ returns, following the documented contract: 1 run failed or rolled back, 2 bad i
 
     RunwrightError
     ├── InputError (2)            bad runbook, flag, reference, or state the user must fix
-    │   └── RunbookError          carries file, line, column and a hint
+    │   ├── RunbookError          carries file, line, column and a hint
+    │   └── SettingError          a driver/router setting the world refutes (app adds file:line)
     ├── BlockedError (3)          the run cannot proceed now; a person or time unblocks it
     │   ├── LockedError           another run holds the (runbook, environment) lock
     │   ├── AwaitingInput         approval, attestation or settlement is needed
@@ -75,6 +76,17 @@ class RunbookError(InputError):
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+
+class SettingError(InputError):
+    """A driver or router setting that cannot work (unknown context, missing template...).
+
+    ``setting`` is the key path under the runbook's ``service`` section (``("driver",
+    "context")``), which the app layer turns into ``file:line:col``."""
+
+    def __init__(self, message: str, setting: tuple[str, ...], *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.setting = setting
 
 
 class BlockedError(RunwrightError):

@@ -33,10 +33,11 @@ from runwright.app import runs
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.engine.clock import SystemClock
-from runwright.engine.executor import Outcome, RunInfo, StepContext
+from runwright.engine.executor import Outcome, RunInfo
 from runwright.engine.store import StepRow
 from runwright.loadgen import run_load
 from runwright.steps.analysis import run_analysis
+from runwright.steps.services import StepContext, StepServices
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 ERROR_RATIO = (
@@ -86,11 +87,11 @@ def versions_served(address: str, requests: int = 40) -> dict[str, int]:
 def canary_runbook(listen: str, admin: str) -> dict[str, Any]:
     return {
         "name": "shop",
-        "vars": {"python": sys.executable, "faults": ""},
+        "vars": {"python": sys.executable, "error_rate": 0},
         "environments": {"local": {}},
         "service": {
             "command": "{{ python }} -m runwright.demo --port {{ port }} --version {{ version }}"
-            " {{ faults | raw }}",
+            " --error-rate {{ error_rate }}",
             "env": {"PYTHONPATH": SRC},
             "health": "/health",
             "start_timeout": "20s",
@@ -117,9 +118,9 @@ def canary_runbook(listen: str, admin: str) -> dict[str, Any]:
     }
 
 
-async def _teardown(services: Mapping[str, Any]) -> None:
-    driver, router = services["driver"], services["router"]
-    for inst in await driver.instances(services["service"].name):
+async def _teardown(services: StepServices) -> None:
+    driver, router, spec = services.release()
+    for inst in await driver.instances(spec.name):
         await driver.stop(inst, 3.0)
     await router.stop()
 
@@ -145,7 +146,7 @@ def test_a_canary_failing_its_scraped_error_rate_is_rolled_back_and_the_report_s
             assert good.status == "succeeded", good.failure
             assert versions_served(listen) == {"v1": 40}
             bad = runs.deploy(
-                rt, path, "local", "v2", runbook=book, overrides={"faults": "--error-rate 0.2"}
+                rt, path, "local", "v2", runbook=book, overrides={"error_rate": "0.2"}
             )
             assert bad.status == "rolled_back"
             assert versions_served(listen) == {"v1": 40}
@@ -168,6 +169,52 @@ def test_a_canary_failing_its_scraped_error_rate_is_rolled_back_and_the_report_s
     assert "(> 0.05) for 1s" in text
     assert "| error-rate |" in text
     assert "fail_if > 0.05" in text
+
+
+@pytest.mark.slow
+def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evidence(
+    state_dir: Path, run_cli: RunCli, free_port: Any
+) -> None:
+    listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    book_data = canary_runbook(listen, admin)
+    book_data["checks"] = {"errors": {"provider": "router", "method": "sequential", "alpha": 0.01}}
+    book_data["release"] = {**book_data["release"], "pause": "20s", "analysis": ["errors"]}
+    path = state_dir / "shop.yaml"
+    path.write_text(yaml.safe_dump(book_data, sort_keys=False))
+    settings = Settings(
+        state_dir=state_dir,
+        database_url=f"sqlite:///{state_dir / 'runwright.db'}",
+        user="alice",
+        environ={"PATH": os.environ.get("PATH", "")},
+    )
+    rt = Runtime.open(settings)
+    book = rt.load(path)
+    try:
+        with Load(listen):
+            good = runs.deploy(rt, path, "local", "v1", runbook=book)
+            assert good.status == "succeeded", good.failure
+            began = time.monotonic()
+            bad = runs.deploy(
+                rt, path, "local", "v2", runbook=book, overrides={"faults": "--error-rate 0.2"}
+            )
+            took = time.monotonic() - began
+            assert bad.status == "rolled_back"
+            assert versions_served(listen) == {"v1": 40}
+            rows = rt.store.measurements(bad.id)
+    finally:
+        asyncio.run(_teardown(rt.step_services(book, "local")))
+        rt.close()
+    assert took < 15  # the 20 s pause was cut short by the test's rejection
+    assert bad.failure is not None
+    assert "the canary v2 fails more often than the stable v1" in bad.failure
+    assert "requests; ratio" in bad.failure
+    assert "alpha 0.01" in bad.failure
+    judged = [r for r in rows if r["check"] == "errors"]
+    assert judged[-1]["verdict"] == "failed"
+    assert all(r["query"].startswith("sequential: v2 vs v1") for r in judged)
+    report = run_cli("report", str(bad.id))
+    assert report.returncode == 0, report.stderr
+    assert "fails more often" in report.stdout
 
 
 # --- a real Prometheus -----------------------------------------------------------------------
@@ -240,7 +287,7 @@ def context(
         variables=variables,
         output=lambda line: None,
         approvals=lambda gate: [],
-        services={},
+        services=StepServices(),
         record=lambda type_, data: None,
         actor="alice",
         attest=lambda gate, item, note: None,

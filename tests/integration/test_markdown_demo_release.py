@@ -74,7 +74,7 @@ def test_the_markdown_runbook_releases_the_demo_service_and_rolls_back_a_bad_one
         assert version_at(listen) == version
     bad = run_cli(
         "deploy", str(path), "-e", "local", "--version", "v3", *python,
-        "--var", "faults=--error-rate 1", env=env,
+        "--var", "error_rate=1", env=env,
     )  # fmt: skip
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "smoke: home page answers" in bad.stderr

@@ -56,3 +56,18 @@ def test_a_first_canary_plans_its_pauses_as_skipped_and_the_bake_under_analysis(
     notes = json.loads(done.stdout)["notes"]
     assert notes == ["analysis of error-rate: worst case 30s from a fault to the start of "
                      "rollback (bake)"]  # fmt: skip
+
+
+def test_plan_of_a_sequential_check_with_no_router_running_says_unknown_traffic(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    book = {
+        **RUNBOOK,
+        "checks": {"errors": {"provider": "router", "method": "sequential", "alpha": 0.01}},
+        "release": {**RUNBOOK["release"], "analysis": ["errors"]},  # type: ignore[dict-item]
+    }
+    path = tmp_path / "first.yaml"
+    path.write_text(yaml.safe_dump(book))
+    done = run_cli("plan", str(path), "-e", "production", "--version", "v1")
+    assert done.returncode == 0, done.stderr
+    assert "check errors: sequential; not judged here" in done.stdout

@@ -211,3 +211,34 @@ async def test_bodies_pass_and_an_oversized_head_is_refused(
         assert posted.text == "v1\n"
         huge = await client.get(url(settings), headers={"X-Big": "a" * 70_000})
         assert huge.status_code == 431
+
+
+async def test_a_counter_watch_is_told_of_a_request_as_it_is_counted(
+    router: BuiltinRouter, backends: list[Running], settings: RouterSettings
+) -> None:
+    await router.apply(table(backends, 50, 50))
+    watch = router.watch()
+    try:
+        generation, counters = await watch.next(-1, 0.0)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        same, _ = await watch.next(generation, 0.3)  # nothing happens: it waits its bound
+        assert same == generation
+        assert loop.time() - began >= 0.25
+
+        async def one_request() -> None:
+            await asyncio.sleep(0.2)
+            async with httpx.AsyncClient(trust_env=False) as client:
+                await client.get(url(settings))
+
+        sender = asyncio.create_task(one_request())
+        began = loop.time()
+        moved, after = await watch.next(generation, 10.0)
+        took = loop.time() - began
+        await sender
+        assert moved != generation
+        assert took < 2.0  # woken by the request, not by the 10 s bound
+        total = sum(c.requests for c in after.values())
+        assert total == sum(c.requests for c in counters.values()) + 1
+    finally:
+        await watch.aclose()

@@ -154,3 +154,65 @@ async def test_attach_to_a_running_haproxy_and_restart_with_the_saved_table(
     async with httpx.AsyncClient() as client:
         assert (await client.get(url(settings))).headers["x-version"] == "v2"
     assert "reload" not in again.config.read_text()
+
+
+@pytest.fixture
+def demo_pair() -> Iterator[dict[str, int]]:
+    """v1 healthy and v2 failing 30% of requests: the demo service, real processes."""
+    import subprocess
+    import sys
+
+    ports = {"v1": free_port(), "v2": free_port()}
+    faults: dict[str, list[str]] = {"v1": [], "v2": ["--error-rate", "0.3"]}
+    demos = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "runwright.demo",
+                "--port",
+                str(port),
+                "--version",
+                name,
+                *faults[name],
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for name, port in ports.items()
+    ]
+    try:
+        yield ports
+    finally:
+        for demo in demos:
+            demo.terminate()
+            demo.wait(10)
+
+
+async def test_a_sequential_check_reads_haproxys_counters_and_catches_a_failing_canary(
+    router: HAProxyRouter, settings: RouterSettings, demo_pair: dict[str, int]
+) -> None:
+    import time
+
+    from runwright.engine.clock import SystemClock
+    from runwright.engine.sequential import parse_sequential
+    from runwright.model.status import Verdict
+    from runwright.steps.sequential_watch import SequentialWatch, Sides
+
+    await asyncio.sleep(1.5)
+    await router.apply([Backend(n, "127.0.0.1", p, 50) for n, p in demo_pair.items()])
+    spec = parse_sequential("errors", {"provider": "router", "method": "sequential"})
+    watch = SequentialWatch(
+        spec, Sides("v2", "v1"), split=1, router=router, clock=SystemClock(),
+        measured=lambda rows: None,
+    )  # fmt: skip
+    load = asyncio.create_task(run_load(url(settings), connections=2, duration=15))
+    began = time.monotonic()
+    reason = await watch.run(began + 15)
+    took = time.monotonic() - began
+    load.cancel()
+    await asyncio.gather(load, return_exceptions=True)
+    assert watch.verdict is Verdict.FAILED, reason
+    assert reason is not None
+    assert "the canary v2 fails more often than the stable v1" in reason
+    assert took < 10

@@ -76,6 +76,7 @@ def test_migrations_create_the_schema_once(url: str, pg_cluster: Cluster) -> Non
         "events",
         "locks",
         "measurements",
+        "notifications",
         "revisions",
         "runs",
         "steps",

@@ -20,10 +20,10 @@ import yaml
 from runwright.app import runs
 from runwright.app.runtime import Runtime
 from runwright.databases.base import BackupInfo
-from runwright.databases.catalog import BackupCatalog, safe_name
+from runwright.databases.catalog import BackupCatalog, backup_root, safe_name
 from runwright.engine.store import RunRow, StepRow
 from runwright.errors import InputError
-from runwright.steps._databases import backup_root, find_backup, open_database
+from runwright.steps._databases import find_backup, open_database
 from runwright.steps._databases import shown as shown
 
 TARGET_ENV = "RUNWRIGHT_TARGET_DATABASE"
@@ -46,7 +46,7 @@ def restore_target(info: BackupInfo, to: str | None) -> str:
     """Where a restore goes: ``to``, else where the backup came from."""
     if to:
         return to
-    if info.engine not in ("postgres", "sqlite"):
+    if info.engine not in ("postgres", "sqlite", "rds"):
         raise InputError(f"backup {info.backup_id} is of a {info.engine} database: give --to")
     return info.source
 

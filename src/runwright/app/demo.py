@@ -31,17 +31,18 @@ from runwright.engine.store import RunRow
 from runwright.loadgen import LoadSnapshot, run_load
 from runwright.model.status import RunStatus
 from runwright.steps.router_metrics import ERROR_RATIO
+from runwright.steps.services import StepServices
 
 
 def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
     return {
         "name": "demo",
         "description": f"The runwright demo service, released blue-green behind {router}.",
-        "vars": {"python": sys.executable, "faults": ""},
+        "vars": {"python": sys.executable, "error_rate": 0},
         "environments": {"local": {"description": "this machine"}},
         "service": {
             "command": "{{ python }} -m runwright.demo --port {{ port }} --version {{ version }}"
-            " {{ faults | raw }}",
+            " --error-rate {{ error_rate }}",
             "health": "/health",
             "start_timeout": "20s",
             "stop_timeout": "5s",
@@ -196,9 +197,9 @@ def _rollback_seconds(rt: Runtime, run: RunRow) -> float | None:
     return (done.at - failed.at).total_seconds()
 
 
-async def _teardown(services: dict[str, Any]) -> None:
-    driver, router = services["driver"], services["router"]
-    for inst in await driver.instances(services["service"].name):
+async def _teardown(services: StepServices) -> None:
+    driver, router, spec = services.release()
+    for inst in await driver.instances(spec.name):
         await driver.stop(inst, 5.0)
     stop = getattr(router, "stop", None)
     if stop is not None:
@@ -252,7 +253,7 @@ def run_demo(
         say("3/4  release v3, whose home page fails: its smoke test must stop it")
         third = Release("v3", RunStatus.ROLLED_BACK)
         third.run = runs.deploy(
-            rt, path, "local", "v3", runbook=book, overrides={"faults": "--error-rate 1.0"}
+            rt, path, "local", "v3", runbook=book, overrides={"error_rate": "1.0"}
         )
         third.rollback_seconds = _rollback_seconds(rt, third.run)
         result.releases.append(third)
@@ -268,7 +269,7 @@ def run_demo(
             "local",
             "v4",
             runbook=rt.load(canary_path),
-            overrides={"faults": "--error-rate 0.2"},
+            overrides={"error_rate": "0.2"},
         )
         fourth.rollback_seconds = _rollback_seconds(rt, fourth.run)
         result.releases.append(fourth)

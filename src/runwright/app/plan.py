@@ -4,25 +4,33 @@ The same expansion feeds ``plan`` and ``deploy``, so what ``plan`` prints is wha
 does: environment approvals become a leading approval step, release strategies expand into
 their steps, and the rollback plan is listed with every undo in the order it would run.
 A step under analysis carries the definitions of its checks in its spec (journaled with the
-run), and the plan shows each check's worst-case time from a fault to the start of rollback.
+run), and the plan shows each check's worst-case time from a fault to the start of rollback
+(for a sequential check: the expected requests and time to a verdict at the traffic the
+router counted just before, ``recent_traffic``, or "unknown traffic").
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runwright.engine.clock import Clock, SystemClock
+from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
-from runwright.errors import InputError
+from runwright.errors import DriverError, InputError, RunbookError
 from runwright.model.durations import format_duration
 from runwright.model.loader import Runbook
 from runwright.model.schema import Environment, Step
 from runwright.model.templating import Placeholder
-from runwright.steps.analysis import check_spec, definitions, plan_lines, render_check
+from runwright.routers.base import Router
+from runwright.steps.analysis import check_rules, definitions, plan_lines, render_check
 from runwright.steps.base import PlanContext
 from runwright.steps.registry import describe, with_self_undo
+from runwright.steps.services import StepServices
 from runwright.steps.wait import nothing_beside
+from runwright.strategies.base import NEW
 
 
 def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
@@ -43,8 +51,10 @@ def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
         steps.append(_new("main", len(steps), "approval", step, {}))
     for phase, step in _main_steps(runbook, env_name):
         steps.append(_new("main", len(steps), phase, step, runbook.checks))
-    for n, step in enumerate(runbook.rollback):
-        steps.append(_new("rollback", n, "rollback", step, runbook.checks))
+    for step in runbook.rollback:
+        if step.runs_in(env_name):
+            n = sum(s.section == "rollback" for s in steps)
+            steps.append(_new("rollback", n, "rollback", step, runbook.checks))
     return steps
 
 
@@ -57,12 +67,13 @@ def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: st
         )
     steps = [s for s in expand(runbook, env_name, env) if s.phase == "approval"]
     for step in runbook.procedures[name]:
-        steps.append(_new("main", len(steps), name, step, runbook.checks))
+        if step.runs_in(env_name):
+            steps.append(_new("main", len(steps), name, step, runbook.checks))
     return steps
 
 
 def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
-    out = list(runbook.steps())
+    out = [(phase, step) for phase, step in runbook.steps() if step.runs_in(env_name)]
     if runbook.release is not None:
         try:
             from runwright.app.release import release_steps
@@ -87,7 +98,7 @@ def _new(
     if names:
         found = definitions(names, checks)
         for check, mapping in found.items():
-            check_spec(check, mapping)
+            check_rules(check, mapping)
         spec["checks"] = {check: dict(mapping) for check, mapping in found.items()}
     return NewStep(
         section=section,
@@ -148,6 +159,21 @@ class Plan:
         }
 
 
+PLAN_VERSION = "<version>"
+
+
+def _describe(runbook: Runbook, name: str, spec: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+    """A step's plan lines; a template that cannot render names the step and its line."""
+    try:
+        return describe(spec, ctx)
+    except RunbookError:
+        raise
+    except InputError as exc:
+        raise RunbookError(
+            f"step '{name}': {exc.message}", file=runbook.file, line=spec.get("line"), hint=exc.hint
+        ) from None
+
+
 class _Captured(dict[str, Any]):
     def __missing__(self, key: str) -> Placeholder:
         return Placeholder(f"<captured {key}>")
@@ -156,22 +182,33 @@ class _Captured(dict[str, Any]):
         return self.__missing__(key)
 
 
+def _mentions(steps: list[PlannedStep], text: str) -> bool:
+    return any(text in line for s in steps for line in [*s.lines, *(s.undo or [])])
+
+
 def build_plan(
     runbook: Runbook,
     env_name: str,
     env: Environment,
     version: str,
     variables: Mapping[str, Any],
-    services: Mapping[str, Any] | None = None,
+    services: StepServices | None = None,
+    traffic: Traffic | None = None,
 ) -> Plan:
-    ctx = PlanContext({**variables, "captured": _Captured()}, env_name, version, services or {})
+    if version != PLAN_VERSION:
+        runbook.check_version(version)
+    ctx = PlanContext(
+        {**variables, "captured": _Captured()}, env_name, version, services or StepServices()
+    )
     planned: list[PlannedStep] = []
     rollback: list[PlannedStep] = []
     watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}
+    share: float | None = None
     for new in expand(runbook, env_name, env):
         spec = new.spec
+        share = _canary_share(spec) or share
         undo_spec = spec.get("undo_step")
-        lines = describe(spec, ctx)
+        lines = _describe(runbook, new.name, spec, ctx)
         worst: float | None = None
         skipped = spec.get("kind") == "wait" and nothing_beside(
             spec.get("params") or {}, ctx.variables
@@ -180,9 +217,12 @@ def build_plan(
         if names:
             compare = (spec.get("params") or {}).get("compare")
             shown = {n: render_check(n, m, ctx.variables) for n, m in spec["checks"].items()}
-            extra, worst = plan_lines(names, shown, compare=compare)
+            extra, worst = plan_lines(names, shown, compare=compare, traffic=traffic, share=share)
             lines += extra
-            watched.setdefault(tuple(names), (worst, []))[1].append(new.name)
+            if all(is_sequential(spec["checks"][n]) for n in names):
+                worst = None
+            else:
+                watched.setdefault(tuple(names), (worst, []))[1].append(new.name)
         item = PlannedStep(
             section=new.section,
             phase=new.phase,
@@ -192,7 +232,7 @@ def build_plan(
             idempotent=bool(spec.get("idempotent")),
             timeout=spec.get("timeout"),
             retries=int(spec.get("retries") or 0),
-            undo=describe(undo_spec, ctx) if undo_spec else None,
+            undo=_describe(runbook, new.name, undo_spec, ctx) if undo_spec else None,
             worst_case_abort_seconds=worst,
         )
         (planned if new.section == "main" else rollback).append(item)
@@ -204,4 +244,53 @@ def build_plan(
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")
+    if runbook.release is None and version and not _mentions(planned + rollback, version):
+        notes.append(
+            f"the version {version} appears in no step: this runbook does the same whatever "
+            "--version says (write {{ version }} where it names the version)"
+        )
     return Plan(runbook.name, env_name, version, planned, rollback, notes)
+
+
+def _canary_share(spec: Mapping[str, Any]) -> float | None:
+    """The new version's share of traffic a release's traffic step sets, if it is one."""
+    weights = (spec.get("params") or {}).get("weights") if spec.get("kind") == "traffic" else None
+    if not isinstance(weights, Mapping) or NEW not in weights:
+        return None
+    total = sum(int(w) for w in weights.values())
+    new = int(weights[NEW])
+    return new / total if total and 0 < new < total else None
+
+
+def has_sequential(runbook: Runbook) -> bool:
+    return any(is_sequential(m) for m in runbook.checks.values())
+
+
+def recent_traffic(
+    router: Router, stable: str, *, seconds: float = 0.5, clock: Clock | None = None
+) -> Traffic:
+    """Requests a second through ``router`` over ``seconds`` (read twice; nothing is changed),
+    and the ``stable`` version's failure rate; "unknown traffic" when it cannot be told."""
+    clock = clock or SystemClock()
+
+    async def read() -> Traffic:
+        try:
+            before = await router.counters()
+            began = clock.monotonic()
+            await clock.sleep(seconds)
+            after = await router.counters()
+        except DriverError:
+            return Traffic(None, source="unknown traffic: the router's counters cannot be read")
+        took = max(clock.monotonic() - began, 1e-9)
+        total = sum(c.requests for c in after.values()) - sum(c.requests for c in before.values())
+        side = after.get(stable)
+        failure = (
+            (side.errors_5xx + side.failures) / side.requests
+            if side is not None and side.requests
+            else None
+        )
+        if total <= 0:
+            return Traffic(None, failure, f"unknown traffic: no request in the last {seconds:g}s")
+        return Traffic(total / took, failure, f"the router's counters over {seconds:g}s")
+
+    return asyncio.run(read())

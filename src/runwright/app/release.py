@@ -48,5 +48,6 @@ def service_name(runbook: Runbook, environment: str) -> str:
 def release_variables(runbook: Runbook, previous: str) -> dict[str, Any]:
     out: dict[str, Any] = {"previous_version": previous}
     if runbook.service is not None:
-        out["service_url"] = f"http://{runbook.service.router.listen}"
+        router = runbook.service.router
+        out["service_url"] = router.url
     return out

@@ -1,21 +1,31 @@
 """The sign-off sheet of a run: every gate item, approval and step with who, when and evidence.
 
 It is what the seeds' "Deployment Sign-off" tables ask a person to fill in by hand, produced
-from the journal instead. Everything in it already went through redaction when it was stored.
+from the journal instead. ``collect`` reads the journal once into a ``Report``; the Markdown
+and the printable HTML sheets are two templates over that one model
+(``app/templates/report.md.j2`` and ``report.html.j2``), so they cannot disagree. Everything
+in it already went through redaction when it was stored; the HTML template escapes every
+value (step output and notes are user-controlled).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
+
+import jinja2
 
 from runwright.app.runtime import Runtime
 from runwright.engine.audit import verify_run
 from runwright.engine.store import ApprovalRow, RunRow, StepRow
 from runwright.model.durations import format_duration
-from runwright.model.status import BAD_ENDINGS, StepStatus
+from runwright.model.status import BAD_ENDINGS, RunStatus, StepStatus, Verdict
 
 EXCERPT_LINES = 8
+_GOOD = {RunStatus.SUCCEEDED, Verdict.PASSED, "proven", "attested"}
+_BAD = BAD_ENDINGS | {Verdict.FAILED, Verdict.ERROR, "not proven"}
 
 
 def _t(value: datetime | None) -> str:
@@ -28,6 +38,13 @@ def _dur(step: StepRow) -> str:
     return "-"
 
 
+def _when(value: Any) -> str:
+    try:
+        return _t(datetime.fromisoformat(str(value))) if value else ""
+    except ValueError:
+        return str(value)
+
+
 def number(value: Any) -> str:
     """A measured value as a person reads it: 4 significant digits, "no data" for None."""
     if value is None:
@@ -37,8 +54,90 @@ def number(value: Any) -> str:
     return str(value)
 
 
-def _cell(text: Any) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+@dataclass(frozen=True)
+class Approval:
+    step: str
+    user: str
+    at: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the checklists: a gate item, or a step done by hand."""
+
+    gate: str
+    item: str
+    who: str
+    when: str
+    evidence: str
+    verdict: str  # proven | attested | not proven, or the step's status
+
+
+@dataclass(frozen=True)
+class StepLine:
+    phase: str
+    name: str
+    kind: str
+    status: str
+    undo_status: str
+    started: str
+    duration: str
+    attempts: int
+    summary: str
+
+
+@dataclass(frozen=True)
+class RollbackEvent:
+    at: str
+    type: str
+    step: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    at: str
+    check: str
+    query: str
+    value: str
+    condition: str
+    verdict: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    name: str
+    lines: list[str]
+    earlier: int  # lines before the excerpt (read them with `runwright logs RUN`)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the sign-off sheet shows, read once from the journal."""
+
+    run: RunRow
+    started: str
+    finished: str
+    duration: str
+    chain_ok: bool
+    chain: str
+    approvals: list[Approval]
+    checks: list[Check]
+    checks_ok: bool
+    steps: list[StepLine]
+    undone: list[StepLine]
+    rollback_steps: list[StepLine]
+    rollback_events: list[RollbackEvent]
+    ended_badly: bool
+    measurements: list[Measurement]
+    excerpts: list[Excerpt]
+    verifiers: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.run.status == RunStatus.SUCCEEDED and self.checks_ok
 
 
 def who_of(a: ApprovalRow) -> str:
@@ -46,155 +145,137 @@ def who_of(a: ApprovalRow) -> str:
     return a.user if a.via != "self_declared" else f"{a.user} (self-declared)"
 
 
-def collect(rt: Runtime, run: RunRow) -> dict[str, Any]:
+def _line(s: StepRow) -> StepLine:
+    return StepLine(
+        s.phase, s.name, s.kind, s.status, s.undo_status or "", _t(s.started_at), _dur(s),
+        s.attempts, s.summary or "",
+    )  # fmt: skip
+
+
+def _checks(steps: list[StepRow], attest: list[Any]) -> list[Check]:
+    rows: list[Check] = []
+    for g in steps:
+        if g.kind != "gate" and not g.spec.get("manual"):
+            continue
+        items = g.data.get("items") or []
+        if not items:
+            who = next((a for a in attest if a.gate == g.name), None)
+            label = "done by hand" if g.spec.get("manual") else "(not reached)"
+            rows.append(Check(
+                g.name, label, who_of(who) if who else "-", _t(who.at) if who else "-",
+                (who.note or "") if who else g.status, "attested" if who else g.status,
+            ))  # fmt: skip
+            continue
+        for item in items:
+            proven = item.get("proven")
+            verdict = (
+                "proven" if proven else "attested" if item.get("attested_by") else "not proven"
+            )
+            rows.append(Check(
+                g.name, str(item.get("text") or ""),
+                str(item.get("attested_by") or ("check" if proven else "-")),
+                _when(item.get("at")) or _t(g.finished_at),
+                str(item.get("evidence") or item.get("note") or ""), verdict,
+            ))  # fmt: skip
+    return rows
+
+
+def _rollback_events(events: list[Any], rollback: list[StepRow]) -> list[RollbackEvent]:
+    names = {r.name for r in rollback}
+    shown = sorted(
+        (ev.seq, ev)
+        for ev in events
+        if ev.type.startswith("undo.")
+        or (ev.type.startswith("step.") and ev.step in names)
+        or ev.type == "rollback.started"
+    )
+    return [
+        RollbackEvent(
+            _t(ev.at),
+            ev.type,
+            ev.step or "",
+            str(ev.data.get("reason") or ev.data.get("summary") or ev.data.get("error") or ""),
+        )
+        for _, ev in shown
+    ]
+
+
+def _excerpts(steps: list[StepRow]) -> list[Excerpt]:
+    out = []
+    for s in steps:
+        if s.output.strip():
+            lines = s.output.rstrip("\n").splitlines()
+            out.append(Excerpt(s.name, lines[-EXCERPT_LINES:], max(0, len(lines) - EXCERPT_LINES)))
+    return out
+
+
+def collect(rt: Runtime, run: RunRow) -> Report:
+    """Read the run's journal once into the model both sheets are rendered from."""
     steps = rt.store.steps(run.id)
     events = rt.store.events(run.id)
-    approvals = rt.store.approvals(run.id)
+    every = rt.store.approvals(run.id)
     verdict = verify_run(rt.store, run.id)
     ok, chain = verdict.ok, verdict.message
-    by_step: dict[str, list[Any]] = {}
-    for ev in events:
-        if ev.step:
-            by_step.setdefault(ev.step, []).append(ev)
-    return {
-        "run": run,
-        "steps": steps,
-        "events": events,
-        "approvals": approvals,
-        "chain_ok": ok,
-        "chain": chain,
-        "by_step": by_step,
-        "measurements": rt.store.measurements(run.id),
-    }
+    approvals = [a for a in every if a.kind == "approval"]
+    attest = [a for a in every if a.kind == "attestation"]
+    checks = _checks(steps, attest)
+    main = [s for s in steps if s.section == "main"]
+    rollback = [s for s in steps if s.section == "rollback" and s.status != StepStatus.PENDING]
+    elapsed = (run.finished_at - run.created_at).total_seconds() if run.finished_at else None
+    return Report(
+        run=run,
+        started=_t(run.created_at),
+        finished=_t(run.finished_at),
+        duration=format_duration(elapsed) if elapsed is not None else "-",
+        chain_ok=ok,
+        chain=chain,
+        approvals=[Approval(a.gate, who_of(a), _t(a.at), a.note or "") for a in approvals],
+        checks=checks,
+        checks_ok=all(c.verdict in ("proven", "attested") for c in checks),
+        steps=[_line(s) for s in main],
+        undone=[_line(s) for s in main if s.undo_status],
+        rollback_steps=[_line(s) for s in rollback],
+        rollback_events=_rollback_events(events, rollback),
+        ended_badly=run.status in BAD_ENDINGS,
+        measurements=[
+            Measurement(
+                _t(m["at"]), str(m["check"]), str(m["query"]), number(m["value"]),
+                str(m["condition"]), str(m["verdict"]), str(m.get("detail") or ""),
+            )
+            for m in rt.store.measurements(run.id)
+        ],  # fmt: skip
+        excerpts=_excerpts(steps),
+        verifiers=sorted({who_of(a) for a in attest} | {who_of(a) for a in approvals}),
+    )
+
+
+def _cell(text: Any) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _css_class(text: str) -> str:
+    return "ok" if text in _GOOD else ("bad" if text in _BAD else "wait")
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("runwright.app", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cell"] = _cell
+    env.filters["css"] = _css_class
+    return env
+
+
+def render(report: Report, template: str) -> str:
+    """``report`` through ``templates/report.<template>.j2`` (md or html)."""
+    return _templates().get_template(f"report.{template}.j2").render(r=report).rstrip("\n")
 
 
 def markdown(rt: Runtime, run: RunRow) -> str:
-    data = collect(rt, run)
-    steps: list[StepRow] = data["steps"]
-    out: list[str] = []
-    add = out.append
-    add(f"# Deployment report: {run.runbook} {run.version} to {run.environment}")
-    add("")
-    add(f"- **Run:** {run.id} ({run.kind})")
-    add(f"- **Outcome:** {run.status.upper().replace('_', ' ')}")
-    add(f"- **Deployed by:** {run.initiator}")
-    add(f"- **Started:** {_t(run.created_at)}")
-    add(f"- **Finished:** {_t(run.finished_at)}")
-    if run.finished_at:
-        add(
-            f"- **Duration:** {format_duration((run.finished_at - run.created_at).total_seconds())}"
-        )
-    if run.revision:
-        add(f"- **Revision:** {run.revision}")
-    add(f"- **Runbook:** `{run.runbook_file}` (sha256 {run.runbook_digest[:16]})")
-    if run.failure:
-        add(f"- **Why it failed:** {run.failure}")
-    add(f"- **Audit trail:** {'intact' if data['chain_ok'] else 'TAMPERED'}: {data['chain']}")
-    add("")
-    approvals = [a for a in data["approvals"] if a.kind == "approval"]
-    add("## Approvals")
-    add("")
-    if approvals:
-        add("| Step | Approved by | When | Note |")
-        add("|---|---|---|---|")
-        for a in approvals:
-            add(f"| {_cell(a.gate)} | {_cell(who_of(a))} | {_t(a.at)} | {_cell(a.note)} |")
-    else:
-        add("None required.")
-    add("")
-    gates = [s for s in steps if s.kind == "gate" or s.spec.get("manual")]
-    if gates:
-        add("## Checklists")
-        add("")
-        add("| Gate | Item | Verified by | When | Evidence |")
-        add("|---|---|---|---|---|")
-        attest = [a for a in data["approvals"] if a.kind == "attestation"]
-        for g in gates:
-            items = g.data.get("items") or []
-            if not items and g.spec.get("manual"):
-                who = next((a for a in attest if a.gate == g.name), None)
-                add(
-                    f"| {_cell(g.name)} | done by hand | {_cell(who_of(who) if who else '-')} | "
-                    f"{_t(who.at) if who else '-'} | {_cell(who.note if who else g.status)} |"
-                )
-            for item in items:
-                who = item.get("attested_by") or ("check" if item.get("proven") else "-")
-                when = item.get("at") or _t(g.finished_at)
-                evidence = item.get("evidence") or item.get("note") or ""
-                add(
-                    f"| {_cell(g.name)} | {_cell(item.get('text'))} | {_cell(who)} | "
-                    f"{_cell(when)} | {_cell(evidence)} |"
-                )
-            if not items and not g.spec.get("manual"):
-                add(f"| {_cell(g.name)} | (not reached) | - | - | {g.status} |")
-        add("")
-    add("## Steps")
-    add("")
-    add("| # | Phase | Step | Kind | Outcome | Started | Duration | Attempts | Result |")
-    add("|---|---|---|---|---|---|---|---|---|")
-    for n, s in enumerate([s for s in steps if s.section == "main"], 1):
-        outcome = s.status + (f", undo {s.undo_status}" if s.undo_status else "")
-        add(
-            f"| {n} | {_cell(s.phase)} | {_cell(s.name)} | {s.kind} | {outcome} | "
-            f"{_t(s.started_at)} | {_dur(s)} | {s.attempts} | {_cell(s.summary)} |"
-        )
-    add("")
-    undone = [s for s in steps if s.section == "main" and s.undo_status]
-    rollback = [s for s in steps if s.section == "rollback" and s.status != StepStatus.PENDING]
-    if undone or rollback or run.status in BAD_ENDINGS:
-        add("## Rollback")
-        add("")
-        order = sorted(
-            [
-                (ev.seq, ev)
-                for ev in data["events"]
-                if ev.type.startswith("undo.")
-                or (ev.type.startswith("step.") and ev.step in {r.name for r in rollback})
-                or ev.type == "rollback.started"
-            ],
-        )
-        if not order:
-            add("Nothing to undo.")
-        for _, ev in order:
-            detail = ev.data.get("reason") or ev.data.get("summary") or ev.data.get("error") or ""
-            add(
-                f"- {_t(ev.at)} {ev.type} {ev.step or ''} {('-- ' + str(detail)) if detail else ''}"
-            )
-        add("")
-    if data["measurements"]:
-        add("## Measurements")
-        add("")
-        add("| When | Check | Query | Value | Condition | Verdict | Detail |")
-        add("|---|---|---|---|---|---|---|")
-        for m in data["measurements"]:
-            add(
-                f"| {_t(m['at'])} | {_cell(m['check'])} | `{_cell(m['query'])}` | "
-                f"{number(m['value'])} | {_cell(m['condition'])} | {_cell(m['verdict'])} | "
-                f"{_cell(m.get('detail') or '')} |"
-            )
-        add("")
-    add("## Output excerpts")
-    add("")
-    for s in steps:
-        if not s.output.strip():
-            continue
-        lines = s.output.rstrip("\n").splitlines()
-        excerpt = lines[-EXCERPT_LINES:]
-        add(f"### {s.name}")
-        add("")
-        add("```")
-        if len(lines) > EXCERPT_LINES:
-            add(f"... ({len(lines) - EXCERPT_LINES} earlier lines: runwright logs {run.id})")
-        out.extend(excerpt)
-        add("```")
-        add("")
-    add("## Sign-off")
-    add("")
-    add("| Role | Name | Date |")
-    add("|---|---|---|")
-    add(f"| Deployed by | {run.initiator} | {_t(run.created_at)} |")
-    for a in approvals:
-        add(f"| Approved by | {who_of(a)} | {_t(a.at)} |")
-    add("| Verified by | | |")
-    add("")
-    return "\n".join(out)
+    """The run's sign-off sheet in Markdown."""
+    return render(collect(rt, run), "md") + "\n"

@@ -68,18 +68,33 @@ def deploy(
         raise InputError("--version must not be empty")
     if procedure is not None:
         kind = "procedure"
+    if procedure is None or version != "-":
+        book.check_version(version)
     check_windows(env_name, environment, rt.clock.now())
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     secrets = rt.secrets(book, required=True)
+    repair_revisions(rt, book.name, env_name)
+    take_over_abandoned(rt, book.name, env_name)
+    previous = previous_version(rt.store, book.name, env_name)
+    if procedure is None:
+        checking = rt.variables(
+            book,
+            env_name,
+            environment,
+            version=version,
+            overrides=overrides or {},
+            secrets=secrets,
+            run_id=None,
+            initiator=rt.settings.user,
+            previous_version=previous,
+        )
+        rt.checked_services(book, env_name, checking)
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:
         steps = expand(book, env_name, environment)
     user = rt.settings.user
-    repair_revisions(rt, book.name, env_name)
-    take_over_abandoned(rt, book.name, env_name)
-    previous = previous_version(rt.store, book.name, env_name)
     run_id = rt.store.create_run(
         runbook=book.name,
         environment=env_name,

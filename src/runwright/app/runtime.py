@@ -8,7 +8,7 @@ names) and registered for redaction before anything runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,19 @@ from runwright.app.settings import Settings
 from runwright.engine.chain import KEY_ENV, load_key
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.processes import owner_dead
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
 from runwright.engine.store import Store
 from runwright.errors import InputError, RunbookError
-from runwright.model.loader import Runbook, load_runbook, load_text
+from runwright.model.loader import Runbook, build_runbook, load_runbook, load_text
 from runwright.model.schema import Environment
+from runwright.model.source import Source
+from runwright.model.templating import outside
 from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
+from runwright.steps.services import StepServices
 
 
 def _markdown_parser() -> Any:
@@ -46,13 +50,18 @@ def read_runbook_text(text: str, file: str) -> Runbook:
     return load_text(text, file, param_models(), _markdown_parser(), validate_check)
 
 
+def validate_source(source: Source) -> Runbook:
+    """Validate an already-read document (an import, before it is written) like a file."""
+    return build_runbook(source, param_models(), validate_check)
+
+
 @dataclass
 class Runtime:
     settings: Settings
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     observer: Observer = field(default_factory=NullObserver)
-    services: dict[str, Any] = field(default_factory=dict)
+    interrupt: Interrupt = field(default_factory=Interrupt)
 
     @classmethod
     def open(
@@ -133,25 +142,26 @@ class Runtime:
         previous_version: str = "",
         planning: bool = False,
     ) -> dict[str, Any]:
-        merged = {**runbook.vars, **env.vars, **overrides}
+        given = {k: outside(v, f"--var {k}") for k, v in overrides.items()}
+        merged = {**runbook.vars, **env.vars, **given}
         return {
             **merged,
             "vars": merged,
-            "version": version,
+            "version": outside(version, "--version"),
             "environment": env_name,
             "runbook": runbook.name,
             "run_id": run_id if run_id is not None else "<run id>",
             "initiator": initiator,
             "secrets": dict(secrets),
             "state_dir": str(self.settings.state_dir),
-            **release_variables(runbook, previous_version),
+            **release_variables(runbook, outside(previous_version, "the previous version")),
             **(PLAN_PLACEHOLDERS if planning else {}),
         }
 
     def redactor(self, secrets: Mapping[str, str]) -> Redactor:
         return Redactor(v for v in secrets.values() if v != "***")
 
-    def scheduler(self) -> Scheduler:
+    def scheduler(self) -> Scheduler[StepServices]:
         return Scheduler(
             self.store,
             RegistryExecutor(),
@@ -162,28 +172,41 @@ class Runtime:
                 crash_at=self.settings.crash_at,
                 owner_dead=owner_dead,
                 actor_via=str(self.settings.via),
+                interrupt=self.interrupt,
             ),
             observer=self.observer,
         )
+
+    def checked_services(
+        self, runbook: Runbook, env_name: str, variables: Mapping[str, Any] | None = None
+    ) -> StepServices:
+        """The run's services after its driver and router settings were checked against the
+        world (read-only): a setting that cannot work is an InputError at its position."""
+        services = self.step_services(runbook, env_name, variables)
+        from runwright.app.services import verify_aws_checks, verify_services
+
+        if runbook.service is not None:
+            verify_services(runbook, services)
+        verify_aws_checks(runbook)
+        return services
 
     def step_services(
         self,
         runbook: Runbook | None = None,
         env_name: str = "",
         variables: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        services: dict[str, Any] = {
-            "environ": dict(self.settings.environ),
-            "state_dir": self.settings.state_dir,
-        }
+    ) -> StepServices:
+        services = StepServices(
+            environ=dict(self.settings.environ), state_dir=self.settings.state_dir
+        )
         if runbook is not None and runbook.service is not None:
             from runwright.app.services import build_services
 
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
-            services.update(build_services(self.settings, runbook, env_name, plain))
+            driver, router, spec = build_services(self.settings, runbook, env_name, plain)
+            services = replace(services, driver=driver, router=router, service=spec)
         if runbook is not None and runbook.sinks:
             from runwright.app.notifications import messenger_for
 
-            services["messenger"] = messenger_for(runbook, variables or {})
-        services.update(self.services)
+            services = replace(services, notifier=messenger_for(runbook, variables or {}))
         return services

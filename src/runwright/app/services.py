@@ -1,21 +1,47 @@
 """Build the driver and router a runbook's ``service`` section asks for, for the steps to use.
 
 Each environment gets its own service name (``NAME-ENV``), so staging and production
-versions never share pid files, and its own router state directory.
+versions never share pid files, Deployments or router state. Settings are resolved here, at
+the edge of the run: paths relative to the runbook's directory, the kubeconfig from the
+runbook, else ``KUBECONFIG``/``~/.kube/config`` of the environment runwright started in, else
+the pod's service account. ``verify_services`` checks driver and router settings against the
+world (read-only) before a run or a plan, turning a ``SettingError`` into ``file:line:col``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runwright.app.release import service_name
 from runwright.app.settings import Settings
-from runwright.drivers.base import ServiceSpec
-from runwright.drivers.local import LocalDriver, LocalSettings
+from runwright.drivers.base import Driver, ServiceSpec, Verified
 from runwright.engine.clock import SystemClock
+from runwright.errors import RunbookError, SettingError
+from runwright.kube.client import Kube
 from runwright.model.loader import Runbook
+from runwright.model.release import (
+    AlbRouterSpec,
+    AwsSpec,
+    CommandDriverSpec,
+    CommandRouterSpec,
+    EcsDriverSpec,
+    GatewayApiRouterSpec,
+    IngressNginxRouterSpec,
+    KubernetesDriverSpec,
+    LocalRouterSpec,
+    ServiceSelectorRouterSpec,
+)
+from runwright.model.source import parse_yaml
+from runwright.model.templating import render
 from runwright.routers import make_router
-from runwright.routers.base import RouterSettings, split_address
+from runwright.routers.base import Router, RouterSettings, split_address
+from runwright.steps.services import Release, StepServices
+
+if TYPE_CHECKING:
+    from runwright.aws.session import AwsSettings
 
 
 def admin_address(listen: str, admin: str | None) -> str:
@@ -25,12 +51,30 @@ def admin_address(listen: str, admin: str | None) -> str:
     return f"{host}:{port + 1}"
 
 
+def _base_dir(runbook: Runbook) -> Path:
+    return Path(runbook.file).resolve().parent if runbook.file != "<memory>" else Path.cwd()
+
+
+def _kubeconfig(settings: Settings, runbook: Runbook, given: str | None) -> Path | None:
+    if given:
+        path = Path(given).expanduser()
+        return path if path.is_absolute() else _base_dir(runbook) / path
+    env = settings.environ.get("KUBECONFIG")
+    if env:
+        return Path(env.split(":")[0]).expanduser()
+    home = settings.environ.get("HOME")
+    if home and (Path(home) / ".kube" / "config").is_file():
+        return Path(home) / ".kube" / "config"
+    return None
+
+
 def build_services(
     settings: Settings, runbook: Runbook, env_name: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> Release:
     service = runbook.service
     assert service is not None
     name = service_name(runbook, env_name)
+    plain = {k: str(v) for k, v in (variables or {}).items()}
     spec = ServiceSpec(
         name=name,
         command=service.command,
@@ -39,23 +83,216 @@ def build_services(
         cwd=service.cwd,
         start_timeout=service.start_timeout,
         stop_timeout=service.stop_timeout,
-        variables={k: str(v) for k, v in (variables or {}).items()},
+        variables=plain,
     )
     clock = SystemClock()
-    driver: Any = None
-    if service.driver == "fake":
+    driver_spec, router_spec = service.driver, service.router
+    if isinstance(driver_spec, KubernetesDriverSpec):
+        from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
+        from runwright.kube.client import KubeSettings
+
+        kube = Kube(
+            KubeSettings(
+                kubeconfig=_kubeconfig(settings, runbook, driver_spec.kubeconfig),
+                context=driver_spec.context,
+                namespace=driver_spec.namespace,
+            )
+        )
+        template = driver_spec.template
+        kdriver = KubernetesDriver(
+            kube,
+            KubernetesSettings(
+                image=driver_spec.image,
+                service=name,
+                template_file=(_base_dir(runbook) / template) if template else None,
+                template_deployment=driver_spec.template_deployment,
+                container=driver_spec.container,
+                port=driver_spec.port,
+                retain=driver_spec.retain,
+                version_label=driver_spec.version_label,
+                poll_interval=driver_spec.poll_interval,
+                log_lines=driver_spec.log_lines,
+                variables=plain,
+            ),
+            clock,
+        )
+        routes = _kube_router(kube, router_spec, name, driver_spec.version_label)
+        return Release(kdriver, routes, spec)
+    driver: Driver | None = None
+    if isinstance(driver_spec, CommandDriverSpec):
+        from runwright.drivers.command import CommandDriver, CommandSettings
+
+        driver = CommandDriver(
+            CommandSettings(
+                start=driver_spec.start,
+                stop=driver_spec.stop,
+                list=driver_spec.list,
+                health=driver_spec.health,
+                timeout=driver_spec.timeout,
+                cwd=service.cwd or str(_base_dir(runbook)),
+                env=dict(service.env),
+                variables={**plain, "service": name},
+            ),
+            clock,
+        )
+    elif isinstance(driver_spec, EcsDriverSpec):
+        from runwright.drivers.ecs import EcsDriver, EcsSettings
+
+        t = _templated(plain, "service.driver")
+        driver = EcsDriver(
+            EcsSettings(
+                aws=_aws(driver_spec, t),
+                cluster=t(driver_spec.cluster),
+                task_definition=t(driver_spec.task_definition),
+                image=driver_spec.image,
+                mode=driver_spec.mode,
+                service=t(driver_spec.service) if driver_spec.service else None,
+                container=driver_spec.container,
+                target_groups=tuple(t(g) for g in driver_spec.target_groups),
+                container_port=driver_spec.container_port,
+                desired_count=driver_spec.desired_count,
+                poll_interval=driver_spec.poll_interval,
+                launch_type=driver_spec.launch_type,
+                network=dict(driver_spec.network),
+                variables=plain,
+            ),
+            clock,
+        )
+    elif driver_spec.kind == "fake":
         from runwright.drivers.fake import FakeDriver
 
         driver = FakeDriver(clock)
-    router_settings = RouterSettings(
-        state_dir=settings.state_dir / "routers" / name,
-        listen=service.router.listen,
-        admin=admin_address(service.router.listen, service.router.admin),
-    )
-    if driver is None:
+    if isinstance(router_spec, CommandRouterSpec):
+        from runwright.routers.command import CommandRouter, CommandRouterSettings
+
+        router: Router = CommandRouter(
+            CommandRouterSettings(
+                route=router_spec.route,
+                timeout=router_spec.timeout,
+                cwd=service.cwd or str(_base_dir(runbook)),
+                env=dict(service.env),
+                variables={**plain, "service": name},
+            )
+        )
+        reserved: frozenset[int] = frozenset()
+    elif isinstance(router_spec, AlbRouterSpec):
+        from runwright.routers.alb import AlbRouter, AlbSettings
+
+        t = _templated(plain, "service.router")
+        router = AlbRouter(
+            AlbSettings(
+                aws=_aws(router_spec, t),
+                listener=t(router_spec.listener),
+                target_groups=tuple(t(g) for g in router_spec.target_groups),
+                rule=t(router_spec.rule) if router_spec.rule else None,
+                drain=router_spec.drain,
+            ),
+            clock,
+        )
+        reserved = frozenset()
+    else:
+        assert isinstance(router_spec, LocalRouterSpec)
+        router_settings = RouterSettings(
+            state_dir=settings.state_dir / "routers" / name,
+            listen=router_spec.listen,
+            admin=admin_address(router_spec.listen, router_spec.admin),
+        )
+        router = make_router(router_spec.kind, router_settings, clock)
         reserved = frozenset(
             split_address(a)[1] for a in (router_settings.listen, router_settings.admin)
         )
+    if driver is None:
+        from runwright.drivers.local import LocalDriver, LocalSettings
+
         driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
-    router = make_router(service.router.kind, router_settings, clock)
-    return {"driver": driver, "router": router, "service": spec}
+    return Release(driver, router, spec)
+
+
+def _templated(variables: Mapping[str, str], where: str) -> Callable[[str], str]:
+    """Render a setting with the runbook's variables (ARNs and endpoints often come from vars)."""
+    return lambda value: render(value, variables, where=where)
+
+
+def _aws(spec: AwsSpec, t: Callable[[str], str]) -> AwsSettings:
+    from runwright.aws.session import AwsSettings
+
+    return AwsSettings(
+        region=t(spec.region) or None if spec.region else None,
+        profile=spec.profile,
+        endpoint_url=t(spec.endpoint_url) or None if spec.endpoint_url else None,
+    )
+
+
+def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Router:
+    if isinstance(spec, ServiceSelectorRouterSpec):
+        from runwright.routers.service_selector import ServiceSelectorRouter
+
+        return ServiceSelectorRouter(kube, spec.service, owner, version_label)
+    if isinstance(spec, IngressNginxRouterSpec):
+        from runwright.routers.ingress_nginx import IngressNginxRouter
+
+        return IngressNginxRouter(kube, spec.ingress, spec.canary_ingress, owner)
+    assert isinstance(spec, GatewayApiRouterSpec)
+    from runwright.routers.gateway_api import GatewayApiRouter
+
+    return GatewayApiRouter(kube, spec.route, owner)
+
+
+def verify_services(runbook: Runbook, services: StepServices) -> None:
+    """Check the driver's and router's settings against the world, read-only; a setting that
+    cannot work is an InputError at its ``file:line:col`` in the runbook."""
+    parts: tuple[object, ...] = (services.driver, services.router)
+    targets = [s for s in parts if isinstance(s, Verified)]
+    if not targets:
+        return
+
+    async def check() -> None:
+        try:
+            for target in targets:
+                await target.verify()
+        finally:
+            kube = getattr(services.driver, "kube", None)
+            if kube is not None:
+                await kube.close()
+
+    try:
+        asyncio.run(check())
+    except SettingError as exc:
+        raise _located(runbook, exc) from None
+
+
+def verify_aws_checks(runbook: Runbook) -> None:
+    """A CloudWatch check needs a region and credentials from the AWS chain: say so before
+    the run starts (at the check's position), not when a bake is half done."""
+    from runwright.aws.session import AwsSettings, check_credentials
+
+    for name, mapping in runbook.checks.items():
+        if mapping.get("provider") != "cloudwatch":
+            continue
+        aws = AwsSettings(region=mapping.get("region"), profile=mapping.get("profile"))
+        try:
+            check_credentials(aws, f"check {name}")
+        except SettingError as exc:
+            where = exc.setting[-1] if exc.setting[-1] in mapping else "provider"
+            raise _located(runbook, exc, ("checks", name, where)) from None
+
+
+def _located(
+    runbook: Runbook, exc: SettingError, at: tuple[str, ...] | None = None
+) -> RunbookError:
+    path = at or ("service", *exc.setting)
+    line = column = None
+    try:
+        source = parse_yaml(runbook.text, runbook.file)
+        pos = source.positions.of(path)
+        if pos is not None:
+            line, column = pos
+    except Exception:  # noqa: BLE001 - a Markdown runbook has no YAML positions to offer
+        pos = None
+    return RunbookError(
+        f"{'.'.join(path)}: {exc.message}",
+        file=runbook.file,
+        line=line,
+        column=column,
+        hint=exc.hint,
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from runwright.app.runtime import read_runbook
+from runwright.app.runtime import read_runbook, validate_source
 from runwright.errors import RunbookError, RunwrightError
 from runwright.model.importer import import_markdown, summary
 from runwright.model.lint import Finding, has_errors, lint
@@ -36,16 +36,23 @@ def import_cmd(runbook: str, output: str | None, quiet: bool) -> None:
     Headings become phases, '- [ ]' items gate items a person attests, shell blocks manual
     steps (one per comment), rollback sections the rollback, troubleshooting and emergency
     sections procedures, and thresholds in the prose draft checks. Everything not understood
-    is listed on stderr with its line. Exit 0, or 2 when RUNBOOK cannot be read.
+    is listed on stderr with its line. What is written is validated first, as `validate` does:
+    exit 2 with the Markdown's file:line:col when RUNBOOK cannot be read or is invalid.
     """
     try:
         result = import_markdown(read_text(Path(runbook)), runbook)
+        validate_source(result.source(runbook))
     except RunwrightError as exc:
         _err(f"error: {exc}")
         sys.exit(2)
     text = result.yaml(runbook)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _err(f"error: {output}: cannot write: {exc.strerror or exc}")
+            _err("hint: create its directory first, or choose another -o path")
+            sys.exit(2)
     else:
         click.echo(text, nl=False)
     counts = summary(result)
@@ -63,6 +70,15 @@ def import_cmd(runbook: str, output: str | None, quiet: bool) -> None:
         _err(f"draft checks to confirm ({len(result.drafts)}):")
         for draft in result.drafts:
             _err(f"  {runbook}:{draft.line}: {draft.name}: {draft.condition}  <- {draft.source}")
+    watchers = [n for n in result.not_understood if n.kind == "watcher"]
+    if watchers:
+        _err(f"watchers that run until stopped, given a timeout ({len(watchers)}):")
+        for note in watchers:
+            _err(f"  {runbook}:{note.line}: {note.text[:80]}")
+    outputs = [n for n in result.not_understood if n.kind == "example output"]
+    if outputs:
+        lines = ", ".join(str(n.line) for n in outputs)
+        _err(f"example output kept as text, never run ({len(outputs)}): lines {lines}")
     dropped = [n for n in result.not_understood if n.kept is None]
     if dropped and not quiet:
         _err(f"not understood ({len(dropped)}; kept nowhere, review them):")

@@ -20,7 +20,7 @@ import click
 from runwright import __version__
 from runwright.app import report as report_mod
 from runwright.app import runs
-from runwright.app.plan import Plan, build_plan
+from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
@@ -28,6 +28,7 @@ from runwright.app.settings import Settings
 from runwright.cli import cmd_audit, cmd_database
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.render import ConsoleObserver
+from runwright.cli.terminal import output_closed, safe_echo, two_step_interrupt
 from runwright.errors import InputError, RunwrightError
 from runwright.model.status import RunStatus, Settlement
 
@@ -35,7 +36,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _err(text: str) -> None:
-    click.echo(text, err=True)
+    safe_echo(text, err=True)
 
 
 def handle_errors(fn: F) -> F:
@@ -49,7 +50,7 @@ def handle_errors(fn: F) -> F:
                 _err(f"hint: {exc.hint}")
             sys.exit(exc.exit_code)
         except BrokenPipeError:
-            sys.stderr.close()
+            output_closed()
             sys.exit(0)
         except KeyboardInterrupt:
             _err("interrupted: the run is journaled; continue with runwright resume RUN")
@@ -112,7 +113,7 @@ def _finish(rt: Runtime, run_id: int, as_json: bool) -> None:
     run = rt.store.run(run_id)
     code = runs.exit_code_for(run)
     if as_json:
-        click.echo(runs.dumps(runs.run_summary(rt, run)))
+        safe_echo(runs.dumps(runs.run_summary(rt, run)))
     else:
         line = f"run {run.id}: {run.status}"
         if run.failure and run.status != RunStatus.SUCCEEDED:
@@ -270,7 +271,12 @@ def plan(
         previous_version=previous_version(rt.store, book.name, env_name),
         planning=True,
     )
-    p = build_plan(book, env_name, environment, version, variables)
+    services = rt.checked_services(book, env_name, variables)
+    traffic = None
+    if has_sequential(book) and services.router is not None:
+        stable = str(variables.get("previous_version") or "")
+        traffic = recent_traffic(services.router, stable)
+    p = build_plan(book, env_name, environment, version, variables, services, traffic=traffic)
     _print_plan(
         p,
         header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
@@ -300,9 +306,10 @@ def deploy(
 ) -> None:
     """Run RUNBOOK for an environment and version, journaling every step."""
     rt = c.runtime(quiet=quiet)
-    run = runs.deploy(
-        rt, runbook, env, version, overrides=_vars(var), interactive=_interactive(yes)
-    )
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        run = runs.deploy(
+            rt, runbook, env, version, overrides=_vars(var), interactive=_interactive(yes)
+        )
     _finish(rt, run.id, as_json)
 
 
@@ -316,7 +323,8 @@ def deploy(
 def resume(c: Ctx, run_id: int, yes: bool, as_json: bool, quiet: bool) -> None:
     """Continue RUN_ID after a crash, an approval, an attestation or a settlement."""
     rt = c.runtime(quiet=quiet)
-    run = runs.resume(rt, run_id, interactive=_interactive(yes))
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        run = runs.resume(rt, run_id, interactive=_interactive(yes))
     _finish(rt, run.id, as_json)
 
 
@@ -356,7 +364,8 @@ def rollback_cmd(
         previous_version=current,
         planning=True,
     )
-    p = build_plan(book, env_name, environment, source.version, variables)
+    services = rt.checked_services(book, env_name, variables)
+    p = build_plan(book, env_name, environment, source.version, variables, services)
     header = (
         f"Rollback of {book.name}/{env_name} from {current or '?'} to revision {number} "
         f"({source.version})"
@@ -367,9 +376,10 @@ def rollback_cmd(
         if not as_json:
             click.echo("\ndry run: nothing was executed")
         return
-    run = runs.rollback(
-        rt, env, runbook=book.name, to_revision=number, interactive=_interactive(False)
-    )
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        run = runs.rollback(
+            rt, env, runbook=book.name, to_revision=number, interactive=_interactive(False)
+        )
     _finish(rt, run.id, as_json)
 
 
@@ -613,15 +623,16 @@ def run_procedure(
 ) -> None:
     """Run the named procedure of RUNBOOK (troubleshooting, emergency...) as a journaled run."""
     rt = c.runtime(quiet=quiet)
-    run = runs.deploy(
-        rt,
-        runbook,
-        env,
-        version,
-        overrides=_vars(var),
-        interactive=_interactive(yes),
-        procedure=name,
-    )
+    with two_step_interrupt(rt.interrupt, rt.settings.user):
+        run = runs.deploy(
+            rt,
+            runbook,
+            env,
+            version,
+            overrides=_vars(var),
+            interactive=_interactive(yes),
+            procedure=name,
+        )
     _finish(rt, run.id, as_json)
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from runwright.cli.terminal import is_closed_pipe, output_closed, safe_write
+
 STYLE = {
     "step.started": ("cyan", ">"),
     "step.succeeded": ("green", "ok"),
@@ -37,11 +39,19 @@ class ConsoleObserver:
         self.show_output = show_output
 
     def _line(self, text: str, style: str = "") -> None:
-        if self.console.is_terminal:
+        if self.quiet:
+            return
+        if not self.console.is_terminal:
+            if not safe_write(self.stream, text + "\n"):
+                self.quiet = True  # the reader has gone: the run goes on without a view
+            return
+        try:
             self.console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        except (OSError, ValueError) as exc:
+            if not is_closed_pipe(exc):
+                raise
+            output_closed()
+            self.quiet = True
 
     def event(self, run_id: int, type: str, step: str | None, data: Mapping[str, Any]) -> None:
         if self.quiet:

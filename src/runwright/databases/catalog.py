@@ -237,3 +237,11 @@ async def restore_with_safety(
         exc.args = (exc.message,)
         raise
     return SafeRestore(safety=safety, restored=info)
+
+
+def backup_root(state_dir: Path | None, directory: str | None) -> Path:
+    if directory:
+        return Path(directory).expanduser()
+    if state_dir is None:
+        raise InputError("no state directory to keep backups in", hint="give the step a dir:")
+    return Path(state_dir) / "backups"

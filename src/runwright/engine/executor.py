@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from runwright.engine.clock import Clock
 from runwright.engine.store import ApprovalRow, StepRow
@@ -51,8 +51,12 @@ class RunInfo:
     initiator: str
 
 
+S = TypeVar("S")
+"""The services steps reach (drivers, routers...): defined above the engine, passed through."""
+
+
 @dataclass
-class StepContext:
+class StepContext(Generic[S]):
     """Everything a step may use while it acts. Built by the scheduler for each attempt."""
 
     run: RunInfo
@@ -64,7 +68,7 @@ class StepContext:
     variables: Mapping[str, Any]
     output: Callable[[str], None]
     approvals: Callable[[str], list[ApprovalRow]]
-    services: Mapping[str, Any]
+    services: S
     record: Callable[[str, Mapping[str, Any]], None]
     actor: str
     attest: Callable[[str, int | None, str], None]
@@ -79,8 +83,8 @@ class StepContext:
         return self.spec.get("params", {})  # type: ignore[no-any-return]
 
 
-class Executor(Protocol):
-    async def execute(self, ctx: StepContext) -> Outcome: ...
+class Executor(Protocol[S]):
+    async def execute(self, ctx: StepContext[S]) -> Outcome: ...
 
 
 class Observer(Protocol):

@@ -1,19 +1,68 @@
 """Secret redaction at the one place everything passes: what is stored, shown or reported.
 
-A declared secret's value, and the obvious forms derived from it (shell-quoted, URL-encoded,
-base64), is replaced by ``***`` before any text leaves the engine: terminal lines, step
-output, event data, summaries, reports.
+A declared secret's value, and every form a program commonly turns it into, is replaced by
+``***`` before any text leaves the engine: terminal lines, step output, event data,
+summaries, reports. The derived forms are the shell-quoted value, the JSON-escaped string
+(a secret with ``"`` or ``\\`` in a JSON body), URL and form encoding, hex, and base64.
+
+Base64 needs care: a secret is rarely encoded alone (HTTP basic auth encodes
+``user:secret``), and what the secret's bytes become depends on how many bytes precede them
+modulo 3. So for each of the three alignments the part of the encoding that depends only on
+the secret's bytes is registered; any ``prefix + secret + suffix`` encoding contains one.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import shlex
 import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
+MIN_SECRET = 3
+MIN_FRAGMENT = 6
+
+
+def _base64_fragments(raw: bytes) -> set[str]:
+    """For each alignment (0, 1, 2 bytes before the secret), the base64 characters that only
+    the secret's bytes determine, in the standard and the URL-safe alphabet."""
+    out: set[str] = set()
+    for lead in range(3):
+        total = lead + len(raw)
+        encoded = base64.b64encode(b"\0" * lead + raw).decode().rstrip("=")
+        start = (0, 2, 3)[lead]
+        stop = (total // 3) * 4 + (0, 1, 2)[total % 3]
+        fragment = encoded[start:stop]
+        if len(fragment) >= MIN_FRAGMENT or (lead == 0 and len(fragment) >= 4):
+            out.add(fragment)
+            out.add(fragment.replace("+", "-").replace("/", "_"))
+    return out
+
+
+def derived_forms(value: str) -> set[str]:
+    """The value and the forms it takes in shells, JSON, URLs, hex and base64."""
+    raw = value.encode()
+    forms = {
+        value,
+        shlex.quote(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(json.dumps(value))[3:-3],
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote(value),
+        urllib.parse.quote_plus(value),
+        binascii.hexlify(raw).decode(),
+        binascii.hexlify(raw).decode().upper(),
+        base64.b64encode(raw).decode(),
+        *_base64_fragments(raw),
+    }
+    for line in value.splitlines():
+        if len(line) >= 4:
+            forms.add(line)
+    return {f for f in forms if len(f) >= MIN_SECRET}
 
 
 class Redactor:
@@ -23,19 +72,9 @@ class Redactor:
             self.add(value)
 
     def add(self, value: str) -> None:
-        if not value or len(value) < 3:
+        if not value or len(value) < MIN_SECRET:
             return
-        forms = {
-            value,
-            shlex.quote(value),
-            urllib.parse.quote(value, safe=""),
-            urllib.parse.quote_plus(value),
-            base64.b64encode(value.encode()).decode().rstrip("="),
-        }
-        for line in value.splitlines():
-            if len(line) >= 4:
-                forms.add(line)
-        self._needles = sorted(set(self._needles) | forms, key=len, reverse=True)
+        self._needles = sorted(set(self._needles) | derived_forms(value), key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self._needles)

@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
 from runwright.engine.clock import Clock
 from runwright.engine.executor import (
@@ -24,8 +24,10 @@ from runwright.engine.executor import (
     Observer,
     Outcome,
     RunInfo,
+    S,
     StepContext,
 )
+from runwright.engine.interrupt import Interrupt
 from runwright.engine.machine import (
     MAIN,
     AwaitSettlement,
@@ -37,11 +39,13 @@ from runwright.engine.machine import (
     decide,
     status_after,
 )
+from runwright.engine.observing import Guarded
 from runwright.engine.processes import ProcessMark
 from runwright.engine.redact import Redactor
 from runwright.engine.store import REVISED_KINDS, ApprovalRow, RunRow, StepRow, StepUpdate, Store
 from runwright.errors import ActionError, InputError, RunwrightError
 from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
+from runwright.model.templating import outside
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,7 @@ class EngineSettings:
     crash_at: str | None = None
     owner_dead: Callable[[str], bool] = lambda owner: False
     actor_via: str = "os"
+    interrupt: Interrupt | None = None
 
 
 def step_view(r: StepRow) -> StepView:
@@ -92,18 +97,22 @@ def view_of(
 
 
 def captured_values(rows: list[StepRow]) -> dict[str, Any]:
+    """Values earlier steps captured, marked as coming from outside (``raw`` refuses them
+    in shell commands)."""
     out: dict[str, Any] = {}
     for r in rows:
         if r.section == MAIN and r.status == StepStatus.SUCCEEDED:
             out.update(r.data.get("captured", {}))
-    return out
+    return {k: outside(v, f"captured value '{k}'") for k, v in out.items()}
 
 
-class Scheduler:
+class Scheduler(Generic[S]):
+    """Drives runs; ``S`` is what the app hands every step as its services."""
+
     def __init__(
         self,
         store: Store,
-        executor: Executor,
+        executor: Executor[S],
         clock: Clock,
         settings: EngineSettings,
         *,
@@ -113,7 +122,7 @@ class Scheduler:
         self.executor = executor
         self.clock = clock
         self.settings = settings
-        self.observer = observer or NullObserver()
+        self.observer = Guarded(observer or NullObserver())
 
     # -- journal helpers --------------------------------------------------------------------
 
@@ -169,7 +178,7 @@ class Scheduler:
         actor: str,
         variables: Mapping[str, Any],
         redactor: Redactor,
-        services: Mapping[str, Any] | None = None,
+        services: S,
         interactive: Callable[[str], bool] | None = None,
     ) -> RunRow:
         """Drive the run until it ends or blocks; return its row as it then stands."""
@@ -182,6 +191,8 @@ class Scheduler:
             owner_dead=self.settings.owner_dead,
         )
         renew = asyncio.create_task(self._renew(run_id, owner))
+        if self.settings.interrupt is not None:
+            self.settings.interrupt.driving = run_id
         try:
             # Only the lease holder changes step rows, so they are read once and then
             # refreshed one by one as this loop changes them.
@@ -189,6 +200,8 @@ class Scheduler:
             views: dict[tuple[str, int], tuple[StepRow, StepView]] = {}
             while True:
                 run = self.store.run(run_id)
+                if self._interrupted(run, actor, redactor):
+                    run = self.store.run(run_id)
                 if run.abort_requested and self._end_interrupted(run, rows, actor, redactor):
                     rows = self.store.steps(run_id)
                     continue
@@ -266,7 +279,7 @@ class Scheduler:
                         ctx_vars,
                         actor,
                         redactor,
-                        services or {},
+                        services,
                         interactive,
                         undo=False,
                     )
@@ -277,12 +290,14 @@ class Scheduler:
                     if action.rerun:
                         self._stop_orphan(run_id, row, True, actor, redactor)
                     await self._execute(
-                        info, row, ctx_vars, actor, redactor, services or {}, interactive, undo=True
+                        info, row, ctx_vars, actor, redactor, services, interactive, undo=True
                     )
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]
         finally:
             renew.cancel()
+            if self.settings.interrupt is not None:
+                self.settings.interrupt.driving = None
             self.store.release_lease(run_id, owner)
         return self.store.run(run_id)
 
@@ -361,7 +376,7 @@ class Scheduler:
         variables: Mapping[str, Any],
         actor: str,
         redactor: Redactor,
-        services: Mapping[str, Any],
+        services: S,
         interactive: Callable[[str], bool] | None,
         *,
         undo: bool,
@@ -488,7 +503,7 @@ class Scheduler:
         variables: Mapping[str, Any],
         actor: str,
         redactor: Redactor,
-        services: Mapping[str, Any],
+        services: S,
         interactive: Callable[[str], bool] | None,
         attempt: int,
         undo: bool,
@@ -579,7 +594,7 @@ class Scheduler:
         task = asyncio.ensure_future(self.executor.execute(ctx))
         forward = not undo and row.section == MAIN
         watcher = asyncio.ensure_future(
-            self._watch_abort(info.id) if forward else asyncio.Event().wait()
+            self._watch_abort(info.id, actor, redactor) if forward else asyncio.Event().wait()
         )
         try:
             done, _ = await asyncio.wait(
@@ -597,12 +612,31 @@ class Scheduler:
             await asyncio.gather(watcher, return_exceptions=True)
             flush()
 
-    async def _watch_abort(self, run_id: int) -> str:
+    async def _watch_abort(self, run_id: int, actor: str, redactor: Redactor) -> str:
         while True:
             await asyncio.sleep(self.settings.watch_interval)
-            who = self.store.run(run_id).abort_requested
-            if who:
-                return who
+            run = self.store.run(run_id)
+            if self._interrupted(run, actor, redactor):
+                run = self.store.run(run_id)
+            if run.abort_requested:
+                return run.abort_requested
+
+    def _interrupted(self, run: RunRow, actor: str, redactor: Redactor) -> bool:
+        """Turn a Ctrl-C abort request into the journaled one ``runwright abort`` makes."""
+        interrupt = self.settings.interrupt
+        if interrupt is None or not interrupt.requested_by:
+            return False
+        if run.abort_requested or run.terminal or run.status == RunStatus.ROLLING_BACK:
+            return False
+        self._event(
+            run.id,
+            "run.abort_requested",
+            actor=interrupt.requested_by,
+            redactor=redactor,
+            data={"reason": "Ctrl-C at the terminal"},
+            run_values={"abort_requested": interrupt.requested_by},
+        )
+        return True
 
 
 def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:

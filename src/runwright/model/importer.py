@@ -11,12 +11,14 @@ element: nothing is dropped silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from runwright.model.markdown import Block, Note, clean_title, convert, scan
+from runwright.model.source import Positions, Source
 
 _RUNS = re.compile(r"[^\x00-\x7f]+")
 METRICS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -67,6 +69,12 @@ class ImportResult:
     not_understood: list[Note]
     drafts: list[DraftCheck]
     repairs: list[Repair]
+    positions: Positions = field(default_factory=Positions)  # where each value is in the Markdown
+    text: str = ""
+
+    def source(self, file: str) -> Source:
+        """The imported runbook with Markdown positions, to validate before writing YAML."""
+        return Source(file=file, text=self.text, data=self.runbook, positions=self.positions)
 
     def yaml(self, source: str = "") -> str:
         header = (
@@ -151,6 +159,7 @@ def _drafts(blocks: list[Block]) -> tuple[dict[str, dict[str, Any]], list[DraftC
     checks: dict[str, dict[str, Any]] = {}
     drafts: list[DraftCheck] = []
     seen: dict[tuple[str, str, str | None, str], str] = {}
+    taken: dict[str, int] = {}
     headings: list[str] = []
 
     def add(line: int, source: str, found: tuple[str, str, str | None, str]) -> None:
@@ -159,9 +168,11 @@ def _drafts(blocks: list[Block]) -> tuple[dict[str, dict[str, Any]], list[DraftC
             checks[seen[found]].setdefault("also_at", []).append(line)
             return
         base = f"{metric} {severity}".replace(" ", "-")
-        name, n = base, 2
-        while name in checks:
-            name, n = f"{base}-{n}", n + 1
+        name, n = base, taken.get(base, 1)
+        while name in checks:  # numbered from where the last one stopped: linear in rows
+            n += 1
+            name = f"{base}-{n}"
+        taken[base] = n
         mode, _, cond = condition.partition(" ")
         check: dict[str, Any] = {"draft": True, "line": line, "source": source[:200]}
         check.update({"metric": metric, "severity": severity, mode: cond})
@@ -222,7 +233,7 @@ def import_markdown(text: str, file: str) -> ImportResult:
         notes.append(note)
     ordered = {k: runbook[k] for k in _ORDER if k in runbook}
     ordered.update({k: v for k, v in runbook.items() if k not in ordered})
-    return ImportResult(ordered, notes, drafts, repairs)
+    return ImportResult(ordered, notes, drafts, repairs, conversion.positions, repaired)
 
 
 _ORDER = (
@@ -241,8 +252,8 @@ _ORDER = (
 )
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter when built: the pure-Python one is slow on long runbooks."""
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -253,9 +264,26 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def dump_yaml(data: dict[str, Any]) -> str:
-    """YAML a person can read and edit: keys in document order, commands as literal blocks."""
+def _dump(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """YAML a person can read and edit: keys in document order, commands as literal blocks.
+
+    Each entry of a long section is dumped on its own and the pieces joined, which keeps the
+    time linear in the number of entries (one dump of 20,000 checks is not)."""
+    parts: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and len(value) > 1:
+            parts.append(f"{_dump(key).split(chr(10))[0]}:\n")
+            parts += [textwrap.indent(_dump({k: v}), "  ") for k, v in value.items()]
+        elif isinstance(value, list) and len(value) > 1:
+            parts.append(f"{_dump(key).split(chr(10))[0]}:\n")
+            parts += [_dump([item]) for item in value]
+        else:
+            parts.append(_dump({key: value}))
+    return "".join(parts)
 
 
 def summary(result: ImportResult) -> dict[str, int]:

@@ -14,26 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from runwright.model import destructive as destructive_commands
 from runwright.model.durations import parse_duration
 from runwright.model.loader import Runbook
+from runwright.model.md_fences import is_watcher
 from runwright.model.schema import Step
-from runwright.model.templating import variables_used
+from runwright.model.source import parse_yaml
+from runwright.model.templating import raw_uses, variables_used
 
 BUILTINS = {
     "vars", "version", "environment", "runbook", "run_id", "initiator", "secrets", "state_dir",
     "captured", "port", "new_url", "new_port", "old_url", "old_port", "service", "color",
 }  # fmt: skip
-DESTRUCTIVE: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("redis FLUSHALL/FLUSHDB", re.compile(r"\bFLUSH(?:ALL|DB)\b", re.I)),
-    ("DROP TABLE/DATABASE", re.compile(r"\bDROP\s+(?:TABLE|DATABASE|SCHEMA)\b", re.I)),
-    ("TRUNCATE", re.compile(r"\bTRUNCATE\s+(?:TABLE\s+)?\w", re.I)),
-    ("terraform apply/destroy", re.compile(r"\bterraform\s+(?:apply|destroy)\b")),
-    ("kubectl delete", re.compile(r"\bkubectl[ \t]+(?:\S+[ \t]+)*?delete\b")),
-    ("rm -rf", re.compile(r"\brm\s+-(?:[a-zA-Z]*r[a-zA-Z]*f|[a-zA-Z]*f[a-zA-Z]*r)\b")),
-    ("docker prune", re.compile(r"\bdocker(?:\s+\w+)?\s+prune\b")),
-    ("docker compose down -v", re.compile(r"\bdocker[- ]compose\s+down\b[^\n]*\s-v\b")),
-    ("database reset", re.compile(r"\bprisma\s+migrate\s+reset\b|\bdropdb\b|\bdb:drop\b")),
-)
 BACKUP = re.compile(r"pg_dump|mysqldump|create-db-snapshot|\bbackup\b|snapshot", re.I)
 VERIFY = re.compile(r"verif|pg_restore\s+--list|describe-db-snapshots|\btest\b.*restore|ls\s", re.I)
 MIGRATE = re.compile(
@@ -62,6 +54,8 @@ SLEEP = re.compile(r"(?:^|[;&|]\s*|\n\s*)sleep\s+(\d+)")
 READINESS = re.compile(
     r"ready|readiness|healthy|health|until|start|boot|\bup\b|restart|rollout|wait", re.I
 )
+HARD_CODED_VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+\.\d+(?:-[\w.]+)?\b")
+OUTSIDE = {"version", "captured", "previous_version", "secrets"}
 PRODUCTION = re.compile(r"^(?:prod|production|live)$", re.I)
 RANK = {"normal": 0, "watch": 1, "warning": 2, "alert": 3, "critical": 4, "rollback": 5}
 
@@ -89,13 +83,6 @@ class Finding:
             "message": self.message,
             "fix": self.fix,
         }
-
-
-@dataclass(frozen=True)
-class _Placed:
-    where: str  # "phases", "rollback" or "procedure NAME"
-    index: int
-    step: Step
 
 
 def _sequences(book: Runbook) -> Iterator[tuple[str, list[Step]]]:
@@ -135,9 +122,12 @@ class _Linter:
             self.destructive(where, steps)
             for step in steps:
                 self.step_rules(step)
+                self.watchers(step)
+        self.version_used()
         self.backups()
         self.migrations()
         self.variables()
+        self.raw_values()
         self.thresholds()
         order = {"error": 0, "warning": 1, "info": 2}
         return sorted(self.findings, key=lambda f: (order[f.severity], f.line or 0))
@@ -167,19 +157,56 @@ class _Linter:
 
     def destructive(self, where: str, steps: list[Step]) -> None:
         for n, step in enumerate(steps):
+            before = steps[n - 1] if n else None
+            if before is not None and before.kind in ("gate", "approval"):
+                continue
             text = _command(step)
-            for label, pattern in DESTRUCTIVE:
-                if not pattern.search(text):
-                    continue
-                before = steps[n - 1] if n else None
-                if before is not None and before.kind in ("gate", "approval"):
-                    continue
+            for found in destructive_commands.find(text):
                 self.add(
-                    "error", step.line, "destructive",
-                    f"step '{step.name}' in {where} runs a destructive command ({label}: "
-                    f"{pattern.search(text).group(0)!r}) with no gate or approval right before it",  # type: ignore[union-attr]
+                    "error", _line_of(step, found.offset), "destructive",
+                    f"step '{step.name}' in {where} runs a destructive command "
+                    f"({found.row.label}: {found.text.strip()!r}) with no gate or approval "
+                    "right before it",
                     "put an 'approval' step or a gate ('- [ ] ...' checklist) just before it",
                 )  # fmt: skip
+
+    def watchers(self, step: Step) -> None:
+        if step.kind != "run" or step.manual or step.timeout is not None:
+            return
+        if is_watcher(_command(step)):
+            self.add(
+                "warning", step.command_line or step.line, "watcher-without-timeout",
+                f"step '{step.name}' runs a command that watches until stopped "
+                "(-f, --follow, watch): the run would wait forever",
+                "give the step a timeout (timeout: 5m), or wait with an http step or a check",
+            )  # fmt: skip
+
+    def version_used(self) -> None:
+        if self.book.release is not None:
+            return
+        texts: list[str] = []
+        for _, steps in _sequences(self.book):
+            for step in steps:
+                texts += list(_texts(step.params))
+                if step.undo_step is not None:
+                    texts += list(_texts(step.undo_step.params))
+        if any("version" in variables_used(t) for t in texts if "{{" in t or "{%" in t):
+            return
+        hard = next(
+            ((s, m) for _, steps in _sequences(self.book) for s in steps
+             if (m := HARD_CODED_VERSION.search(_command(s)))),
+            None,
+        )  # fmt: skip
+        if hard is None:
+            return
+        step, match = hard
+        self.add(
+            "warning", _line_of(step, _command(step).count("\n", 0, match.start())),
+            "version-unused",
+            f"no step uses {{{{ version }}}} but step '{step.name}' hard-codes "
+            f"{match.group(0)!r}: `--version` would change nothing it does",
+            f"write {{{{ version }}}} instead of {match.group(0)}",
+        )  # fmt: skip
 
     def step_rules(self, step: Step) -> None:
         text = _command(step)
@@ -287,12 +314,56 @@ class _Linter:
                                 f"declare it: secrets: {{{name}: {{env: {name.upper()}}}}}",
                             )  # fmt: skip
 
+    def raw_values(self) -> None:
+        """``raw`` in a shell command: refused at run time for values from outside, and an
+        injection waiting to happen when opted in with ``unsafe=true``."""
+        shells: list[tuple[str, int | None, str]] = []
+        for _, steps in _sequences(self.book):
+            for step in steps:
+                for one in (step, step.undo_step):
+                    if one is not None and one.kind == "run":
+                        shells.append(
+                            (step.name or "step", step.line, str(one.params.get("command", "")))
+                        )
+        if self.book.service is not None:
+            shells.append(("service", None, self.book.service.command))
+        for name, line, command in shells:
+            for expression, unsafe in dict.fromkeys(raw_uses(command)):
+                root = expression.split(".")[0].split("[")[0]
+                outside = root in OUTSIDE
+                if root in BUILTINS and not outside and not unsafe:
+                    continue
+                if unsafe:
+                    self.add(
+                        "warning", line, "raw-unsafe",
+                        f"'{name}' splices {{{{ {expression} | raw(unsafe=true) }}}} unquoted into "
+                        "a shell command: a hostile value runs as shell code",
+                        "drop '| raw' (values are shell-quoted), or keep it with a strict "
+                        "version_pattern and trusted inputs only",
+                    )  # fmt: skip
+                elif outside:
+                    self.add(
+                        "error", line, "raw-outside",
+                        f"'{name}' splices {{{{ {expression} | raw }}}} unquoted into a shell "
+                        f"command; {expression} comes from outside the runbook, so runwright "
+                        "refuses it at run time",
+                        "drop '| raw': values are shell-quoted for you",
+                    )  # fmt: skip
+                else:
+                    self.add(
+                        "warning", line, "raw-var",
+                        f"'{name}' splices {{{{ {expression} | raw }}}} unquoted into a shell "
+                        f"command; if {expression} is overridden with --var, runwright refuses it",
+                        "drop '| raw': values are shell-quoted for you",
+                    )  # fmt: skip
+
     def thresholds(self) -> None:
         by_metric: dict[str, list[tuple[str, dict[str, Any], str, float]]] = {}
+        lines = _check_lines(self.book)
         for name, check in self.book.checks.items():
             if check.get("draft"):
                 self.add(
-                    "info", check.get("line"), "draft-check",
+                    "info", lines.get(name, check.get("line")), "draft-check",
                     f"check '{name}' is a draft read from the prose: {check.get('source', '')}",
                     "confirm the threshold, add its query, and remove 'draft: true'",
                 )  # fmt: skip
@@ -313,6 +384,24 @@ class _Linter:
                             "agree on one threshold per severity, stricter for warning than "
                             "for critical and rollback",
                         )  # fmt: skip
+
+
+def _line_of(step: Step, offset: int) -> int | None:
+    """The line of a step's command ``offset`` lines into it, in the file it came from."""
+    if step.kind == "run" and step.command_line is not None:
+        return step.command_line + offset
+    return step.line
+
+
+def _check_lines(book: Runbook) -> dict[str, int]:
+    """Where each check is in a YAML runbook (a draft's own ``line`` is its Markdown line)."""
+    if not book.text or book.file.endswith((".md", ".markdown")) or not book.checks:
+        return {}
+    try:
+        keys = parse_yaml(book.text, book.file).positions.keys
+    except Exception:  # noqa: BLE001 - the runbook was loaded, so its text parses
+        return {}
+    return {str(p[1]): at[0] for p, at in keys.items() if len(p) == 2 and p[0] == "checks"}
 
 
 def _threshold(text: Any) -> float | None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runwright.errors import InputError, RunbookError
 from runwright.model.notify import SinkSpec, Subscription
-from runwright.model.release import ReleaseSpec, ServiceSpec
+from runwright.model.release import COUNTING_ROUTERS, SECTION_KINDS, ReleaseSpec, ServiceSpec
 from runwright.model.schema import (
     Environment,
     Procedure,
@@ -28,6 +28,8 @@ from runwright.model.schema import (
     StepCommon,
 )
 from runwright.model.source import PathKey, Source, parse_yaml, read_text
+from runwright.model.templating import problem
+from runwright.model.versions import check_version
 
 Kinds = Mapping[str, type[BaseModel]]
 CheckRules = Callable[[str, Mapping[str, Any]], None]
@@ -60,12 +62,17 @@ class Runbook(BaseModel):
     procedure_text: dict[str, str] = Field(default_factory=dict)
     sinks: dict[str, SinkSpec] = Field(default_factory=dict)
     notify: list[Subscription] = Field(default_factory=list)
+    version_pattern: str | None = None
     file: str = "<memory>"
     text: str = ""
     digest: str = ""
 
     def steps(self) -> list[tuple[str, Step]]:
         return [(phase.name, step) for phase in self.phases for step in phase.steps]
+
+    def check_version(self, version: str) -> None:
+        """Refuse a version the runbook's ``version_pattern`` (or the default) rejects."""
+        check_version(version, self.version_pattern, self.file)
 
 
 def _vocabulary(kinds: Kinds) -> set[str]:
@@ -91,6 +98,17 @@ def _vocabulary(kinds: Kinds) -> set[str]:
                 if isinstance(arg, type) and issubclass(arg, BaseModel):
                     models.append(arg)
     return words
+
+
+def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the discriminator pydantic puts in a tagged section's path (``driver.kubernetes.x``
+    is ``driver.x`` in the file)."""
+    out: list[Any] = []
+    for part in loc:
+        if out and out[-1] in ("driver", "router") and part in SECTION_KINDS:
+            continue
+        out.append(part)
+    return tuple(out)
 
 
 def _pydantic_errors(
@@ -120,6 +138,7 @@ def _pydantic_errors(
                 )
             )
         )
+        loc = _without_tags(loc)
         path: PathKey = (*base, *loc)
         if path in seen:
             continue
@@ -153,6 +172,7 @@ class _Resolver:
         self.vocabulary = _vocabulary(kinds)
         self.errors: list[RunbookError] = []
         self.names: dict[str, PathKey] = {}
+        self.lines: list[str] | None = None
 
     def step(
         self, raw: object, path: PathKey, *, default_name: str, unique: bool = True
@@ -253,7 +273,19 @@ class _Resolver:
             params=params.model_dump(mode="json", by_alias=True),
             undo_step=undo_step,
             line=pos[0] if pos else None,
+            command_line=self.value_line((*path, kind)),
         )
+
+    def value_line(self, path: PathKey) -> int | None:
+        """The line a value's text starts on (the line after ``key: |`` for a block scalar)."""
+        pos = self.source.positions.of(path)
+        if pos is None:
+            return None
+        if self.lines is None:
+            self.lines = self.source.text.split("\n")
+        line, col = pos
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return line + 1 if text[col - 1 : col] in ("|", ">") else line
 
     def steps(
         self, raws: list[Any], path: PathKey, prefix: str, *, unique: bool = True
@@ -293,7 +325,10 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
     position, rather than when a release is half done."""
     data = source.data
     if data is None:
-        raise source.error("the runbook is empty", hint="start with 'name: my-service'")
+        raise RunbookError(
+            "the runbook is empty", file=source.file, line=1, column=1,
+            hint="start with 'name: my-service'",
+        )  # fmt: skip
     if not isinstance(data, dict):
         raise source.error(
             "a runbook must be a mapping at the top level", hint="start with 'name: my-service'"
@@ -335,6 +370,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
                     )
                 )
     resolver.errors.extend(_unknown_checks(source, frame))
+    resolver.errors.extend(_unknown_step_environments(source, frame))
     resolver.errors.extend(_router_checks_without_service(source, frame))
     resolver.errors.extend(_unknown_sinks(source, frame))
     if check_rules is not None:
@@ -363,6 +399,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
                     hint=f"for example: {name}: {{env: {name}}}",
                 )
             )
+    resolver.errors.extend(_template_problems(source, data))
     _raise(resolver.errors)
     return Runbook(
         name=frame.name,
@@ -380,17 +417,50 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         procedure_text={n: p.description for n, p in frame.procedures.items()},
         sinks=frame.sinks,
         notify=frame.notify,
+        version_pattern=frame.version_pattern,
         file=source.file,
         text=source.text,
         digest=hashlib.sha256(source.text.encode()).hexdigest(),
     )
 
 
+_PROSE = {"description", "procedure_text", "source"}
+
+
+def _template_problems(source: Source, data: Any) -> list[RunbookError]:
+    """Templates that can never render (syntax errors, ``{% include %}``...), found at load
+    time with their position rather than when a step runs."""
+    errors: list[RunbookError] = []
+    stack: list[tuple[PathKey, Any]] = [((), data)]
+    while stack and len(errors) < 10:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            reason = problem(value)
+            if reason is not None:
+                errors.append(source.error(reason, path, hint="check the {{ }} and {% %} tags"))
+        elif isinstance(value, dict):
+            stack.extend(((*path, str(k)), v) for k, v in value.items() if k not in _PROSE)
+        elif isinstance(value, list):
+            stack.extend(((*path, n), v) for n, v in enumerate(value))
+    return sorted(errors, key=lambda e: (e.line or 0, e.column or 0))
+
+
 def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     """A ``provider: router`` check reads the runbook's service router; without a service
     there is none, which is better said now than when a release is half done."""
     if frame.service is not None:
-        return []
+        kind = frame.service.router.kind
+        if kind in COUNTING_ROUTERS:
+            return []
+        return [
+            source.error(
+                f"check '{name}' reads the router, but the {kind} router keeps no counters",
+                ("checks", name, "provider"),
+                hint="use provider: prometheus (your ingress or mesh metrics) or scrape",
+            )
+            for name, check in frame.checks.items()
+            if isinstance(check, dict) and check.get("provider") == "router"
+        ]
     return [
         source.error(
             f"check '{name}' reads the router, but the runbook declares no service",
@@ -469,6 +539,31 @@ def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
                 else "declare it under checks:, or use one of: " + (", ".join(known) or "none")
             )
             errors.append(source.error(f"unknown check '{name}'", (*path, n), hint=hint))
+    return errors
+
+
+def _unknown_step_environments(source: Source, frame: RunbookFrame) -> list[RunbookError]:
+    """A step limited to an environment the runbook does not declare would never run."""
+    if not frame.environments:
+        return []
+    places: list[tuple[list[Any], PathKey]] = [
+        (p.steps, ("phases", n, "steps")) for n, p in enumerate(frame.phases)
+    ]
+    places.append((frame.rollback, ("rollback",)))
+    places += [(p.steps, ("procedures", name, "steps")) for name, p in frame.procedures.items()]
+    errors: list[RunbookError] = []
+    for raws, path in places:
+        for index, raw in enumerate(raws):
+            names = raw.get("environments") if isinstance(raw, dict) else None
+            for n, name in enumerate(names if isinstance(names, list) else []):
+                if name not in frame.environments:
+                    errors.append(
+                        source.error(
+                            f"step limited to unknown environment '{name}'",
+                            (*path, index, "environments", n),
+                            hint="declared environments: " + ", ".join(frame.environments),
+                        )
+                    )
     return errors
 
 

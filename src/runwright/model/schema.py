@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, field_validator
 from runwright.model.notify import SinkSpec, Subscription
 from runwright.model.release import ReleaseSpec, ServiceSpec
 from runwright.model.types import Duration, OptionalDuration, Strict
+from runwright.model.versions import compile_pattern
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -93,6 +94,12 @@ class StepCommon(Strict):
     manual: bool = False
     undo: str | dict[str, Any] | None = None
     continue_on_error: bool = False
+    environments: list[str] = Field(
+        default_factory=list, description="Run only in these environments (empty: in every one)"
+    )
+
+    def runs_in(self, environment: str) -> bool:
+        return not self.environments or environment in self.environments
 
 
 class Step(StepCommon):
@@ -100,6 +107,7 @@ class Step(StepCommon):
     params: dict[str, Any] = Field(default_factory=dict)
     undo_step: Step | None = None
     line: int | None = None
+    command_line: int | None = None  # where the action's value (a command) starts
 
 
 class Phase(Strict):
@@ -132,6 +140,16 @@ class RunbookFrame(Strict):
     procedures: dict[str, Procedure] = Field(default_factory=dict)
     sinks: dict[str, SinkSpec] = Field(default_factory=dict)
     notify: list[Subscription] = Field(default_factory=list)
+    version_pattern: str | None = Field(
+        None, description="Regex a version must match in full (default: no shell syntax)"
+    )
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            compile_pattern(v)
+        return v
 
     @field_validator("name")
     @classmethod

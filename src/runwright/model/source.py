@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from runwright.errors import RunbookError
+from runwright.model.yaml_limits import check_nodes
 
 PathKey = tuple[str | int, ...]
 
@@ -94,12 +95,24 @@ _LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
 )
 
 
+def _compose(text: str, file: str, line_offset: int) -> tuple[Any, yaml.Node | None]:
+    """Compose the node graph, check its limits, then build the data from those same nodes."""
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        check_nodes(node, loader, file, line_offset)
+        return loader.construct_document(node), node
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Source:
     """Parse ``text``; a syntax error becomes a RunbookError at the offending line."""
     positions = Positions(offset=line_offset)
     try:
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (libyaml's when built)
-        node = yaml.compose(text, Loader=_LOADER)
+        data, node = _compose(text, file, line_offset)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -110,8 +123,10 @@ def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Source:
             column=(mark.column + 1) if mark else None,
             hint="check indentation and quoting around this spot",
         ) from None
-    except yaml.YAMLError as exc:
-        raise RunbookError(f"YAML syntax error: {exc}", file=file) from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        raise RunbookError(
+            f"YAML error: {exc}", file=file, line=1 + line_offset, column=1
+        ) from None
     if node is not None:
         _walk(node, (), positions, file)
     return Source(file=file, text=text, data=data, positions=positions)
@@ -127,9 +142,12 @@ def read_text(path: Path) -> str:
     except IsADirectoryError:
         raise RunbookError("is a directory, not a runbook file", file=str(path)) from None
     except UnicodeDecodeError as exc:
+        data = bytes(exc.object)
         raise RunbookError(
             f"not UTF-8 text ({exc.reason} at byte {exc.start})",
             file=str(path),
+            line=data.count(b"\n", 0, exc.start) + 1,
+            column=exc.start - data.rfind(b"\n", 0, exc.start),
             hint="save the file as UTF-8",
         ) from None
     except OSError as exc:

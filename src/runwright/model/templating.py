@@ -1,21 +1,36 @@
-"""Sandboxed Jinja2 templating for runbook values, shell-quoted by default.
+"""Sandboxed Jinja2 templating for runbook values, shell-quoted by default, bounded in cost.
 
 Runbook values reach shells, URLs and request bodies. Rendering is sandboxed (a runbook
-cannot reach Python internals) and strict (an undefined name is an error, not an empty
-string). In shell commands every interpolated value is quoted with ``shlex.quote`` unless the
-author writes ``{{ value | raw }}``, so a version string like ``1.2; rm -rf /`` stays one word.
+cannot reach Python internals, mutate values, or include other files) and strict (an
+undefined name is an error, not an empty string). In shell commands every interpolated value
+is quoted with ``shlex.quote``. ``{{ value | raw }}`` splices a value unquoted, but only a
+value the runbook itself wrote: values that come from outside (``--version``, ``--var``,
+output captured from a step) are ``Outside`` strings, and ``raw`` refuses them in a shell
+command unless the author writes ``raw(unsafe=true)``, a visible opt-in that ``lint`` flags.
+
+A template is a small program, so each rendering has a budget (``limits``): loop iterations
+and calls, bytes produced, and wall time. A template over budget is an input error, never a
+hang or an exhausted machine.
 """
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, UndefinedError, meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError, meta, nodes
 
 from runwright.errors import InputError
+from runwright.model.template_limits import (
+    BoundedSandbox,
+    Budget,
+    BudgetExceeded,
+    LimitsExtension,
+    guarded,
+    instrument,
+)
 
 
 class Raw(str):
@@ -30,6 +45,35 @@ class Placeholder(str):
     __slots__ = ()
 
 
+class Outside(str):
+    """A value that came from outside the runbook (a flag, captured output); ``origin`` names
+    where, for the message when ``raw`` refuses it."""
+
+    origin: str
+
+    def __new__(cls, value: str, origin: str = "a value from outside") -> Outside:
+        self = super().__new__(cls, value)
+        self.origin = origin
+        return self
+
+
+def outside(value: Any, origin: str) -> Any:
+    """Mark every string inside ``value`` (dicts and lists too) as coming from ``origin``."""
+    if isinstance(value, Outside | Placeholder):
+        return value
+    if isinstance(value, str):
+        return Outside(value, origin)
+    if isinstance(value, dict):
+        return {k: outside(v, f"{origin}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [outside(v, origin) for v in value]
+    return value
+
+
+class RawRefused(TemplateError):
+    pass
+
+
 def _quote(value: Any) -> Any:
     if isinstance(value, Raw | Placeholder):
         return str(value)
@@ -38,24 +82,56 @@ def _quote(value: Any) -> Any:
     return shlex.quote(str(value))
 
 
-def _raw(value: Any) -> Raw:
+def _raw_shell(value: Any, unsafe: bool = False) -> Raw:
+    if isinstance(value, Outside) and not unsafe:
+        raise RawRefused(
+            f"'raw' would splice {value.origin} unquoted into a shell command "
+            f"(value {str(value)[:60]!r})"
+        )
     return Raw("" if value is None else str(value))
 
 
-def _make(shell: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def _raw_plain(value: Any, unsafe: bool = False) -> Raw:
+    return Raw("" if value is None else str(value))
+
+
+def _make(shell: bool) -> BoundedSandbox:
+    env = BoundedSandbox(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         finalize=_quote if shell else None,
+        extensions=[LimitsExtension],
     )
-    env.filters["raw"] = _raw
+    env.filters["raw"] = _raw_shell if shell else _raw_plain
     env.filters["quote"] = lambda v: Raw(shlex.quote(str(v)))
+    guarded(env)
     return env
 
 
 _SHELL = _make(True)
 _PLAIN = _make(False)
+_FORBIDDEN = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(template: str, shell: bool) -> Template:
+    env = _SHELL if shell else _PLAIN
+    return env.from_string(instrument(env.parse(template), env))
+
+
+def problem(template: str) -> str | None:
+    """Why ``template`` can never render (a syntax error, a forbidden tag), else None."""
+    if "{{" not in template and "{%" not in template:
+        return None
+    try:
+        tree = _PLAIN.parse(template)
+    except TemplateError as exc:
+        return f"template error: {exc}"
+    for node in tree.find_all(_FORBIDDEN):
+        tag = type(node).__name__.lower().replace("fromimport", "from ... import")
+        return f"{{% {tag} %}} is not allowed in runbook templates (line {node.lineno})"
+    return None
 
 
 def render(
@@ -64,18 +140,39 @@ def render(
     """Render ``template``; raise InputError naming ``where`` on any template problem."""
     if "{{" not in template and "{%" not in template:
         return template
-    env = _SHELL if shell else _PLAIN
+    prefix = f"{where}: " if where else ""
+    reason = problem(template)
+    if reason is not None:
+        raise InputError(prefix + reason, hint="check the {{ }} expression")
     try:
-        return env.from_string(template).render(**context)
+        with Budget.for_template(template) as budget:
+            return budget.collect(_compiled(template, shell).generate(**context))
     except UndefinedError as exc:
-        names = ", ".join(sorted(context)) or "none"
+        names = ", ".join(sorted(k for k in context if not k.startswith("_"))) or "none"
         raise InputError(
-            f"{where + ': ' if where else ''}undefined variable in template: {exc.message}",
+            f"{prefix}undefined variable in template: {exc.message}",
             hint=f"define it under vars (available: {names})",
         ) from None
+    except RawRefused as exc:
+        raise InputError(
+            f"{prefix}{exc}",
+            hint="drop '| raw' (values are shell-quoted for you); if the command really "
+            "needs it unquoted, write raw(unsafe=true) and set a strict version_pattern",
+        ) from None
+    except BudgetExceeded as exc:
+        raise InputError(f"{prefix}template too expensive: {exc}", hint=exc.hint) from None
     except TemplateError as exc:
         raise InputError(
-            f"{where + ': ' if where else ''}template error: {exc}",
+            f"{prefix}template error: {exc}", hint="check the {{ }} expression"
+        ) from None
+    except (RecursionError, MemoryError):
+        raise InputError(
+            f"{prefix}template too expensive: it recurses too deeply",
+            hint="a macro that calls itself needs a way to stop",
+        ) from None
+    except Exception as exc:  # any failure of a user's template is bad input, not a bug
+        raise InputError(
+            f"{prefix}template error: {type(exc).__name__}: {exc}",
             hint="check the {{ }} expression",
         ) from None
 
@@ -97,3 +194,34 @@ def variables_used(template: str) -> set[str]:
         return set(meta.find_undeclared_variables(_PLAIN.parse(template)))
     except TemplateError:
         return set()
+
+
+def raw_uses(template: str) -> list[tuple[str, bool]]:
+    """Each ``raw`` filter in ``template``: (the expression it is applied to, whether it says
+    ``unsafe=true``), for lint."""
+    try:
+        tree = _PLAIN.parse(template)
+    except TemplateError:
+        return []
+    out = []
+    for node in tree.find_all(nodes.Filter):
+        if node.name != "raw" or node.node is None:
+            continue
+        unsafe = any(
+            kw.key == "unsafe" and isinstance(kw.value, nodes.Const) and bool(kw.value.value)
+            for kw in node.kwargs
+        )
+        out.append((_expression(node.node), unsafe))
+    return out
+
+
+def _expression(node: nodes.Node) -> str:
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        return f"{_expression(node.node)}.{node.attr}"
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        return f"{_expression(node.node)}[{node.arg.value!r}]"
+    if isinstance(node, nodes.Const):
+        return repr(node.value)
+    return "an expression"

@@ -8,7 +8,10 @@ HTTP API, bound to 127.0.0.1 only:
     GET  /status            pid, addresses, backends with weights and requests in flight
     PUT  /backends          {"backends": [{"name", "host", "port", "weight"}, ...]}: the table
     GET  /backends/NAME     drain status of one backend: weight, in_flight (404 when unknown)
-    GET  /stats             per-backend counters as JSON (what ``counters()`` returns)
+    GET  /stats             per-backend counters as JSON (what ``counters()`` returns), with
+                            a ``generation`` that moves whenever a request is counted
+    GET  /stats?after=G&wait=S   the same, once the generation differs from G (at most S s
+                            later): a sequential check learns of every change without a timer
     GET  /metrics           the same in Prometheus text format, for a scrape or an analysis
 
 It is off the hot path, so plain asyncio streams are enough here.
@@ -215,6 +218,7 @@ class AdminServer:
                     elif key == "connection":
                         close = value.strip().lower() == "close"
                 body = await reader.readexactly(length) if length else b""
+                await self._wait_for_change(path)
                 status, ctype, payload = self.route(method, path, body)
                 writer.write(
                     f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
@@ -231,6 +235,17 @@ class AdminServer:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
+    async def _wait_for_change(self, path: str) -> None:
+        base, _, query = path.partition("?")
+        if base.rstrip("/") != "/stats" or not query:
+            return
+        args = dict(part.partition("=")[::2] for part in query.split("&"))
+        try:
+            after, wait = int(args["after"]), min(float(args.get("wait", "1")), 30.0)
+        except (KeyError, ValueError):
+            return
+        await self.proxy.changed(after, max(0.0, wait))
+
     def route(self, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
         path = path.split("?", 1)[0].rstrip("/") or "/"
         if path == "/metrics" and method == "GET":
@@ -240,7 +255,8 @@ class AdminServer:
         if path == "/health" and method == "GET":
             return _json(200, {"ok": True, "pid": os.getpid()})
         if path == "/stats" and method == "GET":
-            return _json(200, {"backends": target_stats(self.proxy)})
+            stats = {"generation": self.proxy.generation, "backends": target_stats(self.proxy)}
+            return _json(200, stats)
         if path == "/backends" and method == "PUT":
             try:
                 data = json.loads(body)

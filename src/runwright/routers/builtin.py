@@ -104,21 +104,11 @@ class BuiltinRouter:
             await self.clock.sleep(self.settings.poll_interval)
 
     async def counters(self) -> dict[str, BackendCounters]:
-        data = await self._request("GET", "/stats")
-        out = {}
-        for s in data["backends"]:
-            out[s["name"]] = BackendCounters(
-                name=s["name"],
-                requests=s["requests"],
-                errors_5xx=s["errors_5xx"],
-                failures=s["failures"],
-                in_flight=s["in_flight"],
-                weight=s["weight"],
-                latency_count=s["latency_count"],
-                latency_sum=s["latency_sum"],
-                latency_buckets=tuple((float(b), int(c)) for b, c in s["latency_buckets"]),
-            )
-        return out
+        return parse_stats(await self._request("GET", "/stats"))
+
+    def watch(self) -> BuiltinWatch:
+        """Follow the counters as requests are counted (a long poll of ``/stats``)."""
+        return BuiltinWatch(self.admin)
 
     async def backends(self) -> list[Backend]:
         """The table the proxy routes by now."""
@@ -158,3 +148,46 @@ class BuiltinRouter:
 
 class _NotFound(DriverError):
     pass
+
+
+def parse_stats(data: dict[str, Any]) -> dict[str, BackendCounters]:
+    out = {}
+    for s in data["backends"]:
+        out[s["name"]] = BackendCounters(
+            name=s["name"],
+            requests=s["requests"],
+            errors_5xx=s["errors_5xx"],
+            failures=s["failures"],
+            in_flight=s["in_flight"],
+            weight=s["weight"],
+            latency_count=s["latency_count"],
+            latency_sum=s["latency_sum"],
+            latency_buckets=tuple((float(b), int(c)) for b, c in s["latency_buckets"]),
+        )
+    return out
+
+
+class BuiltinWatch:
+    """One keep-alive connection to the admin API, answered when the counters change."""
+
+    def __init__(self, admin: str) -> None:
+        self.admin = admin
+        self.client = httpx.AsyncClient(
+            base_url=f"http://{admin}", timeout=35.0, verify=False, trust_env=False
+        )
+
+    async def next(self, after: int, wait: float) -> tuple[int, dict[str, BackendCounters]]:
+        try:
+            response = await self.client.get(
+                "/stats", params={"after": after, "wait": f"{wait:.3f}"}
+            )
+            response.raise_for_status()
+            data: dict[str, Any] = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise DriverError(
+                f"the builtin router's counters at {self.admin} could not be read: {exc}"
+            ) from None
+        return int(data.get("generation", 0)), parse_stats(data)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -287,6 +287,7 @@ class Upstream(asyncio.Protocol):
         took = self.proxy.loop.time() - client.t0
         target.buckets[bisect_left(LATENCY_BUCKETS, took)] += 1
         target.latency_sum += took
+        self.proxy.counted()
         if self.keep and target.live:
             target.idle.append(self)
         else:
@@ -309,6 +310,7 @@ class Upstream(asyncio.Protocol):
             client.retry(None if self.reused else self.target)
         else:
             self.target.failures += 1
+            self.proxy.counted()
             client.fail(self.got)
 
     def abandon(self) -> None:
@@ -508,6 +510,8 @@ class Proxy:
         self.clients: set[Client] = set()
         self.server: asyncio.Server | None = None
         self.on_change: Callable[[], None] | None = None
+        self.generation = 0
+        self.watchers: list[asyncio.Future[None]] = []
 
     async def listen(self, host: str, port: int) -> None:
         self.server = await self.loop.create_server(
@@ -517,6 +521,24 @@ class Proxy:
     def set_backends(self, backends: Sequence[Backend]) -> None:
         self.table.set(backends)
         log.info("backends: %s", ", ".join(f"{b.name}={b.weight}" for b in backends))
+
+    def counted(self) -> None:
+        """A request was counted: wake whoever waits for the counters to change."""
+        self.generation += 1
+        if self.watchers:
+            watchers, self.watchers = self.watchers, []
+            for waiter in watchers:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def changed(self, generation: int, wait: float) -> None:
+        """Return once the counters moved past ``generation``, or after ``wait`` s."""
+        if self.generation != generation:
+            return
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self.watchers.append(waiter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter, wait)
 
     def in_flight(self, name: str) -> int | None:
         target = self.table.targets.get(name)

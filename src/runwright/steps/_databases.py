@@ -26,20 +26,24 @@ from runwright.databases.catalog import BackupCatalog
 from runwright.databases.postgres import PostgresDatabase, PostgresSettings, redact_url
 from runwright.databases.sqlite import SqliteDatabase, SqliteSettings
 from runwright.engine.clock import Clock
-from runwright.engine.executor import StepContext
 from runwright.errors import InputError
 from runwright.model.templating import render
 from runwright.steps.base import Params
+from runwright.steps.services import StepContext
 
-Engine = Literal["postgres", "sqlite"]
+Engine = Literal["postgres", "sqlite", "rds"]
 _PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+", "postgres+")
 
 
 class DatabaseParams(Params):
     """The fields every database step has: which database, which engine, where backups live."""
 
-    database: str = Field(description="PostgreSQL URL, sqlite:///PATH or a SQLite file path")
-    engine: Engine | None = Field(None, description="postgres or sqlite (inferred when absent)")
+    database: str = Field(
+        description="PostgreSQL URL, sqlite:///PATH, a SQLite file path or rds://INSTANCE"
+    )
+    engine: Engine | None = Field(
+        None, description="postgres, sqlite or rds (inferred when absent)"
+    )
     dir: str | None = Field(None, description="Backup catalog directory (default STATE/backups)")
 
     @model_validator(mode="before")
@@ -52,17 +56,19 @@ class DatabaseParams(Params):
 
 def infer_engine(target: str, engine: str | None = None) -> Engine:
     """``postgres`` or ``sqlite`` for ``target``; InputError for a URL of another database."""
-    if engine in ("postgres", "sqlite"):
+    if engine in ("postgres", "sqlite", "rds"):
         return engine  # type: ignore[return-value]
     text = target.strip()
     lowered = text.lower()
+    if lowered.startswith("rds://"):
+        return "rds"
     if lowered.startswith(_PG_SCHEMES) or "dbname=" in lowered or lowered.startswith("host="):
         return "postgres"
     if lowered.startswith("sqlite:") or "://" not in text:
         return "sqlite"
     scheme = text.split("://", 1)[0]
     raise InputError(
-        f"cannot back up a {scheme} database: runwright knows PostgreSQL and SQLite",
+        f"cannot back up a {scheme} database: runwright knows PostgreSQL, SQLite and RDS",
         hint="use a postgresql:// URL, sqlite:///PATH or a file path (or a run step with "
         "your own tool)",
     )
@@ -109,24 +115,21 @@ def shown(target: str) -> str:
 def open_database(
     target: str, engine: str | None, clock: Clock, *, checksum: Sequence[str] = ()
 ) -> Database:
-    if infer_engine(target, engine) == "postgres":
+    kind = infer_engine(target, engine)
+    if kind == "rds":
+        from runwright.databases.rds import RdsDatabase, parse_target
+
+        return RdsDatabase(parse_target(target), clock)
+    if kind == "postgres":
         return PostgresDatabase(PostgresSettings(target, checksum_tables=tuple(checksum)), clock)
     return SqliteDatabase(
         SqliteSettings(sqlite_path(target), checksum_tables=tuple(checksum)), clock
     )
 
 
-def backup_root(state_dir: Any, directory: str | None) -> Path:
-    if directory:
-        return Path(directory).expanduser()
-    if state_dir is None:
-        raise InputError("no state directory to keep backups in", hint="give the step a dir:")
-    return Path(state_dir) / "backups"
-
-
 def catalog_for(ctx: StepContext, params: DatabaseParams) -> BackupCatalog:
     directory = render(params.dir, ctx.variables, where="dir") if params.dir else None
-    return BackupCatalog(backup_root(ctx.services.get("state_dir"), directory), ctx.clock)
+    return ctx.services.backups(directory, ctx.clock)
 
 
 def target_of(ctx: StepContext, params: DatabaseParams) -> str:

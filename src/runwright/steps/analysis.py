@@ -31,6 +31,10 @@ version (``version`` is the previous version, ``new_url`` the stable instance's 
 window ends, ``compare_baseline`` judges the canary's values against the stable ones
 (``min_samples``, ``alpha``, ``direction``, ``min_effect``): significantly worse fails, too
 few samples pauses.
+
+A check with ``method: sequential`` (``provider: router``) is not measured on a timer: the
+canary's and the stable version's per-request counts are tested as the router counts them
+(``sequential_watch``), and the window ends the moment that test rejects.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ from pydantic import Field
 from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, parse_check
 from runwright.engine.checks import worst_case_abort_seconds as worst_case
 from runwright.engine.clock import Clock
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
+from runwright.engine.sequential import SequentialSpec, Traffic, is_sequential, parse_sequential
 from runwright.engine.stats import Comparison, Direction, compare_baseline
 from runwright.errors import InputError, ProviderError
 from runwright.model.durations import format_duration, parse_duration
@@ -58,10 +63,12 @@ from runwright.model.types import Duration
 from runwright.providers.base import HttpSettings, Provider
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.router_metrics import RouterProvider
+from runwright.steps.sequential_watch import SequentialWatch, Sides, plan_sequential
+from runwright.steps.services import StepContext
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS = ("scrape", "router", "prometheus", "http", "command")
+PROVIDERS = ("scrape", "router", "prometheus", "http", "command", "cloudwatch")
 PAGE_PROVIDERS = ("scrape", "router")
 """Providers that evaluate the scrape query subset over a metrics page (rates need two reads)."""
 Compare = Literal["baseline", "none"]
@@ -110,14 +117,32 @@ def check_spec(name: str, mapping: Mapping[str, Any]) -> CheckSpec:
             "then remove 'draft: true'",
         )
     provider = provider_of(name, mapping)
+    if provider == "cloudwatch" and mapping.get("alarm"):
+        mapping = alarm_check(mapping)
     if provider != "http" and not str(mapping.get("query") or "").strip():
         raise InputError(f"check {name!r} has no query", hint="add query: ... to the check")
-    if provider not in ("command", "router") and not str(mapping.get("url") or "").strip():
+    if provider not in ("command", "router", "cloudwatch") and not str(
+        mapping.get("url") or ""
+    ).strip():
         raise InputError(
             f"check {name!r} needs a url for provider {provider}",
             hint="e.g. url: http://prometheus:9090, or '{{ new_url }}/metrics' for scrape",
         )
     return parse_check(name, {"query": "success", **mapping})
+
+
+def alarm_check(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """``alarm: NAME`` reads the alarm: its query is the name, and it fails while the alarm
+    is in ALARM (value 1) unless the check says otherwise."""
+    rule = {} if "fail_if" in mapping or "pass_if" in mapping else {"fail_if": "> 0"}
+    return {"query": str(mapping["alarm"]), **rule, **mapping}
+
+
+def check_rules(name: str, mapping: Mapping[str, Any]) -> CheckSpec | SequentialSpec:
+    """A check's rules, whichever method judges it (drafts refused as ``check_spec`` does)."""
+    if is_sequential(mapping) and not mapping.get("draft"):
+        return parse_sequential(name, mapping)
+    return check_spec(name, mapping)
 
 
 _TEMPLATE = re.compile(r"\{\{.*?\}\}")
@@ -129,6 +154,9 @@ def validate_check(name: str, mapping: Mapping[str, Any]) -> None:
     scrape or router query outside the supported subset. Drafts (from ``import``) wait for a
     person and are refused only when a run uses them."""
     if mapping.get("draft"):
+        return
+    if is_sequential(mapping):
+        parse_sequential(name, mapping)
         return
     check_spec(name, mapping)
     provider = provider_of(name, mapping)
@@ -191,8 +219,9 @@ def render_check(
 ) -> dict[str, Any]:
     """The mapping with its templated settings rendered (a command's query shell-quoted)."""
     provider = provider_of(name, mapping)
-    out = dict(mapping)
-    for key in ("url", "query", "baseline_url", "baseline_query"):
+    alarm = provider == "cloudwatch" and mapping.get("alarm")
+    out = alarm_check(mapping) if alarm else dict(mapping)
+    for key in ("url", "query", "baseline_url", "baseline_query", "endpoint_url", "region"):
         if isinstance(out.get(key), str):
             shell = provider == "command" and key in ("query", "baseline_query")
             out[key] = render(out[key], variables, shell=shell, where=f"check {name}: {key}")
@@ -245,12 +274,34 @@ def build_provider(
             expect_status=codes,
         )
         return HttpProbeProvider(probe, clock)
+    if provider == "cloudwatch":
+        return _cloudwatch(name, mapping, clock)
     from runwright.providers.command import CommandProvider, CommandSettings
 
     env = dict(environ) if environ else None
     return CommandProvider(
         CommandSettings(timeout_seconds=timeout, cwd=mapping.get("cwd"), env=env), clock
     )
+
+
+def _cloudwatch(name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
+    from runwright.aws.session import AwsSettings
+    from runwright.providers.cloudwatch import STATS, CloudWatchProvider, CloudWatchSettings
+
+    stat = str(mapping.get("stat") or "Average")
+    if stat not in STATS:
+        raise InputError(f"check {name!r}: stat must be one of {', '.join(STATS)}")
+    try:
+        period = int(parse_duration(mapping.get("period") or 60))
+    except ValueError as exc:
+        raise InputError(f"check {name!r}: period: {exc}") from None
+    aws = AwsSettings(
+        region=mapping.get("region"),
+        profile=mapping.get("profile"),
+        endpoint_url=mapping.get("endpoint_url"),
+    )
+    settings = CloudWatchSettings(aws, stat, max(1, period), alarm=bool(mapping.get("alarm")))
+    return CloudWatchProvider(settings, clock)
 
 
 def parse_check_interval(mapping: Mapping[str, Any]) -> float:
@@ -272,13 +323,25 @@ def _needs_priming(provider: str, query: str) -> bool:
 
 
 def plan_lines(
-    names: Sequence[str], checks: Mapping[str, Mapping[str, Any]], *, compare: str | None = None
+    names: Sequence[str],
+    checks: Mapping[str, Mapping[str, Any]],
+    *,
+    compare: str | None = None,
+    traffic: Traffic | None = None,
+    share: float | None = None,
 ) -> tuple[list[str], float]:
-    """Lines describing each check and the worst-case seconds from a fault to rollback start."""
+    """Lines describing each check and the worst-case seconds from a fault to rollback start
+    (a sequential check has none: its lines give the expected requests and time instead)."""
     lines: list[str] = []
     worst = 0.0
-    for name, mapping in definitions(names, checks).items():
-        spec = check_spec(name, mapping)
+    found = definitions(names, checks)
+    split = _split(found)
+    for name, mapping in found.items():
+        rules = check_rules(name, mapping)
+        if isinstance(rules, SequentialSpec):
+            lines += plan_sequential(rules, split, compare, traffic, share)
+            continue
+        spec = rules
         seconds = worst_case(spec)
         rule = (
             f"for {format_duration(spec.for_seconds)}"
@@ -307,6 +370,10 @@ def plan_lines(
 
 
 # --- running an analysis ---------------------------------------------------------------------
+
+
+def _split(found: Mapping[str, Mapping[str, Any]]) -> int:
+    return sum(is_sequential(m) for m in found.values())
 
 
 @dataclass
@@ -357,18 +424,23 @@ class _Analysis:
         self.duration = duration
         self.compare = compare
         self.watches: list[_Watch] = []
+        self.sequential: list[SequentialWatch] = []
+        self.not_judged: list[str] = []
         self.schedule_origin: tuple[float, datetime] = (0.0, ctx.clock.now())
 
     async def setup(self) -> None:
         ctx = self.ctx
-        checks = ctx.spec.get("checks") or ctx.services.get("checks") or {}
+        checks = ctx.spec.get("checks") or ctx.services.checks
         found = definitions(self.names, checks)
-        factory: ProviderFactory = ctx.services.get("provider_factory") or self._default_factory
+        factory = ctx.services.provider_factory or self._default_factory
         start = ctx.clock.monotonic()
         started_at = ctx.clock.now()
         self.schedule_origin = (start, started_at)
         baseline_vars: Mapping[str, Any] | None = None
         for name, mapping in found.items():
+            if is_sequential(mapping):
+                self._add_sequential(name, mapping, _split(found))
+                continue
             rendered = render_check(name, mapping, ctx.variables)
             spec = check_spec(name, rendered)
             provider = provider_of(name, rendered)
@@ -403,16 +475,47 @@ class _Analysis:
                 watch.baseline_query = str(other["query"] or "success")
                 watch.compare = compare_settings(name, mapping)
 
+    def _add_sequential(self, name: str, mapping: Mapping[str, Any], split: int) -> None:
+        ctx = self.ctx
+        spec = parse_sequential(name, mapping)
+        canary = str(ctx.variables.get("version") or "")
+        previous = str(ctx.variables.get("previous_version") or "")
+        why = None
+        if self.compare == "none":
+            why = f"{name}: not judged here: the stable version takes no traffic"
+        elif not previous or previous == canary:
+            why = f"{name}: no stable version to compare with (first release)"
+        if why:
+            ctx.output(why)
+            self.not_judged.append(why)
+            return
+        router = ctx.services.router
+        if router is None:
+            raise InputError(
+                f"check {name!r} reads the router, but this runbook has no service router",
+                hint="declare service.router",
+            )
+        self.sequential.append(
+            SequentialWatch(
+                spec,
+                Sides(canary=canary, baseline=previous),
+                split=split,
+                router=router,
+                clock=ctx.clock,
+                measured=ctx.measured,
+            )
+        )
+
     def _default_factory(self, name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
         if provider_of(name, mapping) == "router":
-            router = self.ctx.services.get("router")
+            router = self.ctx.services.router
             if router is None:
                 raise InputError(
                     f"check {name!r} reads the router, but this runbook has no service router",
                     hint="declare service.router, or use provider: scrape with a url",
                 )
             return RouterProvider(router, clock)
-        return build_provider(name, mapping, clock, self.ctx.services.get("environ"))
+        return build_provider(name, mapping, clock, self.ctx.services.environ)
 
     async def _baseline_variables(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -420,7 +523,7 @@ class _Analysis:
         if not previous:
             return {}
         out: dict[str, Any] = {**ctx.variables, "version": previous}
-        driver, service = ctx.services.get("driver"), ctx.services.get("service")
+        driver, service = ctx.services.driver, ctx.services.service
         if driver is not None and service is not None:
             for inst in await driver.instances(service.name):
                 if inst.version == previous:
@@ -440,10 +543,40 @@ class _Analysis:
 
     async def run(self) -> Outcome:
         ctx = self.ctx
-        clock = ctx.clock
-        end = clock.monotonic() + self.duration
+        end = ctx.clock.monotonic() + self.duration
         names = ", ".join(self.names)
         ctx.output(f"analysing {names} for {format_duration(self.duration)}")
+        if not self.sequential:
+            return await self._timed(end) or self._conclude()
+        tasks = [asyncio.ensure_future(self._timed(end))]
+        tasks += [asyncio.ensure_future(self._sequential(w, end)) for w in self.sequential]
+        try:
+            for done in asyncio.as_completed(tasks):
+                failed = await done
+                if failed is not None:
+                    return failed
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return self._conclude()
+
+    async def _sequential(self, watch: SequentialWatch, end: float) -> Outcome | None:
+        reason = await watch.run(end)
+        if reason is None:
+            return None
+        self.ctx.output(f"FAILED {reason}")
+        return Outcome.fail(
+            reason,
+            retryable=False,
+            check=watch.spec.name,
+            verdict=watch.verdict.value,
+            checks=self._verdicts(),
+        )
+
+    async def _timed(self, end: float) -> Outcome | None:
+        ctx = self.ctx
+        clock = ctx.clock
         while self.watches:
             now = clock.monotonic()
             due = [w for w in self.watches if w.due <= now + 1e-9]
@@ -458,7 +591,7 @@ class _Analysis:
             if upcoming > end + 1e-9:
                 break
             await clock.sleep(max(0.0, upcoming - clock.monotonic()))
-        return self._conclude()
+        return None
 
     async def _measure(self, watch: _Watch) -> list[dict[str, Any]]:
         clock = self.ctx.clock
@@ -551,10 +684,13 @@ class _Analysis:
                 self.ctx.record("analysis.paused", {"check": watch.name, "reason": result.reason})
 
     def _verdicts(self) -> dict[str, dict[str, str]]:
-        return {
+        out = {
             w.name: {"verdict": w.evaluator.verdict.value, "reason": w.evaluator.result.reason}
             for w in self.watches
         }
+        for s in self.sequential:
+            out[s.spec.name] = {"verdict": s.verdict.value, "reason": s.reason}
+        return out
 
     def _conclude(self) -> Outcome:
         ctx = self.ctx
@@ -562,6 +698,10 @@ class _Analysis:
         paused: list[str] = []
         passed: list[str] = []
         rows: list[Mapping[str, Any]] = []
+        passed += self.not_judged
+        for seq in self.sequential:
+            state, reason = seq.conclude(self.duration)
+            (paused if state is Verdict.PAUSED else passed).append(reason)
         for watch in self.watches:
             result = watch.evaluator.conclude(at)
             (paused if result.verdict is Verdict.PAUSED else passed).append(result.reason)

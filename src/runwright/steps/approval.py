@@ -13,12 +13,13 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.engine.store import ApprovalRow
 from runwright.model.durations import format_duration
 from runwright.model.status import RunStatus
 from runwright.model.types import OptionalDuration
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 
 
 class ApprovalParams(Params):

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from runwright.databases.catalog import RetentionPolicy
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model.durations import format_duration
 from runwright.model.templating import render
 from runwright.model.types import OptionalDuration
@@ -34,6 +34,7 @@ from runwright.steps._databases import (
     target_of,
 )
 from runwright.steps.base import PlanContext
+from runwright.steps.services import StepContext
 
 
 class BackupParams(DatabaseParams):
@@ -103,6 +104,10 @@ class BackupKind:
         if p.keep or p.max_age:
             policy = RetentionPolicy(p.keep, timedelta(seconds=p.max_age) if p.max_age else None)
             plan = catalog.plan_retention(db.name, policy)
+            discard = getattr(db, "discard", None)
+            if discard is not None:
+                for old in plan.delete:
+                    await discard(old)
             deleted = [i.backup_id for i in catalog.apply_retention(plan)]
             for backup_id in deleted:
                 ctx.output(f"retention deleted {backup_id}")

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
+from runwright.steps.services import StepContext, StepServices
 
 
 class Params(BaseModel):
@@ -29,7 +30,8 @@ class PlanContext:
     variables: Mapping[str, Any]
     environment: str
     version: str
-    services: Mapping[str, Any] = field(default_factory=dict)
+    services: StepServices = field(default_factory=StepServices)
+    """The run's driver and router, so ``plan`` can show the objects they would send."""
 
 
 class StepKind(Protocol):

@@ -8,13 +8,15 @@ as evidence). The seeds' "Pre-Deployment Checklist" becomes exactly this.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model.status import OutcomeStatus, RunStatus
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 
 CHECK_KINDS = ("http", "run", "preflight")
 
@@ -68,7 +70,7 @@ async def _prove(item: Item, ctx: StepContext) -> Outcome:
 
     assert item.check is not None
     key, params = next(iter(item.check.items()))
-    sub = type(ctx)(**{**ctx.__dict__, "spec": {"kind": key, "params": params}})
+    sub = replace(ctx, spec={"kind": key, "params": params})
     return await kinds()[key].execute(sub)
 
 

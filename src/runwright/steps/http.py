@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model import jsonpath
 from runwright.model.templating import render, render_value
 from runwright.model.types import Duration, OptionalDuration
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 
 
 class Expect(BaseModel):

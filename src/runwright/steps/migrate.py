@@ -42,12 +42,11 @@ from runwright.databases.migrations import (
     MigrationRecord,
     RollbackPolicy,
 )
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.errors import ActionError, InputError
 from runwright.model.templating import render, render_value
 from runwright.steps._databases import (
     Engine,
-    backup_root,
     open_database,
     run_tag,
     shown,
@@ -56,6 +55,7 @@ from runwright.steps._databases import (
 )
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.run import process_env
+from runwright.steps.services import StepContext
 
 _UNDO_TEXT = {
     RollbackPolicy.DOWNGRADE: "downgrade to the state recorded before the migration",
@@ -300,7 +300,7 @@ def _record_data(record: MigrationRecord) -> dict[str, Any]:
 
 def _catalog_db(ctx: StepContext, p: MigrateParams) -> tuple[BackupCatalog, Database]:
     directory = render(p.dir, ctx.variables, where="migrate dir") if p.dir else None
-    catalog = BackupCatalog(backup_root(ctx.services.get("state_dir"), directory), ctx.clock)
+    catalog = ctx.services.backups(directory, ctx.clock)
     target = render(p.database or "", ctx.variables, where=f"step '{ctx.step.name}' database")
     return catalog, open_database(target, p.engine, ctx.clock)
 

@@ -12,10 +12,11 @@ from typing import Any
 
 from pydantic import Field
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.errors import NotifyError
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.registry import render_text
+from runwright.steps.services import StepContext
 
 
 class NotifyParams(Params):
@@ -34,7 +35,7 @@ class NotifyKind:
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = NotifyParams.model_validate(ctx.params)
-        messenger = ctx.services.get("messenger")
+        messenger = ctx.services.notifier
         if messenger is None:
             return Outcome.fail("no sinks are declared in this runbook", retryable=False)
         title = render_text(p.title, ctx) if p.title else ""

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model.templating import render, render_value
 from runwright.preflight import (
     CheckResult,
@@ -38,6 +38,7 @@ from runwright.preflight import (
     run_checks,
 )
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 
 
 class _Check(BaseModel):
@@ -187,7 +188,7 @@ def _run(check: Check, ctx: StepContext) -> Awaitable[CheckResult]:
     def r(text: str) -> str:
         return render(text, ctx.variables, where=f"step '{ctx.step.name}' preflight")
 
-    environ: Mapping[str, str] = ctx.services.get("environ", {})
+    environ: Mapping[str, str] = ctx.services.environ
     if check.disk is not None:
         d = check.disk
         return check_disk_free(

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model.status import RunStatus
 from runwright.model.templating import render
 from runwright.steps.base import Params, PlanContext, StepKind
+from runwright.steps.services import StepContext
 
 
 @cache

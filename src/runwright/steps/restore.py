@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from runwright.databases.catalog import restore_with_safety
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model.templating import render
 from runwright.steps._databases import (
     DatabaseParams,
@@ -31,6 +31,7 @@ from runwright.steps._databases import (
     target_of,
 )
 from runwright.steps.base import PlanContext
+from runwright.steps.services import StepContext
 
 
 class RestoreParams(DatabaseParams):

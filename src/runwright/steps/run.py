@@ -17,9 +17,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model.templating import render, render_value
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 
 KILL_GRACE = 5.0
 
@@ -113,7 +114,7 @@ async def run_command(
 
 
 def process_env(ctx: StepContext, extra: Mapping[str, str]) -> dict[str, str]:
-    base = dict(ctx.services.get("environ", {}))
+    base = dict(ctx.services.environ)
     base.update(
         {
             "RUNWRIGHT_RUN_ID": str(ctx.run.id),

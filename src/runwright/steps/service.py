@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.errors import DriverError
 from runwright.model.durations import format_duration
 from runwright.model.templating import render
 from runwright.model.types import Duration
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 from runwright.steps.traffic import apply_weights, last_applied
 
 
@@ -43,16 +44,23 @@ class ServiceKind:
                 return ["start: no previous version, nothing to do"]
             return [
                 f"start {version} on a free port, wait until healthy"
-                + (" and send it all traffic" if p.route else "")
+                + (" and send it all traffic" if p.route else ""),
+                *_planned(ctx, "start", version),
             ]
         if p.action == "stop":
-            return [f"take {version} out of the router, drain, stop it"]
+            return [
+                f"take {version} out of the router, drain, stop it",
+                *_planned(ctx, "stop", version),
+            ]
         warm = (
             f"keep the previous version warm for {format_duration(p.after)}, then "
             if (p.after)
             else ""
         )
-        return [f"{warm}stop every version except {keep}"]
+        return [
+            f"{warm}stop every version except {keep}",
+            *_planned(ctx, "stop", str(ctx.variables.get("previous_version") or "")),
+        ]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = ServiceParams.model_validate(ctx.params)
@@ -65,8 +73,7 @@ class ServiceKind:
     async def _start(self, ctx: StepContext, version: str, route: bool) -> Outcome:
         if not version:
             return Outcome.ok("no previous version: nothing to start")
-        driver = ctx.services["driver"]
-        spec = ctx.services["service"]
+        driver, _, spec = ctx.services.release()
         for inst in await driver.instances(spec.name):
             if inst.version == version and await driver.healthy(inst):
                 ctx.output(f"{version} already running and healthy on port {inst.port}")
@@ -79,20 +86,20 @@ class ServiceKind:
                 )
         ctx.output(f"starting {version}")
         inst = await driver.start(spec, version)
-        ctx.output(f"{version} healthy on {inst.host}:{inst.port} (pid {inst.pid})")
+        ctx.output(f"{version} healthy: {inst.describe()}")
         if route:
             await apply_weights(ctx, {version: 100})
         return Outcome.ok(
-            f"{version} started on port {inst.port} (pid {inst.pid})",
+            f"{version} started: {inst.describe()}",
             started=True,
             captured=_captured(inst),
+            instance=dict(inst.handle),
         )
 
     async def _stop(self, ctx: StepContext, version: str) -> Outcome:
         if ctx.undo and ctx.step.data.get("started") is False:
             return Outcome.ok(f"{version} left running: this run did not start it")
-        driver = ctx.services["driver"]
-        spec = ctx.services["service"]
+        driver, _, spec = ctx.services.release()
         victims = [i for i in await driver.instances(spec.name) if i.version == version]
         if not victims:
             return Outcome.ok(f"{version} is not running")
@@ -108,8 +115,7 @@ class ServiceKind:
         return Outcome.ok(f"stopped {version}")
 
     async def _retire(self, ctx: StepContext, keep: str, after: float) -> Outcome:
-        driver = ctx.services["driver"]
-        spec = ctx.services["service"]
+        driver, _, spec = ctx.services.release()
         old = [i for i in await driver.instances(spec.name) if i.version != keep]
         if not old:
             return Outcome.ok("nothing to retire")
@@ -126,13 +132,13 @@ class ServiceKind:
             await _drain(ctx, sorted(gone), spec.stop_timeout)
         for inst in old:
             await driver.stop(inst, spec.stop_timeout)
-            ctx.output(f"stopped {inst.version} (pid {inst.pid})")
+            ctx.output(f"stopped {inst.describe()}")
         return Outcome.ok("retired " + ", ".join(sorted(gone)))
 
 
 async def _drain(ctx: StepContext, versions: list[str], timeout: float) -> None:  # noqa: ASYNC109
     """Let requests already in flight to ``versions`` finish before their processes stop."""
-    router = ctx.services["router"]
+    router = ctx.services.release().router
     for version in versions:
         try:
             await router.drain(version, timeout)
@@ -141,7 +147,17 @@ async def _drain(ctx: StepContext, versions: list[str], timeout: float) -> None:
 
 
 def _captured(inst: Any) -> dict[str, Any]:
-    return {"new_port": inst.port, "new_url": f"http://{inst.host}:{inst.port}"}
+    return {"new_port": inst.port, "new_url": inst.url}
+
+
+def _planned(ctx: PlanContext, action: str, version: str) -> list[str]:
+    """The driver's own account of what it will send (Kubernetes objects), when it has one."""
+    from runwright.drivers.base import Planned
+
+    driver = ctx.services.driver
+    if isinstance(driver, Planned) and version:
+        return ["  " + line for line in driver.plan(action, version)]
+    return []
 
 
 KIND = ServiceKind()

@@ -13,13 +13,14 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.errors import NotifyError
 from runwright.model.durations import format_duration
 from runwright.model.types import Duration
 from runwright.notify.alertmanager import Alertmanager, Matcher
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.registry import render_text
+from runwright.steps.services import StepContext
 
 OPERATORS = ("=~", "!~", "!=", "=")
 

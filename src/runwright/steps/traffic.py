@@ -16,10 +16,11 @@ from typing import Any
 
 from pydantic import Field
 
-from runwright.engine.executor import Outcome, StepContext
-from runwright.errors import DriverError
+from runwright.engine.executor import Outcome
+from runwright.errors import DriverError, InputError
 from runwright.model.templating import render
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 
 
 class TrafficParams(Params):
@@ -27,8 +28,10 @@ class TrafficParams(Params):
 
 
 def _record_path(ctx: StepContext) -> Path:
-    service = ctx.services["service"]
-    return Path(ctx.services["state_dir"]) / "traffic" / f"{service.name}.json"
+    service, state_dir = ctx.services.release().service, ctx.services.state_dir
+    if state_dir is None:
+        raise InputError("no state directory to record traffic weights in")
+    return state_dir / "traffic" / f"{service.name}.json"
 
 
 def last_applied(ctx: StepContext) -> dict[str, int]:
@@ -46,9 +49,7 @@ async def apply_weights(
     from runwright.drivers.base import Instance
     from runwright.routers.base import Backend
 
-    driver = ctx.services["driver"]
-    router = ctx.services["router"]
-    service = ctx.services["service"]
+    driver, router, service = ctx.services.release()
     running: dict[str, Instance] = {}
     for inst in await driver.instances(service.name):
         running.setdefault(inst.version, inst)
@@ -94,6 +95,16 @@ def named_weights(params: Mapping[str, Any], variables: Mapping[str, Any]) -> di
     return {v: w for v, w in named.items() if v}
 
 
+def _planned(ctx: PlanContext, weights: Mapping[str, int]) -> list[str]:
+    """The router's own account of the writes it will make (Kubernetes objects)."""
+    from runwright.drivers.base import Planned
+
+    router = ctx.services.router
+    if isinstance(router, Planned):
+        return ["  " + line for line in router.plan("route", weights)]
+    return []
+
+
 class TrafficKind:
     key = "traffic"
     params = TrafficParams
@@ -104,9 +115,12 @@ class TrafficKind:
             return ["no version to send traffic to (first release): nothing to do"]
         if len(named) == 1:
             (only,) = named
-            return [f"set traffic: {only} 100% (the only version; first release)"]
+            return [
+                f"set traffic: {only} 100% (the only version; first release)",
+                *_planned(ctx, {only: 100}),
+            ]
         parts = [f"{v} {w}%" for v, w in named.items()]
-        return ["set traffic: " + ", ".join(parts) + " (make-before-break)"]
+        return ["set traffic: " + ", ".join(parts) + " (make-before-break)", *_planned(ctx, named)]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         wanted = named_weights(ctx.params, ctx.variables)

@@ -12,12 +12,13 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from runwright.engine.executor import Outcome, StepContext
+from runwright.engine.executor import Outcome
 from runwright.model.durations import format_duration
 from runwright.model.templating import render
 from runwright.model.types import Duration
 from runwright.steps.analysis import Compare, run_analysis
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.services import StepContext
 
 
 class WaitParams(Params):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import shlex
 import urllib.parse
 
@@ -74,3 +75,35 @@ def test_text_without_secrets_is_unchanged() -> None:
     assert Redactor(["hunter22"]).text("deploying v1.2.3 to staging") == (
         "deploying v1.2.3 to staging"
     )
+
+
+TRICKY = 'pa"ss\\wörd:42/x+y'
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        json.dumps(TRICKY)[1:-1],
+        json.dumps(TRICKY, ensure_ascii=False)[1:-1],
+        json.dumps(json.dumps(TRICKY))[3:-3],
+        urllib.parse.quote(TRICKY),
+        TRICKY.encode().hex(),
+        TRICKY.encode().hex().upper(),
+        base64.urlsafe_b64encode(TRICKY.encode()).decode(),
+    ],
+    ids=["json", "json-unicode", "json-twice", "url-path", "hex", "HEX", "base64-urlsafe"],
+)
+def test_json_url_hex_and_urlsafe_forms_are_masked(form: str) -> None:
+    text = Redactor([TRICKY]).text(f'{{"body": "{form}"}}')
+    assert form not in text
+    assert MASK in text
+
+
+@pytest.mark.parametrize("user", ["", "a", "ab", "bob", "admin", "deploy-bot", "ünïcode"])
+@pytest.mark.parametrize("suffix", ["", "\n", "x", "yz"])
+def test_base64_of_any_prefix_and_secret_is_masked(user: str, suffix: str) -> None:
+    for secret in (SECRET, TRICKY, "hunter2-long-enough"):
+        encoded = base64.b64encode(f"{user}:{secret}{suffix}".encode()).decode()
+        text = Redactor([secret]).text(f"Authorization: Basic {encoded}")
+        assert encoded not in text
+        assert MASK in text

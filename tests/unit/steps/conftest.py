@@ -21,9 +21,10 @@ from runwright.app.identity import AuthMethod
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.engine.clock import FakeClock
-from runwright.engine.executor import RunInfo, StepContext
+from runwright.engine.executor import RunInfo
 from runwright.engine.store import ApprovalRow, RunRow, StepRow
 from runwright.model.schema import Step
+from runwright.steps.services import StepContext, StepServices
 
 
 @dataclass
@@ -82,7 +83,7 @@ class Harness:
             variables={"version": "v1", "environment": "staging", **(variables or {})},
             output=self.lines.append,
             approvals=lambda gate: [a for a in self.approvals if a.gate == gate],
-            services={"environ": dict(environ or {"PATH": "/usr/bin:/bin"})},
+            services=StepServices(environ=dict(environ or {"PATH": "/usr/bin:/bin"})),
             record=lambda type_, data: self.records.append((type_, dict(data))),
             actor=actor,
             attest=lambda gate, item, note: self.attested.append((gate, item, note)),

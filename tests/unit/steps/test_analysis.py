@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from runwright.engine.clock import Clock, FakeClock
-from runwright.engine.executor import Outcome, RunInfo, StepContext
+from runwright.engine.executor import Outcome, RunInfo
 from runwright.engine.store import StepRow
 from runwright.errors import ProviderError
 from runwright.providers.base import Provider
 from runwright.providers.fake import FakeProvider, Scripted
 from runwright.steps.analysis import KIND, build_provider, plan_lines, run_analysis
 from runwright.steps.base import PlanContext
+from runwright.steps.services import StepContext, StepServices
 from runwright.steps.wait import KIND as WAIT
 
 ERRORS = "errors{version='v2'}"
@@ -67,7 +68,7 @@ class Harness:
             variables={"version": "v2", "previous_version": "v1", **(variables or {})},
             output=self.lines.append,
             approvals=lambda gate: [],
-            services={"provider_factory": self.factory},
+            services=StepServices(provider_factory=self.factory),
             record=lambda type_, data: self.events.append((type_, data)),
             actor="alice",
             attest=lambda gate, item, note: None,

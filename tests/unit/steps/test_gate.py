@@ -143,7 +143,7 @@ def test_plan_shows_every_proof_of_an_item_not_only_the_first() -> None:
             },
         ]
     }
-    lines = KIND.describe(params, PlanContext({}, "staging", "v1", {}))
+    lines = KIND.describe(params, PlanContext({}, "staging", "v1"))
     assert lines == [
         "[1] ground is ready -- proven by: check env set: HOME",
         "      and check disk /tmp: at least 5% free",

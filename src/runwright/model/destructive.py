@@ -1,0 +1,90 @@
+"""The commands that destroy something, as a table lint reads: one row per class.
+
+Each row names a class of command (the label a finding shows), the pattern that recognises
+it in a step's text, and which family it belongs to. ``tests/unit/model/test_lint.py`` has
+one runbook line per row and checks each is flagged at its own line. Add a row here to teach
+lint a new command; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Destructive:
+    family: str
+    label: str
+    pattern: re.Pattern[str]
+
+
+def _row(family: str, label: str, pattern: str, flags: int = 0) -> Destructive:
+    return Destructive(family, label, re.compile(pattern, flags))
+
+
+_I = re.I
+TABLE: tuple[Destructive, ...] = (
+    _row("shell", "rm -rf", r"\brm\s+(?:-\w+\s+)*-(?:[a-zA-Z]*r[a-zA-Z]*f|[a-zA-Z]*f[a-zA-Z]*r)\b"),
+    _row("shell", "mkfs / dd to a device", r"\bmkfs(?:\.\w+)?\s|\bdd\s[^\n]*\bof=/dev/"),
+    _row("git", "git push --force", r"\bgit\s+push\b[^\n;|&]*\s(?:--force(?:-with-lease)?|-f)\b"),
+    _row("git", "git reset --hard / clean", r"\bgit\s+(?:reset\s+--hard|clean\s+-\w*f)"),
+    _row(
+        "sql",
+        "SQL DROP",
+        r"\bDROP\s+(?:TABLE|DATABASE|SCHEMA|INDEX|VIEW|MATERIALIZED\s+VIEW|TYPE|EXTENSION"
+        r"|SEQUENCE|FUNCTION|TRIGGER|USER|ROLE)\b",
+        _I,
+    ),
+    _row("sql", "ALTER TABLE ... DROP", r"\bALTER\s+TABLE\b[^;\n]*\bDROP\b", _I),
+    _row("sql", "TRUNCATE", r"\bTRUNCATE\s+(?:TABLE\s+)?\w", _I),
+    _row("sql", "DELETE without WHERE", r"\bDELETE\s+FROM\s+[\w.\"`]+(?![^;\n]*\bWHERE\b)", _I),
+    _row("database", "alembic downgrade", r"\balembic\b[^\n;|&]*\sdowngrade\b"),
+    _row(
+        "database",
+        "database reset",
+        r"\bprisma\s+migrate\s+reset\b|\bdropdb\b|\bdb:drop\b|\bdb:reset\b|migrate:fresh\b",
+    ),
+    _row("redis", "redis FLUSHALL/FLUSHDB", r"\bFLUSH(?:ALL|DB)\b", _I),
+    _row(
+        "kubernetes", "kubectl delete", r"\bkubectl[ \t]+(?:[^\s|;&]+[ \t]+)*?delete\b"
+    ),
+    _row(
+        "kubernetes",
+        "kubectl scale to 0",
+        r"\bkubectl\b[^\n;|&]*\bscale\b[^\n;|&]*--replicas[= ]0\b",
+    ),
+    _row("kubernetes", "kubectl rollout undo", r"\bkubectl\b[^\n;|&]*\brollout\s+undo\b"),
+    _row("kubernetes", "kubectl drain", r"\bkubectl\b[^\n;|&]*\bdrain\b"),
+    _row("helm", "helm uninstall/rollback", r"\bhelm\s+(?:uninstall|delete|rollback)\b"),
+    _row("terraform", "terraform apply/destroy", r"\bterraform\s+(?:apply|destroy)\b"),
+    _row("aws", "aws s3 rm --recursive", r"\baws\s+s3\s+(?:rm|rb)\b[^\n;|&]*--(?:recursive|force)"),
+    _row(
+        "aws",
+        "aws delete/terminate",
+        r"\baws\s+(?:rds|ec2|ecs|eks|dynamodb|elasticache)\s+"
+        r"(?:delete-[\w-]+|terminate-instances)",
+    ),
+    _row("docker", "docker prune", r"\bdocker(?:\s+\w+)?\s+prune\b"),
+    _row("docker", "docker compose down -v", r"\bdocker[- ]compose\b[^\n]*\bdown\b[^\n]*\s-v\b"),
+    _row(
+        "script",
+        "a script called with --force",
+        r"(?:\./|\b)[\w./-]+\.(?:sh|py|rb|pl|js|ts)\b[^\n;|&]*\s--force\b",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    row: Destructive
+    text: str
+    offset: int  # lines from the start of the text
+
+
+def find(text: str) -> Iterator[Match]:
+    """Every destructive command in ``text``, in the order of the table."""
+    for row in TABLE:
+        for match in row.pattern.finditer(text):
+            yield Match(row, match.group(0), text.count("\n", 0, match.start()))

@@ -1,0 +1,137 @@
+"""examples/aws-bluegreen.yaml against moto in server mode: an RDS snapshot before each
+release, v2 released blue-green by the ALB listener's target group weights (every weight
+change recorded on its way to moto and asserted), and v3 rolled back to 100% on v2 by a
+CloudWatch alarm in ALARM during the bake."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import ROOT, RunCli
+from tests.support.moto_server import Moto, Recorder, aws_environ, recording, running_moto
+
+EXAMPLE = ROOT / "examples" / "aws-bluegreen.yaml"
+
+
+@pytest.fixture
+def aws() -> Iterator[tuple[Moto, Recorder, dict[str, str]]]:
+    with running_moto() as moto, recording(moto) as recorder:
+        ec2, elb = moto.client("ec2"), moto.client("elbv2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(
+                VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"eu-west-1{z}"
+            )["Subnet"]["SubnetId"]
+            for i, z in ((1, "a"), (2, "b"))
+        ]
+        balancer = elb.create_load_balancer(Name="receipt-vault", Subnets=subnets)
+        groups = {
+            colour: elb.create_target_group(
+                Name=f"receipt-{colour}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+            )["TargetGroups"][0]["TargetGroupArn"]
+            for colour in ("blue", "green")
+        }
+        listener = elb.create_listener(
+            LoadBalancerArn=balancer["LoadBalancers"][0]["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
+        )["Listeners"][0]["ListenerArn"]
+        moto.client("rds").create_db_instance(
+            DBInstanceIdentifier="receipt-vault-db",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            AllocatedStorage=20,
+            MasterUsername="receipts",
+            MasterUserPassword="not-a-real-one",
+        )
+        cw = moto.client("cloudwatch")
+        cw.put_metric_alarm(
+            AlarmName="receipt-vault-5xx",
+            Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_Target_5XX_Count",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=5,
+            Threshold=5.0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        cw.set_alarm_state(AlarmName="receipt-vault-5xx", StateValue="OK", StateReason="quiet")
+        names = {"listener": listener, **groups, "aws_endpoint": recorder.url}
+        yield moto, recorder, names
+
+
+def _weights(call: dict[str, str], colours: dict[str, str]) -> dict[str, int]:
+    """colour -> weight of one recorded ModifyListener call."""
+    out: dict[str, int] = {}
+    prefix = "DefaultActions.member.1.ForwardConfig.TargetGroups.member."
+    for n in range(1, 5):
+        arn = call.get(f"{prefix}{n}.TargetGroupArn")
+        if arn is None:
+            break
+        out[colours[arn]] = int(call.get(f"{prefix}{n}.Weight", "1"))
+    return out
+
+
+def _live(moto: Moto, listener: str, colours: dict[str, str]) -> dict[str, int]:
+    action = moto.client("elbv2").describe_listeners(ListenerArns=[listener])["Listeners"][0][
+        "DefaultActions"
+    ][0]
+    return {
+        colours[g["TargetGroupArn"]]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]
+    }
+
+
+def _bound(moto: Moto, group: str) -> str:
+    tags = moto.client("elbv2").describe_tags(ResourceArns=[group])["TagDescriptions"][0]["Tags"]
+    return next(t["Value"] for t in tags if t["Key"] == "runwright:version")
+
+
+@pytest.mark.slow
+def test_the_aws_example_releases_blue_green_by_alb_weights_and_rolls_back_on_an_alarm(
+    run_cli: RunCli, aws: tuple[Moto, Recorder, dict[str, str]], tmp_path: Path
+) -> None:
+    moto, recorder, names = aws
+    colours = {names["blue"]: "blue", names["green"]: "green"}
+    env = aws_environ(tmp_path)
+    args = [f"--var={k}={v}" for k, v in names.items()]
+
+    def deploy(version: str) -> tuple[int, list[dict[str, int]], str]:
+        before = len(recorder.actions("ModifyListener"))
+        done = run_cli(
+            "deploy", str(EXAMPLE), "-e", "production", "--version", version, *args, env=env
+        )
+        changes = [_weights(c, colours) for c in recorder.actions("ModifyListener")[before:]]
+        return done.returncode, changes, done.stderr
+
+    code, changes, err = deploy("v1")
+    assert code == 0, err
+    assert changes[-1] == {"blue": 100}
+    assert _bound(moto, names["blue"]) == "v1"
+
+    code, changes, err = deploy("v2")
+    assert code == 0, err
+    assert changes[0] == {"blue": 100, "green": 100}, "make before break: green raised first"
+    assert changes[-1].get("green") == 100
+    assert changes[-1].get("blue", 0) == 0
+    assert all(any(w > 0 for w in c.values()) for c in changes), "never a table with no traffic"
+    assert _bound(moto, names["green"]) == "v2"
+    assert _live(moto, names["listener"], colours).get("green") == 100
+
+    snapshots = moto.client("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert len(snapshots) == 2, "one RDS snapshot before each release"
+
+    moto.client("cloudwatch").set_alarm_state(
+        AlarmName="receipt-vault-5xx", StateValue="ALARM", StateReason="5xx above 5"
+    )
+    code, changes, err = deploy("v3")
+    assert code == 1, err
+    live = _live(moto, names["listener"], colours)
+    assert live.get("green") == 100, live
+    assert live.get("blue", 0) == 0, live
+    assert _bound(moto, names["blue"]) == "v3"
+    status = json.loads(run_cli("status", "3", "--json").stdout)
+    assert status["status"] == "rolled_back"
