@@ -502,17 +502,20 @@ def settle_step(
     )
 
 
-def abort(rt: Runtime, run_id: int, reason: str) -> tuple[RunRow, str]:
+def abort(
+    rt: Runtime, run_id: int, reason: str, *, identity: Identity | None = None
+) -> tuple[RunRow, str]:
     run = rt.store.run(run_id)
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status}); nothing to abort")
-    user = rt.settings.user
+    who = identity or rt.settings.identity
+    user = who.name
     rt.store.append(
         run_id,
         actor=user,
         type="run.abort_requested",
         at=rt.clock.now(),
-        data={"reason": reason},
+        data={"reason": reason, "via": str(who.via)},
         run_values={"abort_requested": user},
     )
     fresh = rt.store.run(run_id)
