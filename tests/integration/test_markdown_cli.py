@@ -78,8 +78,8 @@ def test_import_writes_yaml_and_reports_what_to_review(runner: CliRunner, tmp_pa
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("# Imported from")
     err = result.stderr
-    assert "6 phases, 53 steps" in err  # the canary alternative is a procedure now
-    assert "56 gate items" in err
+    assert "6 phases, 54 steps" in err  # canary alternative: a procedure; "if needed": a gate
+    assert "57 gate items" in err
     assert "draft checks to confirm" in err
     assert "error-rate-rollback" in err
     assert f"{seed}:668: error-rate-rollback: fail_if > 1% for 5m" in err

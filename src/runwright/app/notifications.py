@@ -277,9 +277,7 @@ class RunbookMessenger:
     variables: Mapping[str, Any]
     redactor: Redactor
 
-    async def message(
-        self, to: Sequence[str], *, title: str, text: str, run: RunInfo
-    ) -> list[str]:
+    async def message(self, to: Sequence[str], *, title: str, text: str, run: RunInfo) -> list[str]:
         lines: list[str] = []
         for name in to:
             sink = build_sink(self.runbook, name, self.variables)

@@ -20,12 +20,12 @@ import click
 from runwright import __version__
 from runwright.app import report as report_mod
 from runwright.app import runs
-from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
-from runwright.app.release import previous_version
+from runwright.app.plan import Plan
+from runwright.app.preview import plan_for, rollback_plan
 from runwright.app.runtime import Runtime
 from runwright.app.schema import json_schema
 from runwright.app.settings import Settings
-from runwright.cli import cmd_audit, cmd_database
+from runwright.cli import cmd_audit, cmd_database, cmd_web
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.render import ConsoleObserver
 from runwright.cli.terminal import output_closed, safe_echo, two_step_interrupt
@@ -256,27 +256,7 @@ def plan(
     Nothing is executed.
     """
     rt = c.runtime()
-    book = rt.load(runbook)
-    env_name, environment = rt.environment(book, env)
-    secrets = rt.secrets(book, required=False)
-    variables = rt.variables(
-        book,
-        env_name,
-        environment,
-        version=version,
-        overrides=_vars(var),
-        secrets={k: "***" for k in secrets},
-        run_id=None,
-        initiator=rt.settings.user,
-        previous_version=previous_version(rt.store, book.name, env_name),
-        planning=True,
-    )
-    services = rt.checked_services(book, env_name, variables)
-    traffic = None
-    if has_sequential(book) and services.router is not None:
-        stable = str(variables.get("previous_version") or "")
-        traffic = recent_traffic(services.router, stable)
-    p = build_plan(book, env_name, environment, version, variables, services, traffic=traffic)
+    p = plan_for(rt, rt.load(runbook), env, version, _vars(var))
     _print_plan(
         p,
         header=f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)",
@@ -348,28 +328,7 @@ def rollback_cmd(
 ) -> None:
     """Deploy an earlier revision of ENV again, through the same strategy (plan first)."""
     rt = c.runtime(quiet=quiet)
-    source, number = runs.rollback_target(rt, env, runbook, to_revision)
-    book = rt.load_text(source.runbook_text, source.runbook_file)
-    env_name, environment = rt.environment(book, env)
-    current = previous_version(rt.store, book.name, env_name)
-    variables = rt.variables(
-        book,
-        env_name,
-        environment,
-        version=source.version,
-        overrides=source.params.get("vars", {}),
-        secrets={k: "***" for k in book.secrets},
-        run_id=None,
-        initiator=rt.settings.user,
-        previous_version=current,
-        planning=True,
-    )
-    services = rt.checked_services(book, env_name, variables)
-    p = build_plan(book, env_name, environment, source.version, variables, services)
-    header = (
-        f"Rollback of {book.name}/{env_name} from {current or '?'} to revision {number} "
-        f"({source.version})"
-    )
+    p, header, number = rollback_plan(rt, env, runbook, to_revision)
     if dry_run or not as_json:
         _print_plan(p, header=header, as_json=as_json)
     if dry_run:
@@ -378,7 +337,7 @@ def rollback_cmd(
         return
     with two_step_interrupt(rt.interrupt, rt.settings.user):
         run = runs.rollback(
-            rt, env, runbook=book.name, to_revision=number, interactive=_interactive(False)
+            rt, env, runbook=p.runbook, to_revision=number, interactive=_interactive(False)
         )
     _finish(rt, run.id, as_json)
 
@@ -661,7 +620,7 @@ def demo(c: Ctx, router: str, keep_running: bool) -> None:
 
 cli.add_command(import_cmd)
 cli.add_command(lint_cmd)
-for _command in cmd_database.COMMANDS:
+for _command in [*cmd_database.COMMANDS, *cmd_web.COMMANDS]:
     cli.add_command(_command)
 for _command in cmd_audit.commands(pass_ctx, handle_errors):
     cli.add_command(_command)

@@ -18,6 +18,7 @@ from runwright.model import destructive as destructive_commands
 from runwright.model.durations import parse_duration
 from runwright.model.loader import Runbook
 from runwright.model.md_fences import is_watcher
+from runwright.model.md_sections import CHOICE_GATE, IF_NEEDED_GATE
 from runwright.model.schema import Step
 from runwright.model.source import parse_yaml
 from runwright.model.templating import raw_uses, variables_used
@@ -157,8 +158,7 @@ class _Linter:
 
     def destructive(self, where: str, steps: list[Step]) -> None:
         for n, step in enumerate(steps):
-            before = steps[n - 1] if n else None
-            if before is not None and before.kind in ("gate", "approval"):
+            if n and _confirms(steps[n - 1]):
                 continue
             text = _command(step)
             for found in destructive_commands.find(text):
@@ -384,6 +384,12 @@ class _Linter:
                             "agree on one threshold per severity, stricter for warning than "
                             "for critical and rollback",
                         )  # fmt: skip
+
+
+def _confirms(step: Step) -> bool:
+    """A gate or approval confirms the next step, unless it only records a choice of procedure."""
+    choice = (step.name or "").startswith((CHOICE_GATE, IF_NEEDED_GATE))
+    return step.kind in ("gate", "approval") and not choice
 
 
 def _line_of(step: Step, offset: int) -> int | None:

@@ -45,11 +45,14 @@ from runwright.model.md_fences import (
     watcher_offset,
 )
 from runwright.model.md_sections import (
+    CHOICE_GATE,
+    IF_NEEDED_GATE,
     Place,
     SectionRule,
     classify,
     describes_deploying,
     environment_of,
+    is_label_section,
 )
 from runwright.model.md_shell import ShellCommand, split_shell
 from runwright.model.source import PathKey, Positions, Source, parse_yaml
@@ -92,6 +95,7 @@ class _Frame:
     container: _Container
     env: str | None
     group: bool = False  # a top-level procedure section: its sub-headings are procedures
+    synthetic: bool = False  # a bold label read as a heading
 
 
 @dataclass
@@ -207,6 +211,7 @@ class _Reader:
             else:
                 self.body_block(block)
         self.flush()
+        self.close_choices()
         return self.assemble(front, front_pos, title, self.top)
 
     def flush(self) -> None:
@@ -260,6 +265,11 @@ class _Reader:
             found = self.container("procedure", full, block.line)
             self.choice(outer, found, parent.level if parent else 0, block.line)
             return found, False
+        if place is Place.OPTIONAL:
+            found = self.container("procedure", name, block.line)
+            if outer.kind != "note":
+                self.add(outer, _if_needed(found.name), block.line)
+            return found, False
         if place is Place.PROCEDURE:
             return self.container("procedure", name, block.line), top
         if parent is None or top:
@@ -273,17 +283,22 @@ class _Reader:
         key = id(outer) * 16 + level
         found = self.choices.get(key)
         if found is None:
-            gate = {"name": f"choose one: {outer.name or self.heading_text}", "gate": {"items": []}}
+            name = CHOICE_GATE + (outer.name or self.heading_text)
+            gate = {"name": name, "gate": {"items": []}}
             if outer.kind == "note":
                 return
             self.add(outer, gate, line)
             found = self.choices[key] = _Choice(gate, [])
         found.names.append(option.name)
-        listed = "; ".join(f"'{n}'" for n in found.names)
-        found.step["gate"]["items"] = [
-            f"one of these was carried out (runwright run-procedure RUNBOOK NAME): {listed}"
-        ]
-        found.step["description"] = "alternatives: " + listed
+
+    def close_choices(self) -> None:
+        """Word each choice gate once every alternative is known."""
+        for found in self.choices.values():
+            listed = "; ".join(f"'{n}'" for n in found.names)
+            found.step["gate"]["items"] = [
+                f"one of these was carried out (runwright run-procedure RUNBOOK NAME): {listed}"
+            ]
+            found.step["description"] = "alternatives: " + listed
 
     def body_block(self, block: Block) -> None:
         current = self.current
@@ -315,9 +330,21 @@ class _Reader:
         self.label = clean_title(block.text) if short and stripped.endswith(_LABEL_END) else None
         if short and stripped.startswith(("**", "__")):
             self.label = clean_title(block.text)
+            if self.label_section(block, self.label):
+                return
         self.fresh_label = self.label is not None
         self.prose.append((block, self.heading_text))
         self.describe(block, current)
+
+    def label_section(self, block: Block, label: str) -> bool:
+        """A bold "**Method 2: ...**" line starts an alternative, as a heading would."""
+        headings = [f.level for f in self.stack if not f.synthetic]
+        if block.parent is not None or not headings or not is_label_section(label):
+            return False
+        self.heading(Block("heading", block.line, block.end, label, headings[-1] + 1))
+        self.stack[-1].synthetic = True
+        self.label = None
+        return True
 
     def container(self, kind: str, name: str, line: int) -> _Container:
         if kind == "rollback":
@@ -496,13 +523,14 @@ class _Reader:
             data["description"] = data["description"].strip()
 
     def restrict(self, environments: Any) -> None:
-        """Drop a heading's environment from steps when the runbook has no such environment."""
-        names = set(environments) if isinstance(environments, dict) else set()
+        """Name a heading's environment as the runbook declares it ("production" -> "prod");
+        one it does not declare stays, and validation refuses it at the step's line."""
+        names = [str(n) for n in environments] if isinstance(environments, dict) else []
         for c in self.containers:
             for step in c.steps:
                 envs = step.get("environments")
-                if isinstance(envs, list) and not set(envs) <= names:
-                    del step["environments"]
+                if isinstance(envs, list):
+                    step["environments"] = [_declared(str(e), names) for e in envs]
 
     def place(self, data: dict[str, Any], containers: list[_Container]) -> None:
         pos = self.positions
@@ -556,6 +584,22 @@ class _Reader:
                 else "the only environment the document names"
             }
         return found
+
+
+def _declared(env: str, names: list[str]) -> str:
+    if env in names:
+        return env
+    same = [n for n in names if n[:4].lower() == env[:4]]
+    return same[0] if len(same) == 1 else env
+
+
+def _if_needed(procedure: str) -> dict[str, Any]:
+    """The gate left where a section "(if needed)" was: it was done, or it was not needed."""
+    item = (
+        f"'{procedure}' was carried out if it was needed "
+        "(runwright run-procedure RUNBOOK NAME), or it was not needed"
+    )
+    return {"name": IF_NEEDED_GATE + procedure, "gate": {"items": [item]}}
 
 
 def _kept(note: Note, where: str | None) -> Note:

@@ -83,11 +83,33 @@ def strip_prompt(text: str, lang: str) -> str:
     return "\n".join(kept)
 
 
+_RUN_VALUES = re.compile(r"(?<!\$)\{\{\s*(?:version|environment)\s*\}\}")
+_JINJA = ("{{", "{%", "{#")
+_END_RAW = "{% endraw %}"
+_ENDS_RAW = re.compile(r"\{%-?\s*endraw\s*-?%\}")
+
+
 def literal(command: str) -> str:
-    """Imported commands are shown as written: Jinja-looking text is kept literal."""
-    if "{{" in command or "{%" in command:
-        return "{% raw %}" + command + "{% endraw %}"
-    return command
+    """Imported commands are shown as written: Jinja-looking text is kept literal, except
+    ``{{ version }}`` and ``{{ environment }}``, which the run fills in (shell-quoted)."""
+    if not any(mark in command for mark in _JINJA):
+        return command
+    out: list[str] = []
+    start = 0
+    for match in _RUN_VALUES.finditer(command):
+        out += [_raw(command[start : match.start()]), match.group(0)]
+        start = match.end()
+    out.append(_raw(command[start:]))
+    return "".join(out)
+
+
+def _raw(text: str) -> str:
+    """``text`` inside ``{% raw %}``; an ``{% endraw %}`` in it cannot end the raw block
+    (its ``{`` stays inside, the rest follows as plain text)."""
+    if not any(mark in text for mark in _JINJA):
+        return text
+    inner = _ENDS_RAW.sub(lambda m: "{" + _END_RAW + m.group(0)[1:] + "{% raw %}", text)
+    return "{% raw %}" + inner + _END_RAW
 
 
 def clean_title(text: str) -> str:

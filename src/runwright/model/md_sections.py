@@ -25,8 +25,15 @@ class Place(StrEnum):
     ROLLBACK = "rollback"  # the rollback sequence
     PROCEDURE = "procedure"  # a named procedure, run on demand (run-procedure)
     ALTERNATIVE = "alternative"  # a named procedure, and one choice of a gate in its parent
+    OPTIONAL = "optional"  # a named procedure, and a gate in its parent: done, or not needed
     PREDEPLOY = "predeploy"  # a gate that runs before the first phase
     NOTE = "note"  # text only: kept as a description, nothing runs
+
+
+# Gates the reader puts where alternatives or optional sections were: they ask which
+# procedure was carried out, so they do not confirm the command that follows them (lint).
+CHOICE_GATE = "choose one: "
+IF_NEEDED_GATE = "if needed: "
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,16 @@ def _rule(name: str, place: Place, pattern: str, *, top_only: bool = False) -> S
 RULES: tuple[SectionRule, ...] = (
     _rule("drill", Place.PROCEDURE, r"\bdrills?\b|game ?day|\bchaos\b|fire ?drill|\bpractice\b"),
     _rule(
+        "conditional",
+        Place.OPTIONAL,
+        r"\((?:only )?(?:if|when) (?:needed|necessary|required|applicable)\)|\(optional\)"
+        r"|^optional\b|^(?:only )?if (?:needed|necessary)\b",
+    ),
+    _rule(
         "alternative",
         Place.ALTERNATIVE,
-        r"^(?:method|option|approach|alternative|variant|scenario|path)\s*[\w#]{0,3}\b\s*[:.)-]"
-        r"|^(?:method|option|approach|scenario)\s+(?:\d+|[a-h]|one|two|three)\b"
-        r"|\((?:alternative|optional alternative)\)",
+        r"^(?:method|option|approach|variant|scenario|path|plan)\s+(?:\d+|[a-h]|[ivx]+|one|two"
+        r"|three|four)\b|^alternative\b|\((?:an? )?alternative\)",
     ),
     _rule(
         "prevention",
@@ -103,6 +115,12 @@ def classify(heading: str, *, top: bool = True) -> SectionRule | None:
     text = re.sub(r"^(?:step\s+)?\d+(?:\.\d+)*[.):]?\s+", "", text, flags=re.I)
     rules = (rule for rule in RULES if top or not rule.top_only)
     return next((rule for rule in rules if rule.pattern.search(text)), None)
+
+
+def is_label_section(label: str) -> bool:
+    """A bold label ("**Method 2: helm rollback**") that starts an alternative or optional part."""
+    rule = classify(label, top=False)
+    return rule is not None and rule.place in (Place.ALTERNATIVE, Place.OPTIONAL)
 
 
 def environment_of(heading: str, rule: SectionRule | None) -> str | None:

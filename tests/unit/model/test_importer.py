@@ -26,12 +26,14 @@ SEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "seeds"
 
 # seed: phases, main steps (gates included), gate items (all), rollback steps, procedures.
 # 000 and 002: alternatives ("Option A / B", "Canary Deployment (Alternative)") are
-# procedures now, with one "choose one" gate in their place (one more gate item each).
+# procedures now, with one "choose one" gate in their place (one more gate item each); in
+# 001, 002 and 003 a "... (if needed)" section is a procedure, with an "if needed" gate in
+# its place instead of running every time.
 EXPECTED = {
     "000": (4, 23, 45, 5, 10),
-    "001": (4, 33, 48, 11, 6),
-    "002": (6, 53, 56, 27, 5),
-    "003": (3, 31, 34, 7, 4),
+    "001": (4, 33, 49, 7, 7),
+    "002": (6, 54, 57, 26, 6),
+    "003": (3, 31, 35, 6, 5),
     "004": (3, 31, 10, 11, 12),
 }
 # seed: planned main steps per environment: steps under a "Staging deployment" heading
@@ -40,7 +42,7 @@ EXPECTED = {
 PLANNED = {
     "000": {"staging": 16, "production": 16},
     "001": {"staging": 16, "production": 24},
-    "002": {"development": 30, "staging": 29, "production": 44},
+    "002": {"development": 31, "staging": 30, "production": 45},
     "003": {"production": 31},
     "004": {"production": 31},
 }

@@ -14,6 +14,7 @@ import pytest
 from runwright.app.plan import build_plan
 from runwright.errors import RunbookError
 from runwright.model.importer import ImportResult, dump_yaml, import_markdown
+from runwright.model.lint import lint
 from runwright.model.loader import Runbook, build_runbook, load_text
 from runwright.model.markdown import convert, parse_markdown
 from runwright.model.source import parse_yaml
@@ -85,6 +86,42 @@ def test_alternatives_become_procedures_and_a_choice_the_plan_shows() -> None:
     ]
 
 
+def test_bold_labels_naming_alternatives_split_like_headings() -> None:
+    assert sections("bold-alternatives") == {
+        "Deploy": "phase 'Deploy'",
+        "Rollback": "rollback 'rollback'",
+        "Method 1: restart on the previous image": (
+            "procedure 'Rollback: Method 1: restart on the previous image'"
+        ),
+        "Method 2: scale the new consumers to zero": (
+            "procedure 'Rollback: Method 2: scale the new consumers to zero'"
+        ),
+    }
+    book = book_of("bold-alternatives")
+    assert [s.name for s in book.rollback] == ["choose one: rollback"]
+    method_2 = book.procedures["Rollback: Method 2: scale the new consumers to zero"]
+    assert [s.params["command"] for s in method_2] == [
+        "kubectl scale deployment/consumer-new --replicas=0",
+        "./lag.sh",
+    ]
+
+
+def test_a_section_marked_if_needed_is_a_procedure_behind_a_gate() -> None:
+    assert sections("if-needed")["Database rollback (if needed)"] == (
+        "procedure 'Database rollback (if needed)'"
+    )
+    book = book_of("if-needed")
+    assert [s.name for s in book.rollback] == [
+        "Rollback: Previous release",
+        "if needed: Database rollback (if needed)",
+        "Put the old infrastructure back",
+    ]
+    assert "pg_restore" in book.procedures["Database rollback (if needed)"][0].params["command"]
+    markdown = load_text(text_of("if-needed"), "if-needed.md", param_models(), parse_markdown)
+    flagged = [f for f in lint(markdown) if f.rule == "destructive"]
+    assert [f.line for f in flagged] == [31]  # the "if needed" gate does not confirm it
+
+
 def test_drills_are_procedures_and_name_no_environment() -> None:
     assert sections("drills") == {
         "Deploy to production": "phase 'Deploy to production'",
@@ -131,7 +168,7 @@ def test_example_output_never_becomes_a_command() -> None:
     result = imported("example-output")
     runs = [s["run"] for s in result.runbook["phases"][0]["steps"]]
     assert runs == [
-        "{% raw %}./deploy.sh {{ version }}{% endraw %}",
+        "./deploy.sh {{ version }}",
         "curl -s https://billing.example.com/health",
         "kubectl get deploy billing",  # the console block's prompt line, not its output
     ]
@@ -161,6 +198,23 @@ def test_a_step_limited_to_an_undeclared_environment_is_refused_at_its_line() ->
         load_text(text, "svc.yaml", param_models())
     assert "unknown environment 'prod'" in caught.value.message
     assert (caught.value.line, caught.value.column) == (7, 24)
+
+
+def test_heading_environments_follow_the_names_the_front_matter_declares() -> None:
+    body = text_of("per-environment")
+    named = "---\nenvironments: {stage: {}, prod: {requires: stage}}\n---\n" + body
+    book = load_text(named, "shop.md", param_models(), parse_markdown)
+    assert names(plan(book, "stage")["steps"]) == [
+        "Deploy to staging",
+        "Seed test data",
+        "Read the version",
+    ]
+    assert len(plan(book, "prod")["steps"]) == 4
+    only_production = "---\nenvironments: {production: {}}\n---\n" + body
+    with pytest.raises(RunbookError) as caught:
+        load_text(only_production, "shop.md", param_models(), parse_markdown)
+    assert "unknown environment 'staging'" in caught.value.message
+    assert caught.value.line == 9  # the first staging step, below "## Deploy to staging"
 
 
 def test_crlf_line_endings_read_like_lf() -> None:
@@ -308,6 +362,19 @@ def test_annotated_blocks_execute_and_a_typo_is_refused_at_its_column() -> None:
         load_text(broken, "annotated.md", param_models(), parse_markdown)
     line = broken.split("\n")[caught.value.line - 1]
     assert line[caught.value.column - 1 :].startswith("tiemout")
+
+
+def test_imported_commands_fill_in_the_version_and_keep_other_braces_literal() -> None:
+    shown = plan(book_of("alternatives"), version="v2")
+    assert "$ docker build -t payments:v2 ." in shown["steps"][0]["actions"]
+    assert not any("appears in no step" in n for n in shown["notes"])
+    text = (
+        "# T\n\n## Go\n\n```bash\n# Odd braces\n"
+        "echo ${{ github.sha }} ${#list[@]} '{% endraw %}{{ 7*7 }}' {{ environment }}\n```\n"
+    )
+    book = load_text(text, "t.md", param_models(), parse_markdown)
+    line = plan(book)["steps"][0]["actions"][1]
+    assert line == "$ echo ${{ github.sha }} ${#list[@]} '{% endraw %}{{ 7*7 }}' production"
 
 
 def test_a_version_no_step_uses_is_a_plan_note() -> None:

@@ -20,6 +20,10 @@ CASES = {
     "Option B: Manual Deployment": "alternative",
     "Scenario 1: database is down": "alternative",
     "Canary Deployment (Alternative)": "alternative",
+    "Database Rollback (if needed)": "conditional",
+    "Rollback (if needed)": "conditional",
+    "Optional: warm the caches": "conditional",
+    "Purge the CDN (optional)": "conditional",
     "Monthly rollback drill (staging)": "drill",
     "Game day": "drill",
     "Chaos testing": "drill",
@@ -47,6 +51,9 @@ CASES = {
     "Deploy to staging": None,
     "Production Deployment": None,
     "Option pricing service deploy": None,
+    "Approach: Expand-Contract Pattern": None,
+    "Alternative: blue-green by hand": "alternative",
+    "Option 2) kubectl": "alternative",
     "Database Migrations": None,
 }
 
@@ -61,6 +68,7 @@ def test_every_rule_is_exercised_and_maps_to_a_place() -> None:
     assert {r.name for r in RULES} == {v for v in CASES.values() if v}
     places = {r.name: r.place for r in RULES}
     assert places["alternative"] is Place.ALTERNATIVE
+    assert places["conditional"] is Place.OPTIONAL
     assert places["prevention"] is Place.PREDEPLOY
     assert places["drill"] is places["troubleshooting"] is Place.PROCEDURE
     assert places["reference"] is places["strategy"] is Place.NOTE

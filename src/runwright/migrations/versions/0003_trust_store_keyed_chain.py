@@ -5,14 +5,14 @@ many events each existing run had, so ``audit verify`` reports them as unkeyed (
 before keyed chains) rather than as tampered.
 
 Revision ID: 0003
-Revises: 0002_notify
+Revises: 0002_web
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0002_notify"
+down_revision = "0002_web"
 branch_labels = None
 depends_on = None
 

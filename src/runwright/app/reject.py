@@ -1,0 +1,31 @@
+"""Rejecting an approval: the approver says no, with a note, and the run rolls back.
+
+A rejection is journaled as its own event (who refused and why) before the abort, so the
+audit trail and the report show a decision, not only an abort.
+"""
+
+from __future__ import annotations
+
+from runwright.app import runs
+from runwright.app.runtime import Runtime
+from runwright.engine.store import RunRow
+from runwright.errors import InputError
+from runwright.model.status import RunStatus
+
+
+def reject(rt: Runtime, run_id: int, note: str) -> tuple[RunRow, str]:
+    run = rt.store.run(run_id)
+    if run.terminal:
+        raise InputError(f"run {run_id} already ended ({run.status})")
+    if run.status != RunStatus.AWAITING_APPROVAL:
+        raise InputError(f"run {run_id} is not waiting for an approval (status {run.status})")
+    user = rt.settings.user
+    rt.store.append(
+        run_id,
+        actor=user,
+        type="approval.rejected",
+        at=rt.clock.now(),
+        data={"note": note},
+    )
+    reason = f"approval rejected by {user}" + (f": {note}" if note else "")
+    return runs.abort(rt, run_id, reason)

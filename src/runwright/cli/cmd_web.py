@@ -1,0 +1,172 @@
+"""``runwright serve``, ``runwright users`` and ``runwright token``: the web edge's commands.
+
+Users and tokens live in the state store beside the runs, so the same ``--database-url``
+gives a server and the commands that manage its users. Token secrets are printed once and
+stored only as digests.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import click
+
+from runwright.app import users
+from runwright.app.runtime import Runtime
+from runwright.app.settings import Settings
+from runwright.model.durations import parse_duration
+
+
+class _Ctx(Protocol):
+    def runtime(self, *, quiet: bool = False) -> Runtime: ...
+
+    def settings(self) -> Settings: ...
+
+
+def _guarded(fn: Callable[[], Any]) -> Any:
+    from runwright.cli.main import handle_errors
+
+    return handle_errors(fn)()
+
+
+@click.command()
+@click.option(
+    "--listen", default="127.0.0.1:8400", show_default=True, help="HOST:PORT to serve on."
+)
+@click.option(
+    "--runbooks",
+    "runbooks",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Directory whose runbooks (YAML or Markdown) the server offers.",
+)
+@click.option("--read-only-public", is_flag=True, help="Let anyone read (never act) without login.")
+@click.option("--oidc-issuer", help="OpenID Connect issuer URL, for login with your provider.")
+@click.option("--oidc-client-id", help="This server's client id at the OIDC provider.")
+@click.option(
+    "--oidc-client-secret",
+    envvar="RUNWRIGHT_OIDC_CLIENT_SECRET",
+    default="",
+    help="Env: RUNWRIGHT_OIDC_CLIENT_SECRET.",
+)
+@click.pass_obj
+def serve(
+    c: _Ctx,
+    listen: str,
+    runbooks: Path,
+    read_only_public: bool,
+    oidc_issuer: str | None,
+    oidc_client_id: str | None,
+    oidc_client_secret: str,
+) -> None:
+    """The dashboard and REST API (/api/v1): live runs, approvals, charts.
+
+    On a store with no users it creates an admin (you) and prints a one-time login link."""
+
+    def run() -> None:
+        from runwright.web.serve import serve_forever
+
+        sys.exit(
+            serve_forever(
+                c.settings(),
+                listen,
+                runbooks,
+                read_only_public,
+                oidc_issuer,
+                oidc_client_id,
+                oidc_client_secret,
+            )
+        )
+
+    _guarded(run)
+
+
+@click.group("users")
+def users_group() -> None:
+    """Users of the web edge and their roles per environment."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(users.ROLES),
+    help="Repeatable.",
+)
+@click.option(
+    "--env",
+    "envs",
+    multiple=True,
+    help="Environment the roles apply to (repeatable; default: all).",
+)
+@click.pass_obj
+def users_add(c: _Ctx, name: str, roles: tuple[str, ...], envs: tuple[str, ...]) -> None:
+    """Add NAME (or give NAME more roles)."""
+
+    def run() -> None:
+        grants = users.add_user(c.runtime(quiet=True), name, roles, envs)
+        what = ", ".join(
+            f"{g.role} in {'every environment' if g.environment == '*' else g.environment}"
+            for g in grants
+        )
+        click.echo(f"{name}: {what}")
+
+    _guarded(run)
+
+
+@users_group.command("list")
+@click.pass_obj
+def users_list(c: _Ctx) -> None:
+    """Every user and their roles."""
+
+    def run() -> None:
+        for name, grants in users.accounts(c.runtime(quiet=True)).list_users():
+            roles = ", ".join(f"{g.role}@{g.environment}" for g in grants) or "no roles"
+            click.echo(f"{name}: {roles}")
+
+    _guarded(run)
+
+
+@click.group("token")
+def token_group() -> None:
+    """Tokens for the REST API (Authorization: Bearer) and one-time login links."""
+
+
+@token_group.command("create")
+@click.option("--user", "user", help="Whose token (default: you).")
+@click.option("--expires", default="30d", show_default=True, help="Lifetime, e.g. 12h, 30d.")
+@click.option("--login", is_flag=True, help="A one-time login link instead of an API token.")
+@click.option(
+    "--url", default="http://127.0.0.1:8400", show_default=True, help="Server URL for --login."
+)
+@click.option("--label", default="", help="What the token is for.")
+@click.pass_obj
+def token_create(
+    c: _Ctx, user: str | None, expires: str, login: bool, url: str, label: str
+) -> None:
+    """Print a new token once; only its digest is stored."""
+
+    def run() -> None:
+        from runwright.errors import InputError
+
+        rt = c.runtime(quiet=True)
+        try:
+            ttl = timedelta(seconds=parse_duration(expires))
+        except ValueError as exc:
+            raise InputError(f"--expires {expires!r}: {exc}", hint="e.g. 12h or 30d") from None
+        who = user or rt.settings.user
+        secret = users.create_token(rt, who, "login" if login else "api", ttl, label)
+        click.echo(f"{url.rstrip('/')}/login?token={secret}" if login else secret)
+
+    _guarded(run)
+
+
+COMMANDS = [serve, users_group, token_group]

@@ -1,0 +1,167 @@
+"""Who may use the web edge: users, their roles per environment, and hashed tokens.
+
+Kept apart from the run store because nothing in a run depends on it, and so that a token's
+secret never reaches the database: only its SHA-256 digest is stored, with an expiry, and a
+one-time login link is marked used in the same transaction that redeems it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from runwright.engine.tables import metadata
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+)
+
+user_roles = sa.Table(
+    "user_roles",
+    metadata,
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("environment", sa.String(100), nullable=False),
+    sa.PrimaryKeyConstraint("user", "role", "environment"),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("label", sa.String(200), nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+)
+
+ANY_ENV = "*"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: int
+    user: str
+    kind: str
+    label: str
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class Accounts:
+    """SQL for users, grants and tokens, on the run store's engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def user_count(self) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
+
+    def exists(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            return (
+                conn.execute(sa.select(users.c.name).where(users.c.name == name)).first()
+                is not None
+            )
+
+    def add_user(self, name: str, grants: list[Grant], *, by: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first() is None:
+                conn.execute(sa.insert(users).values(name=name, created_at=now, created_by=by))
+            for g in grants:
+                conn.execute(
+                    sa.delete(user_roles).where(
+                        user_roles.c.user == name,
+                        user_roles.c.role == g.role,
+                        user_roles.c.environment == g.environment,
+                    )
+                )
+                conn.execute(
+                    sa.insert(user_roles).values(user=name, role=g.role, environment=g.environment)
+                )
+
+    def grants(self, name: str) -> list[Grant]:
+        query = sa.select(user_roles.c.role, user_roles.c.environment).where(
+            user_roles.c.user == name
+        )
+        with self.engine.begin() as conn:
+            return [Grant(r[0], r[1]) for r in conn.execute(query)]
+
+    def list_users(self) -> list[tuple[str, list[Grant]]]:
+        with self.engine.begin() as conn:
+            names = [r[0] for r in conn.execute(sa.select(users.c.name).order_by(users.c.name))]
+        return [(n, self.grants(n)) for n in names]
+
+    def add_token(
+        self, user: str, kind: str, secret: str, *, now: datetime, expires: datetime, label: str
+    ) -> int:
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    sa.insert(tokens)
+                    .values(
+                        user=user,
+                        kind=kind,
+                        digest=digest(secret),
+                        label=label,
+                        created_at=now,
+                        expires_at=expires,
+                    )
+                    .returning(tokens.c.id)
+                ).scalar_one()
+            )
+
+    def find_token(self, secret: str, kinds: tuple[str, ...]) -> TokenRow | None:
+        query = sa.select(tokens).where(tokens.c.digest == digest(secret), tokens.c.kind.in_(kinds))
+        with self.engine.begin() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return TokenRow(
+            row["id"],
+            row["user"],
+            row["kind"],
+            row["label"],
+            _utc(row["expires_at"]),
+            _utc(row["used_at"]) if row["used_at"] else None,
+        )
+
+    def use_once(self, token_id: int, now: datetime) -> bool:
+        """Mark a one-time token used; False if another request redeemed it first."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(tokens)
+                .where(tokens.c.id == token_id, tokens.c.used_at.is_(None))
+                .values(used_at=now)
+            )
+            return bool(done.rowcount == 1)
+
+    def revoke(self, secret: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(tokens).where(tokens.c.digest == digest(secret)))

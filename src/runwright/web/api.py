@@ -1,0 +1,272 @@
+"""The REST API under /api/v1: JSON in and out, bearer tokens, documented by OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from runwright.app import report, report_html, runs
+from runwright.app.preview import plan_for, rollback_plan
+from runwright.app.queries import RunFilter, env_state, list_runs
+from runwright.engine.audit import verify_run
+from runwright.errors import InputError
+from runwright.web import actions
+from runwright.web.auth import WebUser, api_user, require
+from runwright.web.sse import last_event_id
+from runwright.web.state import WebState, web_state
+from runwright.web.views import run_view
+
+router = APIRouter(prefix="/api/v1", tags=["runwright"])
+User = Annotated[WebUser, Depends(api_user)]
+State = Annotated[WebState, Depends(web_state)]
+
+
+class DeployBody(BaseModel):
+    runbook: str
+    environment: str | None = None
+    version: str = Field(min_length=1, max_length=200)
+    vars: dict[str, str] = Field(default_factory=dict)
+
+
+class NoteBody(BaseModel):
+    note: str = Field("", max_length=2000)
+
+
+class AttestBody(NoteBody):
+    items: list[int] | None = None
+
+
+class AbortBody(BaseModel):
+    reason: str = Field("", max_length=2000)
+
+
+class SettleBody(BaseModel):
+    step: str
+    choice: str = Field(pattern="^(rerun|done|rollback)$")
+
+
+class RollbackBody(BaseModel):
+    runbook: str | None = None
+    to_revision: int | None = None
+
+
+def _done(done: actions.Done) -> dict[str, Any]:
+    return {"run": done.run, "message": done.message}
+
+
+@router.get("/whoami")
+def whoami(user: User) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "via": user.via,
+        "roles": [{"role": g.role, "environment": g.environment} for g in user.grants],
+    }
+
+
+@router.get("/runbooks")
+def runbooks(user: User, state: State) -> list[dict[str, Any]]:
+    require(user, "read")
+    return [
+        {
+            "name": e.runbook.name if e.runbook else None,
+            "file": str(e.path),
+            "environments": list(e.runbook.environments) if e.runbook else [],
+            "error": e.error or None,
+        }
+        for e in state.registry.entries()
+    ]
+
+
+@router.get("/runbooks/{name}/plan")
+def plan(
+    name: str, user: User, state: State, env: str | None = None, version: str = "<version>"
+) -> dict[str, Any]:
+    require(user, "read", env)
+    entry = state.registry.get(name)
+    if entry is None or entry.runbook is None:
+        raise InputError(f"no runbook named {name!r}")
+    return plan_for(state.runtime_for(user.name), entry.runbook, env, version).as_dict()
+
+
+@router.get("/runs")
+def list_(
+    user: User,
+    state: State,
+    runbook: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+    initiator: str | None = None,
+    active: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    require(user, "read", environment)
+    where = RunFilter(runbook, environment, status, initiator, active)
+    lines, total = list_runs(state.runtime, where, limit=limit, offset=offset)
+    return {"runs": [r.as_dict() for r in lines], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/runs/{run_id}")
+def run_detail(run_id: int, user: User, state: State) -> dict[str, Any]:
+    rt = state.runtime
+    run = rt.store.run(run_id)
+    require(user, "read", run.environment)
+    view = run_view(rt, run_id, user.name)
+    return {
+        **runs.run_summary(rt, run),
+        "reason": view.reason,
+        "approvals": [a.__dict__ for a in view.approvals],
+        "gates": [g.__dict__ for g in view.gates],
+        "traffic": view.traffic,
+    }
+
+
+@router.get("/runs/{run_id}/events")
+def events(run_id: int, user: User, state: State, after: int = 0) -> list[dict[str, Any]]:
+    run = state.runtime.store.run(run_id)
+    require(user, "read", run.environment)
+    return [
+        {
+            "seq": e.seq,
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "type": e.type,
+            "step": e.step,
+            "data": e.data,
+            "hash": e.hash,
+        }
+        for e in state.runtime.store.events(run_id)
+        if e.seq > after
+    ]
+
+
+@router.get("/runs/{run_id}/output")
+def output(run_id: int, user: User, state: State, step: str | None = None) -> list[dict[str, str]]:
+    run = state.runtime.store.run(run_id)
+    require(user, "read", run.environment)
+    return [
+        {"section": s.section, "step": s.name, "output": s.output}
+        for s in state.runtime.store.steps(run_id)
+        if step is None or s.name == step
+    ]
+
+
+@router.get("/runs/{run_id}/measurements")
+def measurements(run_id: int, user: User, state: State) -> list[dict[str, Any]]:
+    run = state.runtime.store.run(run_id)
+    require(user, "read", run.environment)
+    return run_view(state.runtime, run_id, user.name).charts
+
+
+@router.get("/runs/{run_id}/audit")
+def audit(run_id: int, user: User, state: State) -> dict[str, Any]:
+    run = state.runtime.store.run(run_id)
+    require(user, "read", run.environment)
+    verdict = verify_run(state.runtime.store, run_id)
+    ok, sentence = verdict.ok, verdict.message
+    return {"run": run_id, "ok": ok, "detail": sentence, "events": run.event_count}
+
+
+@router.get("/runs/{run_id}/report", response_class=PlainTextResponse)
+def report_(run_id: int, user: User, state: State, format: str = "md") -> PlainTextResponse:
+    run = state.runtime.store.run(run_id)
+    require(user, "read", run.environment)
+    if format == "html":
+        body = report_html.html(state.runtime, run)
+        return PlainTextResponse(body, media_type="text/html; charset=utf-8")
+    return PlainTextResponse(report.markdown(state.runtime, run), media_type="text/markdown")
+
+
+@router.get("/environments")
+def environments(user: User, state: State) -> list[dict[str, Any]]:
+    require(user, "read")
+    out = []
+    for e in state.registry.entries():
+        if e.runbook is None:
+            continue
+        for name, env in e.runbook.environments.items():
+            s = env_state(state.runtime, e.runbook.name, name)
+            out.append(
+                {
+                    "runbook": e.runbook.name,
+                    "environment": name,
+                    "revision": s.current.number if s.current else None,
+                    "version": s.current.version if s.current else None,
+                    "locked_by_run": s.locked_by,
+                    "windows": [w.model_dump(mode="json") for w in env.windows],
+                    "freezes": [f.model_dump(mode="json", by_alias=True) for f in env.freezes],
+                }
+            )
+    return out
+
+
+@router.get("/environments/{env}/rollback-plan")
+def rollback_plan_(
+    env: str, user: User, state: State, runbook: str | None = None, to_revision: int | None = None
+) -> dict[str, Any]:
+    require(user, "read", env)
+    p, header, number = rollback_plan(state.runtime_for(user.name), env, runbook, to_revision)
+    return {"header": header, "revision": number, **p.as_dict()}
+
+
+@router.post("/environments/{env}/rollback", status_code=202)
+async def rollback(env: str, body: RollbackBody, user: User, state: State) -> dict[str, Any]:
+    return _done(await actions.rollback(state, user, env, body.runbook, body.to_revision))
+
+
+@router.post("/runs", status_code=202)
+async def deploy(body: DeployBody, user: User, state: State) -> dict[str, Any]:
+    done = await actions.deploy(
+        state, user, body.runbook, body.environment, body.version, body.vars
+    )
+    return _done(done)
+
+
+@router.post("/runs/{run_id}/approve")
+async def approve(run_id: int, body: NoteBody, user: User, state: State) -> dict[str, Any]:
+    return _done(await actions.approve(state, user, run_id, body.note))
+
+
+@router.post("/runs/{run_id}/reject")
+async def reject(run_id: int, body: NoteBody, user: User, state: State) -> dict[str, Any]:
+    return _done(await actions.reject_run(state, user, run_id, body.note))
+
+
+@router.post("/runs/{run_id}/attest")
+async def attest(run_id: int, body: AttestBody, user: User, state: State) -> dict[str, Any]:
+    return _done(await actions.attest(state, user, run_id, body.note, body.items))
+
+
+@router.post("/runs/{run_id}/abort")
+async def abort(run_id: int, body: AbortBody, user: User, state: State) -> dict[str, Any]:
+    return _done(await actions.abort(state, user, run_id, body.reason))
+
+
+@router.post("/runs/{run_id}/resume")
+async def resume(run_id: int, user: User, state: State) -> dict[str, Any]:
+    return _done(await actions.resume(state, user, run_id))
+
+
+@router.post("/runs/{run_id}/settle")
+async def settle(run_id: int, body: SettleBody, user: User, state: State) -> dict[str, Any]:
+    return _done(await actions.settle(state, user, run_id, body.step, body.choice))
+
+
+def stream_router() -> APIRouter:
+    """The SSE stream, shared by the dashboard (cookie) and API clients (bearer)."""
+    sse = APIRouter()
+
+    @sse.get("/api/v1/events/stream", response_class=StreamingResponse, response_model=None)
+    async def stream(
+        request: Request, user: User, state: State, run: int | None = None, after: int | None = None
+    ) -> StreamingResponse:
+        require(user, "read")
+        start = last_event_id(request.headers.get("last-event-id"))
+        frames = state.hub.stream(run, start if start is not None else after)
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
+
+    return sse

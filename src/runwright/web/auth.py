@@ -1,0 +1,87 @@
+"""Who is asking: a session cookie (browsers) or a bearer token (API clients), never a guess.
+
+Requests without a valid credential get 401 (the login page for a browser), known users
+without the role for an environment get 403. With ``--read-only-public`` an anonymous
+visitor may read, and only read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from runwright.app import users
+from runwright.app.users import AuthError, Forbidden
+from runwright.engine.accounts import Accounts, Grant
+from runwright.web import csrf
+from runwright.web.state import WebState, web_state
+
+COOKIE = "runwright_session"
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class WebUser:
+    """The person behind a request and how they proved it (session, token, public)."""
+
+    name: str
+    via: str
+    grants: tuple[Grant, ...] = field(default=())
+    session: str = ""
+
+    def can(self, action: str, environment: str | None = None) -> bool:
+        if self.via == "public":
+            return action == "read"
+        return users.allowed(self.grants, action, environment)
+
+    @property
+    def csrf(self) -> str:
+        return csrf.token_for(self.session) if self.session else ""
+
+
+def identify(request: Request) -> WebUser:
+    """The request's user; AuthError when there is none and public reading is off."""
+    state = web_state(request)
+    rt = state.runtime
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        name = users.authenticate(rt, header[7:].strip(), ("api",))
+        return _user(state, name, "token")
+    secret = request.cookies.get(COOKIE)
+    if secret:
+        try:
+            name = users.authenticate(rt, secret, ("session",))
+        except AuthError:
+            name = ""
+        if name:
+            return _user(state, name, "session", secret)
+    if state.config.read_only_public:
+        return WebUser(ANONYMOUS, "public")
+    raise AuthError("log in first", hint="open the login link runwright serve printed")
+
+
+def _user(state: WebState, name: str, via: str, session: str = "") -> WebUser:
+    grants = Accounts(state.runtime.store.engine).grants(name)
+    return WebUser(name, via, tuple(grants), session)
+
+
+def require(user: WebUser, action: str, environment: str | None = None) -> None:
+    if not user.can(action, environment):
+        where = f" in {environment}" if environment else ""
+        raise Forbidden(
+            f"{user.name} may not {action}{where}",
+            hint=f"an admin can grant it: runwright users add {user.name} --role ... --env ...",
+        )
+
+
+SAFE = ("GET", "HEAD", "OPTIONS")
+
+
+def api_user(request: Request) -> WebUser:
+    """``identify`` for the API: a browser session must also send the CSRF header to act."""
+    user = identify(request)
+    acting = user.via == "session" and request.method not in SAFE
+    if acting and not csrf.valid(user.session, request.headers.get(csrf.HEADER)):
+        raise Forbidden("missing or wrong CSRF token", hint="reload the page and try again")
+    return user

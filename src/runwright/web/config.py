@@ -1,0 +1,36 @@
+"""What ``runwright serve`` was told, read once at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    issuer: str
+    client_id: str
+    client_secret: str = ""
+    username_claim: str = "preferred_username"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8400
+    runbooks: Path | None = None
+    read_only_public: bool = False
+    oidc: OidcConfig | None = None
+    poll_interval: float = 0.05
+    secure_cookies: bool = False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--listen {text!r} is not HOST:PORT (e.g. 127.0.0.1:8400)")
+    return host.strip("[]"), int(port)

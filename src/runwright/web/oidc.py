@@ -1,0 +1,150 @@
+"""Login through the team's OpenID Connect provider: authorization code with PKCE.
+
+The provider's endpoints come from its discovery document; the ID token is verified against
+the provider's JWKS (signature, issuer, audience = our client id, expiry, and the nonce we
+sent), and names a user who must already exist here (roles stay runwright's to grant).
+``state`` is bound to the browser by a short-lived cookie, so a login cannot be planted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import httpx
+import jwt
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
+
+from runwright.app import users
+from runwright.app.users import AuthError, Forbidden
+from runwright.web.config import OidcConfig
+from runwright.web.state import WebState, web_state
+
+router = APIRouter(include_in_schema=False)
+State = Annotated[WebState, Depends(web_state)]
+COOKIE = "runwright_oidc"
+PENDING_TTL = 600.0
+
+
+@dataclass(frozen=True)
+class Pending:
+    verifier: str
+    nonce: str
+    next: str
+    created: float
+
+
+_pending: dict[str, Pending] = {}
+_discovery: dict[str, dict[str, Any]] = {}
+
+
+def _config(state: WebState) -> OidcConfig:
+    if state.config.oidc is None:
+        raise AuthError("OIDC login is not configured", hint="start serve with --oidc-issuer")
+    return state.config.oidc
+
+
+def discover(issuer: str) -> dict[str, Any]:
+    if issuer not in _discovery:
+        url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+        try:
+            doc = httpx.get(url, timeout=10).raise_for_status().json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise AuthError(f"cannot read the OIDC discovery document at {url}: {exc}") from None
+        _discovery[issuer] = doc
+    return _discovery[issuer]
+
+
+def _challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _callback_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/login/oidc/callback"
+
+
+@router.get("/login/oidc")
+def start(request: Request, state: State, next: str = "/") -> Response:
+    cfg = _config(state)
+    doc = discover(cfg.issuer)
+    key, verifier, nonce = (secrets.token_urlsafe(32) for _ in range(3))
+    now = time.monotonic()
+    for k in [k for k, p in _pending.items() if now - p.created > PENDING_TTL]:
+        _pending.pop(k, None)
+    _pending[key] = Pending(verifier, nonce, next, now)
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": cfg.client_id,
+            "redirect_uri": _callback_url(request),
+            "scope": "openid profile email",
+            "state": key,
+            "nonce": nonce,
+            "code_challenge": _challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+    )
+    response = RedirectResponse(f"{doc['authorization_endpoint']}?{query}", status_code=303)
+    response.set_cookie(COOKIE, key, max_age=int(PENDING_TTL), httponly=True, samesite="lax")
+    return response
+
+
+def verify_id_token(cfg: OidcConfig, doc: dict[str, Any], token: str, nonce: str) -> str:
+    """The user name an ID token proves; AuthError for any flaw."""
+    try:
+        key = jwt.PyJWKClient(doc["jwks_uri"]).get_signing_key_from_jwt(token).key
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["RS256", "ES256", "PS256"],
+            audience=cfg.client_id,
+            issuer=cfg.issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        )
+    except (jwt.PyJWTError, KeyError) as exc:
+        raise AuthError(f"the identity provider's ID token was refused: {exc}") from None
+    if claims.get("nonce") != nonce:
+        raise AuthError("the identity provider's ID token was refused: wrong nonce")
+    name = claims.get(cfg.username_claim) or claims.get("email") or claims["sub"]
+    return str(name)
+
+
+@router.get("/login/oidc/callback")
+def callback(request: Request, state: State, code: str = "") -> Response:
+    from runwright.web.login import start_session
+
+    cfg = _config(state)
+    key = request.query_params.get("state", "")
+    pending = _pending.pop(key, None)
+    if pending is None or request.cookies.get(COOKIE) != key or not code:
+        raise AuthError("this OIDC login is unknown or expired", hint="start again at /login")
+    doc = discover(cfg.issuer)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": _callback_url(request),
+        "client_id": cfg.client_id,
+        "code_verifier": pending.verifier,
+    }
+    if cfg.client_secret:
+        form["client_secret"] = cfg.client_secret
+    try:
+        answer = httpx.post(doc["token_endpoint"], data=form, timeout=10).raise_for_status().json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise AuthError(f"the identity provider refused the code: {exc}") from None
+    name = verify_id_token(cfg, doc, str(answer.get("id_token", "")), pending.nonce)
+    if not users.accounts(state.runtime).exists(name):
+        raise Forbidden(
+            f"{name} logged in with the identity provider but is not a runwright user",
+            hint=f"an admin adds them: runwright users add {name} --role viewer",
+        )
+    response = start_session(state, name, pending.next)
+    response.delete_cookie(COOKIE)
+    return response

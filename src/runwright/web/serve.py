@@ -1,0 +1,66 @@
+"""``runwright serve``: open the store, make the first admin if there is none, run uvicorn.
+
+Like a notebook server, a fresh install needs no set-up: the first start creates an admin
+named after the user running it and prints a one-time login link (valid 24 hours).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from runwright.app import users
+from runwright.app.runtime import Runtime
+from runwright.app.settings import Settings
+from runwright.errors import InputError
+from runwright.web.config import OidcConfig, WebConfig, parse_listen
+from runwright.web.server import create_app
+
+
+def serve_forever(
+    settings: Settings,
+    listen: str,
+    runbooks: Path,
+    read_only_public: bool,
+    oidc_issuer: str | None,
+    oidc_client_id: str | None,
+    oidc_client_secret: str,
+) -> int:
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if not runbooks.is_dir():
+        raise InputError(f"--runbooks {runbooks}: no such directory")
+    oidc = None
+    if oidc_issuer and oidc_client_id:
+        oidc = OidcConfig(oidc_issuer, oidc_client_id, oidc_client_secret)
+    elif oidc_issuer or oidc_client_id:
+        raise InputError("--oidc-issuer and --oidc-client-id go together")
+    config = WebConfig(host, port, runbooks.resolve(), read_only_public, oidc)
+    rt = Runtime.open(settings)
+    secret = users.first_admin(rt, settings.user)
+    app = create_app(rt, config)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+        )
+    )
+    print(f"runwright serving {config.runbooks} on {config.base_url}", file=sys.stderr, flush=True)
+    if secret:
+        print(
+            f"first start: created admin '{settings.user}'; log in once with:\n"
+            f"  {config.base_url}/login?token={secret}",
+            file=sys.stderr,
+            flush=True,
+        )
+    server.run()
+    rt.close()
+    return 0

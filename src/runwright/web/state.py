@@ -1,0 +1,34 @@
+"""What every request of one server shares: the runtime, the runbooks, running tasks, the hub."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from fastapi import Request
+
+from runwright.app.identity import AuthMethod
+from runwright.app.runtime import Runtime
+from runwright.web.config import WebConfig
+from runwright.web.runbooks import Registry
+from runwright.web.sse import Hub
+from runwright.web.tasks import Tasks
+
+
+@dataclass
+class WebState:
+    config: WebConfig
+    runtime: Runtime
+    registry: Registry
+    tasks: Tasks
+    hub: Hub
+
+    def runtime_for(self, user: str) -> Runtime:
+        """The shared runtime acting as ``user``, whom the server authenticated (login or
+        token): use cases journal their actions and count their decisions under it."""
+        settings = replace(self.runtime.settings, user=user, via=AuthMethod.LOGIN)
+        return replace(self.runtime, settings=settings)
+
+
+def web_state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state

@@ -1,0 +1,192 @@
+"""OIDC login (authorization code + PKCE) against an identity provider made here: its own
+RSA key, a discovery document, a JWKS endpoint, an authorize endpoint that answers at once
+and a token endpoint that checks the PKCE verifier. A valid ID token logs in; a wrong
+audience, an expired token and one signed by another key do not.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.support.web import WebServer, web_server
+
+CLIENT = "runwright-dashboard"
+
+
+class Issuer:
+    """A tiny OpenID provider; ``mode`` says what kind of ID token the next login gets."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.mode = "valid"
+        self.user = "dana"
+        self.codes: dict[str, dict[str, str]] = {}
+        self.verified_pkce = 0
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
+
+    def id_token(self, nonce: str) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.url,
+            "sub": "user-123",
+            "aud": CLIENT,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            "preferred_username": self.user,
+        }
+        key = self.key
+        if self.mode == "wrong-audience":
+            claims["aud"] = "someone-else"
+        elif self.mode == "expired":
+            claims["iat"], claims["exp"] = now - 7200, now - 3600
+        elif self.mode == "bad-signature":
+            key = self.other
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def _json(self, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                if url.path == "/.well-known/openid-configuration":
+                    self._json(
+                        {
+                            "issuer": issuer.url,
+                            "authorization_endpoint": issuer.url + "/authorize",
+                            "token_endpoint": issuer.url + "/token",
+                            "jwks_uri": issuer.url + "/jwks",
+                        }
+                    )
+                elif url.path == "/jwks":
+                    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(issuer.key.public_key(), as_dict=True)
+                    self._json({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]})
+                elif url.path == "/authorize":
+                    q = {k: v[0] for k, v in parse_qs(url.query).items()}
+                    assert q["code_challenge_method"] == "S256"
+                    assert q["client_id"] == CLIENT
+                    code = f"code-{len(issuer.codes)}"
+                    issuer.codes[code] = q
+                    back = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
+                    self.send_response(302)
+                    self.send_header("location", back)
+                    self.end_headers()
+                else:
+                    self.send_error(404)
+
+            def do_POST(self) -> None:
+                length = int(self.headers["content-length"])
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                asked = issuer.codes.pop(form.get("code", ""), None)
+                digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+                challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                if asked is None or asked["code_challenge"] != challenge:
+                    self.send_error(400, "invalid_grant")
+                    return
+                issuer.verified_pkce += 1
+                self._json({"id_token": issuer.id_token(asked["nonce"]), "token_type": "Bearer"})
+
+        return Handler
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    idp = Issuer()
+    thread = threading.Thread(target=idp.http.serve_forever, daemon=True)
+    thread.start()
+    yield idp
+    idp.http.shutdown()
+    idp.http.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[WebServer]:
+    root = tmp_path_factory.mktemp("web-oidc")
+    (root / "books").mkdir()
+    (root / "state").mkdir()
+    args = ["--oidc-issuer", issuer.url, "--oidc-client-id", CLIENT]
+    with web_server(root / "state", root / "books", args=args) as web:
+        web.add_user("dana", "viewer")
+        yield web
+
+
+def oidc_login(server: WebServer) -> tuple[httpx.Response, httpx.Client]:
+    c = httpx.Client(base_url=server.url)
+    start = c.get("/login/oidc")
+    assert start.status_code == 303
+    at_idp = httpx.get(start.headers["location"])
+    assert at_idp.status_code == 302
+    back = at_idp.headers["location"]
+    assert back.startswith(server.url + "/login/oidc/callback?")
+    return c.get(back.removeprefix(server.url)), c
+
+
+def test_a_valid_id_token_logs_in(server: WebServer, issuer: Issuer) -> None:
+    issuer.mode = "valid"
+    done, c = oidc_login(server)
+    try:
+        assert done.status_code == 303, done.text
+        assert "httponly" in done.headers["set-cookie"].lower()
+        who = c.get("/api/v1/whoami").json()
+        assert who["name"] == "dana"
+        assert who["via"] == "session"
+    finally:
+        c.close()
+    assert issuer.verified_pkce >= 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [
+        ("wrong-audience", "Audience doesn't match"),
+        ("expired", "Signature has expired"),
+        ("bad-signature", "Signature verification failed"),
+    ],
+)
+def test_a_flawed_id_token_does_not(server: WebServer, issuer: Issuer, mode: str, why: str) -> None:
+    issuer.mode = mode
+    done, c = oidc_login(server)
+    try:
+        assert done.status_code == 401
+        assert why in done.json()["error"]
+        assert "runwright_session" not in done.headers.get("set-cookie", "")
+        assert c.get("/api/v1/whoami").status_code == 401
+    finally:
+        c.close()
+
+
+def test_a_stranger_with_a_valid_token_is_not_a_user(server: WebServer, issuer: Issuer) -> None:
+    issuer.mode, issuer.user = "valid", "mallory"
+    try:
+        done, c = oidc_login(server)
+        c.close()
+    finally:
+        issuer.user = "dana"
+    assert done.status_code == 403
+    assert "mallory" in done.json()["error"]
