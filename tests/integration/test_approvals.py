@@ -4,7 +4,7 @@ inserted into the approvals table by hand is ignored, and a name merely declared
 RUNWRIGHT_USER counts only where the environment allows self-declared identities.
 
 The runbook's ``production`` needs ``{required: 2, not_by_initiator: true}``; ``hurried``
-has the same policy with approvals valid for 3 seconds.
+has the same policy with approvals valid for 8 seconds.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from tests.conftest import ROOT, RunCli
 
 BOOK = str(ROOT / "tests" / "fixtures" / "runbooks" / "approvals.yaml")
-EXPIRES = 5.0
+EXPIRES = 8.0
 
 
 def test_two_people_other_than_the_initiator_must_approve(run_cli: RunCli, tmp_path: Path) -> None:
@@ -97,12 +97,18 @@ def test_a_declared_name_cannot_impersonate_an_approver(run_cli: RunCli, tmp_pat
     assert forged.returncode == 2
     assert "approval refused" in forged.stderr
     assert f"differs from the OS user '{me}'" in forged.stderr
+    own = run_cli("approve", "1", "--note", "under my real name", user=me)
+    assert own.returncode == 2
+    assert f"{me} started this run (as 'alice') and cannot approve it" in own.stderr
     assert run_cli("resume", "1").returncode == 3
     assert not (tmp_path / "log").exists()
 
     events = json.loads(run_cli("logs", "1", "--json").stdout)["events"]
     refused = [e for e in events if e["type"] == "approval.refused"]
-    assert [(e["actor"], e["data"]["via"]) for e in refused] == [("bob", "self_declared")]
+    assert [(e["actor"], e["data"]["via"]) for e in refused] == [
+        ("bob", "self_declared"),
+        (me, "os"),
+    ]
 
 
 def test_approval_rows_inserted_by_hand_do_not_pass_the_gate(

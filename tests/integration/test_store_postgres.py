@@ -81,6 +81,9 @@ def test_migrations_create_the_schema_once(url: str, pg_cluster: Cluster) -> Non
         "revisions",
         "runs",
         "steps",
+        "tokens",
+        "user_roles",
+        "users",
         "workers",
     ]
 

@@ -250,7 +250,7 @@ def collect(rt: Runtime, run: RunRow) -> Report:
             for m in rt.store.measurements(run.id)
         ],  # fmt: skip
         excerpts=_excerpts(steps),
-        verifiers=sorted({a.user for a in attest} | {a.user for a in approvals}),
+        verifiers=sorted({who_of(a) for a in attest} | {who_of(a) for a in approvals}),
     )
 
 

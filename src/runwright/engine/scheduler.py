@@ -149,7 +149,6 @@ class Scheduler(Generic[S]):
         step_update: StepUpdate | None = None,
         decisions: tuple[ApprovalRow, ...] = (),
         revision: bool = False,
-        durable: bool = True,
     ) -> None:
         clean = redactor.obj(dict(data or {}))
         if step_update is not None and step_update.values:
@@ -172,7 +171,6 @@ class Scheduler(Generic[S]):
             step_update=step_update,
             decisions=decisions,
             revision=revision,
-            durable=durable,
         )
         self.observer.event(run_id, type_, step, clean)
 
@@ -307,7 +305,6 @@ class Scheduler(Generic[S]):
         step_update: StepUpdate | None = None,
         decisions: tuple[ApprovalRow, ...] = (),
         revision: bool = False,
-        durable: bool = True,
     ) -> None:
         self._journal(
             d.run_id,
@@ -320,7 +317,6 @@ class Scheduler(Generic[S]):
             step_update=step_update,
             decisions=decisions,
             revision=revision,
-            durable=durable,
         )
 
     def _stop_orphan(self, d: _Drive[S], row: StepRow, undo: bool) -> None:
@@ -512,15 +508,13 @@ class Scheduler(Generic[S]):
                 self._crash(point)
                 return
             key = "undo_process" if act.undo else "process"
-            self._event(
-                d,
-                "step.process",
-                step=row.name,
-                data={"undo": act.undo, **mark.data()},
-                step_update=StepUpdate(
-                    row.section, row.idx, {"data": {**row.data, key: mark.data()}}
-                ),
-                durable=False,  # what it guards against (a killed runwright) cannot lose it
+            # Kept on the step's row, not as an event: whether a process lives long enough
+            # to be seen is a matter of timing, and the audit trail must not depend on it.
+            # Not waited to disk: what it guards against (a killed runwright) cannot lose it.
+            self.store.update_step(
+                info.id,
+                StepUpdate(row.section, row.idx, {"data": {**row.data, key: mark.data()}}),
+                durable=False,
             )
             self._crash(point)
 

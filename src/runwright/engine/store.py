@@ -456,7 +456,6 @@ class Store:
         step_update: StepUpdate | None = None,
         decisions: Sequence[ApprovalRow] = (),
         revision: bool = False,
-        durable: bool = True,
     ) -> EventRow:
         """Append one event and apply the state change it records, atomically.
 
@@ -464,7 +463,7 @@ class Store:
         with ``revision`` the run's revision is numbered and recorded (event
         ``revision.recorded``) in the same transaction, so a run never ends without it."""
         entry = Entry(actor, type, at, step, data or {}, run_values, step_update)
-        with self._tx(durable=durable) as conn:
+        with self._tx() as conn:
             event = self._append(conn, run_id, entry)
             if decisions:
                 conn.execute(sa.insert(t.approvals), [_decision_values(d) for d in decisions])
@@ -567,9 +566,10 @@ class Store:
         if values:
             conn.execute(_SET_STEP, {**where, **values})
 
-    def update_step(self, run_id: int, update: StepUpdate) -> None:
-        """Change step state that is not audit-worthy on its own (live output)."""
-        with self._tx() as conn:
+    def update_step(self, run_id: int, update: StepUpdate, *, durable: bool = True) -> None:
+        """Change step state that is not audit-worthy on its own (live output, the process
+        group a step started)."""
+        with self._tx(durable=durable) as conn:
             self._check_fence(conn, run_id)
             self._apply_step(conn, run_id, update)
 
