@@ -12,6 +12,7 @@ seeded RNG, so a failure is reproducible.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import ROOT
 
-from runwright.app import runs
+from runwright.app import decisions, runs
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.engine.audit import verify_run
@@ -65,7 +66,7 @@ def start_deploy(state: Path, work: Path, version: str, crash_at: str | None) ->
     code = 70
     try:
         rt = runtime(state, crash_at)
-        run = runs.deploy(rt, BOOK, "staging", version, overrides={"dir": str(work)})
+        run = asyncio.run(runs.deploy(rt, BOOK, "staging", version, overrides={"dir": str(work)}))
         code = runs.exit_code_for(run)
     finally:
         os._exit(code)
@@ -94,9 +95,9 @@ def recover(rt: Runtime, run_id: int, work: Path) -> None:
                 assert mark is not None
                 mark.wait(timeout=20)
             choice = "done" if effects(work)[view.name] else "rerun"
-            runs.settle_step(rt, run_id, view.name, choice, orphan=orphan)
+            asyncio.run(decisions.settle_step(rt, run_id, view.name, choice, orphan=orphan))
             continue
-        runs.resume(rt, run_id)
+        asyncio.run(runs.resume(rt, run_id))
     pytest.fail(f"run {run_id} did not end after 30 recoveries ({rt.store.run(run_id).status})")
 
 

@@ -7,6 +7,7 @@ used by two runs at once, and the whole store's audit chain intact."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
 import time
@@ -19,7 +20,7 @@ import pytest
 from tests.support.postgres import Cluster
 from tests.support.workers import BOOK, Fleet, query
 
-from runwright.app import runs
+from runwright.app import decisions
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.app.worker import queue
@@ -61,8 +62,8 @@ def settle_waiting(rt: Runtime, work: Path) -> int:
             mark.wait(timeout=30)
         effects = (work / "effects").read_text().splitlines()
         done = f"{run.id} {row.name}" in effects
-        runs.settle_step(rt, run.id, row.name, Settlement.DONE if done else Settlement.RERUN,
-                         orphan="wait")  # fmt: skip
+        choice = Settlement.DONE if done else Settlement.RERUN
+        asyncio.run(decisions.settle_step(rt, run.id, row.name, choice, orphan="wait"))
         settled += 1
     return settled
 
