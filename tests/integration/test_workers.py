@@ -54,6 +54,15 @@ def events(fleet: Fleet, run_id: int) -> list[tuple[int, str, str, str | None]]:
     ]
 
 
+def running(fleet: Fleet, run_id: int, step: str | None = None) -> bool:
+    """Whether a step of the run (``step``, or any) has started its process group: the
+    driver keeps the group on the step's row (not as an event) once it runs."""
+    rows = query(fleet.url, "SELECT name, data FROM steps WHERE run_id = %s", run_id)
+    return any(
+        (step is None or name == step) and '"process"' in str(data) for name, data in rows
+    )
+
+
 def status(fleet: Fleet, run_id: int) -> str:
     return str(query(fleet.url, "SELECT status FROM runs WHERE id = %s", run_id)[0][0])
 
@@ -71,9 +80,7 @@ def test_a_worker_paused_past_its_lease_is_fenced_and_never_acts_again(
     work.mkdir()
     run_id = queue(fleet, "e00", work, nap="1.5")
     a = fleet.start("worker-a")
-    wait_for("worker-a to start 'fetch'", lambda: any(
-        kind == "step.process" and step == "fetch" for _, kind, _, step in events(fleet, run_id)
-    ), 30)  # fmt: skip
+    wait_for("worker-a to start 'fetch'", lambda: running(fleet, run_id, "fetch"), 30)
     fleet.signal("worker-a", signal.SIGSTOP)
     fleet.start("worker-b")
     wait_for("worker-b to take the run over", lambda: any(
@@ -120,8 +127,7 @@ def test_unlock_force_is_refused_while_the_lease_lives_and_audited_after(
     work.mkdir()
     run_id = queue(fleet, "e03", work, nap="30")
     a = fleet.start("worker-a")
-    wait_for("the run to start", lambda: any(
-        kind == "step.process" for _, kind, _, _ in events(fleet, run_id)), 30)  # fmt: skip
+    wait_for("the run to start", lambda: running(fleet, run_id), 30)
     fleet.signal("worker-a", signal.SIGSTOP)
     refused = fleet.cli("unlock", "team", "e03", "--force", "--note", "stuck", user="carol")
     assert refused.returncode == 3, refused.stderr
