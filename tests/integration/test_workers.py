@@ -17,6 +17,7 @@ from uuid import uuid4
 import pytest
 from tests.conftest import RunCli, cli_environ
 from tests.support.postgres import Cluster
+from tests.support.web import web_server
 from tests.support.workers import BOOK, Fleet, query, wait_for
 
 from runwright.app.pool import WorkerPool
@@ -185,3 +186,40 @@ def test_a_worker_pool_drives_queued_runs_and_restarts_a_killed_worker(
     listed = json.loads(run_cli("workers", "--json").stdout)
     assert [w["state"] for w in listed].count("alive") <= 1
     assert any(w["runs"] == [] and w["pid"] for w in listed)
+
+
+SERVED = """\
+name: served
+vars:
+  dir: /tmp
+environments:
+  staging: {}
+phases:
+  - name: release
+    steps:
+      - name: ship
+        run: echo shipped {{ version }} >> {{ dir }}/log
+"""
+
+
+@pytest.mark.slow
+def test_serve_with_workers_queues_web_deploys_for_its_own_worker(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "served.yaml").write_text(SERVED)
+    with web_server(state_dir, books, args=["--workers", "1"]) as web:
+        with web.client(web.token("alice")) as api:
+            sent = api.post(
+                "/api/v1/runs",
+                json={"runbook": "served", "environment": "staging", "version": "v7",
+                      "vars": {"dir": str(tmp_path)}},
+            )  # fmt: skip
+            assert sent.status_code == 202, sent.text
+            assert "queued" in sent.json()["message"]
+            run_id = int(sent.json()["run"])
+            wait_for("the server's worker to drive the run", lambda: api.get(
+                f"/api/v1/runs/{run_id}").json()["status"] == "succeeded", 30)  # fmt: skip
+        assert (tmp_path / "log").read_text() == "shipped v7\n"
+        assert f"claimed run {run_id}" in web.output()

@@ -8,10 +8,11 @@ resume, abort, rollback) continue as tasks of this server after the response.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from runwright.app import decisions, runs
+from runwright.app import decisions, runs, worker
 from runwright.app.identity import AuthMethod, Identity
 from runwright.app.reject import reject
 from runwright.engine.store import RunRow
@@ -46,6 +47,11 @@ async def deploy(
     rt = state.runtime_for(user.name)
     env_name, _ = rt.environment(entry.runbook, env)
     require(user, "deploy", env_name)
+    if state.config.workers > 0:
+        run_id = await asyncio.to_thread(
+            worker.queue, rt, entry.path, env_name, version, overrides=overrides or {}
+        )
+        return Done(run_id, f"run {run_id} queued: {runbook} {version} -> {env_name}")
     run_id = await state.tasks.start_new(
         rt, runs.deploy, entry.path, env_name, version, overrides=overrides or {}
     )
