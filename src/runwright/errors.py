@@ -12,6 +12,7 @@ returns, following the documented contract: 1 run failed or rolled back, 2 bad i
     ├── BlockedError (3)          the run cannot proceed now; a person or time unblocks it
     │   ├── LockedError           another run holds the (runbook, environment) lock
     │   └── PolicyBlocked         outside a window, in a freeze, or promotion rule unmet
+    ├── FencedError (3)           this process lost its run's lease: its writes are refused
     └── ActionError (1)           a step, driver or provider failed; ``retryable`` guides retries
         ├── DriverError
         ├── ProviderError
@@ -99,6 +100,13 @@ class LockedError(BlockedError):
 
 class PolicyBlocked(BlockedError):
     """A deployment window, a freeze or a promotion rule forbids the run now."""
+
+
+class FencedError(RunwrightError):
+    """This process lost its lease on a run (another worker took it over, or its lock was
+    broken): its journal writes are refused and it must not act on the run again."""
+
+    exit_code = 3
 
 
 class ActionError(RunwrightError):

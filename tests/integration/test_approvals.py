@@ -1,20 +1,24 @@
 """Approvals as people give them: two others must say yes, the initiator cannot, and an
-approval past its expiry no longer counts.
+approval past its expiry no longer counts. Only the audit chain's decisions count: a row
+inserted into the approvals table by hand is ignored, and a name merely declared with
+RUNWRIGHT_USER counts only where the environment allows self-declared identities.
 
 The runbook's ``production`` needs ``{required: 2, not_by_initiator: true}``; ``hurried``
-has the same policy with approvals valid for 3 seconds.
+has the same policy with approvals valid for 8 seconds.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import sqlite3
 import time
 from pathlib import Path
 
 from tests.conftest import ROOT, RunCli
 
 BOOK = str(ROOT / "tests" / "fixtures" / "runbooks" / "approvals.yaml")
-EXPIRES = 5.0
+EXPIRES = 8.0
 
 
 def test_two_people_other_than_the_initiator_must_approve(run_cli: RunCli, tmp_path: Path) -> None:
@@ -52,8 +56,8 @@ def test_two_people_other_than_the_initiator_must_approve(run_cli: RunCli, tmp_p
     assert (tmp_path / "log").read_text() == "shipped v1 to production\n"
 
     report = run_cli("report", "1").stdout
-    assert "| approval for production | bob |" in report
-    assert "| approval for production | carol |" in report
+    assert "| approval for production | bob (self-declared) |" in report
+    assert "| approval for production | carol (self-declared) |" in report
     assert "| Approved by | alice |" not in report
     events = json.loads(run_cli("logs", "1", "--json").stdout)["events"]
     refused = [e for e in events if e["type"] == "approval.refused"]
@@ -81,3 +85,58 @@ def test_an_expired_approval_does_not_count(run_cli: RunCli, tmp_path: Path) -> 
     renewed = run_cli("approve", "1", "--note", "still fine", user="bob")
     assert renewed.returncode == 0, renewed.stderr
     assert "2 of 2" in renewed.stdout
+
+
+def test_a_declared_name_cannot_impersonate_an_approver(run_cli: RunCli, tmp_path: Path) -> None:
+    started = run_cli(
+        "deploy", BOOK, "-e", "guarded", "--version", "v1", "--var", f"dir={tmp_path}"
+    )
+    assert started.returncode == 3, started.stderr
+    me = getpass.getuser()
+    forged = run_cli("approve", "1", "--note", "I am bob, honest", user="bob")
+    assert forged.returncode == 2
+    assert "approval refused" in forged.stderr
+    assert f"differs from the OS user '{me}'" in forged.stderr
+    own = run_cli("approve", "1", "--note", "under my real name", user=me)
+    assert own.returncode == 2
+    assert f"{me} started this run (as 'alice') and cannot approve it" in own.stderr
+    assert run_cli("resume", "1").returncode == 3
+    assert not (tmp_path / "log").exists()
+
+    events = json.loads(run_cli("logs", "1", "--json").stdout)["events"]
+    refused = [e for e in events if e["type"] == "approval.refused"]
+    assert [(e["actor"], e["data"]["via"]) for e in refused] == [
+        ("bob", "self_declared"),
+        (me, "os"),
+    ]
+
+
+def test_approval_rows_inserted_by_hand_do_not_pass_the_gate(
+    run_cli: RunCli, state_dir: Path, tmp_path: Path
+) -> None:
+    started = run_cli(
+        "deploy", BOOK, "-e", "production", "--version", "v1", "--var", f"dir={tmp_path}"
+    )
+    assert started.returncode == 3
+    conn = sqlite3.connect(state_dir / "runwright.db")
+    with conn:
+        for user in ("bob", "carol"):
+            conn.execute(
+                "INSERT INTO approvals (run_id, gate, kind, user, note, at) VALUES "
+                "(1, 'approval for production', 'approval', ?, 'lgtm', "
+                "strftime('%Y-%m-%d %H:%M:%f', 'now'))",
+                (user,),
+            )
+    conn.close()
+
+    blocked = run_cli("resume", "1")
+    assert blocked.returncode == 3
+    assert "0 of 2 so far" in blocked.stderr
+    assert not (tmp_path / "log").exists()
+    report = run_cli("report", "1").stdout
+    assert "| approval for production | bob" not in report
+
+    audit = run_cli("audit", "verify", "1")
+    assert audit.returncode == 1
+    assert "approval row ignored: bob for 'approval for production'" in audit.stdout
+    assert "approval row ignored: carol" in audit.stdout

@@ -7,6 +7,8 @@ as an attacker with write access to the file would (sqlite3, raw SQL).
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from tests.conftest import ROOT, RunCli
 
 BOOK = str(ROOT / "tests" / "fixtures" / "runbooks" / "simple.yaml")
 DB = "runwright.db"
+KEY = "audit.key"
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,7 @@ def copy(deployed: Path, state_dir: Path) -> Path:
         src.backup(dst)
     src.close()
     dst.close()
+    shutil.copy2(deployed / KEY, state_dir / KEY)
     return target
 
 
@@ -111,3 +115,37 @@ def test_the_report_says_when_the_trail_was_tampered_with(run_cli: RunCli, copy:
     report = run_cli("report", "1")
     assert report.returncode == 0
     assert "**Audit trail:** TAMPERED: event #5" in report.stdout
+
+
+def test_the_whole_store_verifies_and_a_deleted_run_is_found(run_cli: RunCli, copy: Path) -> None:
+    whole = run_cli("audit", "verify")
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert "run 1: OK: 10 events, chain intact" in whole.stdout
+
+    conn = sqlite3.connect(copy)
+    with conn:
+        conn.execute("DELETE FROM events WHERE run_id = 1")
+        conn.execute("DELETE FROM runs WHERE id = 1")
+    conn.close()
+    gone = run_cli("audit", "verify")
+    assert gone.returncode == 1
+    assert "store-wide events 1-10 are missing: events or a whole run were deleted" in gone.stdout
+
+
+def test_an_exported_bundle_verifies_without_the_database(
+    run_cli: RunCli, copy: Path, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "run1.json"
+    exported = run_cli("audit", "export", "1", "-o", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    copy.unlink()
+    checked = run_cli("audit", "verify", "--bundle", str(bundle))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "run 1: 10 events, chain intact" in checked.stdout
+    assert "bundle signature valid" in checked.stdout
+    assert "# Deployment report" in json.loads(bundle.read_text())["report"]
+
+    bundle.write_text(bundle.read_text().replace('"v1"', '"v9"'))
+    edited = run_cli("audit", "verify", "--bundle", str(bundle))
+    assert edited.returncode == 1
+    assert "signature does not match: it was edited after export" in edited.stdout

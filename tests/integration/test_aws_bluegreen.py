@@ -99,10 +99,21 @@ def test_the_aws_example_releases_blue_green_by_alb_weights_and_rolls_back_on_an
     env = aws_environ(tmp_path)
     args = [f"--var={k}={v}" for k, v in names.items()]
 
+    # The second person is named with RUNWRIGHT_USER from this one OS account: the copy lets
+    # production count such self-declared names (the example itself does not).
+    book = tmp_path / EXAMPLE.name
+    book.write_text(
+        EXAMPLE.read_text().replace(
+            "    approvals: {required: 1, not_by_initiator: true}\n",
+            "    approvals: {required: 1, not_by_initiator: true}\n    identity: self_declared\n",
+        )
+    )
+    assert "identity: self_declared" in book.read_text()
+
     def deploy(version: str) -> tuple[int, list[dict[str, int]], str]:
         before = len(recorder.actions("ModifyListener"))
         waiting = run_cli(
-            "deploy", str(EXAMPLE), "-e", "production", "--version", version, *args, env=env
+            "deploy", str(book), "-e", "production", "--version", version, *args, env=env
         )
         assert waiting.returncode == 3, waiting.stderr
         run = {"v1": 1, "v2": 2, "v3": 3}[version]

@@ -185,3 +185,17 @@ def test_a_non_idempotent_step_started_before_a_crash_can_be_settled_to_run_agai
     done = run_cli("resume", "1")
     assert done.returncode == 0, done.stderr
     assert counts(tmp_path) == {"one": 1, "two": 1, "three": 1, "four": 1}
+
+
+def test_a_kill_as_the_run_succeeds_keeps_its_revision(run_cli: RunCli, tmp_path: Path) -> None:
+    crashed = run_cli(
+        "deploy", CRASH, "--version", "v1", "--var", f"dir={tmp_path}",
+        env={"RUNWRIGHT_CRASH_AT": "finished"},
+    )  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL
+    status = json.loads(run_cli("status", "1", "--json").stdout)
+    assert (status["status"], status["revision"]) == ("succeeded", 1)
+    assert run_cli("audit", "verify", "1").returncode == 0
+    second = run_cli("deploy", CRASH, "--version", "v2", "--var", f"dir={tmp_path}")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(run_cli("status", "2", "--json").stdout)["revision"] == 2

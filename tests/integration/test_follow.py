@@ -23,9 +23,13 @@ import pytest
 from tests.conftest import ROOT, cli_command, cli_environ
 from tests.support.postgres import Cluster
 
+from runwright.engine.chain import ChainKey
 from runwright.engine.store import Store
 
 pytestmark = pytest.mark.slow
+
+AUDIT_KEY = "5e" * 32
+"""The processes and this test share the audit key (a PostgreSQL store has none beside it)."""
 
 SLACK = 1.5
 """Seconds a process on a loaded two-core machine may take to be scheduled and print."""
@@ -37,6 +41,7 @@ vars:
 environments:
   production:
     approvals: {required: 1, not_by_initiator: true}
+    identity: self_declared
 phases:
   - name: release
     steps:
@@ -75,7 +80,7 @@ def _stderr(proc: subprocess.Popen[str]) -> str:
 
 
 def _wait_status(url: str, run_id: int, status: str, deadline: float = 60.0) -> None:
-    store = Store.open(url)
+    store = Store.open(url, key=ChainKey(bytes.fromhex(AUDIT_KEY)))
     try:
         end = time.monotonic() + deadline
         while time.monotonic() < end:
@@ -108,7 +113,7 @@ def _three_processes(
 ) -> Follower:
     book = tmp_path / "gated.yaml"
     book.write_text(BOOK)
-    env = cli_environ(tmp_path / "state", RUNWRIGHT_DATABASE_URL=url)
+    env = cli_environ(tmp_path / "state", RUNWRIGHT_DATABASE_URL=url, RUNWRIGHT_AUDIT_KEY=AUDIT_KEY)
     deploy = _spawn(
         ["deploy", str(book), "-e", "production", "--version", "v1", "--var", f"dir={tmp_path}",
          "--wait", "--quiet"],

@@ -19,7 +19,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 RUNBOOK = """---
 name: signoff-demo
-environments: {staging: {}}
+environments: {staging: {identity: self_declared}}
 ---
 
 # Sign-off demo

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 BOOK = """\
 name: by-hand
 environments:
-  production: {}
+  production:
+    identity: self_declared
 phases:
   - name: release
     steps:

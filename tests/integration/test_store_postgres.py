@@ -21,13 +21,16 @@ from tests.support.tamper import tamper
 from runwright.app import decisions, runs
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
+from runwright.engine.audit import verify_run
+from runwright.engine.chain import ChainKey
 from runwright.engine.clock import FakeClock
-from runwright.engine.store import NewStep, StepUpdate, Store, verify_chain
+from runwright.engine.store import NewStep, StepUpdate, Store
 from runwright.errors import LockedError
 
 pytestmark = pytest.mark.postgres
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+KEY = ChainKey(bytes(range(32)))
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def url(pg_cluster: Cluster) -> str:
 
 @pytest.fixture
 def store(url: str) -> Iterator[Store]:
-    s = Store.open(url)
+    s = Store.open(url, key=KEY)
     yield s
     s.close()
 
@@ -59,8 +62,8 @@ def new_run(store: Store, *, environment: str = "production", initiator: str = "
 
 
 def test_migrations_create_the_schema_once(url: str, pg_cluster: Cluster) -> None:
-    Store.open(url).close()
-    Store.open(url).close()
+    Store.open(url, key=KEY).close()
+    Store.open(url, key=KEY).close()
     database = url.rsplit("/", 1)[1]
     tables = pg_cluster.psql(
         database,
@@ -70,6 +73,7 @@ def test_migrations_create_the_schema_once(url: str, pg_cluster: Cluster) -> Non
     assert tables.split(",") == [
         "alembic_version",
         "approvals",
+        "chain_head",
         "events",
         "locks",
         "measurements",
@@ -77,12 +81,16 @@ def test_migrations_create_the_schema_once(url: str, pg_cluster: Cluster) -> Non
         "revisions",
         "runs",
         "steps",
+        "tokens",
+        "user_roles",
+        "users",
+        "workers",
     ]
 
 
 def test_plain_postgresql_urls_are_accepted(url: str) -> None:
     plain = url.replace("postgresql+psycopg://", "postgresql://")
-    s = Store.open(plain)
+    s = Store.open(plain, key=KEY)
     try:
         assert s.runs() == []
     finally:
@@ -91,7 +99,7 @@ def test_plain_postgresql_urls_are_accepted(url: str) -> None:
 
 def test_the_run_lock_holds_across_connections(store: Store, url: str) -> None:
     first = new_run(store)
-    other = Store.open(url)
+    other = Store.open(url, key=KEY)
     try:
         with pytest.raises(LockedError, match=f"shop/production is locked by run {first}"):
             new_run(other, initiator="bob")
@@ -123,8 +131,8 @@ def test_events_chain_and_tampering_is_found(store: Store) -> None:
     assert run.status == "succeeded"
     assert store.steps(run_id)[0].status == "running"
     assert store.lock_holder("shop", "production") is None
-    ok, message = verify_chain(store.events(run_id), run)
-    assert ok, message
+    verdict = verify_run(store, run_id)
+    assert verdict.ok, verdict.message
     assert store.events(run_id)[1].at == T0 + timedelta(seconds=1)
 
     tamper(
@@ -132,14 +140,14 @@ def test_events_chain_and_tampering_is_found(store: Store) -> None:
         "UPDATE events SET data = :data WHERE run_id = :run AND seq = 1",
         {"data": '{"version":"v8"}', "run": run_id},
     )
-    ok, message = verify_chain(store.events(run_id), store.run(run_id))
-    assert not ok
-    assert "event #1 (run.created) was edited" in message
+    verdict = verify_run(store, run_id)
+    assert not verdict.ok
+    assert "event #1 (run.created) was edited" in verdict.message
 
 
 def test_concurrent_writers_keep_one_unbroken_chain(store: Store, url: str) -> None:
     run_id = new_run(store)
-    writers = [Store.open(url) for _ in range(4)]
+    writers = [Store.open(url, key=KEY) for _ in range(4)]
     errors: list[BaseException] = []
 
     def write(s: Store, who: str) -> None:
@@ -159,8 +167,8 @@ def test_concurrent_writers_keep_one_unbroken_chain(store: Store, url: str) -> N
     assert errors == []
     events = store.events(run_id)
     assert [e.seq for e in events] == list(range(1, 41))
-    ok, message = verify_chain(events, store.run(run_id))
-    assert ok, message
+    verdict = verify_run(store, run_id)
+    assert verdict.ok, verdict.message
 
 
 def test_a_deploy_runs_end_to_end_on_postgresql(url: str, tmp_path: Path) -> None:
@@ -183,7 +191,7 @@ def test_a_deploy_runs_end_to_end_on_postgresql(url: str, tmp_path: Path) -> Non
         assert final.revision == 1
         assert (work / "log").read_text() == "shipped v3 to production\n"
         assert [a.user for a in rt.store.approvals(run.id)] == ["bob", "carol"]
-        ok, message = verify_chain(rt.store.events(run.id), rt.store.run(run.id))
-        assert ok, message
+        verdict = verify_run(rt.store, run.id)
+        assert verdict.ok, verdict.message
     finally:
         rt.close()

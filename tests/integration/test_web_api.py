@@ -32,7 +32,7 @@ vars:
   dir: {dir}
   pause: "0"
 environments:
-  staging: {{}}
+  staging: {{identity: self_declared}}  # the tests also attest from a terminal as named users
   production:
     approvals: {{required: 2, not_by_initiator: true, expires: 1h}}
 phases:

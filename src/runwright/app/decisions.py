@@ -10,15 +10,19 @@ has ended.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from runwright.app import runs
-from runwright.app.runtime import Runtime, owner_dead
+from runwright.app.identity import AuthMethod, Identity
+from runwright.app.identity import refusal as identity_refusal
+from runwright.app.runtime import Runtime
 from runwright.app.waiting import Phase, Waiting, next_step
 from runwright.engine.machine import MAIN, in_flight, settle
+from runwright.engine.processes import ProcessMark, owner_dead
 from runwright.engine.scheduler import view_of
-from runwright.engine.store import RunRow, StepRow, StepUpdate
-from runwright.errors import InputError
+from runwright.engine.store import ApprovalRow, RunRow, StepRow, StepUpdate
+from runwright.errors import BlockedError, InputError
 from runwright.model.status import UNFINISHED_STEP, RunStatus, Settlement, StepStatus
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
 
@@ -48,38 +52,72 @@ def _approval_step(rt: Runtime, run: RunRow) -> StepRow:
     raise InputError(f"run {run.id} has no approval step left to act on (status {run.status})")
 
 
-async def approve(rt: Runtime, run_id: int, note: str) -> Acted:
+def _identity_refusal(rt: Runtime, run: RunRow, identity: Identity) -> str | None:
+    book = rt.load_text(run.runbook_text, run.runbook_file)
+    _, environment = rt.environment(book, run.environment)
+    return identity_refusal(identity, run.environment, environment.identity, rt.settings.os_user)
+
+
+def _started_under_alias(rt: Runtime, run: RunRow, who: Identity, strict: bool) -> str | None:
+    """The OS account that started a run under a declared name is still its initiator."""
+    created = next((e for e in rt.store.events(run.id) if e.type == "run.created"), None)
+    account = created.data.get("os_user") if created is not None else None
+    declared = created is not None and created.data.get("via") == AuthMethod.SELF_DECLARED
+    if strict and declared and who.authenticated and who.name == account:
+        return (
+            f"{who.name} started this run (as '{run.initiator}') and cannot approve it "
+            "(the policy requires approval by someone else)"
+        )
+    return None
+
+
+def _refuse(rt: Runtime, run: RunRow, step: str, identity: Identity, what: str, why: str) -> None:
+    rt.store.append(
+        run.id,
+        actor=identity.name,
+        type=f"{what}.refused",
+        at=rt.clock.now(),
+        step=step,
+        data={"reason": why, "via": str(identity.via)},
+    )
+
+
+async def approve(rt: Runtime, run_id: int, note: str, identity: Identity | None = None) -> Acted:
     run = _open_run(rt, run_id)
     step = _approval_step(rt, run)
     params = ApprovalParams.model_validate(step.spec.get("params", {}))
-    user = rt.settings.user
+    who = identity or rt.settings.identity
+    user = who.name
     now = rt.clock.now()
     current = valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now)
-    why = refusal(params, user, run.initiator, current)
+    why = (
+        _identity_refusal(rt, run, who)
+        or _started_under_alias(rt, run, who, params.not_by_initiator)
+        or refusal(params, user, run.initiator, current)
+    )
     if why:
-        rt.store.append(
-            run_id,
-            actor=user,
-            type="approval.refused",
-            at=now,
-            step=step.name,
-            data={"reason": why},
-        )
+        _refuse(rt, run, step.name, who, "approval", why)
         raise InputError(
             f"approval refused: {why}",
             hint=f"ask another person to run: runwright approve {run_id} --note '...'",
         )
-    rt.store.add_approval(run_id, gate=step.name, kind="approval", user=user, note=note, at=now)
-    count = len(valid_approvals(params, rt.store.approvals(run_id, step.name), run.initiator, now))
+    count = len(current) + 1
     rt.store.append(
         run_id,
         actor=user,
         type="approval.given",
         at=now,
         step=step.name,
-        data={"note": note, "count": count, "required": params.required},
+        data={
+            "gate": step.name,
+            "note": note,
+            "count": count,
+            "required": params.required,
+            "via": str(who.via),
+        },
+        decisions=(ApprovalRow(run_id, step.name, "approval", None, user, note, now, who.via),),
     )
-    message = f"approved by {user} ({count} of {params.required})"
+    message = f"approved by {who} ({count} of {params.required})"
     if count >= params.required:
         message += f"; continue with: runwright resume {run_id}"
     return Acted(rt.store.run(run_id), message)
@@ -104,38 +142,85 @@ def _attestation_target(rt: Runtime, run: RunRow) -> Waiting:
     )
 
 
-async def attest(rt: Runtime, run_id: int, note: str, items: list[int] | None) -> Acted:
+async def attest(
+    rt: Runtime, run_id: int, note: str, items: list[int] | None, identity: Identity | None = None
+) -> Acted:
     run = _open_run(rt, run_id)
     target = _attestation_target(rt, run)
-    user = rt.settings.user
+    who = identity or rt.settings.identity
+    why = _identity_refusal(rt, run, who)
+    if why:
+        _refuse(rt, run, target.step.name, who, "attestation", why)
+        raise InputError(f"attestation refused: {why}", hint="attest as yourself")
     now = rt.clock.now()
-    for item in list(items) if items else [None]:
-        rt.store.add_approval(
-            run_id, gate=target.gate, kind="attestation", user=user, note=note, at=now, item=item
-        )
+    targets: list[int | None] = list(items) if items else [None]
     rt.store.append(
         run_id,
-        actor=user,
+        actor=who.name,
         type="gate.attested",
         at=now,
         step=target.step.name,
-        data={"items": items or "all", "note": note, "phase": str(target.phase)},
+        data={
+            "gate": target.gate,
+            "items": items or "all",
+            "note": note,
+            "phase": str(target.phase),
+            "via": str(who.via),
+        },
+        decisions=tuple(
+            ApprovalRow(run_id, target.gate, "attestation", i, who.name, note, now, who.via)
+            for i in targets
+        ),
     )
     what = "all items" if not items else "item(s) " + ", ".join(map(str, items))
     step = f"undo of '{target.step.name}'" if target.undo else f"'{target.step.name}'"
     return Acted(
         rt.store.run(run_id),
-        f"{what} of {step} ({target.phase} phase) attested by {user}; "
+        f"{what} of {step} ({target.phase} phase) attested by {who}; "
         f"continue with: runwright resume {run_id}",
     )
 
 
-async def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> Acted:
+def _orphan(rt: Runtime, run_id: int, row: StepRow, what: str, orphan: str | None) -> str:
+    """Deal with the step's process group if a crashed runwright left it running."""
+    mark = ProcessMark.from_data(row.data.get("undo_process" if what == "undo" else "process"))
+    if mark is None or not mark.alive():
+        return "" if mark is None else f"; its process ({mark.describe()}) had ended"
+    if orphan is None:
+        raise BlockedError(
+            f"{what} '{row.name}' is still running ({mark.describe()}): what it does is not "
+            "done yet",
+            hint=f"runwright settle {run_id} '{row.name}' --wait (let it finish) or --kill "
+            "(stop it), with --rerun, --done or --rollback",
+        )
+    if orphan == "wait":
+        rt.observer.event(run_id, "step.orphan", row.name,
+                          {"message": f"waiting for {mark.describe()} to finish"})  # fmt: skip
+        mark.wait(timeout=float("inf"))
+        result = f"; waited for {mark.describe()} to finish"
+    else:
+        stopped = mark.kill()
+        result = f"; {'stopped' if stopped else 'could not stop'} {mark.describe()}"
+    rt.store.append(
+        run_id,
+        actor=rt.settings.user,
+        type="step.orphan",
+        at=rt.clock.now(),
+        step=row.name,
+        data={"what": what, "action": orphan, "pgid": mark.pgid, "message": result[2:]},
+    )
+    return result
+
+
+async def settle_step(
+    rt: Runtime, run_id: int, step_ref: str, chosen: str, *, orphan: str | None = None
+) -> Acted:
     if chosen not in set(Settlement):
         raise InputError("choose one of --rerun, --done, --rollback")
     choice = Settlement(chosen)
     run = rt.store.run(run_id)
-    flights = in_flight(view_of(run, rt.store.steps(run_id)))
+    rows = rt.store.steps(run_id)
+    flights = in_flight(view_of(run, rows))
     if not flights:
         raise InputError(f"run {run_id} has no step in flight to settle (status {run.status})")
     match = [(v, what) for v, what in flights if v.name == step_ref or str(v.idx + 1) == step_ref]
@@ -145,6 +230,8 @@ async def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> A
     view, what = match[0]
     if what == "undo" and choice == Settlement.ROLLBACK:
         raise InputError("an undo in flight can be settled with --rerun or --done")
+    row = next(r for r in rows if (r.section, r.idx) == (view.section, view.idx))
+    ended = await asyncio.to_thread(_orphan, rt, run_id, row, what, orphan)
     forward = what == "step" and view.section == MAIN and choice != Settlement.ROLLBACK
     rt.store.append(
         run_id,
@@ -152,13 +239,14 @@ async def settle_step(rt: Runtime, run_id: int, step_ref: str, chosen: str) -> A
         type="step.settled",
         at=rt.clock.now(),
         step=view.name,
-        data={"what": what, "choice": choice},
+        data={"what": what, "choice": choice, "via": str(rt.settings.via)},
         run_values={"status": RunStatus.RUNNING if forward else RunStatus.ROLLING_BACK},
         step_update=StepUpdate(view.section, view.idx, settle(view, what, choice)),
     )
     return Acted(
         rt.store.run(run_id),
-        f"{what} '{view.name}' settled as {choice}; continue with: runwright resume {run_id}",
+        f"{what} '{view.name}' settled as {choice}{ended}; "
+        f"continue with: runwright resume {run_id}",
     )
 
 
@@ -171,19 +259,22 @@ def _driven_elsewhere(rt: Runtime, run: RunRow) -> bool:
     )
 
 
-async def abort(rt: Runtime, run_id: int, reason: str) -> Acted:
+async def abort(
+    rt: Runtime, run_id: int, reason: str, identity: Identity | None = None
+) -> Acted:
     """Ask for the run to roll back, and drive the rollback when no process is driving it.
     While the rollback waits for a person: exit 3 and what it waits for."""
     run = rt.store.run(run_id)
     if run.terminal:
         raise InputError(f"run {run_id} already ended ({run.status}); nothing to abort")
-    user = rt.settings.user
+    who = identity or rt.settings.identity
+    user = who.name
     rt.store.append(
         run_id,
         actor=user,
         type="run.abort_requested",
         at=rt.clock.now(),
-        data={"reason": reason},
+        data={"reason": reason, "via": str(who.via)},
         run_values=None if run.abort_requested else {"abort_requested": user},
     )
     fresh = rt.store.run(run_id)

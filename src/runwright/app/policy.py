@@ -9,7 +9,6 @@ from runwright.engine.store import Store
 from runwright.errors import InputError, PolicyBlocked
 from runwright.model.loader import Runbook
 from runwright.model.schema import DAYS, Environment
-from runwright.model.status import RunStatus
 
 
 def check_windows(env_name: str, env: Environment, now: datetime) -> None:
@@ -57,8 +56,10 @@ def check_promotion(
 ) -> None:
     if not env.requires:
         return
-    for run in store.runs(runbook=runbook.name, environment=env.requires, limit=500):
-        if run.version == version and run.status == RunStatus.SUCCEEDED and run.kind == "deploy":
+    # A success counts only as the audit chain proves it (its sealed revision), never as a
+    # status column says: a row edited by hand must not open production.
+    for revision in store.revisions(runbook.name, env.requires):
+        if revision.version == version and store.run(revision.run_id).kind == "deploy":
             return
     raise PolicyBlocked(
         f"{env_name} requires version {version} to have succeeded in {env.requires} first",

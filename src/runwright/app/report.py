@@ -18,7 +18,8 @@ from typing import Any
 import jinja2
 
 from runwright.app.runtime import Runtime
-from runwright.engine.store import RunRow, StepRow, verify_chain
+from runwright.engine.audit import verify_run
+from runwright.engine.store import ApprovalRow, RunRow, StepRow
 from runwright.model.durations import format_duration
 from runwright.model.status import BAD_ENDINGS, RunStatus, StepStatus, Verdict
 
@@ -139,6 +140,11 @@ class Report:
         return self.run.status == RunStatus.SUCCEEDED and self.checks_ok
 
 
+def who_of(a: ApprovalRow) -> str:
+    """The person behind a decision, marked when the name was only declared."""
+    return a.user if a.via != "self_declared" else f"{a.user} (self-declared)"
+
+
 def _line(s: StepRow) -> StepLine:
     return StepLine(
         s.phase, s.name, s.kind, s.status, s.undo_status or "", _t(s.started_at), _dur(s),
@@ -156,7 +162,7 @@ def _checks(steps: list[StepRow], attest: list[Any]) -> list[Check]:
             who = next((a for a in attest if a.gate == g.name), None)
             label = "done by hand" if g.spec.get("manual") else "(not reached)"
             rows.append(Check(
-                g.name, label, who.user if who else "-", _t(who.at) if who else "-",
+                g.name, label, who_of(who) if who else "-", _t(who.at) if who else "-",
                 (who.note or "") if who else g.status, "attested" if who else g.status,
             ))  # fmt: skip
             continue
@@ -180,7 +186,7 @@ def _rollback_events(events: list[Any], rollback: list[StepRow]) -> list[Rollbac
         (ev.seq, ev)
         for ev in events
         if ev.type.startswith("undo.")
-        or (ev.type.startswith("step.") and ev.step in names)
+        or (ev.type.startswith("step.") and ev.type != "step.process" and ev.step in names)
         or ev.type == "rollback.started"
     )
     return [
@@ -208,7 +214,8 @@ def collect(rt: Runtime, run: RunRow) -> Report:
     steps = rt.store.steps(run.id)
     events = rt.store.events(run.id)
     every = rt.store.approvals(run.id)
-    ok, chain = verify_chain(events, run)
+    verdict = verify_run(rt.store, run.id)
+    ok, chain = verdict.ok, verdict.message
     approvals = [a for a in every if a.kind == "approval"]
     attest = [a for a in every if a.kind == "attestation"]
     checks = _checks(steps, attest)
@@ -222,7 +229,7 @@ def collect(rt: Runtime, run: RunRow) -> Report:
         duration=format_duration(elapsed) if elapsed is not None else "-",
         chain_ok=ok,
         chain=chain,
-        approvals=[Approval(a.gate, a.user, _t(a.at), a.note or "") for a in approvals],
+        approvals=[Approval(a.gate, who_of(a), _t(a.at), a.note or "") for a in approvals],
         checks=checks,
         checks_ok=all(c.verdict in ("proven", "attested") for c in checks),
         steps=[_line(s) for s in main],
@@ -243,7 +250,7 @@ def collect(rt: Runtime, run: RunRow) -> Report:
             for m in rt.store.measurements(run.id)
         ],  # fmt: skip
         excerpts=_excerpts(steps),
-        verifiers=sorted({a.user for a in attest} | {a.user for a in approvals}),
+        verifiers=sorted({who_of(a) for a in attest} | {who_of(a) for a in approvals}),
     )
 
 

@@ -10,12 +10,14 @@ status. Input problems raise InputError (2), policy and lock problems BlockedErr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runwright.app.follow import FollowSettings, next_event
+from runwright.app.locks import break_lock
 from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import check_promotion, check_windows
@@ -23,6 +25,8 @@ from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.silences import SilenceKeeper
 from runwright.app.waiting import next_step
+from runwright.engine.leases import Holder, abandoned, describe, holder_of
+from runwright.engine.processes import owner_dead
 from runwright.engine.store import NewStep, RunRow
 from runwright.errors import InputError, LockedError
 from runwright.model.loader import Runbook
@@ -31,6 +35,8 @@ from runwright.model.status import AWAITING, DeliveryStatus, RunStatus
 WAITABLE = frozenset({RunStatus.AWAITING_APPROVAL, RunStatus.AWAITING_ATTESTATION})
 """Statuses ``--wait`` sits out: a person unblocks them from elsewhere (approve, attest)."""
 UNBLOCKING = frozenset({"approval.given", "gate.attested", "run.abort_requested", "run.finished"})
+
+log = logging.getLogger(__name__)
 
 
 def exit_code_for(run: RunRow) -> int:
@@ -77,6 +83,9 @@ async def deploy(
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     secrets = rt.secrets(book, required=True)
+    repair_revisions(rt, book.name, env_name)
+    take_over_abandoned(rt, book.name, env_name)
+    previous = previous_version(rt.store, book.name, env_name)
     if procedure is None:
         checking = rt.variables(
             book,
@@ -87,14 +96,14 @@ async def deploy(
             secrets=secrets,
             run_id=None,
             initiator=rt.settings.user,
-            previous_version=previous_version(rt.store, book.name, env_name),
+            previous_version=previous,
         )
         await rt.checked_services(book, env_name, checking)
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:
         steps = expand(book, env_name, environment)
-    run_id = _create(rt, book, env_name, version, overrides or {}, steps, kind)
+    run_id = _create(rt, book, env_name, version, overrides or {}, steps, kind, previous)
     return await _drive(rt, run_id, book, secrets, Drive(interactive, wait))
 
 
@@ -106,9 +115,9 @@ def _create(
     overrides: Mapping[str, Any],
     steps: list[NewStep],
     kind: str,
+    previous: str,
 ) -> int:
     user = rt.settings.user
-    previous = previous_version(rt.store, book.name, env_name)
     try:
         run_id = rt.store.create_run(
             runbook=book.name,
@@ -122,12 +131,21 @@ def _create(
             steps=steps,
             now=rt.clock.now(),
             kind=kind,
+            created={
+                "runbook": book.name,
+                "file": book.file,
+                "digest": book.digest,
+                "environment": env_name,
+                "version": version,
+                "kind": kind,
+                "steps": len(steps),
+                "via": str(rt.settings.via),
+                "os_user": rt.settings.os_user,
+            },
+            lease=(rt.settings.owner, rt.settings.lease_ttl),
         )
     except LockedError as exc:
         raise _explained(rt, exc, book.name, env_name) from None
-    data: dict[str, Any] = {"runbook": book.name, "file": book.file, "digest": book.digest}
-    data |= {"environment": env_name, "version": version, "kind": kind, "steps": len(steps)}
-    rt.store.append(run_id, actor=user, type="run.created", at=rt.clock.now(), data=data)
     rt.observer.event(run_id, "run.created", None, {"version": version, "environment": env_name})
     return run_id
 
@@ -144,6 +162,34 @@ def _explained(rt: Runtime, exc: LockedError, runbook: str, env: str) -> LockedE
     return LockedError(
         f"{exc.message}; it is {waiting.describe()}",
         hint=f"runwright attest {holder} --all (or approve), then runwright resume {holder}",
+    )
+
+
+def take_over_abandoned(rt: Runtime, runbook: str, environment: str) -> None:
+    """A lock held by a run nobody drives (its process died, its lease expired) is taken
+    over: that run is stopped and ends aborted, audited, and this deploy goes ahead."""
+    dead = rt.store.clear_dead_lock(runbook, environment)
+    if dead is not None:
+        log.warning("removed a lock on %s/%s naming run %s, which is not active", runbook,
+                    environment, dead)  # fmt: skip
+    holder_id = rt.store.lock_holder(runbook, environment)
+    if holder_id is None:
+        return
+    run = rt.store.run(holder_id)
+    holder = holder_of(run, rt.clock.now(), owner_dead)
+    if not abandoned(run, holder):
+        return
+    why = describe(run, holder)
+    stopped = break_lock(rt, run, rt.settings.identity, note="taken over by a new deploy",
+                         why=why, by="deploy")  # fmt: skip
+    rt.observer.event(
+        run.id,
+        "lock.taken_over",
+        None,
+        {
+            "message": f"run {run.id} was abandoned ({why}); it ends aborted and this deploy "
+            f"takes its lock{stopped}"
+        },  # fmt: skip
     )
 
 
@@ -217,33 +263,22 @@ async def _drive_once(
         rt.settings.user,
         active=any(s.kind == "silence" for s in [*(s for _p, s in book.steps()), *book.rollback]),
     )
-    final = await alongside([notifier, keeper], run_id, drive)
-    if final.status == RunStatus.SUCCEEDED and final.revision is None and final.kind in REVISED:
-        _record_revision(rt, final)
-        final = rt.store.run(run_id)
-    return final
+    return await alongside([notifier, keeper], run_id, drive)
 
 
-REVISED = ("deploy", "rollback")
-
-
-def _record_revision(rt: Runtime, final: RunRow) -> None:
-    number = rt.store.add_revision(
-        runbook=final.runbook,
-        environment=final.environment,
-        version=final.version,
-        run_id=final.id,
-        digest=final.runbook_digest,
-        deployed_by=final.initiator,
-        at=rt.clock.now(),
-    )
-    rt.store.append(
-        final.id,
-        actor=rt.settings.user,
-        type="revision.recorded",
-        at=rt.clock.now(),
-        data={"revision": number, "version": final.version},
-    )
+def repair_revisions(rt: Runtime, runbook: str, environment: str) -> list[int]:
+    """Record the revisions of runs that succeeded without one (killed between their end and
+    their revision, before both were one transaction); returns the runs repaired."""
+    repaired = []
+    for run in sorted(rt.store.runs(runbook=runbook, environment=environment, limit=10**6),
+                      key=lambda r: r.id):  # fmt: skip
+        if run.status == RunStatus.SUCCEEDED and run.revision is None:
+            number = rt.store.record_missing_revision(
+                run.id, actor=rt.settings.user, at=rt.clock.now()
+            )
+            if number is not None:
+                repaired.append(run.id)
+    return repaired
 
 
 async def resume(
@@ -255,6 +290,11 @@ async def resume(
     required_secrets: bool = True,
 ) -> RunRow:
     run = rt.store.run(run_id)
+    if run.status == RunStatus.SUCCEEDED and run.revision is None:
+        repair_revisions(rt, run.runbook, run.environment)
+        fixed = rt.store.run(run_id)
+        if fixed.revision is not None:
+            return fixed
     if run.terminal:
         if await _deliver_pending(rt, run):
             return rt.store.run(run_id)
@@ -264,14 +304,25 @@ async def resume(
         )
     book = _runbook_of(rt, run)
     secrets = rt.secrets(book, required=required_secrets)
+    holder = holder_of(run, rt.clock.now(), owner_dead)
+    if holder in (Holder.DEAD, Holder.EXPIRED):
+        rt.observer.event(run_id, "lock.taken_over", None, {
+            "message": f"taking run {run_id} over: {describe(run, holder)}"})  # fmt: skip
     rt.store.append(
         run_id,
         actor=rt.settings.user,
         type="run.resumed",
         at=rt.clock.now(),
-        data={"status": run.status},
+        data={"status": run.status, "previous_driver": run.lease_owner, "driver": str(holder)},
     )
     return await _drive(rt, run_id, book, secrets, Drive(interactive, wait))
+
+
+async def drive_claimed(rt: Runtime, run_id: int) -> RunRow:
+    """Drive a run a worker claimed (queued, or taken over from an expired lease) from its
+    journal, under the same rules as ``resume``."""
+    book = _runbook_of(rt, rt.store.run(run_id))
+    return await _drive(rt, run_id, book, rt.secrets(book, required=True), Drive())
 
 
 async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:

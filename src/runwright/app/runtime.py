@@ -7,8 +7,6 @@ names) and registered for redaction before anything runs.
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,9 +14,11 @@ from typing import Any
 
 from runwright.app.release import PLAN_PLACEHOLDERS, release_variables
 from runwright.app.settings import Settings
+from runwright.engine.chain import KEY_ENV, load_key
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
 from runwright.engine.interrupt import Interrupt
+from runwright.engine.processes import owner_dead
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
 from runwright.engine.store import Store
@@ -54,31 +54,6 @@ def validate_source(source: Source) -> Runbook:
     return build_runbook(source, param_models(), validate_check)
 
 
-def owner_dead(owner: str) -> bool:
-    """A lease owner on this host whose process is gone cannot renew: treat as expired."""
-    try:
-        who, pid_text = owner.rsplit(":", 1)
-        host = who.split("@", 1)[1]
-        pid = int(pid_text)
-    except (ValueError, IndexError):
-        return False
-    if host != socket.gethostname():
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -92,7 +67,8 @@ class Runtime:
         cls, settings: Settings, *, clock: Clock | None = None, observer: Observer | None = None
     ) -> Runtime:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        store = Store.open(settings.database_url)
+        given = {KEY_ENV: settings.audit_key} if settings.audit_key else {}
+        store = Store.open(settings.database_url, key=load_key(settings.state_dir, given))
         return cls(settings, store, clock or SystemClock(), observer or NullObserver())
 
     def close(self) -> None:
@@ -195,6 +171,7 @@ class Runtime:
                 crash_at=self.settings.crash_at,
                 owner_dead=owner_dead,
                 interrupt=self.interrupt,
+                actor_via=str(self.settings.via),
             ),
             observer=self.observer,
         )

@@ -9,6 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runwright.app.identity import AuthMethod, Identity
+from runwright.engine.processes import owner_tag
+from runwright.errors import InputError
+
 
 def default_state_dir(environ: Mapping[str, str]) -> Path:
     if environ.get("RUNWRIGHT_STATE_DIR"):
@@ -26,10 +30,18 @@ class Settings:
     hostname: str = field(default_factory=socket.gethostname)
     crash_at: str | None = None
     lease_ttl: float = 30.0
+    via: AuthMethod = AuthMethod.OS
+    os_user: str = ""
+    audit_key: str | None = field(default=None, repr=False)
 
     @property
     def owner(self) -> str:
-        return f"{self.user}@{self.hostname}:{os.getpid()}"
+        return f"{self.user}@{self.hostname}:{owner_tag()}"
+
+    @property
+    def identity(self) -> Identity:
+        """The acting person: the OS user, or a self-declared RUNWRIGHT_USER."""
+        return Identity(self.user, self.via)
 
     @classmethod
     def from_environ(
@@ -46,14 +58,36 @@ class Settings:
             or environ.get("RUNWRIGHT_DATABASE_URL")
             or f"sqlite:///{state / 'runwright.db'}"
         )
-        who = user or environ.get("RUNWRIGHT_USER") or _os_user()
+        os_user = _os_user()
+        who = user or environ.get("RUNWRIGHT_USER") or os_user
         return cls(
             state_dir=state,
             database_url=url,
             user=who,
             environ=dict(environ),
             crash_at=environ.get("RUNWRIGHT_CRASH_AT") or None,
+            via=AuthMethod.OS if who == os_user else AuthMethod.SELF_DECLARED,
+            os_user=os_user,
+            audit_key=environ.get("RUNWRIGHT_AUDIT_KEY") or None,
+            lease_ttl=_lease_ttl(environ),
         )
+
+
+def _lease_ttl(environ: Mapping[str, str]) -> float:
+    """RUNWRIGHT_LEASE_TTL: seconds a run's driver may go silent before another takes over."""
+    text = environ.get("RUNWRIGHT_LEASE_TTL", "").strip()
+    if not text:
+        return 30.0
+    try:
+        ttl = float(text)
+    except ValueError:
+        ttl = -1.0
+    if not 0.5 <= ttl <= 3600:
+        raise InputError(
+            f"RUNWRIGHT_LEASE_TTL={text!r} is not a number of seconds between 0.5 and 3600",
+            hint="unset it for the default (30), or give e.g. RUNWRIGHT_LEASE_TTL=10",
+        )
+    return ttl
 
 
 def _os_user() -> str:

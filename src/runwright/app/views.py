@@ -14,9 +14,10 @@ from typing import Any
 
 from runwright.app.runtime import Runtime
 from runwright.app.waiting import next_step, phase_of
+from runwright.engine.audit import verify_run
 from runwright.engine.feed import read_events
 from runwright.engine.reads import deployed_pairs
-from runwright.engine.store import EventRow, RunRow, StepRow, verify_chain
+from runwright.engine.store import EventRow, RunRow, StepRow
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -256,9 +257,8 @@ class ChainCheck:
 
 def verify(rt: Runtime, run_id: int) -> ChainCheck:
     """Recompute a run's event chain: the first edited or deleted event, if any."""
-    run = rt.store.run(run_id)
-    ok, message = verify_chain(rt.store.events(run_id), run)
-    return ChainCheck(run_id, ok, message)
+    verdict = verify_run(rt.store, run_id)
+    return ChainCheck(run_id, verdict.ok, verdict.message)
 
 
 def report(rt: Runtime, run_id: int, fmt: str = "md") -> str:

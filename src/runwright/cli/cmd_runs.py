@@ -4,13 +4,14 @@ attest, settle, abort, run-procedure. Each parses its flags, awaits one app use 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
 
 import click
 
-from runwright.app import decisions, runs, views
+from runwright.app import decisions, runs, views, worker
 from runwright.app.decisions import Acted
 from runwright.app.planning import plan_deploy, plan_rollback
 from runwright.app.runtime import Runtime
@@ -19,7 +20,7 @@ from runwright.cli.edge import Ctx, pass_ctx, run
 from runwright.cli.terminal import two_step_interrupt
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
-from runwright.model.status import Settlement
+from runwright.model.status import RunStatus, Settlement
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -90,6 +91,7 @@ def plan(
 @VAR
 @YES
 @WAIT
+@click.option("--detach", is_flag=True, help="Queue the run for a worker; print its id.")
 @JSON
 @QUIET
 @pass_ctx
@@ -101,11 +103,18 @@ def deploy(
     var: tuple[str, ...],
     yes: bool,
     wait: bool,
+    detach: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Run RUNBOOK for an environment and version, journaling every step."""
+    """Run RUNBOOK for an environment and version, journaling every step (with --detach,
+    queue it for `runwright worker` and exit 0 printing its id)."""
     rt = c.runtime(quiet=quiet)
+    if detach:
+        run_id = worker.queue(rt, runbook, env, version, overrides=parse_vars(var))
+        queued = {"id": run_id, "status": RunStatus.QUEUED}
+        click.echo(json.dumps(queued) if as_json else str(run_id))
+        return
     with two_step_interrupt(rt.interrupt, rt.settings.user):
         row = run(
             runs.deploy(
@@ -177,7 +186,8 @@ def rollback_cmd(
 @pass_ctx
 def approve(c: Ctx, run_id: int, note: str) -> None:
     """Approve RUN_ID as the current user."""
-    acted(run(decisions.approve(c.runtime(), run_id, note)))
+    rt = c.runtime()
+    acted(run(decisions.approve(rt, run_id, note, rt.settings.identity)))
 
 
 @click.command()
@@ -194,7 +204,8 @@ def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: s
     """
     if not items and not all_items:
         raise InputError("say which items: --item N (repeatable) or --all")
-    acted(run(decisions.attest(c.runtime(), run_id, note, list(items) or None)))
+    rt = c.runtime()
+    acted(run(decisions.attest(rt, run_id, note, list(items) or None, rt.settings.identity)))
 
 
 @click.command()
@@ -203,12 +214,17 @@ def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: s
 @click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
 @click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
 @click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
+@click.option("--wait", "orphan", flag_value="wait", help="If it still runs, let it finish first.")
+@click.option("--kill", "orphan", flag_value="kill", help="If it still runs, stop it first.")
 @pass_ctx
-def settle(c: Ctx, run_id: int, step: str, choice: str | None) -> None:
-    """Decide what happened to STEP (name or number), in flight when runwright stopped."""
+def settle(c: Ctx, run_id: int, step: str, choice: str | None, orphan: str | None) -> None:
+    """Decide what happened to STEP (name or number), in flight when runwright stopped.
+
+    If the step's process group is still running (runwright was killed, the step was not),
+    say whether to --wait for it or --kill it first."""
     if not choice:
         raise InputError("choose one of --rerun, --done, --rollback")
-    acted(run(decisions.settle_step(c.runtime(), run_id, step, choice)))
+    acted(run(decisions.settle_step(c.runtime(), run_id, step, choice, orphan=orphan)))
 
 
 @click.command()
@@ -221,7 +237,8 @@ def abort(c: Ctx, run_id: int, reason: str) -> None:
     Exit 0 once rolled back (or when the process driving it was asked to), 1 when the
     rollback failed, 3 while the rollback waits for an attestation or approval.
     """
-    acted(run(decisions.abort(c.runtime(), run_id, reason)))
+    rt = c.runtime()
+    acted(run(decisions.abort(rt, run_id, reason, rt.settings.identity)))
 
 
 @click.command("run-procedure")

@@ -1,5 +1,6 @@
 """Commands that only read: status, history, logs (live with ``--follow``), events,
-environments, report, audit verify. Each renders one app read model as text or JSON."""
+environments, report (``cmd_audit`` has audit verify and export). Each renders one app read
+model as text or JSON."""
 
 from __future__ import annotations
 
@@ -178,23 +179,4 @@ def report(c: Ctx, run_id: int, fmt: str, output: str | None) -> None:
         click.echo(text)
 
 
-@click.group()
-def audit() -> None:
-    """Check the hash-chained audit trail."""
-
-
-@audit.command("verify")
-@click.argument("run_id", type=int)
-@AS_JSON
-@pass_ctx
-def audit_verify(c: Ctx, run_id: int, as_json: bool) -> None:
-    """Recompute RUN_ID's event chain; exit 1 naming the first edited or deleted event."""
-    check = views.verify(c.runtime(), run_id)
-    if as_json:
-        click.echo(json.dumps(check.to_json()))
-    else:
-        click.echo(f"run {run_id}: {'OK' if check.ok else 'TAMPERED'}: {check.message}")
-    sys.exit(0 if check.ok else 1)
-
-
-COMMANDS = (status, history, logs, events, environments, report, audit)
+COMMANDS = (status, history, logs, events, environments, report)

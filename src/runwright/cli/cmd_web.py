@@ -47,6 +47,13 @@ class _Ctx(Protocol):
     default="",
     help="Env: RUNWRIGHT_OIDC_CLIENT_SECRET.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Supervise N `runwright worker` processes; web deploys are queued for them.",
+)
 @click.pass_obj
 def serve(
     c: _Ctx,
@@ -56,6 +63,7 @@ def serve(
     oidc_issuer: str | None,
     oidc_client_id: str | None,
     oidc_client_secret: str,
+    workers: int,
 ) -> None:
     """The dashboard and REST API (/api/v1): live runs, approvals, charts.
 
@@ -73,6 +81,7 @@ def serve(
                 oidc_issuer,
                 oidc_client_id,
                 oidc_client_secret,
+                workers,
             )
         )
 

@@ -24,6 +24,8 @@ STYLE = {
     "run.finished": ("bold", "done"),  # not a status
     "run.awaiting_settlement": ("yellow", "SETTLE"),
     "gate.item": ("green", "item"),
+    "lock.taken_over": ("yellow", "TAKEOVER"),
+    "step.orphan": ("yellow", "ORPHAN"),
 }
 
 

@@ -74,6 +74,9 @@ class StepContext(Generic[S]):
     attest: Callable[[str, int | None, str], None]
     measured: Callable[[list[Mapping[str, Any]]], None] = lambda rows: None
     interactive: Callable[[str], bool] | None = None
+    track: Callable[[int], None] = lambda pid: None
+    """Steps that start a process group call this with its leader's pid, so the journal
+    knows what to look for (and stop) if runwright dies while it runs."""
 
     @property
     def params(self) -> Mapping[str, Any]:

@@ -41,9 +41,18 @@ from runwright.engine.machine import (
     status_after,
 )
 from runwright.engine.observing import Guarded
+from runwright.engine.processes import ProcessMark
 from runwright.engine.redact import Redactor
-from runwright.engine.store import RunRow, StepRow, StepUpdate, Store
-from runwright.errors import ActionError, InputError, RunwrightError
+from runwright.engine.store import (
+    REVISED_KINDS,
+    ApprovalRow,
+    RunRow,
+    StepRow,
+    StepUpdate,
+    Store,
+    StoreError,
+)
+from runwright.errors import ActionError, FencedError, InputError, RunwrightError
 from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
 from runwright.model.templating import outside
 
@@ -60,6 +69,7 @@ class EngineSettings:
     crash_at: str | None = None
     owner_dead: Callable[[str], bool] = lambda owner: False
     interrupt: Interrupt | None = None
+    actor_via: str = "os"
 
 
 def step_view(r: StepRow) -> StepView:
@@ -122,6 +132,7 @@ class Scheduler(Generic[S]):
         self.clock = clock
         self.settings = settings
         self.observer = Guarded(observer or NullObserver())
+        self.lost: set[int] = set()
 
     # -- journal helpers --------------------------------------------------------------------
 
@@ -136,6 +147,8 @@ class Scheduler(Generic[S]):
         data: Mapping[str, Any] | None = None,
         run_values: Mapping[str, Any] | None = None,
         step_update: StepUpdate | None = None,
+        decisions: tuple[ApprovalRow, ...] = (),
+        revision: bool = False,
     ) -> None:
         clean = redactor.obj(dict(data or {}))
         if step_update is not None and step_update.values:
@@ -156,6 +169,8 @@ class Scheduler(Generic[S]):
             data=clean,
             run_values=run_values,
             step_update=step_update,
+            decisions=decisions,
+            revision=revision,
         )
         self.observer.event(run_id, type_, step, clean)
 
@@ -186,7 +201,7 @@ class Scheduler(Generic[S]):
             owner_dead=self.settings.owner_dead,
         )
         d = _Drive(run_id, actor, redactor, services, interactive)
-        renew = asyncio.create_task(self._renew(run_id, owner))
+        renew = asyncio.create_task(self._renew(run_id, owner, asyncio.current_task()))
         if self.settings.interrupt is not None:
             self.settings.interrupt.driving = run_id
         try:
@@ -198,6 +213,9 @@ class Scheduler(Generic[S]):
                 run = self.store.run(run_id)
                 if self._interrupted(run, actor, redactor):
                     run = self.store.run(run_id)
+                if run.abort_requested and self._end_interrupted(d, rows):
+                    rows = self.store.steps(run_id)
+                    continue
                 view = view_of(run, rows, views)
                 action = decide(view)
                 if not self._announce(d, run, rows, action, status_after(view, action)):
@@ -211,10 +229,19 @@ class Scheduler(Generic[S]):
                     variables={**variables, **captured, "captured": captured},
                     undo=isinstance(action, Undo),
                 )
+                if action.rerun:
+                    self._stop_orphan(d, row, act.undo)
                 if await self._execute(d, act):
                     break
                 fresh = self.store.step(run_id, row.section, row.idx)
                 rows = [fresh if r is row else r for r in rows]
+        except asyncio.CancelledError:
+            if run_id not in self.lost:
+                raise
+            raise FencedError(
+                f"run {run_id}: lease renewal refused: another process took the run over; "
+                "the step in flight here was stopped and this process no longer acts on it"
+            ) from None
         finally:
             renew.cancel()
             if self.settings.interrupt is not None:
@@ -228,20 +255,30 @@ class Scheduler(Generic[S]):
         """Journal what ``action`` means for the run; False when the drive stops here."""
         if isinstance(action, Finish):
             if not run.terminal:
+                self._crash("finishing")
                 values = {"status": status, "finished_at": self.clock.now()}
-                self._event(d, "run.finished", data={"status": status}, run_values=values)
+                self._event(
+                    d,
+                    "run.finished",
+                    data={"status": status},
+                    run_values=values,
+                    revision=status == RunStatus.SUCCEEDED and run.kind in REVISED_KINDS,
+                )
+                self._crash("finished")
             return False
         if isinstance(action, AwaitSettlement):
             row = _find(rows, action.section, action.idx)
+            mark = _mark(row, undo=action.what == "undo")
+            alive = mark is not None and mark.alive()
             message = (
                 f"{action.what} '{row.name}' was in flight when runwright stopped "
-                "and is not idempotent"
+                "and is not idempotent" + _still_running(mark, alive)
             )
             self._event(
                 d,
                 "run.awaiting_settlement",
                 step=row.name,
-                data={"what": action.what, "message": message},
+                data={"what": action.what, "message": message, "still_running": alive},
                 run_values={"status": status},
             )
             return False
@@ -266,6 +303,8 @@ class Scheduler(Generic[S]):
         data: Mapping[str, Any] | None = None,
         run_values: Mapping[str, Any] | None = None,
         step_update: StepUpdate | None = None,
+        decisions: tuple[ApprovalRow, ...] = (),
+        revision: bool = False,
     ) -> None:
         self._journal(
             d.run_id,
@@ -276,17 +315,78 @@ class Scheduler(Generic[S]):
             data=data,
             run_values=run_values,
             step_update=step_update,
+            decisions=decisions,
+            revision=revision,
         )
 
-    async def _renew(self, run_id: int, owner: str) -> None:
+    def _stop_orphan(self, d: _Drive[S], row: StepRow, undo: bool) -> None:
+        """Before re-running an in-flight step, stop the copy a crashed runwright left
+        running (only that very process group), so two never run side by side."""
+        mark = _mark(row, undo=undo)
+        if mark is None or not mark.alive():
+            return
+        stopped = mark.kill()
+        self._event(
+            d,
+            "step.orphan",
+            step=row.name,
+            data={
+                "undo": undo,
+                "pgid": mark.pgid,
+                "stopped": stopped,
+                "message": f"stopped {mark.describe()}, left running by a runwright that "
+                "died, before running it again",
+            },
+        )
+
+    def _end_interrupted(self, d: _Drive[S], rows: list[StepRow]) -> bool:
+        """On abort, a forward step left in flight by a crash is stopped (its process group
+        killed) and recorded failed, so no step goes on behind the abort's back."""
+        ended = False
+        for row in rows:
+            if row.section != MAIN or row.status != StepStatus.RUNNING:
+                continue
+            mark = _mark(row, undo=False)
+            alive = mark is not None and mark.alive()
+            if mark is not None and alive:
+                mark.kill()
+            what = f"stopped {mark.describe()}" if mark and alive else "its process had ended"
+            self._event(
+                d,
+                "step.failed",
+                step=row.name,
+                data={"error": f"in flight when runwright stopped; aborted ({what})"},
+                step_update=StepUpdate(
+                    row.section,
+                    row.idx,
+                    {
+                        "status": StepStatus.FAILED,
+                        "finished_at": self.clock.now(),
+                        "summary": f"interrupted, then aborted ({what})",
+                    },
+                ),
+            )
+            ended = True
+        return ended
+
+    async def _renew(self, run_id: int, owner: str, driving: asyncio.Task[Any] | None) -> None:
+        """Heartbeat the lease; once it is lost (taken over, lock broken) the drive is
+        cancelled at once, which stops the step in flight and its process group."""
         while True:
             await self.clock.sleep(self.settings.lease_ttl / 3, background=True)
             try:
-                self.store.renew_lease(
+                held = self.store.renew_lease(
                     run_id, owner, now=self.clock.now(), ttl=self.settings.lease_ttl
                 )
             except RunwrightError as exc:
                 log.warning("could not renew the lease on run %s: %s", run_id, exc)
+                continue
+            if not held:
+                log.error("lost the lease on run %s: another process drives it now", run_id)
+                self.lost.add(run_id)
+                if driving is not None:
+                    driving.cancel()
+                return
 
     async def _execute(self, d: _Drive[S], act: _Act) -> bool:
         """Run a step (or its undo) with retries; return True when the run is now blocked."""
@@ -336,7 +436,7 @@ class Scheduler(Generic[S]):
         return {
             "finished_at": self.clock.now(),
             "summary": outcome.summary,
-            "data": {**act.row.data, **outcome.data},
+            "data": _unmarked({**act.row.data, **outcome.data}),
         }
 
     def _succeeded(self, d: _Drive[S], act: _Act, attempt: int, outcome: Outcome) -> None:
@@ -394,17 +494,29 @@ class Scheduler(Generic[S]):
             self._event(d, type_, step=row.name, data=data)
 
         def attest(gate: str, item: int | None, note: str) -> None:
-            self.store.add_approval(
+            now = self.clock.now()
+            via = self.settings.actor_via
+            note_text = d.redactor.text(note)
+            decision = ApprovalRow(info.id, gate, "attestation", item, d.actor, note_text, now, via)
+            data = {"gate": gate, "item": item, "note": note, "via": via}
+            self._event(d, "gate.attested", step=row.name, data=data, decisions=(decision,))
+
+        def track(pid: int) -> None:
+            mark = ProcessMark.of(pid)
+            point = f"process-undo:{row.name}" if act.undo else f"process:{row.name}"
+            if mark is None:  # already ended and reaped: nothing can outlive us
+                self._crash(point)
+                return
+            key = "undo_process" if act.undo else "process"
+            # Kept on the step's row, not as an event: whether a process lives long enough
+            # to be seen is a matter of timing, and the audit trail must not depend on it.
+            # Not waited to disk: what it guards against (a killed runwright) cannot lose it.
+            self.store.update_step(
                 info.id,
-                gate=gate,
-                kind="attestation",
-                user=d.actor,
-                note=d.redactor.text(note),
-                at=self.clock.now(),
-                item=item,
+                StepUpdate(row.section, row.idx, {"data": {**row.data, key: mark.data()}}),
+                durable=False,
             )
-            data = {"gate": gate, "item": item, "note": note}
-            self._event(d, "gate.attested", step=row.name, data=data)
+            self._crash(point)
 
         def measured(rows: list[Mapping[str, Any]]) -> None:
             clean = [
@@ -429,6 +541,7 @@ class Scheduler(Generic[S]):
             attest=attest,
             measured=measured,
             interactive=d.interactive,
+            track=track,
         )
 
     async def _attempt(self, d: _Drive[S], act: _Act, attempt: int) -> Outcome:
@@ -459,6 +572,9 @@ class Scheduler(Generic[S]):
                 return Outcome.fail(f"aborted by {watcher.result()}", retryable=False)
             return Outcome.fail(f"timed out after {timeout:g}s", retryable=True)
         finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
             sink.flush()
@@ -554,6 +670,8 @@ class _Output:
 def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:
     try:
         return task.result()
+    except (FencedError, StoreError):  # this driver cannot journal: it stops, not the step
+        raise
     except InputError as exc:
         return Outcome.fail(str(exc), retryable=False)
     except ActionError as exc:
@@ -569,6 +687,25 @@ def _evidence(outcome: Outcome) -> dict[str, Any]:
     data = dict(outcome.data)
     data.pop("captured", None)
     return {"evidence": data} if data else {}
+
+
+def _mark(row: StepRow, *, undo: bool) -> ProcessMark | None:
+    return ProcessMark.from_data(row.data.get("undo_process" if undo else "process"))
+
+
+def _unmarked(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("process", "undo_process")}
+
+
+def _still_running(mark: ProcessMark | None, alive: bool) -> str:
+    if mark is None:
+        return ""
+    if alive:
+        return (
+            f"; it is still running ({mark.describe()}): settle with --wait to let it "
+            "finish first, or --kill to stop it"
+        )
+    return "; its process has ended"
 
 
 def _find(rows: list[StepRow], section: str, idx: int) -> StepRow:

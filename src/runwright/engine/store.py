@@ -8,11 +8,10 @@ upgraded by Alembic when a store is opened.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,12 +26,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
 from runwright.engine import tables as t
-from runwright.errors import InputError, LockedError, RunwrightError
+from runwright.engine.chain import GENESIS, ChainKey, Sealed, head_seal, load_key, seal, valid
+from runwright.errors import FencedError, InputError, LockedError, RunwrightError
 from runwright.model.status import TERMINAL, RunStatus, StepStatus, UndoStatus
+
+QUEUE_CHANNEL = "runwright_queue"
+IDLE_TX_TIMEOUT_MS = 2000
 
 log = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
+DECISIONS = frozenset({"approval.given", "gate.attested"})
+REVISED_KINDS = frozenset({"deploy", "rollback"})
 
 
 class StoreError(RunwrightError):
@@ -47,6 +51,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ChainError(StoreError):
+    """The store-wide head of the audit chain does not match its seal: refuse to write."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,8 @@ class RunRow:
     head_hash: str
     revision: int | None
     kind: str
+    legacy_until: int = 0
+    lease_epoch: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -110,6 +120,23 @@ class EventRow:
     data_text: str
     prev_hash: str
     hash: str
+    gseq: int | None = None
+    gprev: str | None = None
+
+    @property
+    def sealed(self) -> Sealed:
+        return Sealed(
+            self.run_id,
+            self.seq,
+            self.at,
+            self.actor,
+            self.type,
+            self.step,
+            self.data_text,
+            self.prev_hash,
+            self.gseq,
+            self.gprev,
+        )
 
 
 @dataclass(frozen=True)
@@ -121,6 +148,7 @@ class ApprovalRow:
     user: str
     note: str
     at: datetime
+    via: str = "os"
 
 
 @dataclass(frozen=True)
@@ -154,22 +182,17 @@ class StepUpdate:
     append_output: str = ""
 
 
-def event_hash(
-    run_id: int,
-    seq: int,
-    at: datetime,
-    actor: str,
-    type_: str,
-    step: str | None,
-    data_text: str,
-    prev_hash: str,
-) -> str:
-    body = json.dumps(
-        [run_id, seq, _ts(at), actor, type_, step, data_text, prev_hash],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+@dataclass(frozen=True)
+class Entry:
+    """One event to append and the state change it records."""
+
+    actor: str
+    type: str
+    at: datetime
+    step: str | None
+    data: Mapping[str, Any]
+    run_values: Mapping[str, Any] | None = None
+    step_update: StepUpdate | None = None
 
 
 def _dumps(data: Mapping[str, Any]) -> str:
@@ -187,6 +210,7 @@ _HEAD = (
     .with_for_update()
 )
 _ADD_EVENT = sa.insert(t.events).returning(t.events.c.id)
+_CHAIN = sa.select(t.chain_head).where(t.chain_head.c.id == 1).with_for_update()
 _SET_RUN = sa.update(t.runs).where(t.runs.c.id == sa.bindparam("_rid"))
 _STEP_WHERE = (
     t.steps.c.run_id == sa.bindparam("_rid"),
@@ -200,18 +224,28 @@ _STEP_OUTPUT = sa.select(t.steps.c.output).where(*_STEP_WHERE)
 class Store:
     """Runs, steps, events, approvals, locks and revisions in one SQL database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key: ChainKey, *, lazy: Engine | None = None) -> None:
         self.engine = engine
+        self.key = key
+        self.lazy = lazy or engine
+        self.fences: dict[int, tuple[str, int]] = {}
 
     @classmethod
-    def open(cls, url: str, *, durable: bool = True) -> Store:
+    def open(cls, url: str, *, key: ChainKey | None = None, durable: bool = True) -> Store:
+        """Open (and upgrade) the store at ``url``. Without ``key``, a SQLite store uses the
+        key file beside its database; other stores must be given theirs."""
         engine = _make_engine(url, durable=durable)
-        store = cls(engine)
+        if key is None:
+            key = _key_beside(url)
+        lazy = _make_engine(url, durable=False) if durable and url.startswith("sqlite") else None
+        store = cls(engine, key, lazy=lazy)
         store.migrate()
         return store
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.lazy is not self.engine:
+            self.lazy.dispose()
 
     def migrate(self) -> None:
         cfg = Config()
@@ -231,14 +265,27 @@ class Store:
             ) from None
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _tx(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A transaction; ``durable=False`` commits without waiting for the disk (SQLite
+        synchronous=NORMAL, PostgreSQL synchronous_commit off): the commit survives the
+        process being killed, only a power cut or OS crash may lose it."""
         try:
-            with self.engine.begin() as conn:
+            with (self.engine if durable else self.lazy).begin() as conn:
+                if not durable and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
         except OperationalError as exc:
             raise StoreError(
                 f"state store error: {exc.orig}", hint="is the database reachable and writable?"
             ) from None
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A durable transaction for modules that extend the store (claims, workers)."""
+        return self._tx()
+
+    def append_within(self, conn: Connection, run_id: int, entry: Entry) -> EventRow:
+        """Journal ``entry`` inside the caller's transaction (``transaction()``)."""
+        return self._append(conn, run_id, entry)
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -256,8 +303,16 @@ class Store:
         steps: Sequence[NewStep],
         now: datetime,
         kind: str = "deploy",
+        created: Mapping[str, Any] | None = None,
+        lease: tuple[str, float] | None = None,
+        queued: bool = False,
     ) -> int:
-        """Create a run holding the (runbook, environment) lock; LockedError if it is held."""
+        """Create a run holding the (runbook, environment) lock; LockedError if it is held.
+
+        The run's first event (``run.created``, with ``created`` as its data) is written in the
+        same transaction, so the lock it takes is in the audit chain; ``lease`` (owner, ttl)
+        makes the creating process the run's driver at once, so nobody mistakes a run about to
+        start for an abandoned one."""
         try:
             with self._tx() as conn:
                 run_id = conn.execute(
@@ -266,7 +321,7 @@ class Store:
                         runbook=runbook,
                         environment=environment,
                         version=version,
-                        status=RunStatus.PENDING,
+                        status=RunStatus.QUEUED if queued else RunStatus.PENDING,
                         initiator=initiator,
                         created_at=now,
                         updated_at=now,
@@ -277,56 +332,61 @@ class Store:
                         event_count=0,
                         head_hash=GENESIS,
                         kind=kind,
+                        legacy_until=0,
+                        lease_owner=lease[0] if lease else None,
+                        lease_expires=now + timedelta(seconds=lease[1]) if lease else None,
                     )
                     .returning(t.runs.c.id)
                 ).scalar_one()
-                conn.execute(
-                    sa.insert(t.locks).values(
-                        runbook=runbook,
-                        environment=environment,
-                        run_id=run_id,
-                        holder=initiator,
-                        acquired_at=now,
-                    )
-                )
-                if steps:
+                if not queued:
                     conn.execute(
-                        sa.insert(t.steps),
-                        [
-                            {
-                                "run_id": run_id,
-                                "section": s.section,
-                                "idx": s.idx,
-                                "phase": s.phase,
-                                "name": s.name,
-                                "kind": s.kind,
-                                "spec": _dumps(s.spec),
-                                "status": StepStatus.PENDING,
-                                "attempts": 0,
-                                "output": "",
-                                "data": "{}",
-                            }
-                            for s in steps
-                        ],
+                        sa.insert(t.locks).values(
+                            runbook=runbook,
+                            environment=environment,
+                            run_id=run_id,
+                            holder=initiator,
+                            acquired_at=now,
+                        )
                     )
+                if steps:
+                    conn.execute(sa.insert(t.steps), [_step_values(run_id, s) for s in steps])
+                if created is not None:
+                    self._append(conn, run_id, Entry(initiator, "run.created", now, None, created))
+                if queued and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"NOTIFY {QUEUE_CHANNEL}")
                 return int(run_id)
         except IntegrityError:
-            raise self._locked(runbook, environment) from None
+            holder = self.lock_holder(runbook, environment)
+            if holder is None:
+                raise StoreError("could not take the run lock; try again") from None
+            message, hint = locked_message(self.run(holder))
+            raise LockedError(message, hint=hint) from None
 
-    def _locked(self, runbook: str, environment: str) -> RunwrightError:
-        """Why a run could not take the (runbook, environment) lock: who holds it."""
-        holder = self.lock_holder(runbook, environment)
-        if holder is None:
-            return StoreError("could not take the run lock; try again")
-        run = self.run(holder)
-        lease = ""
-        if run.lease_owner and run.lease_expires:
-            lease = f"; driven by {run.lease_owner} until {_ts(run.lease_expires)}"
-        return LockedError(
-            f"{runbook}/{environment} is locked by run {run.id} ({run.status}, version "
-            f"{run.version}, started by {run.initiator} at {_ts(run.created_at)}{lease})",
-            hint=f"wait for it, or: runwright status {run.id} / runwright abort {run.id}",
-        )
+    def clear_dead_lock(self, runbook: str, environment: str) -> int | None:
+        """Delete a lock whose run has ended or does not exist (a lock the chain cannot
+        explain: locks are released in the transaction that ends their run); returns the run
+        id it named, or None if the lock is fine or absent."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(t.locks.c.run_id, t.runs.c.status)
+                .select_from(t.locks.outerjoin(t.runs, t.runs.c.id == t.locks.c.run_id))
+                .where(t.locks.c.runbook == runbook, t.locks.c.environment == environment)
+            ).first()
+            if row is None or (row[1] is not None and row[1] not in TERMINAL):
+                return None
+            conn.execute(
+                sa.delete(t.locks).where(
+                    t.locks.c.runbook == runbook, t.locks.c.environment == environment
+                )
+            )
+            return int(row[0])
+
+    def lock_rows(self) -> list[tuple[str, str, int]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(t.locks.c.runbook, t.locks.c.environment, t.locks.c.run_id)
+            ).all()
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     def lock_holder(self, runbook: str, environment: str) -> int | None:
         with self._tx() as conn:
@@ -394,53 +454,103 @@ class Store:
         data: Mapping[str, Any] | None = None,
         run_values: Mapping[str, Any] | None = None,
         step_update: StepUpdate | None = None,
+        decisions: Sequence[ApprovalRow] = (),
+        revision: bool = False,
     ) -> EventRow:
-        """Append one event and apply the state change it records, atomically."""
-        data_text = _dumps(data or {})
+        """Append one event and apply the state change it records, atomically.
+
+        ``decisions`` (approvals, attestations) are written beside the event they belong to;
+        with ``revision`` the run's revision is numbered and recorded (event
+        ``revision.recorded``) in the same transaction, so a run never ends without it."""
+        entry = Entry(actor, type, at, step, data or {}, run_values, step_update)
         with self._tx() as conn:
-            head = conn.execute(_HEAD, {"_rid": run_id}).first()
-            if head is None:
-                raise InputError(f"no run {run_id}")
-            seq = int(head[0]) + 1
-            prev = str(head[1])
-            digest = event_hash(run_id, seq, at, actor, type, step, data_text, prev)
-            event_id = conn.execute(
-                _ADD_EVENT,
-                {
-                    "run_id": run_id,
-                    "seq": seq,
-                    "at": at,
-                    "actor": actor,
-                    "type": type,
-                    "step": step,
-                    "data": data_text,
-                    "prev_hash": prev,
-                    "hash": digest,
-                },
-            ).scalar_one()
-            values: dict[str, Any] = {"event_count": seq, "head_hash": digest, "updated_at": at}
-            if run_values:
-                values.update(run_values)
-                if "params" in values and not isinstance(values["params"], str):
-                    values["params"] = _dumps(values["params"])
-            conn.execute(_SET_RUN, {"_rid": run_id, **values})
-            if values.get("status") in TERMINAL:
-                conn.execute(sa.delete(t.locks).where(t.locks.c.run_id == run_id))
-            if step_update is not None:
-                self._apply_step(conn, run_id, step_update)
-        return EventRow(
-            int(event_id),
-            run_id,
-            seq,
-            at,
-            actor,
-            type,
-            step,
-            dict(data or {}),
-            data_text,
-            prev,
-            digest,
+            event = self._append(conn, run_id, entry)
+            if decisions:
+                conn.execute(sa.insert(t.approvals), [_decision_values(d) for d in decisions])
+            if revision:
+                self._record_revision(conn, run_id, actor, at)
+        return event
+
+    def _append(self, conn: Connection, run_id: int, e: Entry) -> EventRow:
+        self._check_fence(conn, run_id)
+        data_text = _dumps(e.data)
+        head = conn.execute(_HEAD, {"_rid": run_id}).first()
+        if head is None:
+            raise InputError(f"no run {run_id}")
+        gseq, gprev = self._global_head(conn)
+        sealed = Sealed(
+            run_id, int(head[0]) + 1, e.at, e.actor, e.type, e.step, data_text, str(head[1]),
+            gseq, gprev,
+        )  # fmt: skip
+        digest = seal(self.key, sealed)
+        event_id = conn.execute(
+            _ADD_EVENT,
+            {
+                "run_id": run_id,
+                "seq": sealed.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "type": e.type,
+                "step": e.step,
+                "data": data_text,
+                "prev_hash": sealed.prev_hash,
+                "hash": digest,
+                "gseq": gseq,
+                "gprev": gprev,
+            },
+        ).scalar_one()
+        conn.execute(
+            sa.update(t.chain_head)
+            .where(t.chain_head.c.id == 1)
+            .values(gseq=gseq, head=digest, seal=head_seal(self.key, gseq, digest))
         )
+        values: dict[str, Any] = {"event_count": sealed.seq, "head_hash": digest}
+        values["updated_at"] = e.at
+        if e.run_values:
+            values.update(e.run_values)
+            if "params" in values and not isinstance(values["params"], str):
+                values["params"] = _dumps(values["params"])
+        conn.execute(_SET_RUN, {"_rid": run_id, **values})
+        if values.get("status") in TERMINAL:
+            conn.execute(sa.delete(t.locks).where(t.locks.c.run_id == run_id))
+        if e.step_update is not None:
+            self._apply_step(conn, run_id, e.step_update)
+        return EventRow(
+            int(event_id), run_id, sealed.seq, e.at, e.actor, e.type, e.step, dict(e.data),
+            data_text, sealed.prev_hash, digest, gseq, gprev,
+        )  # fmt: skip
+
+    def _global_head(self, conn: Connection) -> tuple[int, str]:
+        """The next store-wide sequence number and the hash it follows; refuses to extend a
+        chain sealed with another key or whose head was altered."""
+        row = conn.execute(_CHAIN).mappings().first()
+        if row is None:
+            last = conn.execute(sa.select(sa.func.max(t.events.c.gseq))).scalar()
+            if last is not None:
+                raise ChainError(
+                    "the audit chain's head record is missing although sealed events exist",
+                    hint="run: runwright audit verify (someone edited the database)",
+                )
+            conn.execute(
+                sa.insert(t.chain_head).values(
+                    id=1, gseq=0, head=GENESIS, key_id=self.key.key_id,
+                    seal=head_seal(self.key, 0, GENESIS),
+                )
+            )  # fmt: skip
+            return 1, GENESIS
+        if row["key_id"] != self.key.key_id:
+            raise ChainError(
+                f"this database's audit chain is sealed with key {row['key_id']}, "
+                f"but the key here is {self.key.key_id}",
+                hint="use the audit key that sealed it (STATE_DIR/audit.key or "
+                "RUNWRIGHT_AUDIT_KEY)",
+            )
+        if row["seal"] != head_seal(self.key, int(row["gseq"]), str(row["head"])):
+            raise ChainError(
+                "the audit chain's head does not match its seal: the log was cut or edited",
+                hint="run: runwright audit verify",
+            )
+        return int(row["gseq"]) + 1, str(row["head"])
 
     def _apply_step(self, conn: Connection, run_id: int, update: StepUpdate) -> None:
         where = {"_rid": run_id, "_sec": update.section, "_idx": update.idx}
@@ -456,10 +566,33 @@ class Store:
         if values:
             conn.execute(_SET_STEP, {**where, **values})
 
-    def update_step(self, run_id: int, update: StepUpdate) -> None:
-        """Change step state that is not audit-worthy on its own (live output)."""
-        with self._tx() as conn:
+    def update_step(self, run_id: int, update: StepUpdate, *, durable: bool = True) -> None:
+        """Change step state that is not audit-worthy on its own (live output, the process
+        group a step started)."""
+        with self._tx(durable=durable) as conn:
+            self._check_fence(conn, run_id)
             self._apply_step(conn, run_id, update)
+
+    def _check_fence(self, conn: Connection, run_id: int) -> None:
+        """Refuse a write by this process to a run it drives once it no longer holds the run's
+        lease at the epoch it acquired (taken over, or its lock broken). The row is locked
+        until the write commits, so no takeover slips in between check and write."""
+        fence = self.fences.get(run_id)
+        if fence is None:
+            return
+        row = conn.execute(
+            sa.select(t.runs.c.lease_owner, t.runs.c.lease_epoch)
+            .where(t.runs.c.id == run_id)
+            .with_for_update()
+        ).first()
+        if row is None or (row[0], int(row[1] or 0)) != fence:
+            owner = row[0] if row is not None else None
+            raise FencedError(
+                f"run {run_id}: this process's lease (epoch {fence[1]}) was lost; "
+                f"the run is now {'driven by ' + owner if owner else 'not driven by it'} "
+                f"(epoch {row[1] if row is not None else '?'}): write refused",
+                hint=f"this process stops acting on the run; see runwright status {run_id}",
+            )
 
     def events(self, run_id: int) -> list[EventRow]:
         query = sa.select(t.events).where(t.events.c.run_id == run_id).order_by(t.events.c.seq)
@@ -484,9 +617,17 @@ class Store:
                     r["data"],
                     r["prev_hash"],
                     r["hash"],
+                    r["gseq"],
+                    r["gprev"],
                 )
             )
         return out
+
+    def chain_head(self) -> tuple[int, str, str, str] | None:
+        """The store-wide head: (gseq, head hash, key id, seal), or None before any event."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.chain_head).where(t.chain_head.c.id == 1)).first()
+        return (int(row.gseq), row.head, row.key_id, row.seal) if row else None
 
     # -- leases: which process drives a run -------------------------------------------------
 
@@ -498,10 +639,12 @@ class Store:
         now: datetime,
         ttl: float,
         owner_dead: Callable[[str], bool],
-    ) -> None:
+    ) -> int:
+        """Become the run's driver under a new fencing epoch (returned); from now on every
+        write of this store to the run checks that epoch."""
         with self._tx() as conn:
             row = conn.execute(
-                sa.select(t.runs.c.lease_owner, t.runs.c.lease_expires)
+                sa.select(t.runs.c.lease_owner, t.runs.c.lease_expires, t.runs.c.lease_epoch)
                 .where(t.runs.c.id == run_id)
                 .with_for_update()
             ).first()
@@ -513,55 +656,58 @@ class Store:
                     f"run {run_id} is being driven by {holder} (lease until {_ts(expires)})",
                     hint="wait for that process, or run this again after the lease expires",
                 )
+            epoch = int(row[2] or 0) + 1
             conn.execute(
                 sa.update(t.runs)
                 .where(t.runs.c.id == run_id)
-                .values(lease_owner=owner, lease_expires=now + timedelta(seconds=ttl))
+                .values(
+                    lease_owner=owner,
+                    lease_expires=now + timedelta(seconds=ttl),
+                    lease_epoch=epoch,
+                )
             )
+        self.fences[run_id] = (owner, epoch)
+        return epoch
 
     def renew_lease(self, run_id: int, owner: str, *, now: datetime, ttl: float) -> bool:
+        """Extend the lease; False when this process no longer holds it (at its epoch)."""
+        where = [t.runs.c.id == run_id, t.runs.c.lease_owner == owner]
+        fence = self.fences.get(run_id)
+        if fence is not None:
+            where.append(t.runs.c.lease_epoch == fence[1])
         with self._tx() as conn:
             result = conn.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.id == run_id, t.runs.c.lease_owner == owner)
-                .values(lease_expires=now + timedelta(seconds=ttl))
+                sa.update(t.runs).where(*where).values(lease_expires=now + timedelta(seconds=ttl))
             )
         return bool(result.rowcount)
 
     def release_lease(self, run_id: int, owner: str) -> None:
+        where = [t.runs.c.id == run_id, t.runs.c.lease_owner == owner]
+        fence = self.fences.pop(run_id, None)
+        if fence is not None:
+            where.append(t.runs.c.lease_epoch == fence[1])
         with self._tx() as conn:
             conn.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.id == run_id, t.runs.c.lease_owner == owner)
-                .values(lease_owner=None, lease_expires=None)
+                sa.update(t.runs).where(*where).values(lease_owner=None, lease_expires=None)
             )
 
     # -- approvals and attestations ---------------------------------------------------------
 
-    def add_approval(
-        self,
-        run_id: int,
-        *,
-        gate: str,
-        kind: str,
-        user: str,
-        note: str,
-        at: datetime,
-        item: int | None = None,
-    ) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                sa.insert(t.approvals).values(
-                    run_id=run_id, gate=gate, kind=kind, item=item, user=user, note=note, at=at
-                )
-            )
-
     def approvals(self, run_id: int, gate: str | None = None) -> list[ApprovalRow]:
-        query = (
-            sa.select(t.approvals).where(t.approvals.c.run_id == run_id).order_by(t.approvals.c.id)
-        )
-        if gate is not None:
-            query = query.where(t.approvals.c.gate == gate)
+        """Approvals and attestations as the run's audit chain proves them: read from its
+        sealed decision events (up to the first broken link), never from a row anyone with
+        write access to the database could insert."""
+        out = [
+            a
+            for e in proven(self.key, self.events(run_id), self.run(run_id).legacy_until)
+            if e.type in DECISIONS
+            for a in decisions_of(e)
+        ]
+        return [a for a in out if gate is None or a.gate == gate]
+
+    def approval_rows(self) -> list[ApprovalRow]:
+        """The approvals table as written (``audit verify`` compares it with the chain)."""
+        query = sa.select(t.approvals).order_by(t.approvals.c.id)
         with self._tx() as conn:
             return [
                 ApprovalRow(
@@ -572,53 +718,87 @@ class Store:
                     r["user"],
                     r["note"],
                     _utc(r["at"]) or r["at"],
-                )
+                )  # fmt: skip
                 for r in conn.execute(query).mappings()
             ]
 
     # -- revisions --------------------------------------------------------------------------
 
-    def add_revision(
-        self,
-        *,
-        runbook: str,
-        environment: str,
-        version: str,
-        run_id: int,
-        digest: str,
-        deployed_by: str,
-        at: datetime,
-        state: Mapping[str, Any] | None = None,
-    ) -> int:
-        with self._tx() as conn:
-            last = conn.execute(
-                sa.select(sa.func.max(t.revisions.c.number)).where(
-                    t.revisions.c.runbook == runbook, t.revisions.c.environment == environment
-                )
-            ).scalar()
-            number = int(last or 0) + 1
-            conn.execute(
-                sa.insert(t.revisions).values(
-                    runbook=runbook,
-                    environment=environment,
-                    number=number,
-                    version=version,
-                    run_id=run_id,
-                    runbook_digest=digest,
-                    deployed_by=deployed_by,
-                    at=at,
-                    state=_dumps(state or {}),
-                )
+    def _record_revision(self, conn: Connection, run_id: int, actor: str, at: datetime) -> int:
+        query = sa.select(t.runs).where(t.runs.c.id == run_id)
+        run = _run_row(conn.execute(query).mappings().one())
+        last = conn.execute(
+            sa.select(sa.func.max(t.revisions.c.number)).where(
+                t.revisions.c.runbook == run.runbook, t.revisions.c.environment == run.environment
             )
-            conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(revision=number))
+        ).scalar()
+        number = int(last or 0) + 1
+        conn.execute(
+            sa.insert(t.revisions).values(
+                runbook=run.runbook,
+                environment=run.environment,
+                number=number,
+                version=run.version,
+                run_id=run_id,
+                runbook_digest=run.runbook_digest,
+                deployed_by=run.initiator,
+                at=at,
+                state="{}",
+            )
+        )
+        self._append(
+            conn,
+            run_id,
+            Entry(
+                actor, "revision.recorded", at, None,
+                {"revision": number, "version": run.version}, {"revision": number},
+            ),
+        )  # fmt: skip
         return number
 
+    def record_missing_revision(self, run_id: int, *, actor: str, at: datetime) -> int | None:
+        """Number the revision of a run that succeeded without one (it ended before revisions
+        were written in its final transaction); None if it has one or needs none."""
+        with self._tx() as conn:
+            found = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+            run = _run_row(found) if found is not None else None
+            if run is None or run.status != RunStatus.SUCCEEDED or run.revision is not None:
+                return None
+            if run.kind not in REVISED_KINDS:
+                return None
+            return self._record_revision(conn, run_id, actor, at)
+
     def revisions(self, runbook: str, environment: str) -> list[RevisionRow]:
-        query = (
-            sa.select(t.revisions)
-            .where(t.revisions.c.runbook == runbook, t.revisions.c.environment == environment)
-            .order_by(t.revisions.c.number.desc())
-        )
+        """The environment's revisions, newest first: only those whose ``revision.recorded``
+        event the chain proves (a row inserted by hand is ignored; audit verify reports it)."""
+        proofs: dict[int, set[tuple[int, str]]] = {}
+        out = []
+        for r in self.revision_rows(runbook, environment):
+            if r.run_id not in proofs:
+                run = self.run_or_none(r.run_id)
+                events = self.events(r.run_id) if run else []
+                proofs[r.run_id] = {
+                    (int(e.data.get("revision", 0)), str(e.data.get("version")))
+                    for e in proven(self.key, events, run.legacy_until if run else 0)
+                    if e.type == "revision.recorded"
+                }
+            if (r.number, r.version) in proofs[r.run_id]:
+                out.append(r)
+        return out
+
+    def run_or_none(self, run_id: int) -> RunRow | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+        return _run_row(row) if row is not None else None
+
+    def revision_rows(
+        self, runbook: str | None = None, environment: str | None = None
+    ) -> list[RevisionRow]:
+        query = sa.select(t.revisions).order_by(t.revisions.c.number.desc())
+        if runbook is not None:
+            query = query.where(t.revisions.c.runbook == runbook)
+        if environment is not None:
+            query = query.where(t.revisions.c.environment == environment)
         with self._tx() as conn:
             return [
                 RevisionRow(
@@ -676,6 +856,8 @@ def _run_row(r: Any) -> RunRow:
         head_hash=r["head_hash"] or GENESIS,
         revision=r["revision"],
         kind=r["kind"],
+        legacy_until=int(r["legacy_until"] or 0),
+        lease_epoch=int(r.get("lease_epoch") or 0),
     )
 
 
@@ -723,7 +905,11 @@ def _make_engine(url: str, *, durable: bool) -> Engine:
             return engine
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        return sa.create_engine(url, pool_pre_ping=True)
+        # No transaction of ours waits on its client; one that does belongs to a process
+        # paused or cut off mid-write, whose row locks would stall every worker: the server
+        # ends it (and its locks) instead, and that process's write fails.
+        options = f"-c idle_in_transaction_session_timeout={IDLE_TX_TIMEOUT_MS}"
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"options": options})
     except (SQLAlchemyError, ValueError) as exc:
         raise InputError(
             f"bad database URL {url!r}: {exc}",
@@ -738,33 +924,84 @@ def _make_engine(url: str, *, durable: bool) -> Engine:
         ) from None
 
 
-def verify_chain(events: Sequence[EventRow], run: RunRow) -> tuple[bool, str]:
-    """Recompute the chain; return (ok, sentence naming the first bad event)."""
+def proven(key: ChainKey, events: Sequence[EventRow], legacy_until: int) -> list[EventRow]:
+    """The run's events up to the first one its chain does not prove (a missing, edited,
+    unsealed or unlinked event ends the proof there)."""
+    out: list[EventRow] = []
     prev = GENESIS
-    expected_seq = 1
-    for ev in events:
-        if ev.seq != expected_seq:
-            return False, (
-                f"event {expected_seq} is missing (next present is #{ev.seq}, "
-                f"{ev.type}): events were deleted"
-            )
-        if ev.prev_hash != prev:
-            return False, f"event #{ev.seq} ({ev.type}) does not follow #{ev.seq - 1}: chain broken"
-        digest = event_hash(
-            ev.run_id, ev.seq, ev.at, ev.actor, ev.type, ev.step, ev.data_text, ev.prev_hash
+    for expected, e in enumerate(events, start=1):
+        if e.seq != expected or e.prev_hash != prev:
+            break
+        if e.gseq is None and e.seq > legacy_until:
+            break
+        if not valid(key, e.sealed, e.hash):
+            break
+        out.append(e)
+        prev = e.hash
+    return out
+
+
+def decisions_of(e: EventRow) -> list[ApprovalRow]:
+    """The approvals or attestations one decision event records."""
+    gate = str(e.data.get("gate") or e.step or "")
+    note = str(e.data.get("note", ""))
+    via = str(e.data.get("via", "os"))
+    if e.type == "approval.given":
+        return [ApprovalRow(e.run_id, gate, "approval", None, e.actor, note, e.at, via)]
+    if "item" in e.data:
+        items: list[int | None] = [e.data["item"]]
+    elif isinstance(e.data.get("items"), list):
+        items = list(e.data["items"])
+    else:
+        items = [None]
+    return [ApprovalRow(e.run_id, gate, "attestation", i, e.actor, note, e.at, via) for i in items]
+
+
+def locked_message(run: RunRow) -> tuple[str, str]:
+    lease = ""
+    if run.lease_owner and run.lease_expires:
+        lease = f"; driven by {run.lease_owner}, lease until {_ts(run.lease_expires)}"
+    return (
+        f"{run.runbook}/{run.environment} is locked by run {run.id} ({run.status}, version "
+        f"{run.version}, started by {run.initiator} at {_ts(run.created_at)}{lease})",
+        f"see runwright status {run.id}; end it with runwright abort {run.id}, or if nobody "
+        f"drives it: runwright unlock {run.runbook} {run.environment} --note '...' [--force]",
+    )
+
+
+def _step_values(run_id: int, s: NewStep) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "section": s.section,
+        "idx": s.idx,
+        "phase": s.phase,
+        "name": s.name,
+        "kind": s.kind,
+        "spec": _dumps(s.spec),
+        "status": StepStatus.PENDING,
+        "attempts": 0,
+        "output": "",
+        "data": "{}",
+    }
+
+
+def _decision_values(d: ApprovalRow) -> dict[str, Any]:
+    return {
+        "run_id": d.run_id,
+        "gate": d.gate,
+        "kind": d.kind,
+        "item": d.item,
+        "user": d.user,
+        "note": d.note,
+        "at": d.at,
+    }
+
+
+def _key_beside(url: str) -> ChainKey:
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") and "///" in url else ""
+    if not path or path == ":memory:":
+        raise InputError(
+            f"no audit key given for {url}",
+            hint="set RUNWRIGHT_AUDIT_KEY (64 hex digits) for a shared database",
         )
-        if digest != ev.hash:
-            return False, (
-                f"event #{ev.seq} ({ev.type}{', step ' + ev.step if ev.step else ''}) "
-                f"was edited: its content does not match its hash"
-            )
-        prev = ev.hash
-        expected_seq += 1
-    if len(events) != run.event_count:
-        return False, (
-            f"the run records {run.event_count} events but {len(events)} remain: "
-            f"event {len(events) + 1} onwards was deleted"
-        )
-    if prev != run.head_hash:
-        return False, "the last event does not match the run's recorded chain head"
-    return True, f"{len(events)} events, chain intact (head {prev[:12]})"
+    return load_key(Path(path).parent, {})

@@ -1,12 +1,18 @@
 """The store's tables, in one place: Alembic migrations and the store both build on them.
 
 ``runs`` and ``steps`` hold the current state (fast to query); ``events`` is the append-only,
-hash-chained audit trail of how that state came about. ``locks`` gives one active run per
+hash-chained audit trail of how that state came about, each event sealed with a key kept
+outside the database and linked store-wide through ``gseq``/``gprev``; ``chain_head`` holds
+the sealed store-wide head. ``runs.legacy_until`` is how many of a run's events predate keyed
+chains. ``locks`` gives one active run per
 (runbook, environment); ``approvals`` holds approvals and gate attestations with who and when;
 ``revisions`` numbers each successful deploy of an environment; ``measurements`` keeps every
 metric reading an analysis took, so a rollback can always be explained; ``notifications``
 journals each (event, subscription) delivery, so a message goes out once across crashes and
 workers, and keeps the references (a Slack message, an open incident) later ones update.
+``workers`` lists the ``runwright worker`` processes sharing the store, with their heartbeats;
+``runs.lease_epoch`` is the fencing token a claim or takeover raises, which every journal write
+of the driving process checks.
 """
 
 from __future__ import annotations
@@ -47,10 +53,24 @@ runs = Table(
     Column("abort_requested", String(200)),
     Column("lease_owner", String(300)),
     Column("lease_expires", DateTime(timezone=True)),
+    Column("lease_epoch", Integer, nullable=False, default=0),
     Column("event_count", Integer, nullable=False, default=0),
     Column("head_hash", String(64), nullable=False, default=""),
     Column("revision", Integer),
     Column("kind", String(40), nullable=False, default="deploy"),
+    Column("legacy_until", Integer, nullable=False, default=0),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("note", Text),
 )
 
 steps = Table(
@@ -87,7 +107,20 @@ events = Table(
     Column("data", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("gseq", Integer),
+    Column("gprev", String(64)),
     UniqueConstraint("run_id", "seq", name="uq_events_run_seq"),
+    UniqueConstraint("gseq", name="uq_events_gseq"),
+)
+
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("gseq", Integer, nullable=False),
+    Column("head", String(64), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("seal", String(64), nullable=False),
 )
 
 approvals = Table(

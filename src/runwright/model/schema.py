@@ -75,6 +75,7 @@ class Environment(Strict):
     description: str = ""
     vars: dict[str, Any] = Field(default_factory=dict)
     approvals: Approvals | None = None
+    identity: Literal["authenticated", "self_declared"] = "authenticated"
     requires: str | None = None
     windows: list[Window] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)

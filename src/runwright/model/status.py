@@ -12,6 +12,7 @@ from enum import StrEnum
 
 
 class RunStatus(StrEnum):
+    QUEUED = "queued"
     PENDING = "pending"
     RUNNING = "running"
     ROLLING_BACK = "rolling_back"

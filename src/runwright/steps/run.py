@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -77,9 +77,16 @@ async def _stop_group(proc: asyncio.subprocess.Process) -> None:
 
 
 async def run_command(
-    command: str, *, env: Mapping[str, str], cwd: str | None, shell: str, emit: Any
+    command: str,
+    *,
+    env: Mapping[str, str],
+    cwd: str | None,
+    shell: str,
+    emit: Any,
+    started: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
-    """Run ``command``; return (exit code, last lines). Kills the process group if cancelled."""
+    """Run ``command``; return (exit code, last lines). Kills the process group if cancelled.
+    ``started`` hears the group's pid as soon as it exists (the journal records it)."""
     try:
         proc = await asyncio.create_subprocess_exec(
             shell,
@@ -96,9 +103,11 @@ async def run_command(
         raise OSError(f"cannot start command: {cwd or shell} not found") from exc
     assert proc.stdout is not None
     try:
+        if started is not None:
+            started(proc.pid)
         tail = await _pump(proc.stdout, emit)
         code = await proc.wait()
-    except asyncio.CancelledError:
+    except BaseException:  # cancelled, or the journal refused our write (lease lost)
         await _stop_group(proc)
         raise
     return code, tail
@@ -141,7 +150,12 @@ class RunKind:
         cwd = render(p.cwd, ctx.variables) if p.cwd else None
         try:
             code, tail = await run_command(
-                command, env=process_env(ctx, env), cwd=cwd, shell=p.shell, emit=ctx.output
+                command,
+                env=process_env(ctx, env),
+                cwd=cwd,
+                shell=p.shell,
+                emit=ctx.output,
+                started=ctx.track,
             )
         except OSError as exc:
             return Outcome.fail(str(exc), retryable=False)

@@ -8,10 +8,12 @@ resume, abort, rollback) continue as tasks of this server after the response.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from runwright.app import decisions, runs
+from runwright.app import decisions, runs, worker
+from runwright.app.identity import AuthMethod, Identity
 from runwright.app.reject import reject
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
@@ -45,10 +47,20 @@ async def deploy(
     rt = state.runtime_for(user.name)
     env_name, _ = rt.environment(entry.runbook, env)
     require(user, "deploy", env_name)
+    if state.config.workers > 0:
+        run_id = await asyncio.to_thread(
+            worker.queue, rt, entry.path, env_name, version, overrides=overrides or {}
+        )
+        return Done(run_id, f"run {run_id} queued: {runbook} {version} -> {env_name}")
     run_id = await state.tasks.start_new(
         rt, runs.deploy, entry.path, env_name, version, overrides=overrides or {}
     )
     return Done(run_id, f"run {run_id} started: {runbook} {version} -> {env_name}")
+
+
+def _identity(user: WebUser) -> Identity:
+    """Whom the server authenticated, and how: a bearer token or a login session."""
+    return Identity(user.name, AuthMethod.TOKEN if user.via == "token" else AuthMethod.LOGIN)
 
 
 def _run(state: WebState, user: WebUser, run_id: int, action: str) -> RunRow:
@@ -60,7 +72,7 @@ def _run(state: WebState, user: WebUser, run_id: int, action: str) -> RunRow:
 async def approve(state: WebState, user: WebUser, run_id: int, note: str) -> Done:
     _run(state, user, run_id, "approve")
     rt = state.runtime_for(user.name)
-    acted = await call(decisions.approve, rt, run_id, note)
+    acted = await call(decisions.approve, rt, run_id, note, _identity(user))
     run, message = acted.run, acted.message
     if run.status == RunStatus.AWAITING_APPROVAL and message.endswith(f"runwright resume {run_id}"):
         await state.tasks.start(runs.resume, rt, run_id)
@@ -79,7 +91,7 @@ async def attest(
 ) -> Done:
     _run(state, user, run_id, "attest")
     rt = state.runtime_for(user.name)
-    message = (await call(decisions.attest, rt, run_id, note, items)).message
+    message = (await call(decisions.attest, rt, run_id, note, items, _identity(user))).message
     fresh = rt.store.run(run_id)
     if fresh.status == RunStatus.AWAITING_ATTESTATION:
         await state.tasks.start(runs.resume, rt, run_id)
@@ -103,7 +115,8 @@ async def resume(state: WebState, user: WebUser, run_id: int) -> Done:
 async def abort(state: WebState, user: WebUser, run_id: int, reason: str) -> Done:
     _run(state, user, run_id, "abort")
     why = reason or f"aborted by {user.name} from the web"
-    await state.tasks.start(decisions.abort, state.runtime_for(user.name), run_id, why)
+    rt = state.runtime_for(user.name)
+    await state.tasks.start(decisions.abort, rt, run_id, why, _identity(user))
     return Done(run_id, f"abort of run {run_id} requested by {user.name}")
 
 

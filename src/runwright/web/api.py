@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from runwright.app import report, report_html, views
 from runwright.app.planning import plan_book, plan_rollback
 from runwright.app.queries import RunFilter, env_state, list_runs
-from runwright.engine.store import verify_chain
+from runwright.engine.audit import verify_run
 from runwright.errors import InputError
 from runwright.web import actions
 from runwright.web.auth import WebUser, api_user, require
@@ -165,7 +165,8 @@ def measurements(run_id: int, user: User, state: State) -> list[dict[str, Any]]:
 def audit(run_id: int, user: User, state: State) -> dict[str, Any]:
     run = state.runtime.store.run(run_id)
     require(user, "read", run.environment)
-    ok, sentence = verify_chain(state.runtime.store.events(run_id), run)
+    verdict = verify_run(state.runtime.store, run_id)
+    ok, sentence = verdict.ok, verdict.message
     return {"run": run_id, "ok": ok, "detail": sentence, "events": run.event_count}
 
 

@@ -23,6 +23,8 @@ class WebConfig:
     oidc: OidcConfig | None = None
     poll_interval: float = 0.05
     secure_cookies: bool = False
+    workers: int = 0
+    """Worker processes ``serve`` supervises; with any, deploys are queued for them."""
 
     @property
     def base_url(self) -> str:

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from runwright.app import report, report_html
 from runwright.app.planning import plan_book, plan_rollback
 from runwright.app.queries import RunFilter, env_state, list_runs
-from runwright.engine.store import verify_chain
+from runwright.engine.audit import verify_run
 from runwright.errors import InputError
 from runwright.model.status import TERMINAL
 from runwright.web.auth import WebUser, identify, require
@@ -155,7 +155,8 @@ def audit_page(request: Request, run_id: int, user: User, state: State) -> Respo
     run = state.runtime.store.run(run_id)
     require(user, "read", run.environment)
     events = state.runtime.store.events(run_id)
-    ok, sentence = verify_chain(events, run)
+    verdict = verify_run(state.runtime.store, run_id)
+    ok, sentence = verdict.ok, verdict.message
     return render(request, "audit.html", user, run=run, events=events, ok=ok, sentence=sentence)
 
 

@@ -7,11 +7,15 @@ named after the user running it and prints a one-time login link (valid 24 hours
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
 
 from runwright.app import users
+from runwright.app.pool import WorkerPool
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.errors import InputError
@@ -27,7 +31,10 @@ def serve_forever(
     oidc_issuer: str | None,
     oidc_client_id: str | None,
     oidc_client_secret: str,
+    workers: int = 0,
 ) -> int:
+    if workers < 0:
+        raise InputError(f"--workers {workers}: give 0 or more worker processes")
     try:
         host, port = parse_listen(listen)
     except ValueError as exc:
@@ -39,7 +46,7 @@ def serve_forever(
         oidc = OidcConfig(oidc_issuer, oidc_client_id, oidc_client_secret)
     elif oidc_issuer or oidc_client_id:
         raise InputError("--oidc-issuer and --oidc-client-id go together")
-    config = WebConfig(host, port, runbooks.resolve(), read_only_public, oidc)
+    config = WebConfig(host, port, runbooks.resolve(), read_only_public, oidc, workers=workers)
     rt = Runtime.open(settings)
     secret = users.first_admin(rt, settings.user)
     app = create_app(rt, config)
@@ -61,6 +68,32 @@ def serve_forever(
             file=sys.stderr,
             flush=True,
         )
-    server.run()
+    with _supervised(settings, workers):
+        server.run()
     rt.close()
     return 0
+
+
+@contextmanager
+def _supervised(settings: Settings, size: int) -> Iterator[None]:
+    """With ``size`` workers: start them, restart one that exits about once a second, and
+    stop them all when the server stops."""
+    if size == 0:
+        yield
+        return
+    pool = WorkerPool(settings, size)
+    pool.start()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            pool.check()
+
+    watcher = threading.Thread(target=watch, name="worker-pool", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        pool.close()

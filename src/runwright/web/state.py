@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 from fastapi import Request
 
+from runwright.app.identity import AuthMethod
 from runwright.app.runtime import Runtime
 from runwright.web.config import WebConfig
 from runwright.web.runbooks import Registry
@@ -22,8 +23,10 @@ class WebState:
     hub: Hub
 
     def runtime_for(self, user: str) -> Runtime:
-        """The shared runtime acting as ``user``: use cases journal their actions under it."""
-        return replace(self.runtime, settings=replace(self.runtime.settings, user=user))
+        """The shared runtime acting as ``user``, whom the server authenticated (login or
+        token): use cases journal their actions and count their decisions under it."""
+        settings = replace(self.runtime.settings, user=user, via=AuthMethod.LOGIN)
+        return replace(self.runtime, settings=settings)
 
 
 def web_state(request: Request) -> WebState:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runwright.app.runtime import Runtime, owner_dead
+from runwright.app.runtime import Runtime
 from runwright.engine.machine import MAIN, in_flight
+from runwright.engine.processes import owner_dead
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow
 from runwright.model.status import TERMINAL, RunStatus, StepStatus

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 from tests.support.tamper import tamper
 
+from runwright.engine.audit import verify_chain
+from runwright.engine.chain import GENESIS
 from runwright.engine.store import (
-    GENESIS,
     OUTPUT_LIMIT,
+    ApprovalRow,
     NewStep,
     StepUpdate,
     Store,
     StoreError,
-    verify_chain,
 )
 from runwright.errors import InputError, LockedError
 
@@ -149,7 +150,8 @@ def test_events_form_a_chain_that_verifies(store: Store) -> None:
         (2, "step.started", "build", {"attempt": 1}),
     ]
     assert events[1].at == T0 + timedelta(seconds=1)
-    assert verify_chain(events, run) == (True, f"2 events, chain intact (head {b.hash[:12]})")
+    verdict = verify_chain(store.key, events, run)
+    assert (verdict.ok, verdict.message) == (True, f"2 events, chain intact (head {b.hash[:12]})")
 
 
 def chained(store: Store, count: int) -> int:
@@ -176,9 +178,9 @@ def chained(store: Store, count: int) -> int:
 def test_tampering_with_the_journal_is_found(store: Store, sql: str, message: str) -> None:
     run_id = chained(store, 4)
     tamper(store, sql)
-    ok, why = verify_chain(store.events(run_id), store.run(run_id))
-    assert not ok
-    assert message in why
+    verdict = verify_chain(store.key, store.events(run_id), store.run(run_id))
+    assert not verdict.ok
+    assert message in verdict.message
 
 
 def test_live_output_is_appended_and_capped(store: Store) -> None:
@@ -223,49 +225,65 @@ def test_a_lease_keeps_other_drivers_out_until_it_expires_or_its_owner_dies(
     assert store.run(run_id).lease_owner is None
 
 
-def test_approvals_keep_who_when_and_what(store: Store) -> None:
+def test_approvals_are_read_from_their_sealed_events(store: Store) -> None:
     run_id = new_run(store)
-    store.add_approval(run_id, gate="approval", kind="approval", user="bob", note="ok", at=T0)
-    store.add_approval(
+    store.append(
         run_id,
-        gate="checks",
-        kind="attestation",
-        user="carol",
-        note="done",
-        at=T0 + timedelta(minutes=1),
-        item=2,
+        actor="bob",
+        type="approval.given",
+        at=T0,
+        step="approval",
+        data={"gate": "approval", "note": "ok"},
+        decisions=(ApprovalRow(run_id, "approval", "approval", None, "bob", "ok", T0),),
+    )
+    later = T0 + timedelta(minutes=1)
+    store.append(
+        run_id,
+        actor="carol",
+        type="gate.attested",
+        at=later,
+        step="checks",
+        data={"gate": "checks", "items": [2], "note": "done", "via": "self_declared"},
+        decisions=(ApprovalRow(run_id, "checks", "attestation", 2, "carol", "done", later),),
     )
     both = store.approvals(run_id)
-    assert [(a.gate, a.kind, a.user, a.item, a.note) for a in both] == [
-        ("approval", "approval", "bob", None, "ok"),
-        ("checks", "attestation", "carol", 2, "done"),
+    assert [(a.gate, a.kind, a.user, a.item, a.note, a.via) for a in both] == [
+        ("approval", "approval", "bob", None, "ok", "os"),
+        ("checks", "attestation", "carol", 2, "done", "self_declared"),
     ]
-    assert both[1].at == T0 + timedelta(minutes=1)
+    assert both[1].at == later
     assert [a.user for a in store.approvals(run_id, "checks")] == ["carol"]
+    tamper(
+        store,
+        "INSERT INTO approvals (run_id, gate, kind, user, note, at) "
+        f"VALUES ({run_id}, 'approval', 'approval', 'mallory', 'forged', '2026-01-01 00:00:00')",
+    )
+    assert [a.user for a in store.approvals(run_id, "approval")] == ["bob"]
 
 
-def test_revisions_are_numbered_per_environment(store: Store) -> None:
-    run_id = new_run(store)
+def finished(store: Store, environment: str, version: str) -> int:
+    run_id = store.create_run(
+        runbook="shop", environment=environment, version=version, initiator="alice",
+        file="shop.yaml", text="", digest="d" * 64, params={}, steps=[], now=T0,
+    )  # fmt: skip
+    store.append(
+        run_id, actor="alice", type="run.finished", at=T0,
+        run_values={"status": "succeeded"}, revision=True,
+    )  # fmt: skip
+    return run_id
 
-    def add(environment: str, version: str) -> int:
-        return store.add_revision(
-            runbook="shop",
-            environment=environment,
-            version=version,
-            run_id=run_id,
-            digest="d",
-            deployed_by="alice",
-            at=T0,
-        )
 
-    assert add("staging", "v1") == 1
-    assert add("staging", "v2") == 2
-    assert add("production", "v1") == 1
+def test_revisions_are_numbered_per_environment_in_the_final_transaction(store: Store) -> None:
+    first = finished(store, "staging", "v1")
+    finished(store, "staging", "v2")
+    finished(store, "production", "v1")
     assert [(r.number, r.version) for r in store.revisions("shop", "staging")] == [
         (2, "v2"),
         (1, "v1"),
     ]
-    assert store.run(run_id).revision == 1, "the run records the revision it made last"
+    assert [r.number for r in store.revisions("shop", "production")] == [1]
+    assert store.run(first).revision == 1
+    assert [e.type for e in store.events(first)] == ["run.finished", "revision.recorded"]
 
 
 def test_history_is_newest_first_and_filters_active_runs(store: Store) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from runwright.app import decisions, runs
+from runwright.app.identity import AuthMethod
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.engine.clock import FakeClock
@@ -121,7 +122,8 @@ class App:
         return path
 
     def as_user(self, user: str) -> App:
-        self.rt.settings = replace(self.rt.settings, user=user)
+        """Act as ``user``, authenticated the way the web server's login would be."""
+        self.rt.settings = replace(self.rt.settings, user=user, via=AuthMethod.LOGIN)
         return self
 
     def deploy(
@@ -151,7 +153,7 @@ def app(tmp_path: Path) -> Iterator[App]:
     clock = FakeClock(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
     state = tmp_path / "state"
     settings = Settings.from_environ({"PATH": "/usr/bin:/bin"}, state_dir=str(state), user="alice")
-    rt = Runtime.open(settings, clock=clock)
+    rt = Runtime.open(replace(settings, via=AuthMethod.LOGIN), clock=clock)
     try:
         yield App(rt, clock, tmp_path)
     finally:

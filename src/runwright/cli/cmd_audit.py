@@ -1,0 +1,76 @@
+"""``runwright audit verify|export`` and ``runwright unlock``: proving the trail and breaking
+a lock, both on the audit chain. Registered on the main group by ``cli.main``, which hands
+over its context decorator and error mapping."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runwright.app import audit as audit_app
+from runwright.app import locks
+
+
+def commands(pass_ctx: Callable[..., Any], handle_errors: Callable[..., Any]) -> list[Any]:
+    @click.group()
+    def audit() -> None:
+        """Check the keyed, hash-chained audit trail."""
+
+    @audit.command("verify")
+    @click.argument("run_id", type=int, required=False)
+    @click.option("--bundle", type=click.Path(), help="Check an exported bundle offline.")
+    @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+    @pass_ctx
+    @handle_errors
+    def audit_verify(c: Any, run_id: int | None, bundle: str | None, as_json: bool) -> None:
+        """Check RUN_ID's chain (or every run and the store-wide chain without it); exit 1
+        naming the first edited or deleted event, forged row or deleted run."""
+        rt = c.runtime(quiet=True)
+        if bundle:
+            verdict = audit_app.check_bundle(rt, bundle)
+            ok, lines = verdict.ok, [f"{bundle}: {'OK' if verdict.ok else 'TAMPERED'}: "
+                                     f"{verdict.message}"]  # fmt: skip
+        else:
+            ok, lines = audit_app.verify(rt, run_id)
+        if as_json:
+            click.echo(json.dumps({"run": run_id, "ok": ok, "message": "\n".join(lines)}))
+        else:
+            click.echo("\n".join(lines) if lines else "no runs yet")
+        sys.exit(0 if ok else 1)
+
+    @audit.command("export")
+    @click.argument("run_id", type=int)
+    @click.option("-o", "--output", type=click.Path(), required=True, help="Bundle file.")
+    @pass_ctx
+    @handle_errors
+    def audit_export(c: Any, run_id: int, output: str) -> None:
+        """Write RUN_ID's events, report, key id and signature to one file that
+        ``audit verify --bundle`` checks without the database."""
+        rt = c.runtime(quiet=True)
+        bundle = audit_app.export(rt, run_id)
+        try:
+            Path(output).write_text(json.dumps(bundle, indent=1))
+        except OSError as exc:
+            click.echo(f"error: cannot write {output}: {exc.strerror}", err=True)
+            sys.exit(2)
+        click.echo(f"wrote {output} ({len(bundle['events'])} events, key {bundle['key_id']})")
+
+    @click.command()
+    @click.argument("runbook")
+    @click.argument("environment")
+    @click.option("--note", required=True, help="Why (kept in the audit trail).")
+    @click.option("--force", is_flag=True, help="Also break a lock whose run waits for a person.")
+    @pass_ctx
+    @handle_errors
+    def unlock(c: Any, runbook: str, environment: str, note: str, force: bool) -> None:
+        """Break the lock of RUNBOOK in ENVIRONMENT; its run ends aborted. Refused while the
+        run's process is alive and its lease live."""
+        rt = c.runtime(quiet=True)
+        click.echo(locks.unlock(rt, runbook, environment, note=note, force=force))
+
+    return [audit, unlock]
