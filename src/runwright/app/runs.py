@@ -226,18 +226,7 @@ async def _drive_once(
     interactive: Callable[[str], bool] | None,
 ) -> RunRow:
     run = rt.store.run(run_id)
-    env_name, environment = rt.environment(book, run.environment)
-    variables = rt.variables(
-        book,
-        env_name,
-        environment,
-        version=run.version,
-        overrides=run.params.get("vars", {}),
-        secrets=secrets,
-        run_id=run_id,
-        initiator=run.initiator,
-        previous_version=run.params.get("previous_version", ""),
-    )
+    env_name, variables = _run_variables(rt, book, run, secrets)
     redactor = rt.redactor(secrets)
     notifier = Notifier(
         rt.store,
@@ -325,12 +314,11 @@ async def drive_claimed(rt: Runtime, run_id: int) -> RunRow:
     return await _drive(rt, run_id, book, rt.secrets(book, required=True), Drive())
 
 
-async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
-    """Send the notifications an ended run still owes (runwright died before sending them);
-    True when there were any."""
-    book = _runbook_of(rt, run)
+def _run_variables(
+    rt: Runtime, book: Runbook, run: RunRow, secrets: Mapping[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """The environment's name and the variables a run's steps and messages are rendered with."""
     env_name, environment = rt.environment(book, run.environment)
-    secrets = rt.secrets(book, required=False)
     variables = rt.variables(
         book,
         env_name,
@@ -340,14 +328,25 @@ async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
         secrets=secrets,
         run_id=run.id,
         initiator=run.initiator,
+        previous_version=run.params.get("previous_version", ""),
     )
+    return env_name, variables
+
+
+async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
+    """Send the notifications an ended run still owes (runwright died before sending them);
+    True when there were any."""
+    book = _runbook_of(rt, run)
+    secrets = rt.secrets(book, required=False)
+    env_name, variables = _run_variables(rt, book, run, secrets)
     notifier = Notifier(
         rt.store, rt.clock, book, env_name, variables, rt.redactor(secrets), rt.settings.user
     )
     if not notifier.active:
         return False
-    before = len(notifier.deliveries.for_run(run.id))
-    pending = [d for d in notifier.deliveries.for_run(run.id) if d.status == DeliveryStatus.SENDING]
+    known = notifier.deliveries.for_run(run.id)
+    before = len(known)
+    pending = [d for d in known if d.status == DeliveryStatus.SENDING]
     try:
         await notifier.pump(run.id)
     finally:
