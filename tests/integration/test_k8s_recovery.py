@@ -110,3 +110,18 @@ def test_bad_driver_settings_exit_2_at_their_line(
         assert message in done.stderr
         assert "Traceback" not in done.stderr
     assert lab.fake.writes == []
+
+
+def test_a_template_that_expands_through_aliases_is_refused_at_its_line(lab: KubeLab) -> None:
+    bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"{c}: &{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcdef", "bcdefg")]
+    (lab.directory / "k8s").mkdir(exist_ok=True)
+    (lab.directory / "k8s" / "bomb.yaml").write_text("\n".join(bomb) + "\n")
+    book = lab.runbook("bomb-book.yaml", driver={"template": "k8s/bomb.yaml"})
+    done = lab.cli("plan", str(book), "-e", ENV, "--version", "v1", env=lab.env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = _line_of(book, "template")
+    assert re.search(rf"bomb-book\.yaml:{line}:\d+: service\.driver\.template: ", done.stderr)
+    assert re.search(r"bomb\.yaml:\d+:\d+: this document expands to more than", done.stderr)
+    assert "Traceback" not in done.stderr
+    assert lab.fake.writes == []

@@ -31,7 +31,7 @@ import yaml
 
 from runwright.drivers.base import Instance, ServiceSpec
 from runwright.engine.clock import Clock, SystemClock
-from runwright.errors import DriverError, InputError, SettingError
+from runwright.errors import DriverError, InputError, RunbookError, SettingError
 from runwright.kube.client import Kube
 from runwright.kube.names import SERVICE_LABEL, dns_label, object_name, service_host, version_labels
 from runwright.kube.objects import (
@@ -41,6 +41,7 @@ from runwright.kube.objects import (
     serving,
     version_service,
 )
+from runwright.model.source import parse_yaml_documents
 from runwright.model.templating import render
 
 log = logging.getLogger(__name__)
@@ -104,16 +105,18 @@ class KubernetesDriver:
 
     def _template_file(self, path: Path) -> dict[str, Any]:
         try:
-            docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+            docs = [
+                d for d in parse_yaml_documents(path.read_text(encoding="utf-8"), str(path)) if d
+            ]
         except OSError as exc:
             raise SettingError(
                 f"cannot read the template {path}: {exc.strerror or exc}",
                 ("driver", "template"),
                 hint="give the path of a Deployment manifest, relative to the runbook",
             ) from None
-        except yaml.YAMLError as exc:
+        except RunbookError as exc:
             raise SettingError(
-                f"the template {path} is not YAML: {exc}", ("driver", "template")
+                f"the template {exc.location}: {exc.message}", ("driver", "template"), hint=exc.hint
             ) from None
         for doc in docs:
             if isinstance(doc, dict) and doc.get("kind") == "Deployment":

@@ -108,6 +108,34 @@ def _compose(text: str, file: str, line_offset: int) -> tuple[Any, yaml.Node | N
         loader.dispose()
 
 
+def parse_yaml_documents(text: str, file: str) -> list[Any]:
+    """Every document of a multi-document file (a Kubernetes manifest), each within the same
+    node limits as a runbook; a syntax error or a limit is a RunbookError at its line."""
+    loader = _LOADER(text)
+    docs: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            check_nodes(node, loader, file)
+            docs.append(loader.construct_document(node))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise RunbookError(
+            f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}",
+            file=file,
+            line=(mark.line + 1) if mark else None,
+            column=(mark.column + 1) if mark else None,
+            hint="check indentation and quoting around this spot",
+        ) from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        raise RunbookError(f"YAML error: {exc}", file=file, line=1, column=1) from None
+    finally:
+        loader.dispose()
+    return docs
+
+
 def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Source:
     """Parse ``text``; a syntax error becomes a RunbookError at the offending line."""
     positions = Positions(offset=line_offset)
