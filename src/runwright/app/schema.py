@@ -32,18 +32,25 @@ def json_schema() -> dict[str, Any]:
     defs["Phase"]["properties"]["steps"] = step_list
     defs["Procedure"]["properties"]["steps"] = step_list
     schema["properties"]["rollback"] = step_list
-    _shorthand(defs["ServiceSpec"]["properties"])
+    _shorthand(defs["ServiceSpec"]["properties"], defs)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "runwright runbook"
     return schema
 
 
-def _shorthand(service: dict[str, Any]) -> None:
+def _shorthand(service: dict[str, Any], defs: dict[str, Any]) -> None:
     """``driver: local`` and a router section without ``kind`` are valid, as the loader reads
-    them: the tagged sections become ``anyOf`` (a kind's own enum still tells them apart)."""
-    for key, names in (("driver", ["local", "fake"]), ("router", ["builtin", "haproxy", "fake"])):
+    them: the tagged sections become ``anyOf``, with the kinds that need no other setting
+    also accepted as a bare name (a kind's own enum still tells them apart)."""
+    for key in ("driver", "router"):
         section = service[key]
-        variants = section.get("oneOf", [])
+        variants = section.get("oneOf") or section.get("anyOf") or []
+        names: list[str] = []
+        for variant in variants:
+            spec = defs.get(str(variant.get("$ref", "")).rsplit("/", 1)[-1], variant)
+            kind = spec.get("properties", {}).get("kind", {})
+            if set(spec.get("required", [])) <= {"kind"}:
+                names += kind.get("enum") or ([kind["const"]] if "const" in kind else [])
         service[key] = {
             "title": section.get("title", key),
             "anyOf": [{"type": "string", "enum": names}, *variants],

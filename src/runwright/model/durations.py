@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-_UNITS = {
+UNITS = {
     "ms": 0.001,
     "s": 1.0,
     "sec": 1.0,
@@ -51,9 +51,9 @@ def parse_duration(value: object) -> float:
                 f"cannot read duration {value!r}; write it like '30s', '5m' or '1h30m'"
             )
         number, unit = match.groups()
-        if unit and unit not in _UNITS:
+        if unit and unit not in UNITS:
             raise ValueError(f"unknown unit {unit!r} in duration {value!r}; use ms, s, m, h or d")
-        total += float(number) * _UNITS[unit or "s"]
+        total += float(number) * UNITS[unit or "s"]
         pos = match.end()
     return total
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from runwright.databases.base import BackupInfo, Database, read_metadata
 from runwright.databases.catalog import BackupCatalog
@@ -28,6 +28,7 @@ from runwright.databases.sqlite import SqliteDatabase, SqliteSettings
 from runwright.engine.clock import Clock
 from runwright.errors import InputError
 from runwright.model.templating import render
+from runwright.model.types import shorthand
 from runwright.steps.base import Params
 from runwright.steps.services import StepContext
 
@@ -36,6 +37,8 @@ _PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+", "postgres+")
 
 
 class DatabaseParams(Params):
+    model_config = ConfigDict(json_schema_extra=shorthand("database"))
+
     """The fields every database step has: which database, which engine, where backups live."""
 
     database: str = Field(

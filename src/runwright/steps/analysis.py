@@ -121,9 +121,10 @@ def check_spec(name: str, mapping: Mapping[str, Any]) -> CheckSpec:
         mapping = alarm_check(mapping)
     if provider != "http" and not str(mapping.get("query") or "").strip():
         raise InputError(f"check {name!r} has no query", hint="add query: ... to the check")
-    if provider not in ("command", "router", "cloudwatch") and not str(
-        mapping.get("url") or ""
-    ).strip():
+    if (
+        provider not in ("command", "router", "cloudwatch")
+        and not str(mapping.get("url") or "").strip()
+    ):
         raise InputError(
             f"check {name!r} needs a url for provider {provider}",
             hint="e.g. url: http://prometheus:9090, or '{{ new_url }}/metrics' for scrape",

@@ -11,18 +11,22 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from runwright.engine.executor import Outcome
 from runwright.engine.store import ApprovalRow
 from runwright.model.durations import format_duration
 from runwright.model.status import RunStatus
-from runwright.model.types import OptionalDuration
+from runwright.model.types import OptionalDuration, shorthand
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.services import StepContext
 
 
 class ApprovalParams(Params):
+    model_config = ConfigDict(
+        json_schema_extra=shorthand("required", {"type": "string"}, {"type": "null"})
+    )
+
     required: int = Field(1, ge=1, le=20)
     not_by_initiator: bool = True
     expires: OptionalDuration = None

@@ -15,14 +15,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from runwright.engine.executor import Outcome
 from runwright.model.status import OutcomeStatus, RunStatus
+from runwright.model.types import shorthand
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.services import StepContext
 
 CHECK_KINDS = ("http", "run", "preflight")
 
 
+def _attest_form(full: dict[str, Any]) -> dict[str, Any]:
+    properties = {"attest": {"type": "string"}, "check": full["properties"]["check"]}
+    return {"type": "object", "properties": properties, "required": ["attest"],
+            "additionalProperties": False}  # fmt: skip
+
+
 class Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra=shorthand({"type": "string"}, _attest_form)
+    )
 
     text: str
     check: dict[str, Any] | None = None
@@ -54,6 +63,8 @@ class Item(BaseModel):
 
 
 class GateParams(Params):
+    model_config = ConfigDict(json_schema_extra=shorthand("items"))
+
     title: str = ""
     items: list[Item] = Field(min_length=1)
 

@@ -19,13 +19,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from runwright.engine.executor import Outcome
 from runwright.model import jsonpath
 from runwright.model.templating import render, render_value
-from runwright.model.types import Duration, OptionalDuration
+from runwright.model.types import Duration, OptionalDuration, also_accepts, shorthand
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.services import StepContext
 
 
 class Expect(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra=also_accepts(
+            status={"type": "integer"}, body_contains={"type": "string"}
+        ),
+    )
 
     status: list[int] = Field(default_factory=lambda: [200])
     json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
@@ -51,6 +58,8 @@ class UntilHealthy(BaseModel):
 
 
 class HttpParams(Params):
+    model_config = ConfigDict(json_schema_extra=shorthand("url"))
+
     url: str
     method: str = "GET"
     headers: dict[str, str] = Field(default_factory=dict)

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runwright.engine.executor import Outcome
 from runwright.model.templating import render, render_value
+from runwright.model.types import also_accepts, shorthand
 from runwright.preflight import (
     CheckResult,
     SecretSource,
@@ -41,10 +42,16 @@ from runwright.steps.base import Params, PlanContext
 from runwright.steps.services import StepContext
 
 
+def _short_field_form(schema: dict[str, Any], cls: type) -> None:
+    field = getattr(cls, "short_field", "")
+    if field:
+        shorthand(field)(schema, cls)
+
+
 class _Check(BaseModel):
     """A check's settings; a plain string (or list) fills its main field."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_short_field_form)
     short_field: ClassVar[str] = ""
 
     @model_validator(mode="before")
@@ -116,7 +123,11 @@ class GitTagCheck(_Check):
 class Check(BaseModel):
     """One preflight check: exactly one of its keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=also_accepts(secrets={"type": "array", "items": {"type": "string"}}),
+    )
 
     disk: DiskCheck | None = None
     tls: TlsCheck | None = None
@@ -146,7 +157,18 @@ class Check(BaseModel):
         return next(k for k in type(self).model_fields if getattr(self, k) is not None)
 
 
+def _keyed_form(full: dict[str, Any]) -> dict[str, Any]:
+    """``preflight: {env: [...], disk: {...}}``: one check per key."""
+    return {
+        "type": "object",
+        "minProperties": 1,
+        "propertyNames": {"enum": list(Check.model_fields)},
+    }
+
+
 class PreflightParams(Params):
+    model_config = ConfigDict(json_schema_extra=shorthand("checks", _keyed_form))
+
     checks: list[Check] = Field(min_length=1)
 
     @model_validator(mode="before")

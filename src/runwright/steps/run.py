@@ -15,10 +15,11 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from runwright.engine.executor import Outcome
 from runwright.model.templating import render, render_value
+from runwright.model.types import shorthand
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.services import StepContext
 
@@ -26,6 +27,8 @@ KILL_GRACE = 5.0
 
 
 class RunParams(Params):
+    model_config = ConfigDict(json_schema_extra=shorthand("command"))
+
     command: str
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None

@@ -10,18 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from runwright.engine.executor import Outcome
 from runwright.model.durations import format_duration
 from runwright.model.templating import render
-from runwright.model.types import Duration
+from runwright.model.types import Duration, shorthand
 from runwright.steps.analysis import Compare, run_analysis
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.services import StepContext
 
 
 class WaitParams(Params):
+    model_config = ConfigDict(json_schema_extra=shorthand("duration"))
+
     duration: Duration
     reason: str = ""
     analysis: list[str] = Field(default_factory=list)
