@@ -92,6 +92,8 @@ def test_hello_http_example_deploys_and_history_lists_it(
     assert runs[0]["status"] == "succeeded"
     assert runs[0]["initiator"] == "alice"
     assert runs[0]["revision"] == 1
+    assert runs[0]["failure"] is None
+    assert 0 < runs[0]["duration_seconds"] < 120
 
 
 def test_failed_third_step_undoes_steps_two_then_one_and_the_report_shows_it(

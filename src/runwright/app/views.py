@@ -1,23 +1,29 @@
 """Read models: what ``status``, ``history``, ``logs`` and ``environments`` show, as dataclasses.
 
 The CLI renders them as text or JSON, the web server as JSON and pages; neither queries the
-store itself. Each has ``to_json()`` giving the documented ``--json`` shape. A blocked run says
-which phase it is in and what it waits for ("rollback waiting for attestation..."), so a run
-still rolling back, and holding its environment's lock, is visible as such.
+store itself. Each has ``to_json()`` giving the documented ``--json`` shape. Lists of runs
+(``list_runs``, ``history``) select only the columns a list shows, never a run's stored
+runbook text, so a page stays fast with tens of thousands of runs. A blocked run says which
+phase it is in and what it waits for ("rollback waiting for attestation..."), so a run still
+rolling back, and holding its environment's lock, is visible as such.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+import sqlalchemy as sa
 
 from runwright.app.runtime import Runtime
 from runwright.app.waiting import next_step, phase_of
+from runwright.engine import tables as t
 from runwright.engine.audit import verify_run
 from runwright.engine.feed import read_events
 from runwright.engine.reads import deployed_pairs
-from runwright.engine.store import EventRow, RunRow, StepRow
+from runwright.engine.store import EventRow, RevisionRow, RunRow, StepRow
+from runwright.model.status import TERMINAL
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -56,6 +62,13 @@ class RunSummary:
             run.terminal,
         )
 
+    @property
+    def seconds(self) -> float | None:
+        """How long the run took; None while it has not ended."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.created_at).total_seconds()
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -68,7 +81,79 @@ class RunSummary:
             "revision": self.revision,
             "created_at": _iso(self.created_at),
             "finished_at": _iso(self.finished_at),
+            "duration_seconds": self.seconds,
+            "failure": self.failure,
         }
+
+
+_COLUMNS = (
+    t.runs.c.id,
+    t.runs.c.runbook,
+    t.runs.c.environment,
+    t.runs.c.version,
+    t.runs.c.status,
+    t.runs.c.initiator,
+    t.runs.c.kind,
+    t.runs.c.created_at,
+    t.runs.c.finished_at,
+    t.runs.c.failure,
+    t.runs.c.revision,
+)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    runbook: str | None = None
+    environment: str | None = None
+    status: str | None = None
+    initiator: str | None = None
+    active: bool = False
+
+
+def list_runs(
+    rt: Runtime, where: RunFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[RunSummary], int]:
+    """One page of runs, newest first, and how many match in all."""
+    c = t.runs.c
+    conds = [
+        column == value
+        for column, value in (
+            (c.runbook, where.runbook),
+            (c.environment, where.environment),
+            (c.status, where.status),
+            (c.initiator, where.initiator),
+        )
+        if value
+    ]
+    if where.active:
+        conds.append(c.status.not_in(list(TERMINAL)))
+    page = sa.select(*_COLUMNS).where(*conds).order_by(c.id.desc()).limit(limit).offset(offset)
+    count = sa.select(sa.func.count()).select_from(t.runs).where(*conds)
+    with rt.store.engine.connect() as conn:
+        rows = conn.execute(page).all()
+        total = int(conn.execute(count).scalar_one())
+    runs = [
+        RunSummary(
+            r.id,
+            r.runbook,
+            r.environment,
+            r.version,
+            r.status,
+            r.initiator,
+            r.kind,
+            _utc(r.created_at),
+            _utc(r.finished_at) if r.finished_at else None,
+            r.failure,
+            r.revision,
+            r.status in TERMINAL,
+        )  # fmt: skip
+        for r in rows
+    ]
+    return runs, total
 
 
 @dataclass(frozen=True)
@@ -158,7 +243,7 @@ def active(rt: Runtime) -> list[RunDetail]:
 def history(
     rt: Runtime, *, runbook: str | None = None, env: str | None = None, limit: int = 20
 ) -> list[RunSummary]:
-    return [RunSummary.of(r) for r in rt.store.runs(runbook=runbook, environment=env, limit=limit)]
+    return list_runs(rt, RunFilter(runbook, env), limit=limit)[0]
 
 
 def event_json(e: EventRow) -> dict[str, Any]:
@@ -243,6 +328,27 @@ def environments(rt: Runtime) -> list[EnvironmentInfo]:
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class EnvState:
+    """An environment's live revision and the run holding its lock, by id (the dashboard's
+    overview: no run is loaded for it)."""
+
+    runbook: str
+    environment: str
+    current: RevisionRow | None
+    locked_by: int | None
+
+
+def env_state(rt: Runtime, runbook: str, environment: str) -> EnvState:
+    revisions = rt.store.revisions(runbook, environment)
+    return EnvState(
+        runbook,
+        environment,
+        revisions[0] if revisions else None,
+        rt.store.lock_holder(runbook, environment),
+    )
 
 
 @dataclass(frozen=True)

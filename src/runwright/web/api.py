@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from runwright.app import report, report_html, views
 from runwright.app.planning import plan_book, plan_rollback
-from runwright.app.queries import RunFilter, env_state, list_runs
+from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
 from runwright.errors import InputError
 from runwright.web import actions
@@ -106,7 +106,7 @@ def list_(
     require(user, "read", environment)
     where = RunFilter(runbook, environment, status, initiator, active)
     lines, total = list_runs(state.runtime, where, limit=limit, offset=offset)
-    return {"runs": [r.as_dict() for r in lines], "total": total, "limit": limit, "offset": offset}
+    return {"runs": [r.to_json() for r in lines], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/runs/{run_id}")

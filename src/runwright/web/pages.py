@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from runwright.app import report, report_html
 from runwright.app.planning import plan_book, plan_rollback
-from runwright.app.queries import RunFilter, env_state, list_runs
+from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
 from runwright.errors import InputError
 from runwright.model.status import TERMINAL
