@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -117,6 +118,31 @@ def test_a_queued_run_wakes_an_idle_worker_at_once(fleet: Fleet, tmp_path: Path)
     wait_for("the run to succeed", lambda: status(fleet, run_id) == "succeeded", 20)
     assert time.monotonic() - queued_at < 20
     assert f"claimed run {run_id}" in fleet.log("worker-a")
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_step_in_flight_and_another_worker_takes_the_run_over(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """A supervisor stopping a worker (SIGTERM) mid-step: the worker kills the step's process
+    group, records that it stopped and exits 143; the run is not lost: the next worker
+    takes it over."""
+    work = tmp_path / "work"
+    work.mkdir()
+    run_id = queue(fleet, "e07", work, nap="29.7")
+    a = fleet.start("worker-a")
+    wait_for("worker-a to start 'fetch'", lambda: running(fleet, run_id, "fetch"), 30)
+    fleet.signal("worker-a", signal.SIGTERM)
+    assert a.wait(15) == 143, fleet.log("worker-a")
+    assert "Traceback" not in fleet.log("worker-a")
+    listed = json.loads(fleet.cli("workers", "--json").stdout)
+    assert [w["state"] for w in listed] == ["stopped (terminated)"], listed
+    sleeping = subprocess.run(["pgrep", "-f", "sleep 29.7"], capture_output=True, text=True)
+    assert sleeping.stdout.strip() == "", "the step's process outlived its worker"
+    fleet.start("worker-b")
+    wait_for("worker-b to take the run over", lambda: any(
+        kind == "run.taken_over" for _, kind, _, _ in events(fleet, run_id)), 30)  # fmt: skip
+    assert status(fleet, run_id) not in ("succeeded", "failed")
 
 
 @pytest.mark.slow

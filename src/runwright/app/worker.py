@@ -27,7 +27,7 @@ from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.engine.claims import QUEUE_CHANNEL, Claim, claim_next
-from runwright.engine.clock import Clock
+from runwright.engine.feed import waker_for
 from runwright.engine.workers import heartbeat, live_others, register, stopped
 from runwright.errors import BlockedError, FencedError, InputError, RunwrightError
 
@@ -80,30 +80,6 @@ def queue(
     )
 
 
-class Waker:
-    """Sleep until a run is queued (PostgreSQL LISTEN/NOTIFY) or ``timeout`` passes."""
-
-    def __init__(self, url: str) -> None:
-        self.conn: Any = None
-        if url.startswith("postgresql"):
-            import psycopg
-
-            dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
-            self.conn = psycopg.connect(dsn, autocommit=True)
-            self.conn.execute(f"LISTEN {QUEUE_CHANNEL}")
-
-    def wait(self, timeout: float, clock: Clock) -> None:
-        if self.conn is None:
-            asyncio.run(clock.sleep(timeout))
-            return
-        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-            pass
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-
-
 @contextmanager
 def _heartbeating(rt: Runtime, worker: str) -> Iterator[None]:
     done = threading.Event()
@@ -124,7 +100,7 @@ def _heartbeating(rt: Runtime, worker: str) -> Iterator[None]:
         thread.join()
 
 
-def run_worker(
+async def run_worker(
     rt: Runtime,
     *,
     poll: float = 1.0,
@@ -132,7 +108,9 @@ def run_worker(
     say: Callable[[str], None] = print,
 ) -> int:
     """Claim and drive runs until idle for ``idle_exit`` seconds (never, by default); the
-    exit code: 0 idle, 3 fenced (another worker took a run of ours over)."""
+    exit code: 0 idle, 3 fenced (another worker took a run of ours over). Stopped by a
+    signal (the edge's SIGTERM handler raises SystemExit, or the loop cancels it), it
+    records that it stopped before the exception goes on."""
     worker = rt.settings.owner
     ttl = rt.settings.lease_ttl
     if rt.settings.database_url.startswith("sqlite"):
@@ -145,7 +123,7 @@ def run_worker(
             )
     register(rt.store, worker, host=rt.settings.hostname, pid=os.getpid(), now=rt.clock.now())
     say(f"worker {worker} started (lease TTL {ttl:g}s)")
-    waker = Waker(rt.settings.database_url)
+    waker = await waker_for(rt.store.engine, QUEUE_CHANNEL, rt.clock.sleep)
     idle_since = rt.clock.now()
     try:
         with _heartbeating(rt, worker):
@@ -156,21 +134,21 @@ def run_worker(
                     if idle_exit is not None and idle >= idle_exit:
                         stopped(rt.store, worker, now=rt.clock.now(), note="idle")
                         return 0
-                    waker.wait(poll, rt.clock)
+                    await waker.wait(poll)
                     continue
-                code = _drive(rt, claim, worker, say)
+                code = await _drive(rt, claim, worker, say)
                 if code is not None:
                     return code
                 idle_since = rt.clock.now()
-    except (SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt, asyncio.CancelledError):
         with contextlib.suppress(RunwrightError):
             stopped(rt.store, worker, now=rt.clock.now(), note="terminated")
         raise
     finally:
-        waker.close()
+        await waker.close()
 
 
-def _drive(rt: Runtime, claim: Claim, worker: str, say: Callable[[str], None]) -> int | None:
+async def _drive(rt: Runtime, claim: Claim, worker: str, say: Callable[[str], None]) -> int | None:
     how = (
         f"took over run {claim.run_id} from {claim.previous or 'no process'}"
         if (claim.takeover)
@@ -178,7 +156,7 @@ def _drive(rt: Runtime, claim: Claim, worker: str, say: Callable[[str], None]) -
     )
     say(f"worker {worker}: {how} (epoch {claim.epoch})")
     try:
-        final = asyncio.run(runs.drive_claimed(rt, claim.run_id))
+        final = await runs.drive_claimed(rt, claim.run_id)
     except FencedError as exc:
         say(f"worker {worker}: {exc.message}; stopping")
         with contextlib.suppress(RunwrightError):

@@ -4,6 +4,7 @@ and error mapping."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
@@ -65,8 +66,8 @@ def commands(pass_ctx: Callable[..., Any], handle_errors: Callable[..., Any]) ->
             raise click.BadParameter("--poll must be > 0 and --idle-exit >= 0")
         rt = c.runtime(quiet=True)
         signal.signal(signal.SIGTERM, _terminate)
-        sys.exit(run_worker(rt, poll=poll, idle_exit=idle_exit,
-                            say=lambda text: safe_echo(text, err=True)))  # fmt: skip
+        say = lambda text: safe_echo(text, err=True)  # noqa: E731
+        sys.exit(asyncio.run(run_worker(rt, poll=poll, idle_exit=idle_exit, say=say)))
 
     @click.command("workers")
     @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")

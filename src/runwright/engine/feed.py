@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -120,23 +120,32 @@ class Waker(Protocol):
 
 
 class PollWaker:
-    """SQLite: nothing tells us; wait the poll interval."""
+    """SQLite: nothing tells us; wait the poll interval (``sleep``: a clock's, if given)."""
+
+    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.sleep = sleep
 
     async def wait(self, timeout: float) -> None:  # noqa: ASYNC109
-        await asyncio.sleep(timeout)
+        await self.sleep(timeout)
 
     async def close(self) -> None:
         return None
 
 
 class ListenWaker:
-    """PostgreSQL: LISTEN on the channel the events trigger notifies."""
+    """PostgreSQL: LISTEN on the channel the events trigger notifies (or another one)."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, sleep: Callable[[float], Awaitable[None]]) -> None:
         self.conn = conn
+        self.sleep = sleep
 
     @classmethod
-    async def connect(cls, engine: Engine) -> ListenWaker | PollWaker:
+    async def connect(
+        cls,
+        engine: Engine,
+        channel: str = CHANNEL,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> ListenWaker | PollWaker:
         import psycopg
 
         url = engine.url.set(drivername="postgresql")
@@ -144,25 +153,30 @@ class ListenWaker:
             conn = await psycopg.AsyncConnection.connect(
                 url.render_as_string(hide_password=False), autocommit=True
             )
-            await conn.execute(f"LISTEN {CHANNEL}")
+            await conn.execute(f"LISTEN {channel}")
         except psycopg.Error as exc:
-            log.warning("cannot LISTEN for events (%s); polling instead", exc)
-            return PollWaker()
-        return cls(conn)
+            log.warning("cannot LISTEN on %s (%s); polling instead", channel, exc)
+            return PollWaker(sleep)
+        return cls(conn, sleep)
 
     async def wait(self, timeout: float) -> None:  # noqa: ASYNC109
         try:
             async for _ in self.conn.notifies(timeout=timeout, stop_after=1):
                 pass
         except Exception as exc:  # a dropped connection: fall back to the poll interval
-            log.warning("event notifications lost (%s); polling", exc)
-            await asyncio.sleep(timeout)
+            log.warning("notifications lost (%s); polling", exc)
+            await self.sleep(timeout)
 
     async def close(self) -> None:
         await self.conn.close()
 
 
-async def waker_for(engine: Engine) -> Waker:
+async def waker_for(
+    engine: Engine,
+    channel: str = CHANNEL,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Waker:
+    """Woken by NOTIFY on ``channel`` (PostgreSQL), else by the poll interval."""
     if engine.dialect.name == "postgresql":
-        return await ListenWaker.connect(engine)
-    return PollWaker()
+        return await ListenWaker.connect(engine, channel, sleep)
+    return PollWaker(sleep)
