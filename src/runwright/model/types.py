@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
 from runwright.model.durations import parse_duration
 
@@ -13,9 +13,13 @@ def _duration(value: object) -> float:
     return parse_duration(value)
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
+_WRITTEN = [{"type": "number", "minimum": 0}, {"type": "string", "examples": ["30s", "5m"]}]
+"""How a duration is written: seconds, or text such as ``30s`` or ``1h30m`` (editors see both)."""
+Duration = Annotated[float, BeforeValidator(_duration), WithJsonSchema({"anyOf": _WRITTEN})]
 OptionalDuration = Annotated[
-    float | None, BeforeValidator(lambda v: None if v is None else _duration(v))
+    float | None,
+    BeforeValidator(lambda v: None if v is None else _duration(v)),
+    WithJsonSchema({"anyOf": [*_WRITTEN, {"type": "null"}]}),
 ]
 
 
