@@ -243,6 +243,11 @@ def _provider(value: Any) -> str:
 
 
 def _known_provider(value: Any) -> Any:
+    if not isinstance(value, dict | BaseModel):
+        raise ValueError(
+            "a check must be a mapping such as {provider: prometheus, url: ..., query: ..., "
+            "fail_if: ...}"
+        )
     if isinstance(value, dict) and _provider(value) not in PROVIDERS:
         raise ValueError(
             f"unknown provider {_provider(value)!r}; use one of {', '.join(PROVIDERS)}"

@@ -372,7 +372,7 @@ def _raise(errors: list[RunbookError]) -> None:
 def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None = None) -> Runbook:
     """Validate a parsed document (YAML or Markdown-derived) into a Runbook.
 
-    ``check_rules(name, mapping)`` (from the steps layer, which knows the providers) raises
+    ``check_rules(name, check)`` (from the steps layer, which knows the providers) raises
     InputError for a check that could never be measured, so it is refused here, with its
     position, rather than when a release is half done."""
     data = source.data

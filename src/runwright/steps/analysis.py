@@ -8,7 +8,9 @@ measurement that decides it, so the rollback starts at once; a check that is pau
 too few samples to compare) blocks the run for a person to decide: it never passes silently.
 ``wait`` steps and the pauses and bake of a release run their time under ``run_analysis``.
 
-A check names its provider and settings beside the rules ``parse_check`` reads::
+A check names its provider and settings beside its rules; the runbook loader reads it into
+the provider's model (``model.checks``), refusing unknown keys, and ``parse_check`` builds its
+rules from that::
 
     error-rate:
       provider: scrape                  # scrape | router | prometheus | http | command
@@ -181,7 +183,7 @@ def definitions(names: Sequence[str], checks: Mapping[str, AnyCheck]) -> dict[st
     return out
 
 
-def stored_checks(stored: Mapping[str, Any]) -> dict[str, AnyCheck]:
+def stored_checks(stored: Mapping[str, object]) -> dict[str, AnyCheck]:
     """The definitions a run's spec carries (JSON, as planned), read back into models."""
     return {name: check_from(name, data) for name, data in stored.items()}
 
