@@ -52,9 +52,14 @@ class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def written(self) -> set[str]:
-        """The keys as the runbook wrote them (``for``, not ``for_``)."""
+        """The keys the runbook gave a value other than the default, as it wrote them
+        (``for``, not ``for_``); the same after a full ``model_dump`` round trip."""
         fields = type(self).model_fields
-        return {fields[name].alias or name for name in self.model_fields_set}
+        return {
+            fields[name].alias or name
+            for name in self.model_fields_set
+            if getattr(self, name) != fields[name].get_default(call_default_factory=True)
+        }
 
 
 class DraftMarks(_Base):

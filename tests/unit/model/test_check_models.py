@@ -12,6 +12,7 @@ from tests.unit.steps.conftest import App, app
 
 from runwright.app.runtime import read_runbook, read_runbook_text
 from runwright.app.schema import json_schema
+from runwright.engine.sequential import parse_sequential
 from runwright.errors import InputError, RunbookError
 from runwright.model.checks import (
     CloudWatchCheck,
@@ -107,6 +108,8 @@ def test_each_provider_gets_its_own_model_and_a_check_without_provider_is_promet
     sequential = check_from("s", {"provider": "router", "method": "sequential", "alpha": 0.02})
     assert isinstance(sequential, RouterCheck)
     assert sequential.alpha == 0.02
+    whole = check_from("s", sequential.model_dump(mode="json", by_alias=True))
+    assert parse_sequential("s", whole) == parse_sequential("s", sequential)
     with pytest.raises(InputError, match="unknown key 'fial_if'"):
         check_from("c", {"provider": "command", "query": "x", "fial_if": "> 1"})
 
