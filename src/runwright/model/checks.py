@@ -204,7 +204,7 @@ class RouterCheck(_Check):
     """The run's router counters; ``method: sequential`` tests them request by request."""
 
     provider: Literal["router"]
-    method: Literal["threshold", "sequential"] | None = Field(
+    method: Literal["sequential"] | None = Field(
         None, description="sequential: an anytime-valid test of the router's counts"
     )
     latency: Latency | None = Field(None, description="Sequential: judge slow requests")
@@ -277,6 +277,7 @@ CheckDefinition: TypeAlias = Annotated[
 AnyCheck: TypeAlias = (
     ScrapeCheck | RouterCheck | PrometheusCheck | HttpCheck | CommandCheck | CloudWatchCheck
 )
+"""A parsed check, for annotations (``CheckDefinition`` is the same union as pydantic reads it)."""
 _ADAPTER: TypeAdapter[AnyCheck] = TypeAdapter(CheckDefinition)
 
 
