@@ -295,7 +295,7 @@ def unknown_key_hint(key: str, provider: str) -> str:
         return f"'{key}' applies to provider {' or '.join(elsewhere)}, not {provider}"
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     mean = f"did you mean '{close[0]}'? " if close else ""
-    return f"{mean}a {provider} check takes: {', '.join(known)}"
+    return f"{mean}{provider} checks take: {', '.join(known)}"
 
 
 def check_from(name: str, data: object) -> AnyCheck:

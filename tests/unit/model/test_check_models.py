@@ -46,7 +46,7 @@ def test_a_misspelled_key_is_refused_at_its_line_with_the_spelling_and_the_known
     text = str(exc)
     assert text.startswith("rb.yaml:7:5: check 'error-rate': unknown key 'fial_if'")
     assert "did you mean 'fail_if'?" in text
-    assert "a prometheus check takes: " in text
+    assert "prometheus checks take: " in text
     assert "aggregate" in text
 
 
