@@ -37,6 +37,7 @@ from scipy.stats import beta
 
 from runwright.engine.checks import CheckEvaluator, Verdict, parse_check
 from runwright.engine.sequential import MixtureSPRT
+from runwright.model.checks import check_from
 from runwright.routers.base import smooth_schedule
 
 CURRENT_RULE = {
@@ -79,7 +80,7 @@ def sequential_rejects(stream: Stream, alpha: float, per_reading: int) -> bool:
 
 
 def threshold_rejects(stream: Stream) -> bool:
-    spec = parse_check("error-rate", CURRENT_RULE)
+    spec = parse_check("error-rate", check_from("error-rate", CURRENT_RULE))
     start = datetime(2026, 1, 1, tzinfo=UTC)
     evaluator = CheckEvaluator(spec, start)
     per = int(stream.rate * spec.interval_seconds)

@@ -61,6 +61,7 @@ from runwright.app.settings import Settings
 from runwright.drivers.local import LocalDriver, LocalSettings
 from runwright.engine.checks import parse_check, worst_case_abort_seconds
 from runwright.engine.sequential import expected_requests
+from runwright.model.checks import check_from
 from runwright.steps.router_metrics import ERROR_RATIO as ROUTER_ERROR_RATIO
 
 STREAK = 40
@@ -277,17 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=state, database_url=f"sqlite:///{state / 'runwright.db'}", user="bench"
     )
     rt = Runtime.open(settings)
-    spec = parse_check(
-        "error-rate",
-        runbook(
-            listen,
-            admin,
-            args.interval,
-            args.failure_limit,
-            watched=True,
-            provider=args.provider,
-        )["checks"]["error-rate"],
-    )
+    declared = runbook(
+        listen, admin, args.interval, args.failure_limit, watched=True, provider=args.provider
+    )["checks"]["error-rate"]
+    spec = parse_check("error-rate", check_from("error-rate", declared))
     worst = worst_case_abort_seconds(spec)
     bar = args.interval * args.failure_limit + 1.0
     poller = Poller(listen)

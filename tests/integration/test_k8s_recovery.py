@@ -114,7 +114,9 @@ def test_bad_driver_settings_exit_2_at_their_line(
 
 def test_a_template_that_expands_through_aliases_is_refused_at_its_line(lab: KubeLab) -> None:
     bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    bomb += [f"{c}: &{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcdef", "bcdefg")]
+    bomb += [
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcdef", "bcdefg", strict=True)
+    ]
     (lab.directory / "k8s").mkdir(exist_ok=True)
     (lab.directory / "k8s" / "bomb.yaml").write_text("\n".join(bomb) + "\n")
     book = lab.runbook("bomb-book.yaml", driver={"template": "k8s/bomb.yaml"})

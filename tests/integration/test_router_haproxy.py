@@ -196,12 +196,13 @@ async def test_a_sequential_check_reads_haproxys_counters_and_catches_a_failing_
 
     from runwright.engine.clock import SystemClock
     from runwright.engine.sequential import parse_sequential
+    from runwright.model.checks import RouterCheck
     from runwright.model.status import Verdict
     from runwright.steps.sequential_watch import SequentialWatch, Sides
 
     await asyncio.sleep(1.5)
     await router.apply([Backend(n, "127.0.0.1", p, 50) for n, p in demo_pair.items()])
-    spec = parse_sequential("errors", {"provider": "router", "method": "sequential"})
+    spec = parse_sequential("errors", RouterCheck(provider="router", method="sequential"))
     watch = SequentialWatch(
         spec, Sides("v2", "v1"), split=1, router=router, clock=SystemClock(),
         measured=lambda rows: None,

@@ -19,12 +19,19 @@ from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
 from runwright.errors import DriverError, InputError, RunbookError
+from runwright.model.checks import AnyCheck, stored
 from runwright.model.durations import format_duration
 from runwright.model.loader import Runbook
 from runwright.model.schema import Environment, Step
 from runwright.model.templating import Placeholder
 from runwright.routers.base import Router
-from runwright.steps.analysis import check_rules, definitions, plan_lines, render_check
+from runwright.steps.analysis import (
+    check_rules,
+    definitions,
+    plan_lines,
+    render_check,
+    stored_checks,
+)
 from runwright.steps.base import PlanContext
 from runwright.steps.registry import describe, with_self_undo
 from runwright.steps.services import StepServices
@@ -88,15 +95,15 @@ def analysis_of(spec: Mapping[str, Any]) -> list[str]:
 
 
 def _new(
-    section: str, idx: int, phase: str, step: Step, checks: Mapping[str, Mapping[str, Any]]
+    section: str, idx: int, phase: str, step: Step, checks: Mapping[str, AnyCheck]
 ) -> NewStep:
     spec = with_self_undo(step.model_dump(mode="json"))
     names = analysis_of(spec)
     if names:
         found = definitions(names, checks)
-        for check, mapping in found.items():
-            check_rules(check, mapping)
-        spec["checks"] = {check: dict(mapping) for check, mapping in found.items()}
+        for name, check in found.items():
+            check_rules(name, check)
+        spec["checks"] = {name: stored(check) for name, check in found.items()}
     return NewStep(
         section=section,
         idx=idx,
@@ -213,10 +220,11 @@ def build_plan(
         names = [] if skipped else analysis_of(spec)
         if names:
             compare = (spec.get("params") or {}).get("compare")
-            shown = {n: render_check(n, m, ctx.variables) for n, m in spec["checks"].items()}
+            checks = stored_checks(spec["checks"])
+            shown = {n: render_check(n, c, ctx.variables) for n, c in checks.items()}
             extra, worst = plan_lines(names, shown, compare=compare, traffic=traffic, share=share)
             lines += extra
-            if all(is_sequential(spec["checks"][n]) for n in names):
+            if all(is_sequential(checks[n]) for n in names):
                 worst = None
             else:
                 watched.setdefault(tuple(names), (worst, []))[1].append(new.name)

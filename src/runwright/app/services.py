@@ -291,15 +291,16 @@ def verify_aws_checks(runbook: Runbook) -> None:
     """A CloudWatch check needs a region and credentials from the AWS chain: say so before
     the run starts (at the check's position), not when a bake is half done."""
     from runwright.aws.session import AwsSettings, check_credentials
+    from runwright.model.checks import CloudWatchCheck
 
-    for name, mapping in runbook.checks.items():
-        if mapping.get("provider") != "cloudwatch":
+    for name, check in runbook.checks.items():
+        if not isinstance(check, CloudWatchCheck):
             continue
-        aws = AwsSettings(region=mapping.get("region"), profile=mapping.get("profile"))
+        aws = AwsSettings(region=check.region, profile=check.profile)
         try:
             check_credentials(aws, f"check {name}")
         except SettingError as exc:
-            where = exc.setting[-1] if exc.setting[-1] in mapping else "provider"
+            where = exc.setting[-1] if exc.setting[-1] in check.written() else "provider"
             raise _located(runbook, exc, ("checks", name, where)) from None
 
 

@@ -31,13 +31,14 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from runwright.errors import InputError
+from runwright.model.checks import Rules
 from runwright.model.durations import format_duration, parse_duration
 from runwright.model.status import Verdict
 
@@ -142,47 +143,30 @@ class CheckSpec:
         return self.failure_limit or 0
 
 
-def parse_check(name: str, data: Mapping[str, Any]) -> CheckSpec:
-    """Build a CheckSpec from a runbook's check mapping.
+def parse_check(name: str, check: Rules, *, query: str | None = None) -> CheckSpec:
+    """Build a CheckSpec from a check's typed definition (``model.checks``).
 
-    Reads ``query``, ``fail_if`` or ``pass_if``, ``interval``, ``initial_delay``, ``for``,
-    ``failure_limit``, ``no_data`` and ``consecutive_error_limit``; other keys (the provider
-    and its settings) are the provider's business and are left alone.
+    Reads ``fail_if`` or ``pass_if`` (the condition as written), ``interval``,
+    ``initial_delay``, ``for``, ``failure_limit``, ``no_data`` and ``consecutive_error_limit``,
+    with their defaults; ``query`` overrides the check's own (a rendered or default one).
+    The provider and its settings are the provider's business.
     """
-    if ("fail_if" in data) == ("pass_if" in data):
+    if (check.fail_if is None) == (check.pass_if is None):
         raise InputError(f"check {name!r} needs exactly one of fail_if or pass_if")
-    mode: Mode = "fail_if" if "fail_if" in data else "pass_if"
-    condition = Condition.parse(data[mode], mode=mode)
-
-    def seconds(key: str, default: float | None) -> float | None:
-        if data.get(key) is None:
-            return default
-        try:
-            return parse_duration(data[key])
-        except ValueError as exc:
-            raise InputError(f"check {name!r}: {key}: {exc}") from None
-
-    def count(key: str, default: int | None) -> int | None:
-        raw = data.get(key)
-        if raw is None:
-            return default
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise InputError(f"check {name!r}: {key} must be a whole number, got {raw!r}")
-        return raw
-
-    policy = str(data.get("no_data", "pause"))
-    if policy not in {p.value for p in NoDataPolicy}:
-        raise InputError(f"check {name!r}: no_data must be pause, fail or ignore, not {policy!r}")
+    mode: Mode = "fail_if" if check.fail_if is not None else "pass_if"
+    condition = Condition.parse(check.fail_if if mode == "fail_if" else check.pass_if, mode=mode)
     return CheckSpec(
         name=name,
         condition=condition,
-        query=str(data.get("query", "")),
-        interval_seconds=seconds("interval", 60.0) or 0.0,
-        initial_delay_seconds=seconds("initial_delay", 0.0) or 0.0,
-        for_seconds=seconds("for", None),
-        failure_limit=count("failure_limit", None),
-        no_data=NoDataPolicy(policy),
-        consecutive_error_limit=count("consecutive_error_limit", 3) or 0,
+        query=check.query if query is None else query,
+        interval_seconds=60.0 if check.interval is None else check.interval,
+        initial_delay_seconds=check.initial_delay or 0.0,
+        for_seconds=check.for_,
+        failure_limit=check.failure_limit,
+        no_data=NoDataPolicy(check.no_data or NoDataPolicy.PAUSE),
+        consecutive_error_limit=(
+            3 if check.consecutive_error_limit is None else check.consecutive_error_limit
+        ),
     )
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 from scipy.special import gammaln, logsumexp
 
 from runwright.errors import InputError
-from runwright.model.durations import parse_duration
+from runwright.model.checks import AnyCheck, Latency, RouterCheck
 
 _STEPS_PER_DECADE = 16
 _GRID = np.arange(-4 * _STEPS_PER_DECADE, 5 * _STEPS_PER_DECADE + 1) / _STEPS_PER_DECADE
@@ -108,18 +108,18 @@ _KEYS = {
 _RATIO = re.compile(r"^\s*ratio\s*>=?\s*([0-9]*\.?[0-9]+)\s*$")
 
 
-def is_sequential(mapping: Mapping[str, Any]) -> bool:
-    return str(mapping.get("method") or "") == "sequential"
+def is_sequential(check: AnyCheck) -> bool:
+    return isinstance(check, RouterCheck) and check.method == "sequential"
 
 
-def parse_sequential(name: str, data: Mapping[str, Any]) -> SequentialSpec:
+def parse_sequential(name: str, check: AnyCheck) -> SequentialSpec:
     """Read a ``method: sequential`` check; every problem is an InputError naming the fix."""
-    if str(data.get("provider") or "") != "router":
+    if not isinstance(check, RouterCheck):
         raise InputError(
             f"check {name!r}: method sequential needs provider: router",
             hint="it counts each version's requests at the router; add provider: router",
         )
-    unknown = sorted(set(data) - _KEYS)
+    unknown = sorted(check.written() - _KEYS)
     if unknown:
         raise InputError(
             f"check {name!r}: {unknown[0]!r} does not apply to method: sequential",
@@ -127,37 +127,32 @@ def parse_sequential(name: str, data: Mapping[str, Any]) -> SequentialSpec:
             "it reads the router's counts itself (no query, no fail_if)",
         )
     try:
-        alpha = float(data.get("alpha", 0.01))
-        poll = parse_duration(data.get("poll") or 0.02)
-        rows = data.get("max_rows", 500)
-        if isinstance(rows, bool) or not isinstance(rows, int):
-            raise ValueError(f"max_rows must be a whole number, got {rows!r}")
-        effects = tuple(_rate(e) for e in (data.get("effects") or DEFAULT_EFFECTS))
-    except (TypeError, ValueError) as exc:
+        effects = tuple(_rate(e) for e in (check.effects or DEFAULT_EFFECTS))
+    except ValueError as exc:
         raise InputError(f"check {name!r}: {exc}") from None
     return SequentialSpec(
         name=name,
-        alpha=alpha,
-        min_ratio=_min_ratio(name, data.get("min_effect")),
-        quantile=_quantile(name, data.get("latency")),
+        alpha=0.01 if check.alpha is None else check.alpha,
+        min_ratio=_min_ratio(name, check.min_effect),
+        quantile=_quantile(name, check.latency),
         effects=effects,
-        poll_seconds=poll,
-        max_rows=rows,
+        poll_seconds=check.poll or 0.02,
+        max_rows=500 if check.max_rows is None else check.max_rows,
     )
 
 
-def _rate(value: Any) -> float:
+def _rate(value: str | float) -> float:
     if isinstance(value, str) and value.strip().endswith("%"):
         return float(value.strip()[:-1]) / 100
     return float(value)
 
 
-def _min_ratio(name: str, raw: Any) -> float:
+def _min_ratio(name: str, raw: str | float | None) -> float:
     if raw is None:
         return 1.0
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
+    if isinstance(raw, int | float):
         return float(raw)
-    match = _RATIO.match(raw) if isinstance(raw, str) else None
+    match = _RATIO.match(raw)
     if not match:
         raise InputError(
             f"check {name!r}: cannot read min_effect {raw!r}",
@@ -166,16 +161,16 @@ def _min_ratio(name: str, raw: Any) -> float:
     return float(match.group(1))
 
 
-def _quantile(name: str, raw: Any) -> float | None:
-    if raw is None:
+def _quantile(name: str, latency: Latency | None) -> float | None:
+    if latency is None:
         return None
-    value = raw.get("quantile") if isinstance(raw, Mapping) else None
+    value = latency.quantile
     if isinstance(value, str) and re.fullmatch(r"p\d{1,2}(\.\d+)?", value.strip()):
         return float(value.strip()[1:]) / 100
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1:
+    if isinstance(value, int | float) and 0 < value < 1:
         return float(value)
     raise InputError(
-        f"check {name!r}: cannot read latency {raw!r}",
+        f"check {name!r}: cannot read latency {latency.model_dump()!r}",
         hint="write latency: {quantile: p90} (or p50, p99, 0.9)",
     )
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from runwright.model import destructive as destructive_commands
+from runwright.model.checks import AnyCheck
 from runwright.model.durations import parse_duration
 from runwright.model.loader import Runbook
 from runwright.model.md_fences import is_watcher
@@ -59,6 +60,8 @@ HARD_CODED_VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+\.\d+(?:-[\w.]+)?\b")
 OUTSIDE = {"version", "captured", "previous_version", "secrets"}
 PRODUCTION = re.compile(r"^(?:prod|production|live)$", re.I)
 RANK = {"normal": 0, "watch": 1, "warning": 2, "alert": 3, "critical": 4, "rollback": 5}
+
+Mode = Literal["fail_if", "pass_if"]
 
 
 @dataclass(frozen=True)
@@ -358,19 +361,20 @@ class _Linter:
                     )  # fmt: skip
 
     def thresholds(self) -> None:
-        by_metric: dict[str, list[tuple[str, dict[str, Any], str, float]]] = {}
+        by_metric: dict[str, list[tuple[str, AnyCheck, Mode, float]]] = {}
         lines = _check_lines(self.book)
         for name, check in self.book.checks.items():
-            if check.get("draft"):
+            if check.draft:
                 self.add(
-                    "info", lines.get(name, check.get("line")), "draft-check",
-                    f"check '{name}' is a draft read from the prose: {check.get('source', '')}",
+                    "info", lines.get(name, check.line), "draft-check",
+                    f"check '{name}' is a draft read from the prose: {check.source}",
                     "confirm the threshold, add its query, and remove 'draft: true'",
                 )  # fmt: skip
-            for mode in ("fail_if", "pass_if"):
-                value = _threshold(check.get(mode))
+            modes: tuple[Mode, ...] = ("fail_if", "pass_if")
+            for mode in modes:
+                value = _threshold(getattr(check, mode))
                 if value is not None:
-                    metric = str(check.get("metric") or check.get("query") or name)
+                    metric = check.metric or check.query or name
                     by_metric.setdefault(metric, []).append((name, check, mode, value))
         for metric, entries in by_metric.items():
             for i, (name_a, a, mode_a, va) in enumerate(entries):
@@ -378,9 +382,9 @@ class _Linter:
                     problem = _contradiction(a, mode_a, va, b, mode_b, vb)
                     if problem:
                         self.add(
-                            "warning", b.get("line") or a.get("line"), "contradicting-thresholds",
-                            f"{metric}: '{name_a}' ({mode_a} {a[mode_a]}) and '{name_b}' "
-                            f"({mode_b} {b[mode_b]}) {problem}",
+                            "warning", b.line or a.line, "contradicting-thresholds",
+                            f"{metric}: '{name_a}' ({mode_a} {getattr(a, mode_a)}) and "
+                            f"'{name_b}' ({mode_b} {getattr(b, mode_b)}) {problem}",
                             "agree on one threshold per severity, stricter for warning than "
                             "for critical and rollback",
                         )  # fmt: skip
@@ -424,11 +428,11 @@ def _threshold(text: Any) -> float | None:
 
 
 def _contradiction(
-    a: dict[str, Any], mode_a: str, va: float, b: dict[str, Any], mode_b: str, vb: float
+    a: AnyCheck, mode_a: Mode, va: float, b: AnyCheck, mode_b: Mode, vb: float
 ) -> str | None:
-    sev_a, sev_b = str(a.get("severity", "")), str(b.get("severity", ""))
-    op_a = str(a[mode_a]).strip()[:1]
-    op_b = str(b[mode_b]).strip()[:1]
+    sev_a, sev_b = a.severity or "", b.severity or ""
+    op_a = str(getattr(a, mode_a)).strip()[:1]
+    op_b = str(getattr(b, mode_b)).strip()[:1]
     if mode_a == mode_b and op_a == op_b and sev_a == sev_b and va != vb:
         return "set different thresholds for the same severity"
     ranked = sev_a in RANK and sev_b in RANK and "normal" not in (sev_a, sev_b)

@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from runwright.errors import InputError, RunbookError
+from runwright.model.checks import (
+    DEFAULT_PROVIDER,
+    PROVIDERS,
+    AnyCheck,
+    CheckDefinition,
+    unknown_key_hint,
+)
 from runwright.model.notify import SinkSpec, Subscription
 from runwright.model.release import COUNTING_ROUTERS, SECTION_KINDS, ReleaseSpec, ServiceSpec
 from runwright.model.schema import (
@@ -32,7 +40,7 @@ from runwright.model.templating import problem
 from runwright.model.versions import check_version
 
 Kinds = Mapping[str, type[BaseModel]]
-CheckRules = Callable[[str, Mapping[str, Any]], None]
+CheckRules = Callable[[str, AnyCheck], None]
 
 
 class ResolvedPhase(BaseModel):
@@ -55,7 +63,7 @@ class Runbook(BaseModel):
     service: ServiceSpec | None = None
     release: ReleaseSpec | None = None
     smoke: list[Step] = Field(default_factory=list)
-    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    checks: dict[str, CheckDefinition] = Field(default_factory=dict)
     phases: list[ResolvedPhase] = Field(default_factory=list)
     rollback: list[Step] = Field(default_factory=list)
     procedures: dict[str, list[Step]] = Field(default_factory=dict)
@@ -107,6 +115,8 @@ def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     for part in loc:
         if out and out[-1] in ("driver", "router") and part in SECTION_KINDS:
             continue
+        if len(out) == 2 and out[0] == "checks" and part in PROVIDERS:
+            continue
         out.append(part)
     return tuple(out)
 
@@ -145,7 +155,9 @@ def _pydantic_errors(
         seen.add(path)
         kind = err["type"]
         dotted = ".".join(str(p) for p in path) or "(top level)"
-        if kind == "extra_forbidden" and loc:
+        if path[:1] == ("checks",) and len(path) > 1:
+            out.append(_check_error(source, err, path))
+        elif kind == "extra_forbidden" and loc:
             key = str(loc[-1])
             close = difflib.get_close_matches(key, list(vocabulary), n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else "remove it or check the spelling"
@@ -163,6 +175,32 @@ def _pydantic_errors(
                 message += f" (got {got!r})"
             out.append(source.error(f"{dotted}: {message}", path))
     return out
+
+
+def _check_error(source: Source, err: ErrorDetails, path: PathKey) -> RunbookError:
+    """A problem in a ``checks:`` entry, said of the check, with the keys its provider takes."""
+    name, rest = str(path[1]), [str(p) for p in path[2:]]
+    raw = err["loc"]
+    provider = str(raw[2]) if len(raw) > 2 and raw[2] in PROVIDERS else DEFAULT_PROVIDER
+    if err["type"] == "extra_forbidden" and rest:
+        hint = unknown_key_hint(rest[-1], provider)
+        return source.error(
+            f"check '{name}': unknown key '{rest[-1]}'", path, key=True, hint=hint
+        )
+    if err["type"] == "missing" and rest:
+        return source.error(
+            f"check '{name}': missing required key '{rest[-1]}'",
+            path[:-1],
+            hint=f"add '{rest[-1]}:' here",
+        )
+    message = str(err["msg"]).removeprefix("Value error, ")
+    got = err.get("input")
+    if isinstance(got, str | int | float | bool) and err["type"] != "value_error":
+        message += f" (got {got!r})"
+    if message.startswith("unknown provider") and not rest:
+        path = (*path, "provider")
+    at = f"{'.'.join(rest)}: " if rest and not message.startswith(rest[-1]) else ""
+    return source.error(f"check '{name}': {at}{message}", path)
 
 
 class _Resolver:
@@ -334,7 +372,7 @@ def _raise(errors: list[RunbookError]) -> None:
 def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None = None) -> Runbook:
     """Validate a parsed document (YAML or Markdown-derived) into a Runbook.
 
-    ``check_rules(name, mapping)`` (from the steps layer, which knows the providers) raises
+    ``check_rules(name, check)`` (from the steps layer, which knows the providers) raises
     InputError for a check that could never be measured, so it is refused here, with its
     position, rather than when a release is half done."""
     data = source.data
@@ -494,7 +532,7 @@ def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[
                 hint="use provider: prometheus (your ingress or mesh metrics) or scrape",
             )
             for name, check in frame.checks.items()
-            if isinstance(check, dict) and check.get("provider") == "router"
+            if check.provider == "router"
         ]
     return [
         source.error(
@@ -504,7 +542,7 @@ def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[
             "scrape with the url of a /metrics page",
         )
         for name, check in frame.checks.items()
-        if isinstance(check, dict) and check.get("provider") == "router"
+        if check.provider == "router"
     ]
 
 
@@ -605,8 +643,6 @@ def _unknown_step_environments(source: Source, frame: RunbookFrame) -> list[Runb
 def _check_rules(source: Source, frame: RunbookFrame, rules: CheckRules) -> list[RunbookError]:
     errors: list[RunbookError] = []
     for name, check in frame.checks.items():
-        if not isinstance(check, dict):
-            continue
         try:
             rules(name, check)
         except InputError as exc:

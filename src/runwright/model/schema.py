@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from runwright.model.checks import CheckDefinition
 from runwright.model.notify import SinkSpec, Subscription
 from runwright.model.release import ReleaseSpec, ServiceSpec
 from runwright.model.types import Duration, OptionalDuration, Strict
@@ -134,7 +135,9 @@ class RunbookFrame(Strict):
     environments: dict[str, Environment] = Field(default_factory=dict)
     service: ServiceSpec | None = None
     release: ReleaseSpec | None = None
-    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    checks: dict[str, CheckDefinition] = Field(
+        default_factory=dict, description="Named checks that analysis windows measure"
+    )
     phases: list[Phase] = Field(default_factory=list)
     rollback: list[dict[str, Any]] = Field(default_factory=list)
     procedures: dict[str, Procedure] = Field(default_factory=dict)

@@ -8,7 +8,9 @@ measurement that decides it, so the rollback starts at once; a check that is pau
 too few samples to compare) blocks the run for a person to decide: it never passes silently.
 ``wait`` steps and the pauses and bake of a release run their time under ``run_analysis``.
 
-A check names its provider and settings beside the rules ``parse_check`` reads::
+A check names its provider and settings beside its rules; the runbook loader reads it into
+the provider's model (``model.checks``), refusing unknown keys, and ``parse_check`` builds its
+rules from that::
 
     error-rate:
       provider: scrape                  # scrape | router | prometheus | http | command
@@ -42,10 +44,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -56,7 +58,17 @@ from runwright.engine.executor import Outcome
 from runwright.engine.sequential import SequentialSpec, Traffic, is_sequential, parse_sequential
 from runwright.engine.stats import Comparison, Direction, compare_baseline
 from runwright.errors import InputError, ProviderError
-from runwright.model.durations import format_duration, parse_duration
+from runwright.model.checks import (
+    AnyCheck,
+    CloudWatchCheck,
+    Endpoint,
+    HttpCheck,
+    PrometheusCheck,
+    RouterCheck,
+    ScrapeCheck,
+    check_from,
+)
+from runwright.model.durations import format_duration
 from runwright.model.status import RunStatus, Verdict
 from runwright.model.templating import render
 from runwright.model.types import Duration
@@ -68,7 +80,6 @@ from runwright.steps.services import StepContext
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS = ("scrape", "router", "prometheus", "http", "command", "cloudwatch")
 PAGE_PROVIDERS = ("scrape", "router")
 """Providers that evaluate the scrape query subset over a metrics page (rates need two reads)."""
 Compare = Literal["baseline", "none"]
@@ -76,16 +87,11 @@ Compare = Literal["baseline", "none"]
 check that asks for it (a bake, where the stable version takes no traffic)."""
 
 
-def compares(step_compare: str | None, mapping: Mapping[str, Any]) -> bool:
+def compares(step_compare: str | None, check: AnyCheck) -> bool:
     """Whether a check is compared with the stable version in this step."""
     if step_compare is not None:
         return step_compare == "baseline"
-    return mapping.get("compare") == "baseline"
-
-
-ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]
-"""``(check name, rendered check mapping, clock) -> Provider``; tests inject one as the
-``provider_factory`` service."""
+    return check.compare == "baseline"
 
 
 class AnalysisParams(Params):
@@ -94,75 +100,64 @@ class AnalysisParams(Params):
     compare: Compare | None = None
 
 
-# --- reading a check's mapping ---------------------------------------------------------------
+# --- reading a check's definition ------------------------------------------------------------
 
 
-def provider_of(name: str, mapping: Mapping[str, Any]) -> str:
-    provider = str(mapping.get("provider") or "prometheus")
-    if provider not in PROVIDERS:
-        raise InputError(
-            f"check {name!r}: unknown provider {provider!r}",
-            hint="use one of " + ", ".join(PROVIDERS),
-        )
-    return provider
-
-
-def check_spec(name: str, mapping: Mapping[str, Any]) -> CheckSpec:
+def check_spec(name: str, check: AnyCheck) -> CheckSpec:
     """The check's rules, refusing drafts and checks with nothing to measure."""
-    if mapping.get("draft"):
-        where = f" (read from line {mapping['line']})" if mapping.get("line") else ""
+    if check.draft:
+        where = f" (read from line {check.line})" if check.line else ""
         raise InputError(
             f"check {name} is a draft: confirm it{where}",
             hint="review its threshold, give it a provider, url and query, "
             "then remove 'draft: true'",
         )
-    provider = provider_of(name, mapping)
-    if provider == "cloudwatch" and mapping.get("alarm"):
-        mapping = alarm_check(mapping)
-    if provider != "http" and not str(mapping.get("query") or "").strip():
+    if isinstance(check, CloudWatchCheck):
+        check = alarm_check(check)
+    if check.provider != "http" and not check.query.strip():
         raise InputError(f"check {name!r} has no query", hint="add query: ... to the check")
-    if (
-        provider not in ("command", "router", "cloudwatch")
-        and not str(mapping.get("url") or "").strip()
-    ):
+    if isinstance(check, Endpoint) and not check.url.strip():
         raise InputError(
-            f"check {name!r} needs a url for provider {provider}",
+            f"check {name!r} needs a url for provider {check.provider}",
             hint="e.g. url: http://prometheus:9090, or '{{ new_url }}/metrics' for scrape",
         )
-    return parse_check(name, {"query": "success", **mapping})
+    return parse_check(name, check, query=check.query or "success")
 
 
-def alarm_check(mapping: Mapping[str, Any]) -> dict[str, Any]:
+def alarm_check(check: CloudWatchCheck) -> CloudWatchCheck:
     """``alarm: NAME`` reads the alarm: its query is the name, and it fails while the alarm
     is in ALARM (value 1) unless the check says otherwise."""
-    rule = {} if "fail_if" in mapping or "pass_if" in mapping else {"fail_if": "> 0"}
-    return {"query": str(mapping["alarm"]), **rule, **mapping}
+    if not check.alarm:
+        return check
+    update: dict[str, Any] = {"query": check.query or check.alarm}
+    if check.fail_if is None and check.pass_if is None:
+        update["fail_if"] = "> 0"
+    return check.model_copy(update=update)
 
 
-def check_rules(name: str, mapping: Mapping[str, Any]) -> CheckSpec | SequentialSpec:
+def check_rules(name: str, check: AnyCheck) -> CheckSpec | SequentialSpec:
     """A check's rules, whichever method judges it (drafts refused as ``check_spec`` does)."""
-    if is_sequential(mapping) and not mapping.get("draft"):
-        return parse_sequential(name, mapping)
-    return check_spec(name, mapping)
+    if is_sequential(check) and not check.draft:
+        return parse_sequential(name, check)
+    return check_spec(name, check)
 
 
 _TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
 
-def validate_check(name: str, mapping: Mapping[str, Any]) -> None:
+def validate_check(name: str, check: AnyCheck) -> None:
     """Refuse, when a runbook is loaded, a check that could never be measured: its rules
     (condition, ``for`` or ``failure_limit``, ``no_data``...), its provider and url, and a
     scrape or router query outside the supported subset. Drafts (from ``import``) wait for a
     person and are refused only when a run uses them."""
-    if mapping.get("draft"):
+    if check.draft:
         return
-    if is_sequential(mapping):
-        parse_sequential(name, mapping)
+    if is_sequential(check):
+        parse_sequential(name, check)
         return
-    check_spec(name, mapping)
-    provider = provider_of(name, mapping)
-    query = str(mapping.get("query") or "")
-    if provider in PAGE_PROVIDERS and "{%" not in query:
+    check_spec(name, check)
+    query = check.query
+    if check.provider in PAGE_PROVIDERS and "{%" not in query:
         from runwright.providers.scrape import parse_query
 
         shown = _TEMPLATE.sub("x", query)
@@ -175,11 +170,9 @@ def validate_check(name: str, mapping: Mapping[str, Any]) -> None:
             raise InputError(f"check {name!r}: {exc}") from None
 
 
-def definitions(
-    names: Sequence[str], checks: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Mapping[str, Any]]:
-    """The mappings of ``names``; an unknown name is an InputError listing the known ones."""
-    out: dict[str, Mapping[str, Any]] = {}
+def definitions(names: Sequence[str], checks: Mapping[str, AnyCheck]) -> dict[str, AnyCheck]:
+    """The definitions of ``names``; an unknown name is an InputError listing the known ones."""
+    out: dict[str, AnyCheck] = {}
     for name in names:
         if name not in checks:
             raise InputError(
@@ -190,18 +183,18 @@ def definitions(
     return out
 
 
-def compare_settings(name: str, mapping: Mapping[str, Any]) -> CompareSettings:
-    direction = str(mapping.get("direction") or "higher_is_worse")
-    if direction not in get_args(Direction):
-        raise InputError(
-            f"check {name!r}: direction must be one of {', '.join(get_args(Direction))}"
-        )
+def stored_checks(stored: Mapping[str, object]) -> dict[str, AnyCheck]:
+    """The definitions a run's spec carries (JSON, as planned), read back into models."""
+    return {name: check_from(name, data) for name, data in stored.items()}
+
+
+def compare_settings(name: str, check: AnyCheck) -> CompareSettings:
     try:
         return CompareSettings(
-            min_samples=int(mapping.get("min_samples", 10)),
-            alpha=float(mapping.get("alpha", 0.05)),
-            direction=direction,  # type: ignore[arg-type]
-            min_effect=float(mapping.get("min_effect", 0.0)),
+            min_samples=10 if check.min_samples is None else check.min_samples,
+            alpha=0.05 if check.alpha is None else check.alpha,
+            direction=check.direction or "higher_is_worse",
+            min_effect=float(check.min_effect or 0.0),
         )
     except (TypeError, ValueError) as exc:
         raise InputError(f"check {name!r}: cannot read its comparison settings: {exc}") from None
@@ -215,101 +208,84 @@ class CompareSettings:
     min_effect: float = 0.0
 
 
-def render_check(
-    name: str, mapping: Mapping[str, Any], variables: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The mapping with its templated settings rendered (a command's query shell-quoted)."""
-    provider = provider_of(name, mapping)
-    alarm = provider == "cloudwatch" and mapping.get("alarm")
-    out = alarm_check(mapping) if alarm else dict(mapping)
-    for key in ("url", "query", "baseline_url", "baseline_query", "endpoint_url", "region"):
-        if isinstance(out.get(key), str):
-            shell = provider == "command" and key in ("query", "baseline_query")
-            out[key] = render(out[key], variables, shell=shell, where=f"check {name}: {key}")
-    if isinstance(out.get("headers"), Mapping):
-        out["headers"] = {
-            str(k): render(str(v), variables, where=f"check {name}: headers")
-            for k, v in out["headers"].items()
+_TEMPLATED = ("url", "query", "baseline_url", "baseline_query", "endpoint_url", "region")
+
+
+def render_check(name: str, check: AnyCheck, variables: Mapping[str, Any]) -> AnyCheck:
+    """The check with its templated settings rendered (a command's query shell-quoted)."""
+    out: AnyCheck = alarm_check(check) if isinstance(check, CloudWatchCheck) else check
+    update: dict[str, Any] = {}
+    for key in _TEMPLATED:
+        value = getattr(out, key, None)
+        if isinstance(value, str) and key in out.model_fields_set:
+            shell = out.provider == "command" and key in ("query", "baseline_query")
+            update[key] = render(value, variables, shell=shell, where=f"check {name}: {key}")
+    if isinstance(out, Endpoint) and out.headers:
+        update["headers"] = {
+            k: render(v, variables, where=f"check {name}: headers") for k, v in out.headers.items()
         }
-    return out
+    return out.model_copy(update=update)
+
+
+def url_of(check: AnyCheck) -> str:
+    return check.url if isinstance(check, Endpoint) else ""
 
 
 def build_provider(
-    name: str, mapping: Mapping[str, Any], clock: Clock, environ: Mapping[str, str] | None = None
+    name: str, check: AnyCheck, clock: Clock, environ: Mapping[str, str] | None = None
 ) -> Provider:
-    """A provider from a rendered check mapping."""
-    provider = provider_of(name, mapping)
-    interval = parse_check_interval(mapping)
-    try:
-        timeout = parse_duration(mapping.get("timeout") or max(1.0, min(10.0, interval)))
-    except ValueError as exc:
-        raise InputError(f"check {name!r}: timeout: {exc}") from None
-    url = str(mapping.get("url") or "")
-    headers = {str(k): str(v) for k, v in (mapping.get("headers") or {}).items()}
-    if provider == "scrape":
+    """A provider from a rendered check (``router`` checks read the run's router instead)."""
+    interval = parse_check_interval(check)
+    timeout = check.timeout or max(1.0, min(10.0, interval))
+    if isinstance(check, ScrapeCheck):
         from runwright.providers.scrape import ScrapeProvider
 
-        return ScrapeProvider(
-            HttpSettings(url=url, timeout_seconds=timeout, headers=headers), clock
-        )
-    if provider == "prometheus":
+        settings = HttpSettings(url=check.url, timeout_seconds=timeout, headers=check.headers)
+        return ScrapeProvider(settings, clock)
+    if isinstance(check, PrometheusCheck):
         from runwright.providers.prometheus import PrometheusProvider, PrometheusSettings
 
-        aggregate = mapping.get("aggregate")
-        if aggregate not in (None, "sum", "avg", "min", "max"):
-            raise InputError(f"check {name!r}: aggregate must be sum, avg, min or max")
-        settings = PrometheusSettings(
-            url=url, timeout_seconds=timeout, headers=headers, aggregate=aggregate
+        prometheus = PrometheusSettings(
+            url=check.url, timeout_seconds=timeout, headers=check.headers, aggregate=check.aggregate
         )
-        return PrometheusProvider(settings, clock)
-    if provider == "http":
+        return PrometheusProvider(prometheus, clock)
+    if isinstance(check, HttpCheck):
         from runwright.providers.http import HttpProbeProvider, ProbeSettings
 
-        expect = mapping.get("expect_status") or ()
-        codes = tuple(int(c) for c in (expect if isinstance(expect, list | tuple) else [expect]))
         probe = ProbeSettings(
-            url=url,
-            method=str(mapping.get("method") or "GET"),
+            url=check.url,
+            method=check.method,
             timeout_seconds=timeout,
-            headers=headers,
-            expect_status=codes,
+            headers=check.headers,
+            expect_status=tuple(check.expect_status),
         )
         return HttpProbeProvider(probe, clock)
-    if provider == "cloudwatch":
-        return _cloudwatch(name, mapping, clock)
+    if isinstance(check, CloudWatchCheck):
+        return _cloudwatch(check, clock)
+    if isinstance(check, RouterCheck):
+        raise InputError(
+            f"check {name!r} reads the router: the analysis builds it from the run's router"
+        )
     from runwright.providers.command import CommandProvider, CommandSettings
 
     env = dict(environ) if environ else None
-    return CommandProvider(
-        CommandSettings(timeout_seconds=timeout, cwd=mapping.get("cwd"), env=env), clock
-    )
+    return CommandProvider(CommandSettings(timeout_seconds=timeout, cwd=check.cwd, env=env), clock)
 
 
-def _cloudwatch(name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
+def _cloudwatch(check: CloudWatchCheck, clock: Clock) -> Provider:
     from runwright.aws.session import AwsSettings
-    from runwright.providers.cloudwatch import STATS, CloudWatchProvider, CloudWatchSettings
+    from runwright.providers.cloudwatch import CloudWatchProvider, CloudWatchSettings
 
-    stat = str(mapping.get("stat") or "Average")
-    if stat not in STATS:
-        raise InputError(f"check {name!r}: stat must be one of {', '.join(STATS)}")
-    try:
-        period = int(parse_duration(mapping.get("period") or 60))
-    except ValueError as exc:
-        raise InputError(f"check {name!r}: period: {exc}") from None
-    aws = AwsSettings(
-        region=mapping.get("region"),
-        profile=mapping.get("profile"),
-        endpoint_url=mapping.get("endpoint_url"),
+    period = int(check.period or 60)
+    aws = AwsSettings(region=check.region, profile=check.profile, endpoint_url=check.endpoint_url)
+    settings = CloudWatchSettings(
+        aws, check.stat or "Average", max(1, period), alarm=bool(check.alarm)
     )
-    settings = CloudWatchSettings(aws, stat, max(1, period), alarm=bool(mapping.get("alarm")))
     return CloudWatchProvider(settings, clock)
 
 
-def parse_check_interval(mapping: Mapping[str, Any]) -> float:
-    try:
-        return parse_duration(mapping.get("interval") or 60.0)
-    except ValueError:
-        return 60.0
+def parse_check_interval(check: AnyCheck) -> float:
+    return check.interval or 60.0
 
 
 def _needs_priming(provider: str, query: str) -> bool:
@@ -319,13 +295,12 @@ def _needs_priming(provider: str, query: str) -> bool:
 
     return needs_previous(parse_query(query))
 
-
 # --- what plan shows -------------------------------------------------------------------------
 
 
 def plan_lines(
     names: Sequence[str],
-    checks: Mapping[str, Mapping[str, Any]],
+    checks: Mapping[str, AnyCheck],
     *,
     compare: str | None = None,
     traffic: Traffic | None = None,
@@ -337,8 +312,8 @@ def plan_lines(
     worst = 0.0
     found = definitions(names, checks)
     split = _split(found)
-    for name, mapping in found.items():
-        rules = check_rules(name, mapping)
+    for name, check in found.items():
+        rules = check_rules(name, check)
         if isinstance(rules, SequentialSpec):
             lines += plan_sequential(rules, split, compare, traffic, share)
             continue
@@ -355,12 +330,12 @@ def plan_lines(
             else ""
         )
         lines.append(
-            f"check {name}: {spec.condition} on {provider_of(name, mapping)} "
+            f"check {name}: {spec.condition} on {check.provider} "
             f"'{spec.query}' every {format_duration(spec.interval_seconds)}, {rule}: "
             f"worst case {format_duration(seconds)} from a fault to the start of rollback{delay}"
         )
-        if compares(compare, mapping):
-            c = compare_settings(name, mapping)
+        if compares(compare, check):
+            c = compare_settings(name, check)
             lines.append(
                 f"check {name}: compared with the stable version when the window ends "
                 f"(Mann-Whitney p < {c.alpha:g}, {c.direction}, at least {c.min_samples} "
@@ -373,15 +348,15 @@ def plan_lines(
 # --- running an analysis ---------------------------------------------------------------------
 
 
-def _split(found: Mapping[str, Mapping[str, Any]]) -> int:
-    return sum(is_sequential(m) for m in found.values())
+def _split(found: Mapping[str, AnyCheck]) -> int:
+    return sum(is_sequential(c) for c in found.values())
 
 
 @dataclass
 class _Watch:
     name: str
     spec: CheckSpec
-    mapping: Mapping[str, Any]
+    check: AnyCheck
     provider: Provider
     evaluator: CheckEvaluator
     due: float
@@ -431,41 +406,44 @@ class _Analysis:
 
     async def setup(self) -> None:
         ctx = self.ctx
-        checks = ctx.spec.get("checks") or ctx.services.checks
+        stored = ctx.spec.get("checks")
+        checks = stored_checks(stored) if stored else ctx.services.checks
         found = definitions(self.names, checks)
         factory = ctx.services.provider_factory or self._default_factory
         start = ctx.clock.monotonic()
         started_at = ctx.clock.now()
         self.schedule_origin = (start, started_at)
         baseline_vars: Mapping[str, Any] | None = None
-        for name, mapping in found.items():
-            if is_sequential(mapping):
-                self._add_sequential(name, mapping, _split(found))
+        for name, check in found.items():
+            if is_sequential(check):
+                self._add_sequential(name, check, _split(found))
                 continue
-            rendered = render_check(name, mapping, ctx.variables)
+            rendered = render_check(name, check, ctx.variables)
             spec = check_spec(name, rendered)
-            provider = provider_of(name, rendered)
-            query = str(rendered.get("query") or "success")
+            provider = rendered.provider
+            query = rendered.query or "success"
             watch = _Watch(
                 name=name,
                 spec=spec,
-                mapping=rendered,
+                check=rendered,
                 provider=factory(name, rendered, ctx.clock),
                 evaluator=CheckEvaluator(spec, started_at),
                 due=start + spec.initial_delay_seconds,
                 priming=_needs_priming(provider, query),
             )
             self.watches.append(watch)
-            if compares(self.compare, mapping):
+            if compares(self.compare, check):
                 if baseline_vars is None:
                     baseline_vars = await self._baseline_variables()
                 if not baseline_vars:
                     ctx.output(f"{name}: no stable version to compare with (first release)")
                     continue
-                other = render_check(name, mapping, baseline_vars)
-                other["url"] = other.get("baseline_url") or other.get("url")
-                other["query"] = other.get("baseline_query") or other.get("query")
-                if other.get("url") == rendered.get("url") and other["query"] == query:
+                stable = render_check(name, check, baseline_vars)
+                update = {"query": stable.baseline_query or stable.query}
+                if isinstance(stable, Endpoint):
+                    update["url"] = stable.baseline_url or stable.url
+                other = stable.model_copy(update=update)
+                if url_of(other) == url_of(rendered) and other.query == rendered.query:
                     raise InputError(
                         f"check {name!r}: for the stable version it reads the same url and query "
                         "as for the canary, so there is nothing to compare",
@@ -473,12 +451,12 @@ class _Analysis:
                         "or set baseline_query / baseline_url",
                     )
                 watch.baseline = factory(name, other, ctx.clock)
-                watch.baseline_query = str(other["query"] or "success")
-                watch.compare = compare_settings(name, mapping)
+                watch.baseline_query = other.query or "success"
+                watch.compare = compare_settings(name, check)
 
-    def _add_sequential(self, name: str, mapping: Mapping[str, Any], split: int) -> None:
+    def _add_sequential(self, name: str, check: AnyCheck, split: int) -> None:
         ctx = self.ctx
-        spec = parse_sequential(name, mapping)
+        spec = parse_sequential(name, check)
         canary = str(ctx.variables.get("version") or "")
         previous = str(ctx.variables.get("previous_version") or "")
         why = None
@@ -507,8 +485,8 @@ class _Analysis:
             )
         )
 
-    def _default_factory(self, name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
-        if provider_of(name, mapping) == "router":
+    def _default_factory(self, name: str, check: AnyCheck, clock: Clock) -> Provider:
+        if isinstance(check, RouterCheck):
             router = self.ctx.services.router
             if router is None:
                 raise InputError(
@@ -516,7 +494,7 @@ class _Analysis:
                     hint="declare service.router, or use provider: scrape with a url",
                 )
             return RouterProvider(router, clock)
-        return build_provider(name, mapping, clock, self.ctx.services.environ)
+        return build_provider(name, check, clock, self.ctx.services.environ)
 
     async def _baseline_variables(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -607,7 +585,7 @@ class _Analysis:
         tick = origin_at + timedelta(seconds=scheduled - origin_mono)
         nxt = watch.due + interval
         watch.due = nxt if nxt > began else began + interval
-        query = str(watch.mapping.get("query") or "success")
+        query = watch.check.query or "success"
         canary, stable = await asyncio.gather(
             self._read(watch.provider, query),
             self._read(watch.baseline, watch.baseline_query),
@@ -726,7 +704,7 @@ class _Analysis:
                 {
                     "check": watch.name,
                     "at": at,
-                    "query": f"{watch.mapping.get('query')} vs {watch.baseline_query}",
+                    "query": f"{watch.check.query} vs {watch.baseline_query}",
                     "value": judged.p_value,
                     "condition": f"baseline comparison: p < {watch.compare.alpha:g}, "
                     f"{watch.compare.direction}",
@@ -772,10 +750,10 @@ async def run_analysis(
 ) -> Outcome:
     """Watch ``check_names`` for ``duration`` seconds on ``ctx.clock``; see the module docstring.
 
-    Check mappings come from ``ctx.spec["checks"]`` (put there when the run is planned) or the
-    ``checks`` service. Fails on the first failed check, blocks awaiting a decision when
-    a check ends paused, succeeds when every check met its condition. Refuses drafts and unknown
-    names.
+    Check definitions come from ``ctx.spec["checks"]`` (stored there as JSON when the run is
+    planned, read back with ``check_from``) or the ``checks`` service. Fails on the first
+    failed check, blocks awaiting a decision when a check ends paused, succeeds when every
+    check met its condition. Refuses drafts and unknown names.
     """
     analysis = _Analysis(ctx, check_names, duration, compare)
     try:

@@ -12,19 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from runwright.databases.catalog import BackupCatalog, backup_root
 from runwright.drivers.base import Driver, ServiceSpec
 from runwright.engine import executor
 from runwright.engine.clock import Clock
 from runwright.errors import InputError
+from runwright.model.checks import AnyCheck
 from runwright.notify.base import Messenger
 from runwright.providers.base import Provider
 from runwright.routers.base import Router
 
-ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]
-"""``(check name, rendered check mapping, clock) -> Provider``: how analysis reads a check."""
+ProviderFactory = Callable[[str, AnyCheck, Clock], Provider]
+"""``(check name, rendered check, clock) -> Provider``: how analysis reads a check."""
 
 
 class Release(NamedTuple):
@@ -43,7 +44,7 @@ class StepServices:
     driver: Driver | None = None
     router: Router | None = None
     service: ServiceSpec | None = None
-    checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    checks: Mapping[str, AnyCheck] = field(default_factory=dict)
     """Check definitions by name, for steps whose spec does not carry them."""
     provider_factory: ProviderFactory | None = None
     """Overrides how analysis builds providers (tests inject canned measurements)."""

@@ -20,6 +20,7 @@ from runwright.engine.checks import (
 )
 from runwright.engine.clock import FakeClock
 from runwright.errors import InputError
+from runwright.model.checks import check_from
 
 ERRORS = Condition.parse("> 0.01", mode="fail_if")
 
@@ -312,7 +313,7 @@ def test_worst_case_abort_bounds_a_simulated_fault(fault_after: float, limit: in
 def test_parse_check_reads_a_runbook_mapping() -> None:
     check = parse_check(
         "error-rate",
-        {
+        check_from("error-rate", {
             "provider": "prometheus",
             "query": "q",
             "fail_if": "> 1%",
@@ -320,8 +321,8 @@ def test_parse_check_reads_a_runbook_mapping() -> None:
             "for": "5m",
             "initial_delay": "1m",
             "no_data": "fail",
-        },
-    )
+        }),
+    )  # fmt: skip
     assert (check.condition.threshold, check.interval_seconds, check.for_seconds) == (
         0.01,
         30.0,
@@ -343,4 +344,4 @@ def test_parse_check_reads_a_runbook_mapping() -> None:
 )
 def test_parse_check_refuses_ambiguous_rules(data: dict[str, object], message: str) -> None:
     with pytest.raises(InputError, match=message):
-        parse_check("c", data)
+        parse_check("c", check_from("c", data))

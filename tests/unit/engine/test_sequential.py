@@ -11,6 +11,7 @@ from runwright.engine.sequential import (
     Counts,
     Increments,
     MixtureSPRT,
+    SequentialSpec,
     _log_fnch,
     bound_for_quantile,
     expected_requests,
@@ -18,6 +19,7 @@ from runwright.engine.sequential import (
     slower_than,
 )
 from runwright.errors import InputError
+from runwright.model.checks import check_from
 
 BATCH = 10
 """Requests per reading of the counters: 5 ms between reads at 2,000 requests/s."""
@@ -163,22 +165,22 @@ def test_latency_bounds_come_from_the_stable_histogram() -> None:
     assert slower_than(buckets, 100, 0.005) == 5
 
 
+def _sequential(name: str, data: dict[str, object]) -> SequentialSpec:
+    return parse_sequential(name, check_from(name, data))
+
+
 def test_parsing_names_the_fix() -> None:
-    spec = parse_sequential(
-        "errors",
-        {"provider": "router", "method": "sequential", "alpha": 0.02, "min_effect": "ratio > 1.5"},
-    )
+    router = {"provider": "router", "method": "sequential"}
+    spec = _sequential("errors", {**router, "alpha": 0.02, "min_effect": "ratio > 1.5"})
     assert (spec.alpha, spec.min_ratio, spec.quantile) == (0.02, 1.5, None)
-    slow = parse_sequential(
-        "slow", {"provider": "router", "method": "sequential", "latency": {"quantile": "p90"}}
-    )
+    slow = _sequential("slow", {**router, "latency": {"quantile": "p90"}})
     assert slow.quantile == pytest.approx(0.9)
     assert "p90" in slow.what
     with pytest.raises(InputError, match="provider: router"):
-        parse_sequential("x", {"method": "sequential", "provider": "scrape"})
+        _sequential("x", {"method": "sequential", "provider": "scrape"})
     with pytest.raises(InputError, match="does not apply"):
-        parse_sequential("x", {"provider": "router", "method": "sequential", "fail_if": "> 1%"})
+        _sequential("x", {**router, "fail_if": "> 1%"})
     with pytest.raises(InputError, match="min_effect"):
-        parse_sequential("x", {"provider": "router", "method": "sequential", "min_effect": "big"})
+        _sequential("x", {**router, "min_effect": "big"})
     with pytest.raises(InputError, match="alpha"):
-        parse_sequential("x", {"provider": "router", "method": "sequential", "alpha": 2})
+        _sequential("x", {**router, "alpha": 2})

@@ -12,7 +12,8 @@ import pytest
 from runwright.engine.clock import Clock, FakeClock
 from runwright.engine.executor import Outcome, RunInfo
 from runwright.engine.store import StepRow
-from runwright.errors import ProviderError
+from runwright.errors import InputError, ProviderError
+from runwright.model.checks import AnyCheck, check_from
 from runwright.providers.base import Provider
 from runwright.providers.fake import FakeProvider, Scripted
 from runwright.steps.analysis import KIND, build_provider, plan_lines, run_analysis
@@ -40,7 +41,7 @@ class Harness:
         self.rows: list[Mapping[str, Any]] = []
         self.lines: list[str] = []
         self.events: list[tuple[str, Mapping[str, Any]]] = []
-        self.built: list[tuple[str, Mapping[str, Any]]] = []
+        self.built: list[tuple[str, AnyCheck]] = []
         spec = {"kind": "analysis", "params": dict(params or {}), "checks": dict(checks)}
         self.ctx = StepContext(
             run=RunInfo(7, "shop", "production", "v2", "alice"),
@@ -75,8 +76,8 @@ class Harness:
             measured=self.rows.extend,
         )
 
-    def factory(self, name: str, mapping: Mapping[str, Any], clock: Clock) -> Provider:
-        self.built.append((name, mapping))
+    def factory(self, name: str, check: AnyCheck, clock: Clock) -> Provider:
+        self.built.append((name, check))
         return self.provider
 
     async def run(self, names: Sequence[str], duration: float, **kw: Any) -> Outcome:
@@ -84,6 +85,10 @@ class Harness:
 
     def rows_of(self, check: str) -> list[Mapping[str, Any]]:
         return [r for r in self.rows if r["check"] == check]
+
+
+def typed(checks: Mapping[str, Mapping[str, Any]]) -> dict[str, AnyCheck]:
+    return {name: check_from(name, data) for name, data in checks.items()}
 
 
 def check(query: str = ERRORS, **rules: Any) -> dict[str, Any]:
@@ -207,7 +212,7 @@ async def test_queries_are_rendered_with_the_step_variables_and_checks_run_side_
     assert outcome.summary.startswith("latency was 0.9 (> 0.5)")
     assert h.clock.monotonic() == pytest.approx(20)
     assert len(h.rows_of("error-rate")) == 5  # at 0, 5, 10, 15, 20 s
-    assert h.built[1][1]["query"] == 'latency{version="v2"}'
+    assert h.built[1][1].query == 'latency{version="v2"}'
 
 
 async def test_wait_with_analysis_runs_under_watch_and_plain_wait_just_waits() -> None:
@@ -238,15 +243,17 @@ async def test_the_analysis_step_kind_reads_its_params() -> None:
 
 def test_plan_lines_give_the_worst_case_time_from_a_fault_to_rollback() -> None:
     checks = {"error-rate": check(**{"for": "30s"}), "p95": check(failure_limit=2, interval="1m")}
-    lines, worst = plan_lines(["error-rate", "p95"], checks)
+    lines, worst = plan_lines(["error-rate", "p95"], typed(checks))
     assert worst == 180  # p95: 3 breaches, one minute apart, after a fault just after a reading
     assert "worst case 40s from a fault to the start of rollback" in lines[0]
     assert "worst case 3m from a fault" in lines[1]
 
 
 def test_unknown_provider_is_an_input_error() -> None:
-    with pytest.raises(Exception, match="unknown provider 'graphite'"):
-        build_provider("x", {"provider": "graphite", "url": "http://g"}, FakeClock())
+    with pytest.raises(InputError, match="unknown provider 'graphite'"):
+        build_provider(
+            "x", check_from("x", {"provider": "graphite", "url": "http://g"}), FakeClock()
+        )
 
 
 # --- baseline comparison ---------------------------------------------------------------------
@@ -388,9 +395,9 @@ async def test_a_checks_own_compare_applies_unless_the_step_says_none() -> None:
     outcome = await baked.run(["latency"], 20, compare="none")
     assert outcome.status == "succeeded"
     assert baked.rows_of("latency (baseline)") == []
-    lines, _ = plan_lines(["latency"], checks, compare="none")
+    lines, _ = plan_lines(["latency"], typed(checks), compare="none")
     assert not any("compared with the stable version" in line for line in lines)
-    lines, _ = plan_lines(["latency"], checks)
+    lines, _ = plan_lines(["latency"], typed(checks))
     assert any("compared with the stable version" in line for line in lines)
 
 

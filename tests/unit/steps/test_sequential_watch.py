@@ -13,6 +13,7 @@ from tests.unit.steps.test_analysis import Harness
 
 from runwright.engine.clock import FakeClock
 from runwright.engine.sequential import Traffic
+from runwright.model.checks import check_from
 from runwright.routers.base import BackendCounters
 from runwright.steps.analysis import plan_lines
 
@@ -146,7 +147,7 @@ async def test_alpha_is_split_across_the_windows_sequential_checks() -> None:
 
 
 def test_plan_gives_expected_requests_and_time_or_says_unknown_traffic() -> None:
-    checks = {"errors": SEQUENTIAL}
+    checks = {"errors": check_from("errors", SEQUENTIAL)}
     known, worst = plan_lines(
         ["errors"], checks, traffic=Traffic(1000.0, 0.001, "the router's counters"), share=0.2
     )
@@ -231,12 +232,13 @@ def test_a_sequential_check_is_validated_when_the_runbook_loads() -> None:
     from runwright.errors import InputError
     from runwright.steps.analysis import validate_check
 
-    validate_check("errors", SEQUENTIAL)
+    validate_check("errors", check_from("errors", SEQUENTIAL))
     with pytest.raises(InputError, match="does not apply to method: sequential"):
-        validate_check("errors", {**SEQUENTIAL, "query": "x"})
+        validate_check("errors", check_from("errors", {**SEQUENTIAL, "query": "x"}))
+    other = {"provider": "command", "query": "echo 1", "fail_if": "> 1", "for": "1m",
+             "failure_limit": 2}  # fmt: skip
     with pytest.raises(InputError, match="give either 'for'"):
-        validate_check("other", {"provider": "command", "query": "echo 1", "fail_if": "> 1",
-                                 "for": "1m", "failure_limit": 2})  # fmt: skip
+        validate_check("other", check_from("other", other))
 
 
 async def test_a_latency_check_with_no_stable_histogram_pauses_for_a_person() -> None:
