@@ -83,6 +83,14 @@ class Runbook(BaseModel):
         check_version(version, self.version_pattern, self.file)
 
 
+def _hint(key: str, vocabulary: set[str]) -> str:
+    """A spelling close to a known key; a key known elsewhere is out of place, not misspelt."""
+    if key in vocabulary:
+        return f"'{key}' is not a key at this level: check the indentation, or remove it"
+    close = difflib.get_close_matches(key, list(vocabulary), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else "remove it or check the spelling"
+
+
 def _vocabulary(kinds: Kinds) -> set[str]:
     words: set[str] = set(kinds)
     models: list[type[BaseModel]] = [
@@ -159,9 +167,9 @@ def _pydantic_errors(
             out.append(_check_error(source, err, path))
         elif kind == "extra_forbidden" and loc:
             key = str(loc[-1])
-            close = difflib.get_close_matches(key, list(vocabulary), n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'?" if close else "remove it or check the spelling"
-            out.append(source.error(f"unknown key '{key}'", path, key=True, hint=hint))
+            out.append(
+                source.error(f"unknown key '{key}'", path, key=True, hint=_hint(key, vocabulary))
+            )
         elif kind == "missing" and loc:
             out.append(
                 source.error(
@@ -184,9 +192,7 @@ def _check_error(source: Source, err: ErrorDetails, path: PathKey) -> RunbookErr
     provider = str(raw[2]) if len(raw) > 2 and raw[2] in PROVIDERS else DEFAULT_PROVIDER
     if err["type"] == "extra_forbidden" and rest:
         hint = unknown_key_hint(rest[-1], provider)
-        return source.error(
-            f"check '{name}': unknown key '{rest[-1]}'", path, key=True, hint=hint
-        )
+        return source.error(f"check '{name}': unknown key '{rest[-1]}'", path, key=True, hint=hint)
     if err["type"] == "missing" and rest:
         return source.error(
             f"check '{name}': missing required key '{rest[-1]}'",

@@ -114,6 +114,19 @@ def test_load_runbook_reads_a_file(tmp_path: Path) -> None:
         (
             """
             name: shop
+            phases:
+              - name: p
+                timeout: 30s
+                steps:
+                  - run: echo hi
+            """,
+            (4, 5),
+            "unknown key 'timeout'",
+            "'timeout' is not a key at this level: check the indentation",
+        ),
+        (
+            """
+            name: shop
             enviroments: {}
             """,
             (2, 1),
@@ -235,6 +248,7 @@ def test_load_runbook_reads_a_file(tmp_path: Path) -> None:
     ],
     ids=[
         "step-key",
+        "key-out-of-place",
         "top-key",
         "environment-key",
         "kind-param",
