@@ -201,10 +201,17 @@ def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evi
             assert bad.status == "rolled_back"
             assert versions_served(listen) == {"v1": 40}
             rows = rt.store.measurements(bad.id)
+            events = rt.store.events(bad.id)
     finally:
         asyncio.run(_teardown(rt.step_services(book, "local")))
         rt.close()
     assert took < 15  # the 20 s pause was cut short by the test's rejection
+    # Traffic went back on v1 from the pause itself, before the failure was journaled.
+    types = [e.type for e in events]
+    assert types.index("traffic.restored") < types.index("step.failed")
+    assert types.index("step.failed") < types.index("rollback.started")
+    restored = next(e for e in events if e.type == "traffic.restored")
+    assert restored.data["weights"] == {"v1": 100, "v2": 0}
     assert bad.failure is not None
     assert "the canary v2 fails more often than the stable v1" in bad.failure
     assert "requests; ratio" in bad.failure

@@ -3,10 +3,12 @@
 Zero set-up is the point: a release on a bare host needs no load balancer installed. This
 controller starts the proxy as a daemon the first time (``ensure_started``), attaches to the
 running one on later runs through its state file, and implements the router contract over the
-admin API with httpx: ``apply`` puts the tables ``transition`` computes one after the other
-(each PUT takes effect before it returns, so "raise first, lower after" holds), ``drain`` polls
-a backend's requests in flight, ``counters`` reads ``/stats``. Library errors become
-DriverError here, with a message a person can act on.
+admin API with httpx: ``apply`` puts the new table in one PUT (the proxy swaps its whole table
+in one step, so the backends that gain are there the instant the others lose: make-before-break
+without the intermediate table ``transition`` computes for routers that change backends one by
+one, and a rollback's write takes one round trip), ``drain`` polls a backend's requests in
+flight, ``counters`` reads ``/stats``. Library errors become DriverError here, with a message a
+person can act on.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import httpx
 
 from runwright.engine.clock import Clock, SystemClock
 from runwright.errors import DriverError
-from runwright.routers.base import Backend, BackendCounters, RouterSettings, transition
+from runwright.routers.base import Backend, BackendCounters, RouterSettings, check_table
 from runwright.routers.process import alive, launch, terminate
 from runwright.routers.state import read_state
 
@@ -60,6 +62,8 @@ class BuiltinRouter:
         pid = record.pid
         if alive(pid, MARKER):
             self.admin = record.admin or self.settings.admin
+            if pid == self.pid:
+                return  # this controller already asked that very proxy who it is
             status = await self._status_or_none()
             if status is not None and status.get("pid") == pid:
                 self.pid = pid
@@ -95,9 +99,9 @@ class BuiltinRouter:
     # -- the contract ------------------------------------------------------------------------
 
     async def apply(self, backends: Sequence[Backend]) -> None:
-        current = await self.backends()
-        for table in transition(current, backends):
-            await self._request("PUT", "/backends", {"backends": [b.to_dict() for b in table]})
+        check_table(backends)
+        table = sorted(backends, key=lambda b: b.name)
+        await self._request("PUT", "/backends", {"backends": [b.to_dict() for b in table]})
 
     async def drain(self, name: str, timeout: float) -> None:  # noqa: ASYNC109
         deadline = self.clock.monotonic() + timeout
