@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,53 @@ def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evi
     report = run_cli("report", str(bad.id))
     assert report.returncode == 0, report.stderr
     assert "fails more often" in report.stdout
+
+
+@pytest.mark.slow
+def test_a_runwright_killed_as_a_pause_puts_traffic_back_rolls_back_on_resume(
+    state_dir: Path, free_port: Any
+) -> None:
+    listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    book_data = canary_runbook(listen, admin)
+    book_data["checks"] = {"errors": {"provider": "router", "method": "sequential", "alpha": 0.01}}
+    book_data["release"] = {**book_data["release"], "pause": "20s", "analysis": ["errors"]}
+    path = state_dir / "shop.yaml"
+    path.write_text(yaml.safe_dump(book_data, sort_keys=False))
+    settings = Settings(
+        state_dir=state_dir,
+        database_url=f"sqlite:///{state_dir / 'runwright.db'}",
+        user="alice",
+        environ={"PATH": os.environ.get("PATH", "")},
+    )
+    rt = Runtime.open(settings)
+    book = rt.load(path)
+    try:
+        with Load(listen):
+            good = asyncio.run(runs.deploy(rt, path, "local", "v1", runbook=book))
+            assert good.status == "succeeded", good.failure
+            # A child deploys v2 and dies at the note the pause writes before its router write.
+            pid = os.fork()
+            if pid == 0:
+                code = 70
+                try:
+                    child = Runtime.open(replace(settings, crash_at="noted:pause at 10%"))
+                    asyncio.run(
+                        runs.deploy(child, path, "local", "v2", overrides={"error_rate": "0.2"})
+                    )
+                finally:
+                    os._exit(code)
+            status = os.waitpid(pid, 0)[1]
+            assert os.WIFSIGNALED(status), "the crash point was never reached"
+            (run,) = [r for r in rt.store.runs() if r.version == "v2"]
+            assert rt.store.run(run.id).status == "running"
+            resumed = asyncio.run(runs.resume(rt, run.id))
+            assert resumed.status == "rolled_back"
+            assert versions_served(listen) == {"v1": 40}
+    finally:
+        asyncio.run(_teardown(rt.step_services(book, "local")))
+        rt.close()
+    assert resumed.failure is not None
+    assert "a check failed before runwright stopped" in resumed.failure
 
 
 # --- a real Prometheus -----------------------------------------------------------------------

@@ -49,6 +49,8 @@ class WaitParams(Params):
 
 
 SKIPPED = "skipped: first release, no stable version to watch it beside"
+RESTORED = "restored"
+"""The key a canary pause notes on its row before it puts traffic back (see ``_restorer``)."""
 
 
 def nothing_beside(params: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
@@ -79,6 +81,17 @@ class WaitKind:
         if nothing_beside(ctx.params, ctx.variables):
             return Outcome.ok(SKIPPED)
         p = WaitParams.model_validate(ctx.params)
+        restored = ctx.step.data.get(RESTORED)
+        if restored:
+            # Run again after runwright stopped between putting traffic back and journaling
+            # why: the check had failed, so this pause fails again rather than watch a canary
+            # that takes no traffic.
+            return Outcome.fail(
+                "a check failed before runwright stopped and traffic was put back ("
+                + ", ".join(f"{v} {w}%" for v, w in sorted(restored.items()))
+                + "); rolling back",
+                retryable=False,
+            )
         if p.analysis:
             restore = _restorer(ctx, p.beside) if p.beside else None
             return await run_analysis(
@@ -101,6 +114,7 @@ def _restorer(ctx: StepContext, beside: str) -> Callable[[], Awaitable[None]] | 
         return None
 
     async def restore() -> None:
+        ctx.note({RESTORED: {stable: 100, canary: 0}})
         try:
             table = await apply_weights(ctx, {stable: 100, canary: 0})
         except RunwrightError as exc:
