@@ -32,6 +32,24 @@ requests, and its latency regresses (every request delayed by the stable version
 poller sees it, so the canary's p90 at least doubles; judged by ``latency: {quantile: p90}``,
 bounds from the stable version's own histogram; the current rule has no latency counterpart
 here). A pause of 30 s bounds each trial: a canary not rolled back by then counts as missed.
+Each canary draws its failures from a seed of its own (``--seed`` of the demo service).
+
+Restore (t0 to 100% on stable) is the later of two observations: the router's own log line of
+the table that gives the canary no traffic (the proxy logs every table it takes, to the
+millisecond), and the first of 40 answers in a row from v1 the poller got (alone, the poller
+can be fooled: with 5 connections and a canary at 20% its requests can fall in step with the
+router's schedule and miss the canary's turns for seconds). The fault is injected at a port
+the router lists for the canary (waited for: the poller can see the canary answer before this
+asks). "detect" is t0 to ``step.failed`` in the run's journal; with the rollback's first router
+write made from the failing pause itself, it now comes after the restore.
+
+With ``--method sequential`` it also prints where the time goes: ms after the fault, median
+over trials, of the first reading of the router's counters that shows a canary failure, the
+test's rejection, ``step.failed`` journaled, the rollback's PUT sent and answered, and 100% on
+stable; the readings between fault and rejection, their gaps, the test's CPU per reading, the
+canary requests the test took, and journal writes made before the PUT (``_rollback_trace``).
+``--only-20`` runs the 20% fault alone, both methods (for profiling). The machine's load
+average is printed at the start and the end: the figures depend on it (two shared cores).
 """
 
 from __future__ import annotations
@@ -40,6 +58,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import random
 import shutil
 import socket
@@ -501,6 +520,7 @@ def compare_methods(args: argparse.Namespace) -> int:
     table: list[tuple[str, str, list[dict[str, Any]], float]] = []
     trace = Trace()
     trace.install()
+    load_before = os.getloadavg()
     try:
         first = asyncio.run(runs.deploy(rt, plain, "local", "v1"))
         if first.status != "succeeded":
@@ -548,7 +568,7 @@ def compare_methods(args: argparse.Namespace) -> int:
         asyncio.run(_teardown(rt, plain))
         rt.close()
         shutil.rmtree(state, ignore_errors=True)
-    return report_methods(table, args)
+    return report_methods(table, args, load_before)
 
 
 def served(rt: Runtime, book_path: Path) -> int:
@@ -560,8 +580,20 @@ def served(rt: Runtime, book_path: Path) -> int:
     return sum(c.requests for c in counters.values())
 
 
-def report_methods(table: list[tuple[str, str, list[dict[str, Any]], float]], args: Any) -> int:
+def report_methods(
+    table: list[tuple[str, str, list[dict[str, Any]], float]],
+    args: Any,
+    load_before: tuple[float, float, float],
+) -> int:
     rows = []
+    now = os.getloadavg()
+    print(
+        "load average (1, 5, 15 min) at the start: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; at the end: "
+        + ", ".join(f"{x:.2f}" for x in now)
+        + f" ({os.cpu_count()} CPUs)"
+    )
     print(
         "canary at 20% (the demo's first weight) under the demo's load (4 connections + the "
         "poller); current rule: "
