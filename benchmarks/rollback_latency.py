@@ -455,6 +455,10 @@ def one_trial(
     )
     shown = f"{restore:.3f} s" if restore is not None else "n/a"
     det = f"{detect:.3f} s" if detect is not None else "n/a"
+    early = trial.t0 is None and run.status == "rolled_back"
+    if early:
+        # Not a measurement of the fault: the check rolled the healthy canary back first.
+        trial.error = f"rolled back BEFORE the fault, healthy: {(run.failure or '')[:300]}"
     print(
         f"trial {n:2d} {version:>4}: {run.status:<11} detected after {det}, "
         f"100% on v1 after {shown} (router's table {_s(switched)}, poller {_s(streak)})"
@@ -471,6 +475,7 @@ def one_trial(
         "router_switched": switched,
         "poller_streak": streak,
         "error": trial.error,
+        "before_fault": early,
         "failure": run.failure,
         "path": path,
     }
@@ -600,32 +605,44 @@ def report_methods(
         f"router error ratio > 5%, interval {args.interval:g} s, failure_limit "
         f"{args.failure_limit}; sequential: alpha 0.01; trials end at a 30 s pause"
     )
-    print(f"{'method':<13} {'canary':<28} {'rolled back':>11} {'restore median':>15} "
+    print(f"{'method':<13} {'canary':<28} {'rolled back':>11} {'early':>5} {'restore median':>15} "
           f"{'max':>8} {'detect median':>14} {'load req/s':>10}  test's own part")  # fmt: skip
     target = None
     for method, fault, results, rate in table:
         restores = [r["restore"] for r in results if r["restore"] is not None]
         detects = [r["detect"] for r in results if r["detect"] is not None]
         back = sum(r["status"] == "rolled_back" for r in results)
+        early = sum(bool(r.get("before_fault")) for r in results)
         med = statistics.median(restores) if restores else None
         rows.append({"method": method, "fault": fault, "rolled_back": back,
-                     "trials": len(results), "restore_median_seconds": med,
+                     "trials": len(results), "rolled_back_before_fault": early,
+                     "restore_median_seconds": med,
                      "restore_max_seconds": max(restores) if restores else None,
                      "detect_median_seconds": statistics.median(detects) if detects else None,
                      "requests_per_second": rate, "results": results})  # fmt: skip
         if method == "sequential" and fault == "fails 20%":
-            target = (med, back == len(results))
+            target = (med, len(restores) == len(results))
         print(
-            f"{method:<13} {fault:<28} {back:>5} of {len(results):<3} "
+            f"{method:<13} {fault:<28} {back:>5} of {len(results):<3} {early:>5} "
             f"{_s(med):>15} {_s(max(restores) if restores else None):>8} "
             f"{_s(statistics.median(detects) if detects else None):>14} {rate:>10,.0f}  "
             + (_floor(fault, rate) if method == "sequential" else "")
         )
     ok = target is not None and target[0] is not None and target[0] < 0.1 and target[1]
-    print(f"  {'MEETS' if ok else 'MISSES'} the bar: sequential, 20% failing, median < 100 ms")
+    print(
+        f"  {'MEETS' if ok else 'MISSES'} the bar: sequential, 20% failing, median < 100 ms "
+        "(every trial measured)"
+    )
+    print(
+        "  restore: fault -> 100% on stable (the later of the router's logged table without "
+        "the canary and the poller's first of 40 v1 answers in a row), median over the trials "
+        "with a fault; early: trials the check rolled back BEFORE the fault (the healthy, "
+        "freshly started canary judged worse), not measured; detect: fault -> step.failed "
+        "journaled (after the restore: the pause puts traffic back first)"
+    )
     print(
         "where the time goes (ms after the fault, median over trials; 'PUT' is the rollback's "
-        "router write, '100% on stable' the first of 40 answers in a row from v1 the poller got):"
+        "router write, '100% on stable' the restore above):"
     )
     for method, fault, results, _ in table:
         paths = [r["path"] for r in results if r.get("path")]
