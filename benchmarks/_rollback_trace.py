@@ -157,7 +157,7 @@ def phases(
         "reading gap median ms": statistics.median(gaps) * 1000 if gaps else None,
         "reading gap max ms": max(gaps) * 1000 if gaps else None,
         "test cpu per reading ms": (
-            statistics.mean(d["cpu"] for _, d in before) * 1000 if before else None
+            statistics.median(d["cpu"] for _, d in before) * 1000 if before else None
         ),
         "canary requests to rejection": (
             float(before[-1][1]["canary_requests"] - _requests_at(readings, t0)) if before else None
