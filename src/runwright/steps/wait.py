@@ -116,7 +116,10 @@ def _restorer(ctx: StepContext, beside: str) -> Callable[[], Awaitable[None]] | 
     async def restore() -> None:
         ctx.note({RESTORED: {stable: 100, canary: 0}})
         try:
-            table = await apply_weights(ctx, {stable: 100, canary: 0})
+            # This run set the canary's weight on this router before the pause (and a sequential
+            # check reads it): no round trip to start it first; if it is gone after all, the
+            # rollback's own step starts it and puts the traffic back.
+            table = await apply_weights(ctx, {stable: 100, canary: 0}, ensure=False)
         except RunwrightError as exc:
             log.warning("could not put traffic back on %s at once: %s", stable, exc)
             ctx.output(f"could not put traffic back on {stable} at once ({exc}); the rollback will")
