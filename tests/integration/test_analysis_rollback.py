@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -201,10 +202,17 @@ def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evi
             assert bad.status == "rolled_back"
             assert versions_served(listen) == {"v1": 40}
             rows = rt.store.measurements(bad.id)
+            events = rt.store.events(bad.id)
     finally:
         asyncio.run(_teardown(rt.step_services(book, "local")))
         rt.close()
     assert took < 15  # the 20 s pause was cut short by the test's rejection
+    # Traffic went back on v1 from the pause itself, before the failure was journaled.
+    types = [e.type for e in events]
+    assert types.index("traffic.restored") < types.index("step.failed")
+    assert types.index("step.failed") < types.index("rollback.started")
+    restored = next(e for e in events if e.type == "traffic.restored")
+    assert restored.data["weights"] == {"v1": 100, "v2": 0}
     assert bad.failure is not None
     assert "the canary v2 fails more often than the stable v1" in bad.failure
     assert "requests; ratio" in bad.failure
@@ -215,6 +223,53 @@ def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evi
     report = run_cli("report", str(bad.id))
     assert report.returncode == 0, report.stderr
     assert "fails more often" in report.stdout
+
+
+@pytest.mark.slow
+def test_a_runwright_killed_as_a_pause_puts_traffic_back_rolls_back_on_resume(
+    state_dir: Path, free_port: Any
+) -> None:
+    listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    book_data = canary_runbook(listen, admin)
+    book_data["checks"] = {"errors": {"provider": "router", "method": "sequential", "alpha": 0.01}}
+    book_data["release"] = {**book_data["release"], "pause": "20s", "analysis": ["errors"]}
+    path = state_dir / "shop.yaml"
+    path.write_text(yaml.safe_dump(book_data, sort_keys=False))
+    settings = Settings(
+        state_dir=state_dir,
+        database_url=f"sqlite:///{state_dir / 'runwright.db'}",
+        user="alice",
+        environ={"PATH": os.environ.get("PATH", "")},
+    )
+    rt = Runtime.open(settings)
+    book = rt.load(path)
+    try:
+        with Load(listen):
+            good = asyncio.run(runs.deploy(rt, path, "local", "v1", runbook=book))
+            assert good.status == "succeeded", good.failure
+            # A child deploys v2 and dies at the note the pause writes before its router write.
+            pid = os.fork()
+            if pid == 0:
+                code = 70
+                try:
+                    child = Runtime.open(replace(settings, crash_at="noted:pause at 10%"))
+                    asyncio.run(
+                        runs.deploy(child, path, "local", "v2", overrides={"error_rate": "0.2"})
+                    )
+                finally:
+                    os._exit(code)
+            status = os.waitpid(pid, 0)[1]
+            assert os.WIFSIGNALED(status), "the crash point was never reached"
+            (run,) = [r for r in rt.store.runs() if r.version == "v2"]
+            assert rt.store.run(run.id).status == "running"
+            resumed = asyncio.run(runs.resume(rt, run.id))
+            assert resumed.status == "rolled_back"
+            assert versions_served(listen) == {"v1": 40}
+    finally:
+        asyncio.run(_teardown(rt.step_services(book, "local")))
+        rt.close()
+    assert resumed.failure is not None
+    assert "a check failed before runwright stopped" in resumed.failure
 
 
 # --- a real Prometheus -----------------------------------------------------------------------

@@ -242,3 +242,19 @@ async def test_a_counter_watch_is_told_of_a_request_as_it_is_counted(
         assert total == sum(c.requests for c in counters.values()) + 1
     finally:
         await watch.aclose()
+
+
+async def test_a_counter_watch_says_so_when_the_router_is_gone(
+    router: BuiltinRouter, backends: list[Running]
+) -> None:
+    await router.apply(table(backends, 50, 50))
+    watch = router.watch()
+    try:
+        generation, _ = await watch.next(-1, 0.0)
+        assert generation >= 0
+        await router.stop()
+        with pytest.raises(DriverError, match="counters at .* could not be read"):
+            await watch.next(generation, 0.2)
+    finally:
+        await watch.aclose()
+

@@ -77,6 +77,10 @@ class StepContext(Generic[S]):
     track: Callable[[int], None] = lambda pid: None
     """Steps that start a process group call this with its leader's pid, so the journal
     knows what to look for (and stop) if runwright dies while it runs."""
+    note: Callable[[Mapping[str, Any]], None] = lambda data: None
+    """A step about to act before it can journal (a canary pause putting traffic back the
+    moment a check fails) notes it on its row first; the step run again after a crash finds
+    it in ``step.data``."""
 
     @property
     def params(self) -> Mapping[str, Any]:

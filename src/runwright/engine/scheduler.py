@@ -489,6 +489,7 @@ class Scheduler(Generic[S]):
     def _context(self, d: _Drive[S], act: _Act, attempt: int, sink: _Output) -> StepContext[S]:
         """What the step sees: its spec and variables, the services, and journal callbacks."""
         info, row = act.info, act.row
+        noted: dict[str, Any] = {}
 
         def record(type_: str, data: Mapping[str, Any]) -> None:
             self._event(d, type_, step=row.name, data=data)
@@ -518,6 +519,16 @@ class Scheduler(Generic[S]):
             )
             self._crash(point)
 
+        def note(data: Mapping[str, Any]) -> None:
+            # Like ``track``: not waited to disk, as a killed runwright cannot lose it.
+            noted.update(data)
+            self.store.update_step(
+                info.id,
+                StepUpdate(row.section, row.idx, {"data": {**row.data, **noted}}),
+                durable=False,
+            )
+            self._crash(f"noted-undo:{row.name}" if act.undo else f"noted:{row.name}")
+
         def measured(rows: list[Mapping[str, Any]]) -> None:
             clean = [
                 {**d.redactor.obj(dict(r)), "step": row.name, "at": r.get("at") or self.clock.now()}
@@ -542,6 +553,7 @@ class Scheduler(Generic[S]):
             measured=measured,
             interactive=d.interactive,
             track=track,
+            note=note,
         )
 
     async def _attempt(self, d: _Drive[S], act: _Act, attempt: int) -> Outcome:

@@ -83,11 +83,12 @@ class Runbook(BaseModel):
         check_version(version, self.version_pattern, self.file)
 
 
-def _hint(key: str, vocabulary: set[str]) -> str:
+def _hint(key: str, vocabulary: Iterable[str]) -> str:
     """A spelling close to a known key; a key known elsewhere is out of place, not misspelt."""
-    if key in vocabulary:
+    words = list(vocabulary)
+    if key in words:
         return f"'{key}' is not a key at this level: check the indentation, or remove it"
-    close = difflib.get_close_matches(key, list(vocabulary), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, words, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else "remove it or check the spelling"
 
 

@@ -37,6 +37,10 @@ few samples pauses.
 A check with ``method: sequential`` (``provider: router``) is not measured on a timer: the
 canary's and the stable version's per-request counts are tested as the router counts them
 (``sequential_watch``), and the window ends the moment that test rejects.
+
+``restore`` (a canary pause passes it: all traffic back on the stable version) runs the moment
+a check fails, before the failure's rows and words are written: the rollback's first router
+write does not wait for the journal.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -394,8 +398,11 @@ class _Analysis:
         names: Sequence[str],
         duration: float,
         compare: str | None,
+        restore: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.ctx = ctx
+        self.restore = restore
+        self.restored = False
         self.names = list(names)
         self.duration = duration
         self.compare = compare
@@ -482,6 +489,7 @@ class _Analysis:
                 router=router,
                 clock=ctx.clock,
                 measured=ctx.measured,
+                on_reject=self._restore,
             )
         )
 
@@ -540,6 +548,13 @@ class _Analysis:
             await asyncio.gather(*tasks, return_exceptions=True)
         return self._conclude()
 
+    async def _restore(self) -> None:
+        """Put traffic back the moment a check fails (once), before anything is written."""
+        if self.restore is None or self.restored:
+            return
+        self.restored = True
+        await self.restore()
+
     async def _sequential(self, watch: SequentialWatch, end: float) -> Outcome | None:
         reason = await watch.run(end)
         if reason is None:
@@ -561,8 +576,10 @@ class _Analysis:
             due = [w for w in self.watches if w.due <= now + 1e-9]
             if due:
                 rows = await asyncio.gather(*(self._measure(w) for w in due))
-                ctx.measured([r for batch in rows for r in batch])
                 failed = self._failed()
+                if failed is not None:
+                    await self._restore()
+                ctx.measured([r for batch in rows for r in batch])
                 if failed is not None:
                     return failed
                 self._tell_paused()
@@ -747,6 +764,7 @@ async def run_analysis(
     duration: float,
     *,
     compare: str | None = None,
+    restore: Callable[[], Awaitable[None]] | None = None,
 ) -> Outcome:
     """Watch ``check_names`` for ``duration`` seconds on ``ctx.clock``; see the module docstring.
 
@@ -755,7 +773,7 @@ async def run_analysis(
     failed check, blocks awaiting a decision when a check ends paused, succeeds when every
     check met its condition. Refuses drafts and unknown names.
     """
-    analysis = _Analysis(ctx, check_names, duration, compare)
+    analysis = _Analysis(ctx, check_names, duration, compare, restore)
     try:
         try:
             await analysis.setup()

@@ -3,7 +3,9 @@
 ``engine/sequential.py`` holds the test; this runs it for one window. It follows the router's
 counters (told of every counted request by the builtin router, else read every ``poll``), feeds
 each change of the canary's and the stable version's counts to the test, and returns the moment
-the test rejects, so the rollback starts then. Every evaluation is stored like a measurement,
+the test rejects, so the rollback starts then: ``on_reject`` (a canary pause puts all traffic
+back on the stable version) runs before anything is written, the verdict's words and rows
+after. Every evaluation is stored like a measurement,
 on change, up to ``max_rows`` per window; past that one row a second, and always the deciding
 one. A window where the stable version takes no traffic (a bake: ``compare: none``) has
 nothing to compare with and does not run this check.
@@ -12,7 +14,7 @@ nothing to compare with and does not run this check.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +58,10 @@ class SequentialWatch:
         router: Router,
         clock: Clock,
         measured: Callable[[list[Mapping[str, Any]]], None],
+        on_reject: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.spec, self.sides, self.split = spec, sides, max(1, split)
+        self.on_reject = on_reject
         self.alpha = spec.alpha / self.split
         self.router, self.clock, self.measured = router, clock, measured
         self.test = MixtureSPRT(self.alpha, spec.min_ratio)
@@ -100,6 +104,10 @@ class SequentialWatch:
                     continue
                 self.errors_in_a_row = 0
                 if self._judge(counters):
+                    if self.on_reject is not None:
+                        await self.on_reject()
+                    self._fail(Verdict.FAILED, self._words(rejected=True))
+                    self._row(force=True)
                     return self.reason
         except DriverError as exc:
             return self._fail(Verdict.ERROR, f"the router's counters could not be read: {exc}")
@@ -150,8 +158,7 @@ class SequentialWatch:
         judged = self.test.observe(canary, baseline)
         self.evaluations += 1
         if judged and self.test.rejected:
-            self._fail(Verdict.FAILED, self._words(rejected=True))
-            self._row(force=True)
+            self.verdict = Verdict.FAILED
             return True
         self._row(force=False)
         return False

@@ -43,9 +43,15 @@ def last_applied(ctx: StepContext) -> dict[str, int]:
 
 
 async def apply_weights(
-    ctx: StepContext, changes: Mapping[str, int], remove: frozenset[str] = frozenset()
+    ctx: StepContext,
+    changes: Mapping[str, int],
+    remove: frozenset[str] = frozenset(),
+    *,
+    ensure: bool = True,
 ) -> dict[str, int]:
-    """Apply ``changes`` over the last applied weights; return the full table applied."""
+    """Apply ``changes`` over the last applied weights; return the full table applied.
+    ``ensure=False`` skips starting (or identifying) the router first: for a router this
+    step has just been reading, where the write should not wait for a round trip."""
     from runwright.drivers.base import Instance
     from runwright.routers.base import Backend
 
@@ -76,7 +82,8 @@ async def apply_weights(
         Backend(name=v, host=running[v].host, port=running[v].port, weight=w)
         for v, w in sorted(table.items())
     ]
-    await router.ensure_started()
+    if ensure:
+        await router.ensure_started()
     await router.apply(backends)
     path = _record_path(ctx)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -148,6 +148,21 @@ async def test_a_failing_measurement_is_stored_as_breached_and_failed() -> None:
     assert row["value"] == 0.9
 
 
+async def test_the_restore_runs_at_the_deciding_breach_before_its_row_is_written() -> None:
+    h = Harness(
+        {"error-rate": check(failure_limit=1, interval="1s")}, {ERRORS: [0.0, 0.5, 0.0, 0.5]}
+    )
+    seen: list[tuple[float, int]] = []
+
+    async def restore() -> None:
+        seen.append((h.clock.monotonic(), len(h.rows)))
+
+    outcome = await h.run(["error-rate"], 60, restore=restore)
+    assert outcome.status == "failed"
+    assert seen == [(pytest.approx(3), 3)]  # the readings at 0, 1 and 2 s, not the deciding one
+    assert h.rows[-1]["verdict"] == "failed"
+
+
 async def test_no_data_pauses_for_a_person_and_keeps_measuring_to_the_end() -> None:
     h = Harness({"error-rate": check()}, {ERRORS: [None, 0.0]})
     outcome = await h.run(["error-rate"], 30)

@@ -278,3 +278,35 @@ class LatencyRouter:
                                    latency_buckets=buckets)  # fmt: skip
 
         return {"v1": side("v1", v1, 0.9), "v2": side("v2", v2, 0.5)}
+
+
+async def test_the_restore_runs_at_the_rejection_before_its_verdict_is_written() -> None:
+    clock = FakeClock()
+    router = StreamRouter(clock, rate=200, share=0.2, canary=0.2, stable=0.001, seed=1)
+    h = harness(router, {"errors": SEQUENTIAL})
+    seen: list[tuple[float, list[str]]] = []
+
+    async def restore() -> None:
+        seen.append((clock.monotonic(), [r["verdict"] for r in h.rows_of("errors")]))
+
+    outcome = await h.run(["errors"], 60, restore=restore)
+    assert outcome.status == "failed"
+    assert len(seen) == 1
+    at, verdicts_then = seen[0]
+    assert at == clock.monotonic()  # at the deciding reading, not a wake-up later
+    assert "failed" not in verdicts_then
+    assert h.rows_of("errors")[-1]["verdict"] == "failed"
+
+
+async def test_a_good_canary_is_never_restored() -> None:
+    clock = FakeClock()
+    router = StreamRouter(clock, rate=500, share=0.2, canary=0.01, stable=0.01, seed=2)
+    h = harness(router, {"errors": SEQUENTIAL})
+    calls: list[float] = []
+
+    async def restore() -> None:
+        calls.append(clock.monotonic())
+
+    outcome = await h.run(["errors"], 30, restore=restore)
+    assert outcome.status == "succeeded"
+    assert calls == []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from tests.unit.steps.conftest import App, Harness
 
 from runwright.steps.base import PlanContext
-from runwright.steps.wait import KIND, WaitParams
+from runwright.steps.wait import KIND, RESTORED, WaitParams
 
 
 async def test_a_five_minute_wait_takes_no_real_time(harness: Harness) -> None:
@@ -71,3 +72,22 @@ def test_a_ten_minute_wait_under_a_one_minute_timeout_times_out_after_one_minute
     assert step.started_at is not None
     assert step.finished_at is not None
     assert (step.finished_at - step.started_at).total_seconds() == 60.0
+
+
+async def test_a_pause_run_again_after_it_put_traffic_back_fails_at_once(
+    harness: Harness,
+) -> None:
+    ctx = harness.context(
+        "wait",
+        {"duration": "5m", "analysis": ["errors"], "beside": "{{ previous_version }}"},
+        variables={"version": "v2", "previous_version": "v1"},
+    )
+    ctx = dataclasses.replace(
+        ctx, step=dataclasses.replace(ctx.step, data={RESTORED: {"v1": 100, "v2": 0}})
+    )
+    outcome = await KIND.execute(ctx)
+    assert outcome.status == "failed"
+    assert not outcome.retryable
+    assert "a check failed before runwright stopped" in outcome.summary
+    assert "v1 100%, v2 0%" in outcome.summary
+    assert harness.clock.monotonic() == 0.0
