@@ -57,6 +57,10 @@ _GRID = np.arange(-4 * _STEPS_PER_DECADE, 5 * _STEPS_PER_DECADE + 1) / _STEPS_PE
 ALTERNATIVE_DECADES = 4
 _CHUNK = 4096
 DEFAULT_EFFECTS = (0.2, 0.05, 0.01)
+LATENCY_WARMUP = 100
+"""A fresh canary's first requests are slower for reasons that pass (new connections from
+the router, cold code paths): a latency check leaves its first 100 requests unjudged unless
+it says ``warmup``. A failure check judges from the first request: errors do not warm up."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class SequentialSpec:
     effects: tuple[float, ...] = DEFAULT_EFFECTS
     poll_seconds: float = 0.02
     max_rows: int = 500
+    warmup: int = 0
 
     def __post_init__(self) -> None:
         problem = None
@@ -90,6 +95,8 @@ class SequentialSpec:
             problem = "poll must be more than 0s"
         elif self.max_rows < 2:
             problem = "max_rows must be at least 2"
+        elif self.warmup < 0:
+            problem = "warmup cannot be negative"
         if problem:
             raise InputError(f"check {self.name!r}: {problem}")
 
@@ -103,7 +110,7 @@ class SequentialSpec:
 
 _KEYS = {
     "provider", "method", "alpha", "min_effect", "latency", "effects", "poll", "max_rows",
-    "draft", "line", "compare", "description",
+    "warmup", "draft", "line", "compare", "description",
 }  # fmt: skip
 _RATIO = re.compile(r"^\s*ratio\s*>=?\s*([0-9]*\.?[0-9]+)\s*$")
 
@@ -123,21 +130,27 @@ def parse_sequential(name: str, check: AnyCheck) -> SequentialSpec:
     if unknown:
         raise InputError(
             f"check {name!r}: {unknown[0]!r} does not apply to method: sequential",
-            hint="a sequential check takes alpha, min_effect, latency, effects, poll, max_rows; "
+            hint="a sequential check takes alpha, min_effect, latency, effects, poll, max_rows, "
+            "warmup; "
             "it reads the router's counts itself (no query, no fail_if)",
         )
     try:
         effects = tuple(_rate(e) for e in (check.effects or DEFAULT_EFFECTS))
     except ValueError as exc:
         raise InputError(f"check {name!r}: {exc}") from None
+    quantile = _quantile(name, check.latency)
+    warmup = check.warmup
+    if warmup is None:
+        warmup = LATENCY_WARMUP if quantile is not None else 0
     return SequentialSpec(
         name=name,
         alpha=0.01 if check.alpha is None else check.alpha,
         min_ratio=_min_ratio(name, check.min_effect),
-        quantile=_quantile(name, check.latency),
+        quantile=quantile,
         effects=effects,
         poll_seconds=check.poll or 0.02,
         max_rows=500 if check.max_rows is None else check.max_rows,
+        warmup=warmup,
     )
 
 

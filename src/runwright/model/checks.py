@@ -91,7 +91,7 @@ class Rules(_Base):
     timeout: OptionalDuration = Field(None, description="Per measurement (default: interval)")
 
     @field_validator("failure_limit", "consecutive_error_limit", "min_samples", "max_rows",
-                     mode="before", check_fields=False)  # fmt: skip
+                     "warmup", mode="before", check_fields=False)  # fmt: skip
     @classmethod
     def _whole(cls, value: object, info: ValidationInfo) -> object:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -211,6 +211,12 @@ class RouterCheck(_Check):
     effects: list[str | float] | None = Field(None, description="Sequential: planned rates")
     poll: OptionalDuration = Field(None, description="Sequential: how often counts are read")
     max_rows: int | None = Field(None, description="Sequential: measurements stored at most")
+    warmup: int | None = Field(
+        None,
+        ge=0,
+        description="Sequential: the canary's first requests not judged (default 100 for "
+        "latency, 0 for failures)",
+    )
 
 
 class CloudWatchCheck(_Check):

@@ -76,6 +76,7 @@ class SequentialWatch:
         self.last_flush = clock.monotonic()
         self.errors_in_a_row = 0
         self.seen = (0, 0)
+        self.warming = 0
 
     @property
     def query(self) -> str:
@@ -154,6 +155,9 @@ class SequentialWatch:
         canary, baseline = self._counts(counters)
         if canary == (0, 0) and baseline == (0, 0):
             return False
+        if self.warming < self.spec.warmup:
+            self.warming += canary[0]  # both sides' counts until then are left out
+            return False
         self.seen = (self.seen[0] + canary[0], self.seen[1] + baseline[0])
         judged = self.test.observe(canary, baseline)
         self.evaluations += 1
@@ -180,8 +184,10 @@ class SequentialWatch:
             if rejected
             else f"no evidence that the canary {s.canary} is worse than {s.baseline}"
         )
+        warm = f" after the canary's first {self.spec.warmup}" if self.spec.warmup else ""
         return (
-            f"{head} in {what}: {sides}, {t.canary_requests + t.baseline_requests} requests; "
+            f"{head} in {what}: {sides}, {t.canary_requests + t.baseline_requests} requests"
+            f"{warm}; "
             f"{estimate}; {evidence} (alpha {self.alpha:g}{split}; sequential test)"
         )
 
@@ -279,7 +285,9 @@ def plan_sequential(
         f"check {name}: sequential test of the canary against the stable version on "
         f"{spec.what}, evaluated as the router counts them (mixture SPRT, alpha {alpha:g}"
         f"{split_text}{null}); rollback starts the moment it rejects"
-    ]
+        + (f"; the canary's first {spec.warmup} requests are a warm-up, not judged"
+           if spec.warmup else "")
+    ]  # fmt: skip
     traffic = traffic or Traffic(None)
     share_text = f"{share:.0%}" if share else f"{ASSUMED_SHARE:.0%} (assumed)"
     share = share or ASSUMED_SHARE
@@ -321,7 +329,7 @@ def _expect(
     )  # fmt: skip
     if found.canary_requests is None:
         return "more than 200,000 canary requests"
-    n = found.canary_requests
+    n = found.canary_requests + spec.warmup
     if not rate:
         return f"about {n:,.0f} canary requests (time unknown: unknown traffic)"
     seconds = n / (rate * share)

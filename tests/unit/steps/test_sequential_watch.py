@@ -310,3 +310,52 @@ async def test_a_good_canary_is_never_restored() -> None:
     outcome = await h.run(["errors"], 30, restore=restore)
     assert outcome.status == "succeeded"
     assert calls == []
+
+
+class ColdCanaryRouter(LatencyRouter):
+    """v2 is as fast as v1 but for its first 60 requests, which all take 10 ms (new
+    connections, cold code): 50 requests a second, v2 a fifth of them."""
+
+    async def counters(self) -> dict[str, BackendCounters]:
+        n = int(self.clock.monotonic() * 50) + 100
+        v1, v2 = n * 4 // 5 + 100, n // 5
+        cold = min(v2, 60)
+        warm = v2 - cold
+
+        def buckets(fast: int, slow: int) -> tuple[tuple[float, int], ...]:
+            return ((0.001, fast // 2), (0.005, fast), (0.01, fast + slow))
+
+        v1_fast = v1 * 9 // 10
+        return {
+            "v1": BackendCounters("v1", requests=v1, latency_count=v1,
+                                  latency_buckets=buckets(v1_fast, v1 - v1_fast)),
+            "v2": BackendCounters("v2", requests=v2, latency_count=v2,
+                                  latency_buckets=buckets(warm * 9 // 10, cold + warm
+                                                          - warm * 9 // 10)),
+        }  # fmt: skip
+
+
+async def test_a_latency_check_leaves_a_fresh_canarys_first_requests_out() -> None:
+    """Without the warm-up the cold start alone rolls a healthy canary back; with the default
+    one the window passes and its verdict says what was left out."""
+    slow = {**SEQUENTIAL, "latency": {"quantile": "p90"}}
+    cold = harness(ColdCanaryRouter(FakeClock()), {"slow": {**slow, "warmup": 0}})
+    outcome = await cold.run(["slow"], 120)
+    assert outcome.status == "failed", outcome.summary
+    warmed = harness(ColdCanaryRouter(FakeClock()), {"slow": slow})
+    outcome = await warmed.run(["slow"], 120)
+    assert outcome.status == "succeeded", outcome.summary
+    assert "after the canary's first 100" in outcome.summary
+
+
+async def test_a_failure_check_judges_from_the_first_request() -> None:
+    """Errors do not warm up: no warm-up unless the check asks for one."""
+    clock = FakeClock()
+    router = StreamRouter(clock, rate=200, share=0.2, canary=0.2, stable=0.001, seed=1)
+    h = harness(router, {"errors": SEQUENTIAL})
+    outcome = await h.run(["errors"], 60)
+    assert outcome.status == "failed"
+    assert "after the canary's first" not in outcome.summary
+    lines, _ = plan_lines(["slow"], {"slow": check_from("slow", {**SEQUENTIAL, "latency": {
+        "quantile": "p90"}})}, traffic=Traffic(100.0))  # fmt: skip
+    assert any("first 100 requests are a warm-up, not judged" in line for line in lines)
