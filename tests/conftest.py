@@ -121,6 +121,13 @@ def pg_cluster() -> Iterator[postgres.Cluster]:
         yield cluster
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run first (otherwise in collection order): under xdist
+    (``scripts/test`` runs two workers) a long test started last would finish the run alone
+    while the other worker idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """In CI (``CI=true``) a skipped test fails: there, scripts/setup has installed every

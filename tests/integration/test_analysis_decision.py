@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from tests.conftest import RunCli
 
@@ -43,6 +44,7 @@ RUNBOOK = {
 }
 
 
+@pytest.mark.slow
 def test_no_data_pauses_for_a_decision_then_abort_rolls_back(
     run_cli: RunCli, tmp_path: Path
 ) -> None:

@@ -357,6 +357,7 @@ def demos() -> Iterator[tuple[Demo, Demo]]:
 
 
 @pytest.mark.prometheus
+@pytest.mark.slow
 def test_a_sustained_breach_rule_on_prometheus_fails_the_bad_release_and_passes_the_good(
     demos: tuple[Demo, Demo],
 ) -> None:

@@ -15,12 +15,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from tests.conftest import ROOT, RunCli
 
 BOOK = str(ROOT / "tests" / "fixtures" / "runbooks" / "approvals.yaml")
 EXPIRES = 8.0
 
 
+@pytest.mark.slow
 def test_two_people_other_than_the_initiator_must_approve(run_cli: RunCli, tmp_path: Path) -> None:
     started = run_cli(
         "deploy", BOOK, "-e", "production", "--version", "v1", "--var", f"dir={tmp_path}"
@@ -64,6 +66,7 @@ def test_two_people_other_than_the_initiator_must_approve(run_cli: RunCli, tmp_p
     assert [e["actor"] for e in refused] == ["alice", "bob"]
 
 
+@pytest.mark.slow
 def test_an_expired_approval_does_not_count(run_cli: RunCli, tmp_path: Path) -> None:
     started = run_cli(
         "deploy", BOOK, "-e", "hurried", "--version", "v1", "--var", f"dir={tmp_path}"
@@ -87,6 +90,7 @@ def test_an_expired_approval_does_not_count(run_cli: RunCli, tmp_path: Path) -> 
     assert "2 of 2" in renewed.stdout
 
 
+@pytest.mark.slow
 def test_a_declared_name_cannot_impersonate_an_approver(run_cli: RunCli, tmp_path: Path) -> None:
     started = run_cli(
         "deploy", BOOK, "-e", "guarded", "--version", "v1", "--var", f"dir={tmp_path}"

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from tests.conftest import ROOT, RunCli
 
+# Under xdist one worker runs the whole module: the run it audits is deployed once per module.
+pytestmark = pytest.mark.xdist_group("audit")
+
 BOOK = str(ROOT / "tests" / "fixtures" / "runbooks" / "simple.yaml")
 DB = "runwright.db"
 KEY = "audit.key"

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import RunCli
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:

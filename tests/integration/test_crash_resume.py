@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import ROOT, RunCli, cli_command, cli_environ
 
+pytestmark = pytest.mark.slow
+
 CRASH = str(ROOT / "tests" / "fixtures" / "runbooks" / "crash.yaml")
 STEPS = ("one", "two", "three", "four")
 MARKER_TIMEOUT = 30.0

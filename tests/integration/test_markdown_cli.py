@@ -178,6 +178,7 @@ def test_lint_of_an_invalid_file_exits_2(runner: CliRunner, tmp_path: Path) -> N
     assert "did you mean 'run'" in result.stderr
 
 
+@pytest.mark.slow
 def test_markdown_runbook_deploys_end_to_end(cli_env: dict[str, str], site: Path) -> None:
     port = free_port()
     args = ["--var", f"port={port}", "--var", f"site={site}"]
@@ -197,6 +198,7 @@ def test_markdown_runbook_deploys_end_to_end(cli_env: dict[str, str], site: Path
     assert gate["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_markdown_plan_equals_the_plan_of_its_yaml_import(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -18,6 +18,9 @@ from runwright.databases.migrations import (
 from runwright.engine.clock import FakeClock
 from runwright.errors import DriverError
 
+# Under xdist one worker runs the whole module: its PostgreSQL cluster is made once.
+pytestmark = pytest.mark.xdist_group("migrations")
+
 PROJECT = Path(__file__).resolve().parent.parent / "fixtures" / "alembic_project"
 INI = PROJECT / "alembic.ini"
 

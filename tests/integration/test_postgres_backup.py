@@ -19,6 +19,7 @@ from runwright.errors import DriverError
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not available(), reason="needs PostgreSQL binaries (initdb, pg_ctl)"),
+    pytest.mark.xdist_group("postgres_backup"),  # one worker: one PostgreSQL cluster
 ]
 
 SCHEMA = """

@@ -17,6 +17,7 @@ from runwright.providers.prometheus import PrometheusProvider, PrometheusSetting
 pytestmark = [
     pytest.mark.prometheus,
     pytest.mark.skipif(not available(), reason="needs the prometheus binary (Debian: prometheus)"),
+    pytest.mark.xdist_group("prometheus_provider"),  # one worker: one Prometheus
 ]
 
 

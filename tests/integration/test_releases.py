@@ -25,6 +25,8 @@ import pytest
 from tests.conftest import ROOT
 from tests.support.releases import ROUTERS, Lab, open_lab
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def lab_for(state_dir: Path, free_port: Callable[[], int]) -> Iterator[Callable[..., Lab]]:

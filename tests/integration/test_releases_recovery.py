@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from tests.support.releases import ROUTERS, Lab, open_lab
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def lab_for(state_dir: Path, free_port: Callable[[], int]) -> Iterator[Callable[..., Lab]]:

@@ -17,6 +17,9 @@ from runwright.app.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+# Under xdist one worker runs the whole module: the run it reports on is made once.
+pytestmark = pytest.mark.xdist_group("report_html")
+
 RUNBOOK = """---
 name: signoff-demo
 environments: {staging: {identity: self_declared}}
@@ -59,8 +62,10 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.fixture
-def finished_run(tmp_path: Path) -> tuple[Path, str]:
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One run (deploy, attest by a second person, resume) whose report both tests read."""
+    tmp_path = tmp_path_factory.mktemp("signoff")
     book = tmp_path / "signoff.md"
     book.write_text(RUNBOOK)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNWRIGHT_")}

@@ -24,7 +24,8 @@ from tests.support.web import WebServer, web_server
 from runwright.engine.accounts import Accounts
 from runwright.engine.store import Store
 
-pytestmark = pytest.mark.slow
+# Under xdist one worker runs the whole module: its server is started once per module.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("web_api")]
 
 BOOK = """\
 name: shop

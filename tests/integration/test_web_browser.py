@@ -27,7 +27,8 @@ from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
 from runwright.drivers.local import free_port
 
-pytestmark = pytest.mark.slow
+# Under xdist one worker runs the whole module: its server and Chromium start once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("web_browser")]
 WAIT = 60.0
 XSS = "<script>alert(1)</script>"
 

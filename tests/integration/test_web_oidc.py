@@ -22,6 +22,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.support.web import WebServer, web_server
 
+# Under xdist one worker runs the whole module: its issuer and server are started once per module.
+pytestmark = pytest.mark.xdist_group("web_oidc")
+
 CLIENT = "runwright-dashboard"
 
 

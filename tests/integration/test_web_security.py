@@ -13,6 +13,9 @@ import httpx
 import pytest
 from tests.support.web import WebServer, web_server
 
+# Under xdist one worker runs the whole module: its server is started once per module.
+pytestmark = pytest.mark.xdist_group("web_security")
+
 SECRET = "planted-s3cret-7f1e"
 BOOK = """\
 name: hostile

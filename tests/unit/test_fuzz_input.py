@@ -26,6 +26,9 @@ from runwright.cli.main import cli
 from runwright.errors import InputError
 from runwright.model.templating import outside, render
 
+# Under xdist one worker runs the whole module: its state directory is shared by the module.
+pytestmark = pytest.mark.xdist_group("fuzz_input")
+
 ROOT = Path(__file__).resolve().parents[2]
 YAML_BASES = [
     ROOT / "examples" / "hello-http.yaml",
