@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import gammaln, logsumexp
 
 from runwright.errors import InputError
 from runwright.model.checks import AnyCheck, Latency, RouterCheck
@@ -287,6 +286,8 @@ class MixtureSPRT:
         fails the check (alternatives above) and its mirror (alternatives below). The interval
         holds the true ratio at all times with probability at least ``1 - 2 alpha``, and its
         low end is above the null ratio exactly when the check rejected."""
+        from scipy.special import logsumexp
+
         ll = self.loglik
         psi = np.exp(self.log_psi)
         span = ALTERNATIVE_DECADES * _STEPS_PER_DECADE
@@ -312,6 +313,8 @@ def _log_fnch(
     x: int, m1: int, m2: int, t: int, log_psi: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """log P(x) under Fisher's noncentral hypergeometric, for every ``psi`` of the grid."""
+    from scipy.special import logsumexp
+
     lo, hi = max(0, t - m2), min(t, m1)
     if t == 1:
         # One failure: it is the canary's with probability psi m1 / (psi m1 + m2).
@@ -329,6 +332,8 @@ def _log_fnch(
 
 
 def _lcomb(n: int, k: Any) -> Any:
+    from scipy.special import gammaln  # imported when first judged: every CLI start is faster
+
     return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
 
 
