@@ -310,8 +310,14 @@ class Upstream(asyncio.Protocol):
             return
         self.client = None
         self.target.in_flight -= 1
-        if not self.got and (self.reused or client.method in IDEMPOTENT):
-            client.retry(None if self.reused else self.target)
+        if not self.got and self.reused:
+            # A kept connection died before answering: the backend closed it, or died. Its
+            # other idle connections are as suspect, so the retry (on any backend) opens a
+            # fresh one, which a dead backend refuses at once, instead of trying them in turn.
+            self.target.drop_idle()
+            client.retry(None)
+        elif not self.got and client.method in IDEMPOTENT:
+            client.retry(self.target)
         else:
             self.target.failures += 1
             self.proxy.counted()
