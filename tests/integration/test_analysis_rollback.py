@@ -119,6 +119,24 @@ def canary_runbook(listen: str, admin: str) -> dict[str, Any]:
     }
 
 
+def sequential_canary(state_dir: Path, free_port: Any) -> tuple[str, Path, Settings]:
+    """The canary runbook with a 20 s pause under a sequential check of the router's counts:
+    its listen address, its file and the settings of a store in ``state_dir``."""
+    listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    book_data = canary_runbook(listen, admin)
+    book_data["checks"] = {"errors": {"provider": "router", "method": "sequential", "alpha": 0.01}}
+    book_data["release"] = {**book_data["release"], "pause": "20s", "analysis": ["errors"]}
+    path = state_dir / "shop.yaml"
+    path.write_text(yaml.safe_dump(book_data, sort_keys=False))
+    settings = Settings(
+        state_dir=state_dir,
+        database_url=f"sqlite:///{state_dir / 'runwright.db'}",
+        user="alice",
+        environ={"PATH": os.environ.get("PATH", "")},
+    )
+    return listen, path, settings
+
+
 async def _teardown(services: StepServices) -> None:
     driver, router, spec = services.release()
     for inst in await driver.instances(spec.name):
@@ -176,18 +194,7 @@ def test_a_canary_failing_its_scraped_error_rate_is_rolled_back_and_the_report_s
 def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evidence(
     state_dir: Path, run_cli: RunCli, free_port: Any
 ) -> None:
-    listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    book_data = canary_runbook(listen, admin)
-    book_data["checks"] = {"errors": {"provider": "router", "method": "sequential", "alpha": 0.01}}
-    book_data["release"] = {**book_data["release"], "pause": "20s", "analysis": ["errors"]}
-    path = state_dir / "shop.yaml"
-    path.write_text(yaml.safe_dump(book_data, sort_keys=False))
-    settings = Settings(
-        state_dir=state_dir,
-        database_url=f"sqlite:///{state_dir / 'runwright.db'}",
-        user="alice",
-        environ={"PATH": os.environ.get("PATH", "")},
-    )
+    listen, path, settings = sequential_canary(state_dir, free_port)
     rt = Runtime.open(settings)
     book = rt.load(path)
     try:
@@ -229,18 +236,7 @@ def test_a_canary_failing_a_sequential_check_is_rolled_back_at_once_with_the_evi
 def test_a_runwright_killed_as_a_pause_puts_traffic_back_rolls_back_on_resume(
     state_dir: Path, free_port: Any
 ) -> None:
-    listen, admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    book_data = canary_runbook(listen, admin)
-    book_data["checks"] = {"errors": {"provider": "router", "method": "sequential", "alpha": 0.01}}
-    book_data["release"] = {**book_data["release"], "pause": "20s", "analysis": ["errors"]}
-    path = state_dir / "shop.yaml"
-    path.write_text(yaml.safe_dump(book_data, sort_keys=False))
-    settings = Settings(
-        state_dir=state_dir,
-        database_url=f"sqlite:///{state_dir / 'runwright.db'}",
-        user="alice",
-        environ={"PATH": os.environ.get("PATH", "")},
-    )
+    listen, path, settings = sequential_canary(state_dir, free_port)
     rt = Runtime.open(settings)
     book = rt.load(path)
     try:
