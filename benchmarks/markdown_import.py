@@ -94,8 +94,9 @@ def main() -> None:
         )
     ratio, floor_ratio = rows[1][2] / rows[0][2], rows[1][3] / rows[0][3]
     verdict = "grows as markdown-it does" if ratio <= 1.25 * floor_ratio else "SUPERLINEAR"
-    print(f"4x the sections: {ratio:.2f}x the time (markdown-it alone: {floor_ratio:.2f}x): "
-          f"{verdict}")
+    print(
+        f"4x the sections: {ratio:.2f}x the time (markdown-it alone: {floor_ratio:.2f}x): {verdict}"
+    )
 
 
 if __name__ == "__main__":

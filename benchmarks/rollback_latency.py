@@ -478,9 +478,10 @@ def one_trial(
 def _path_line(path: dict[str, float | None]) -> str:
     keys = ("first failure read", "rejected", "step.failed journaled",
             "first rollback PUT sent", "last rollback PUT answered", "100% on stable")  # fmt: skip
-    return ", ".join(
-        f"{k} {path[k]:.0f}" if path.get(k) is not None else f"{k} n/a" for k in keys
-    ) + " (ms after the fault)"
+    return (
+        ", ".join(f"{k} {path[k]:.0f}" if path.get(k) is not None else f"{k} n/a" for k in keys)
+        + " (ms after the fault)"
+    )
 
 
 def stable_p90_ms(poller: Poller, seconds: float = 2.0) -> float:

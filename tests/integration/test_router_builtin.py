@@ -257,4 +257,3 @@ async def test_a_counter_watch_says_so_when_the_router_is_gone(
             await watch.next(generation, 0.2)
     finally:
         await watch.aclose()
-

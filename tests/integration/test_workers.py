@@ -60,9 +60,7 @@ def running(fleet: Fleet, run_id: int, step: str | None = None) -> bool:
     """Whether a step of the run (``step``, or any) has started its process group: the
     driver keeps the group on the step's row (not as an event) once it runs."""
     rows = query(fleet.url, "SELECT name, data FROM steps WHERE run_id = %s", run_id)
-    return any(
-        (step is None or name == step) and '"process"' in str(data) for name, data in rows
-    )
+    return any((step is None or name == step) and '"process"' in str(data) for name, data in rows)
 
 
 def status(fleet: Fleet, run_id: int) -> str:

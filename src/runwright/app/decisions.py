@@ -259,9 +259,7 @@ def _driven_elsewhere(rt: Runtime, run: RunRow) -> bool:
     )
 
 
-async def abort(
-    rt: Runtime, run_id: int, reason: str, identity: Identity | None = None
-) -> Acted:
+async def abort(rt: Runtime, run_id: int, reason: str, identity: Identity | None = None) -> Acted:
     """Ask for the run to roll back, and drive the rollback when no process is driving it.
     While the rollback waits for a person: exit 3 and what it waits for."""
     run = rt.store.run(run_id)

@@ -94,9 +94,7 @@ def analysis_of(spec: Mapping[str, Any]) -> list[str]:
     return [str(n) for n in names] if isinstance(names, list) else []
 
 
-def _new(
-    section: str, idx: int, phase: str, step: Step, checks: Mapping[str, AnyCheck]
-) -> NewStep:
+def _new(section: str, idx: int, phase: str, step: Step, checks: Mapping[str, AnyCheck]) -> NewStep:
     spec = with_self_undo(step.model_dump(mode="json"))
     names = analysis_of(spec)
     if names:

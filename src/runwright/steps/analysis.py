@@ -299,6 +299,7 @@ def _needs_priming(provider: str, query: str) -> bool:
 
     return needs_previous(parse_query(query))
 
+
 # --- what plan shows -------------------------------------------------------------------------
 
 
