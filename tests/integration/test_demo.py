@@ -50,15 +50,20 @@ def test_the_demo_shows_four_releases_two_rollbacks_and_no_failed_user_request(
     ):
         assert line in out
     assert "smoke: home page answers" in out
-    assert re.search(r"why: step 'pause at 20%' failed: error-rate was [0-9.]+", out)
+    assert re.search(
+        r"why: step 'pause at 20%' failed: errors: the canary v4 fails more often than the "
+        r"stable v2 in failed requests",
+        out,
+    )
     failed = re.search(r"failed user requests: (\d+), besides the (\d+) failed on purpose", out)
     assert failed is not None
     assert failed.group(1) == "0"
     assert int(failed.group(2)) > 0
     restored = re.search(r"time from fault to traffic restored: ([0-9.]+)s", out)
     assert restored is not None
-    # interval 1 s x (failure_limit 2 + 1) is the worst case to the start of rollback.
-    assert float(restored.group(1)) < 3 + 2
+    # The sequential check rejects within tens of requests at the demo's load, and the pause
+    # puts traffic back at once; the error-rate rule beside it could not fire before 2 s.
+    assert float(restored.group(1)) < 1.0
     requests = re.search(r"user requests through the router: (\d+) \(([^)]*)\)", out)
     assert requests is not None
     assert int(requests.group(1)) > 1000
@@ -70,7 +75,7 @@ def test_the_demo_shows_four_releases_two_rollbacks_and_no_failed_user_request(
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert report.returncode == 0, report.stderr
-    assert "error-rate" in report.stdout
-    assert "fail_if > 0.05" in report.stdout
+    assert "sequential: v4 vs v2" in report.stdout
+    assert "fails more often" in report.stdout
     assert "ROLLED BACK" in report.stdout
     assert marked(mark) == set(), "the demo left processes running"

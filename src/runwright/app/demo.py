@@ -73,10 +73,13 @@ def demo_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
 
 
 def canary_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
-    """The same service released as a canary watched by the router's error ratio."""
+    """The same service released as a canary, its failed requests tested against the stable
+    version's as the router counts them (``method: sequential``: rolled back the moment the
+    evidence is there), under an absolute limit on its error ratio besides."""
     book = demo_runbook(router, listen, admin)
     book["description"] = f"The runwright demo service, released as a canary behind {router}."
     book["checks"] = {
+        "errors": {"provider": "router", "method": "sequential", "alpha": 0.01},
         "error-rate": {
             "provider": "router",
             "query": ERROR_RATIO,
@@ -84,13 +87,13 @@ def canary_runbook(router: str, listen: str, admin: str) -> dict[str, Any]:
             "interval": "1s",
             "failure_limit": 2,
             "no_data": "ignore",
-        }
+        },
     }
     book["release"] = {
         "strategy": "canary",
         "weights": [20, 50, 100],
         "pause": "15s",
-        "analysis": ["error-rate"],
+        "analysis": ["errors", "error-rate"],
         "smoke": [book["release"]["smoke"][1]],
         "bake": "2s",
         "keep_previous": "1s",
