@@ -12,11 +12,9 @@ notification lost while reconnecting. SQLite has no notifications: followers pol
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -24,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from runwright.engine import tables as t
-from runwright.engine.store import EventRow, StoreError
+from runwright.engine.store import EventRow, StoreError, event_row
 
 log = logging.getLogger(__name__)
 
@@ -32,30 +30,6 @@ CHANNEL = "runwright_events"
 GAP_GRACE = 10.0
 """Seconds an id missing below a seen one may still commit (PostgreSQL hands out ids before
 commit); older gaps are ids of rolled-back transactions and are passed over."""
-
-
-def event_row(r: Any) -> EventRow:
-    """An event from its table row (a SQLAlchemy row mapping)."""
-    try:
-        data = json.loads(r["data"])
-    except ValueError:
-        data = {"unreadable": r["data"]}
-    at = r["at"]
-    if isinstance(at, datetime):
-        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return EventRow(
-        r["id"],
-        r["run_id"],
-        r["seq"],
-        at,
-        r["actor"],
-        r["type"],
-        r["step"],
-        data,
-        r["data"],
-        r["prev_hash"],
-        r["hash"],
-    )
 
 
 def read_events(engine: Engine, run_id: int | None, after: int, limit: int = 500) -> list[EventRow]:

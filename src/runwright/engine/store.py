@@ -49,6 +49,19 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def event_row(r: Any) -> EventRow:
+    """An event from its table row (a SQLAlchemy row mapping); data that is not JSON is kept
+    as ``{"unreadable": text}`` so a damaged row is still shown (and fails verification)."""
+    try:
+        data = json.loads(r["data"])
+    except ValueError:
+        data = {"unreadable": r["data"]}
+    return EventRow(
+        r["id"], r["run_id"], r["seq"], _utc(r["at"]) or r["at"], r["actor"], r["type"],
+        r["step"], data, r["data"], r["prev_hash"], r["hash"], r["gseq"], r["gprev"],
+    )  # fmt: skip
+
+
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -598,30 +611,7 @@ class Store:
         query = sa.select(t.events).where(t.events.c.run_id == run_id).order_by(t.events.c.seq)
         with self._tx() as conn:
             rows = conn.execute(query).mappings().all()
-        out = []
-        for r in rows:
-            try:
-                data = json.loads(r["data"])
-            except ValueError:
-                data = {"unreadable": r["data"]}
-            out.append(
-                EventRow(
-                    r["id"],
-                    r["run_id"],
-                    r["seq"],
-                    _utc(r["at"]) or r["at"],
-                    r["actor"],
-                    r["type"],
-                    r["step"],
-                    data,
-                    r["data"],
-                    r["prev_hash"],
-                    r["hash"],
-                    r["gseq"],
-                    r["gprev"],
-                )
-            )
-        return out
+        return [event_row(r) for r in rows]
 
     def chain_head(self) -> tuple[int, str, str, str] | None:
         """The store-wide head: (gseq, head hash, key id, seal), or None before any event."""
