@@ -30,6 +30,7 @@ from runwright.engine.processes import owner_dead
 from runwright.engine.store import NewStep, RunRow
 from runwright.errors import InputError, LockedError
 from runwright.model.loader import Runbook
+from runwright.model.schema import Environment
 from runwright.model.status import AWAITING, DeliveryStatus, RunStatus
 
 WAITABLE = frozenset({RunStatus.AWAITING_APPROVAL, RunStatus.AWAITING_ATTESTATION})
@@ -72,16 +73,9 @@ async def deploy(
     wait: bool = False,
 ) -> RunRow:
     book = runbook or rt.load(path)
-    env_name, environment = rt.environment(book, env)
-    if not version.strip():
-        raise InputError("--version must not be empty")
     if procedure is not None:
         kind = "procedure"
-    if procedure is None or version != "-":
-        book.check_version(version)
-    check_windows(env_name, environment, rt.clock.now())
-    if kind == "deploy":
-        check_promotion(rt.store, book, env_name, environment, version)
+    env_name, environment = admit(rt, book, env, version, kind=kind, procedure=procedure)
     secrets = rt.secrets(book, required=True)
     repair_revisions(rt, book.name, env_name)
     take_over_abandoned(rt, book.name, env_name)
@@ -103,11 +97,33 @@ async def deploy(
         steps = expand_procedure(book, env_name, environment, procedure)
     else:
         steps = expand(book, env_name, environment)
-    run_id = _create(rt, book, env_name, version, overrides or {}, steps, kind, previous)
+    run_id = create_run(rt, book, env_name, version, overrides or {}, steps, kind, previous)
     return await _drive(rt, run_id, book, secrets, Drive(interactive, wait))
 
 
-def _create(
+def admit(
+    rt: Runtime,
+    book: Runbook,
+    env: str | None,
+    version: str,
+    *,
+    kind: str = "deploy",
+    procedure: str | None = None,
+) -> tuple[str, Environment]:
+    """The environment a run of ``book`` goes to, once its version and the environment's
+    policy (windows, freezes, promotion) allow it: for a run started now or queued."""
+    env_name, environment = rt.environment(book, env)
+    if not version.strip():
+        raise InputError("--version must not be empty")
+    if procedure is None or version != "-":
+        book.check_version(version)
+    check_windows(env_name, environment, rt.clock.now())
+    if kind == "deploy":
+        check_promotion(rt.store, book, env_name, environment, version)
+    return env_name, environment
+
+
+def create_run(
     rt: Runtime,
     book: Runbook,
     env_name: str,
@@ -116,7 +132,11 @@ def _create(
     steps: list[NewStep],
     kind: str,
     previous: str,
+    *,
+    queued: bool = False,
 ) -> int:
+    """The run in the store with its ``run.created`` event; driven by this process (it holds
+    the lease) or, ``queued``, left for a worker to claim."""
     user = rt.settings.user
     try:
         run_id = rt.store.create_run(
@@ -141,12 +161,16 @@ def _create(
                 "steps": len(steps),
                 "via": str(rt.settings.via),
                 "os_user": rt.settings.os_user,
+                **({"queued": True} if queued else {}),  # not a status
             },
-            lease=(rt.settings.owner, rt.settings.lease_ttl),
+            lease=None if queued else (rt.settings.owner, rt.settings.lease_ttl),
+            queued=queued,
         )
     except LockedError as exc:
         raise _explained(rt, exc, book.name, env_name) from None
-    rt.observer.event(run_id, "run.created", None, {"version": version, "environment": env_name})
+    if not queued:
+        created = {"version": version, "environment": env_name}
+        rt.observer.event(run_id, "run.created", None, created)
     return run_id
 
 

@@ -23,13 +23,12 @@ from typing import Any
 
 from runwright.app import runs
 from runwright.app.plan import expand
-from runwright.app.policy import check_promotion, check_windows
 from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.engine.claims import QUEUE_CHANNEL, Claim, claim_next
 from runwright.engine.feed import waker_for
 from runwright.engine.workers import heartbeat, live_others, register, stopped
-from runwright.errors import BlockedError, FencedError, InputError, RunwrightError
+from runwright.errors import BlockedError, FencedError, RunwrightError
 
 log = logging.getLogger(__name__)
 
@@ -44,39 +43,11 @@ def queue(
 ) -> int:
     """Check the deploy as ``deploy`` would, then leave it queued for a worker; its id."""
     book = rt.load(path)
-    env_name, environment = rt.environment(book, env)
-    if not version.strip():
-        raise InputError("--version must not be empty")
-    book.check_version(version)
-    check_windows(env_name, environment, rt.clock.now())
-    check_promotion(rt.store, book, env_name, environment, version)
+    env_name, environment = runs.admit(rt, book, env, version)
     steps = expand(book, env_name, environment)
-    return rt.store.create_run(
-        runbook=book.name,
-        environment=env_name,
-        version=version,
-        initiator=rt.settings.user,
-        file=book.file,
-        text=book.text,
-        digest=book.digest,
-        params={
-            "vars": dict(overrides or {}),
-            "previous_version": previous_version(rt.store, book.name, env_name),
-        },
-        steps=steps,
-        now=rt.clock.now(),
-        created={
-            "runbook": book.name,
-            "file": book.file,
-            "digest": book.digest,
-            "environment": env_name,
-            "version": version,
-            "kind": "deploy",
-            "steps": len(steps),
-            "via": str(rt.settings.via),
-            "queued": True,  # not a status
-        },
-        queued=True,
+    previous = previous_version(rt.store, book.name, env_name)
+    return runs.create_run(
+        rt, book, env_name, version, overrides or {}, steps, "deploy", previous, queued=True
     )
 
 
