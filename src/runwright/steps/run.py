@@ -43,6 +43,12 @@ class RunParams(Params):
         return value
 
 
+GATE = "IFS= read -r _ || exit 70\nexec </dev/null\n"
+"""The step's shell waits on stdin until runwright has recorded its process group, then reads
+from /dev/null as before: a runwright killed between the spawn and that record leaves a shell
+that exits without running the command (EOF), never an untracked one that runs it."""
+
+
 def _script(command: str) -> str:
     if "\n" in command.strip():
         return "set -eo pipefail\n" + command
@@ -94,10 +100,10 @@ async def run_command(
         proc = await asyncio.create_subprocess_exec(
             shell,
             "-c",
-            _script(command),
+            GATE + _script(command),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,
             env=dict(env),
             cwd=cwd,
             start_new_session=True,
@@ -105,9 +111,14 @@ async def run_command(
     except FileNotFoundError as exc:
         raise OSError(f"cannot start command: {cwd or shell} not found") from exc
     assert proc.stdout is not None
+    assert proc.stdin is not None
     try:
-        if started is not None:
-            started(proc.pid)
+        try:
+            if started is not None:
+                started(proc.pid)
+            proc.stdin.write(b"\n")
+        finally:
+            proc.stdin.close()
         tail = await _pump(proc.stdout, emit)
         code = await proc.wait()
     except BaseException:  # cancelled, or the journal refused our write (lease lost)
