@@ -17,12 +17,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from tests.support.postgres import Cluster
 
 from runwright.engine import accounts
 from runwright.engine.chain import ChainKey
 from runwright.engine.store import Store
 from runwright.engine.tables import metadata
-from tests.support.postgres import Cluster
 
 TABLE_MODULES = (accounts,)  # modules that add tables to the shared metadata when imported
 MIGRATIONS = Path(__file__).resolve().parents[2] / "src" / "runwright" / "migrations"
