@@ -40,7 +40,7 @@ runs = Table(
     Column("runbook", String(200), nullable=False, index=True),
     Column("environment", String(100), nullable=False),
     Column("version", String(200), nullable=False),
-    Column("status", String(40), nullable=False),
+    Column("status", String(40), nullable=False, index=True),
     Column("initiator", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
