@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +40,7 @@ class Settings:
 
     @property
     def identity(self) -> Identity:
-        """The acting person: the OS user, or a self-declared RUNWRIGHT_USER."""
+        """The acting person: the OS user, or a self-declared name from the environment."""
         return Identity(self.user, self.via)
 
     @classmethod
@@ -59,7 +59,7 @@ class Settings:
             or f"sqlite:///{state / 'runwright.db'}"
         )
         os_user = _os_user()
-        who = user or environ.get("RUNWRIGHT_USER") or os_user
+        who = user or declared_name(environ) or os_user
         return cls(
             state_dir=state,
             database_url=url,
@@ -90,8 +90,25 @@ def _lease_ttl(environ: Mapping[str, str]) -> float:
     return ttl
 
 
+# Names a process's environment carries, most specific first. Anyone can set them (``LOGNAME=bob
+# runwright approve``), so each one that differs from the kernel's account is self-declared.
+DECLARED_NAMES = ("RUNWRIGHT_USER", "LOGNAME", "USER")
+
+
+def declared_name(environ: Mapping[str, str]) -> str | None:
+    """The first name the environment declares, or None."""
+    for variable in DECLARED_NAMES:
+        name = environ.get(variable, "").strip()
+        if name:
+            return name
+    return None
+
+
 def _os_user() -> str:
+    """The account the kernel runs this process as (its effective uid), never a name from the
+    environment: ``getpass.getuser()`` reads LOGNAME and USER first."""
+    uid = os.geteuid()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid{uid}"
