@@ -28,7 +28,9 @@ from runwright.engine.store import (
     Store,
     decisions_of,
     proven,
+    resealed_until,
 )
+from runwright.engine.support import Support
 
 BUNDLE_FORMAT = "runwright-audit-bundle/1"
 
@@ -139,6 +141,7 @@ def verify_chain(
     """Check one run's chain; the message names the first bad event."""
     prev = GENESIS
     unkeyed = 0
+    covered = resealed_until(key, events)
     for expected, ev in enumerate(events, start=1):
         label = f"{ev.type}{', step ' + ev.step if ev.step else ''}"
         if ev.seq != expected:
@@ -149,10 +152,11 @@ def verify_chain(
         if ev.prev_hash != prev:
             return _bad(f"event #{ev.seq} ({ev.type}) does not follow #{ev.seq - 1}: chain broken")
         if ev.gseq is None:
-            if ev.seq > run.legacy_until:
+            if ev.seq > covered:
                 return _bad(
                     f"event #{ev.seq} ({label}) is not sealed with the audit key: it was "
-                    "written or rewritten without it"
+                    "written or rewritten without it (only events resealed at the upgrade "
+                    "to keyed chains may be unkeyed)"
                 )
             unkeyed += 1
         if not valid(key, ev.sealed, ev.hash):
@@ -174,8 +178,8 @@ def verify_chain(
     text = f"{len(events)} events, chain intact (head {prev[:12]})"
     if unkeyed:
         text += (
-            f"; {unkeyed} written before keyed chains are unkeyed (they prove against "
-            "accidents, not against someone who could write the database)"
+            f"; {unkeyed} written before keyed chains were checked and resealed at the "
+            "upgrade (they prove what the database held then)"
         )
     return Verdict(True, text, unkeyed=unkeyed)
 
@@ -206,11 +210,12 @@ def verify_run(store: Store, run_id: int, links: Links | None = None) -> Verdict
 
 
 def forged_rows(store: Store, run: RunRow, events: Sequence[EventRow]) -> list[str]:
-    """Approval and revision rows of the run that no sealed event records (ignored by gates)."""
-    good = proven(store.key, events, run.legacy_until)
+    """Rows of the run the chain does not support: approvals and revisions no sealed event
+    records (ignored by gates), and a run status or step outcome its events did not set."""
+    good = proven(store.key, events)
+    out = Support.of(good).problems(run, store.steps(run.id))
     proved = [_key(a) for e in good if e.type in {"approval.given", "gate.attested"}
               for a in decisions_of(e)]  # fmt: skip
-    out = []
     for row in store.approval_rows():
         if row.run_id != run.id:
             continue
