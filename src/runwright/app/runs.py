@@ -25,6 +25,7 @@ from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.silences import SilenceKeeper
 from runwright.app.waiting import next_step
+from runwright.engine.audit import check_run
 from runwright.engine.leases import Holder, abandoned, describe, holder_of
 from runwright.engine.processes import owner_dead
 from runwright.engine.store import NewStep, RunRow
@@ -231,7 +232,14 @@ async def _drive(
 ) -> RunRow:
     """Drive the run until it ends or blocks; with ``how.wait``, sit out approvals and
     attestations (following the run's events) and drive on when one arrives. ``leased`` is
-    called once this process holds the run's lease, before its first step."""
+    called once this process holds the run's lease, before its first step. A run whose audit
+    chain does not support it (an edited event or row, a forged decision) is not driven."""
+    verdict = check_run(rt.store, run_id)
+    if not verdict.ok:
+        raise InputError(
+            f"run {run_id} is not driven: its audit trail does not verify: {verdict.message}",
+            hint=f"see runwright audit verify {run_id}; someone edited the database",
+        )
     while True:
         final = await _drive_once(rt, run_id, book, secrets, how.interactive, leased)
         leased = None

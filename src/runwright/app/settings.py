@@ -33,6 +33,7 @@ class Settings:
     via: AuthMethod = AuthMethod.OS
     os_user: str = ""
     audit_key: str | None = field(default=None, repr=False)
+    witness: Path | None = None
 
     @property
     def owner(self) -> str:
@@ -69,6 +70,9 @@ class Settings:
             via=AuthMethod.OS if who == os_user else AuthMethod.SELF_DECLARED,
             os_user=os_user,
             audit_key=environ.get("RUNWRIGHT_AUDIT_KEY") or None,
+            witness=Path(environ["RUNWRIGHT_WITNESS"]).expanduser()
+            if environ.get("RUNWRIGHT_WITNESS")
+            else None,
             lease_ttl=_lease_ttl(environ),
         )
 

@@ -25,12 +25,13 @@ from runwright.engine.store import (
     ApprovalRow,
     EventRow,
     RunRow,
+    StepRow,
     Store,
     decisions_of,
     proven,
     resealed_until,
 )
-from runwright.engine.support import Support
+from runwright.engine.support import UNSUPPORTED, Support
 
 BUNDLE_FORMAT = "runwright-audit-bundle/1"
 
@@ -207,6 +208,33 @@ def verify_run(store: Store, run_id: int, links: Links | None = None) -> Verdict
     message = verdict.message if not verdict.ok else forged[0]
     return Verdict(False, message + ("" if len(problems) == 1 else f" (+{len(problems) - 1})"),
                    problems, verdict.unkeyed)  # fmt: skip
+
+
+def check_run(store: Store, run_id: int) -> Verdict:
+    """One run's own chain and the rows beside it, without the store-wide links (cheap
+    enough to run before driving a run: a run its chain does not support is not driven)."""
+    run = store.run(run_id)
+    events = store.events(run_id)
+    verdict = verify_chain(store.key, events, run)
+    if not verdict.ok:
+        return verdict
+    forged = forged_rows(store, run, events)
+    return _bad(forged[0]) if forged else verdict
+
+
+def unsupported_rows(store: Store, run: RunRow, steps: Sequence[StepRow]) -> list[str]:
+    """What a person reading ``run`` and ``steps`` must be told the chain does not support:
+    a field its events did not set, or everything after a broken link."""
+    events = store.events(run.id)
+    good = proven(store.key, events)
+    problems = Support.of(good).problems(run, steps)
+    if len(good) < len(events):
+        problems.insert(
+            0,
+            f"the audit chain breaks at event #{len(good) + 1}: what it and later events set "
+            f"is {UNSUPPORTED} (see runwright audit verify {run.id})",
+        )
+    return problems
 
 
 def forged_rows(store: Store, run: RunRow, events: Sequence[EventRow]) -> list[str]:

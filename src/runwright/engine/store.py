@@ -252,6 +252,9 @@ class Store:
         self.key = key
         self.lazy = lazy or engine
         self.fences: dict[int, tuple[str, int]] = {}
+        # Called with a run's last event once the transaction that ended the run commits
+        # (the edge sets it to write a witness line: engine/witness.py).
+        self.on_run_end: Callable[[EventRow], None] | None = None
 
     @classmethod
     def open(cls, url: str, *, key: ChainKey | None = None, durable: bool = True) -> Store:
@@ -521,6 +524,11 @@ class Store:
                 conn.execute(sa.insert(t.approvals), [_decision_values(d) for d in decisions])
             if revision:
                 self._record_revision(conn, run_id, actor, at)
+        if self.on_run_end is not None and (run_values or {}).get("status") in TERMINAL:
+            try:
+                self.on_run_end(self.events(run_id)[-1])
+            except (OSError, RunwrightError) as exc:
+                log.error("run %s: could not write its witness line: %s", run_id, exc)
         return event
 
     def _append(self, conn: Connection, run_id: int, e: Entry) -> EventRow:
@@ -1027,7 +1035,8 @@ def locked_message(run: RunRow) -> tuple[str, str]:
 def _sets_of(e: Entry) -> dict[str, Any]:
     """The row fields ``e`` sets that people and decisions read, as the event seals them."""
     sets: dict[str, Any] = {}
-    run = {k: e.run_values[k] for k in SEALED_RUN_FIELDS if k in (e.run_values or {})}
+    given = e.run_values or {}
+    run = {k: given[k] for k in SEALED_RUN_FIELDS if k in given}
     if run:
         sets["run"] = run
     update = e.step_update

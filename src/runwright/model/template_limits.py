@@ -266,7 +266,8 @@ def guarded(env: ImmutableSandboxedEnvironment) -> None:
     for name, fn in list(env.filters.items()):
         env.filters[name] = _guard_filter(name, fn)
     for name, limit in GLOBAL_LIMITS.items():
-        if callable(env.globals.get(name)):
-            env.globals[name] = _guard_global(name, env.globals[name], limit)
+        fn = env.globals.get(name)
+        if callable(fn):
+            env.globals[name] = _guard_global(name, fn, limit)
     inner = env.finalize
     env.finalize = (lambda v: counted(inner(v))) if inner else counted

@@ -226,7 +226,8 @@ def test_old_unkeyed_events_are_resealed_once_at_the_upgrade(db: Path) -> None:
         assert [(e.type, e.gseq is not None) for e in events] == [
             ("old1", False), ("old2", False), ("audit.resealed", True)
         ]  # fmt: skip
-        assert events[2].data["until"] == 2 and events[2].data["head"] == events[1].hash
+        assert events[2].data["until"] == 2
+        assert events[2].data["head"] == events[1].hash
         before = verify_run(store, 1)
         assert before.ok, before.message
         assert "2 written before keyed chains were checked and resealed" in before.message

@@ -123,8 +123,16 @@ def test_base64_of_any_prefix_and_secret_is_masked(user: str, suffix: str) -> No
         html.escape(TRICKY),
         html.escape(TRICKY, quote=False),
     ],
-    ids=["url-lower", "url-path-lower", "hex-colons", "HEX-colons", "bytes-repr", "bytes-str",
-         "html", "html-noquote"],  # fmt: skip
+    ids=[
+        "url-lower",
+        "url-path-lower",
+        "hex-colons",
+        "HEX-colons",
+        "bytes-repr",
+        "bytes-str",
+        "html",
+        "html-noquote",
+    ],  # fmt: skip
 )
 def test_lowercase_url_colon_hex_bytes_repr_and_html_forms_are_masked(form: str) -> None:
     text = Redactor([TRICKY]).text(f"value: {form} end")
