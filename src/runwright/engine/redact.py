@@ -9,7 +9,8 @@ Python bytes repr (``b'...'``) and HTML escaping.
 
 A secret wrapped across two lines (a terminal's width, a PEM-like dump) is masked too: a line
 that ends with the secret's first part or starts with its last part, each at least
-``MIN_HALF`` characters, has that part masked. Shorter halves would mask ordinary text.
+``MIN_HALF`` characters, has that part masked; so does a word that is such a part (a step's
+summary quotes its last line after ``exit 0:``). Shorter halves would mask ordinary text.
 
 Base64 needs care: a secret is rarely encoded alone (HTTP basic auth encodes
 ``user:secret``), and what the secret's bytes become depends on how many bytes precede them
@@ -112,20 +113,12 @@ class Redactor:
         return value
 
     def _halves(self, line: str) -> str:
-        """Mask the first part of a secret ending ``line`` and the last part starting it."""
-        body = line.rstrip("\r\n")
-        end = line[len(body) :]
+        """Mask a secret's first part ending a line (or a word) and its last part starting a
+        line (or a word: a summary quotes a line after ``exit 0:``)."""
         for secret in self._split:
-            longest_first = range(len(secret) - MIN_HALF, MIN_HALF - 1, -1)
-            for cut in longest_first:
-                if body.endswith(secret[:cut]):
-                    body = body[:-cut] + MASK
-                    break
-            for cut in longest_first:
-                if body.startswith(secret[-cut:]):
-                    body = MASK + body[cut:]
-                    break
-        return body + end
+            line = _mask_tails(line, secret)
+            line = _mask_heads(line, secret)
+        return line
 
     def obj(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -135,3 +128,38 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.obj(v) for v in value]
         return value
+
+
+def _mask_tails(line: str, secret: str) -> str:
+    """Every last part of ``secret`` (MIN_HALF or more characters, not all of it) that starts
+    ``line`` or follows whitespace: each ends with the secret's last MIN_HALF characters."""
+    end = secret[-MIN_HALF:]
+    at = line.find(end)
+    while at >= 0:
+        stop = at + MIN_HALF
+        for cut in range(min(len(secret) - MIN_HALF, stop), MIN_HALF - 1, -1):
+            start = stop - cut
+            if line[start:stop] == secret[-cut:] and (start == 0 or line[start - 1].isspace()):
+                line = line[:start] + MASK + line[stop:]
+                stop = start + len(MASK)
+                break
+        at = line.find(end, stop)
+    return line
+
+
+def _mask_heads(line: str, secret: str) -> str:
+    """Every first part of ``secret`` (MIN_HALF or more characters, not all of it) that ends
+    ``line`` or precedes whitespace: each starts with the secret's first MIN_HALF characters."""
+    begin = secret[:MIN_HALF]
+    body = line.rstrip("\r\n")
+    at = body.find(begin)
+    while at >= 0:
+        step = 1
+        for cut in range(min(len(secret) - MIN_HALF, len(body) - at), MIN_HALF - 1, -1):
+            stop = at + cut
+            if body[at:stop] == secret[:cut] and (stop == len(body) or body[stop].isspace()):
+                body = body[:at] + MASK + body[stop:]
+                step = len(MASK)
+                break
+        at = body.find(begin, at + step)
+    return body + line[len(line.rstrip("\r\n")) :]

@@ -153,3 +153,10 @@ def test_a_secret_split_across_two_lines_is_masked(cut: int) -> None:
 def test_halves_shorter_than_eight_characters_are_left() -> None:
     text = Redactor([LONG]).text(f"ends with {LONG[:7]}\n{LONG[-7:]} starts it\n")
     assert text == f"ends with {LONG[:7]}\n{LONG[-7:]} starts it\n"
+
+
+def test_a_half_quoted_as_a_word_is_masked_but_not_inside_a_word() -> None:
+    redactor = Redactor([LONG])
+    assert redactor.text(f"exit 0: {LONG[10:]} (continued)") == "exit 0: *** (continued)"
+    assert redactor.text(f"a {LONG[:12]} b") == "a *** b"
+    assert redactor.text(f"x{LONG[10:]} and {LONG[:12]}y") == f"x{LONG[10:]} and {LONG[:12]}y"
