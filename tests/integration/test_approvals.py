@@ -1,6 +1,8 @@
 """Approvals as people give them: two others must say yes, the initiator cannot, and an
 approval past its expiry no longer counts. Only the audit chain's decisions count: a row
-inserted into the approvals table by hand is ignored, and a name merely declared with
+approval past its expiry no longer counts. Only the audit chain's decisions count: a row
+inserted into the approvals table by hand is ignored (and the run is not driven until it is
+explained), and a name merely declared with
 RUNWRIGHT_USER counts only where the environment allows self-declared identities.
 
 The runbook's ``production`` needs ``{required: 2, not_by_initiator: true}``; ``hurried``
@@ -134,9 +136,11 @@ def test_approval_rows_inserted_by_hand_do_not_pass_the_gate(
             )
     conn.close()
 
-    blocked = run_cli("resume", "1")
-    assert blocked.returncode == 3
-    assert "0 of 2 so far" in blocked.stderr
+    refused = run_cli("resume", "1")
+    assert refused.returncode == 2
+    assert "run 1 is not driven: its audit trail does not verify: approval row ignored: bob" in (
+        refused.stderr
+    )
     assert not (tmp_path / "log").exists()
     report = run_cli("report", "1").stdout
     assert "| approval for production | bob" not in report
