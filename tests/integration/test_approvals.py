@@ -1,9 +1,8 @@
 """Approvals as people give them: two others must say yes, the initiator cannot, and an
 approval past its expiry no longer counts. Only the audit chain's decisions count: a row
-approval past its expiry no longer counts. Only the audit chain's decisions count: a row
 inserted into the approvals table by hand is ignored (and the run is not driven until it is
-explained), and a name merely declared with
-RUNWRIGHT_USER counts only where the environment allows self-declared identities.
+explained), and a name merely declared (RUNWRIGHT_USER, LOGNAME, USER) counts only where the
+environment allows self-declared identities.
 
 The runbook's ``production`` needs ``{required: 2, not_by_initiator: true}``; ``hurried``
 has the same policy with approvals valid for 8 seconds.
