@@ -303,6 +303,9 @@ def test_a_huge_template_global_is_refused_quickly(
 ) -> None:
     path = tmp_path / "lipsum.yaml"
     path.write_text(STEP.format(json.dumps("echo {{ " + expression + " }}")))
+    code, seconds, _peak, err = run_measured(state_dir, tmp_path, "validate", str(path))
+    assert code in (0, 2), err
+    assert seconds < 2.0, f"validate {expression}: {seconds:.2f}s"
     code, seconds, peak_mb, err = run_measured(state_dir, tmp_path, "plan", str(path))
     assert code == 2, err
     assert f"{path}:5: step 's': run: template too expensive" in err, err

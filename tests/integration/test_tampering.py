@@ -12,6 +12,7 @@ tampers with its own copy of the state directory.
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import sqlite3
@@ -20,11 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from tests.conftest import ROOT, RunCli
 from tests.support.tamper import reseal_everything
+from tests.support.web import web_server
 
-from runwright.engine.chain import GENESIS, ChainKey, Sealed, legacy_hash
+from runwright.engine.chain import GENESIS, ChainKey, Sealed, head_seal, legacy_hash
 
 pytestmark = pytest.mark.xdist_group("tampering")
 
@@ -36,6 +39,7 @@ GATE = "approval for production"
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory, cli_for: Callable[[Path], RunCli]) -> Path:
     state = tmp_path_factory.mktemp("tamper-state")
+    (state / "books").mkdir()
     work = tmp_path_factory.mktemp("tamper-work")
     cli = cli_for(state)
     env = {"RUNWRIGHT_WITNESS": str(state / "witness.log")}
@@ -52,6 +56,7 @@ def state(deployed: Path, state_dir: Path) -> Path:
     """This test's copy of the deployed state directory (database, key, witness file)."""
     for name in ("audit.key", "witness.log"):
         shutil.copy2(deployed / name, state_dir / name)
+    (state_dir / "books").mkdir()
     with (
         sqlite3.connect(deployed / "runwright.db") as src,
         sqlite3.connect(state_dir / "runwright.db") as dst,
@@ -174,6 +179,15 @@ def test_an_edited_step_outcome_is_caught_and_flagged_where_people_read_it(
     assert any(named in p for p in as_json["unsupported_by_chain"])
     report = run_cli("report", "1").stdout
     assert "**Audit trail:** TAMPERED: " + named in report
+    with (
+        web_server(state, state / "books") as web,
+        httpx.Client(base_url=web.url, follow_redirects=True, timeout=30) as browser,
+    ):
+        assert browser.get(web.login_url("alice").removeprefix(web.url)).status_code == 200
+        page = browser.get("/runs/1")
+    assert page.status_code == 200
+    assert 'id="unsupported"' in page.text
+    assert named in html.unescape(page.text)
 
 
 def test_an_edited_run_status_is_caught(run_cli: RunCli, state: Path) -> None:
@@ -195,6 +209,37 @@ def test_a_truncated_log_with_its_counters_fixed_is_caught(run_cli: RunCli, stat
     code, out = verify(run_cli)
     assert code == 1
     assert "later events were deleted" in out or "does not match the sealed head" in out, out
+
+
+def test_a_store_cut_back_with_the_key_is_caught_by_a_periodic_witness(
+    run_cli: RunCli, state: Path
+) -> None:
+    """Run 2 is still waiting, so no final head of it is witnessed: bob approves, ``audit
+    witness`` anchors the store-wide head, then someone with the key deletes the approval
+    (event and row), fixes the run's counters and reseals the store-wide head."""
+    assert run_cli("approve", "2", "--note", "lgtm", user="bob").returncode == 0
+    witness = {"RUNWRIGHT_WITNESS": str(state / "witness.log")}
+    witnessed = run_cli("audit", "witness", env=witness)
+    assert witnessed.returncode == 0, witnessed.stderr
+    assert "witnessed store-wide event" in witnessed.stdout
+    key = ChainKey(bytes.fromhex((state / "audit.key").read_text().strip()))
+    (gseq,) = query(state, "SELECT gseq FROM chain_head")[0]
+    count = query(state, "SELECT event_count FROM runs WHERE id = 2")[0][0]
+    head, before = query(state, "SELECT hash, gseq FROM events WHERE run_id = 2 AND seq = ?",
+                         count - 1)[0]  # fmt: skip
+    sql(
+        state,
+        ("DELETE FROM events WHERE run_id = 2 AND seq = ? AND type = 'approval.given'", (count,)),
+        ("DELETE FROM approvals WHERE run_id = 2", ()),
+        ("UPDATE runs SET event_count = ?, head_hash = ? WHERE id = 2", (count - 1, head)),
+        ("UPDATE chain_head SET gseq = ?, head = ?, seal = ?",
+         (before, head, head_seal(key, before, head))),
+    )  # fmt: skip
+    code, out = verify(run_cli)
+    assert code == 0, out  # with the key, the chain alone cannot tell
+    code, out = verify(run_cli, "--witness", str(state / "witness.log"))
+    assert code == 1
+    assert f"the store-wide chain ends at event {before}, but event {gseq} was witnessed" in out
 
 
 def test_a_deleted_run_is_caught_and_named_by_the_witness(run_cli: RunCli, state: Path) -> None:

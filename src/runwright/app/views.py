@@ -236,7 +236,7 @@ def run_status(rt: Runtime, run: RunRow) -> RunDetail:
         [StepInfo.of(s) for s in rows],
         phase,
         waiting,
-        unsupported_rows(rt.store, run, rows),
+        unsupported_rows(rt.store, run.id),
     )
 
 

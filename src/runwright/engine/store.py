@@ -743,9 +743,12 @@ class Store:
         ]
         return [a for a in out if gate is None or a.gate == gate]
 
-    def approval_rows(self) -> list[ApprovalRow]:
-        """The approvals table as written (``audit verify`` compares it with the chain)."""
+    def approval_rows(self, run_id: int | None = None) -> list[ApprovalRow]:
+        """The approvals table as written (``audit verify`` compares it with the chain), or
+        one run's rows of it."""
         query = sa.select(t.approvals).order_by(t.approvals.c.id)
+        if run_id is not None:
+            query = query.where(t.approvals.c.run_id == run_id)
         with self._tx() as conn:
             return [
                 ApprovalRow(

@@ -97,7 +97,7 @@ def run_view(rt: Runtime, run_id: int, viewer: str) -> RunView:
             )
     view.charts = charts(rt.store.measurements(run_id))
     view.unsettled = unsettled(rt, run, steps)
-    view.unsupported = unsupported_rows(rt.store, run, steps)
+    view.unsupported = unsupported_rows(rt.store, run.id)
     return view
 
 
