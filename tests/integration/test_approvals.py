@@ -1,7 +1,8 @@
 """Approvals as people give them: two others must say yes, the initiator cannot, and an
 approval past its expiry no longer counts. Only the audit chain's decisions count: a row
-inserted into the approvals table by hand is ignored, and a name merely declared with
-RUNWRIGHT_USER counts only where the environment allows self-declared identities.
+inserted into the approvals table by hand is ignored (and the run is not driven until it is
+explained), and a name merely declared (RUNWRIGHT_USER, LOGNAME, USER) counts only where the
+environment allows self-declared identities.
 
 The runbook's ``production`` needs ``{required: 2, not_by_initiator: true}``; ``hurried``
 has the same policy with approvals valid for 8 seconds.
@@ -9,8 +10,9 @@ has the same policy with approvals valid for 8 seconds.
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
+import pwd
 import sqlite3
 import time
 from pathlib import Path
@@ -96,7 +98,7 @@ def test_a_declared_name_cannot_impersonate_an_approver(run_cli: RunCli, tmp_pat
         "deploy", BOOK, "-e", "guarded", "--version", "v1", "--var", f"dir={tmp_path}"
     )
     assert started.returncode == 3, started.stderr
-    me = getpass.getuser()
+    me = pwd.getpwuid(os.geteuid()).pw_name
     forged = run_cli("approve", "1", "--note", "I am bob, honest", user="bob")
     assert forged.returncode == 2
     assert "approval refused" in forged.stderr
@@ -133,9 +135,11 @@ def test_approval_rows_inserted_by_hand_do_not_pass_the_gate(
             )
     conn.close()
 
-    blocked = run_cli("resume", "1")
-    assert blocked.returncode == 3
-    assert "0 of 2 so far" in blocked.stderr
+    refused = run_cli("resume", "1")
+    assert refused.returncode == 2
+    assert "run 1 is not driven: its audit trail does not verify: approval row ignored: bob" in (
+        refused.stderr
+    )
     assert not (tmp_path / "log").exists()
     report = run_cli("report", "1").stdout
     assert "| approval for production | bob" not in report
@@ -144,3 +148,25 @@ def test_approval_rows_inserted_by_hand_do_not_pass_the_gate(
     assert audit.returncode == 1
     assert "approval row ignored: bob for 'approval for production'" in audit.stdout
     assert "approval row ignored: carol" in audit.stdout
+
+
+def test_a_name_from_logname_or_user_is_self_declared(run_cli: RunCli, tmp_path: Path) -> None:
+    """The OS user comes from the kernel: LOGNAME/USER naming someone else is only declared,
+    so it is refused where decisions need a genuine identity and cannot approve one's own run."""
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    as_me = {"RUNWRIGHT_USER": "", "LOGNAME": me, "USER": me}
+    started = run_cli(
+        "deploy", BOOK, "-e", "guarded", "--version", "v1", "--var", f"dir={tmp_path}", env=as_me
+    )
+    assert started.returncode == 3, started.stderr
+    other = {"RUNWRIGHT_USER": "", "LOGNAME": "other", "USER": "other"}
+    forged = run_cli("approve", "1", "--note", "someone else, honest", env=other)
+    assert forged.returncode == 2
+    assert f"'other' is only declared (RUNWRIGHT_USER, LOGNAME or USER) and differs from the " \
+        f"OS user '{me}'" in forged.stderr  # fmt: skip
+    assert run_cli("resume", "1", env=as_me).returncode == 3
+    assert not (tmp_path / "log").exists()
+    events = json.loads(run_cli("logs", "1", "--json", env=as_me).stdout)["events"]
+    refused = [e for e in events if e["type"] == "approval.refused"]
+    assert [(e["actor"], e["data"]["via"]) for e in refused] == [("other", "self_declared")]
+    assert not [e for e in events if e["type"] == "approval.given"]

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.conftest import ROOT, RunCli, cli_command, cli_environ
 
 CHILD = """
@@ -225,3 +227,118 @@ def test_import_to_a_missing_directory_is_a_clean_error(tmp_path: Path, run_cli:
     assert result.returncode == 2
     assert f"error: {target}: cannot write: No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+PATTERN_BOOK = "name: p\nversion_pattern: {pattern}\nphases:\n  - name: p\n    steps:\n" \
+    "      - name: s\n        run: echo {{{{ version }}}}\n"  # fmt: skip
+EVIL_VERSION = "a" * 4000 + "!"
+
+
+def pattern_book(tmp_path: Path, pattern: str) -> Path:
+    path = tmp_path / "pattern.yaml"
+    path.write_text(PATTERN_BOOK.format(pattern=json.dumps(pattern)))
+    return path
+
+
+def validate_and_plan(state_dir: Path, tmp_path: Path, book: Path) -> list[tuple[int, str]]:
+    """Run ``validate`` and ``plan --version aaaa...!`` on ``book``; each must end within 2 s
+    (measured inside the child) with exit 0, or exit 2 without a traceback."""
+    out = []
+    for args in (("validate", str(book)), ("plan", str(book), "--version", EVIL_VERSION)):
+        code, seconds, peak_mb, err = run_measured(state_dir, tmp_path, *args)
+        assert seconds < 2.0, f"{args[0]} {book.read_text()!r}: {seconds:.2f}s"
+        assert peak_mb < 200, f"{args[0]}: {peak_mb:.0f} MB"
+        assert code in (0, 2), err
+        assert "internal error" not in err, err
+        assert "Traceback" not in err, err
+        out.append((code, err))
+    return out
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "((a*)*)*b", "(a|aa)+$", "(a|a?)+$"])
+def test_a_backtracking_pattern_cannot_hang_validate_or_plan(
+    pattern: str, tmp_path: Path, state_dir: Path
+) -> None:
+    book = pattern_book(tmp_path, pattern)
+    (valid, _), (planned, err) = validate_and_plan(state_dir, tmp_path, book)
+    assert valid == 0
+    assert planned == 2
+    assert f"{book}: version 'aaaa" in err
+    assert "does not match the runbook's version_pattern" in err
+
+
+@pytest.mark.parametrize(
+    ("pattern", "named"),
+    [
+        ("a{99999999999}", "repetition '{99999999999}' is over 1000"),
+        (
+            "(a{500}){500}",
+            "not a valid regular expression for RE2 (invalid repetition size: {500})",
+        ),
+        ("(a)\\1", "not a valid regular expression for RE2 (invalid escape sequence: \\1)"),
+        ("v(?=1)", "not a valid regular expression for RE2 (invalid perl operator: (?=)"),
+    ],
+    ids=["huge-count", "huge-program", "backreference", "lookahead"],
+)
+def test_an_absurd_or_backtracking_only_pattern_is_refused_at_its_line(
+    pattern: str, named: str, tmp_path: Path, state_dir: Path
+) -> None:
+    book = pattern_book(tmp_path, pattern)
+    for code, err in validate_and_plan(state_dir, tmp_path, book):
+        assert code == 2
+        assert f"{book}:2:18: version_pattern: {named}" in err, err
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "lipsum(1000000)",
+        "lipsum(5, false, 20, 10000000)",
+        "range(10**7) | list | length",
+        "lipsum(100) * 1000",
+    ],  # fmt: skip
+)
+def test_a_huge_template_global_is_refused_quickly(
+    expression: str, tmp_path: Path, state_dir: Path
+) -> None:
+    path = tmp_path / "lipsum.yaml"
+    path.write_text(STEP.format(json.dumps("echo {{ " + expression + " }}")))
+    code, seconds, _peak, err = run_measured(state_dir, tmp_path, "validate", str(path))
+    assert code in (0, 2), err
+    assert seconds < 2.0, f"validate {expression}: {seconds:.2f}s"
+    code, seconds, peak_mb, err = run_measured(state_dir, tmp_path, "plan", str(path))
+    assert code == 2, err
+    assert f"{path}:5: step 's': run: template too expensive" in err, err
+    assert seconds < 2.0, f"{expression}: {seconds:.2f}s"
+    assert peak_mb < 200, f"{expression}: {peak_mb:.0f} MB"
+
+
+def patterns() -> st.SearchStrategy[str]:
+    """Random regular expressions built from atoms, nesting, alternation and quantifiers
+    (counts up to ten digits): the shapes that make a backtracking engine hang."""
+    atoms = st.sampled_from(["a", "aa", ".", "[ab]", "a?", "\\d", "(?:a|b)", "!", "$"])
+    quantifiers = st.sampled_from(["", "*", "+", "?", "{2}", "{1,5}", "{0,}", "{99999999999}",
+                                   "*?", "+?"])  # fmt: skip
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        group = st.tuples(inner, quantifiers).map(lambda t: f"({t[0]}){t[1]}")
+        alternation = st.tuples(inner, inner).map(lambda t: f"{t[0]}|{t[1]}")
+        sequence = st.lists(inner, min_size=2, max_size=3).map("".join)
+        return group | alternation | sequence
+
+    leaves = st.tuples(atoms, quantifiers).map("".join)
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pattern=patterns())
+def test_no_random_pattern_hangs_validate_or_plan(
+    pattern: str, tmp_path: Path, state_dir: Path
+) -> None:
+    book = pattern_book(tmp_path, pattern)
+    for code, err in validate_and_plan(state_dir, tmp_path, book):
+        if code == 2 and "version_pattern:" in err:
+            assert f"{book}:2:18: version_pattern: " in err, err

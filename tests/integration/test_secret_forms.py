@@ -1,18 +1,23 @@
-"""A secret leaks in no form: raw, JSON-escaped, URL-encoded, base64 (alone or as the
-password of HTTP basic auth for any user name) or hex, anywhere a person or a file sees it.
+"""A secret leaks in no form: raw, JSON-escaped, URL-encoded (upper- or lowercase ``%xx``),
+base64 (alone or as the password of HTTP basic auth for any user name), hex (plain or
+colon-separated), a Python bytes repr, HTML-escaped, or split across two lines, anywhere a
+person, a file or another system sees it.
 
 The secret holds a quote, a backslash, a slash, a plus, a colon and a space, so each
 encoding differs from the raw value. Steps print it every way a program would; an HTTP
 server on 127.0.0.1 sends it back JSON-escaped, with a basic-auth header, and the run
-captures the whole body. Then every output is searched for every form: the terminal of the
-deploy, the SQLite database file (and its WAL), ``logs``, ``logs --json``, ``status --json``
-and the report in Markdown and HTML.
+captures the whole body; a webhook sink receives the run's notifications. Then every output
+is searched for every form: the terminal of the deploy, the SQLite database file (and its
+WAL), ``logs``, ``logs --json``, ``status --json``, the report in Markdown and HTML, the
+exported audit bundle, the web server's pages and API, and the notification payloads.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
+import re
 import sqlite3
 import threading
 import urllib.parse
@@ -20,14 +25,22 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from tests.conftest import RunCli, cli_environ
+from tests.support.receivers import Receiver, failing_first, receiver
+from tests.support.web import web_server
 
 from runwright.cli.main import cli
 
 SECRET = 'Zq8"rW\\1pL/s3+cr:3t tok'
+SPLIT = 11  # where a wrapped line cuts the secret: both halves are 8 characters or more
 USERS = ["", "a", "ab", "bob", "deploy-bot"]
+
+
+def _lower(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
 
 
 def forms(secret: str) -> dict[str, str]:
@@ -38,10 +51,20 @@ def forms(secret: str) -> dict[str, str]:
         "url": urllib.parse.quote(secret, safe=""),
         "url-path": urllib.parse.quote(secret),
         "form": urllib.parse.quote_plus(secret),
+        "url-lower": _lower(urllib.parse.quote(secret, safe="")),
+        "url-path-lower": _lower(urllib.parse.quote(secret)),
+        "form-lower": _lower(urllib.parse.quote_plus(secret)),
         "base64": base64.b64encode(raw).decode(),
         "base64-url": base64.urlsafe_b64encode(raw).decode(),
         "hex": raw.hex(),
         "HEX": raw.hex().upper(),
+        "hex-colons": raw.hex(":"),
+        "HEX-colons": raw.hex(":").upper(),
+        "bytes-repr": repr(raw)[2:-1],
+        "html": html.escape(secret),
+        "html-noquote": html.escape(secret, quote=False),
+        "split-head": secret[:SPLIT],
+        "split-tail": secret[SPLIT:],
     }
     for user in USERS:
         found[f"basic {user!r}"] = base64.b64encode(f"{user}:{secret}".encode()).decode()
@@ -54,6 +77,12 @@ BOOK = """
 name: leaky
 secrets:
   TOKEN: {{env: API_TOKEN}}
+sinks:
+  hook:
+    webhook: {{url: "{hook}/events", backoff: 0.05}}
+notify:
+  - to: hook
+    template: "run {{{{ run.id }}}}: {{{{ reason }}}} (token {{{{ secrets.TOKEN }}}})"
 phases:
   - name: all
     steps:
@@ -71,6 +100,15 @@ phases:
           for user in {users!r}:
               print("basic", base64.b64encode((user + ":" + s).encode()).decode())
           print("hex", s.encode().hex(), s.encode().hex().upper())
+          import re
+          low = lambda t: re.sub("%[0-9A-F]{{2}}", lambda m: m.group(0).lower(), t)
+          print("lower", low(q.quote(s, safe="")), low(q.quote_plus(s)))
+          print("colons", s.encode().hex(":"), s.encode().hex(":").upper())
+          print("bytes", s.encode(), repr(s.encode()))
+          import html
+          print("html", html.escape(s), html.escape(s, quote=False))
+          print("wrapped", s[:{split}])
+          print(s[{split}:], "(continued)")
           PY
       - name: call the api
         http:
@@ -112,16 +150,25 @@ def api() -> Iterator[int]:
 
 
 def assert_clean(where: str, text: str) -> None:
-    leaked = [name for name, form in FORMS.items() if form in text]
+    leaked = {name: text[max(0, text.index(form) - 60) : text.index(form) + 60]
+              for name, form in FORMS.items() if form in text}  # fmt: skip
     assert not leaked, f"{where} shows the secret as {leaked}"
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver(failing_first(0)) as rec:
+        yield rec
 
 
 @pytest.mark.slow
 def test_no_form_of_the_secret_appears_in_any_output(
-    api: int, tmp_path: Path, state_dir: Path, run_cli: RunCli
+    api: int, hook: Receiver, tmp_path: Path, state_dir: Path, run_cli: RunCli
 ) -> None:
-    book = tmp_path / "leaky.yaml"
-    book.write_text(BOOK.format(port=api, users=USERS))
+    books = tmp_path / "books"
+    books.mkdir()
+    book = books / "leaky.yaml"
+    book.write_text(BOOK.format(port=api, users=USERS, hook=hook.url, split=SPLIT))
     env = {"API_TOKEN": SECRET}
     deploy = run_cli("deploy", str(book), "--version", "v1", env=env)
     assert deploy.returncode == 1, deploy.stderr
@@ -132,8 +179,35 @@ def test_no_form_of_the_secret_appears_in_any_output(
         'json {"token": "***"}',
         "captured *** and ZGVwbG95LWJvdDp***",
         'bad "***"',
+        "lower *** ***",
+        "colons *** ***",
+        "bytes b'***' b'***'",
+        "html *** ***",
+        "wrapped ***",
+        "*** (continued)",
     ):
-        assert marker in terminal, terminal[-1500:]  # the steps printed: the mask shows
+        assert marker in terminal, terminal  # the steps printed: the mask shows
+    payloads = [body.decode() for body in hook.bodies()]
+    assert any("(token ***)" in p for p in payloads), payloads
+    for n, payload in enumerate(payloads):
+        assert_clean(f"notification payload {n}", payload)
+    bundle = tmp_path / "bundle.json"
+    assert run_cli("audit", "export", "1", "-o", str(bundle), env=env).returncode == 0
+    assert_clean("the audit bundle", bundle.read_text())
+    with web_server(state_dir, books, env=env) as web:
+        with web.client(web.token("alice")) as api_client:
+            for path in ("/api/v1/runs/1", "/api/v1/runs/1/events", "/api/v1/runs/1/output",
+                         "/api/v1/runs/1/report"):  # fmt: skip
+                got = api_client.get(path)
+                assert got.status_code == 200, (path, got.text)
+                assert_clean(f"the API's {path}", got.text)
+        with httpx.Client(base_url=web.url, follow_redirects=True, timeout=30) as browser:
+            assert browser.get(web.login_url("alice").removeprefix(web.url)).status_code == 200
+            for path in ("/runs/1", "/runs/1/live"):
+                page = browser.get(path)
+                assert page.status_code == 200, (path, page.text[:500])
+                assert "fail with it" in page.text
+                assert_clean(f"the web page {path}", page.text)
     reader = CliRunner()  # the read commands in-process: the same output, no start-up each
     outputs = {
         " ".join(args): reader.invoke(cli, list(args), env=cli_environ(state_dir, **env))

@@ -10,17 +10,42 @@ from typing import Any
 from runwright.app.report import markdown
 from runwright.app.runtime import Runtime
 from runwright.engine.audit import Verdict, export_bundle, verify_bundle, verify_run, verify_store
+from runwright.engine.witness import Witness
+from runwright.engine.witness import check as check_witness
 from runwright.errors import InputError
 
 
-def verify(rt: Runtime, run_id: int | None) -> tuple[bool, list[str]]:
-    """(ok, one line per run or store-wide problem)."""
+def verify(rt: Runtime, run_id: int | None, witness: Path | None = None) -> tuple[bool, list[str]]:
+    """(ok, one line per run or store-wide problem); with ``witness`` (or the configured
+    RUNWRIGHT_WITNESS), also every head that file witnessed."""
     if run_id is None:
-        return verify_store(rt.store)
-    verdict = verify_run(rt.store, run_id)
-    lines = [f"run {run_id}: {'OK' if verdict.ok else 'TAMPERED'}: {verdict.message}"]
-    lines += [f"  {p}" for p in verdict.problems[1:]]
-    return verdict.ok, lines
+        ok, lines = verify_store(rt.store)
+    else:
+        verdict = verify_run(rt.store, run_id)
+        lines = [f"run {run_id}: {'OK' if verdict.ok else 'TAMPERED'}: {verdict.message}"]
+        lines += [f"  {p}" for p in verdict.problems[1:]]
+        ok = verdict.ok
+    path = witness or rt.settings.witness
+    if path is None:
+        return ok, lines
+    checked, problems = check_witness(rt.store, path)
+    lines += [f"witness: TAMPERED: {p}" for p in problems]
+    if not problems:
+        lines.append(f"witness: OK: {checked} witnessed heads are in the database ({path})")
+    return ok and not problems, lines
+
+
+def witness_head(rt: Runtime, path: Path | None) -> str:
+    """Append the store-wide head to the witness file (run it periodically, e.g. from cron)."""
+    target = path or rt.settings.witness
+    if target is None:
+        raise InputError(
+            "no witness file given",
+            hint="pass a FILE, or set RUNWRIGHT_WITNESS to an append-only file elsewhere",
+        )
+    head = rt.store.chain_head()
+    Witness(target, rt.store.key).store_head(head, rt.clock.now())
+    return f"witnessed store-wide event {head[0] if head else 0} in {target}"
 
 
 def export(rt: Runtime, run_id: int) -> dict[str, Any]:

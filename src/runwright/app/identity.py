@@ -1,8 +1,9 @@
 """Who is acting, and how we know: the identity decisions (approvals, attestations) count under.
 
-A name alone proves nothing: ``RUNWRIGHT_USER=bob`` can be typed by anyone. So every use case
-that records a decision takes an ``Identity``: the name *and* how it was established. The local
-CLI knows the OS user; the web server passes the token or login user it authenticated. A name
+A name alone proves nothing: ``RUNWRIGHT_USER=bob`` (or ``LOGNAME=bob``, ``USER=bob``) can be
+typed by anyone. So every use case that records a decision takes an ``Identity``: the name *and*
+how it was established. The local CLI knows the OS user from the kernel (the effective uid's
+account); the web server passes the token or login user it authenticated. A name
 that was only declared counts for a decision only where the environment allows it
 (``identity: self_declared``), and is then recorded as self-declared.
 """
@@ -38,7 +39,7 @@ def refusal(identity: Identity, environment: str, policy: str, os_user: str) -> 
     if identity.authenticated or policy == "self_declared":
         return None
     return (
-        f"'{identity.name}' is only declared (RUNWRIGHT_USER) and differs from the OS user "
-        f"'{os_user}'; environment '{environment}' counts decisions only from an "
+        f"'{identity.name}' is only declared (RUNWRIGHT_USER, LOGNAME or USER) and differs "
+        f"from the OS user '{os_user}'; environment '{environment}' counts decisions only from an "
         "authenticated identity"
     )

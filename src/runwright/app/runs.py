@@ -25,6 +25,7 @@ from runwright.app.release import previous_version
 from runwright.app.runtime import Runtime
 from runwright.app.silences import SilenceKeeper
 from runwright.app.waiting import next_step
+from runwright.engine.audit import check_run
 from runwright.engine.leases import Holder, abandoned, describe, holder_of
 from runwright.engine.processes import owner_dead
 from runwright.engine.store import NewStep, RunRow
@@ -222,12 +223,26 @@ def _runbook_of(rt: Runtime, run: RunRow) -> Runbook:
 
 
 async def _drive(
-    rt: Runtime, run_id: int, book: Runbook, secrets: Mapping[str, str], how: Drive
+    rt: Runtime,
+    run_id: int,
+    book: Runbook,
+    secrets: Mapping[str, str],
+    how: Drive,
+    leased: Callable[[], None] | None = None,
 ) -> RunRow:
     """Drive the run until it ends or blocks; with ``how.wait``, sit out approvals and
-    attestations (following the run's events) and drive on when one arrives."""
+    attestations (following the run's events) and drive on when one arrives. ``leased`` is
+    called once this process holds the run's lease, before its first step. A run whose audit
+    chain does not support it (an edited event or row, a forged decision) is not driven."""
+    verdict = check_run(rt.store, run_id)
+    if not verdict.ok:
+        raise InputError(
+            f"run {run_id} is not driven: its audit trail does not verify: {verdict.message}",
+            hint=f"see runwright audit verify {run_id}; someone edited the database",
+        )
     while True:
-        final = await _drive_once(rt, run_id, book, secrets, how.interactive)
+        final = await _drive_once(rt, run_id, book, secrets, how.interactive, leased)
+        leased = None
         if not how.wait or final.status not in WAITABLE:
             return final
         event = await next_event(rt, run_id, final.event_count, UNBLOCKING, how.follow)
@@ -248,6 +263,7 @@ async def _drive_once(
     book: Runbook,
     secrets: Mapping[str, str],
     interactive: Callable[[str], bool] | None,
+    leased: Callable[[], None] | None = None,
 ) -> RunRow:
     run = rt.store.run(run_id)
     env_name, variables = _run_variables(rt, book, run, secrets)
@@ -269,6 +285,7 @@ async def _drive_once(
         redactor=redactor,
         services=rt.step_services(book, env_name, variables),
         interactive=interactive,
+        leased=leased,
     )
     keeper = SilenceKeeper(
         rt.store,
@@ -318,17 +335,23 @@ async def resume(
     book = _runbook_of(rt, run)
     secrets = rt.secrets(book, required=required_secrets)
     holder = holder_of(run, rt.clock.now(), owner_dead)
-    if holder in (Holder.DEAD, Holder.EXPIRED):
-        rt.observer.event(run_id, "lock.taken_over", None, {
-            "message": f"taking run {run_id} over: {describe(run, holder)}"})  # fmt: skip
-    rt.store.append(
-        run_id,
-        actor=rt.settings.user,
-        type="run.resumed",
-        at=rt.clock.now(),
-        data={"status": run.status, "previous_driver": run.lease_owner, "driver": str(holder)},
-    )
-    return await _drive(rt, run_id, book, secrets, Drive(interactive, wait))
+
+    def resumed() -> None:
+        """Said and journaled only once this process holds the run's lease: a resume refused
+        the lease (another one drives the run) leaves no trace of a takeover."""
+        if holder in (Holder.DEAD, Holder.EXPIRED):
+            rt.observer.event(run_id, "lock.taken_over", None, {
+                "message": f"taking run {run_id} over: {describe(run, holder)}"})  # fmt: skip
+        rt.store.append(
+            run_id,
+            actor=rt.settings.user,
+            type="run.resumed",
+            at=rt.clock.now(),
+            data={"status": run.status, "previous_driver": run.lease_owner,
+                  "driver": str(holder)},
+        )  # fmt: skip
+
+    return await _drive(rt, run_id, book, secrets, Drive(interactive, wait), resumed)
 
 
 async def drive_claimed(rt: Runtime, run_id: int) -> RunRow:

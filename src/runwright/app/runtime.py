@@ -22,6 +22,7 @@ from runwright.engine.processes import owner_dead
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
 from runwright.engine.store import Store
+from runwright.engine.witness import Witness
 from runwright.errors import InputError, RunbookError
 from runwright.model.loader import Runbook, build_runbook, load_runbook, load_text
 from runwright.model.schema import Environment
@@ -69,6 +70,8 @@ class Runtime:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         given = {KEY_ENV: settings.audit_key} if settings.audit_key else {}
         store = Store.open(settings.database_url, key=load_key(settings.state_dir, given))
+        if settings.witness is not None:
+            store.on_run_end = Witness(settings.witness, store.key).run_ended
         return cls(settings, store, clock or SystemClock(), observer or NullObserver())
 
     def close(self) -> None:

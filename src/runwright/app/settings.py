@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +33,7 @@ class Settings:
     via: AuthMethod = AuthMethod.OS
     os_user: str = ""
     audit_key: str | None = field(default=None, repr=False)
+    witness: Path | None = None
 
     @property
     def owner(self) -> str:
@@ -40,7 +41,7 @@ class Settings:
 
     @property
     def identity(self) -> Identity:
-        """The acting person: the OS user, or a self-declared RUNWRIGHT_USER."""
+        """The acting person: the OS user, or a self-declared name from the environment."""
         return Identity(self.user, self.via)
 
     @classmethod
@@ -59,7 +60,7 @@ class Settings:
             or f"sqlite:///{state / 'runwright.db'}"
         )
         os_user = _os_user()
-        who = user or environ.get("RUNWRIGHT_USER") or os_user
+        who = user or declared_name(environ) or os_user
         return cls(
             state_dir=state,
             database_url=url,
@@ -69,6 +70,9 @@ class Settings:
             via=AuthMethod.OS if who == os_user else AuthMethod.SELF_DECLARED,
             os_user=os_user,
             audit_key=environ.get("RUNWRIGHT_AUDIT_KEY") or None,
+            witness=Path(environ["RUNWRIGHT_WITNESS"]).expanduser()
+            if environ.get("RUNWRIGHT_WITNESS")
+            else None,
             lease_ttl=_lease_ttl(environ),
         )
 
@@ -90,8 +94,25 @@ def _lease_ttl(environ: Mapping[str, str]) -> float:
     return ttl
 
 
+# Names a process's environment carries, most specific first. Anyone can set them (``LOGNAME=bob
+# runwright approve``), so each one that differs from the kernel's account is self-declared.
+DECLARED_NAMES = ("RUNWRIGHT_USER", "LOGNAME", "USER")
+
+
+def declared_name(environ: Mapping[str, str]) -> str | None:
+    """The first name the environment declares, or None."""
+    for variable in DECLARED_NAMES:
+        name = environ.get(variable, "").strip()
+        if name:
+            return name
+    return None
+
+
 def _os_user() -> str:
+    """The account the kernel runs this process as (its effective uid), never a name from the
+    environment: ``getpass.getuser()`` reads LOGNAME and USER first."""
+    uid = os.geteuid()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid{uid}"

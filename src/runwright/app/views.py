@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from runwright.app.runtime import Runtime
 from runwright.app.waiting import next_step, phase_of
 from runwright.engine import tables as t
-from runwright.engine.audit import verify_run
+from runwright.engine.audit import unsupported_rows, verify_run
 from runwright.engine.feed import read_events
 from runwright.engine.reads import deployed_pairs
 from runwright.engine.store import EventRow, RevisionRow, RunRow, StepRow
@@ -208,6 +208,8 @@ class RunDetail:
     phase: str | None
     waiting: str | None
     """e.g. "rollback waiting for attestation (rollback step 1: 'restore db')"."""
+    unsupported: list[str] = field(default_factory=list)
+    """Each shown field the audit chain does not support (an edited row), in words."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -217,6 +219,7 @@ class RunDetail:
             "waiting": self.waiting,  # not a status
             "holds_lock": not self.run.terminal,
             "steps": [s.to_json() for s in self.steps],
+            "unsupported_by_chain": self.unsupported,
         }
 
 
@@ -228,7 +231,13 @@ def run_status(rt: Runtime, run: RunRow) -> RunDetail:
         found = next_step(run, rows)
         if found is not None and found.on is not None:
             waiting = found.describe()
-    return RunDetail(RunSummary.of(run), [StepInfo.of(s) for s in rows], phase, waiting)
+    return RunDetail(
+        RunSummary.of(run),
+        [StepInfo.of(s) for s in rows],
+        phase,
+        waiting,
+        unsupported_rows(rt.store, run.id),
+    )
 
 
 def status(rt: Runtime, run_id: int) -> RunDetail:

@@ -24,24 +24,42 @@ def commands(pass_ctx: Callable[..., Any], handle_errors: Callable[..., Any]) ->
     @audit.command("verify")
     @click.argument("run_id", type=int, required=False)
     @click.option("--bundle", type=click.Path(), help="Check an exported bundle offline.")
+    @click.option(
+        "--witness",
+        type=click.Path(path_type=Path),
+        help="Also check every head this witness file recorded (default: RUNWRIGHT_WITNESS).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
     @pass_ctx
     @handle_errors
-    def audit_verify(c: Any, run_id: int | None, bundle: str | None, as_json: bool) -> None:
+    def audit_verify(
+        c: Any, run_id: int | None, bundle: str | None, witness: Path | None, as_json: bool
+    ) -> None:
         """Check RUN_ID's chain (or every run and the store-wide chain without it); exit 1
-        naming the first edited or deleted event, forged row or deleted run."""
+        naming the first edited or deleted event, forged row, deleted run, or witnessed head
+        the database no longer holds."""
         rt = c.runtime(quiet=True)
         if bundle:
             verdict = audit_app.check_bundle(rt, bundle)
             ok, lines = verdict.ok, [f"{bundle}: {'OK' if verdict.ok else 'TAMPERED'}: "
                                      f"{verdict.message}"]  # fmt: skip
         else:
-            ok, lines = audit_app.verify(rt, run_id)
+            ok, lines = audit_app.verify(rt, run_id, witness)
         if as_json:
             click.echo(json.dumps({"run": run_id, "ok": ok, "message": "\n".join(lines)}))
         else:
             click.echo("\n".join(lines) if lines else "no runs yet")
         sys.exit(0 if ok else 1)
+
+    @audit.command("witness")
+    @click.argument("file", type=click.Path(path_type=Path), required=False)
+    @pass_ctx
+    @handle_errors
+    def audit_witness(c: Any, file: Path | None) -> None:
+        """Append the store-wide chain head to FILE (default: RUNWRIGHT_WITNESS), signed: run
+        it periodically (cron) so even a rewrite by someone holding the key is found."""
+        rt = c.runtime(quiet=True)
+        click.echo(audit_app.witness_head(rt, file))
 
     @audit.command("export")
     @click.argument("run_id", type=int)

@@ -109,6 +109,8 @@ def status(st: RunDetail) -> None:
         click.echo(f"  rolling back; holds the lock of {r.runbook}/{r.environment}")
     if r.failure:
         click.echo(f"  failure: {r.failure}")
+    for problem in st.unsupported:
+        click.echo(f"  WARNING: {problem}")
     for s in st.steps:
         undo = f" (undo {s.undo_status})" if s.undo_status else ""
         click.echo(

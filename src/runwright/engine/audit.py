@@ -24,11 +24,15 @@ from runwright.engine.chain import GENESIS, ChainKey, Sealed, bundle_seal, head_
 from runwright.engine.store import (
     ApprovalRow,
     EventRow,
+    RevisionRow,
     RunRow,
+    StepRow,
     Store,
     decisions_of,
     proven,
+    resealed_until,
 )
+from runwright.engine.support import UNSUPPORTED, Support
 
 BUNDLE_FORMAT = "runwright-audit-bundle/1"
 
@@ -139,6 +143,7 @@ def verify_chain(
     """Check one run's chain; the message names the first bad event."""
     prev = GENESIS
     unkeyed = 0
+    covered = resealed_until(key, events)
     for expected, ev in enumerate(events, start=1):
         label = f"{ev.type}{', step ' + ev.step if ev.step else ''}"
         if ev.seq != expected:
@@ -149,10 +154,11 @@ def verify_chain(
         if ev.prev_hash != prev:
             return _bad(f"event #{ev.seq} ({ev.type}) does not follow #{ev.seq - 1}: chain broken")
         if ev.gseq is None:
-            if ev.seq > run.legacy_until:
+            if ev.seq > covered:
                 return _bad(
                     f"event #{ev.seq} ({label}) is not sealed with the audit key: it was "
-                    "written or rewritten without it"
+                    "written or rewritten without it (only events resealed at the upgrade "
+                    "to keyed chains may be unkeyed)"
                 )
             unkeyed += 1
         if not valid(key, ev.sealed, ev.hash):
@@ -174,14 +180,42 @@ def verify_chain(
     text = f"{len(events)} events, chain intact (head {prev[:12]})"
     if unkeyed:
         text += (
-            f"; {unkeyed} written before keyed chains are unkeyed (they prove against "
-            "accidents, not against someone who could write the database)"
+            f"; {unkeyed} written before keyed chains were checked and resealed at the "
+            "upgrade (they prove what the database held then)"
         )
     return Verdict(True, text, unkeyed=unkeyed)
 
 
 def _bad(message: str) -> Verdict:
     return Verdict(False, message, (message,))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A run's row, events, steps and decision rows as of one moment: read between two reads
+    of the run's event count that agree (every write of these comes with an event), so a
+    write landing mid-read is never mistaken for tampering."""
+
+    run: RunRow
+    events: list[EventRow]
+    steps: list[StepRow]
+    approvals: list[ApprovalRow]
+    revisions: list[RevisionRow]
+
+    @classmethod
+    def read(cls, store: Store, run_id: int, attempts: int = 5) -> Snapshot:
+        for _ in range(attempts):
+            run = store.run(run_id)
+            snap = cls(
+                run,
+                store.events(run_id),
+                store.steps(run_id),
+                store.approval_rows(run_id),
+                store.revision_rows(run.runbook, run.environment),
+            )
+            if store.run(run_id).event_count == run.event_count:
+                break
+        return snap
 
 
 def verify_run(store: Store, run_id: int, links: Links | None = None) -> Verdict:
@@ -193,10 +227,9 @@ def verify_run(store: Store, run_id: int, links: Links | None = None) -> Verdict
             f"{store.key.key_id}: verify with the key that sealed it (STATE_DIR/audit.key "
             "or RUNWRIGHT_AUDIT_KEY)"
         )
-    run = store.run(run_id)
-    events = store.events(run_id)
-    verdict = verify_chain(store.key, events, run, links)
-    forged = forged_rows(store, run, events)
+    snap = Snapshot.read(store, run_id)
+    verdict = verify_chain(store.key, snap.events, snap.run, links)
+    forged = forged_rows(store.key, snap)
     if not forged:
         return verdict
     problems = (*verdict.problems, *forged)
@@ -205,15 +238,41 @@ def verify_run(store: Store, run_id: int, links: Links | None = None) -> Verdict
                    problems, verdict.unkeyed)  # fmt: skip
 
 
-def forged_rows(store: Store, run: RunRow, events: Sequence[EventRow]) -> list[str]:
-    """Approval and revision rows of the run that no sealed event records (ignored by gates)."""
-    good = proven(store.key, events, run.legacy_until)
+def check_run(store: Store, run_id: int) -> Verdict:
+    """One run's own chain and the rows beside it, without the store-wide links (cheap
+    enough to run before driving a run: a run its chain does not support is not driven)."""
+    snap = Snapshot.read(store, run_id)
+    verdict = verify_chain(store.key, snap.events, snap.run)
+    if not verdict.ok:
+        return verdict
+    forged = forged_rows(store.key, snap)
+    return _bad(forged[0]) if forged else verdict
+
+
+def unsupported_rows(store: Store, run_id: int) -> list[str]:
+    """What a person reading the run and its steps must be told the chain does not support:
+    a field its events did not set, or everything after a broken link."""
+    snap = Snapshot.read(store, run_id)
+    good = proven(store.key, snap.events)
+    problems = Support.of(good).problems(snap.run, snap.steps)
+    if len(good) < len(snap.events):
+        problems.insert(
+            0,
+            f"the audit chain breaks at event #{len(good) + 1}: what it and later events set "
+            f"is {UNSUPPORTED} (see runwright audit verify {run_id})",
+        )
+    return problems
+
+
+def forged_rows(key: ChainKey, snap: Snapshot) -> list[str]:
+    """Rows of the run the chain does not support: approvals and revisions no sealed event
+    records (ignored by gates), and a run status or step outcome its events did not set."""
+    run = snap.run
+    good = proven(key, snap.events)
+    out = Support.of(good).problems(run, snap.steps)
     proved = [_key(a) for e in good if e.type in {"approval.given", "gate.attested"}
               for a in decisions_of(e)]  # fmt: skip
-    out = []
-    for row in store.approval_rows():
-        if row.run_id != run.id:
-            continue
+    for row in snap.approvals:
         if _key(row) in proved:
             proved.remove(_key(row))
             continue
@@ -226,7 +285,7 @@ def forged_rows(store: Store, run: RunRow, events: Sequence[EventRow]) -> list[s
         for e in good
         if e.type == "revision.recorded"
     }
-    for rev in store.revision_rows(run.runbook, run.environment):
+    for rev in snap.revisions:
         if rev.run_id == run.id and (rev.number, rev.version) not in revisions:
             out.append(
                 f"revision row ignored: revision {rev.number} ({rev.version}) is not proven "

@@ -96,7 +96,8 @@ def _take(store: Store, conn: Connection, row: Any, owner: str, now: datetime, t
         kind = "run.claimed"
         data = {"worker": owner, "epoch": epoch}
     conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**values))
-    store.append_within(conn, run_id, Entry(owner, kind, now, None, data))
+    sealed = {"status": values["status"]} if "status" in values else None
+    store.append_within(conn, run_id, Entry(owner, kind, now, None, data, sealed))
     return Claim(run_id, epoch, takeover, previous)
 
 

@@ -190,8 +190,10 @@ class Scheduler(Generic[S]):
         redactor: Redactor,
         services: S,
         interactive: Callable[[str], bool] | None = None,
+        leased: Callable[[], None] | None = None,
     ) -> RunRow:
-        """Drive the run until it ends or blocks; return its row as it then stands."""
+        """Drive the run until it ends or blocks; return its row as it then stands.
+        ``leased`` runs once the lease is held (a refused lease raises before it)."""
         owner = self.settings.owner
         self.store.acquire_lease(
             run_id,
@@ -200,6 +202,12 @@ class Scheduler(Generic[S]):
             ttl=self.settings.lease_ttl,
             owner_dead=self.settings.owner_dead,
         )
+        if leased is not None:
+            try:
+                leased()
+            except BaseException:
+                self.store.release_lease(run_id, owner)
+                raise
         d = _Drive(run_id, actor, redactor, services, interactive)
         renew = asyncio.create_task(self._renew(run_id, owner, asyncio.current_task()))
         if self.settings.interrupt is not None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,12 @@ log = logging.getLogger(__name__)
 
 DECISIONS = frozenset({"approval.given", "gate.attested"})
 REVISED_KINDS = frozenset({"deploy", "rollback"})
+RESEALED = "audit.resealed"
+RESEAL_REVISION = "0005_trust_reseal"
+# The row fields people and decisions read, sealed into the event that sets them (its data's
+# ``sets``), so every such row can be checked against the chain (engine/support.py).
+SEALED_RUN_FIELDS = ("status", "failure", "abort_requested", "revision")
+SEALED_STEP_FIELDS = ("status", "undo_status", "summary")
 
 
 class StoreError(RunwrightError):
@@ -56,9 +63,11 @@ def event_row(r: Any) -> EventRow:
         data = json.loads(r["data"])
     except ValueError:
         data = {"unreadable": r["data"]}
+    sets = data.pop("sets", None) if isinstance(data, dict) else None
     return EventRow(
         r["id"], r["run_id"], r["seq"], _utc(r["at"]) or r["at"], r["actor"], r["type"],
         r["step"], data, r["data"], r["prev_hash"], r["hash"], r["gseq"], r["gprev"],
+        sets if isinstance(sets, dict) else None,
     )  # fmt: skip
 
 
@@ -135,6 +144,7 @@ class EventRow:
     hash: str
     gseq: int | None = None
     gprev: str | None = None
+    sets: dict[str, Any] | None = None  # the row fields this event set (sealed in its data)
 
     @property
     def sealed(self) -> Sealed:
@@ -242,6 +252,9 @@ class Store:
         self.key = key
         self.lazy = lazy or engine
         self.fences: dict[int, tuple[str, int]] = {}
+        # Called with a run's last event once the transaction that ended the run commits
+        # (the edge sets it to write a witness line: engine/witness.py).
+        self.on_run_end: Callable[[EventRow], None] | None = None
 
     @classmethod
     def open(cls, url: str, *, key: ChainKey | None = None, durable: bool = True) -> Store:
@@ -263,7 +276,8 @@ class Store:
     def migrate(self) -> None:
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
-        head = ScriptDirectory.from_config(cfg).get_current_head()
+        script = ScriptDirectory.from_config(cfg)
+        head = script.get_current_head()
         try:
             with self.engine.begin() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
@@ -271,11 +285,37 @@ class Store:
                     return
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
+                before = {s.revision for s in script.iterate_revisions(current, "base")}
+                if current is not None and RESEAL_REVISION not in before:
+                    self._reseal(conn, datetime.now(UTC))
         except DatabaseError as exc:
             raise StoreError(
                 f"cannot open the state store at {self.engine.url.render_as_string()}: {exc.orig}",
                 hint="check --database-url / RUNWRIGHT_DATABASE_URL and that the server runs",
             ) from None
+
+    def _reseal(self, conn: Connection, now: datetime) -> None:
+        """Seal, once, each run's events written before keyed chains (see migration
+        0005_trust_reseal): a sealed ``audit.resealed`` event names the unkeyed first events,
+        after checking their unkeyed chain. Unkeyed events after a sealed one, or in a run
+        whose unkeyed chain is broken, are left unsealed: ``audit verify`` reports them.
+        ``now`` is the upgrade's wall-clock time (no run's clock applies here)."""
+        query = sa.select(t.events.c.run_id).where(t.events.c.gseq.is_(None)).distinct()
+        for run_id in sorted(int(r) for r in conn.execute(query).scalars()):
+            rows = conn.execute(
+                sa.select(t.events).where(t.events.c.run_id == run_id).order_by(t.events.c.seq)
+            ).mappings()
+            events = [event_row(r) for r in rows]
+            prefix = list(takewhile(lambda e: e.gseq is None, events))
+            if not prefix or resealed_until(self.key, events):
+                continue
+            if not _intact(self.key, prefix):
+                log.warning("run %s: its unkeyed events do not verify; not resealed", run_id)
+                continue
+            last = prefix[-1]
+            data = {"until": last.seq, "head": last.hash, "note": "events written before "
+                    "keyed chains, checked and sealed at the upgrade"}  # fmt: skip
+            self._append(conn, run_id, Entry("runwright (upgrade)", RESEALED, now, None, data))
 
     @contextmanager
     def _tx(self, *, durable: bool = True) -> Iterator[Connection]:
@@ -364,7 +404,9 @@ class Store:
                 if steps:
                     conn.execute(sa.insert(t.steps), [_step_values(run_id, s) for s in steps])
                 if created is not None:
-                    self._append(conn, run_id, Entry(initiator, "run.created", now, None, created))
+                    status = RunStatus.QUEUED if queued else RunStatus.PENDING
+                    entry = Entry(initiator, "run.created", now, None, created, {"status": status})
+                    self._append(conn, run_id, entry)
                 if queued and conn.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"NOTIFY {QUEUE_CHANNEL}")
                 return int(run_id)
@@ -482,11 +524,17 @@ class Store:
                 conn.execute(sa.insert(t.approvals), [_decision_values(d) for d in decisions])
             if revision:
                 self._record_revision(conn, run_id, actor, at)
+        if self.on_run_end is not None and (run_values or {}).get("status") in TERMINAL:
+            try:
+                self.on_run_end(self.events(run_id)[-1])
+            except (OSError, RunwrightError) as exc:
+                log.error("run %s: could not write its witness line: %s", run_id, exc)
         return event
 
     def _append(self, conn: Connection, run_id: int, e: Entry) -> EventRow:
         self._check_fence(conn, run_id)
-        data_text = _dumps(e.data)
+        sets = _sets_of(e)
+        data_text = _dumps({**e.data, "sets": sets} if sets else e.data)
         head = conn.execute(_HEAD, {"_rid": run_id}).first()
         if head is None:
             raise InputError(f"no run {run_id}")
@@ -530,7 +578,7 @@ class Store:
             self._apply_step(conn, run_id, e.step_update)
         return EventRow(
             int(event_id), run_id, sealed.seq, e.at, e.actor, e.type, e.step, dict(e.data),
-            data_text, sealed.prev_hash, digest, gseq, gprev,
+            data_text, sealed.prev_hash, digest, gseq, gprev, sets or None,
         )  # fmt: skip
 
     def _global_head(self, conn: Connection) -> tuple[int, str]:
@@ -689,15 +737,18 @@ class Store:
         write access to the database could insert."""
         out = [
             a
-            for e in proven(self.key, self.events(run_id), self.run(run_id).legacy_until)
+            for e in proven(self.key, self.events(run_id))
             if e.type in DECISIONS
             for a in decisions_of(e)
         ]
         return [a for a in out if gate is None or a.gate == gate]
 
-    def approval_rows(self) -> list[ApprovalRow]:
-        """The approvals table as written (``audit verify`` compares it with the chain)."""
+    def approval_rows(self, run_id: int | None = None) -> list[ApprovalRow]:
+        """The approvals table as written (``audit verify`` compares it with the chain), or
+        one run's rows of it."""
         query = sa.select(t.approvals).order_by(t.approvals.c.id)
+        if run_id is not None:
+            query = query.where(t.approvals.c.run_id == run_id)
         with self._tx() as conn:
             return [
                 ApprovalRow(
@@ -769,7 +820,7 @@ class Store:
                 events = self.events(r.run_id) if run else []
                 proofs[r.run_id] = {
                     (int(e.data.get("revision", 0)), str(e.data.get("version")))
-                    for e in proven(self.key, events, run.legacy_until if run else 0)
+                    for e in proven(self.key, events)
                     if e.type == "revision.recorded"
                 }
             if (r.number, r.version) in proofs[r.run_id]:
@@ -914,15 +965,40 @@ def _make_engine(url: str, *, durable: bool) -> Engine:
         ) from None
 
 
-def proven(key: ChainKey, events: Sequence[EventRow], legacy_until: int) -> list[EventRow]:
+def _intact(key: ChainKey, events: Sequence[EventRow]) -> bool:
+    """Whether ``events`` (a run's first ones) follow each other with valid hashes."""
+    prev = GENESIS
+    for expected, e in enumerate(events, start=1):
+        if e.seq != expected or e.prev_hash != prev or not valid(key, e.sealed, e.hash):
+            return False
+        prev = e.hash
+    return True
+
+
+def resealed_until(key: ChainKey, events: Sequence[EventRow]) -> int:
+    """How many of the run's first events were written before keyed chains and resealed at
+    the upgrade (a sealed ``audit.resealed`` event names them); 0 when none were. Unkeyed
+    events count for nothing else, whatever ``runs.legacy_until`` says."""
+    until = 0
+    for e in events:
+        if e.type == RESEALED and e.gseq is not None and valid(key, e.sealed, e.hash):
+            try:
+                until = max(until, int(e.data.get("until", 0)))
+            except (TypeError, ValueError):
+                continue
+    return until
+
+
+def proven(key: ChainKey, events: Sequence[EventRow]) -> list[EventRow]:
     """The run's events up to the first one its chain does not prove (a missing, edited,
-    unsealed or unlinked event ends the proof there)."""
+    unsealed or unlinked event ends the proof there; an unkeyed one counts only if resealed)."""
     out: list[EventRow] = []
     prev = GENESIS
+    covered = resealed_until(key, events)
     for expected, e in enumerate(events, start=1):
         if e.seq != expected or e.prev_hash != prev:
             break
-        if e.gseq is None and e.seq > legacy_until:
+        if e.gseq is None and e.seq > covered:
             break
         if not valid(key, e.sealed, e.hash):
             break
@@ -957,6 +1033,20 @@ def locked_message(run: RunRow) -> tuple[str, str]:
         f"see runwright status {run.id}; end it with runwright abort {run.id}, or if nobody "
         f"drives it: runwright unlock {run.runbook} {run.environment} --note '...' [--force]",
     )
+
+
+def _sets_of(e: Entry) -> dict[str, Any]:
+    """The row fields ``e`` sets that people and decisions read, as the event seals them."""
+    sets: dict[str, Any] = {}
+    given = e.run_values or {}
+    run = {k: given[k] for k in SEALED_RUN_FIELDS if k in given}
+    if run:
+        sets["run"] = run
+    update = e.step_update
+    step = {k: update.values[k] for k in SEALED_STEP_FIELDS if update and k in update.values}
+    if update is not None and step:
+        sets["step"] = {"section": update.section, "idx": update.idx, **step}
+    return sets
 
 
 def _step_values(run_id: int, s: NewStep) -> dict[str, Any]:

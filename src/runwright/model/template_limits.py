@@ -244,9 +244,30 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         return counted(super().call(__context, __obj, *args, **kwargs))
 
 
+# Globals whose numeric arguments size their result (``lipsum(1000000)`` writes a million
+# paragraphs in one call, with no loop to tick): each such argument is capped before the call.
+GLOBAL_LIMITS = {"lipsum": 200, "range": MAX_WIDTH}
+
+
+def _guard_global(name: str, fn: Callable[..., Any], limit: int) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def guarded_global(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limit:
+                raise BudgetExceeded(f"{name}() with {value} (limit {limit:,})")
+        return counted(fn(*args, **kwargs))
+
+    return guarded_global
+
+
 def guarded(env: ImmutableSandboxedEnvironment) -> None:
-    """Put every filter and the output finalizer of ``env`` under the budget."""
+    """Put every filter, the size-making globals and the output finalizer of ``env`` under
+    the budget."""
     for name, fn in list(env.filters.items()):
         env.filters[name] = _guard_filter(name, fn)
+    for name, limit in GLOBAL_LIMITS.items():
+        fn = env.globals.get(name)
+        if callable(fn):
+            env.globals[name] = _guard_global(name, fn, limit)
     inner = env.finalize
     env.finalize = (lambda v: counted(inner(v))) if inner else counted

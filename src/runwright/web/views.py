@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from runwright.app.runtime import Runtime
+from runwright.engine.audit import unsupported_rows
 from runwright.engine.machine import MAIN, in_flight
 from runwright.engine.processes import owner_dead
 from runwright.engine.scheduler import view_of
@@ -51,6 +52,7 @@ class RunView:
     charts: list[dict[str, Any]] = field(default_factory=list)
     traffic: list[dict[str, Any]] = field(default_factory=list)
     unsettled: list[tuple[str, str]] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
 
     @property
     def phases(self) -> list[tuple[str, list[StepRow]]]:
@@ -95,6 +97,7 @@ def run_view(rt: Runtime, run_id: int, viewer: str) -> RunView:
             )
     view.charts = charts(rt.store.measurements(run_id))
     view.unsettled = unsettled(rt, run, steps)
+    view.unsupported = unsupported_rows(rt.store, run.id)
     return view
 
 

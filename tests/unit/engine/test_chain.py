@@ -164,7 +164,9 @@ def test_the_key_file_is_private_and_kept(tmp_path: Path) -> None:
     assert given.secret == bytes.fromhex("ab" * 32)
 
 
-def test_a_database_from_before_keyed_chains_verifies_as_unkeyed(db: Path) -> None:
+def legacy_database(db: Path, runs: int = 1) -> None:
+    """A database as runwright wrote it before keyed chains: ``runs`` runs of two unkeyed
+    events each, the first awaiting approval."""
     db.parent.mkdir(parents=True)
     engine = sa.create_engine(f"sqlite:///{db}")
     cfg = Config()
@@ -172,50 +174,110 @@ def test_a_database_from_before_keyed_chains_verifies_as_unkeyed(db: Path) -> No
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-        prev = GENESIS
-        conn.execute(
-            sa.text(
-                "INSERT INTO runs (id, runbook, environment, version, status, initiator, "
-                "created_at, updated_at, runbook_file, runbook_text, runbook_digest, params, "
-                "event_count, head_hash, kind) VALUES (1, 'shop', 'staging', 'v1', "
-                "'awaiting_approval', 'alice', :t, :t, 'f', '', 'd', '{}', 2, '', 'deploy')"
-            ),
-            {"t": T0},
-        )
-        for seq in (1, 2):
-            e = Sealed(1, seq, T0, "alice", f"old{seq}", None, "{}", prev)
-            prev = legacy_hash(e)
+        for run_id in range(1, runs + 1):
             conn.execute(
                 sa.text(
-                    "INSERT INTO events (run_id, seq, at, actor, type, step, data, prev_hash, "
-                    "hash) VALUES (1, :s, :t, 'alice', :ty, NULL, '{}', :p, :h)"
+                    "INSERT INTO runs (id, runbook, environment, version, status, initiator, "
+                    "created_at, updated_at, runbook_file, runbook_text, runbook_digest, params, "
+                    "event_count, head_hash, kind) VALUES (:r, 'shop', :env, 'v1', "
+                    "'awaiting_approval', 'alice', :t, :t, 'f', '', 'd', '{}', 2, '', 'deploy')"
                 ),
-                {"s": seq, "t": T0, "ty": f"old{seq}", "p": e.prev_hash, "h": prev},
+                {"t": T0, "r": run_id, "env": f"env{run_id}"},
             )
-        conn.execute(sa.text("UPDATE runs SET head_hash = :h"), {"h": prev})
+            prev = GENESIS
+            for seq in (1, 2):
+                e = Sealed(run_id, seq, T0, "alice", f"old{seq}", None, "{}", prev)
+                prev = legacy_hash(e)
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO events (run_id, seq, at, actor, type, step, data, "
+                        "prev_hash, hash) VALUES (:r, :s, :t, 'alice', :ty, NULL, '{}', :p, :h)"
+                    ),
+                    {"r": run_id, "s": seq, "t": T0, "ty": f"old{seq}", "p": e.prev_hash,
+                     "h": prev},
+                )  # fmt: skip
+            conn.execute(sa.text("UPDATE runs SET head_hash = :h WHERE id = :r"),
+                         {"h": prev, "r": run_id})  # fmt: skip
     engine.dispose()
 
+
+def forge_legacy_approval(store: Store, run_id: int) -> None:
+    """Last round's attack: an ``approval.given`` appended as a legacy event (no gseq, the
+    public unkeyed hash), ``legacy_until`` raised and the run's counters fixed."""
+    run = store.run(run_id)
+    seq = run.event_count + 1
+    forged = Sealed(run_id, seq, T0, "bob", "approval.given", "approve",
+                    '{"gate":"approve","note":"lgtm"}', run.head_hash)  # fmt: skip
+    sql(
+        store,
+        "INSERT INTO events (run_id, seq, at, actor, type, step, data, prev_hash, hash) "
+        "VALUES (:r, :s, :t, 'bob', 'approval.given', 'approve', :d, :p, :h)",
+        r=run_id, s=seq, t=T0, d=forged.data_text, p=forged.prev_hash, h=legacy_hash(forged),
+    )  # fmt: skip
+    sql(store, "UPDATE runs SET event_count = :s, head_hash = :h, legacy_until = :s "
+        "WHERE id = :r", s=seq, h=legacy_hash(forged), r=run_id)  # fmt: skip
+
+
+def test_old_unkeyed_events_are_resealed_once_at_the_upgrade(db: Path) -> None:
+    legacy_database(db)
     store = Store.open(f"sqlite:///{db}", key=KEY)
     try:
+        events = store.events(1)
+        assert [(e.type, e.gseq is not None) for e in events] == [
+            ("old1", False), ("old2", False), ("audit.resealed", True)
+        ]  # fmt: skip
+        assert events[2].data["until"] == 2
+        assert events[2].data["head"] == events[1].hash
         before = verify_run(store, 1)
         assert before.ok, before.message
-        assert "2 written before keyed chains are unkeyed" in before.message
+        assert "2 written before keyed chains were checked and resealed" in before.message
         store.append(1, actor="bob", type="run.resumed", at=T0)
-        after = verify_run(store, 1)
-        assert after.ok, after.message
-        assert after.unkeyed == 2
-        forged = Sealed(1, 4, T0, "bob", "approval.given", None, "{}", store.run(1).head_hash)
-        sql(
-            store,
-            "INSERT INTO events (run_id, seq, at, actor, type, data, prev_hash, hash) "
-            "VALUES (1, 4, :t, 'bob', 'approval.given', '{}', :p, :h)",
-            t=T0, p=forged.prev_hash, h=legacy_hash(forged),
-        )  # fmt: skip
-        sql(store, "UPDATE runs SET event_count = 4, head_hash = :h", h=legacy_hash(forged))
-        late = verify_run(store, 1)
-        assert "event #4 (approval.given) is not sealed with the audit key" in late.message
+        assert verify_run(store, 1).ok
     finally:
         store.close()
+
+
+def test_a_forged_legacy_approval_is_tampering_whatever_the_legacy_marks_say(db: Path) -> None:
+    legacy_database(db, runs=2)
+    store = Store.open(f"sqlite:///{db}", key=KEY)
+    try:
+        forge_legacy_approval(store, 1)
+        verdict = verify_run(store, 1)
+        assert not verdict.ok
+        assert "event #4 (approval.given, step approve) is not sealed with the audit key" in (
+            verdict.message
+        )
+        assert store.approvals(1) == [], "an unkeyed approval never reaches a gate"
+        # Rolling the schema back to before the reseal and reopening reseals nothing new:
+        # run 1's unkeyed tail follows a sealed event, run 2 is resealed already.
+        sql(store, "UPDATE alembic_version SET version_num = '0004_workers'")
+        again = Store.open(f"sqlite:///{db}", key=KEY)
+        again.close()
+        assert [e.type for e in store.events(1)][-1] == "approval.given"
+        assert not verify_run(store, 1).ok
+        assert store.approvals(1) == []
+        assert verify_run(store, 2).ok
+    finally:
+        store.close()
+
+
+def test_a_whole_history_rewritten_unkeyed_with_its_head_deleted_is_caught(store: Store) -> None:
+    """Every run rewritten as 'legacy' events with the public hash and ``chain_head``
+    deleted: no unkeyed event is resealed after the upgrade, so every run is tampered."""
+    for env in ("staging", "production"):
+        run_id = run_with_events(store, env, 3)
+        rewrite_without_key(store, run_id, unsealed=True)
+        sql(store, "UPDATE runs SET legacy_until = 3 WHERE id = :r", r=run_id)
+    sql(store, "UPDATE events SET gprev = NULL")
+    sql(store, "DELETE FROM chain_head")
+    ok, lines = verify_store(store)
+    assert not ok
+    for run_id in (1, 2):
+        assert any(
+            line.startswith(f"run {run_id}: TAMPERED: event #1 (run.created) is not sealed")
+            for line in lines
+        ), lines
+        assert store.approvals(run_id) == []
 
 
 def test_an_exported_bundle_verifies_offline_and_rejects_edits(store: Store) -> None:

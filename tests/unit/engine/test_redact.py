@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
+import re
 import shlex
 import urllib.parse
 
@@ -107,3 +109,54 @@ def test_base64_of_any_prefix_and_secret_is_masked(user: str, suffix: str) -> No
         text = Redactor([secret]).text(f"Authorization: Basic {encoded}")
         assert encoded not in text
         assert MASK in text
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        urllib.parse.quote(TRICKY, safe="").lower(),
+        re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), urllib.parse.quote(TRICKY)),
+        TRICKY.encode().hex(":"),
+        TRICKY.encode().hex(":").upper(),
+        repr(TRICKY.encode()),
+        str(TRICKY.encode()),
+        html.escape(TRICKY),
+        html.escape(TRICKY, quote=False),
+    ],
+    ids=[
+        "url-lower",
+        "url-path-lower",
+        "hex-colons",
+        "HEX-colons",
+        "bytes-repr",
+        "bytes-str",
+        "html",
+        "html-noquote",
+    ],  # fmt: skip
+)
+def test_lowercase_url_colon_hex_bytes_repr_and_html_forms_are_masked(form: str) -> None:
+    text = Redactor([TRICKY]).text(f"value: {form} end")
+    inner = form[2:-1] if form.startswith("b'") else form
+    assert inner not in text
+    assert MASK in text
+
+
+LONG = "k3y-Part0ne-AND-part2-x9"
+
+
+@pytest.mark.parametrize("cut", [8, 12, len(LONG) - 8])
+def test_a_secret_split_across_two_lines_is_masked(cut: int) -> None:
+    text = Redactor([LONG]).text(f"token: {LONG[:cut]}\n{LONG[cut:]} (continued)\n")
+    assert text == "token: ***\n*** (continued)\n"
+
+
+def test_halves_shorter_than_eight_characters_are_left() -> None:
+    text = Redactor([LONG]).text(f"ends with {LONG[:7]}\n{LONG[-7:]} starts it\n")
+    assert text == f"ends with {LONG[:7]}\n{LONG[-7:]} starts it\n"
+
+
+def test_a_half_quoted_as_a_word_is_masked_but_not_inside_a_word() -> None:
+    redactor = Redactor([LONG])
+    assert redactor.text(f"exit 0: {LONG[10:]} (continued)") == "exit 0: *** (continued)"
+    assert redactor.text(f"a {LONG[:12]} b") == "a *** b"
+    assert redactor.text(f"x{LONG[10:]} and {LONG[:12]}y") == f"x{LONG[10:]} and {LONG[:12]}y"
