@@ -10,23 +10,55 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runwright.app import decisions, runs, worker
 from runwright.app.identity import AuthMethod, Identity
 from runwright.app.reject import reject
+from runwright.app.runtime import read_runbook_text
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
+from runwright.model.loader import Runbook
 from runwright.model.status import RunStatus
 from runwright.web.auth import WebUser, require
 from runwright.web.state import WebState
 from runwright.web.tasks import call
+
+MAX_RUNBOOK = 2_000_000
+"""Characters of an uploaded runbook the API accepts."""
 
 
 @dataclass(frozen=True)
 class Done:
     run: int
     message: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A runbook sent with the deploy (``runwright deploy FILE --server``): its file name and
+    content; the run records the content and its digest like a local file's."""
+
+    file: str
+    text: str
+
+
+def _runbook(state: WebState, runbook: str, upload: Upload | None) -> tuple[Path, Runbook]:
+    if upload is not None:
+        book = read_runbook_text(upload.text, Path(upload.file).name)
+        if runbook and book.name != runbook:
+            raise InputError(f"the uploaded runbook is named {book.name!r}, not {runbook!r}")
+        return Path(book.file), book
+    entry = state.registry.get(runbook)
+    if entry is None or entry.runbook is None:
+        raise InputError(
+            f"no runbook named {runbook!r} in {state.config.runbooks}",
+            hint="runbooks: "
+            + ", ".join(e.runbook.name for e in state.registry.entries() if e.runbook)
+            + "; or send the file: runwright deploy FILE --server URL",
+        )
+    return entry.path, entry.runbook
 
 
 async def deploy(
@@ -36,30 +68,29 @@ async def deploy(
     env: str | None,
     version: str,
     overrides: dict[str, Any] | None = None,
+    *,
+    upload: Upload | None = None,
 ) -> Done:
-    entry = state.registry.get(runbook)
-    if entry is None or entry.runbook is None:
-        raise InputError(
-            f"no runbook named {runbook!r} in {state.config.runbooks}",
-            hint="runbooks: "
-            + ", ".join(e.runbook.name for e in state.registry.entries() if e.runbook),
-        )
+    path, book = _runbook(state, runbook, upload)
     rt = state.runtime_for(user.name)
-    env_name, _ = rt.environment(entry.runbook, env)
+    env_name, _ = rt.environment(book, env)
     require(user, "deploy", env_name)
     if state.config.workers > 0:
         run_id = await asyncio.to_thread(
-            worker.queue, rt, entry.path, env_name, version, overrides=overrides or {}
+            worker.queue, rt, path, env_name, version, overrides=overrides or {}, runbook=book
         )
-        return Done(run_id, f"run {run_id} queued: {runbook} {version} -> {env_name}")
+        return Done(run_id, f"run {run_id} queued: {book.name} {version} -> {env_name}")
     run_id = await state.tasks.start_new(
-        rt, runs.deploy, entry.path, env_name, version, overrides=overrides or {}
+        rt, runs.deploy, path, env_name, version, overrides=overrides or {}, runbook=book
     )
-    return Done(run_id, f"run {run_id} started: {runbook} {version} -> {env_name}")
+    return Done(run_id, f"run {run_id} started: {book.name} {version} -> {env_name}")
 
 
 def _identity(user: WebUser) -> Identity:
-    """Whom the server authenticated, and how: a bearer token or a login session."""
+    """Whom the server authenticated, and how: a bearer token, a signed Slack button press
+    by a linked Slack user, or a login session."""
+    if user.via == "slack":
+        return Identity(user.name, AuthMethod.SLACK)
     return Identity(user.name, AuthMethod.TOKEN if user.via == "token" else AuthMethod.LOGIN)
 
 
