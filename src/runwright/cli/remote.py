@@ -359,7 +359,9 @@ def logs(r: Remote, run_id: int, step: str | None, live: bool, as_json: bool) ->
 
         def on_event(e: dict[str, Any]) -> None:
             nonlocal ended
-            ended = ended or e["type"] == "run.finished"
+            if ended:  # as locally: the follow ends with the run's run.finished
+                return
+            ended = e["type"] == "run.finished"
             if step is None or e["step"] == step:
                 show.event(e, as_json)
                 sys.stdout.flush()
@@ -414,7 +416,7 @@ def report(r: Remote, run_id: int, fmt: str, output: str | None) -> None:
         Path(output).write_text(text)
         err(f"wrote {output}")
     else:
-        click.echo(text.rstrip("\n"))
+        click.echo(text)
 
 
 @cli.group()

@@ -29,6 +29,8 @@ class WebUser:
     via: str
     grants: tuple[Grant, ...] = field(default=())
     session: str = ""
+    scoped: bool = False
+    """A token narrowed to one role and environment (``users token --env --role``)."""
 
     def can(self, action: str, environment: str | None = None) -> bool:
         if self.via == "public":
@@ -66,7 +68,7 @@ def _user(
     state: WebState, name: str, via: str, session: str = "", scope: Grant | None = None
 ) -> WebUser:
     grants = users.scoped(Accounts(state.runtime.store.engine).grants(name), scope)
-    return WebUser(name, via, tuple(grants), session)
+    return WebUser(name, via, tuple(grants), session, scoped=scope is not None)
 
 
 def require(user: WebUser, action: str, environment: str | None = None) -> None:
@@ -74,7 +76,7 @@ def require(user: WebUser, action: str, environment: str | None = None) -> None:
         where = f" in {environment}" if environment else ""
         role = users.role_for(action)
         held = ", ".join(f"{g.role}@{g.environment}" for g in user.grants) or "no role"
-        via = " (this token's scope)" if user.via == "token" else ""
+        via = " (this token's scope)" if user.scoped else ""
         raise Forbidden(
             f"{user.name} may not {action}{where}: that needs the {role} role{where}; "
             f"{user.name} has {held}{via}",

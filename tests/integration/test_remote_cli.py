@@ -1,0 +1,265 @@
+"""Remote mode end to end: ``runwright serve --workers 1`` on PostgreSQL, and people whose
+CLI knows only the server's URL and their own token.
+
+A deployer logs in, deploys a runbook file from their machine (sent with the deploy), a
+second person approves, the deployer follows the logs live and rolls back, all through the
+API: their CLI never imports a database driver, never connects to the database and never
+opens an audit key (an audit hook in each CLI process records any of it). Remote and local
+mode print the same ``--json`` and end with the same exit codes; a viewer's token cannot
+deploy and a token scoped to staging cannot touch production.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from tests.support.postgres import Cluster
+from tests.support.receivers import Receiver, receiver
+from tests.support.remote import Person, ServerSide, person
+from tests.support.web import web_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("remote_cli")]
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOOK = """\
+name: shop
+vars:
+  dir: {out}
+environments:
+  staging: {{}}
+  production:
+    approvals: {{required: 1, not_by_initiator: true, expires: 1h}}
+sinks:
+  chat:
+    slack: {{webhook: "{slack}", approval_buttons: true}}
+notify:
+  - to: chat
+    events: [awaiting_approval]
+phases:
+  - name: release
+    steps:
+      - name: ship
+        run: >-
+          test {{{{ version }}}} != bad &&
+          echo shipped {{{{ version }}}} to {{{{ environment }}}} >> {{{{ dir }}}}/log
+        undo: echo undone {{{{ version }}}} in {{{{ environment }}}} >> {{{{ dir }}}}/log
+"""
+
+
+@dataclass
+class Lab:
+    server: ServerSide
+    url: str
+    book: Path
+    out: Path
+    slack: Receiver
+    people: dict[str, Person]
+    tokens: dict[str, str]
+
+    def api(self, name: str) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[name]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def as_ci(self, name: str) -> dict[str, str]:
+        """The environment a CI job of ``name`` runs with: server and token, nothing else."""
+        return {"RUNWRIGHT_SERVER": self.url, "RUNWRIGHT_TOKEN": self.tokens[name]}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Cluster) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("remote")
+    url = pg_cluster.createdb(f"rw_{uuid4().hex[:12]}").replace("+psycopg", "")
+    state, books, out = root / "server-state", root / "server-books", root / "out"
+    for d in (state, books, out):
+        d.mkdir()
+    with receiver(lambda _req: (200, None)) as slack:
+        text = BOOK.format(out=out, slack=slack.url)
+        (books / "shop.yaml").write_text(text)
+        env = {"RUNWRIGHT_DATABASE_URL": url, "RUNWRIGHT_LEASE_TTL": "5"}
+        args = ["--workers", "1", "--slack-signing-secret", SIGNING_SECRET]
+        with web_server(state, books, args=args, env=env) as web:
+            side = ServerSide(web, url)
+            side.admin("users", "add", "dave", "--role", "deployer", "--role", "approver")
+            side.admin("users", "add", "bob", "--role", "approver")
+            side.admin("users", "add", "carol", "--role", "approver")
+            side.admin("users", "add", "vic", "--role", "viewer")
+            side.admin("users", "add", "ci", "--role", "deployer")
+            tokens = {
+                name: side.admin("users", "token", name, "--expires", "1h")
+                for name in ("alice", "dave", "bob", "carol", "vic")
+            }
+            tokens["ci"] = side.admin(
+                "users", "token", "ci", "--env", "staging", "--role", "deployer", "--label", "ci"
+            )
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
+            people = {n: person(root, n, port) for n in ("dave", "bob", "carol", "vic", "ci")}
+            book = people["dave"].home / "shop.yaml"
+            book.write_text(text)
+            yield Lab(side, web.url, book, out, slack, people, tokens)
+
+
+def clean(p: Person) -> None:
+    assert p.touched() == [], f"{p.name}'s CLI touched the database or a key: {p.touched()}"
+    assert not list(p.home.rglob("audit.key"))
+
+
+def wait_for(lab: Lab, run: int, *wanted: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with lab.api("alice") as c:
+        while True:
+            detail: dict[str, Any] = c.get(f"/api/v1/runs/{run}").json()
+            if detail["status"] in wanted or time.monotonic() > deadline:
+                assert detail["status"] in wanted, detail
+                return detail
+            time.sleep(0.1)
+
+
+def remote_deploy(lab: Lab, who: str, env: str, version: str, *extra: str) -> Any:
+    p = lab.people[who]
+    args = ("deploy", str(lab.book), "-e", env, "--version", version, "--json", *extra)
+    return p.run(*args, **lab.as_ci(who))
+
+
+def test_login_deploy_approve_follow_rollback_all_through_the_server(lab: Lab) -> None:
+    dave, bob = lab.people["dave"], lab.people["bob"]
+    login = dave.run("login", lab.url, "--token-stdin", stdin=lab.tokens["dave"] + "\n")
+    assert login.returncode == 0, login.stderr
+    assert "logged in to " + lab.url + " as dave (" in login.stdout
+    creds = dave.home / ".config" / "runwright" / "credentials"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+
+    run_ids = []
+    for version in ("v1", "v2"):
+        blocked = dave.run("deploy", str(lab.book), "-e", "production", "--version", version,
+                           "--json")  # fmt: skip
+        assert blocked.returncode == 3, blocked.stderr
+        detail = json.loads(blocked.stdout)
+        assert detail["status"] == "awaiting_approval"
+        run_id = detail["id"]
+        own = dave.run("approve", str(run_id), "--note", "mine")
+        assert own.returncode == 2
+        assert "dave started this run and cannot approve it" in own.stderr
+        ok = bob.run("approve", str(run_id), "--note", "diff read", **lab.as_ci("bob"))
+        assert ok.returncode == 0, ok.stderr
+        assert "approved by bob" in ok.stdout
+        followed = dave.run("logs", str(run_id), "--follow")
+        assert followed.returncode == 0, followed.stderr
+        assert "approval.given" in followed.stdout
+        assert "run.finished" in followed.stdout.splitlines()[-1]
+        run_ids.append(run_id)
+    assert wait_for(lab, run_ids[-1], "succeeded")["revision"] == 2
+
+    back = dave.run("rollback", "-e", "production", "--json")
+    assert back.returncode == 3, back.stderr  # production's approval applies, as locally
+    rollback = json.loads(back.stdout)
+    assert (rollback["kind"], rollback["status"]) == ("rollback", "awaiting_approval")
+    yes = bob.run("approve", str(rollback["id"]), "--note", "roll back", **lab.as_ci("bob"))
+    assert yes.returncode == 0, yes.stderr
+    followed = dave.run("logs", str(rollback["id"]), "--follow", "--json")
+    assert json.loads(followed.stdout.splitlines()[-1])["type"] == "run.finished"
+    assert wait_for(lab, rollback["id"], "succeeded")["version"] == "v1"
+    log = (lab.out / "log").read_text().splitlines()
+    assert log[-1] == "shipped v1 to production", log
+
+    with lab.api("alice") as c:
+        created = next(
+            e for e in c.get(f"/api/v1/runs/{run_ids[0]}/events").json()
+            if e["type"] == "run.created"
+        )  # fmt: skip
+    assert created["actor"] == "dave"
+    assert created["data"]["file"] == "shop.yaml"
+    assert len(created["data"]["digest"]) == 64
+    clean(dave)
+    clean(bob)
+
+
+def _local(lab: Lab, *args: str) -> Any:
+    return lab.server.cli(*args)
+
+
+def test_remote_and_local_print_the_same_json_and_exit_codes(lab: Lab) -> None:
+    dave = lab.people["dave"]
+    ok = remote_deploy(lab, "dave", "staging", "s1")
+    assert ok.returncode == 0, ok.stderr
+    run_id = json.loads(ok.stdout)["id"]
+    for args in (
+        ("status", str(run_id), "--json"),
+        ("history", "--json", "--limit", "5"),
+        ("report", str(run_id)),
+        ("logs", str(run_id), "--json"),
+        ("environments", "--json"),
+        ("audit", "verify", str(run_id), "--json"),
+    ):
+        remote = dave.run(*args, **lab.as_ci("dave"))
+        local = _local(lab, *args)
+        assert remote.returncode == local.returncode == 0, (args, remote.stderr, local.stderr)
+        assert remote.stdout == local.stdout, args
+
+    failed = remote_deploy(lab, "dave", "staging", "bad")
+    assert failed.returncode == 1, failed.stderr
+    assert json.loads(failed.stdout)["status"] == "rolled_back"
+    local_failed = _local(lab, "deploy", str(lab.book), "-e", "staging", "--version", "bad")
+    assert local_failed.returncode == 1, local_failed.stderr
+
+    blocked = remote_deploy(lab, "dave", "production", "p9")
+    assert blocked.returncode == 3, blocked.stderr
+    blocked_id = json.loads(blocked.stdout)["id"]
+    other = _local(lab, "deploy", str(lab.book), "-e", "production", "--version", "p10")
+    assert other.returncode == 3, other.stderr
+    assert f"run {blocked_id}" in other.stderr
+    rejected = lab.people["bob"].run("reject", str(blocked_id), "--note", "no", **lab.as_ci("bob"))
+    assert rejected.returncode == 0, rejected.stderr
+    wait_for(lab, blocked_id, "rolled_back", "aborted")
+    clean(dave)
+
+
+def test_a_viewer_cannot_deploy_and_a_staging_token_cannot_touch_production(lab: Lab) -> None:
+    refused = remote_deploy(lab, "vic", "staging", "x1")
+    assert refused.returncode == 2
+    assert "vic may not deploy in staging: that needs the deployer role" in refused.stderr
+    with lab.api("vic") as c:
+        body = {"runbook": "shop", "environment": "staging", "version": "x1"}
+        assert c.post("/api/v1/runs", json=body).status_code == 403
+
+    prod = remote_deploy(lab, "ci", "production", "x2")
+    assert prod.returncode == 2
+    assert "ci may not deploy in production" in prod.stderr
+    assert "deployer@staging (this token's scope)" in prod.stderr
+    with lab.api("ci") as c:
+        assert c.post("/api/v1/environments/production/rollback", json={}).status_code == 403
+    staging = remote_deploy(lab, "ci", "staging", "x3")
+    assert staging.returncode == 0, staging.stderr
+    clean(lab.people["vic"])
+    clean(lab.people["ci"])
+
+
+def test_a_revoked_token_is_refused_at_once(lab: Lab) -> None:
+    secret = lab.server.admin("users", "token", "carol", "--label", "laptop")
+    listed = lab.server.admin("users", "tokens", "carol")
+    token_id = next(line.split()[0] for line in listed.splitlines() if "laptop" in line)
+    carol = lab.people["carol"]
+    env = {"RUNWRIGHT_SERVER": lab.url, "RUNWRIGHT_TOKEN": secret}
+    assert carol.run("history", **env).returncode == 0
+    lab.server.admin("users", "revoke-token", token_id)
+    gone = carol.run("history", **env)
+    assert gone.returncode == 2
+    assert "refused the token" in gone.stderr
+
+
+def test_without_a_server_or_a_database_the_cli_says_which_to_give(tmp_path: Path) -> None:
+    nobody = person(tmp_path, "nobody", 1)
+    done = nobody.run("status")
+    assert done.returncode == 2
+    assert "no server and no database given" in done.stderr
+    assert "runwright login URL" in done.stderr
+    assert "--database-url" in done.stderr
+    assert nobody.touched() == []
