@@ -11,6 +11,8 @@ deploy and a token scoped to staging cannot touch production.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import stat
 import time
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from uuid import uuid4
 
 import httpx
@@ -263,3 +266,111 @@ def test_without_a_server_or_a_database_the_cli_says_which_to_give(tmp_path: Pat
     assert "runwright login URL" in done.stderr
     assert "--database-url" in done.stderr
     assert nobody.touched() == []
+
+
+def _press(run: int, slack_id: str, response_url: str, action: str = "runwright_approve") -> bytes:
+    """A button press as Slack posts it: a form with the JSON ``payload``."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": slack_id, "username": slack_id.lower(), "team_id": "T0001"},
+        "team": {"id": "T0001", "domain": "shop"},
+        "channel": {"id": "C0001", "name": "deploys"},
+        "trigger_id": "1.2.3",
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action,
+                "block_id": f"runwright_decide_{run}",
+                "value": str(run),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _signed(body: bytes, at: float | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    stamp = str(int(time.time() if at is None else at))
+    mac = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": "v0=" + mac.hexdigest(),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def _replies(rec: Receiver, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while len(rec.bodies()) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [json.loads(b) for b in rec.bodies()]
+
+
+def test_approving_from_slack_checks_signature_freshness_replays_links_and_policy(
+    lab: Lab,
+) -> None:
+    blocked = remote_deploy(lab, "dave", "production", "sl1")
+    assert blocked.returncode == 3, blocked.stderr
+    run = json.loads(blocked.stdout)["id"]
+    deadline = time.monotonic() + 15
+    asked: list[Any] = []
+    while not asked and time.monotonic() < deadline:
+        for body in lab.slack.bodies():
+            for block in json.loads(body)["blocks"]:
+                if block["type"] == "actions" and block.get("block_id", "").endswith(f"_{run}"):
+                    asked.append(block)
+        time.sleep(0.1)
+    assert asked, "the Slack sink posted no Approve/Reject buttons for the run"
+    buttons = {e["action_id"]: e for e in asked[0]["elements"]}
+    assert buttons["runwright_approve"]["value"] == str(run)
+    assert buttons["runwright_reject"]["style"] == "danger"
+
+    lab.server.admin("users", "link-slack", "bob", "UBOB0001")
+    lab.server.admin("users", "link-slack", "dave", "UDAVE001")
+    endpoint = lab.url + "/api/v1/slack/interactions"
+    with receiver(lambda _req: (200, {"ok": True})) as slack_msg:
+        reply_to = slack_msg.url + "/actions/T0001/1"
+        bob_press = _press(run, "UBOB0001", reply_to)
+        forged = httpx.post(endpoint, content=bob_press, headers=_signed(bob_press, secret="x"))
+        assert forged.status_code == 401
+        assert "bad signature" in forged.json()["error"]
+        stale = httpx.post(
+            endpoint, content=bob_press, headers=_signed(bob_press, time.time() - 400)
+        )
+        assert stale.status_code == 401
+        assert "stale timestamp" in stale.json()["error"]
+        assert _replies(slack_msg, 0, timeout=0) == []  # unverified requests get no reply
+
+        stranger = _press(run, "UNOBODY01", reply_to)
+        unlinked = httpx.post(endpoint, content=stranger, headers=_signed(stranger))
+        assert unlinked.status_code == 200
+        assert "UNOBODY01 is not linked" in unlinked.json()["error"]
+        own_press = _press(run, "UDAVE001", reply_to)
+        own = httpx.post(endpoint, content=own_press, headers=_signed(own_press))
+        assert "dave started this run and cannot approve it" in own.json()["error"]
+        refusals = _replies(slack_msg, 2)
+        assert [r["response_type"] for r in refusals] == ["ephemeral", "ephemeral"]
+        assert "not linked" in refusals[0]["text"]
+
+        headers = _signed(bob_press)
+        approved = httpx.post(endpoint, content=bob_press, headers=headers)
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["ok"] is True
+        updated = _replies(slack_msg, 3)[2]
+        assert updated["replace_original"] is True
+        assert "approved by bob" in updated["text"]
+        replay = httpx.post(endpoint, content=bob_press, headers=headers)
+        assert replay.status_code == 401
+        assert "replayed" in replay.json()["error"]
+
+    assert wait_for(lab, run, "succeeded")["status"] == "succeeded"
+    with lab.api("alice") as c:
+        events = c.get(f"/api/v1/runs/{run}/events").json()
+    refused = [e["data"]["reason"] for e in events if e["type"] == "slack.refused"]
+    assert len(refused) == 5, refused
+    for words in ("bad signature", "stale timestamp", "not linked", "cannot approve", "replayed"):
+        assert any(words in reason for reason in refused), (words, refused)
+    given = next(e for e in events if e["type"] == "approval.given")
+    assert (given["actor"], given["data"]["via"]) == ("bob", "slack")
+    assert any(e["type"] == "approval.refused" and e["actor"] == "dave" for e in events)
