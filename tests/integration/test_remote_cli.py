@@ -14,7 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +28,8 @@ from uuid import uuid4
 
 import httpx
 import pytest
+import yaml
+from tests.conftest import ROOT
 from tests.support.postgres import Cluster
 from tests.support.receivers import Receiver, receiver
 from tests.support.remote import Person, ServerSide, person
@@ -374,3 +379,42 @@ def test_approving_from_slack_checks_signature_freshness_replays_links_and_polic
     given = next(e for e in events if e["type"] == "approval.given")
     assert (given["actor"], given["data"]["via"]) == ("bob", "slack")
     assert any(e["type"] == "approval.refused" and e["actor"] == "dave" for e in events)
+
+
+def _github_job(name: str) -> dict[str, Any]:
+    text = (ROOT / "docs" / "ci.md").read_text()
+    section = text.split("## GitHub Actions", 1)[1]
+    workflow = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    job: dict[str, Any] = workflow["jobs"][name]
+    return job
+
+
+def test_the_github_actions_job_of_docs_ci_deploys_staging_through_the_server(
+    lab: Lab, tmp_path: Path
+) -> None:
+    job = _github_job("staging")
+    assert job["env"]["RUNWRIGHT_TOKEN"] == "${{ secrets.RUNWRIGHT_TOKEN_STAGING }}"
+    lines = [s["run"] for s in job["steps"] if "run" in s]
+    assert lines[0] == "pip install runwright"  # installed here already: the rest runs as is
+    checkout = tmp_path / "checkout"
+    (checkout / "runbooks").mkdir(parents=True)
+    (checkout / "runbooks" / "shop.yaml").write_text(lab.book.read_text())
+    runner = lab.people["ci"]
+    sha = "3f2a9c1d" * 5
+    env = runner.env(
+        **lab.as_ci("ci"),
+        GITHUB_SHA=sha,
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    )
+    for line in lines[1:]:
+        done = subprocess.run(
+            ["bash", "-e", "-c", line], cwd=checkout, env=env, capture_output=True, text=True,
+            timeout=120, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 0, (line, done.stdout, done.stderr)
+    assert f"{sha[:12]}  succeeded  by ci" in done.stdout
+    assert (lab.out / "log").read_text().splitlines()[-1] == f"shipped {sha[:12]} to staging"
+    clean(runner)
+    production = _github_job("production")
+    assert "-e production" in production["steps"][-1]["run"]
+    assert production["env"]["RUNWRIGHT_TOKEN"] == "${{ secrets.RUNWRIGHT_TOKEN_PRODUCTION }}"
