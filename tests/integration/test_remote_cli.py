@@ -200,6 +200,8 @@ def test_remote_and_local_print_the_same_json_and_exit_codes(lab: Lab) -> None:
     assert ok.returncode == 0, ok.stderr
     run_id = json.loads(ok.stdout)["id"]
     for args in (
+        ("plan", str(lab.book), "-e", "staging", "--version", "v5", "--json"),
+        ("status", "--json"),
         ("status", str(run_id), "--json"),
         ("history", "--json", "--limit", "5"),
         ("report", str(run_id)),

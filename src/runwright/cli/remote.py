@@ -83,13 +83,13 @@ def _follow_run(
     api: Api, run_id: int, on_event: Callable[[dict[str, Any]], None], done: Callable[[], bool]
 ) -> None:
     """Hand each event of ``run_id`` to ``on_event``, in order, until ``done()``."""
-    seq = 0
+    seq = last_id = 0
     finished = False
 
     def catch_up() -> None:
-        nonlocal seq
+        nonlocal seq, last_id
         for e in _events(api, run_id, seq):
-            seq = e["seq"]
+            seq, last_id = e["seq"], max(last_id, e["id"])
             on_event(e)
 
     def stop() -> bool:
@@ -100,7 +100,7 @@ def _follow_run(
     catch_up()
     if stop():
         return
-    for _ in api.wakeups(run_id, 0, stop):
+    for _ in api.wakeups(run_id, last_id, stop):
         catch_up()
 
 
@@ -207,7 +207,7 @@ def deploy(
     run_id = int(started["run"])
     if detach:
         status = _detail(api, run_id).run.status
-        click.echo(show.dumps({"id": run_id, "status": status}) if as_json else str(run_id))
+        click.echo(json.dumps({"id": run_id, "status": status}) if as_json else str(run_id))
         return
     _drive(api, run_id, wait=wait, quiet=quiet, as_json=as_json)
 
