@@ -301,12 +301,14 @@ def attest(r: Remote, run_id: int, items: tuple[int, ...], all_items: bool, note
 @click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
 @click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
 @click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
+@click.option("--wait", "orphan", flag_value="wait", help="If it still runs, let it finish first.")
+@click.option("--kill", "orphan", flag_value="kill", help="If it still runs, stop it first.")
 @pass_remote
-def settle(r: Remote, run_id: int, step: str, choice: str | None) -> None:
+def settle(r: Remote, run_id: int, step: str, choice: str | None, orphan: str | None) -> None:
     """Decide what happened to STEP (name or number), in flight when its driver stopped."""
     if not choice:
         raise InputError("choose one of --rerun, --done, --rollback")
-    body = {"step": step, "choice": str(choice)}
+    body = {"step": step, "choice": str(choice), "orphan": orphan}
     _acted(r.api().post(f"/api/v1/runs/{run_id}/settle", body))
 
 

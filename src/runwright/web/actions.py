@@ -130,10 +130,12 @@ async def attest(
     return Done(run_id, message)
 
 
-async def settle(state: WebState, user: WebUser, run_id: int, step: str, choice: str) -> Done:
+async def settle(
+    state: WebState, user: WebUser, run_id: int, step: str, choice: str, orphan: str | None = None
+) -> Done:
     _run(state, user, run_id, "settle")
     rt = state.runtime_for(user.name)
-    message = (await call(decisions.settle_step, rt, run_id, step, choice)).message
+    message = (await call(decisions.settle_step, rt, run_id, step, choice, orphan=orphan)).message
     return Done(run_id, message)
 
 

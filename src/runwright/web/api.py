@@ -50,6 +50,8 @@ class AbortBody(BaseModel):
 class SettleBody(BaseModel):
     step: str
     choice: str = Field(pattern="^(rerun|done|rollback)$")
+    orphan: str | None = Field(None, pattern="^(wait|kill)$")
+    """If the step's process group still runs: let it finish first, or stop it first."""
 
 
 class RollbackBody(BaseModel):
@@ -257,7 +259,7 @@ async def resume(run_id: int, user: User, state: State) -> dict[str, Any]:
 
 @router.post("/runs/{run_id}/settle")
 async def settle(run_id: int, body: SettleBody, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.settle(state, user, run_id, body.step, body.choice))
+    return _done(await actions.settle(state, user, run_id, body.step, body.choice, body.orphan))
 
 
 def stream_router() -> APIRouter:
