@@ -93,7 +93,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Cluster) -> Iterat
         text = BOOK.format(out=out, slack=slack.url)
         (books / "shop.yaml").write_text(text)
         env = {"RUNWRIGHT_DATABASE_URL": url, "RUNWRIGHT_LEASE_TTL": "5"}
-        args = ["--workers", "1", "--slack-signing-secret", SIGNING_SECRET]
+        args = [
+            "--workers",
+            "1",
+            "--slack-signing-secret",
+            SIGNING_SECRET,
+            "--accept-sent-runbooks",
+        ]
         with web_server(state, books, args=args, env=env) as web:
             side = ServerSide(web, url)
             side.admin("users", "add", "dave", "--role", "deployer", "--role", "approver")
@@ -248,6 +254,9 @@ def test_a_viewer_cannot_deploy_and_a_staging_token_cannot_touch_production(lab:
         assert c.post("/api/v1/environments/production/rollback", json={}).status_code == 403
     staging = remote_deploy(lab, "ci", "staging", "x3")
     assert staging.returncode == 0, staging.stderr
+    by_name = lab.people["ci"].run("deploy", "shop", "-e", "staging", "--version", "x4",
+                                   **lab.as_ci("ci"))  # fmt: skip
+    assert by_name.returncode == 0, by_name.stderr  # the server's own --runbooks copy
     clean(lab.people["vic"])
     clean(lab.people["ci"])
 

@@ -63,6 +63,13 @@ class _Ctx(Protocol):
     help="The Slack app's signing secret: turns on Approve/Reject buttons' callback "
     "(/api/v1/slack/interactions). Env: RUNWRIGHT_SLACK_SIGNING_SECRET.",
 )
+@click.option(
+    "--accept-sent-runbooks",
+    is_flag=True,
+    envvar="RUNWRIGHT_ACCEPT_SENT_RUNBOOKS",
+    help="Let deployers send runbook files with a deploy (`runwright deploy FILE --server`); "
+    "without it only --runbooks run. A runbook is commands your workers run.",
+)
 @click.pass_obj
 def serve(
     c: _Ctx,
@@ -74,6 +81,7 @@ def serve(
     oidc_client_secret: str,
     workers: int,
     slack_signing_secret: str,
+    accept_sent_runbooks: bool,
 ) -> None:
     """The dashboard and REST API (/api/v1): live runs, approvals, charts.
 
@@ -93,6 +101,7 @@ def serve(
                 oidc_client_secret,
                 workers,
                 slack_signing_secret,
+                accept_sent_runbooks,
             )
         )
 

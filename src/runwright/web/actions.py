@@ -17,6 +17,7 @@ from runwright.app import decisions, runs, worker
 from runwright.app.identity import AuthMethod, Identity
 from runwright.app.reject import reject
 from runwright.app.runtime import read_runbook_text
+from runwright.app.users import Forbidden
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
@@ -44,8 +45,19 @@ class Upload:
     text: str
 
 
+def check_sent(state: WebState) -> None:
+    """A sent runbook is commands the workers will run: only where the server allows it."""
+    if not state.config.accept_sent_runbooks:
+        raise Forbidden(
+            "this server runs only the runbooks of its --runbooks directory",
+            hint="deploy one by name (runwright deploy NAME ...), or start the server with "
+            "--accept-sent-runbooks to let deployers send runbook files",
+        )
+
+
 def _runbook(state: WebState, runbook: str, upload: Upload | None) -> tuple[Path, Runbook]:
     if upload is not None:
+        check_sent(state)
         book = read_runbook_text(upload.text, Path(upload.file).name)
         if runbook and book.name != runbook:
             raise InputError(f"the uploaded runbook is named {book.name!r}, not {runbook!r}")

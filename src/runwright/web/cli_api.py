@@ -20,7 +20,7 @@ from runwright.app.planning import plan_book
 from runwright.app.runtime import read_runbook_text
 from runwright.engine.feed import read_events
 from runwright.errors import InputError
-from runwright.web.actions import MAX_RUNBOOK
+from runwright.web.actions import MAX_RUNBOOK, check_sent
 from runwright.web.auth import WebUser, api_user, require
 from runwright.web.state import WebState, web_state
 
@@ -96,6 +96,7 @@ async def plan(body: PlanBody, user: User, state: State) -> dict[str, Any]:
     """``runwright plan FILE --server``: the plan of a sent runbook (or one of ``--runbooks``)."""
     rt = state.runtime_for(user.name)
     if body.text is not None:
+        check_sent(state)
         book = read_runbook_text(body.text, body.file.rsplit("/", 1)[-1])
         env_name, _ = rt.environment(book, body.environment)
         require(user, "deploy", env_name)

@@ -33,6 +33,7 @@ def serve_forever(
     oidc_client_secret: str,
     workers: int = 0,
     slack_signing_secret: str = "",
+    accept_sent_runbooks: bool = False,
 ) -> int:
     if workers < 0:
         raise InputError(f"--workers {workers}: give 0 or more worker processes")
@@ -55,6 +56,7 @@ def serve_forever(
         oidc,
         workers=workers,
         slack_signing_secret=slack_signing_secret,
+        accept_sent_runbooks=accept_sent_runbooks,
     )
     rt = Runtime.open(settings)
     secret = users.first_admin(rt, settings.user)
