@@ -48,6 +48,23 @@ tokens = sa.Table(
     sa.Column("scope_role", sa.String(20)),
 )
 
+slack_links = sa.Table(
+    "slack_links",
+    metadata,
+    sa.Column("slack_id", sa.String(100), primary_key=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("linked_by", sa.String(200), nullable=False),
+)
+
+slack_seen = sa.Table(
+    "slack_seen",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Slack member ids whose button presses decide as a runwright user (``engine/links.py``)."""
+
 ANY_ENV = "*"
 
 

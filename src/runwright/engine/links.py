@@ -15,23 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from runwright.engine.tables import metadata
-
-slack_links = sa.Table(
-    "slack_links",
-    metadata,
-    sa.Column("slack_id", sa.String(100), primary_key=True),
-    sa.Column("user", sa.String(200), nullable=False),
-    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("linked_by", sa.String(200), nullable=False),
-)
-
-slack_seen = sa.Table(
-    "slack_seen",
-    metadata,
-    sa.Column("digest", sa.String(64), primary_key=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-)
+from runwright.engine.accounts import slack_links, slack_seen
 
 
 class SlackLinks:
