@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from uuid import uuid4
 import httpx
 import pytest
 import yaml
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_command
 from tests.support.postgres import Cluster
 from tests.support.receivers import Receiver, receiver
 from tests.support.remote import Person, ServerSide, person
@@ -429,3 +430,43 @@ def test_the_github_actions_job_of_docs_ci_deploys_staging_through_the_server(
     production = _github_job("production")
     assert "-e production" in production["steps"][-1]["run"]
     assert production["env"]["RUNWRIGHT_TOKEN"] == "${{ secrets.RUNWRIGHT_TOKEN_PRODUCTION }}"
+
+
+def test_login_in_the_browser_confirms_the_terminals_code(lab: Lab) -> None:
+    carol = lab.people["carol"]
+    proc = subprocess.Popen(
+        [*cli_command(), "login", lab.url, "--browser"], env=carol.env(), cwd=carol.home,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        address = proc.stderr.readline().split()[-1]
+        code = proc.stderr.readline().split()[-1]
+        assert address == f"{lab.url}/device?code={code}"
+        away = httpx.get(address)
+        assert away.status_code == 303
+        assert away.headers["location"].startswith("/login?next=/device")
+        link = lab.server.admin("token", "create", "--user", "carol", "--login", "--url", lab.url)
+        with httpx.Client(follow_redirects=True, timeout=30) as browser:
+            assert browser.get(link).status_code == 200
+            page = browser.get(address)
+            assert code in page.text
+            forged = browser.post(lab.url + "/device", data={"code": code})
+            assert forged.status_code == 403
+            found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert found is not None
+            form = {"csrf_token": found.group(1), "code": code}
+            done = browser.post(lab.url + "/device", data=form)
+            assert done.status_code == 200
+            assert 'id="confirmed"' in done.text
+            assert browser.post(lab.url + "/device", data=form).status_code == 400  # used
+        out, errors = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, errors
+    assert "as carol" in out
+    who = carol.run("whoami")
+    assert who.stdout.startswith(f"carol on {lab.url}: approver@*"), who.stderr
+    clean(carol)

@@ -9,6 +9,7 @@ imports no database driver and holds no audit key (the server verifies the chain
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -119,3 +120,32 @@ class Api:
                     f"lost {self.server}'s event stream: {exc or type(exc).__name__}",
                     hint="check the server and the network, then follow again",
                 ) from None
+
+
+def device_login(server: str, say: Callable[[str], None]) -> str:
+    """A token by ``runwright login --browser``: ask the server for a code, tell the person
+    where to confirm it, and poll until they have (or the request expires)."""
+    with httpx.Client(base_url=server, timeout=TIMEOUT) as http:
+
+        def post(path: str, body: dict[str, Any]) -> httpx.Response:
+            try:
+                response = http.post(path, json=body)
+            except httpx.HTTPError as exc:
+                raise InputError(f"cannot reach {server}: {exc or type(exc).__name__}") from None
+            if not response.is_success:
+                raise _refusal(response, server)
+            return response
+
+        began = post("/api/v1/device/start", {}).json()
+        say(f"open {began['verification_uri']}")
+        say(f"and confirm there that your terminal shows the code {began['user_code']}")
+        deadline = time.monotonic() + float(began["expires_in"])
+        pause = max(0.2, float(began.get("interval", 1)))
+        while time.monotonic() < deadline:
+            answer = post("/api/v1/device/token", {"device_code": began["device_code"]})
+            if answer.status_code == 200:
+                return str(answer.json()["token"])
+            time.sleep(pause)
+    raise InputError(
+        "nobody confirmed the code in time", hint=f"run runwright login {server} --browser again"
+    )

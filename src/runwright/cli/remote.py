@@ -24,7 +24,7 @@ import click
 
 from runwright.app.views import EnvironmentInfo, RunDetail, RunSummary
 from runwright.cli import credentials, show
-from runwright.cli.client import Api
+from runwright.cli.client import Api, device_login
 from runwright.cli.edge import RunwrightGroup, err
 from runwright.cli.render import ConsoleObserver
 from runwright.errors import InputError
@@ -457,11 +457,19 @@ def whoami(r: Remote, as_json: bool) -> None:
 @cli.command()
 @click.argument("url")
 @click.option("--token-stdin", is_flag=True, help="Read the token from standard input (CI).")
-def login(url: str, token_stdin: bool) -> None:
+@click.option(
+    "--browser",
+    is_flag=True,
+    help="Get a token by confirming a code in the browser, where you are logged in "
+    "(login link, token or your identity provider).",
+)
+def login(url: str, token_stdin: bool, browser: bool) -> None:
     """Log in to the runwright server at URL with an API token (`runwright users token NAME`
-    there); the token is stored in $XDG_CONFIG_HOME/runwright/credentials (mode 0600)."""
+    there, or --browser); it is kept in $XDG_CONFIG_HOME/runwright/credentials (mode 0600)."""
     server = credentials.normalize(url)
-    if token_stdin:
+    if browser:
+        token = device_login(server, err)
+    elif token_stdin:
         token = sys.stdin.readline().strip()
     else:
         token = click.prompt("API token", hide_input=True, err=True).strip()

@@ -65,6 +65,17 @@ slack_seen = sa.Table(
 )
 """Slack member ids whose button presses decide as a runwright user (``engine/links.py``)."""
 
+device_logins = sa.Table(
+    "device_logins",
+    metadata,
+    sa.Column("device_digest", sa.String(64), primary_key=True),
+    sa.Column("user_code", sa.String(20), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("approved_by", sa.String(200)),
+)
+"""Pending ``runwright login --browser`` requests: the terminal's secret only as a digest."""
+
 ANY_ENV = "*"
 
 

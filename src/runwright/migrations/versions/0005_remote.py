@@ -4,7 +4,8 @@ A token may be narrowed to one environment and one role (``runwright users token
 staging --role deployer``), so a CI job holds no more than its job needs. ``slack_links``
 maps a Slack user id to the runwright user whose decisions a Slack button records, and
 ``slack_seen`` keeps the digest of every signed interaction the server accepted, so a
-replayed request is refused.
+replayed request is refused. ``device_logins`` holds pending ``runwright login --browser``
+requests until a logged-in person confirms them in the browser.
 
 Revision ID: 0005_remote
 Revises: 0004_workers
@@ -35,9 +36,18 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), primary_key=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "device_logins",
+        sa.Column("device_digest", sa.String(length=64), primary_key=True),
+        sa.Column("user_code", sa.String(length=20), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("approved_by", sa.String(length=200), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("device_logins")
     op.drop_table("slack_seen")
     op.drop_table("slack_links")
     with op.batch_alter_table("tokens", schema=None) as batch_op:
