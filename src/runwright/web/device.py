@@ -48,7 +48,7 @@ def start(request: Request, state: State) -> dict[str, Any]:
 def token(body: TokenBody, state: State) -> JSONResponse:
     got = devices.redeem(state.runtime, body.device_code)
     if got is None:
-        return JSONResponse({"pending": True}, status_code=202)
+        return JSONResponse({"pending": True}, status_code=202)  # not a status
     return JSONResponse({"user": got[0], "token": got[1]})
 
 
