@@ -115,14 +115,14 @@ def main() -> None:
             "RUNWRIGHT_SERVER with RUNWRIGHT_TOKEN); or give your own store: --database-url "
             "URL / RUNWRIGHT_DATABASE_URL, or --state-dir DIR",
         )
-    if server:
+    if server and _command(rest) is not None:
         _refuse(
             f"runwright {_command(rest) or ''} does not act through a server".replace("  ", " "),
             "run it where the server runs (it needs the database), without --server",
         )
-    from runwright.cli.main import main as local_main
+    from runwright.cli.main import cli
 
-    local_main()
+    cli(args=rest, prog_name="runwright")
 
 
 def _refuse(message: str, hint: str | None = None) -> None:
