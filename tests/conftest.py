@@ -37,7 +37,7 @@ def cli_command() -> list[str]:
     """The real ``runwright`` executable of this virtualenv (module form if not installed)."""
     if RUNWRIGHT.exists():
         return [str(RUNWRIGHT)]
-    return [sys.executable, "-m", "runwright.cli.main"]
+    return [sys.executable, "-m", "runwright"]
 
 
 def cli_environ(state_dir: Path, **extra: str) -> dict[str, str]:

@@ -359,3 +359,14 @@ def test_stopping_the_server_does_not_wait_for_a_run(tmp_path: Path) -> None:
     assert stopped_in < 10
     status = cli_in(state)("status", str(run), "--json")
     assert json.loads(status.stdout)["status"] == "running"
+
+
+def test_a_sent_runbook_is_refused_unless_the_server_accepts_them(
+    as_: dict[str, httpx.Client],
+) -> None:
+    sent = {"runbook": "", "file": "shop.yaml", "text": BOOK.format(dir="/nonexistent")}
+    r = as_["alice"].post("/api/v1/runs", json={**sent, "environment": "staging", "version": "v1"})
+    assert r.status_code == 403
+    assert "only the runbooks of its --runbooks directory" in r.json()["error"]
+    assert "--accept-sent-runbooks" in r.json()["hint"]
+    assert as_["alice"].post("/api/v1/plans", json=sent).status_code == 403

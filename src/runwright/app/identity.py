@@ -18,6 +18,7 @@ class AuthMethod(StrEnum):
     OS = "os"
     TOKEN = "token"
     LOGIN = "login"
+    SLACK = "slack"
     SELF_DECLARED = "self_declared"
 
 

@@ -32,7 +32,7 @@ from runwright.engine.store import NewStep, RunRow
 from runwright.errors import InputError, LockedError
 from runwright.model.loader import Runbook
 from runwright.model.schema import Environment
-from runwright.model.status import AWAITING, DeliveryStatus, RunStatus
+from runwright.model.status import DeliveryStatus, RunStatus, exit_code
 
 WAITABLE = frozenset({RunStatus.AWAITING_APPROVAL, RunStatus.AWAITING_ATTESTATION})
 """Statuses ``--wait`` sits out: a person unblocks them from elsewhere (approve, attest)."""
@@ -42,11 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def exit_code_for(run: RunRow) -> int:
-    if run.status == RunStatus.SUCCEEDED:
-        return 0
-    if run.status in AWAITING or not run.terminal:
-        return 3
-    return 1
+    return exit_code(run.status, run.terminal)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Roles are granted per environment (``*`` for all): a viewer reads; a deployer de
 attests, settles, aborts and rolls back; an approver approves or rejects; an admin does all
 of it and manages users. Tokens are random secrets shown once and stored as digests with an
 expiry: ``api`` tokens for ``Authorization: Bearer``, ``login`` links used once, ``session``
-cookies. The CLI (``runwright users``, ``runwright token``) and the web edge share these.
+cookies. An API token may be scoped to one role in one environment (a CI job's token deploys
+to staging and nothing else); it never carries more than its user holds, and is revoked by
+id. The CLI (``runwright users``, ``runwright token``) and the web edge share these.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import timedelta
 
 from runwright.app.runtime import Runtime
 from runwright.engine.accounts import ANY_ENV, Accounts, Grant
+from runwright.engine.links import SlackLinks
 from runwright.errors import InputError, RunwrightError
 
 ROLES = ("viewer", "deployer", "approver", "admin")
@@ -25,6 +28,7 @@ LOGIN_TTL = timedelta(minutes=30)
 SESSION_TTL = timedelta(hours=12)
 API_TTL = timedelta(days=30)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
 class AuthError(RunwrightError):
@@ -58,8 +62,11 @@ def add_user(rt: Runtime, name: str, roles: Iterable[str], envs: Iterable[str]) 
     return grants
 
 
-def create_token(rt: Runtime, user: str, kind: str, ttl: timedelta, label: str = "") -> str:
-    """A new secret for ``user``; only its digest is kept."""
+def create_token(
+    rt: Runtime, user: str, kind: str, ttl: timedelta, label: str = "", scope: Grant | None = None
+) -> str:
+    """A new secret for ``user``; only its digest is kept. ``scope`` narrows an API token to
+    one role in one environment: it never grants more than the user holds."""
     acc = accounts(rt)
     if not acc.exists(user):
         raise InputError(
@@ -67,10 +74,79 @@ def create_token(rt: Runtime, user: str, kind: str, ttl: timedelta, label: str =
         )
     if ttl <= timedelta(0):
         raise InputError("a token's lifetime must be positive", hint="e.g. --expires 30d")
+    if scope is not None:
+        _check_scope(acc.grants(user), user, scope)
     secret = f"rw_{kind[0]}_" + secrets.token_urlsafe(32)
     now = rt.clock.now()
-    acc.add_token(user, kind, secret, now=now, expires=now + ttl, label=label)
+    acc.add_token(user, kind, secret, now=now, expires=now + ttl, label=label, scope=scope)
     return secret
+
+
+def _check_scope(grants: list[Grant], user: str, scope: Grant) -> None:
+    if scope.role not in ROLES:
+        raise InputError(f"unknown role {scope.role!r}", hint="roles: " + ", ".join(ROLES))
+    if not scoped(grants, scope):
+        where = "every environment" if scope.environment == ANY_ENV else scope.environment
+        raise InputError(
+            f"{user} has no {scope.role} role in {where}, so no token can carry it",
+            hint=f"grant it first: runwright users add {user} --role {scope.role} ...",
+        )
+
+
+def scoped(grants: Iterable[Grant], scope: Grant | None) -> list[Grant]:
+    """What a token scoped to ``scope`` may do: the user's grants narrowed to that role and
+    environment (an admin grant covers any role); all of them when the token is unscoped."""
+    grants = list(grants)
+    if scope is None:
+        return grants
+    out = []
+    for g in grants:
+        role_ok = g.role in (scope.role, "admin")
+        env_ok = g.environment == ANY_ENV or g.environment == scope.environment
+        if role_ok and env_ok:
+            out.append(Grant(scope.role, scope.environment))
+    return out[:1]
+
+
+def role_for(action: str) -> str:
+    """The least role allowing ``action``: what a refusal tells the user they lack."""
+    if action == "read":
+        return "viewer"
+    if action in DEPLOY_ACTIONS:
+        return "deployer"
+    if action in APPROVE_ACTIONS:
+        return "approver"
+    return "admin"
+
+
+def token_scope(rt: Runtime, secret: str) -> Grant | None:
+    """The role and environment an API token is narrowed to, or None (all the user's)."""
+    row = accounts(rt).find_token(secret, ("api",))
+    if row is None or row.scope_role is None:
+        return None
+    return Grant(row.scope_role, row.scope_env or ANY_ENV)
+
+
+def revoke_token(rt: Runtime, token_id: int) -> str:
+    """Delete an API token by its id (``runwright users tokens USER`` lists them)."""
+    owner = accounts(rt).revoke_id(token_id)
+    if owner is None:
+        raise InputError(f"no token {token_id}", hint="list them with: runwright users tokens USER")
+    return owner
+
+
+def link_slack(rt: Runtime, user: str, slack_id: str) -> None:
+    """Decisions taken with Slack buttons by ``slack_id`` count as ``user``'s."""
+    if not accounts(rt).exists(user):
+        raise InputError(
+            f"no user {user!r}", hint=f"add one: runwright users add {user} --role ..."
+        )
+    if not _SLACK_ID.match(slack_id):
+        raise InputError(
+            f"{slack_id!r} is not a Slack user id",
+            hint="a member id such as U0123ABCD (Slack: profile -> ... -> Copy member ID)",
+        )
+    SlackLinks(rt.store.engine).link(slack_id, user, by=rt.settings.user, now=rt.clock.now())
 
 
 def authenticate(rt: Runtime, secret: str, kinds: tuple[str, ...]) -> str:

@@ -10,13 +10,13 @@ rolling back, and holding its environment's lock, is visible as such.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from runwright.app.runtime import Runtime
 from runwright.app.waiting import next_step, phase_of
 from runwright.engine import tables as t
 from runwright.engine.audit import unsupported_rows, verify_run
@@ -25,9 +25,16 @@ from runwright.engine.reads import deployed_pairs
 from runwright.engine.store import EventRow, RevisionRow, RunRow, StepRow
 from runwright.model.status import TERMINAL
 
+if TYPE_CHECKING:  # the remote CLI rebuilds these read models from the API's JSON
+    from runwright.app.runtime import Runtime
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,17 @@ class RunSummary:
             "duration_seconds": self.seconds,
             "failure": self.failure,
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunSummary:
+        """The summary ``to_json`` described (the remote CLI reads it from the API)."""
+        created = _time(d["created_at"])
+        assert created is not None
+        return cls(
+            d["id"], d["runbook"], d["environment"], d["version"], d["status"], d["initiator"],
+            d["kind"], created, _time(d["finished_at"]), d["failure"], d["revision"],
+            d["status"] in TERMINAL,
+        )  # fmt: skip
 
 
 _COLUMNS = (
@@ -198,6 +216,13 @@ class StepInfo:
             "finished_at": _iso(self.finished_at),
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> StepInfo:
+        return cls(
+            d["section"], d["phase"], d["name"], d["kind"], d["status"], d["undo_status"],
+            d["attempts"], d["summary"], _time(d["started_at"]), _time(d["finished_at"]),
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class RunDetail:
@@ -221,6 +246,11 @@ class RunDetail:
             "steps": [s.to_json() for s in self.steps],
             "unsupported_by_chain": self.unsupported,
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunDetail:
+        steps = [StepInfo.from_json(s) for s in d["steps"]]
+        return cls(RunSummary.from_json(d), steps, d["phase"], d["waiting"])  # not a status
 
 
 def run_status(rt: Runtime, run: RunRow) -> RunDetail:
@@ -284,6 +314,15 @@ class RunLogs:
         return {"events": [event_json(e) for e in self.events], "output": self.output}
 
 
+def event_line(e: dict[str, Any], with_run: bool = False) -> str:
+    """One event (in its ``event_json`` form) as ``logs`` and ``events`` print it."""
+    detail = json.dumps(e["data"], default=str) if e["data"] else ""
+    run = f"run {e['run']} " if with_run else ""
+    at = datetime.fromisoformat(e["at"])
+    step = e["step"] or ""
+    return f"{at:%H:%M:%S} {run}#{e['seq']:<4} {e['actor']:<12} {e['type']:<22} {step} {detail}"
+
+
 def logs(rt: Runtime, run_id: int, step: str | None = None) -> RunLogs:
     run = rt.store.run(run_id)
     events = [e for e in rt.store.events(run.id) if step is None or e.step == step]
@@ -317,6 +356,14 @@ class EnvironmentInfo:
             "deployed_at": _iso(self.deployed_at),
             "locked_by": self.active.to_json() if self.active else None,
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> EnvironmentInfo:
+        active = RunDetail.from_json(d["locked_by"]) if d["locked_by"] else None
+        return cls(
+            d["runbook"], d["environment"], d["revision"], d["version"], d["deployed_by"],
+            _time(d["deployed_at"]), active,
+        )  # fmt: skip
 
 
 def environments(rt: Runtime) -> list[EnvironmentInfo]:

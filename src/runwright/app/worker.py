@@ -29,6 +29,7 @@ from runwright.engine.claims import QUEUE_CHANNEL, Claim, claim_next
 from runwright.engine.feed import waker_for
 from runwright.engine.workers import heartbeat, live_others, register, stopped
 from runwright.errors import BlockedError, FencedError, RunwrightError
+from runwright.model.loader import Runbook
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,11 @@ def queue(
     version: str,
     *,
     overrides: Mapping[str, Any] | None = None,
+    runbook: Runbook | None = None,
 ) -> int:
-    """Check the deploy as ``deploy`` would, then leave it queued for a worker; its id."""
-    book = rt.load(path)
+    """Check the deploy as ``deploy`` would, then leave it queued for a worker; its id.
+    ``runbook``, when given, is the already loaded (e.g. uploaded) content of ``path``."""
+    book = runbook or rt.load(path)
     env_name, environment = runs.admit(rt, book, env, version)
     steps = expand(book, env_name, environment)
     previous = previous_version(rt.store, book.name, env_name)

@@ -81,7 +81,7 @@ def plan(
     """
     p = run(plan_deploy(c.runtime(), runbook, env, version, parse_vars(var)))
     header = f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)"
-    show.plan(p, header=header, as_json=as_json)
+    show.plan(p.as_dict(), header=header, as_json=as_json)
 
 
 @click.command()
@@ -166,7 +166,7 @@ def rollback_cmd(
     rt = c.runtime(quiet=quiet)
     rp = run(plan_rollback(rt, env, runbook, to_revision))
     if dry_run or not as_json:
-        show.plan(rp.plan, header=rp.header, as_json=as_json)
+        show.plan(rp.plan.as_dict(), header=rp.header, as_json=as_json)
     if dry_run:
         if not as_json:
             click.echo("\ndry run: nothing was executed")
@@ -188,6 +188,17 @@ def approve(c: Ctx, run_id: int, note: str) -> None:
     """Approve RUN_ID as the current user."""
     rt = c.runtime()
     acted(run(decisions.approve(rt, run_id, note, rt.settings.identity)))
+
+
+@click.command()
+@click.argument("run_id", type=int)
+@click.option("--note", required=True, help="Why you reject (kept in the audit trail).")
+@pass_ctx
+def reject(c: Ctx, run_id: int, note: str) -> None:
+    """Reject RUN_ID's approval as the current user: the run rolls back."""
+    from runwright.app.reject import reject as reject_run
+
+    acted(run(reject_run(c.runtime(), run_id, note)))
 
 
 @click.command()
@@ -279,4 +290,6 @@ def run_procedure(
     finish(rt, row, as_json)
 
 
-COMMANDS = (plan, deploy, resume, rollback_cmd, approve, attest, settle, abort, run_procedure)
+COMMANDS = (
+    plan, deploy, resume, rollback_cmd, approve, reject, attest, settle, abort, run_procedure,
+)  # fmt: skip

@@ -4,7 +4,6 @@ model as text or JSON."""
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import aclosing
 from pathlib import Path
@@ -38,17 +37,9 @@ def status(c: Ctx, run_id: int | None, as_json: bool) -> None:
     A run rolling back says so, and what its rollback waits for."""
     rt = c.runtime()
     if run_id is not None:
-        st = views.status(rt, run_id)
-        click.echo(show.dumps(st.to_json())) if as_json else show.status(st)
+        show.run_status(views.status(rt, run_id), as_json)
         return
-    active = views.active(rt)
-    if as_json:
-        click.echo(show.dumps([a.to_json() for a in active]))
-        return
-    if not active:
-        click.echo("no active runs")
-    for a in active:
-        click.echo(show.status_line(a))
+    show.active(views.active(rt), as_json)
 
 
 @click.command()
@@ -59,29 +50,11 @@ def status(c: Ctx, run_id: int | None, as_json: bool) -> None:
 @pass_ctx
 def history(c: Ctx, runbook: str | None, env: str | None, limit: int, as_json: bool) -> None:
     """List past and present runs, newest first."""
-    rows = views.history(c.runtime(), runbook=runbook, env=env, limit=limit)
-    if as_json:
-        click.echo(show.dumps([r.to_json() for r in rows]))
-        return
-    if not rows:
-        click.echo("no runs yet")
-    for r in rows:
-        click.echo(
-            f"{r.id:>5}  {r.created_at:%Y-%m-%d %H:%M}  {r.runbook}/{r.environment}  "
-            f"{r.version}  {r.status}  by {r.initiator}"
-        )
-
-
-def _event_line(e: EventRow, with_run: bool = False) -> str:
-    detail = json.dumps(e.data, default=str) if e.data else ""
-    run = f"run {e.run_id} " if with_run else ""
-    return f"{e.at:%H:%M:%S} {run}#{e.seq:<4} {e.actor:<12} {e.type:<22} {e.step or ''} {detail}"
+    show.history(views.history(c.runtime(), runbook=runbook, env=env, limit=limit), as_json)
 
 
 def _echo_event(e: EventRow, as_json: bool, with_run: bool = False) -> None:
-    click.echo(
-        json.dumps(views.event_json(e), default=str) if as_json else _event_line(e, with_run)
-    )
+    show.event(views.event_json(e), as_json, with_run)
 
 
 async def _follow(
@@ -119,16 +92,7 @@ def logs(
         run(_follow(rt, run_id, 0, step, as_json, poll_interval))
         return
     found = views.logs(rt, run_id, step)
-    if as_json:
-        click.echo(show.dumps(found.to_json()))
-        return
-    for e in found.events:
-        click.echo(_event_line(e))
-    for name, text in found.output.items():
-        click.echo(f"\n--- output of {name}")
-        click.echo(text.rstrip("\n"))
-    if found.run.failure:
-        click.echo(f"\nwhy: {found.run.failure}")
+    show.logs(found.to_json(), found.run.failure, as_json)
 
 
 @click.command()
@@ -152,16 +116,7 @@ def events(c: Ctx, after: int, live: bool, poll_interval: float, as_json: bool) 
 @pass_ctx
 def environments(c: Ctx, as_json: bool) -> None:
     """Each runbook's environments: live revision and version, and the run holding the lock."""
-    found = views.environments(c.runtime())
-    if as_json:
-        click.echo(show.dumps([e.to_json() for e in found]))
-        return
-    if not found:
-        click.echo("no environments deployed yet")
-    for e in found:
-        live = f"revision {e.revision} ({e.version}, by {e.deployed_by})" if e.revision else "-"
-        lock = f"  locked by {show.status_line(e.active).strip()}" if e.active else ""
-        click.echo(f"{e.runbook}/{e.environment}: {live}{lock}")
+    show.environments(views.environments(c.runtime()), as_json)
 
 
 @click.command()

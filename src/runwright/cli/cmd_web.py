@@ -17,6 +17,8 @@ import click
 from runwright.app import users
 from runwright.app.runtime import Runtime
 from runwright.app.settings import Settings
+from runwright.engine.accounts import ANY_ENV, Grant
+from runwright.errors import InputError
 from runwright.model.durations import parse_duration
 
 
@@ -54,6 +56,20 @@ class _Ctx(Protocol):
     show_default=True,
     help="Supervise N `runwright worker` processes; web deploys are queued for them.",
 )
+@click.option(
+    "--slack-signing-secret",
+    envvar="RUNWRIGHT_SLACK_SIGNING_SECRET",
+    default="",
+    help="The Slack app's signing secret: turns on Approve/Reject buttons' callback "
+    "(/api/v1/slack/interactions). Env: RUNWRIGHT_SLACK_SIGNING_SECRET.",
+)
+@click.option(
+    "--accept-sent-runbooks",
+    is_flag=True,
+    envvar="RUNWRIGHT_ACCEPT_SENT_RUNBOOKS",
+    help="Let deployers send runbook files with a deploy (`runwright deploy FILE --server`); "
+    "without it only --runbooks run. A runbook is commands your workers run.",
+)
 @click.pass_obj
 def serve(
     c: _Ctx,
@@ -64,6 +80,8 @@ def serve(
     oidc_client_id: str | None,
     oidc_client_secret: str,
     workers: int,
+    slack_signing_secret: str,
+    accept_sent_runbooks: bool,
 ) -> None:
     """The dashboard and REST API (/api/v1): live runs, approvals, charts.
 
@@ -82,6 +100,8 @@ def serve(
                 oidc_client_id,
                 oidc_client_secret,
                 workers,
+                slack_signing_secret,
+                accept_sent_runbooks,
             )
         )
 
@@ -137,6 +157,81 @@ def users_list(c: _Ctx) -> None:
     run()
 
 
+@users_group.command("token")
+@click.argument("name")
+@click.option("--env", "env", help="Only this environment (default: every one NAME may use).")
+@click.option("--role", type=click.Choice(users.ROLES), help="Only this role (default: all).")
+@click.option("--expires", default="30d", show_default=True, help="Lifetime, e.g. 12h, 90d.")
+@click.option("--label", default="", help="What the token is for, e.g. 'ci staging'.")
+@click.pass_obj
+def users_token(
+    c: _Ctx, name: str, env: str | None, role: str | None, expires: str, label: str
+) -> None:
+    """Print a new API token of NAME once (e.g. for CI), scoped to one role and environment.
+
+    The token never carries more than NAME holds; only its digest is stored."""
+
+    def run() -> None:
+        if env and not role:
+            raise InputError("--env needs --role", hint="e.g. --env staging --role deployer")
+        scope = Grant(role, env or ANY_ENV) if role else None
+        rt = c.runtime(quiet=True)
+        click.echo(users.create_token(rt, name, "api", _ttl(expires), label, scope))
+
+    run()
+
+
+@users_group.command("tokens")
+@click.argument("name")
+@click.pass_obj
+def users_tokens(c: _Ctx, name: str) -> None:
+    """NAME's API tokens: id, scope, label and expiry (never the secret)."""
+
+    def run() -> None:
+        rows = users.accounts(c.runtime(quiet=True)).tokens_of(name)
+        if not rows:
+            click.echo(f"{name} has no API tokens")
+        for t in rows:
+            scope = f"{t.scope_role}@{t.scope_env}" if t.scope_role else "all roles"
+            click.echo(f"{t.id:>5}  {scope:<22} expires {t.expires_at:%Y-%m-%d %H:%M}  {t.label}")
+
+    run()
+
+
+@users_group.command("revoke-token")
+@click.argument("token_id", type=int)
+@click.pass_obj
+def users_revoke_token(c: _Ctx, token_id: int) -> None:
+    """Revoke API token TOKEN_ID at once (ids: runwright users tokens NAME)."""
+
+    def run() -> None:
+        owner = users.revoke_token(c.runtime(quiet=True), token_id)
+        click.echo(f"token {token_id} of {owner} revoked")
+
+    run()
+
+
+@users_group.command("link-slack")
+@click.argument("name")
+@click.argument("slack_id")
+@click.pass_obj
+def users_link_slack(c: _Ctx, name: str, slack_id: str) -> None:
+    """Count Approve/Reject button presses of Slack member SLACK_ID as NAME's decisions."""
+
+    def run() -> None:
+        users.link_slack(c.runtime(quiet=True), name, slack_id)
+        click.echo(f"Slack user {slack_id} decides as {name}")
+
+    run()
+
+
+def _ttl(expires: str) -> timedelta:
+    try:
+        return timedelta(seconds=parse_duration(expires))
+    except ValueError as exc:
+        raise InputError(f"--expires {expires!r}: {exc}", hint="e.g. 12h or 30d") from None
+
+
 @click.group("token")
 def token_group() -> None:
     """Tokens for the REST API (Authorization: Bearer) and one-time login links."""
@@ -157,13 +252,8 @@ def token_create(
     """Print a new token once; only its digest is stored."""
 
     def run() -> None:
-        from runwright.errors import InputError
-
         rt = c.runtime(quiet=True)
-        try:
-            ttl = timedelta(seconds=parse_duration(expires))
-        except ValueError as exc:
-            raise InputError(f"--expires {expires!r}: {exc}", hint="e.g. 12h or 30d") from None
+        ttl = _ttl(expires)
         who = user or rt.settings.user
         secret = users.create_token(rt, who, "login" if login else "api", ttl, label)
         click.echo(f"{url.rstrip('/')}/login?token={secret}" if login else secret)

@@ -14,15 +14,16 @@ import asyncio
 import os
 import sys
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
-from runwright.cli.render import ConsoleObserver
 from runwright.cli.terminal import is_closed_pipe, output_closed, safe_echo
 from runwright.errors import RunbookError, RunwrightError
+
+if TYPE_CHECKING:  # the remote CLI imports this edge and must not load the store's drivers
+    from runwright.app.runtime import Runtime
+    from runwright.app.settings import Settings
 
 T = TypeVar("T")
 
@@ -79,12 +80,17 @@ class Ctx:
         self._rt: Runtime | None = None
 
     def settings(self) -> Settings:
+        from runwright.app.settings import Settings
+
         return Settings.from_environ(
             os.environ, database_url=self.database_url, state_dir=self.state_dir
         )
 
     def runtime(self, *, quiet: bool = False) -> Runtime:
         if self._rt is None:
+            from runwright.app.runtime import Runtime
+            from runwright.cli.render import ConsoleObserver
+
             self._rt = Runtime.open(self.settings(), observer=ConsoleObserver(quiet=quiet))
         return self._rt
 

@@ -16,7 +16,7 @@ import click
 from runwright import __version__
 from runwright.app.runtime import read_runbook
 from runwright.app.schema import json_schema
-from runwright.cli import cmd_audit, cmd_database, cmd_runs, cmd_views, cmd_web, cmd_workers
+from runwright.cli import cmd_audit, cmd_database, cmd_runs, cmd_views, cmd_web, cmd_workers, remote
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.edge import Ctx, RunwrightGroup, err, pass_ctx
 from runwright.errors import RunwrightError
@@ -47,6 +47,12 @@ def cli(ctx: click.Context, database_url: str | None, state_dir: str | None) -> 
     Exit codes: 0 succeeded, 1 failed or rolled back, 2 bad input,
                 3 blocked (locked, awaiting approval/settlement, outside a window).
     The acting user is $RUNWRIGHT_USER, else the OS user.
+
+    \b
+    Remote mode (a team's server): `runwright login URL`, or --server URL /
+    RUNWRIGHT_SERVER with RUNWRIGHT_TOKEN; deploy, plan, status, history, logs,
+    events, approve, reject, attest, abort, resume, settle, rollback, report,
+    audit verify and environments then act through the server (docs/team.md).
     """
     ctx.obj = Ctx(database_url, state_dir)
     ctx.call_on_close(ctx.obj.close)
@@ -117,6 +123,8 @@ for _command in (
     *cmd_web.COMMANDS,
     *cmd_audit.commands(pass_ctx, lambda command: command),
     *cmd_workers.commands(pass_ctx, lambda command: command),
+    remote.login,
+    remote.logout,
 ):
     cli.add_command(_command)
 

@@ -44,7 +44,37 @@ tokens = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.Column("scope_env", sa.String(100)),
+    sa.Column("scope_role", sa.String(20)),
 )
+
+slack_links = sa.Table(
+    "slack_links",
+    metadata,
+    sa.Column("slack_id", sa.String(100), primary_key=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("linked_by", sa.String(200), nullable=False),
+)
+
+slack_seen = sa.Table(
+    "slack_seen",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Slack member ids whose button presses decide as a runwright user (``engine/links.py``)."""
+
+device_logins = sa.Table(
+    "device_logins",
+    metadata,
+    sa.Column("device_digest", sa.String(64), primary_key=True),
+    sa.Column("user_code", sa.String(20), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("approved_by", sa.String(200)),
+)
+"""Pending ``runwright login --browser`` requests: the terminal's secret only as a digest."""
 
 ANY_ENV = "*"
 
@@ -71,6 +101,8 @@ class TokenRow:
     label: str
     expires_at: datetime
     used_at: datetime | None
+    scope_env: str | None = None
+    scope_role: str | None = None
 
 
 class Accounts:
@@ -119,8 +151,18 @@ class Accounts:
         return [(n, self.grants(n)) for n in names]
 
     def add_token(
-        self, user: str, kind: str, secret: str, *, now: datetime, expires: datetime, label: str
+        self,
+        user: str,
+        kind: str,
+        secret: str,
+        *,
+        now: datetime,
+        expires: datetime,
+        label: str,
+        scope: Grant | None = None,
     ) -> int:
+        """Store a token's digest; ``scope`` narrows an API token to one role in one
+        environment (``*`` for any environment)."""
         with self.engine.begin() as conn:
             return int(
                 conn.execute(
@@ -132,6 +174,8 @@ class Accounts:
                         label=label,
                         created_at=now,
                         expires_at=expires,
+                        scope_env=scope.environment if scope else None,
+                        scope_role=scope.role if scope else None,
                     )
                     .returning(tokens.c.id)
                 ).scalar_one()
@@ -150,6 +194,8 @@ class Accounts:
             row["label"],
             _utc(row["expires_at"]),
             _utc(row["used_at"]) if row["used_at"] else None,
+            row["scope_env"],
+            row["scope_role"],
         )
 
     def use_once(self, token_id: int, now: datetime) -> bool:
@@ -165,3 +211,35 @@ class Accounts:
     def revoke(self, secret: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(sa.delete(tokens).where(tokens.c.digest == digest(secret)))
+
+    def tokens_of(self, user: str) -> list[TokenRow]:
+        """``user``'s API tokens, newest first (secrets are never stored, only digests)."""
+        query = (
+            sa.select(tokens)
+            .where(tokens.c.user == user, tokens.c.kind == "api")
+            .order_by(tokens.c.id.desc())
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            TokenRow(
+                r["id"],
+                r["user"],
+                r["kind"],
+                r["label"],
+                _utc(r["expires_at"]),
+                _utc(r["used_at"]) if r["used_at"] else None,
+                r["scope_env"],
+                r["scope_role"],
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    def revoke_id(self, token_id: int) -> str | None:
+        """Delete token ``token_id``; whose it was, or None if there is no such token."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(tokens.c.user).where(tokens.c.id == token_id)).first()
+            if row is None:
+                return None
+            conn.execute(sa.delete(tokens).where(tokens.c.id == token_id))
+            return str(row[0])

@@ -25,6 +25,11 @@ class SlackSink(Strict):
     channel: str | None = None
     api_url: str = "https://slack.com/api"
     run_url: str | None = Field(None, description="Link to a run's page; {{ run_id }} allowed")
+    approval_buttons: bool = Field(
+        False,
+        description="Approve/Reject buttons on a run awaiting approval; the Slack app's "
+        "interactivity URL must be the server's /api/v1/slack/interactions",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> SlackSink:

@@ -131,3 +131,13 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+
+def exit_code(status: str, terminal: bool) -> int:
+    """The CLI's exit code for a run in ``status``: 0 succeeded, 3 blocked or not ended,
+    1 failed, rolled back or aborted (local and remote mode alike)."""
+    if status == RunStatus.SUCCEEDED:
+        return 0
+    if status in AWAITING or not terminal:
+        return 3
+    return 1

@@ -21,11 +21,15 @@ def make_sink(kind: str, settings: Mapping[str, Any]) -> Sink:
     if kind == "slack":
         from runwright.notify.slack import SlackApiSink, SlackWebhookSink
 
+        buttons = bool(settings.get("approval_buttons"))
         if settings.get("token"):
             return SlackApiSink(
-                token=settings["token"], channel=settings["channel"], api_url=settings["api_url"]
+                token=settings["token"],
+                channel=settings["channel"],
+                api_url=settings["api_url"],
+                buttons=buttons,
             )
-        return SlackWebhookSink(webhook=settings["webhook"])
+        return SlackWebhookSink(webhook=settings["webhook"], buttons=buttons)
     if kind == "webhook":
         from runwright.notify.webhook import WebhookSink
 

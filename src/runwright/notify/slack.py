@@ -5,6 +5,10 @@ journaled; every later notice of that run updates the same message (``chat.updat
 its details as a reply in the message's thread, so a channel shows one line per release,
 however long it runs, and a restart does not lose the thread (the ``ts`` is in the journal).
 An incoming webhook cannot edit, so each notice is a new message there.
+
+With ``approval_buttons`` a run awaiting approval gets Approve / Reject buttons; Slack sends a
+press to the server's ``/api/v1/slack/interactions`` (``web/slack.py``), which checks it and
+records the decision as the runwright user linked to the Slack member who pressed.
 """
 
 from __future__ import annotations
@@ -30,8 +34,44 @@ EMOJI: dict[str, str] = {
 }
 
 
-def blocks(notice: Notice) -> list[dict[str, Any]]:
-    """The Block Kit layout: a header, the text, the run's facts, a link to its page."""
+APPROVE = "runwright_approve"
+REJECT = "runwright_reject"
+"""``action_id`` of the buttons; their ``value`` is the run id."""
+
+
+def approval_buttons(run_id: int) -> dict[str, Any]:
+    """An actions block with Approve and Reject buttons for ``run_id`` (Block Kit)."""
+    return {
+        "type": "actions",
+        "block_id": f"runwright_decide_{run_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": str(run_id),
+            },
+            {
+                "type": "button",
+                "action_id": REJECT,
+                "text": {"type": "plain_text", "text": "Reject"},
+                "style": "danger",
+                "value": str(run_id),
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Reject this release?"},
+                    "text": {"type": "mrkdwn", "text": f"Run {run_id} will roll back."},
+                    "confirm": {"type": "plain_text", "text": "Reject"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                },
+            },
+        ],
+    }
+
+
+def blocks(notice: Notice, buttons: bool = False) -> list[dict[str, Any]]:
+    """The Block Kit layout: a header, the text, the run's facts, a link to its page, and
+    with ``buttons`` Approve/Reject on a run awaiting approval."""
     facts = [
         {"type": "mrkdwn", "text": f"*Runbook*\n{notice.runbook}"},
         {"type": "mrkdwn", "text": f"*Environment*\n{notice.environment}"},
@@ -62,6 +102,8 @@ def blocks(notice: Notice) -> list[dict[str, Any]]:
                 ],
             }
         )
+    if buttons and notice.event == RunEvent.AWAITING_APPROVAL:
+        out.append(approval_buttons(notice.run_id))
     return out
 
 
@@ -69,12 +111,16 @@ def blocks(notice: Notice) -> list[dict[str, Any]]:
 class SlackWebhookSink:
     webhook: str
     timeout: float = 10.0
+    buttons: bool = False
 
     def __post_init__(self) -> None:
         self._client = httpx.AsyncClient(timeout=self.timeout)
 
     async def send(self, notice: Notice) -> Delivered:
-        body = {"text": f"{notice.title}: {notice.text}", "blocks": blocks(notice)}
+        body = {
+            "text": f"{notice.title}: {notice.text}",
+            "blocks": blocks(notice, self.buttons),
+        }
         try:
             response = await self._client.post(self.webhook, json=body)
         except httpx.HTTPError as exc:
@@ -92,6 +138,7 @@ class SlackApiSink:
     channel: str
     api_url: str = "https://slack.com/api"
     timeout: float = 10.0
+    buttons: bool = False
 
     def __post_init__(self) -> None:
         self._client = httpx.AsyncClient(
@@ -119,7 +166,7 @@ class SlackApiSink:
         text = f"{notice.title}: {notice.text}"
         ts = notice.refs.get("slack_ts")
         channel = notice.refs.get("slack_channel", self.channel)
-        message = {"channel": channel, "text": text, "blocks": blocks(notice)}
+        message = {"channel": channel, "text": text, "blocks": blocks(notice, self.buttons)}
         if ts is None:
             posted = await self._call("chat.postMessage", message)
             ts = str(posted["ts"])

@@ -10,23 +10,67 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runwright.app import decisions, runs, worker
 from runwright.app.identity import AuthMethod, Identity
 from runwright.app.reject import reject
+from runwright.app.runtime import read_runbook_text
+from runwright.app.users import Forbidden
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
+from runwright.model.loader import Runbook
 from runwright.model.status import RunStatus
 from runwright.web.auth import WebUser, require
 from runwright.web.state import WebState
 from runwright.web.tasks import call
+
+MAX_RUNBOOK = 2_000_000
+"""Characters of an uploaded runbook the API accepts."""
 
 
 @dataclass(frozen=True)
 class Done:
     run: int
     message: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A runbook sent with the deploy (``runwright deploy FILE --server``): its file name and
+    content; the run records the content and its digest like a local file's."""
+
+    file: str
+    text: str
+
+
+def check_sent(state: WebState) -> None:
+    """A sent runbook is commands the workers will run: only where the server allows it."""
+    if not state.config.accept_sent_runbooks:
+        raise Forbidden(
+            "this server runs only the runbooks of its --runbooks directory",
+            hint="deploy one by name (runwright deploy NAME ...), or start the server with "
+            "--accept-sent-runbooks to let deployers send runbook files",
+        )
+
+
+def _runbook(state: WebState, runbook: str, upload: Upload | None) -> tuple[Path, Runbook]:
+    if upload is not None:
+        check_sent(state)
+        book = read_runbook_text(upload.text, Path(upload.file).name)
+        if runbook and book.name != runbook:
+            raise InputError(f"the uploaded runbook is named {book.name!r}, not {runbook!r}")
+        return Path(book.file), book
+    entry = state.registry.get(runbook)
+    if entry is None or entry.runbook is None:
+        raise InputError(
+            f"no runbook named {runbook!r} in {state.config.runbooks}",
+            hint="runbooks: "
+            + ", ".join(e.runbook.name for e in state.registry.entries() if e.runbook)
+            + "; or send the file: runwright deploy FILE --server URL",
+        )
+    return entry.path, entry.runbook
 
 
 async def deploy(
@@ -36,30 +80,29 @@ async def deploy(
     env: str | None,
     version: str,
     overrides: dict[str, Any] | None = None,
+    *,
+    upload: Upload | None = None,
 ) -> Done:
-    entry = state.registry.get(runbook)
-    if entry is None or entry.runbook is None:
-        raise InputError(
-            f"no runbook named {runbook!r} in {state.config.runbooks}",
-            hint="runbooks: "
-            + ", ".join(e.runbook.name for e in state.registry.entries() if e.runbook),
-        )
+    path, book = _runbook(state, runbook, upload)
     rt = state.runtime_for(user.name)
-    env_name, _ = rt.environment(entry.runbook, env)
+    env_name, _ = rt.environment(book, env)
     require(user, "deploy", env_name)
     if state.config.workers > 0:
         run_id = await asyncio.to_thread(
-            worker.queue, rt, entry.path, env_name, version, overrides=overrides or {}
+            worker.queue, rt, path, env_name, version, overrides=overrides or {}, runbook=book
         )
-        return Done(run_id, f"run {run_id} queued: {runbook} {version} -> {env_name}")
+        return Done(run_id, f"run {run_id} queued: {book.name} {version} -> {env_name}")
     run_id = await state.tasks.start_new(
-        rt, runs.deploy, entry.path, env_name, version, overrides=overrides or {}
+        rt, runs.deploy, path, env_name, version, overrides=overrides or {}, runbook=book
     )
-    return Done(run_id, f"run {run_id} started: {runbook} {version} -> {env_name}")
+    return Done(run_id, f"run {run_id} started: {book.name} {version} -> {env_name}")
 
 
 def _identity(user: WebUser) -> Identity:
-    """Whom the server authenticated, and how: a bearer token or a login session."""
+    """Whom the server authenticated, and how: a bearer token, a signed Slack button press
+    by a linked Slack user, or a login session."""
+    if user.via == "slack":
+        return Identity(user.name, AuthMethod.SLACK)
     return Identity(user.name, AuthMethod.TOKEN if user.via == "token" else AuthMethod.LOGIN)
 
 
@@ -99,10 +142,12 @@ async def attest(
     return Done(run_id, message)
 
 
-async def settle(state: WebState, user: WebUser, run_id: int, step: str, choice: str) -> Done:
+async def settle(
+    state: WebState, user: WebUser, run_id: int, step: str, choice: str, orphan: str | None = None
+) -> Done:
     _run(state, user, run_id, "settle")
     rt = state.runtime_for(user.name)
-    message = (await call(decisions.settle_step, rt, run_id, step, choice)).message
+    message = (await call(decisions.settle_step, rt, run_id, step, choice, orphan=orphan)).message
     return Done(run_id, message)
 
 

@@ -29,6 +29,10 @@ class DeployBody(BaseModel):
     environment: str | None = None
     version: str = Field(min_length=1, max_length=200)
     vars: dict[str, str] = Field(default_factory=dict)
+    text: str | None = Field(None, max_length=actions.MAX_RUNBOOK)
+    """The runbook file's content, uploaded by ``runwright deploy --server``; without it,
+    ``runbook`` names one of the server's ``--runbooks``."""
+    file: str = Field("runbook.yaml", max_length=200)
 
 
 class NoteBody(BaseModel):
@@ -46,6 +50,8 @@ class AbortBody(BaseModel):
 class SettleBody(BaseModel):
     step: str
     choice: str = Field(pattern="^(rerun|done|rollback)$")
+    orphan: str | None = Field(None, pattern="^(wait|kill)$")
+    """If the step's process group still runs: let it finish first, or stop it first."""
 
 
 class RollbackBody(BaseModel):
@@ -219,8 +225,9 @@ async def rollback(env: str, body: RollbackBody, user: User, state: State) -> di
 
 @router.post("/runs", status_code=202)
 async def deploy(body: DeployBody, user: User, state: State) -> dict[str, Any]:
+    upload = actions.Upload(body.file, body.text) if body.text is not None else None
     done = await actions.deploy(
-        state, user, body.runbook, body.environment, body.version, body.vars
+        state, user, body.runbook, body.environment, body.version, body.vars, upload=upload
     )
     return _done(done)
 
@@ -252,7 +259,7 @@ async def resume(run_id: int, user: User, state: State) -> dict[str, Any]:
 
 @router.post("/runs/{run_id}/settle")
 async def settle(run_id: int, body: SettleBody, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.settle(state, user, run_id, body.step, body.choice))
+    return _done(await actions.settle(state, user, run_id, body.step, body.choice, body.orphan))
 
 
 def stream_router() -> APIRouter:

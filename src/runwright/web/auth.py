@@ -29,6 +29,8 @@ class WebUser:
     via: str
     grants: tuple[Grant, ...] = field(default=())
     session: str = ""
+    scoped: bool = False
+    """A token narrowed to one role and environment (``users token --env --role``)."""
 
     def can(self, action: str, environment: str | None = None) -> bool:
         if self.via == "public":
@@ -46,8 +48,9 @@ def identify(request: Request) -> WebUser:
     rt = state.runtime
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        name = users.authenticate(rt, header[7:].strip(), ("api",))
-        return _user(state, name, "token")
+        bearer = header[7:].strip()
+        name = users.authenticate(rt, bearer, ("api",))
+        return _user(state, name, "token", scope=users.token_scope(rt, bearer))
     secret = request.cookies.get(COOKIE)
     if secret:
         try:
@@ -61,17 +64,24 @@ def identify(request: Request) -> WebUser:
     raise AuthError("log in first", hint="open the login link runwright serve printed")
 
 
-def _user(state: WebState, name: str, via: str, session: str = "") -> WebUser:
-    grants = Accounts(state.runtime.store.engine).grants(name)
-    return WebUser(name, via, tuple(grants), session)
+def _user(
+    state: WebState, name: str, via: str, session: str = "", scope: Grant | None = None
+) -> WebUser:
+    grants = users.scoped(Accounts(state.runtime.store.engine).grants(name), scope)
+    return WebUser(name, via, tuple(grants), session, scoped=scope is not None)
 
 
 def require(user: WebUser, action: str, environment: str | None = None) -> None:
     if not user.can(action, environment):
         where = f" in {environment}" if environment else ""
+        role = users.role_for(action)
+        held = ", ".join(f"{g.role}@{g.environment}" for g in user.grants) or "no role"
+        via = " (this token's scope)" if user.scoped else ""
         raise Forbidden(
-            f"{user.name} may not {action}{where}",
-            hint=f"an admin can grant it: runwright users add {user.name} --role ... --env ...",
+            f"{user.name} may not {action}{where}: that needs the {role} role{where}; "
+            f"{user.name} has {held}{via}",
+            hint=f"an admin can grant it: runwright users add {user.name} --role {role}"
+            + (f" --env {environment}" if environment else ""),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -25,6 +25,11 @@ class WebConfig:
     secure_cookies: bool = False
     workers: int = 0
     """Worker processes ``serve`` supervises; with any, deploys are queued for them."""
+    slack_signing_secret: str = field(default="", repr=False)
+    """The Slack app's signing secret; without it /api/v1/slack/interactions is off."""
+    accept_sent_runbooks: bool = False
+    """Whether deploys and plans may send a runbook's content (``runwright deploy FILE``);
+    off, only the runbooks of ``runbooks`` run, which only the server's admin can change."""
 
     @property
     def base_url(self) -> str:

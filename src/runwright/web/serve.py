@@ -32,6 +32,8 @@ def serve_forever(
     oidc_client_id: str | None,
     oidc_client_secret: str,
     workers: int = 0,
+    slack_signing_secret: str = "",
+    accept_sent_runbooks: bool = False,
 ) -> int:
     if workers < 0:
         raise InputError(f"--workers {workers}: give 0 or more worker processes")
@@ -46,7 +48,16 @@ def serve_forever(
         oidc = OidcConfig(oidc_issuer, oidc_client_id, oidc_client_secret)
     elif oidc_issuer or oidc_client_id:
         raise InputError("--oidc-issuer and --oidc-client-id go together")
-    config = WebConfig(host, port, runbooks.resolve(), read_only_public, oidc, workers=workers)
+    config = WebConfig(
+        host,
+        port,
+        runbooks.resolve(),
+        read_only_public,
+        oidc,
+        workers=workers,
+        slack_signing_secret=slack_signing_secret,
+        accept_sent_runbooks=accept_sent_runbooks,
+    )
     rt = Runtime.open(settings)
     secret = users.first_admin(rt, settings.user)
     app = create_app(rt, config)

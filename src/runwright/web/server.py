@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from runwright.app.runtime import Runtime
 from runwright.app.users import AuthError, Forbidden
 from runwright.errors import BlockedError, InputError, RunwrightError
-from runwright.web import api, forms, login, pages
+from runwright.web import api, cli_api, device, forms, login, pages, slack
 from runwright.web.config import WebConfig
 from runwright.web.runbooks import Registry
 from runwright.web.sse import Hub
@@ -113,6 +113,9 @@ def create_app(rt: Runtime, config: WebConfig) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(cli_api.router)
+    app.include_router(slack.router)
+    app.include_router(device.router)
     app.include_router(api.stream_router())
     app.include_router(login.router)
     if config.oidc is not None:
