@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from runwright.engine import store as store_module
 from runwright.engine.audit import export_bundle, verify_bundle, verify_run, verify_store
 from runwright.engine.chain import GENESIS, ChainKey, Sealed, legacy_hash, load_key
 from runwright.engine.store import ChainError, Store
@@ -237,6 +238,17 @@ def test_old_unkeyed_events_are_resealed_once_at_the_upgrade(db: Path) -> None:
         store.close()
 
 
+def downgrade(store: Store, revision: str) -> None:
+    """Take the schema back to ``revision`` the way an operator would: Alembic's downgrades."""
+    cfg = Config()
+    cfg.set_main_option(
+        "script_location", str(Path(store_module.__file__).parent.parent / "migrations")
+    )
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
 def test_a_forged_legacy_approval_is_tampering_whatever_the_legacy_marks_say(db: Path) -> None:
     legacy_database(db, runs=2)
     store = Store.open(f"sqlite:///{db}", key=KEY)
@@ -250,7 +262,7 @@ def test_a_forged_legacy_approval_is_tampering_whatever_the_legacy_marks_say(db:
         assert store.approvals(1) == [], "an unkeyed approval never reaches a gate"
         # Rolling the schema back to before the reseal and reopening reseals nothing new:
         # run 1's unkeyed tail follows a sealed event, run 2 is resealed already.
-        sql(store, "UPDATE alembic_version SET version_num = '0004_workers'")
+        downgrade(store, "0004_workers")
         again = Store.open(f"sqlite:///{db}", key=KEY)
         again.close()
         assert [e.type for e in store.events(1)][-1] == "approval.given"

@@ -7,15 +7,15 @@ maps a Slack user id to the runwright user whose decisions a Slack button record
 replayed request is refused. ``device_logins`` holds pending ``runwright login --browser``
 requests until a logged-in person confirms them in the browser.
 
-Revision ID: 0005_remote
+Revision ID: 0008_remote
 Revises: 0004_workers
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_remote"
-down_revision = "0004_workers"
+revision = "0008_remote"
+down_revision = "0005_trust_reseal"
 branch_labels = None
 depends_on = None
 
