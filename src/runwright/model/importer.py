@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from runwright.model.markdown import Block, Note, clean_title, convert, scan
+from runwright.model.md_automate import Proposed, automate, with_approvals
 from runwright.model.source import Positions, Source
 
 _RUNS = re.compile(r"[^\x00-\x7f]+")
@@ -71,15 +72,17 @@ class ImportResult:
     repairs: list[Repair]
     positions: Positions = field(default_factory=Positions)  # where each value is in the Markdown
     text: str = ""
+    proposed: list[Proposed] = field(default_factory=list)  # each command and what it became
 
     def source(self, file: str) -> Source:
         """The imported runbook with Markdown positions, to validate before writing YAML."""
         return Source(file=file, text=self.text, data=self.runbook, positions=self.positions)
 
     def yaml(self, source: str = "") -> str:
-        header = (
-            f"# Imported from {source} by `runwright import`.\n" if source else ""
-        ) + "# Review the manual steps and confirm the draft checks before relying on them.\n"
+        header = (f"# Imported from {source} by `runwright import`.\n" if source else "") + (
+            "# Steps marked `draft: true` are done by hand until `runwright review` accepts them;\n"
+            "# confirm the draft checks (and their queries) before relying on them.\n"
+        )
         return header + dump_yaml(self.runbook)
 
 
@@ -214,11 +217,17 @@ def _drafts(blocks: list[Block]) -> tuple[dict[str, dict[str, Any]], list[DraftC
     return checks, drafts
 
 
-def import_markdown(text: str, file: str) -> ImportResult:
-    """Read a Markdown runbook into a runbook dict, draft checks and the not-understood list."""
+def import_markdown(
+    text: str, file: str, *, automate_steps: bool = True, approvals: dict[str, int] | None = None
+) -> ImportResult:
+    """Read a Markdown runbook into a runbook dict, draft checks and the not-understood list;
+    with ``automate_steps``, its commands become draft steps runwright performs (md_automate)."""
     repaired, repairs = repair_mojibake(text)
-    conversion = convert(repaired, file)
+    conversion = convert(repaired, file, automate=automate_steps)
     runbook = dict(conversion.data)
+    proposed = automate(runbook, conversion.commands) if automate_steps else []
+    if approvals:
+        with_approvals(runbook, approvals)
     blocks = scan(repaired, file)
     checks, drafts = _drafts(blocks)
     if checks:
@@ -233,7 +242,7 @@ def import_markdown(text: str, file: str) -> ImportResult:
         notes.append(note)
     ordered = {k: runbook[k] for k in _ORDER if k in runbook}
     ordered.update({k: v for k, v in runbook.items() if k not in ordered})
-    return ImportResult(ordered, notes, drafts, repairs, conversion.positions, repaired)
+    return ImportResult(ordered, notes, drafts, repairs, conversion.positions, repaired, proposed)
 
 
 _ORDER = (
@@ -243,6 +252,7 @@ _ORDER = (
     "vars",
     "secrets",
     "environments",
+    "sinks",
     "service",
     "release",
     "checks",
@@ -300,6 +310,8 @@ def summary(result: ImportResult) -> dict[str, int]:
         "procedures": len(book.get("procedures", {})),
         "gate_items": sum(len(s["gate"]["items"]) for s in every if "gate" in s),
         "manual_steps": sum(1 for s in every if s.get("manual")),
+        "executable_steps": sum(1 for s in every if not s.get("manual") and "gate" not in s),
+        "draft_steps": sum(1 for s in every if s.get("draft")),
         "draft_checks": len(result.drafts),
         "not_understood": sum(1 for n in result.not_understood if n.kept is None),
     }

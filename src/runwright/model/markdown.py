@@ -44,6 +44,7 @@ from runwright.model.md_fences import (
     strip_prompt,
     watcher_offset,
 )
+from runwright.model.md_recognize import split_recognised
 from runwright.model.md_sections import (
     CHOICE_GATE,
     IF_NEEDED_GATE,
@@ -116,6 +117,7 @@ class Conversion:
     blocks: list[tuple[Block, str]]  # every prose block with the heading it sits under
     text: str
     sections: list[tuple[int, str, str]] = field(default_factory=list)  # line, heading, where
+    commands: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # manual steps
 
 
 def _runbook_name(title: str | None, file: str) -> str:
@@ -127,8 +129,9 @@ def _runbook_name(title: str | None, file: str) -> str:
 
 
 class _Reader:
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str, file: str, automate: bool = False) -> None:
         self.file = file
+        self.automate = automate  # split blocks of recognised commands into one step each
         self.text = text
         self.positions = Positions()
         self.notes: list[Note] = []
@@ -150,6 +153,7 @@ class _Reader:
         self.label: str | None = None
         self.fresh_label = False  # the label is the paragraph right above the next block
         self.pending: list[Block] = []
+        self.commands: list[tuple[dict[str, Any], str]] = []  # each manual step, as written
 
     def unique(self, name: str, names: set[str]) -> str:
         """``name``, or ``name (2)``, ``(3)``...: linear however often a name repeats."""
@@ -432,6 +436,8 @@ class _Reader:
     def manual_steps(self, block: Block, where: _Container, context: str) -> None:
         """An unannotated shell block: one step done by hand per comment and its commands."""
         commands, leftovers = split_shell(strip_prompt(block.text, block.lang), block.line + 1)
+        if self.automate:
+            commands = [one for cmd in commands for one in _one_per_command(cmd)]
         for cmd in commands:
             if not cmd.command.strip():
                 continue
@@ -449,6 +455,7 @@ class _Reader:
             made["run"] = literal(cmd.command)
             made["manual"] = True
             self.add(where, made, cmd.line, 1, {"run": (cmd.command_line, 1)})
+            self.commands.append((made, cmd.command))
         if leftovers and commands and where.steps:
             last = where.steps[-1]
             extra = "\n".join(text for _, text in leftovers)
@@ -504,7 +511,9 @@ class _Reader:
         ordered += [c for c in self.containers if not c.first]
         self.place(data, ordered)
         self.notes.sort(key=lambda n: n.line)
-        return Conversion(data, pos, self.notes, self.prose, self.text, self.sections)
+        return Conversion(
+            data, pos, self.notes, self.prose, self.text, self.sections, self.commands
+        )
 
     def keep_notes(self, data: dict[str, Any]) -> None:
         """A note section's text goes to the description of the section around it."""
@@ -586,6 +595,25 @@ class _Reader:
         return found
 
 
+def _one_per_command(cmd: ShellCommand) -> list[ShellCommand]:
+    """Several recognised commands under one comment: one step each (same name, numbered)."""
+    parts = split_recognised(cmd.command)
+    if parts is None:
+        return [cmd]
+    first = cmd.command_line
+    return [
+        ShellCommand(
+            cmd.line if n == 0 else first + offset,
+            first + offset,
+            cmd.name,
+            cmd.description if n == 0 else [],
+            part,
+            cmd.after if n == len(parts) - 1 else [],
+        )
+        for n, (offset, part) in enumerate(parts)
+    ]
+
+
 def _declared(env: str, names: list[str]) -> str:
     if env in names:
         return env
@@ -612,9 +640,11 @@ def _kept(note: Note, where: str | None) -> Note:
     return Note(note.line, note.end, note.kind, note.text, where)
 
 
-def convert(text: str, file: str) -> Conversion:
-    """Read a Markdown runbook; raise RunbookError at ``file:line:col`` for what cannot be read."""
-    return _Reader(text.replace("\r\n", "\n"), file).read()
+def convert(text: str, file: str, *, automate: bool = False) -> Conversion:
+    """Read a Markdown runbook; raise RunbookError at ``file:line:col`` for what cannot be read.
+    With ``automate`` (``import --automate``), a block of commands the recognition table knows
+    gives one step per command."""
+    return _Reader(text.replace("\r\n", "\n"), file, automate).read()
 
 
 def parse_markdown(text: str, file: str) -> Source:

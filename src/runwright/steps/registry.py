@@ -1,7 +1,8 @@
 """Finds the step kinds (each module here exposing ``KIND``) and dispatches to them.
 
 The registry is also where behaviour common to every kind lives: a ``manual`` step is shown
-to the operator and waits for their attestation instead of being executed.
+to the operator and waits for their attestation instead of being executed, and so is a
+``draft`` (a step ``runwright import`` proposed that nobody has reviewed yet).
 """
 
 from __future__ import annotations
@@ -60,7 +61,16 @@ def describe(spec: Mapping[str, Any], ctx: PlanContext) -> list[str]:
     if spec.get("self_undo") and undo_lines is not None:
         return list(undo_lines(spec.get("params", {}), ctx))
     lines = kind.describe(spec.get("params", {}), ctx)
-    if spec.get("manual"):
+    if spec.get("draft"):
+        original = str(spec.get("original") or "").strip().split("\n")
+        lines = [
+            "draft (imported, not reviewed): done by hand and attested until `runwright review`"
+            " accepts it; then runwright does it:",
+            *lines,
+            *([f"imported from: {original[0]}" + (" ..." if len(original) > 1 else "")]
+              if original[0] else []),
+        ]  # fmt: skip
+    elif spec.get("manual"):
         lines = ["manual: the operator does this and attests it", *lines]
     return lines
 
@@ -76,7 +86,7 @@ async def _manual(ctx: StepContext) -> Outcome:
             attested_at=a.at.isoformat(),
             note=a.note,
         )
-    text = "; ".join(
+    text = str(ctx.spec.get("original") or "").strip() or "; ".join(
         kinds()[ctx.spec["kind"]].describe(
             ctx.spec.get("params", {}),
             PlanContext(ctx.variables, ctx.run.environment, ctx.run.version),
@@ -102,7 +112,7 @@ class RegistryExecutor:
             return Outcome.fail(
                 f"unknown step kind '{key}' (runbook from a newer runwright?)", retryable=False
             )
-        if ctx.spec.get("manual"):
+        if ctx.spec.get("manual") or ctx.spec.get("draft"):
             return await _manual(ctx)
         return await kind.execute(ctx)
 

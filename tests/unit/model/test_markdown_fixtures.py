@@ -32,7 +32,7 @@ def sections(name: str) -> dict[str, str]:
 
 
 def imported(name: str) -> ImportResult:
-    return import_markdown(text_of(name), f"{name}.md")
+    return import_markdown(text_of(name), f"{name}.md", automate_steps=False)
 
 
 def book_of(name: str) -> Runbook:
