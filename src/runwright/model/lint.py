@@ -164,10 +164,11 @@ class _Linter:
         for n, step in enumerate(steps):
             if n and _confirms(steps[n - 1]):
                 continue
-            text = _command(step)
+            text = step.original or _command(step)
             for found in destructive_commands.find(text):
+                at = step.line if step.original else _line_of(step, found.offset)
                 self.add(
-                    "error", _line_of(step, found.offset), "destructive",
+                    "error", at, "destructive",
                     f"step '{step.name}' in {where} runs a destructive command "
                     f"({found.row.label}: {found.text.strip()!r}) with no gate or approval "
                     "right before it",

@@ -326,9 +326,7 @@ _DRIVERS = (
 
 
 def cannot_run_unattended(command: str) -> str | None:
-    """Why ``command`` needs a person (a placeholder, an interactive program...), else None."""
-    if _PLACEHOLDER.search(command):
-        return "it has a placeholder to fill in"
+    """Why ``command`` needs a person (an interactive program, a watcher), else None."""
     if is_watcher(command):
         return "it runs until someone stops it"
     lines = [ln.strip() for ln in command.split("\n") if ln.strip()]
@@ -338,10 +336,14 @@ def cannot_run_unattended(command: str) -> str | None:
 
 
 def recognise(command: str) -> Proposal:
-    """The step ``command`` becomes: the first row that builds one, else ``run`` or manual."""
+    """The step ``command`` becomes: the first row that builds one, else ``run`` or manual.
+
+    A placeholder (``<task-arn>``, ``yourdomain.com``) keeps a recognised step a proposal to
+    complete at review; an unrecognised command with one stays manual."""
     why = cannot_run_unattended(command)
     if why is not None:
         return Proposal("manual", {"run": command, "manual": True}, note=f"kept manual: {why}")
+    placeholder = _PLACEHOLDER.search(command)
     single = command.strip()
     words = _words(single)
     lines = [ln for ln in single.replace("\\\n", " ").split("\n") if ln.strip()]
@@ -350,7 +352,14 @@ def recognise(command: str) -> Proposal:
             if row.pattern.search(single):
                 step = row.build(single, words)
                 if step is not None:
-                    return _declare(row, step, single)
+                    found = _declare(row, step, single)
+                    if placeholder:
+                        fill = f"fill in the placeholder {placeholder.group(0)!r} at review"
+                        found.note = "; ".join(t for t in (found.note, fill) if t)
+                    return found
+    if placeholder:
+        note = f"kept manual: it has a placeholder to fill in ({placeholder.group(0)!r})"
+        return Proposal("manual", {"run": command, "manual": True}, note=note)
     return Proposal("command", {"run": command})
 
 

@@ -134,7 +134,7 @@ def test_a_command_no_row_reads_stays_a_run_step_as_written(command: str) -> Non
     ("command", "why"),
     [
         ("aws ecs describe-tasks --cluster prod --tasks <task-arn>", "placeholder"),
-        ("curl -f https://api.yourdomain.com/health", "placeholder"),
+        ("./scripts/restore.sh your-backup-file", "placeholder"),
         ("kubectl logs -f deployment/web", "until someone stops it"),
         ("kubectl exec -it postgres-0 -- psql shop", "interactive"),
         ("psql $DATABASE_URL", "interactive"),
@@ -163,6 +163,12 @@ def test_proposals_declare_what_they_need() -> None:
     assert "SLACK_WEBHOOK_URL" in slack.secrets
     deploy = recognise("kubectl set image deployment/web web=shop:1")
     assert "driver kubernetes" in deploy.note
+
+
+def test_a_recognised_command_with_a_placeholder_is_proposed_with_a_note_to_fill_it_in() -> None:
+    found = recognise("curl -f https://api.yourdomain.com/health")
+    assert found.label == "health check"
+    assert "fill in the placeholder 'yourdomain'" in found.note
 
 
 def test_several_recognised_commands_under_one_comment_split_one_per_line() -> None:
