@@ -86,13 +86,13 @@ async def _manual(ctx: StepContext) -> Outcome:
             attested_at=a.at.isoformat(),
             note=a.note,
         )
-    text = str(ctx.spec.get("original") or "").strip() or "; ".join(
-        kinds()[ctx.spec["kind"]].describe(
-            ctx.spec.get("params", {}),
-            PlanContext(ctx.variables, ctx.run.environment, ctx.run.version),
-        )
+    described = kinds()[ctx.spec["kind"]].describe(
+        ctx.spec.get("params", {}),
+        PlanContext(ctx.variables, ctx.run.environment, ctx.run.version),
     )
-    if ctx.interactive is not None and ctx.interactive(f"Do this by hand, then confirm: {text}"):
+    original = str(ctx.spec.get("original") or "").strip()
+    text = original or "; ".join(described)
+    if ctx.interactive is not None and ctx.interactive(_by_hand(ctx, described)):
         ctx.attest(gate, None, "confirmed at the terminal")
         return Outcome.ok(f"done by hand, attested by {ctx.actor}", attested_by=ctx.actor)
     return Outcome.blocked(
@@ -100,6 +100,18 @@ async def _manual(ctx: StepContext) -> Outcome:
         on=RunStatus.AWAITING_ATTESTATION,
         instructions=text,
     )
+
+
+def _by_hand(ctx: StepContext, described: list[str]) -> str:
+    """What a person at the terminal is asked to do: the step, its description, its command."""
+    lines = [f"Do this by hand, then confirm: {ctx.step.name}"]
+    lines += [f"  {line}" for line in str(ctx.spec.get("description") or "").split("\n") if line]
+    original = str(ctx.spec.get("original") or "").strip()
+    if original and not ctx.undo:
+        lines += [f"  $ {line}" for line in original.split("\n")]
+    else:
+        lines += [f"  {line}" for line in described]
+    return "\n".join(lines)
 
 
 class RegistryExecutor:
