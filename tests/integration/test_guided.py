@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pexpect
 import pytest
-
 from tests.conftest import ROOT, RunCli, cli_command, cli_environ
 
 pytestmark = pytest.mark.slow

@@ -54,6 +54,7 @@ from runwright.model.md_sections import (
     describes_deploying,
     environment_of,
     is_label_section,
+    paired_degrees,
 )
 from runwright.model.md_shell import ShellCommand, split_shell
 from runwright.model.source import PathKey, Positions, Source, parse_yaml
@@ -141,6 +142,7 @@ class _Reader:
         self.suffixes: dict[int, dict[str, int]] = {}
         self.containers: list[_Container] = []
         self.sections: list[tuple[int, str, str]] = []
+        self.paired: set[int] = set()  # "Immediate / Full rollback" headings read as a choice
         self.deploying: dict[str, int] = {}  # environment -> line of the heading naming it
         self.choices: dict[int, _Choice] = {}
         self.body = 0
@@ -205,6 +207,7 @@ class _Reader:
         )
         levels = [h.level for h in headings if h is not title]
         self.phase_level = min(levels) if levels else 2
+        self.paired = paired_degrees([(h.line, h.level, h.text) for h in headings])
         self.heading_text = clean_title(title.text) if title else ""
         for block in blocks:
             if block.kind == "heading":
@@ -230,7 +233,12 @@ class _Reader:
         parent = self.stack[-1] if self.stack else None
         top = block.level <= self.phase_level
         inside = parent.container.kind if parent else "top"
-        rule = classify(block.text, top=top) if inside not in ("procedure", "note") else None
+        lone = frozenset() if block.line in self.paired else frozenset({"escalation"})
+        rule = (
+            classify(block.text, top=top, exclude=lone)
+            if inside not in ("procedure", "note")
+            else None
+        )
         container, group = self.section(block, name, rule, parent)
         env = environment_of(block.text, rule)
         if env is not None and describes_deploying(block.text, rule):
@@ -332,7 +340,7 @@ class _Reader:
         stripped = block.text.strip()
         short = block.kind == "paragraph" and len(stripped) < 100
         self.label = clean_title(block.text) if short and stripped.endswith(_LABEL_END) else None
-        if short and stripped.startswith(("**", "__")):
+        if short and (stripped.startswith(("**", "__")) or stripped.endswith(":")):
             self.label = clean_title(block.text)
             if self.label_section(block, self.label):
                 return
@@ -345,7 +353,8 @@ class _Reader:
         headings = [f.level for f in self.stack if not f.synthetic]
         if block.parent is not None or not headings or not is_label_section(label):
             return False
-        self.heading(Block("heading", block.line, block.end, label, headings[-1] + 1))
+        text = block.text.strip()
+        self.heading(Block("heading", block.line, block.end, text, headings[-1] + 1))
         self.stack[-1].synthetic = True
         self.label = None
         return True

@@ -162,7 +162,7 @@ def _health(command: str, words: list[str]) -> Step | None:
     read = _curl_options(curl)
     if read is None or read[0] is None or not _URL.match(read[0]):
         return None
-    url, opts = read
+    url, opts = read[0], read[1]
     if opts["method"] not in ("GET", "HEAD") or "body" in opts:
         return None
     expect = _expect(rest)
@@ -188,7 +188,7 @@ def _notify(command: str, words: list[str]) -> Step | None:
     read = _curl_options(words) if words and words[0] == "curl" else None
     if read is None or read[0] is None or read[1]["method"] != "POST":
         return None
-    url, opts = read
+    url, opts = read[0], read[1]
     body = str(opts.get("body") or "")
     try:
         payload = json.loads(body) if body else {}

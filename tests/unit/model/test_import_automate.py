@@ -91,7 +91,8 @@ def test_review_decisions_accept_or_keep_the_command_manual() -> None:
     health = next(d for d in found if "http" in d.step)
     decide(backup, Decision.ACCEPT)
     decide(health, Decision.MANUAL)
-    assert "draft" not in backup.step and "original" not in backup.step
+    assert "draft" not in backup.step
+    assert "original" not in backup.step
     assert backup.step["backup"]["verify"] is True
     assert health.step["manual"] is True
     assert health.step["run"].startswith("curl")

@@ -34,13 +34,14 @@ def manual_import(text: str, file: str) -> Any:
 # 000 and 002: alternatives ("Option A / B", "Canary Deployment (Alternative)") are
 # procedures now, with one "choose one" gate in their place (one more gate item each); in
 # 001, 002 and 003 a "... (if needed)" section is a procedure, with an "if needed" gate in
-# its place instead of running every time.
+# its place instead of running every time. 001 and 004: a rollback in two degrees ("Quick
+# Rollback" / "Complete" or "Full Rollback") is a choice of two procedures, never a sequence.
 EXPECTED = {
     "000": (4, 23, 45, 5, 10),
-    "001": (4, 33, 49, 7, 7),
+    "001": (4, 33, 51, 2, 10),
     "002": (6, 54, 57, 26, 6),
     "003": (3, 31, 35, 6, 5),
-    "004": (3, 31, 10, 11, 12),
+    "004": (3, 31, 11, 3, 14),
 }
 # seed: planned main steps per environment: steps under a "Staging deployment" heading
 # run in staging only, those under "Production deployment" in production only (002 also

@@ -119,7 +119,7 @@ def test_a_section_marked_if_needed_is_a_procedure_behind_a_gate() -> None:
     assert "pg_restore" in book.procedures["Database rollback (if needed)"][0].params["command"]
     markdown = load_text(text_of("if-needed"), "if-needed.md", param_models(), parse_markdown)
     flagged = [f for f in lint(markdown) if f.rule == "destructive"]
-    assert [f.line for f in flagged] == [31]  # the "if needed" gate does not confirm it
+    assert [f.line for f in flagged] == [24, 31]  # the "if needed" gate does not confirm it
 
 
 def test_drills_are_procedures_and_name_no_environment() -> None:
@@ -388,3 +388,19 @@ def test_a_version_no_step_uses_is_a_plan_note() -> None:
     fixed = load_text(text, "t.md", param_models(), parse_markdown)
     notes = plan(fixed, version="v9.9.9")["notes"]
     assert any("the version v9.9.9 appears in no step" in n for n in notes)
+
+
+def test_prose_alternatives_and_degrees_of_rollback_are_a_choice_never_a_sequence() -> None:
+    book = book_of("prose-alternatives")
+    assert [s.name for s in book.rollback] == ["Via GitHub Actions", "choose one: rollback"]
+    assert sorted(book.procedures) == [
+        "Rollback: Full Rollback",
+        "Rollback: Immediate Rollback",
+        "Rollback: Or via kubectl",
+    ]
+    full = [s.params["command"] for s in book.procedures["Rollback: Full Rollback"]]
+    assert any("DROP TABLE" in c for c in full)  # never part of the rollback sequence
+    assert not any("DROP TABLE" in str(s.params) for s in book.rollback)
+    # nothing dropped: each of the five code blocks is a step somewhere
+    steps = list(book.rollback) + [s for p in book.procedures.values() for s in p]
+    assert sum(1 for s in steps if s.kind == "run") == 5
