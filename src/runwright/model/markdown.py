@@ -405,6 +405,8 @@ class _Reader:
     def fence(self, block: Block, where: _Container, context: str) -> None:
         attrs = dict(block.attrs or {})
         if attrs.pop("skip", False):
+            kept = "a {skip} block: documentation only, never run"
+            self.notes.append(Note(block.line, block.end, "skipped block", block.text, kept))
             return
         if block.lang in YAML_LANGS and attrs.pop("step", False):
             self.yaml_step(block, where, attrs)
@@ -477,6 +479,12 @@ class _Reader:
 
     def flush_gate(self, items: list[Block], where: _Container, name: str) -> None:
         if not items:
+            return
+        if where.kind == "note":  # a checklist in a reference or strategy section: its text
+            for item in items:
+                text = plain_text(re.sub(r"\s+", " ", item.text).strip())
+                where.description.append(f"- [ ] {text}")
+                where.notes.append(Note(item.line, item.end, "checklist item", text))
             return
         gate_items: list[Any] = []
         for item in items:
