@@ -83,7 +83,8 @@ def test_import_writes_yaml_and_reports_what_to_review(runner: CliRunner, tmp_pa
     assert "6 phases, 58 steps (101 executable, 101 of them drafts; 15 manual)" in err
     assert f"101 draft steps to review (done by hand until accepted): runwright review {out}" in err
     assert "--approvals production=1" in err
-    assert "57 gate items" in err
+    assert "58 gate items" in err
+    assert "rollback steps kept to the one environment their command names (13):" in err
     assert "draft checks to confirm" in err
     assert "error-rate-rollback" in err
     assert f"{seed}:668: error-rate-rollback: fail_if > 1% for 5m" in err

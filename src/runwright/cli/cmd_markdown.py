@@ -124,6 +124,11 @@ def _report_notes(result: ImportResult, runbook: str, quiet: bool) -> None:
         _err(f"watchers that run until stopped, given a timeout ({len(watchers)}):")
         for note in watchers:
             _err(f"  {runbook}:{note.line}: {note.text[:80]}")
+    named = [n for n in result.not_understood if n.kind == "names an environment"]
+    if named:
+        _err(f"rollback steps kept to the one environment their command names ({len(named)}):")
+        for note in named:
+            _err(f"  {runbook}:{note.line}: {note.kept}")
     outputs = [n for n in result.not_understood if n.kind == "example output"]
     if outputs:
         lines = ", ".join(str(n.line) for n in outputs)

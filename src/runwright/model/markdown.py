@@ -51,6 +51,7 @@ from runwright.model.md_sections import (
     Place,
     SectionRule,
     classify,
+    commands_environment,
     describes_deploying,
     environment_of,
     is_label_section,
@@ -550,13 +551,29 @@ class _Reader:
 
     def restrict(self, environments: Any) -> None:
         """Name a heading's environment as the runbook declares it ("production" -> "prod");
-        one it does not declare stays, and validation refuses it at the step's line."""
+        one it does not declare stays, and validation refuses it at the step's line. A
+        rollback step whose command names one environment only runs in that one."""
         names = [str(n) for n in environments] if isinstance(environments, dict) else []
         for c in self.containers:
-            for step in c.steps:
+            for n, step in enumerate(c.steps):
                 envs = step.get("environments")
                 if isinstance(envs, list):
                     step["environments"] = [_declared(str(e), names) for e in envs]
+                elif c.kind == "rollback" and len(names) > 1:
+                    self.named_environment(c, n, step, names)
+
+    def named_environment(
+        self, where: _Container, index: int, step: dict[str, Any], names: list[str]
+    ) -> None:
+        """``kubectl rollout undo -n prod`` in a shared rollback: production's only."""
+        named = commands_environment(str(step.get("run") or ""))
+        env = _declared(named, names) if named else None
+        if env is None or env not in names:
+            return
+        step["environments"] = [env]
+        line = next((at[0] for p, at, k in where.positions if p == (index,) and not k), 0)
+        kept = f"rollback step '{step.get('name')}' runs in {env} only: its command names it"
+        self.notes.append(Note(line, line, "names an environment", str(step.get("run")), kept))
 
     def place(self, data: dict[str, Any], containers: list[_Container]) -> None:
         pos = self.positions

@@ -70,7 +70,7 @@ RULES: tuple[SectionRule, ...] = (
         "fallback",
         Place.ALTERNATIVE,
         r"^or\b|^alternatively\b|^if\b[^:]{0,60}?\b(?:fails?|failed|unsuccessful|(?:does|did)n[o']?t"
-        r" work|not working|still (?:failing|broken|down))\b",
+        r" work|not working|still (?:failing|broken|down))\b|\(if\b[^)]{0,60}\b(?:fails?|failed)\)",
     ),
     _rule(
         "escalation",
@@ -170,6 +170,21 @@ def environment_of(heading: str, rule: SectionRule | None) -> str | None:
     if rule is not None and rule.name in _NOT_AN_ENVIRONMENT:
         return None
     found = [name for name, pattern in ENVIRONMENTS if pattern.search(heading)]
+    return found[0] if len(found) == 1 else None
+
+
+# An environment named in a command: ``-n prod``, ``environment=production``,
+# ``deploy-staging.sh``, ``staging.example.com`` (never ``/dev/null``).
+IN_COMMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("development", re.compile(r"(?<![/\w])dev(?:elopment)?\b(?!/)", re.I)),
+    ("staging", re.compile(r"(?<!\w)stag(?:ing|e)\b", re.I)),
+    ("production", re.compile(r"(?<!\w)prod(?:uction)?\b", re.I)),
+)
+
+
+def commands_environment(command: str) -> str | None:
+    """The one environment a command names, None for none or several."""
+    found = [name for name, pattern in IN_COMMANDS if pattern.search(command)]
     return found[0] if len(found) == 1 else None
 
 

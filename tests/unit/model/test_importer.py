@@ -39,19 +39,21 @@ def manual_import(text: str, file: str) -> Any:
 EXPECTED = {
     "000": (4, 23, 45, 5, 10),
     "001": (4, 33, 51, 2, 10),
-    "002": (6, 54, 57, 26, 6),
+    "002": (6, 54, 58, 22, 7),
     "003": (3, 31, 35, 6, 5),
     "004": (3, 31, 11, 3, 14),
 }
-# seed: planned main steps per environment: steps under a "Staging deployment" heading
-# run in staging only, those under "Production deployment" in production only (002 also
-# has a "Development Deployment" section: a development environment of its own).
+# seed: planned main and rollback steps per environment: steps under a "Staging deployment"
+# heading run in staging only, those under "Production deployment" in production only (002
+# also has a "Development Deployment" section: a development environment of its own); a
+# rollback step whose command names one environment (`-n production`,
+# rollback-production.sh) is in that environment's rollback only.
 PLANNED = {
-    "000": {"staging": 16, "production": 16},
-    "001": {"staging": 16, "production": 24},
-    "002": {"development": 31, "staging": 30, "production": 45},
-    "003": {"production": 31},
-    "004": {"production": 31},
+    "000": {"staging": (16, 0), "production": (16, 5)},
+    "001": {"staging": (16, 2), "production": (24, 2)},
+    "002": {"development": (31, 9), "staging": (30, 9), "production": (45, 22)},
+    "003": {"production": (31, 6)},
+    "004": {"production": (31, 3)},
 }
 
 
@@ -87,8 +89,7 @@ def test_each_seed_imports_validates_and_plans(prefix: str) -> None:
     for env_name, env in book.environments.items():
         variables = {**book.vars, "version": "v1", "environment": env_name}
         plan = build_plan(book, env_name, env, "v1", variables)
-        assert len(plan.steps) == PLANNED[prefix][env_name]
-        assert len(plan.rollback) == rollback
+        assert (len(plan.steps), len(plan.rollback)) == PLANNED[prefix][env_name]
     imported_runs = [s for _, s in book.steps() if s.kind == "run"]
     assert imported_runs
     assert all(s.manual for s in imported_runs)

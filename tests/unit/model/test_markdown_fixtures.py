@@ -404,3 +404,21 @@ def test_prose_alternatives_and_degrees_of_rollback_are_a_choice_never_a_sequenc
     # nothing dropped: each of the five code blocks is a step somewhere
     steps = list(book.rollback) + [s for p in book.procedures.values() for s in p]
     assert sum(1 for s in steps if s.kind == "run") == 5
+
+
+def test_each_environments_rollback_holds_only_what_applies_to_it() -> None:
+    result = imported("per-environment-rollback")
+    book = book_of("per-environment-rollback")
+    assert list(book.environments) == ["development", "staging", "production"]
+    rollbacks = {env: names(plan(book, env)["rollback"]) for env in book.environments}
+    shared = ["Tell the team", "Clear the build cache"]
+    assert rollbacks == {
+        "development": shared,
+        "staging": ["Undo the staging rollout", *shared],
+        "production": ["Undo the production rollout", "Run the rollback workflow", *shared],
+    }
+    flagged = [(n.line, n.kept) for n in result.not_understood if n.kind == "names an environment"]
+    assert [line for line, _ in flagged] == [27, 30, 33]
+    assert "runs in production only" in str(flagged[0][1])
+    # nothing dropped: the five commands of the rollback block are five rollback steps
+    assert len(book.rollback) == 5

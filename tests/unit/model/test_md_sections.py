@@ -59,6 +59,7 @@ CASES = {
     "Alternatively, redeploy the previous tag": "fallback",
     "If automated rollback fails": "fallback",
     "If the health check still failing": "fallback",
+    "Restore from Backup (if migration rollback fails)": "fallback",
     "Restore the database (if absolutely necessary)": "conditional",
     "Stop the workers (if still running)": "conditional",
     "Orchestrate the release": None,
