@@ -146,6 +146,7 @@ class _Reader:
         self.paired: set[int] = set()  # "Immediate / Full rollback" headings read as a choice
         self.deploying: dict[str, int] = {}  # environment -> line of the heading naming it
         self.choices: dict[int, _Choice] = {}
+        self.item_procedures: dict[int, _Container] = {}  # conditional list items
         self.body = 0
         self.phase_level = 2
         self.top = _Container("top", "", 1)
@@ -329,7 +330,8 @@ class _Reader:
         self.flush()
         if block.kind == "fence":
             context = clean_title(parent.text) if parent else self.label or self.heading_text
-            self.fence(block, current, context)
+            target = self.conditional_item(parent, current) if parent is not None else None
+            self.fence(block, target or current, context)
             self.fresh_label = False
             return
         if block.kind == "rule":
@@ -348,6 +350,28 @@ class _Reader:
         self.fresh_label = self.label is not None
         self.prose.append((block, self.heading_text))
         self.describe(block, current)
+
+    def conditional_item(self, item: Block, current: _Container) -> _Container | None:
+        """A list item "**Restore the database (if needed)**:" with a command under it: the
+        command is a procedure, and in its place a gate asks whether it was needed (an "Or
+        ..." / "If ... fails" item: one choice of a gate), never a step that always runs."""
+        if current.kind not in ("phase", "rollback", "top"):
+            return None
+        found = self.item_procedures.get(id(item))
+        if found is not None:
+            return found
+        rule = classify(item.text, top=False, exclude=frozenset({"escalation"}))
+        if rule is None or rule.place not in (Place.OPTIONAL, Place.ALTERNATIVE):
+            return None
+        name = clean_title(item.text)
+        outer = current.name[:1].upper() + current.name[1:]
+        found = self.container("procedure", f"{outer}: {name}" if outer else name, item.line)
+        if rule.place is Place.OPTIONAL:
+            self.add(current, _if_needed(found.name), item.line)
+        else:
+            self.choice(current, found, 15, item.line)
+        self.item_procedures[id(item)] = found
+        return found
 
     def label_section(self, block: Block, label: str) -> bool:
         """A bold "**Method 2: ...**" line starts an alternative, as a heading would."""

@@ -422,3 +422,23 @@ def test_each_environments_rollback_holds_only_what_applies_to_it() -> None:
     assert "runs in production only" in str(flagged[0][1])
     # nothing dropped: the five commands of the rollback block are five rollback steps
     assert len(book.rollback) == 5
+
+
+def test_conditional_items_are_procedures_behind_a_gate_that_asks() -> None:
+    book = book_of("conditional-items")
+    assert [s.name for s in book.rollback] == [
+        "Switch traffic back",
+        "if needed: Rollback: Restore the database (if needed)",
+        "if needed: Rollback: Stop the report workers (if still running)",
+        "Tell the team",
+    ]
+    assert [s.kind for s in book.rollback] == ["run", "gate", "gate", "run"]
+    restore = book.procedures["Rollback: Restore the database (if needed)"]
+    stop = book.procedures["Rollback: Stop the report workers (if still running)"]
+    assert "pg_restore --clean" in restore[0].params["command"]
+    assert "pkill -f" in stop[0].params["command"]
+    rollback_text = " ".join(str(s.params) for s in book.rollback)
+    assert "pg_restore" not in rollback_text
+    assert "pkill" not in rollback_text
+    # nothing dropped: four items, four code blocks, each a step somewhere
+    assert len([s for s in book.rollback if s.kind == "run"]) + len(restore) + len(stop) == 4
