@@ -34,6 +34,8 @@ from typing import Any
 from runwright.errors import RunbookError
 from runwright.model.md_blocks import Block, plain_text, scan
 from runwright.model.md_fences import (
+    ASIDE,
+    OUTPUT_LINE,
     SHELL_LANGS,
     WATCHER_TIMEOUT,
     YAML_LANGS,
@@ -477,8 +479,14 @@ class _Reader:
         for cmd in commands:
             if not cmd.command.strip():
                 continue
-            made: dict[str, Any] = {"name": step_name(cmd, context)}
+            if is_example_output("", cmd.command, cmd.name) or OUTPUT_LINE.match(cmd.command):
+                self.pasted_output(cmd, where)
+                continue
             description = list(cmd.description)
+            if cmd.name and ASIDE.match(cmd.name):  # "# NOTE: ..." says something, names nothing
+                description.append(cmd.name)
+                cmd = ShellCommand(cmd.line, cmd.command_line, None, [], cmd.command, cmd.after)
+            made: dict[str, Any] = {"name": step_name(cmd, context)}
             watcher = watcher_offset(cmd.command)
             if watcher is not None:
                 made["timeout"] = WATCHER_TIMEOUT
@@ -501,6 +509,21 @@ class _Reader:
             where.notes.append(
                 Note(leftovers[0][0], leftovers[-1][0], "comments without a command", text)
             )
+
+    def pasted_output(self, cmd: ShellCommand, where: _Container) -> None:
+        """Output pasted under its command ("# Expected response:" then JSON): kept as text
+        beside the step before it, never run."""
+        text = cmd.command.strip()
+        label = f"{cmd.name.rstrip(':')}:\n" if cmd.name else ""
+        if where.steps and "run" in where.steps[-1]:
+            last = where.steps[-1]
+            last["description"] = "\n".join(
+                t for t in (str(last.get("description") or ""), label + text) if t
+            )
+        else:
+            where.description.append(label + text)
+        end = cmd.command_line + text.count("\n")
+        where.notes.append(Note(cmd.command_line, end, "example output", text))
 
     def flush_gate(self, items: list[Block], where: _Container, name: str) -> None:
         if not items:

@@ -442,3 +442,24 @@ def test_conditional_items_are_procedures_behind_a_gate_that_asks() -> None:
     assert "pkill" not in rollback_text
     # nothing dropped: four items, four code blocks, each a step somewhere
     assert len([s for s in book.rollback if s.kind == "run"]) + len(restore) + len(stop) == 4
+
+
+def test_pasted_output_is_no_command_and_a_note_names_no_step() -> None:
+    result = imported("pasted-output-and-notes")
+    steps = result.runbook["phases"][0]["steps"]
+    assert [s["name"] for s in steps] == [
+        "Deploy: Deploy",
+        "Deploy: Check health",
+        "Contract the schema",  # named by its heading, not by the NOTE: comment above it
+    ]
+    assert steps[1]["description"] == (
+        'Expected response:\n{"status": "healthy", "version": "2.3.1"}'
+    )
+    assert steps[2]["description"] == "NOTE: only after every instance runs the new version"
+    outputs = [(n.line, n.kind) for n in result.not_understood if n.kind == "example output"]
+    assert outputs == [(12, "example output")]
+    markdown = load_text(
+        text_of("pasted-output-and-notes"), "notes.md", param_models(), parse_markdown
+    )
+    flagged = [f for f in lint(markdown) if f.rule == "destructive"]
+    assert [(f.line, "ALTER TABLE ... DROP" in f.message) for f in flagged] == [(20, True)]
