@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from runwright.model.markdown import Block, Note, clean_title, convert, scan
+from runwright.model.md_alerts import alert_checks, watch_step
 from runwright.model.md_automate import Proposed, automate, with_approvals
 from runwright.model.source import Positions, Source
 
@@ -230,6 +231,10 @@ def import_markdown(
         with_approvals(runbook, approvals)
     blocks = scan(repaired, file)
     checks, drafts = _drafts(blocks)
+    _alert_drafts(blocks, checks, drafts)
+    watch = watch_step(checks) if automate_steps and runbook.get("phases") else None
+    if watch is not None:
+        runbook["phases"][-1]["steps"].append(watch)
     if checks:
         runbook["checks"] = {**checks, **dict(runbook.get("checks") or {})}
     notes = []
@@ -243,6 +248,24 @@ def import_markdown(
     ordered = {k: runbook[k] for k in _ORDER if k in runbook}
     ordered.update({k: v for k, v in runbook.items() if k not in ordered})
     return ImportResult(ordered, notes, drafts, repairs, conversion.positions, repaired, proposed)
+
+
+def _alert_drafts(
+    blocks: list[Block], checks: dict[str, dict[str, Any]], drafts: list[DraftCheck]
+) -> None:
+    """Prometheus alerting rules in YAML blocks, as draft checks with their query."""
+    for block in blocks:
+        for name, check in alert_checks(block):
+            unique, n = name, 2
+            while unique in checks:
+                unique, n = f"{name}-{n}", n + 1
+            checks[unique] = check
+            condition = f"fail_if {check['fail_if']}" + (
+                f" for {check['for']}" if "for" in check else ""
+            )
+            drafts.append(
+                DraftCheck(unique, check["line"], check["metric"], condition, check["source"])
+            )
 
 
 _ORDER = (

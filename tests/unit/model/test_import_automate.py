@@ -33,11 +33,11 @@ COUNTS = {
 }
 # seed: step kinds its production plan must show (main steps or rollback)
 KINDS = {
-    "000": {"http", "run"},
+    "000": {"http", "run", "analysis"},
     "001": {"http", "run"},
-    "002": {"http", "migrate", "run"},
-    "003": {"http", "backup", "migrate", "restore", "run"},
-    "004": {"http", "backup", "migrate", "wait", "run"},
+    "002": {"http", "migrate", "run", "analysis"},
+    "003": {"http", "backup", "migrate", "restore", "run", "analysis"},
+    "004": {"http", "backup", "migrate", "wait", "run", "analysis"},
 }
 
 
@@ -56,7 +56,8 @@ def test_most_commands_of_each_seed_become_steps_runwright_performs(prefix: str)
     commands = sum(labels.values())
     executable = commands - labels["manual"]
     assert (commands, executable, labels["manual"]) == COUNTS[prefix][:3]
-    assert counts["draft_steps"] == executable
+    watch = 1 if prefix in ("000", "002", "003", "004") else 0  # the draft checks' step
+    assert counts["draft_steps"] == executable + watch
     assert counts["not_understood"] == COUNTS[prefix][3]
     assert executable * 2 >= commands
 
@@ -99,3 +100,17 @@ def test_review_decisions_accept_or_keep_the_command_manual() -> None:
     assert len(drafts(runbook)) == len(found) - 2
     book = build_runbook(parse_yaml(dump_yaml(runbook), "x.yaml"), param_models())
     assert next(s for _, s in book.steps() if s.kind == "backup").draft is False
+
+
+def test_an_alerting_rule_and_sustained_thresholds_become_a_check_step() -> None:
+    result, book = imported("002")
+    check = result.runbook["checks"]["deployment-failure"]  # type: ignore[attr-defined]
+    assert check["query"] == (
+        'rate(http_requests_total{status=~"5.."}[5m]) / rate(http_requests_total[5m])'
+    )
+    assert (check["fail_if"], check["for"], check["severity"]) == ("> 0.01", "5m", "rollback")
+    assert check["draft"] is True
+    watch = next(s for _, s in book.steps() if s.kind == "analysis")  # type: ignore[attr-defined]
+    assert watch.draft
+    assert "deployment-failure" in watch.params["checks"]
+    assert "error-rate-rollback" in watch.params["checks"]  # "error rate > 1% for 5 minutes"
