@@ -58,7 +58,8 @@ def alert_checks(block: Block) -> list[tuple[str, dict[str, Any]]]:
             query = query[1:-1].strip()
         name = str(rule["alert"])
         at = next((n for n, ln in enumerate(lines) if f"alert: {name}" in ln), 0)
-        labels = rule.get("labels") if isinstance(rule.get("labels"), dict) else {}
+        found = rule.get("labels")
+        labels: dict[str, Any] = found if isinstance(found, dict) else {}
         severity = "rollback" if labels.get("action") == "rollback" else labels.get("severity")
         check: dict[str, Any] = {
             "draft": True,
