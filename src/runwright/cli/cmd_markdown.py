@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -106,6 +107,7 @@ def _report_import(result: ImportResult, runbook: str, output: str | None, quiet
             f"{_plural(counts['draft_steps'], 'draft step')} to review (done by hand until "
             f"accepted): runwright review {output or 'RUNBOOK.yaml'}"
         )
+    _report_proposals(result)
     if result.repairs:
         _err(f"repaired mis-decoded text on {_plural(len(result.repairs), 'line')}:")
         for repair in result.repairs:
@@ -116,6 +118,20 @@ def _report_import(result: ImportResult, runbook: str, output: str | None, quiet
             _err(f"  {runbook}:{draft.line}: {draft.name}: {draft.condition}  <- {draft.source}")
     _report_notes(result, runbook, quiet)
     _approval_hint(result)
+
+
+def _report_proposals(result: ImportResult) -> None:
+    """What the commands were read as, and the service drivers the deploy commands imply."""
+    if not result.proposed:
+        return
+    labels = Counter(p.label for p in result.proposed)
+    read = ", ".join(f"{n} {label}" for label, n in labels.most_common())
+    _err(f"commands read as: {read}")
+    drivers = [p for p in result.proposed if p.label.startswith("deploy")]
+    if drivers:
+        _err(f"deploy commands a service driver could do, with its rollback ({len(drivers)}):")
+        for p in drivers:
+            _err(f"  '{p.step}': {p.command.strip().splitlines()[0][:60]} -> {p.note}")
 
 
 def _report_notes(result: ImportResult, runbook: str, quiet: bool) -> None:

@@ -26,7 +26,7 @@ class Proposed:
     """One imported command and what it became."""
 
     step: str
-    label: str  # health check, backup (pg_dump)... "command" for a run step, "manual"
+    label: str  # health check, backup (pg_dump)... "run as written", "manual"
     command: str
     note: str = ""
 

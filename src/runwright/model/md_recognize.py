@@ -32,6 +32,7 @@ Builder = Callable[[str, list[str]], Step | None]
 
 DATABASE_SECRET = "DATABASE_URL"
 SLACK_SECRET = "SLACK_WEBHOOK_URL"
+RUN_AS_WRITTEN = "run as written"
 _HEALTHY = re.compile(r"health|ready|readiness|live|status|ping|version|/$", re.I)
 _URL = re.compile(r"^https?://[^\s$`]+$")
 _PLACEHOLDER = re.compile(
@@ -360,7 +361,7 @@ def recognise(command: str) -> Proposal:
     if placeholder:
         note = f"kept manual: it has a placeholder to fill in ({placeholder.group(0)!r})"
         return Proposal("manual", {"run": command, "manual": True}, note=note)
-    return Proposal("command", {"run": command})
+    return Proposal(RUN_AS_WRITTEN, {"run": command})
 
 
 def _declare(row: Row, step: Step, command: str) -> Proposal:
@@ -399,6 +400,6 @@ def split_recognised(command: str) -> list[tuple[int, str]] | None:
         return None
     for _, part in parts:
         found = recognise(part)
-        if found.manual or found.label in ("command", "manual"):
+        if found.manual or found.label in (RUN_AS_WRITTEN, "manual"):
             return None
     return parts

@@ -127,7 +127,7 @@ def test_every_row_of_the_table_is_exercised() -> None:
 )
 def test_a_command_no_row_reads_stays_a_run_step_as_written(command: str) -> None:
     found = recognise(command)
-    assert (found.label, found.step) == ("command", {"run": command})
+    assert (found.label, found.step) == ("run as written", {"run": command})
 
 
 @pytest.mark.parametrize(
