@@ -149,6 +149,8 @@ class _Reader:
         self.deploying: dict[str, int] = {}  # environment -> line of the heading naming it
         self.choices: dict[int, _Choice] = {}
         self.item_procedures: dict[int, _Container] = {}  # conditional list items
+        # the last label line ("Via GitHub Actions:"): its text, container, first step, line
+        self.last_label: tuple[str, _Container, int, int] | None = None
         self.body = 0
         self.phase_level = 2
         self.top = _Container("top", "", 1)
@@ -218,6 +220,7 @@ class _Reader:
                 self.flush()
                 self.label = None
                 if block is not title:
+                    self.last_label = None
                     self.heading(block)
             else:
                 self.body_block(block)
@@ -350,6 +353,8 @@ class _Reader:
             if self.label_section(block, self.label):
                 return
         self.fresh_label = self.label is not None
+        if self.label is not None and block.parent is None:
+            self.last_label = (self.label, current, len(current.steps), block.line)
         self.prose.append((block, self.heading_text))
         self.describe(block, current)
 
@@ -380,11 +385,38 @@ class _Reader:
         headings = [f.level for f in self.stack if not f.synthetic]
         if block.parent is not None or not headings or not is_label_section(label):
             return False
+        if re.match(r"^\W*(?:or|alternatively)\b", label, re.I):
+            self.first_alternative(headings[-1])
         text = block.text.strip()
         self.heading(Block("heading", block.line, block.end, text, headings[-1] + 1))
         self.stack[-1].synthetic = True
         self.label = None
         return True
+
+    def first_alternative(self, level: int) -> None:
+        """ "Or via kubectl:" after "Via GitHub Actions:": the steps under the first label are
+        the first alternative, moved to a procedure of their own beside the "Or" one."""
+        if self.last_label is None or not self.stack:
+            return
+        label, where, start, line = self.last_label
+        self.last_label = None
+        if where is not self.stack[-1].container or len(where.steps) <= start:
+            return
+        first = self.container("procedure", f"{self.stack[-1].name}: {label}", line)
+        moved = where.steps[start:]
+        del where.steps[start:]
+        for step in moved:
+            first.names.add(str(step.get("name")))
+        first.steps = moved
+        kept: list[tuple[PathKey, tuple[int, int], bool]] = []
+        for path, at, is_key in where.positions:
+            index = int(path[0])
+            if index >= start:
+                first.positions.append(((index - start, *path[1:]), at, is_key))
+            else:
+                kept.append((path, at, is_key))
+        where.positions = kept
+        self.choice(where, first, level, line)
 
     def container(self, kind: str, name: str, line: int) -> _Container:
         if kind == "rollback":

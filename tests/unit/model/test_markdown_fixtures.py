@@ -392,12 +392,15 @@ def test_a_version_no_step_uses_is_a_plan_note() -> None:
 
 def test_prose_alternatives_and_degrees_of_rollback_are_a_choice_never_a_sequence() -> None:
     book = book_of("prose-alternatives")
-    assert [s.name for s in book.rollback] == ["Via GitHub Actions", "choose one: rollback"]
+    # "Via GitHub Actions:" then "Or via kubectl:": two alternatives, not a double rollback
+    assert [s.name for s in book.rollback] == ["choose one: rollback"]
     assert sorted(book.procedures) == [
         "Rollback: Full Rollback",
         "Rollback: Immediate Rollback",
         "Rollback: Or via kubectl",
+        "Rollback: Via GitHub Actions",
     ]
+    assert "gh workflow run" in book.procedures["Rollback: Via GitHub Actions"][0].params["command"]
     full = [s.params["command"] for s in book.procedures["Rollback: Full Rollback"]]
     assert any("DROP TABLE" in c for c in full)  # never part of the rollback sequence
     assert not any("DROP TABLE" in str(s.params) for s in book.rollback)
