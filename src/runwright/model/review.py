@@ -76,6 +76,11 @@ def keep_manual(step: dict[str, Any]) -> None:
     original = step.get("original")
     command = literal(str(original)) if original else str(step.get("run") or "")
     kept = {k: step[k] for k in _COMMON if k in step and k != "timeout"}
+    lines = str(kept.get("description") or "").split("\n")
+    description = "\n".join(ln for ln in lines if not ln.startswith("proposed: "))
+    kept.pop("description", None)
+    if description.strip():
+        kept["description"] = description
     step.clear()
     step.update(kept)
     step["run"] = command
