@@ -138,3 +138,23 @@ def test_review_leaves_the_file_as_it_was_when_an_edit_is_invalid(
     assert done.exit_code == 2
     assert "timeout" in done.stderr
     assert out.read_text() == before
+
+
+def test_a_proposed_secret_is_needed_only_once_its_draft_is_accepted(tmp_path: Path) -> None:
+    source = tmp_path / "db.md"
+    source.write_text(
+        "# Ledger\n\n## Deploy\n\n```bash\n# Back up\npg_dump $DATABASE_URL > b.sql\n```\n\n"
+        "## Rollback\n\n```bash\n# Back\n./deploy.sh previous\n```\n"
+    )
+    out = tmp_path / "ledger.yaml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["import", str(source), "-o", str(out)]).exit_code == 0
+    env = {"RUNWRIGHT_STATE_DIR": str(tmp_path / "state"), "CI": "1", "DATABASE_URL": ""}
+    deploy = ["deploy", str(out), "-e", "production", "--version", "v1"]
+    waiting = runner.invoke(cli, deploy, env=env)
+    assert waiting.exit_code == 3, waiting.output  # the draft backup waits for a person
+    assert runner.invoke(cli, ["review", str(out), "--accept-all"]).exit_code == 0
+    fresh = {**env, "RUNWRIGHT_STATE_DIR": str(tmp_path / "fresh")}
+    refused = runner.invoke(cli, deploy, env=fresh)
+    assert refused.exit_code == 2
+    assert "secret 'DATABASE_URL' is not set" in refused.stderr

@@ -10,10 +10,13 @@ is the CLI's (``cli/cmd_review.py``) and the result is validated before it is wr
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from runwright.model.loader import Runbook
 from runwright.model.md_fences import literal
 
 _COMMON = ("name", "description", "environments", "timeout", "retries", "continue_on_error")
@@ -92,3 +95,17 @@ def decide(draft: Draft, decision: Decision, edited: dict[str, Any] | None = Non
         accept(draft.step, edited)
     elif decision is Decision.MANUAL:
         keep_manual(draft.step)
+
+
+def draft_only_secrets(book: Runbook) -> set[str]:
+    """Secrets only draft steps use (a proposed backup's ``DATABASE_URL``): a draft is done by
+    hand, so deploying does not need them until a reviewer accepts the step."""
+    steps = [s for _, s in book.steps()] + list(book.rollback)
+    steps += [s for procedure in book.procedures.values() for s in procedure]
+    used: dict[str, bool] = {}  # secret -> used by a step that is not a draft
+    for step in steps:
+        text = json.dumps([step.params, step.undo])
+        for name in re.findall(r"secrets\.(\w+)|secrets\[['\"](\w+)", text):
+            key = name[0] or name[1]
+            used[key] = used.get(key, False) or not step.draft
+    return {name for name, by_other in used.items() if not by_other}

@@ -17,7 +17,7 @@ from runwright.app.plan import build_plan
 from runwright.model.importer import dump_yaml, import_markdown, summary
 from runwright.model.lint import lint
 from runwright.model.loader import build_runbook
-from runwright.model.review import Decision, decide, drafts
+from runwright.model.review import Decision, decide, draft_only_secrets, drafts
 from runwright.model.source import parse_yaml
 from runwright.steps.registry import param_models
 
@@ -114,3 +114,13 @@ def test_an_alerting_rule_and_sustained_thresholds_become_a_check_step() -> None
     assert watch.draft
     assert "deployment-failure" in watch.params["checks"]
     assert "error-rate-rollback" in watch.params["checks"]  # "error rate > 1% for 5 minutes"
+
+
+def test_a_secret_only_drafts_use_is_not_needed_until_a_draft_using_it_is_accepted() -> None:
+    result, book = imported("004")
+    assert draft_only_secrets(book) == {"DATABASE_URL"}  # type: ignore[arg-type]
+    runbook = result.runbook  # type: ignore[attr-defined]
+    backup = next(d for d in drafts(runbook) if "backup" in d.step)
+    decide(backup, Decision.ACCEPT)
+    reviewed = build_runbook(parse_yaml(dump_yaml(runbook), "x.yaml"), param_models())
+    assert draft_only_secrets(reviewed) == set()
