@@ -30,7 +30,7 @@ OUTPUT_LINE = re.compile(
 # A comment that says something about the command rather than naming it.
 ASIDE = re.compile(r"^(?:note|nb|warning|warn|important|caution|careful|tip|todo|fixme)\b\W", re.I)
 WATCHER = re.compile(
-    r"\b(?:tail|journalctl|kubectl\s+logs|docker(?:\s+compose)?\s+logs|stern|heroku\s+logs)"
+    r"\b(?:tail|journalctl|kubectl\s+logs|docker(?:-compose|\s+compose)?\s+logs|stern|heroku\s+logs)"
     r"\b[^\n|;&]*\s(?:-f|--follow|-F)\b"
     r"|(?:^|[;&|]\s*|\n\s*)watch\s"
     r"|\bkubectl\s+(?:get|rollout\s+status)\b[^\n|;&]*\s(?:-w|--watch)\b"
