@@ -19,7 +19,7 @@ import yaml
 
 from runwright.model.markdown import Block, Note, clean_title, convert, scan
 from runwright.model.md_alerts import alert_checks, watch_step
-from runwright.model.md_automate import Proposed, automate, with_approvals
+from runwright.model.md_automate import Proposed, automate, service_comment, with_approvals
 from runwright.model.source import Positions, Source
 
 _RUNS = re.compile(r"[^\x00-\x7f]+")
@@ -84,7 +84,7 @@ class ImportResult:
             "# Steps marked `draft: true` are done by hand until `runwright review` accepts them;\n"
             "# confirm the draft checks (and their queries) before relying on them.\n"
         )
-        return header + dump_yaml(self.runbook)
+        return header + dump_yaml(self.runbook) + service_comment(self.proposed)
 
 
 def repair_mojibake(text: str) -> tuple[str, list[Repair]]:

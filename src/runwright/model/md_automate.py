@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from runwright.model.md_fences import literal
 from runwright.model.md_recognize import recognise
 
@@ -29,6 +31,7 @@ class Proposed:
     label: str  # health check, backup (pg_dump)... "run as written", "manual"
     command: str
     note: str = ""
+    service: dict[str, Any] | None = None  # the ``service:`` its deploy command implies
 
 
 def automate(runbook: dict[str, Any], commands: list[tuple[dict[str, Any], str]]) -> list[Proposed]:
@@ -39,7 +42,7 @@ def automate(runbook: dict[str, Any], commands: list[tuple[dict[str, Any], str]]
     for step, command in commands:
         proposal = recognise(command)
         name = str(step.get("name"))
-        out.append(Proposed(name, proposal.label, command, proposal.note))
+        out.append(Proposed(name, proposal.label, command, proposal.note, proposal.service))
         if proposal.manual:
             if proposal.note:
                 step["description"] = "\n".join(
@@ -75,3 +78,23 @@ def with_approvals(runbook: dict[str, Any], approvals: dict[str, int]) -> None:
         current = dict(envs.get(env) or {})
         current["approvals"] = {"required": required, "not_by_initiator": True}
         envs[env] = current
+
+
+def service_comment(proposed: list[Proposed]) -> str:
+    """The ``service:`` the first deploy command implies, as YAML comments to uncomment."""
+    found = next((p for p in proposed if p.service is not None), None)
+    if found is None or found.service is None:
+        return ""
+    first = found.command.strip().split("\n")[0][:70]
+    body = yaml.safe_dump(
+        {"service": found.service, "release": {"strategy": "blue_green"}},
+        sort_keys=False,
+        width=100,
+    )
+    head = (
+        f"\n# Proposed from step '{found.step}':\n#   {first}\n"
+        "# With this service runwright releases each version itself (a Deployment per\n"
+        "# version, the Service selector switched once it is available) and rolls back by\n"
+        "# switching back. Check the names, uncomment it, and drop the steps it replaces.\n"
+    )
+    return head + "".join(f"# {line}\n" for line in body.rstrip().split("\n"))

@@ -70,6 +70,7 @@ class Proposal:
     secrets: dict[str, Step] = field(default_factory=dict)
     sinks: dict[str, Step] = field(default_factory=dict)
     note: str = ""  # said to the reviewer (what the step implies, e.g. a service driver)
+    service: Step | None = None  # the ``service:`` a deploy command implies, when it can tell
 
     @property
     def manual(self) -> bool:
@@ -380,6 +381,7 @@ def _declare(row: Row, step: Step, command: str) -> Proposal:
     if row.label.startswith("deploy"):
         driver = next((d for p, d in _DRIVERS if p.search(command)), "command")
         found.note = f"a service with driver {driver} would do this step and its rollback"
+        found.service = propose_service(command)
     return found
 
 
@@ -403,3 +405,39 @@ def split_recognised(command: str) -> list[tuple[int, str]] | None:
         if found.manual or found.label in (RUN_AS_WRITTEN, "manual"):
             return None
     return parts
+
+
+def propose_service(command: str) -> Step | None:
+    """The ``service:`` a ``kubectl set image deployment/NAME CONTAINER=IMAGE:TAG -n NS`` implies:
+    the kubernetes driver cloning that Deployment per version, a Service selector to switch
+    (the routing blue-green needs), and the image with ``{{ version }}`` for its tag."""
+    words = _words(command.strip())
+    if not words or words[:3] != ["kubectl", "set", "image"]:
+        return None
+    namespace = "default"
+    target = None
+    images: list[tuple[str, str]] = []
+    for n, word in enumerate(words[3:], 3):
+        if word in ("-n", "--namespace") and n + 1 < len(words):
+            namespace = words[n + 1]
+        elif word.startswith("--namespace="):
+            namespace = word.split("=", 1)[1]
+        elif re.fullmatch(r"(?:deployment|deploy|deployments)[./][\w.-]+", word):
+            target = re.split(r"[./]", word, maxsplit=1)[1]
+        elif re.fullmatch(r"[\w.-]+=\S+", word) and words[n - 1] not in ("-n", "--namespace"):
+            container, _, image = word.partition("=")
+            images.append((container, image))
+    if target is None or len(images) != 1:
+        return None
+    container, image = images[0]
+    repository = re.sub(r":[^:/]+$", "", image)
+    return {
+        "driver": {
+            "kind": "kubernetes",
+            "namespace": namespace,
+            "template_deployment": target,
+            "container": container,
+            "image": repository + ":{{ version }}",
+        },
+        "router": {"kind": "service-selector", "service": re.sub(r"-(?:green|blue)$", "", target)},
+    }

@@ -124,3 +124,17 @@ def test_a_secret_only_drafts_use_is_not_needed_until_a_draft_using_it_is_accept
     decide(backup, Decision.ACCEPT)
     reviewed = build_runbook(parse_yaml(dump_yaml(runbook), "x.yaml"), param_models())
     assert draft_only_secrets(reviewed) == set()
+
+
+def test_the_imported_yaml_proposes_the_service_a_deploy_command_implies() -> None:
+    result, _ = imported("002")
+    text = result.yaml("002.md")  # type: ignore[attr-defined]
+    block = text.split("# Proposed from step ")[1]
+    assert "kubectl set image deployment/backend-green" in block
+    # the block after its four lines of explanation, uncommented
+    proposal = "\n".join(line[2:] for line in block.split("\n")[5:] if line.startswith("# "))
+    runbook = "name: proposed\n" + proposal + "\n"
+    book = build_runbook(parse_yaml(runbook, "p.yaml"), param_models())
+    assert book.service is not None
+    assert book.service.driver.kind == "kubernetes"
+    assert book.release is not None

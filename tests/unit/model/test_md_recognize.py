@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from runwright.model.md_recognize import TABLE, recognise, split_recognised
+from runwright.model.release import ServiceSpec
 
 # command -> (label, the step proposed)
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -178,3 +179,23 @@ def test_several_recognised_commands_under_one_comment_split_one_per_line() -> N
         (1, "curl -f https://b.example.com/ready"),
     ]
     assert split_recognised("curl -f https://a.example.com/health\n./scripts/smoke.sh x") is None
+
+
+def test_kubectl_set_image_proposes_the_service_that_would_release_it() -> None:
+    command = (
+        "kubectl set image deployment/backend-green \\\n"
+        "  backend=registry.example.com/backend:v1.1.0 \\\n  -n production"
+    )
+    found = recognise(command)
+    assert found.service == {
+        "driver": {
+            "kind": "kubernetes",
+            "namespace": "production",
+            "template_deployment": "backend-green",
+            "container": "backend",
+            "image": "registry.example.com/backend:{{ version }}",
+        },
+        "router": {"kind": "service-selector", "service": "backend"},
+    }
+    assert ServiceSpec.model_validate(found.service).driver.kind == "kubernetes"
+    assert recognise("./scripts/deploy-production.sh").service is None
