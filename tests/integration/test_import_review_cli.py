@@ -136,6 +136,7 @@ def test_review_leaves_the_file_as_it_was_when_an_edit_is_invalid(
         cli, ["review", str(out)], input="e\nq\n", env={"EDITOR": f"{sys.executable} {editor}"}
     )
     assert done.exit_code == 2
+    assert "the reviewed runbook would be invalid, so nothing was written" in done.stderr
     assert "timeout" in done.stderr
     assert out.read_text() == before
 

@@ -119,7 +119,14 @@ def review_cmd(runbook: str, accept_all: bool, output: str | None) -> None:
     else:
         counts = _ask(found)
     new = _header(text) + dump_yaml(data)
-    validate_source(parse_yaml(new, output or runbook))
+    try:
+        validate_source(parse_yaml(new, output or runbook))
+    except RunbookError as exc:
+        raise InputError(
+            f"the reviewed runbook would be invalid, so nothing was written: {exc}",
+            hint=f"run runwright review {runbook} again and fix the edit (the line is in the "
+            "runbook as review would have written it)",
+        ) from None
     Path(output or runbook).write_text(new, encoding="utf-8")
     click.echo(
         f"{output or runbook}: {counts['accepted']} accepted, {counts['kept manual']} kept "
