@@ -80,8 +80,8 @@ def test_import_writes_yaml_and_reports_what_to_review(runner: CliRunner, tmp_pa
     assert out.read_text().startswith("# Imported from")
     err = result.stderr
     # canary alternative: a procedure; "if needed": a gate; health curls one step each
-    assert "6 phases, 59 steps (102 executable, 102 of them drafts; 15 manual)" in err
-    assert f"102 draft steps to review (done by hand until accepted): runwright review {out}" in err
+    assert "6 phases, 59 steps (100 executable, 100 of them drafts; 17 manual)" in err
+    assert f"100 draft steps to review (done by hand until accepted): runwright review {out}" in err
     assert "--approvals production=1" in err
     assert "58 gate items" in err
     assert "rollback steps kept to the one environment their command names (13):" in err

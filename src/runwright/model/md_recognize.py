@@ -39,6 +39,10 @@ _PLACEHOLDER = re.compile(
     r"<[A-Za-z][\w .-]*>|\byour[-_]?[-\w]*(?:domain|org|company|app|host|server|bucket|project)\b"
     r"|\byour[-_][\w-]+|\bYOUR_[A-Z_]+|\bxxx+\b|\.\.\.(?!\w)|\bREPLACE_?ME\b"
 )
+_NOT_SHELL = re.compile(
+    r"(?:SELECT|INSERT|UPDATE|DELETE|ALTER|CREATE|DROP|TRUNCATE|GRANT|REVOKE|BEGIN|COMMIT"
+    r"|EXPLAIN|VACUUM)\b|\\[a-z]+\b|(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+/"
+)
 _INTERACTIVE = re.compile(
     r"^(?:(?:sudo\s+)?(?:ssh\s+\S+|psql(?:\s+(?!.*(?:-c|--command|-f|<))[^|;&]*)?"
     r"|mysql(?:\s+(?!.*(?:-e|--execute|<))[^|;&]*)?"
@@ -328,10 +332,13 @@ _DRIVERS = (
 
 
 def cannot_run_unattended(command: str) -> str | None:
-    """Why ``command`` needs a person (an interactive program, a watcher), else None."""
+    """Why ``command`` needs a person (an interactive program, a watcher, SQL or an HTTP
+    request written in a shell block), else None."""
     if is_watcher(command):
         return "it runs until someone stops it"
     lines = [ln.strip() for ln in command.split("\n") if ln.strip()]
+    if lines and _NOT_SHELL.match(lines[0]):
+        return "it is not a shell command (SQL or an HTTP request): do it in its client"
     if any(_INTERACTIVE.match(ln) for ln in lines):
         return "it is interactive"
     return None

@@ -141,6 +141,9 @@ def test_a_command_no_row_reads_stays_a_run_step_as_written(command: str) -> Non
         ("psql $DATABASE_URL", "interactive"),
         ("docker stats", "interactive"),
         ("kubectl edit configmap web", "interactive"),
+        ("SELECT count(*) FROM pg_stat_activity;", "not a shell command"),
+        ("\\dt", "not a shell command"),
+        ("POST /api/v1/auth/login\nContent-Type: application/json", "not a shell command"),
     ],
 )
 def test_a_command_that_needs_a_person_stays_manual(command: str, why: str) -> None:
