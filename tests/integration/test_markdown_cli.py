@@ -138,8 +138,8 @@ def test_import_refuses_what_validate_would_refuse(runner: CliRunner, tmp_path: 
 
 # The destructive commands each seed's code blocks hold, counted by hand: (one of them, total).
 DESTRUCTIVE = {
-    "000": ("rollback-production.sh --force", 3),
-    "001": ("terraform apply", 2),
+    "000": ("rollback-production.sh --force", 5),
+    "001": ("terraform apply", 3),
     "002": ("FLUSHALL", 17),
     "003": ("prisma migrate reset", 5),
     "004": ("FLUSHDB", 4),

@@ -59,7 +59,7 @@ TABLE: tuple[Destructive, ...] = (
     _row(
         "database",
         "database restore",
-        r"\bpg_restore\b(?![^\n;|&]*\s(?:--list|-l)\b)|\bmongorestore\b|(?:\./|\b)[\w./-]*restore[\w-]*\.(?:sh|py)\b"
+        r"\bpg_restore\b(?![^\n;|&]*\s(?:--list|-l)\b)|\baws\s+rds\s+restore-db-[\w-]+|\bmongorestore\b|(?:\./|\b)[\w./-]*restore[\w-]*\.(?:sh|py)\b"
         r"|\b(?:psql|mysql)\b[^\n|;&]*\s<\s*\S+\.(?:sql|dump)\b",
     ),
     _row("redis", "redis FLUSHALL/FLUSHDB", r"\bFLUSH(?:ALL|DB)\b", _I),

@@ -260,6 +260,32 @@ def _restore(command: str, words: list[str]) -> Step | None:
     return {"restore": {"database": _database(_tool_words(words, "pg_restore"))}}
 
 
+def _rds_instance(words: list[str]) -> str | None:
+    for n, word in enumerate(words):
+        if word == "--db-instance-identifier" and n + 1 < len(words):
+            value = words[n + 1]
+        elif word.startswith("--db-instance-identifier="):
+            value = word.split("=", 1)[1]
+        else:
+            continue
+        return value if re.fullmatch(r"[A-Za-z][\w-]*", value) else None
+    return None
+
+
+def _rds_backup(command: str, words: list[str]) -> Step | None:
+    instance = _rds_instance(words)
+    if instance is None or re.search(r"[;&|]", command.split("#")[0]):
+        return None
+    return {"backup": {"database": f"rds://{instance}", "verify": True}}
+
+
+def _rds_restore(command: str, words: list[str]) -> Step | None:
+    instance = _rds_instance(words)
+    if instance is None or re.search(r"[;&|]", command.split("#")[0]):
+        return None
+    return {"restore": {"database": f"rds://{instance}"}}
+
+
 def _migrate(tool: str) -> Builder:
     def build(command: str, words: list[str]) -> Step | None:
         if re.search(r"(?<![|])[;|](?![|])|&&", command.split("#")[0]):
@@ -301,6 +327,13 @@ TABLE: tuple[Row, ...] = (
     _row("wait", "wait", r"^sleep\s+\d+[smh]?\s*$", _sleep),
     _row("backup", "backup (pg_dump)", r"(?:^|\s)pg_dump\s", _backup),
     _row("restore", "restore (pg_restore)", r"(?:^|\s)pg_restore\s", _restore),
+    _row("backup", "backup (RDS snapshot)", r"^aws\s+rds\s+create-db-snapshot\b", _rds_backup),
+    _row(
+        "restore",
+        "restore (RDS snapshot)",
+        r"^aws\s+rds\s+restore-db-instance-from-db-snapshot\b",
+        _rds_restore,
+    ),
     _row(
         "migrate",
         "migration (alembic)",

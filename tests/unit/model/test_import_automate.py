@@ -33,8 +33,8 @@ COUNTS = {
 }
 # seed: step kinds its production plan must show (main steps or rollback)
 KINDS = {
-    "000": {"http", "run", "analysis"},
-    "001": {"http", "run"},
+    "000": {"http", "run", "analysis", "restore"},
+    "001": {"http", "run", "backup", "restore"},
     "002": {"http", "migrate", "run", "analysis"},
     "003": {"http", "backup", "migrate", "restore", "run", "analysis"},
     "004": {"http", "backup", "migrate", "wait", "run", "analysis"},

@@ -154,8 +154,12 @@ def test_production_without_approval() -> None:
 
 # The destructive commands in each seed's code blocks, by class, counted by hand.
 EXPECTED_DESTRUCTIVE: dict[str, dict[str, int]] = {
-    "000": {"a script called with --force": 1, "rollback workflow or script": 2},
-    "001": {"terraform apply/destroy": 2},
+    "000": {
+        "a script called with --force": 1,
+        "rollback workflow or script": 2,
+        "database restore": 2,
+    },
+    "001": {"terraform apply/destroy": 2, "database restore": 1},
     "002": {
         "kubectl scale to 0": 6,
         "alembic downgrade": 5,

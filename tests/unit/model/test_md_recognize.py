@@ -59,6 +59,15 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
         "restore (pg_restore)",
         {"restore": {"database": "postgresql://db.internal/shop"}},
     ),
+    "aws rds create-db-snapshot --db-instance-identifier prod-db --db-snapshot-identifier pre": (
+        "backup (RDS snapshot)",
+        {"backup": {"database": "rds://prod-db", "verify": True}},
+    ),
+    "aws rds restore-db-instance-from-db-snapshot --db-instance-identifier prod-db "
+    "--db-snapshot-identifier pre": (
+        "restore (RDS snapshot)",
+        {"restore": {"database": "rds://prod-db"}},
+    ),
     "alembic upgrade head": (
         "migration (alembic)",
         {"migrate": {"command": "alembic upgrade head", "tool": "alembic"}},
