@@ -59,7 +59,7 @@ TABLE: tuple[Destructive, ...] = (
     _row(
         "database",
         "database restore",
-        r"\bpg_restore\b(?![^\n;|&]*\s(?:--list|-l)\b)|\baws\s+rds\s+restore-db-[\w-]+|\bmongorestore\b|(?:\./|\b)[\w./-]*restore[\w-]*\.(?:sh|py)\b"
+        r"\bpg_restore\b(?![^\n;|&]*\s(?:--list|-l)\b)|\baws\s+rds\s+restore-db-[\w-]+|\bmongorestore\b|(?:\./|\b)[\w./-]{0,200}restore[\w-]{0,60}\.(?:sh|py)\b"
         r"|\b(?:psql|mysql)\b[^\n|;&]*\s<\s*\S+\.(?:sql|dump)\b",
     ),
     _row("redis", "redis FLUSHALL/FLUSHDB", r"\bFLUSH(?:ALL|DB)\b", _I),
@@ -74,8 +74,8 @@ TABLE: tuple[Destructive, ...] = (
     _row(
         "sessions",
         "session revocation",
-        r"\brevoke[\w-]*[\s_-]+(?:all[\s_-]+)?(?:user[\s_-]+)?sessions?\b"
-        r"|\b(?:invalidate|flush|clear|expire)[\w-]*[\s_-]+(?:all[\s_-]+)?(?:user[\s_-]+)?"
+        r"\brevoke[\w-]{0,30}?[\s_-]+(?:all[\s_-]+)?(?:user[\s_-]+)?sessions?\b"
+        r"|\b(?:invalidate|flush|clear|expire)[\w-]{0,30}?[\s_-]+(?:all[\s_-]+)?(?:user[\s_-]+)?"
         r"sessions\b|\bsessions?:(?:revoke|clear|flush|invalidate)\b",
         _I,
     ),
@@ -84,7 +84,7 @@ TABLE: tuple[Destructive, ...] = (
         "rollback",
         "rollback workflow or script",
         r"\bgh\s+workflow\s+run\s+[\w./-]*rollback|\bvercel\s+rollback\b|\bheroku\s+rollback\b"
-        r"|(?:\./|\b)[\w./-]*rollback[\w.-]*\.(?:sh|py)\b(?![^\n;|&]*\s--(?:force|dry-run)\b)",
+        r"|(?:\./|\b)[\w./-]{0,200}rollback[\w.-]{0,60}\.(?:sh|py)\b(?![^\n;|&]*\s--(?:force|dry-run)\b)",
     ),
     _row(
         "git",
@@ -114,7 +114,7 @@ TABLE: tuple[Destructive, ...] = (
     _row(
         "script",
         "a script called with --force",
-        r"(?:\./|\b)[\w./-]+\.(?:sh|py|rb|pl|js|ts)\b[^\n;|&]*\s--force\b",
+        r"(?:\./|\b)[\w./-]{1,200}\.(?:sh|py|rb|pl|js|ts)\b[^\n;|&]*\s--force\b",
     ),
 )
 

@@ -18,7 +18,7 @@ import yaml
 
 from runwright.model.md_blocks import Block
 
-_THRESHOLD = re.compile(r"^(?P<query>.+?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>\d+(?:\.\d+)?)\s*$", re.S)
+_THRESHOLD = re.compile(r"(?P<op>>=|<=|>|<)\s*(?P<value>\d+(?:\.\d+)?)\s*$")
 _DURATION = re.compile(r"^\d+[smh]$")
 
 
@@ -50,10 +50,10 @@ def alert_checks(block: Block) -> list[tuple[str, dict[str, Any]]]:
     lines = block.text.split("\n")
     for rule in _rules(data):
         expr = re.sub(r"\s+", " ", str(rule["expr"])).strip()
-        match = _THRESHOLD.match(expr)
-        if match is None:
+        match = _THRESHOLD.search(expr)
+        if match is None or not expr[: match.start()].strip():
             continue
-        query = match["query"].strip()
+        query = expr[: match.start()].strip()
         while query.startswith("(") and query.endswith(")") and _balanced(query[1:-1]):
             query = query[1:-1].strip()
         name = str(rule["alert"])

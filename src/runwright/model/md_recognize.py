@@ -36,7 +36,8 @@ RUN_AS_WRITTEN = "run as written"
 _HEALTHY = re.compile(r"health|ready|readiness|live|status|ping|version|/$", re.I)
 _URL = re.compile(r"^https?://[^\s$`]+$")
 _PLACEHOLDER = re.compile(
-    r"<[A-Za-z][\w .-]*>|\byour[-_]?[-\w]*(?:domain|org|company|app|host|server|bucket|project)\b"
+    r"<[A-Za-z][\w .-]{0,60}>|\byour[-_]?[-\w]{0,30}?(?:domain|org|company|app|host|server|bucket"
+    r"|project)\b"
     r"|\byour[-_][\w-]+|\bYOUR_[A-Z_]+|\bxxx+\b|\.\.\.(?!\w)|\bREPLACE_?ME\b"
 )
 _NOT_SHELL = re.compile(
@@ -158,7 +159,8 @@ def _expect(rest: list[str]) -> dict[str, Any] | None:
 
 
 def _health(command: str, words: list[str]) -> Step | None:
-    core = re.sub(r"\s*(?:\|\|\s*exit\s+\d+|&&\s*echo\s+.*)$", "", command)
+    tail = re.search(r"(?:\|\|\s*exit\s+\d+|&&\s*echo\s.*)$", command)
+    core = command[: tail.start()].rstrip() if tail else command
     if re.search(r"&&|\|\||;", core):
         return None
     first, rest = _pipeline(core)
