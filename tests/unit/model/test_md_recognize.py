@@ -3,10 +3,12 @@ becomes (a command no row reads stays a ``run`` step; one needing a person stays
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from runwright.model.destructive import find
 from runwright.model.md_recognize import TABLE, recognise, split_recognised
 from runwright.model.release import ServiceSpec
 
@@ -211,3 +213,15 @@ def test_kubectl_set_image_proposes_the_service_that_would_release_it() -> None:
     }
     assert ServiceSpec.model_validate(found.service).driver.kind == "kubernetes"
     assert recognise("./scripts/deploy-production.sh").service is None
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["curl " + " " * 50_000 + "x", "revoke-" * 8_000, "your" * 12_000, "restore-" * 8_000],
+    ids=["spaces", "revoke", "your", "restore"],
+)
+def test_a_hostile_command_is_read_in_linear_time(hostile: str) -> None:
+    started = time.perf_counter()
+    recognise(hostile)
+    list(find(hostile))
+    assert time.perf_counter() - started < 5  # quadratic patterns took 20 s and more
