@@ -79,8 +79,12 @@ def test_import_writes_yaml_and_reports_what_to_review(runner: CliRunner, tmp_pa
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("# Imported from")
     err = result.stderr
-    assert "6 phases, 54 steps" in err  # canary alternative: a procedure; "if needed": a gate
-    assert "57 gate items" in err
+    # canary alternative: a procedure; "if needed": a gate; health curls one step each
+    assert "6 phases, 59 steps (100 executable, 100 of them drafts; 17 manual)" in err
+    assert f"100 draft steps to review (done by hand until accepted): runwright review {out}" in err
+    assert "--approvals production=1" in err
+    assert "58 gate items" in err
+    assert "rollback steps kept to the one environment their command names (13):" in err
     assert "draft checks to confirm" in err
     assert "error-rate-rollback" in err
     assert f"{seed}:668: error-rate-rollback: fail_if > 1% for 5m" in err
@@ -97,7 +101,7 @@ def test_import_repairs_and_reports_misdecoded_text(runner: CliRunner) -> None:
     assert result.exit_code == 0
     assert "name: 🚀 Deployment Process" not in result.stdout
     assert "- name: Deployment Process" in result.stdout
-    assert "repaired mis-decoded text on 10 line(s)" in result.stderr
+    assert "repaired mis-decoded text on 10 lines" in result.stderr
 
 
 def test_import_of_unreadable_input_exits_2(runner: CliRunner, tmp_path: Path) -> None:
@@ -134,11 +138,11 @@ def test_import_refuses_what_validate_would_refuse(runner: CliRunner, tmp_path: 
 
 # The destructive commands each seed's code blocks hold, counted by hand: (one of them, total).
 DESTRUCTIVE = {
-    "000": ("rollback-production.sh --force", 1),
-    "001": ("terraform apply", 2),
-    "002": ("FLUSHALL", 12),
-    "003": ("prisma migrate reset", 4),
-    "004": ("FLUSHDB", 2),
+    "000": ("rollback-production.sh --force", 5),
+    "001": ("terraform apply", 3),
+    "002": ("FLUSHALL", 17),
+    "003": ("prisma migrate reset", 5),
+    "004": ("FLUSHDB", 4),
 }
 
 

@@ -100,7 +100,8 @@ def _new(section: str, idx: int, phase: str, step: Step, checks: Mapping[str, An
     if names:
         found = definitions(names, checks)
         for name, check in found.items():
-            check_rules(name, check)
+            if not step.draft:  # a draft is done by hand; its checks are confirmed at review
+                check_rules(name, check)
         spec["checks"] = {name: stored(check) for name, check in found.items()}
     return NewStep(
         section=section,
@@ -215,7 +216,7 @@ def build_plan(
         skipped = spec.get("kind") == "wait" and nothing_beside(
             spec.get("params") or {}, ctx.variables
         )
-        names = [] if skipped else analysis_of(spec)
+        names = [] if skipped or spec.get("draft") else analysis_of(spec)
         if names:
             compare = (spec.get("params") or {}).get("compare")
             checks = stored_checks(spec["checks"])

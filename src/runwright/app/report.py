@@ -155,12 +155,13 @@ def _line(s: StepRow) -> StepLine:
 def _checks(steps: list[StepRow], attest: list[Any]) -> list[Check]:
     rows: list[Check] = []
     for g in steps:
-        if g.kind != "gate" and not g.spec.get("manual"):
+        by_hand = g.spec.get("manual") or g.spec.get("draft")
+        if g.kind != "gate" and not by_hand:
             continue
         items = g.data.get("items") or []
         if not items:
             who = next((a for a in attest if a.gate == g.name), None)
-            label = "done by hand" if g.spec.get("manual") else "(not reached)"
+            label = "done by hand" if by_hand else "(not reached)"
             rows.append(Check(
                 g.name, label, who_of(who) if who else "-", _t(who.at) if who else "-",
                 (who.note or "") if who else g.status, "attested" if who else g.status,

@@ -25,6 +25,7 @@ from runwright.engine.store import Store
 from runwright.engine.witness import Witness
 from runwright.errors import InputError, RunbookError
 from runwright.model.loader import Runbook, build_runbook, load_runbook, load_text
+from runwright.model.review import draft_only_secrets
 from runwright.model.schema import Environment
 from runwright.model.source import Source
 from runwright.model.templating import outside
@@ -109,6 +110,7 @@ class Runtime:
     def secrets(self, runbook: Runbook, *, required: bool) -> dict[str, str]:
         values: dict[str, str] = {}
         env = self.settings.environ
+        by_hand = draft_only_secrets(runbook) if required else set()
         for name, secret in runbook.secrets.items():
             value: str | None = None
             if secret.env:
@@ -121,7 +123,7 @@ class Runtime:
                 except OSError:
                     value = None
             if value is None or value == "":
-                if required:
+                if required and name not in by_hand:
                     raise InputError(
                         f"secret '{name}' is not set ({where} is missing or empty)",
                         hint=f"set {where} before deploying",

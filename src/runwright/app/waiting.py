@@ -51,7 +51,7 @@ class Waiting:
     @property
     def attestable(self) -> bool:
         spec = (self.step.spec.get("undo_step") or {}) if self.undo else self.step.spec
-        return bool(spec.get("manual")) or spec.get("kind") == "gate"
+        return bool(spec.get("manual") or spec.get("draft")) or spec.get("kind") == "gate"
 
     def describe(self) -> str:
         """``rollback waiting for attestation of 'restore db' (rollback step 1)``."""

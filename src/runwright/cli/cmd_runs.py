@@ -17,6 +17,7 @@ from runwright.app.planning import plan_deploy, plan_rollback
 from runwright.app.runtime import Runtime
 from runwright.cli import show
 from runwright.cli.edge import Ctx, pass_ctx, run
+from runwright.cli.guided import guided
 from runwright.cli.terminal import two_step_interrupt
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
@@ -57,6 +58,13 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Print the final run
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 YES = click.option("--yes", is_flag=True, help="Answer yes to checklist prompts on a terminal.")
 VAR = click.option("--var", "var", multiple=True, help="Override a variable: NAME=VALUE.")
+GUIDED = click.option(
+    "--guided",
+    "guided_run",
+    is_flag=True,
+    help="On a terminal: show each manual step (its command) and checklist item and confirm "
+    "it with one key, journaled under your name.",
+)
 WAIT = click.option(
     "--wait",
     is_flag=True,
@@ -90,6 +98,7 @@ def plan(
 @click.option("--version", "version", required=True, help="Version to deploy.")
 @VAR
 @YES
+@GUIDED
 @WAIT
 @click.option("--detach", is_flag=True, help="Queue the run for a worker; print its id.")
 @JSON
@@ -102,6 +111,7 @@ def deploy(
     version: str,
     var: tuple[str, ...],
     yes: bool,
+    guided_run: bool,
     wait: bool,
     detach: bool,
     as_json: bool,
@@ -123,7 +133,7 @@ def deploy(
                 env,
                 version,
                 overrides=parse_vars(var),
-                interactive=interactive(yes),
+                interactive=guided() if guided_run else interactive(yes),
                 wait=wait,
             )
         )
@@ -133,15 +143,19 @@ def deploy(
 @click.command()
 @click.argument("run_id", type=int)
 @YES
+@GUIDED
 @WAIT
 @JSON
 @QUIET
 @pass_ctx
-def resume(c: Ctx, run_id: int, yes: bool, wait: bool, as_json: bool, quiet: bool) -> None:
+def resume(
+    c: Ctx, run_id: int, yes: bool, guided_run: bool, wait: bool, as_json: bool, quiet: bool
+) -> None:
     """Continue RUN_ID after a crash, an approval, an attestation or a settlement."""
     rt = c.runtime(quiet=quiet)
+    ask = guided() if guided_run else interactive(yes)
     with two_step_interrupt(rt.interrupt, rt.settings.user):
-        row = run(runs.resume(rt, run_id, interactive=interactive(yes), wait=wait))
+        row = run(runs.resume(rt, run_id, interactive=ask, wait=wait))
     finish(rt, row, as_json)
 
 

@@ -18,6 +18,7 @@ from runwright.app.runtime import read_runbook
 from runwright.app.schema import json_schema
 from runwright.cli import cmd_audit, cmd_database, cmd_runs, cmd_views, cmd_web, cmd_workers, remote
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
+from runwright.cli.cmd_review import review_cmd
 from runwright.cli.edge import Ctx, RunwrightGroup, err, pass_ctx
 from runwright.errors import RunwrightError
 
@@ -119,6 +120,7 @@ for _command in (
     *cmd_views.COMMANDS,
     import_cmd,
     lint_cmd,
+    review_cmd,
     *cmd_database.COMMANDS,
     *cmd_web.COMMANDS,
     *cmd_audit.commands(pass_ctx, lambda command: command),

@@ -18,10 +18,15 @@ class Destructive:
     family: str
     label: str
     pattern: re.Pattern[str]
+    requires: re.Pattern[str] | None = None  # only when the step's text also has this
 
 
-def _row(family: str, label: str, pattern: str, flags: int = 0) -> Destructive:
-    return Destructive(family, label, re.compile(pattern, flags))
+def _row(
+    family: str, label: str, pattern: str, flags: int = 0, requires: str | None = None
+) -> Destructive:
+    return Destructive(
+        family, label, re.compile(pattern, flags), re.compile(requires) if requires else None
+    )
 
 
 _I = re.I
@@ -37,16 +42,56 @@ TABLE: tuple[Destructive, ...] = (
         r"|SEQUENCE|FUNCTION|TRIGGER|USER|ROLE)\b",
         _I,
     ),
-    _row("sql", "ALTER TABLE ... DROP", r"\bALTER\s+TABLE\b[^;\n]*\bDROP\b", _I),
+    _row("sql", "ALTER TABLE ... DROP", r"\bALTER\s+TABLE\b[^;]{0,300}?\bDROP\b", _I),
     _row("sql", "TRUNCATE", r"\bTRUNCATE\s+(?:TABLE\s+)?\w", _I),
-    _row("sql", "DELETE without WHERE", r"\bDELETE\s+FROM\s+[\w.\"`]+(?![^;\n]*\bWHERE\b)", _I),
+    _row(
+        "sql",
+        "DELETE without WHERE",
+        r"\bDELETE\s+FROM\s+[\w.\"`]+(?![^;]{0,300}?\bWHERE\b)",
+        _I,
+    ),
     _row("database", "alembic downgrade", r"\balembic\b[^\n;|&]*\sdowngrade\b"),
     _row(
         "database",
         "database reset",
         r"\bprisma\s+migrate\s+reset\b|\bdropdb\b|\bdb:drop\b|\bdb:reset\b|migrate:fresh\b",
     ),
+    _row(
+        "database",
+        "database restore",
+        r"\bpg_restore\b(?![^\n;|&]*\s(?:--list|-l)\b)|\baws\s+rds\s+restore-db-[\w-]+|\bmongorestore\b|(?:\./|\b)[\w./-]{0,200}restore[\w-]{0,60}\.(?:sh|py)\b"
+        r"|\b(?:psql|mysql)\b[^\n|;&]*\s<\s*\S+\.(?:sql|dump)\b",
+    ),
     _row("redis", "redis FLUSHALL/FLUSHDB", r"\bFLUSH(?:ALL|DB)\b", _I),
+    _row(
+        "cache",
+        "cache clear",
+        r"\b(?:cache:clear|cache[_-]clear|clear[_-]cache|purge[_-]cache|purge_everything"
+        r"|cache\s+(?:clean|clear|purge)|create-invalidation)\b",
+        _I,
+    ),
+    _row("process", "pkill / killall", r"\bpkill\b|\bkillall\b|\bkill\s+-(?:9|KILL)\b"),
+    _row(
+        "sessions",
+        "session revocation",
+        r"\brevoke[\w-]{0,30}?[\s_-]+(?:all[\s_-]+)?(?:user[\s_-]+)?sessions?\b"
+        r"|\b(?:invalidate|flush|clear|expire)[\w-]{0,30}?[\s_-]+(?:all[\s_-]+)?(?:user[\s_-]+)?"
+        r"sessions\b|\bsessions?:(?:revoke|clear|flush|invalidate)\b",
+        _I,
+    ),
+    _row("vercel", "vercel env rm", r"\bvercel\s+env\s+(?:rm|remove)\b"),
+    _row(
+        "rollback",
+        "rollback workflow or script",
+        r"\bgh\s+workflow\s+run\s+[\w./-]*rollback|\bvercel\s+rollback\b|\bheroku\s+rollback\b"
+        r"|(?:\./|\b)[\w./-]{0,200}rollback[\w.-]{0,60}\.(?:sh|py)\b(?![^\n;|&]*\s--(?:force|dry-run)\b)",
+    ),
+    _row(
+        "git",
+        "git revert pushed to main",
+        r"\bgit\s+push\b[^\n;|&]*\b(?:main|master|production)\b",
+        requires=r"\bgit\s+revert\b",
+    ),
     _row("kubernetes", "kubectl delete", r"\bkubectl[ \t]+(?:[^\s|;&]+[ \t]+)*?delete\b"),
     _row(
         "kubernetes",
@@ -69,7 +114,7 @@ TABLE: tuple[Destructive, ...] = (
     _row(
         "script",
         "a script called with --force",
-        r"(?:\./|\b)[\w./-]+\.(?:sh|py|rb|pl|js|ts)\b[^\n;|&]*\s--force\b",
+        r"(?:\./|\b)[\w./-]{1,200}\.(?:sh|py|rb|pl|js|ts)\b[^\n;|&]*\s--force\b",
     ),
 )
 
@@ -84,5 +129,7 @@ class Match:
 def find(text: str) -> Iterator[Match]:
     """Every destructive command in ``text``, in the order of the table."""
     for row in TABLE:
+        if row.requires is not None and not row.requires.search(text):
+            continue
         for match in row.pattern.finditer(text):
             yield Match(row, match.group(0), text.count("\n", 0, match.start()))

@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from runwright.model.markdown import Block, Note, clean_title, convert, scan
+from runwright.model.md_alerts import alert_checks, watch_step
+from runwright.model.md_automate import Proposed, automate, service_comment, with_approvals
 from runwright.model.source import Positions, Source
 
 _RUNS = re.compile(r"[^\x00-\x7f]+")
@@ -71,16 +73,18 @@ class ImportResult:
     repairs: list[Repair]
     positions: Positions = field(default_factory=Positions)  # where each value is in the Markdown
     text: str = ""
+    proposed: list[Proposed] = field(default_factory=list)  # each command and what it became
 
     def source(self, file: str) -> Source:
         """The imported runbook with Markdown positions, to validate before writing YAML."""
         return Source(file=file, text=self.text, data=self.runbook, positions=self.positions)
 
     def yaml(self, source: str = "") -> str:
-        header = (
-            f"# Imported from {source} by `runwright import`.\n" if source else ""
-        ) + "# Review the manual steps and confirm the draft checks before relying on them.\n"
-        return header + dump_yaml(self.runbook)
+        header = (f"# Imported from {source} by `runwright import`.\n" if source else "") + (
+            "# Steps marked `draft: true` are done by hand until `runwright review` accepts them;\n"
+            "# confirm the draft checks (and their queries) before relying on them.\n"
+        )
+        return header + dump_yaml(self.runbook) + service_comment(self.proposed)
 
 
 def repair_mojibake(text: str) -> tuple[str, list[Repair]]:
@@ -214,13 +218,23 @@ def _drafts(blocks: list[Block]) -> tuple[dict[str, dict[str, Any]], list[DraftC
     return checks, drafts
 
 
-def import_markdown(text: str, file: str) -> ImportResult:
-    """Read a Markdown runbook into a runbook dict, draft checks and the not-understood list."""
+def import_markdown(
+    text: str, file: str, *, automate_steps: bool = True, approvals: dict[str, int] | None = None
+) -> ImportResult:
+    """Read a Markdown runbook into a runbook dict, draft checks and the not-understood list;
+    with ``automate_steps``, its commands become draft steps runwright performs (md_automate)."""
     repaired, repairs = repair_mojibake(text)
-    conversion = convert(repaired, file)
+    conversion = convert(repaired, file, automate=automate_steps)
     runbook = dict(conversion.data)
+    proposed = automate(runbook, conversion.commands) if automate_steps else []
+    if approvals:
+        with_approvals(runbook, approvals)
     blocks = scan(repaired, file)
     checks, drafts = _drafts(blocks)
+    _alert_drafts(blocks, checks, drafts)
+    watch = watch_step(checks) if automate_steps and runbook.get("phases") else None
+    if watch is not None:
+        runbook["phases"][-1]["steps"].append(watch)
     if checks:
         runbook["checks"] = {**checks, **dict(runbook.get("checks") or {})}
     notes = []
@@ -233,7 +247,25 @@ def import_markdown(text: str, file: str) -> ImportResult:
         notes.append(note)
     ordered = {k: runbook[k] for k in _ORDER if k in runbook}
     ordered.update({k: v for k, v in runbook.items() if k not in ordered})
-    return ImportResult(ordered, notes, drafts, repairs, conversion.positions, repaired)
+    return ImportResult(ordered, notes, drafts, repairs, conversion.positions, repaired, proposed)
+
+
+def _alert_drafts(
+    blocks: list[Block], checks: dict[str, dict[str, Any]], drafts: list[DraftCheck]
+) -> None:
+    """Prometheus alerting rules in YAML blocks, as draft checks with their query."""
+    for block in blocks:
+        for name, check in alert_checks(block):
+            unique, n = name, 2
+            while unique in checks:
+                unique, n = f"{name}-{n}", n + 1
+            checks[unique] = check
+            condition = f"fail_if {check['fail_if']}" + (
+                f" for {check['for']}" if "for" in check else ""
+            )
+            drafts.append(
+                DraftCheck(unique, check["line"], check["metric"], condition, check["source"])
+            )
 
 
 _ORDER = (
@@ -243,6 +275,7 @@ _ORDER = (
     "vars",
     "secrets",
     "environments",
+    "sinks",
     "service",
     "release",
     "checks",
@@ -300,6 +333,8 @@ def summary(result: ImportResult) -> dict[str, int]:
         "procedures": len(book.get("procedures", {})),
         "gate_items": sum(len(s["gate"]["items"]) for s in every if "gate" in s),
         "manual_steps": sum(1 for s in every if s.get("manual")),
+        "executable_steps": sum(1 for s in every if not s.get("manual") and "gate" not in s),
+        "draft_steps": sum(1 for s in every if s.get("draft")),
         "draft_checks": len(result.drafts),
         "not_understood": sum(1 for n in result.not_understood if n.kept is None),
     }

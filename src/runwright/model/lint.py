@@ -127,6 +127,7 @@ class _Linter:
             for step in steps:
                 self.step_rules(step)
                 self.watchers(step)
+                self.draft(where, step)
         self.version_used()
         self.backups()
         self.migrations()
@@ -163,15 +164,27 @@ class _Linter:
         for n, step in enumerate(steps):
             if n and _confirms(steps[n - 1]):
                 continue
-            text = _command(step)
+            text = step.original or _command(step)
             for found in destructive_commands.find(text):
+                at = step.line if step.original else _line_of(step, found.offset)
                 self.add(
-                    "error", _line_of(step, found.offset), "destructive",
+                    "error", at, "destructive",
                     f"step '{step.name}' in {where} runs a destructive command "
                     f"({found.row.label}: {found.text.strip()!r}) with no gate or approval "
                     "right before it",
                     "put an 'approval' step or a gate ('- [ ] ...' checklist) just before it",
                 )  # fmt: skip
+
+    def draft(self, where: str, step: Step) -> None:
+        if not step.draft:
+            return
+        what = f" (a {step.kind} step, imported from {step.original.strip()[:60]!r})"
+        self.add(
+            "warning", step.line, "draft-step",
+            f"step '{step.name}' in {where} is a draft runwright import proposed"
+            f"{what if step.original else ''}: done by hand until a person reviews it",
+            f"runwright review {self.book.file}: accept it, edit it, or keep it manual",
+        )  # fmt: skip
 
     def watchers(self, step: Step) -> None:
         if step.kind != "run" or step.manual or step.timeout is not None:

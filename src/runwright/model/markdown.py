@@ -34,6 +34,8 @@ from typing import Any
 from runwright.errors import RunbookError
 from runwright.model.md_blocks import Block, plain_text, scan
 from runwright.model.md_fences import (
+    ASIDE,
+    OUTPUT_LINE,
     SHELL_LANGS,
     WATCHER_TIMEOUT,
     YAML_LANGS,
@@ -44,15 +46,18 @@ from runwright.model.md_fences import (
     strip_prompt,
     watcher_offset,
 )
+from runwright.model.md_recognize import split_recognised
 from runwright.model.md_sections import (
     CHOICE_GATE,
     IF_NEEDED_GATE,
     Place,
     SectionRule,
     classify,
+    commands_environment,
     describes_deploying,
     environment_of,
     is_label_section,
+    paired_degrees,
 )
 from runwright.model.md_shell import ShellCommand, split_shell
 from runwright.model.source import PathKey, Positions, Source, parse_yaml
@@ -116,6 +121,7 @@ class Conversion:
     blocks: list[tuple[Block, str]]  # every prose block with the heading it sits under
     text: str
     sections: list[tuple[int, str, str]] = field(default_factory=list)  # line, heading, where
+    commands: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # manual steps
 
 
 def _runbook_name(title: str | None, file: str) -> str:
@@ -127,8 +133,9 @@ def _runbook_name(title: str | None, file: str) -> str:
 
 
 class _Reader:
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str, file: str, automate: bool = False) -> None:
         self.file = file
+        self.automate = automate  # split blocks of recognised commands into one step each
         self.text = text
         self.positions = Positions()
         self.notes: list[Note] = []
@@ -138,8 +145,12 @@ class _Reader:
         self.suffixes: dict[int, dict[str, int]] = {}
         self.containers: list[_Container] = []
         self.sections: list[tuple[int, str, str]] = []
+        self.paired: set[int] = set()  # "Immediate / Full rollback" headings read as a choice
         self.deploying: dict[str, int] = {}  # environment -> line of the heading naming it
         self.choices: dict[int, _Choice] = {}
+        self.item_procedures: dict[int, _Container] = {}  # conditional list items
+        # the last label line ("Via GitHub Actions:"): its text, container, first step, line
+        self.last_label: tuple[str, _Container, int, int] | None = None
         self.body = 0
         self.phase_level = 2
         self.top = _Container("top", "", 1)
@@ -150,6 +161,7 @@ class _Reader:
         self.label: str | None = None
         self.fresh_label = False  # the label is the paragraph right above the next block
         self.pending: list[Block] = []
+        self.commands: list[tuple[dict[str, Any], str]] = []  # each manual step, as written
 
     def unique(self, name: str, names: set[str]) -> str:
         """``name``, or ``name (2)``, ``(3)``...: linear however often a name repeats."""
@@ -201,12 +213,14 @@ class _Reader:
         )
         levels = [h.level for h in headings if h is not title]
         self.phase_level = min(levels) if levels else 2
+        self.paired = paired_degrees([(h.line, h.level, h.text) for h in headings])
         self.heading_text = clean_title(title.text) if title else ""
         for block in blocks:
             if block.kind == "heading":
                 self.flush()
                 self.label = None
                 if block is not title:
+                    self.last_label = None
                     self.heading(block)
             else:
                 self.body_block(block)
@@ -226,7 +240,12 @@ class _Reader:
         parent = self.stack[-1] if self.stack else None
         top = block.level <= self.phase_level
         inside = parent.container.kind if parent else "top"
-        rule = classify(block.text, top=top) if inside not in ("procedure", "note") else None
+        lone = frozenset() if block.line in self.paired else frozenset({"escalation"})
+        rule = (
+            classify(block.text, top=top, exclude=lone)
+            if inside not in ("procedure", "note")
+            else None
+        )
         container, group = self.section(block, name, rule, parent)
         env = environment_of(block.text, rule)
         if env is not None and describes_deploying(block.text, rule):
@@ -316,7 +335,8 @@ class _Reader:
         self.flush()
         if block.kind == "fence":
             context = clean_title(parent.text) if parent else self.label or self.heading_text
-            self.fence(block, current, context)
+            target = self.conditional_item(parent, current) if parent is not None else None
+            self.fence(block, target or current, context)
             self.fresh_label = False
             return
         if block.kind == "rule":
@@ -328,23 +348,75 @@ class _Reader:
         stripped = block.text.strip()
         short = block.kind == "paragraph" and len(stripped) < 100
         self.label = clean_title(block.text) if short and stripped.endswith(_LABEL_END) else None
-        if short and stripped.startswith(("**", "__")):
+        if short and (stripped.startswith(("**", "__")) or stripped.endswith(":")):
             self.label = clean_title(block.text)
             if self.label_section(block, self.label):
                 return
         self.fresh_label = self.label is not None
+        if self.label is not None and block.parent is None:
+            self.last_label = (self.label, current, len(current.steps), block.line)
         self.prose.append((block, self.heading_text))
         self.describe(block, current)
+
+    def conditional_item(self, item: Block, current: _Container) -> _Container | None:
+        """A list item "**Restore the database (if needed)**:" with a command under it: the
+        command is a procedure, and in its place a gate asks whether it was needed (an "Or
+        ..." / "If ... fails" item: one choice of a gate), never a step that always runs."""
+        if current.kind not in ("phase", "rollback", "top"):
+            return None
+        found = self.item_procedures.get(id(item))
+        if found is not None:
+            return found
+        rule = classify(item.text, top=False, exclude=frozenset({"escalation"}))
+        if rule is None or rule.place not in (Place.OPTIONAL, Place.ALTERNATIVE):
+            return None
+        name = clean_title(item.text)
+        outer = current.name[:1].upper() + current.name[1:]
+        found = self.container("procedure", f"{outer}: {name}" if outer else name, item.line)
+        if rule.place is Place.OPTIONAL:
+            self.add(current, _if_needed(found.name), item.line)
+        else:
+            self.choice(current, found, 15, item.line)
+        self.item_procedures[id(item)] = found
+        return found
 
     def label_section(self, block: Block, label: str) -> bool:
         """A bold "**Method 2: ...**" line starts an alternative, as a heading would."""
         headings = [f.level for f in self.stack if not f.synthetic]
         if block.parent is not None or not headings or not is_label_section(label):
             return False
-        self.heading(Block("heading", block.line, block.end, label, headings[-1] + 1))
+        if re.match(r"^\W*(?:or|alternatively)\b", label, re.I):
+            self.first_alternative(headings[-1])
+        text = block.text.strip()
+        self.heading(Block("heading", block.line, block.end, text, headings[-1] + 1))
         self.stack[-1].synthetic = True
         self.label = None
         return True
+
+    def first_alternative(self, level: int) -> None:
+        """ "Or via kubectl:" after "Via GitHub Actions:": the steps under the first label are
+        the first alternative, moved to a procedure of their own beside the "Or" one."""
+        if self.last_label is None or not self.stack:
+            return
+        label, where, start, line = self.last_label
+        self.last_label = None
+        if where is not self.stack[-1].container or len(where.steps) <= start:
+            return
+        first = self.container("procedure", f"{self.stack[-1].name}: {label}", line)
+        moved = where.steps[start:]
+        del where.steps[start:]
+        for step in moved:
+            first.names.add(str(step.get("name")))
+        first.steps = moved
+        kept: list[tuple[PathKey, tuple[int, int], bool]] = []
+        for path, at, is_key in where.positions:
+            index = int(path[0])
+            if index >= start:
+                first.positions.append(((index - start, *path[1:]), at, is_key))
+            else:
+                kept.append((path, at, is_key))
+        where.positions = kept
+        self.choice(where, first, level, line)
 
     def container(self, kind: str, name: str, line: int) -> _Container:
         if kind == "rollback":
@@ -392,6 +464,8 @@ class _Reader:
     def fence(self, block: Block, where: _Container, context: str) -> None:
         attrs = dict(block.attrs or {})
         if attrs.pop("skip", False):
+            kept = "a {skip} block: documentation only, never run"
+            self.notes.append(Note(block.line, block.end, "skipped block", block.text, kept))
             return
         if block.lang in YAML_LANGS and attrs.pop("step", False):
             self.yaml_step(block, where, attrs)
@@ -432,11 +506,19 @@ class _Reader:
     def manual_steps(self, block: Block, where: _Container, context: str) -> None:
         """An unannotated shell block: one step done by hand per comment and its commands."""
         commands, leftovers = split_shell(strip_prompt(block.text, block.lang), block.line + 1)
+        if self.automate:
+            commands = [one for cmd in commands for one in _one_per_command(cmd)]
         for cmd in commands:
             if not cmd.command.strip():
                 continue
-            made: dict[str, Any] = {"name": step_name(cmd, context)}
+            if is_example_output("", cmd.command, cmd.name) or OUTPUT_LINE.match(cmd.command):
+                self.pasted_output(cmd, where)
+                continue
             description = list(cmd.description)
+            if cmd.name and ASIDE.match(cmd.name):  # "# NOTE: ..." says something, names nothing
+                description.append(cmd.name)
+                cmd = ShellCommand(cmd.line, cmd.command_line, None, [], cmd.command, cmd.after)
+            made: dict[str, Any] = {"name": step_name(cmd, context)}
             watcher = watcher_offset(cmd.command)
             if watcher is not None:
                 made["timeout"] = WATCHER_TIMEOUT
@@ -449,6 +531,7 @@ class _Reader:
             made["run"] = literal(cmd.command)
             made["manual"] = True
             self.add(where, made, cmd.line, 1, {"run": (cmd.command_line, 1)})
+            self.commands.append((made, cmd.command))
         if leftovers and commands and where.steps:
             last = where.steps[-1]
             extra = "\n".join(text for _, text in leftovers)
@@ -459,8 +542,29 @@ class _Reader:
                 Note(leftovers[0][0], leftovers[-1][0], "comments without a command", text)
             )
 
+    def pasted_output(self, cmd: ShellCommand, where: _Container) -> None:
+        """Output pasted under its command ("# Expected response:" then JSON): kept as text
+        beside the step before it, never run."""
+        text = cmd.command.strip()
+        label = f"{cmd.name.rstrip(':')}:\n" if cmd.name else ""
+        if where.steps and "run" in where.steps[-1]:
+            last = where.steps[-1]
+            last["description"] = "\n".join(
+                t for t in (str(last.get("description") or ""), label + text) if t
+            )
+        else:
+            where.description.append(label + text)
+        end = cmd.command_line + text.count("\n")
+        where.notes.append(Note(cmd.command_line, end, "example output", text))
+
     def flush_gate(self, items: list[Block], where: _Container, name: str) -> None:
         if not items:
+            return
+        if where.kind == "note":  # a checklist in a reference or strategy section: its text
+            for item in items:
+                text = plain_text(re.sub(r"\s+", " ", item.text).strip())
+                where.description.append(f"- [ ] {text}")
+                where.notes.append(Note(item.line, item.end, "checklist item", text))
             return
         gate_items: list[Any] = []
         for item in items:
@@ -504,7 +608,9 @@ class _Reader:
         ordered += [c for c in self.containers if not c.first]
         self.place(data, ordered)
         self.notes.sort(key=lambda n: n.line)
-        return Conversion(data, pos, self.notes, self.prose, self.text, self.sections)
+        return Conversion(
+            data, pos, self.notes, self.prose, self.text, self.sections, self.commands
+        )
 
     def keep_notes(self, data: dict[str, Any]) -> None:
         """A note section's text goes to the description of the section around it."""
@@ -524,13 +630,29 @@ class _Reader:
 
     def restrict(self, environments: Any) -> None:
         """Name a heading's environment as the runbook declares it ("production" -> "prod");
-        one it does not declare stays, and validation refuses it at the step's line."""
+        one it does not declare stays, and validation refuses it at the step's line. A
+        rollback step whose command names one environment only runs in that one."""
         names = [str(n) for n in environments] if isinstance(environments, dict) else []
         for c in self.containers:
-            for step in c.steps:
+            for n, step in enumerate(c.steps):
                 envs = step.get("environments")
                 if isinstance(envs, list):
                     step["environments"] = [_declared(str(e), names) for e in envs]
+                elif c.kind == "rollback" and len(names) > 1:
+                    self.named_environment(c, n, step, names)
+
+    def named_environment(
+        self, where: _Container, index: int, step: dict[str, Any], names: list[str]
+    ) -> None:
+        """``kubectl rollout undo -n prod`` in a shared rollback: production's only."""
+        named = commands_environment(str(step.get("run") or ""))
+        env = _declared(named, names) if named else None
+        if env is None or env not in names:
+            return
+        step["environments"] = [env]
+        line = next((at[0] for p, at, k in where.positions if p == (index,) and not k), 0)
+        kept = f"rollback step '{step.get('name')}' runs in {env} only: its command names it"
+        self.notes.append(Note(line, line, "names an environment", str(step.get("run")), kept))
 
     def place(self, data: dict[str, Any], containers: list[_Container]) -> None:
         pos = self.positions
@@ -586,6 +708,25 @@ class _Reader:
         return found
 
 
+def _one_per_command(cmd: ShellCommand) -> list[ShellCommand]:
+    """Several recognised commands under one comment: one step each (same name, numbered)."""
+    parts = split_recognised(cmd.command)
+    if parts is None:
+        return [cmd]
+    first = cmd.command_line
+    return [
+        ShellCommand(
+            cmd.line if n == 0 else first + offset,
+            first + offset,
+            cmd.name,
+            cmd.description if n == 0 else [],
+            part,
+            cmd.after if n == len(parts) - 1 else [],
+        )
+        for n, (offset, part) in enumerate(parts)
+    ]
+
+
 def _declared(env: str, names: list[str]) -> str:
     if env in names:
         return env
@@ -612,9 +753,11 @@ def _kept(note: Note, where: str | None) -> Note:
     return Note(note.line, note.end, note.kind, note.text, where)
 
 
-def convert(text: str, file: str) -> Conversion:
-    """Read a Markdown runbook; raise RunbookError at ``file:line:col`` for what cannot be read."""
-    return _Reader(text.replace("\r\n", "\n"), file).read()
+def convert(text: str, file: str, *, automate: bool = False) -> Conversion:
+    """Read a Markdown runbook; raise RunbookError at ``file:line:col`` for what cannot be read.
+    With ``automate`` (``import --automate``), a block of commands the recognition table knows
+    gives one step per command."""
+    return _Reader(text.replace("\r\n", "\n"), file, automate).read()
 
 
 def parse_markdown(text: str, file: str) -> Source:

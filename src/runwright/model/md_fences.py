@@ -27,8 +27,10 @@ OUTPUT_LINE = re.compile(
     r"^\s*(?:[{\[]\s*(?:\"|$|\{|\[)|\||\+-{2,}|HTTP/\d|[A-Z][A-Z_-]{2,}(?: {2,}[A-Z][A-Z_-]+)+\s*$"
     r"|\d{4}-\d\d-\d\dT?\s?\d\d:\d\d)"
 )
+# A comment that says something about the command rather than naming it.
+ASIDE = re.compile(r"^(?:note|nb|warning|warn|important|caution|careful|tip|todo|fixme)\b\W", re.I)
 WATCHER = re.compile(
-    r"\b(?:tail|journalctl|kubectl\s+logs|docker(?:\s+compose)?\s+logs|stern|heroku\s+logs)"
+    r"\b(?:tail|journalctl|kubectl\s+logs|docker(?:-compose|\s+compose)?\s+logs|stern|heroku\s+logs)"
     r"\b[^\n|;&]*\s(?:-f|--follow|-F)\b"
     r"|(?:^|[;&|]\s*|\n\s*)watch\s"
     r"|\bkubectl\s+(?:get|rollout\s+status)\b[^\n|;&]*\s(?:-w|--watch)\b"

@@ -42,10 +42,13 @@ class SectionRule:
     place: Place
     pattern: re.Pattern[str]
     top_only: bool = False  # only a top-level section (usually ``##``) is read this way
+    nested_only: bool = False  # only a section below the top level is read this way
 
 
-def _rule(name: str, place: Place, pattern: str, *, top_only: bool = False) -> SectionRule:
-    return SectionRule(name, place, re.compile(pattern, re.I), top_only)
+def _rule(
+    name: str, place: Place, pattern: str, *, top_only: bool = False, nested_only: bool = False
+) -> SectionRule:
+    return SectionRule(name, place, re.compile(pattern, re.I), top_only, nested_only)
 
 
 RULES: tuple[SectionRule, ...] = (
@@ -53,7 +56,8 @@ RULES: tuple[SectionRule, ...] = (
     _rule(
         "conditional",
         Place.OPTIONAL,
-        r"\((?:only )?(?:if|when) (?:needed|necessary|required|applicable)\)|\(optional\)"
+        r"\((?:only )?(?:if|when) (?:needed|(?:absolutely )?necessary|required|applicable"
+        r"|still running|possible)\)|\(optional\)"
         r"|^optional\b|^(?:only )?if (?:needed|necessary)\b",
     ),
     _rule(
@@ -61,6 +65,19 @@ RULES: tuple[SectionRule, ...] = (
         Place.ALTERNATIVE,
         r"^(?:method|option|approach|variant|scenario|path|plan)\s+(?:\d+|[a-h]|[ivx]+|one|two"
         r"|three|four)\b|^alternative\b|\((?:an? )?alternative\)",
+    ),
+    _rule(
+        "fallback",
+        Place.ALTERNATIVE,
+        r"^or\b|^alternatively\b|^if\b[^:]{0,60}?\b(?:fails?|failed|unsuccessful|(?:does|did)n[o']?t"
+        r" work|not working|still (?:failing|broken|down))\b|\(if\b[^)]{0,60}\b(?:fails?|failed)\)",
+    ),
+    _rule(
+        "escalation",
+        Place.ALTERNATIVE,
+        r"^(?:immediate|quick|fast|full|complete|partial|minimal)\s+(?:rollback|roll-back"
+        r"|revert|recovery|restore)\b",
+        nested_only=True,
     ),
     _rule(
         "prevention",
@@ -108,18 +125,43 @@ DEPLOYING = re.compile(
 _NOT_AN_ENVIRONMENT = {"drill", "troubleshooting", "reference", "strategy", "procedure"}
 
 
-def classify(heading: str, *, top: bool = True) -> SectionRule | None:
-    """The first rule whose pattern matches ``heading``; None for an ordinary section."""
+def classify(
+    heading: str, *, top: bool = True, exclude: frozenset[str] = frozenset()
+) -> SectionRule | None:
+    """The first rule whose pattern matches ``heading``; None for an ordinary section.
+    ``exclude`` names rules not to apply (an "Immediate rollback" with no "Full" beside it)."""
     text = re.sub(r"[*_`#]+", "", heading).strip()
     text = re.sub(r"^[^\w(]+", "", text)
     text = re.sub(r"^(?:step\s+)?\d+(?:\.\d+)*[.):]?\s+", "", text, flags=re.I)
-    rules = (rule for rule in RULES if top or not rule.top_only)
+    rules = (
+        rule
+        for rule in RULES
+        if (top or not rule.top_only)
+        and not (top and rule.nested_only)
+        and rule.name not in exclude
+    )
     return next((rule for rule in rules if rule.pattern.search(text)), None)
+
+
+def paired_degrees(headings: list[tuple[int, int, str]]) -> set[int]:
+    """The lines of "Immediate / Full rollback" headings that have a sibling of the same kind
+    under the same parent: only those are a choice; a lone "Immediate rollback" is the rollback.
+    ``headings`` are (line, level, text) in document order."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    parents: list[tuple[int, int]] = []  # (level, line) of the open headings
+    for line, level, text in headings:
+        while parents and parents[-1][0] >= level:
+            parents.pop()
+        rule = classify(text, top=False)
+        if rule is not None and rule.name == "escalation":
+            groups.setdefault((parents[-1][1] if parents else 0, level), []).append(line)
+        parents.append((level, line))
+    return {line for lines in groups.values() if len(lines) > 1 for line in lines}
 
 
 def is_label_section(label: str) -> bool:
     """A bold label ("**Method 2: helm rollback**") that starts an alternative or optional part."""
-    rule = classify(label, top=False)
+    rule = classify(label, top=False, exclude=frozenset({"escalation"}))
     return rule is not None and rule.place in (Place.ALTERNATIVE, Place.OPTIONAL)
 
 
@@ -128,6 +170,21 @@ def environment_of(heading: str, rule: SectionRule | None) -> str | None:
     if rule is not None and rule.name in _NOT_AN_ENVIRONMENT:
         return None
     found = [name for name, pattern in ENVIRONMENTS if pattern.search(heading)]
+    return found[0] if len(found) == 1 else None
+
+
+# An environment named in a command: ``-n prod``, ``environment=production``,
+# ``deploy-staging.sh``, ``staging.example.com`` (never ``/dev/null``).
+IN_COMMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("development", re.compile(r"(?<![/\w])dev(?:elopment)?\b(?!/)", re.I)),
+    ("staging", re.compile(r"(?<!\w)stag(?:ing|e)\b", re.I)),
+    ("production", re.compile(r"(?<!\w)prod(?:uction)?\b", re.I)),
+)
+
+
+def commands_environment(command: str) -> str | None:
+    """The one environment a command names, None for none or several."""
+    found = [name for name, pattern in IN_COMMANDS if pattern.search(command)]
     return found[0] if len(found) == 1 else None
 
 

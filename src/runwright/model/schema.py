@@ -93,6 +93,12 @@ class StepCommon(Strict):
     backoff: Duration = 1.0
     idempotent: bool = False
     manual: bool = False
+    draft: bool = Field(
+        False,
+        description="Proposed by `runwright import` and not reviewed yet: done by hand, like a "
+        "manual step, until `runwright review` accepts it",
+    )
+    original: str = Field("", description="The command the imported runbook wrote")
     undo: str | dict[str, Any] | None = None
     continue_on_error: bool = False
     environments: list[str] = Field(

@@ -1,7 +1,8 @@
 """Finds the step kinds (each module here exposing ``KIND``) and dispatches to them.
 
 The registry is also where behaviour common to every kind lives: a ``manual`` step is shown
-to the operator and waits for their attestation instead of being executed.
+to the operator and waits for their attestation instead of being executed, and so is a
+``draft`` (a step ``runwright import`` proposed that nobody has reviewed yet).
 """
 
 from __future__ import annotations
@@ -60,7 +61,16 @@ def describe(spec: Mapping[str, Any], ctx: PlanContext) -> list[str]:
     if spec.get("self_undo") and undo_lines is not None:
         return list(undo_lines(spec.get("params", {}), ctx))
     lines = kind.describe(spec.get("params", {}), ctx)
-    if spec.get("manual"):
+    if spec.get("draft"):
+        original = str(spec.get("original") or "").strip().split("\n")
+        lines = [
+            "draft (imported, not reviewed): done by hand and attested until `runwright review`"
+            " accepts it; then runwright does it:",
+            *lines,
+            *([f"imported from: {original[0]}" + (" ..." if len(original) > 1 else "")]
+              if original[0] else []),
+        ]  # fmt: skip
+    elif spec.get("manual"):
         lines = ["manual: the operator does this and attests it", *lines]
     return lines
 
@@ -76,13 +86,13 @@ async def _manual(ctx: StepContext) -> Outcome:
             attested_at=a.at.isoformat(),
             note=a.note,
         )
-    text = "; ".join(
-        kinds()[ctx.spec["kind"]].describe(
-            ctx.spec.get("params", {}),
-            PlanContext(ctx.variables, ctx.run.environment, ctx.run.version),
-        )
+    described = kinds()[ctx.spec["kind"]].describe(
+        ctx.spec.get("params", {}),
+        PlanContext(ctx.variables, ctx.run.environment, ctx.run.version),
     )
-    if ctx.interactive is not None and ctx.interactive(f"Do this by hand, then confirm: {text}"):
+    original = str(ctx.spec.get("original") or "").strip()
+    text = original or "; ".join(described)
+    if ctx.interactive is not None and ctx.interactive(_by_hand(ctx, described)):
         ctx.attest(gate, None, "confirmed at the terminal")
         return Outcome.ok(f"done by hand, attested by {ctx.actor}", attested_by=ctx.actor)
     return Outcome.blocked(
@@ -90,6 +100,18 @@ async def _manual(ctx: StepContext) -> Outcome:
         on=RunStatus.AWAITING_ATTESTATION,
         instructions=text,
     )
+
+
+def _by_hand(ctx: StepContext, described: list[str]) -> str:
+    """What a person at the terminal is asked to do: the step, its description, its command."""
+    lines = [f"Do this by hand, then confirm: {ctx.step.name}"]
+    lines += [f"  {line}" for line in str(ctx.spec.get("description") or "").split("\n") if line]
+    original = str(ctx.spec.get("original") or "").strip()
+    if original and not ctx.undo:
+        lines += [f"  $ {line}" for line in original.split("\n")]
+    else:
+        lines += [f"  {line}" for line in described]
+    return "\n".join(lines)
 
 
 class RegistryExecutor:
@@ -102,7 +124,7 @@ class RegistryExecutor:
             return Outcome.fail(
                 f"unknown step kind '{key}' (runbook from a newer runwright?)", retryable=False
             )
-        if ctx.spec.get("manual"):
+        if ctx.spec.get("manual") or ctx.spec.get("draft"):
             return await _manual(ctx)
         return await kind.execute(ctx)
 

@@ -24,27 +24,36 @@ from runwright.steps.registry import param_models
 
 SEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "seeds"
 
+
+def manual_import(text: str, file: str) -> Any:
+    """``import --manual``: every command a manual step, as before ``--automate``."""
+    return import_markdown(text, file, automate_steps=False)
+
+
 # seed: phases, main steps (gates included), gate items (all), rollback steps, procedures.
 # 000 and 002: alternatives ("Option A / B", "Canary Deployment (Alternative)") are
 # procedures now, with one "choose one" gate in their place (one more gate item each); in
 # 001, 002 and 003 a "... (if needed)" section is a procedure, with an "if needed" gate in
-# its place instead of running every time.
+# its place instead of running every time. 001 and 004: a rollback in two degrees ("Quick
+# Rollback" / "Complete" or "Full Rollback") is a choice of two procedures, never a sequence.
 EXPECTED = {
     "000": (4, 23, 45, 5, 10),
-    "001": (4, 33, 49, 7, 7),
-    "002": (6, 54, 57, 26, 6),
+    "001": (4, 33, 51, 2, 10),
+    "002": (6, 54, 58, 22, 7),
     "003": (3, 31, 35, 6, 5),
-    "004": (3, 31, 10, 11, 12),
+    "004": (3, 31, 11, 3, 14),
 }
-# seed: planned main steps per environment: steps under a "Staging deployment" heading
-# run in staging only, those under "Production deployment" in production only (002 also
-# has a "Development Deployment" section: a development environment of its own).
+# seed: planned main and rollback steps per environment: steps under a "Staging deployment"
+# heading run in staging only, those under "Production deployment" in production only (002
+# also has a "Development Deployment" section: a development environment of its own); a
+# rollback step whose command names one environment (`-n production`,
+# rollback-production.sh) is in that environment's rollback only.
 PLANNED = {
-    "000": {"staging": 16, "production": 16},
-    "001": {"staging": 16, "production": 24},
-    "002": {"development": 31, "staging": 30, "production": 45},
-    "003": {"production": 31},
-    "004": {"production": 31},
+    "000": {"staging": (16, 0), "production": (16, 5)},
+    "001": {"staging": (16, 2), "production": (24, 2)},
+    "002": {"development": (31, 9), "staging": (30, 9), "production": (45, 22)},
+    "003": {"production": (31, 6)},
+    "004": {"production": (31, 3)},
 }
 
 
@@ -68,7 +77,7 @@ def validated(runbook: dict[str, Any]) -> Runbook:
 @pytest.mark.parametrize("prefix", sorted(EXPECTED))
 def test_each_seed_imports_validates_and_plans(prefix: str) -> None:
     text, file = seed(prefix)
-    result = import_markdown(text, file)
+    result = manual_import(text, file)
     book = validated(result.runbook)
     phases, steps, items, rollback, procedures = EXPECTED[prefix]
     counts = summary(result)
@@ -80,15 +89,14 @@ def test_each_seed_imports_validates_and_plans(prefix: str) -> None:
     for env_name, env in book.environments.items():
         variables = {**book.vars, "version": "v1", "environment": env_name}
         plan = build_plan(book, env_name, env, "v1", variables)
-        assert len(plan.steps) == PLANNED[prefix][env_name]
-        assert len(plan.rollback) == rollback
+        assert (len(plan.steps), len(plan.rollback)) == PLANNED[prefix][env_name]
     imported_runs = [s for _, s in book.steps() if s.kind == "run"]
     assert imported_runs
     assert all(s.manual for s in imported_runs)
 
 
 def test_checklists_become_gates_named_by_their_heading() -> None:
-    book = validated(import_markdown(*seed("000")).runbook)
+    book = validated(manual_import(*seed("000")).runbook)
     first = book.phases[0]
     assert first.name == "Pre-Deployment Checklist"
     assert [s.name for s in first.steps] == [
@@ -104,7 +112,7 @@ def test_checklists_become_gates_named_by_their_heading() -> None:
 
 
 def test_commands_are_split_at_comments_and_named_by_them() -> None:
-    book = validated(import_markdown(*seed("001")).runbook)
+    book = validated(manual_import(*seed("001")).runbook)
     names = [s.name for _, s in book.steps()]
     i = names.index("Backup current database")
     assert names[i : i + 4] == [
@@ -123,7 +131,7 @@ def test_commands_are_split_at_comments_and_named_by_them() -> None:
 
 
 def test_rollback_and_procedures_come_from_their_sections() -> None:
-    book = validated(import_markdown(*seed("002")).runbook)
+    book = validated(manual_import(*seed("002")).runbook)
     assert book.rollback[0].name == "Rollback last migration"
     assert "alembic downgrade -1" in book.rollback[0].params["command"]
     assert "Security Breach Detected" in book.procedures
@@ -144,7 +152,7 @@ def test_rollback_and_procedures_come_from_their_sections() -> None:
 )  # fmt: skip
 def test_thresholds_become_draft_checks(prefix: str, metrics: set[tuple[str, str, str]]) -> None:
     text, file = seed(prefix)
-    result = import_markdown(text, file)
+    result = manual_import(text, file)
     checks = result.runbook["checks"]
     found = {
         (c["metric"], mode, c[mode]) for c in checks.values() for mode in ("fail_if", "pass_if")
@@ -160,35 +168,35 @@ def test_thresholds_become_draft_checks(prefix: str, metrics: set[tuple[str, str
 
 
 def test_sustained_breach_sentence_keeps_its_duration() -> None:
-    checks = import_markdown(*seed("002")).runbook["checks"]
+    checks = manual_import(*seed("002")).runbook["checks"]
     rollback = checks["error-rate-rollback"]
     assert (rollback["fail_if"], rollback["for"], rollback["line"]) == ("> 1%", "5m", 668)
     assert checks["latency-rollback"]["for"] == "10m"
 
 
 def test_misdecoded_text_is_repaired_only_where_valid() -> None:
-    result = import_markdown(*seed("003"))
+    result = manual_import(*seed("003"))
     assert [p["name"] for p in result.runbook["phases"]][0] == "Pre-Deployment Checklist"
     assert any("≥95" in r.after and "â‰¥95" in r.before for r in result.repairs)
     text, _ = repair_mojibake("naïve café ✅ and âœ… and ðŸš€")
     assert text == "naïve café ✅ and ✅ and 🚀"
-    book = validated(import_markdown(*seed("004")).runbook)
+    book = validated(manual_import(*seed("004")).runbook)
     notify = book.rollback[-1].params["command"]
     assert "🔄 Rolling back" in notify
 
 
 def test_environments_inferred_from_sections() -> None:
-    assert list(import_markdown(*seed("000")).runbook["environments"]) == [
+    assert list(manual_import(*seed("000")).runbook["environments"]) == [
         "staging",
         "production",
     ]
-    assert list(import_markdown(*seed("004")).runbook["environments"]) == ["production"]
+    assert list(manual_import(*seed("004")).runbook["environments"]) == ["production"]
 
 
 @pytest.mark.parametrize("prefix", sorted(EXPECTED))
 def test_nothing_is_dropped_silently(prefix: str) -> None:
     text, file = seed(prefix)
-    result = import_markdown(text, file)
+    result = manual_import(text, file)
     repaired, _ = repair_mojibake(text)
     kept = "\n".join([*strings(result.runbook), *(n.text for n in result.not_understood)])
     for n, line in enumerate(repaired.split("\n"), 1):

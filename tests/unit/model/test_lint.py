@@ -154,11 +154,26 @@ def test_production_without_approval() -> None:
 
 # The destructive commands in each seed's code blocks, by class, counted by hand.
 EXPECTED_DESTRUCTIVE: dict[str, dict[str, int]] = {
-    "000": {"a script called with --force": 1},
-    "001": {"terraform apply/destroy": 2},
-    "002": {"kubectl scale to 0": 6, "alembic downgrade": 5, "redis FLUSHALL/FLUSHDB": 1},
-    "003": {"kubectl rollout undo": 2, "database reset": 1, "kubectl scale to 0": 1},
-    "004": {"redis FLUSHALL/FLUSHDB": 1, "alembic downgrade": 1},
+    "000": {
+        "a script called with --force": 1,
+        "rollback workflow or script": 2,
+        "database restore": 2,
+    },
+    "001": {"terraform apply/destroy": 2, "database restore": 1},
+    "002": {
+        "kubectl scale to 0": 6,
+        "alembic downgrade": 5,
+        "redis FLUSHALL/FLUSHDB": 1,
+        "database restore": 4,
+        "rollback workflow or script": 1,
+    },
+    "003": {
+        "kubectl rollout undo": 2,
+        "database reset": 1,
+        "kubectl scale to 0": 1,
+        "database restore": 1,
+    },
+    "004": {"redis FLUSHALL/FLUSHDB": 1, "alembic downgrade": 1, "database restore": 2},
 }
 
 

@@ -37,7 +37,25 @@ COMMANDS = {
     "docker prune": "docker system prune -af",
     "docker compose down -v": "docker compose down -v",
     "a script called with --force": "./scripts/rollback.sh --force",
+    "database restore": "./scripts/restore_database.sh backup-2024-01-01.sql",
+    "cache clear": "php artisan cache:clear",
+    "pkill / killall": "pkill -f celery",
+    "session revocation": "./manage.py revoke_all_sessions",
+    "vercel env rm": "vercel env rm DATABASE_URL production",
+    "rollback workflow or script": "gh workflow run rollback.yml -f environment=production",
+    "git revert pushed to main": "git revert HEAD --no-edit && git push origin main",
 }
+# Further forms of the classes above, each flagged at its own line.
+MORE = [
+    ("database restore", "pg_restore --clean -d shop /backups/shop.dump"),
+    ("rollback workflow or script", "vercel rollback"),
+    (
+        "database restore",
+        "aws rds restore-db-instance-from-db-snapshot --db-instance-identifier db",
+    ),
+    ("cache clear", "aws cloudfront create-invalidation --distribution-id E1 --paths '/*'"),
+    ("session revocation", "curl -X POST https://auth.example.com/admin/revoke-sessions"),
+]
 
 
 def test_every_class_of_the_table_has_a_command_here() -> None:
@@ -60,6 +78,41 @@ def test_each_destructive_class_is_flagged_at_its_own_line(label: str) -> None:
     assert text.split("\n")[hits[0].line - 1] == COMMANDS[label]  # not the comment above
 
 
+@pytest.mark.parametrize(("label", "command"), MORE)
+def test_further_forms_of_a_class_are_flagged_at_their_own_line(label: str, command: str) -> None:
+    text = markdown_with(command)
+    book = load_text(text, "svc.md", param_models(), parse_markdown)
+    hits = [f for f in lint(book) if f.rule == "destructive"]
+    assert [label in f.message for f in hits] == [True], hits
+    assert text.split("\n")[hits[0].line - 1] == command
+
+
+def test_sql_is_read_across_lines_and_flagged_where_the_statement_starts() -> None:
+    sql = "psql \"$DATABASE_URL\" <<'SQL'\nALTER TABLE users\n  DROP COLUMN legacy_id;\nSQL"
+    text = markdown_with(sql)
+    book = load_text(text, "svc.md", param_models(), parse_markdown)
+    hits = [f for f in lint(book) if f.rule == "destructive"]
+    assert ["ALTER TABLE ... DROP" in f.message for f in hits] == [True]
+    assert text.split("\n")[hits[0].line - 1] == "ALTER TABLE users"
+
+
+def test_an_imported_restore_step_is_flagged_by_the_command_it_came_from() -> None:
+    text = markdown_with("pg_restore --clean -d postgresql://db/shop /backups/shop.dump")
+    text = text.replace("echo one\n", "").replace("\necho two", "")
+    result = import_markdown(text, "svc.md")
+    book = load_text(result.yaml("svc.md"), "svc.yaml", param_models())
+    restore = next(s for _, s in book.steps() if s.kind == "restore")
+    hits = [f for f in lint(book) if f.rule == "destructive"]
+    assert [(f.line, "database restore" in f.message) for f in hits] == [(restore.line, True)]
+
+
+def test_a_revert_not_pushed_to_main_is_not_flagged() -> None:
+    book = load_text(
+        markdown_with("git revert HEAD --no-edit"), "svc.md", param_models(), parse_markdown
+    )
+    assert [f for f in lint(book) if f.rule == "destructive"] == []
+
+
 @pytest.mark.parametrize(
     "harmless",
     [
@@ -70,6 +123,10 @@ def test_each_destructive_class_is_flagged_at_its_own_line(label: str) -> None:
         "aws s3 cp backup.sql s3://bucket/",
         "./scripts/deploy.sh --dry-run",
         "alembic upgrade head",
+        "pg_restore --list /backups/shop.dump",
+        "./scripts/rollback.sh --dry-run",
+        "redis-cli GET session:abc",
+        "kill -HUP 1234",
     ],
 )
 def test_harmless_neighbours_are_not_flagged(harmless: str) -> None:

@@ -32,7 +32,7 @@ def sections(name: str) -> dict[str, str]:
 
 
 def imported(name: str) -> ImportResult:
-    return import_markdown(text_of(name), f"{name}.md")
+    return import_markdown(text_of(name), f"{name}.md", automate_steps=False)
 
 
 def book_of(name: str) -> Runbook:
@@ -119,7 +119,7 @@ def test_a_section_marked_if_needed_is_a_procedure_behind_a_gate() -> None:
     assert "pg_restore" in book.procedures["Database rollback (if needed)"][0].params["command"]
     markdown = load_text(text_of("if-needed"), "if-needed.md", param_models(), parse_markdown)
     flagged = [f for f in lint(markdown) if f.rule == "destructive"]
-    assert [f.line for f in flagged] == [31]  # the "if needed" gate does not confirm it
+    assert [f.line for f in flagged] == [24, 31]  # the "if needed" gate does not confirm it
 
 
 def test_drills_are_procedures_and_name_no_environment() -> None:
@@ -388,3 +388,81 @@ def test_a_version_no_step_uses_is_a_plan_note() -> None:
     fixed = load_text(text, "t.md", param_models(), parse_markdown)
     notes = plan(fixed, version="v9.9.9")["notes"]
     assert any("the version v9.9.9 appears in no step" in n for n in notes)
+
+
+def test_prose_alternatives_and_degrees_of_rollback_are_a_choice_never_a_sequence() -> None:
+    book = book_of("prose-alternatives")
+    # "Via GitHub Actions:" then "Or via kubectl:": two alternatives, not a double rollback
+    assert [s.name for s in book.rollback] == ["choose one: rollback"]
+    assert sorted(book.procedures) == [
+        "Rollback: Full Rollback",
+        "Rollback: Immediate Rollback",
+        "Rollback: Or via kubectl",
+        "Rollback: Via GitHub Actions",
+    ]
+    assert "gh workflow run" in book.procedures["Rollback: Via GitHub Actions"][0].params["command"]
+    full = [s.params["command"] for s in book.procedures["Rollback: Full Rollback"]]
+    assert any("DROP TABLE" in c for c in full)  # never part of the rollback sequence
+    assert not any("DROP TABLE" in str(s.params) for s in book.rollback)
+    # nothing dropped: each of the five code blocks is a step somewhere
+    steps = list(book.rollback) + [s for p in book.procedures.values() for s in p]
+    assert sum(1 for s in steps if s.kind == "run") == 5
+
+
+def test_each_environments_rollback_holds_only_what_applies_to_it() -> None:
+    result = imported("per-environment-rollback")
+    book = book_of("per-environment-rollback")
+    assert list(book.environments) == ["development", "staging", "production"]
+    rollbacks = {env: names(plan(book, env)["rollback"]) for env in book.environments}
+    shared = ["Tell the team", "Clear the build cache"]
+    assert rollbacks == {
+        "development": shared,
+        "staging": ["Undo the staging rollout", *shared],
+        "production": ["Undo the production rollout", "Run the rollback workflow", *shared],
+    }
+    flagged = [(n.line, n.kept) for n in result.not_understood if n.kind == "names an environment"]
+    assert [line for line, _ in flagged] == [27, 30, 33]
+    assert "runs in production only" in str(flagged[0][1])
+    # nothing dropped: the five commands of the rollback block are five rollback steps
+    assert len(book.rollback) == 5
+
+
+def test_conditional_items_are_procedures_behind_a_gate_that_asks() -> None:
+    book = book_of("conditional-items")
+    assert [s.name for s in book.rollback] == [
+        "Switch traffic back",
+        "if needed: Rollback: Restore the database (if needed)",
+        "if needed: Rollback: Stop the report workers (if still running)",
+        "Tell the team",
+    ]
+    assert [s.kind for s in book.rollback] == ["run", "gate", "gate", "run"]
+    restore = book.procedures["Rollback: Restore the database (if needed)"]
+    stop = book.procedures["Rollback: Stop the report workers (if still running)"]
+    assert "pg_restore --clean" in restore[0].params["command"]
+    assert "pkill -f" in stop[0].params["command"]
+    rollback_text = " ".join(str(s.params) for s in book.rollback)
+    assert "pg_restore" not in rollback_text
+    assert "pkill" not in rollback_text
+    # nothing dropped: four items, four code blocks, each a step somewhere
+    assert len([s for s in book.rollback if s.kind == "run"]) + len(restore) + len(stop) == 4
+
+
+def test_pasted_output_is_no_command_and_a_note_names_no_step() -> None:
+    result = imported("pasted-output-and-notes")
+    steps = result.runbook["phases"][0]["steps"]
+    assert [s["name"] for s in steps] == [
+        "Deploy: Deploy",
+        "Deploy: Check health",
+        "Contract the schema",  # named by its heading, not by the NOTE: comment above it
+    ]
+    assert steps[1]["description"] == (
+        'Expected response:\n{"status": "healthy", "version": "2.3.1"}'
+    )
+    assert steps[2]["description"] == "NOTE: only after every instance runs the new version"
+    outputs = [(n.line, n.kind) for n in result.not_understood if n.kind == "example output"]
+    assert outputs == [(12, "example output")]
+    markdown = load_text(
+        text_of("pasted-output-and-notes"), "notes.md", param_models(), parse_markdown
+    )
+    flagged = [f for f in lint(markdown) if f.rule == "destructive"]
+    assert [(f.line, "ALTER TABLE ... DROP" in f.message) for f in flagged] == [(20, True)]

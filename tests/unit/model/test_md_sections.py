@@ -55,6 +55,21 @@ CASES = {
     "Alternative: blue-green by hand": "alternative",
     "Option 2) kubectl": "alternative",
     "Database Migrations": None,
+    "Or via kubectl:": "fallback",
+    "Alternatively, redeploy the previous tag": "fallback",
+    "If automated rollback fails": "fallback",
+    "If the health check still failing": "fallback",
+    "Restore from Backup (if migration rollback fails)": "fallback",
+    "Restore the database (if absolutely necessary)": "conditional",
+    "Stop the workers (if still running)": "conditional",
+    "Orchestrate the release": None,
+    "If you deploy on Fridays": None,
+}
+# headings below the top level only: a rollback in two degrees is a choice, never a sequence
+NESTED = {
+    "Immediate Rollback": "escalation",
+    "Quick Rollback (< 5 minutes)": "escalation",
+    "Full Rollback (with database)": "escalation",
 }
 
 
@@ -64,8 +79,19 @@ def test_each_heading_goes_to_its_rule(heading: str, rule: str | None) -> None:
     assert (found.name if found else None) == rule
 
 
+@pytest.mark.parametrize(("heading", "rule"), sorted(NESTED.items()))
+def test_a_rollback_in_degrees_is_a_choice_below_the_top_level(heading: str, rule: str) -> None:
+    found = classify(heading, top=False)
+    assert (found.name if found else None) == rule
+    assert found is not None
+    assert found.place is Place.ALTERNATIVE
+    top = classify(heading, top=True)
+    assert top is not None
+    assert top.name == "rollback"
+
+
 def test_every_rule_is_exercised_and_maps_to_a_place() -> None:
-    assert {r.name for r in RULES} == {v for v in CASES.values() if v}
+    assert {r.name for r in RULES} == {v for v in (CASES | NESTED).values() if v}
     places = {r.name: r.place for r in RULES}
     assert places["alternative"] is Place.ALTERNATIVE
     assert places["conditional"] is Place.OPTIONAL
