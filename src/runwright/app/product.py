@@ -10,7 +10,7 @@ its entry in the new revision is the one it had. A revision of a product is the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,3 +150,11 @@ def check_versions(book: Runbook, version: str) -> None:
     default, named = parse(book, version)
     for value in [*([default] if default else []), *named.values()]:
         book.check_version(value)
+
+
+def joined(version: str | Sequence[str], versions: Mapping[str, str] | None = None) -> str:
+    """One ``--version`` string from what the edges were given: the CLI's repeated
+    ``--version`` values, or the API's ``version`` beside ``versions`` ({service: version})."""
+    parts = [version] if isinstance(version, str) else list(version)
+    parts += [f"{name}={value}" for name, value in (versions or {}).items()]
+    return ",".join(p for p in parts if p)
