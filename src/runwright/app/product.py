@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runwright.engine.store import RevisionRow, Store
+from runwright.engine.machine import MAIN
+from runwright.engine.store import RevisionRow, StepRow, Store
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
 from runwright.model.product import order
+from runwright.model.status import StepStatus, UndoStatus
 
 
 @dataclass(frozen=True)
@@ -158,3 +160,43 @@ def joined(version: str | Sequence[str], versions: Mapping[str, str] | None = No
     parts = [version] if isinstance(version, str) else list(version)
     parts += [f"{name}={value}" for name, value in (versions or {}).items()]
     return ",".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """How far one service of a product run got, for the report and the run page."""
+
+    name: str
+    previous: str
+    version: str
+    reached: str  # the last step of its own that succeeded ("not started")
+    rolled_back: bool
+
+
+def _owns(spec: Mapping[str, Any], name: str) -> bool:
+    services = (spec.get("params") or {}).get("services") or []
+    return spec.get("service") == name or (isinstance(services, list) and name in services)
+
+
+def service_lines(params: Mapping[str, Any], steps: Sequence[StepRow]) -> list[ServiceLine]:
+    """Each service a product run touched: its versions, the furthest step it reached and
+    whether the rollback undid it; a service whose new version never started was not
+    rolled back (there was nothing of it to undo)."""
+    versions = stored(params)
+    if versions is None:
+        return []
+    out = []
+    for name in versions.touched:
+        own = [s for s in steps if s.section == MAIN and _owns(s.spec, name)]
+        ran = [s for s in own if s.status != StepStatus.PENDING]
+        last = ran[-1] if ran else None
+        reached = last.name.removeprefix(f"{name}: ") if last else "not started"
+        if last is not None and last.status != StepStatus.SUCCEEDED:
+            reached += f" ({last.status})"
+        undone = any(s.undo_status == UndoStatus.DONE for s in ran)
+        out.append(
+            ServiceLine(
+                name, versions.previous.get(name, ""), versions.target[name], reached, undone
+            )
+        )
+    return out
