@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runwright.app.product import check_versions
+from runwright.app.product import check_versions, plan_notes
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
@@ -261,6 +261,8 @@ def build_plan(
         f"the start of rollback ({', '.join(where)})"
         for names, (worst, where) in watched.items()
     ]
+    if runbook.services:
+        notes += plan_notes(runbook, list(touched) if touched is not None else None)
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")

@@ -200,3 +200,41 @@ def service_lines(params: Mapping[str, Any], steps: Sequence[StepRow]) -> list[S
             )
         )
     return out
+
+
+def plan_notes(book: Runbook, touched: Sequence[str] | None) -> list[str]:
+    """What ``plan`` says of a product: its order, what starts at the same time, what is
+    left alone, and the worst case to put every touched service back."""
+    from runwright.model.durations import format_duration
+    from runwright.model.product import levels
+
+    moved = [n for n in order(book.services) if touched is None or n in touched]
+    kept = [n for n in book.services if n not in moved]
+    if not moved:
+        return ["no service changes version: nothing to release"]
+    notes = [
+        "services, in order: "
+        + ", ".join(f"{n} ({book.services[n].release.strategy})" for n in moved)
+        + (f"; not touched (kept on their versions): {', '.join(kept)}" if kept else "")
+    ]
+    for level in levels(book.services):
+        together = [
+            n for n in level if n in moved and book.services[n].release.strategy != "recreate"
+        ]
+        if len(together) > 1:
+            notes.append(f"start at the same time: {', '.join(together)}")
+    restart = [n for n in moved if book.services[n].release.strategy == "recreate"]
+    worst = max((book.services[n].start_timeout for n in restart), default=0.0)
+    stops = sum(book.services[n].stop_timeout for n in moved)
+    back = ", ".join(reversed(moved))
+    why = (
+        f" ({', '.join(restart)} restarts its previous version)"
+        if restart
+        else " (traffic changes only)"
+    )
+    notes.append(
+        f"rollback of the set: traffic back in reverse order ({back}); worst case "
+        f"{format_duration(worst) if worst else 'seconds'} to restore every service{why}, "
+        f"then new versions stop within {format_duration(stops)}"
+    )
+    return notes
