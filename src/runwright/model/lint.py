@@ -27,6 +27,7 @@ from runwright.model.templating import raw_uses, variables_used
 BUILTINS = {
     "vars", "version", "environment", "runbook", "run_id", "initiator", "secrets", "state_dir",
     "captured", "port", "new_url", "new_port", "old_url", "old_port", "service", "color",
+    "services",
 }  # fmt: skip
 BACKUP = re.compile(r"pg_dump|mysqldump|create-db-snapshot|\bbackup\b|snapshot", re.I)
 VERIFY = re.compile(r"verif|pg_restore\s+--list|describe-db-snapshots|\btest\b.*restore|ls\s", re.I)
