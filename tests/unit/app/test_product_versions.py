@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import pytest
+from tests.unit.app.conftest import App
 
 from runwright.app.product import joined, resolve
 from runwright.app.runtime import read_runbook_text
-from runwright.errors import InputError
+from runwright.errors import InputError, PolicyBlocked
 from runwright.model.loader import Runbook
+from runwright.model.status import RunStatus
 
 BOOK = """\
 name: shop
@@ -57,3 +59,31 @@ def test_what_cannot_be_released_is_refused_with_a_message(
 ) -> None:
     with pytest.raises(InputError, match=message):
         resolve(book, given, current)
+
+
+PROMOTED = """
+name: shop
+environments:
+  staging: {}
+  production: {requires: staging}
+services:
+  backend:
+    driver: fake
+    command: app --port {{ port }}
+    router: {kind: fake, listen: "127.0.0.1:9"}
+  frontend:
+    after: [backend]
+    driver: fake
+    command: web --port {{ port }}
+    router: {kind: fake, listen: "127.0.0.1:10"}
+"""
+
+
+def test_production_takes_only_versions_each_service_had_in_staging(app: App) -> None:
+    staged = app.deploy(PROMOTED, "staging", "v1")
+    assert staged.status == RunStatus.SUCCEEDED, staged.failure
+    assert app.deploy(PROMOTED, "production", "v1").status == RunStatus.SUCCEEDED
+    with pytest.raises(PolicyBlocked, match="requires frontend v2 to have succeeded in staging"):
+        app.deploy(PROMOTED, "production", "frontend=v2")
+    assert app.deploy(PROMOTED, "staging", "frontend=v2").status == RunStatus.SUCCEEDED
+    assert app.deploy(PROMOTED, "production", "frontend=v2").status == RunStatus.SUCCEEDED
