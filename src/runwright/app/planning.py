@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
-from runwright.app.release import previous_version
-from runwright.app.runs import rollback_target
+from runwright.app.product import prepare
+from runwright.app.runs import rollback_target, target_version
 from runwright.app.runtime import Runtime
 from runwright.model.loader import Runbook
 
@@ -30,7 +30,8 @@ async def _plan(
     traffic: bool = False,
 ) -> tuple[Plan, str]:
     env_name, environment = rt.environment(book, env)
-    current = previous_version(rt.store, book.name, env_name)
+    prepared = prepare(rt.store, book, env_name, version)
+    current = prepared.previous
     variables = rt.variables(
         book,
         env_name,
@@ -42,12 +43,16 @@ async def _plan(
         initiator=rt.settings.user,
         previous_version=current,
         planning=True,
+        versions=prepared.versions,
     )
     services = await rt.checked_services(book, env_name, variables)
     seen = None
     if traffic and has_sequential(book) and services.router is not None:
         seen = await recent_traffic(services.router, current)
-    plan = build_plan(book, env_name, environment, version, variables, services, traffic=seen)
+    plan = build_plan(
+        book, env_name, environment, version, variables, services, traffic=seen,
+        touched=prepared.touched,
+    )  # fmt: skip
     return plan, current
 
 
@@ -96,5 +101,6 @@ async def plan_rollback(
     """What ``runwright rollback`` would redeploy: an earlier revision, through its strategy."""
     source, number = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
-    plan, current = await _plan(rt, book, env, source.version, source.params.get("vars", {}))
-    return RollbackPlan(plan, book.name, plan.environment, current, number, source.version)
+    version = target_version(book, source)
+    plan, current = await _plan(rt, book, env, version, source.params.get("vars", {}))
+    return RollbackPlan(plan, book.name, plan.environment, current, number, version)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from runwright.app.product import describe, stored
 from runwright.app.waiting import next_step, phase_of
 from runwright.engine import tables as t
 from runwright.engine.audit import unsupported_rows, verify_run
@@ -51,6 +52,8 @@ class RunSummary:
     failure: str | None
     revision: int | None
     terminal: bool
+    versions: dict[str, str] | None = None
+    """A product run's versions, by service (the set its revision records)."""
 
     @classmethod
     def of(cls, run: RunRow) -> RunSummary:
@@ -67,6 +70,7 @@ class RunSummary:
             run.failure,
             run.revision,
             run.terminal,
+            _versions(run.params),
         )
 
     @property
@@ -90,6 +94,7 @@ class RunSummary:
             "finished_at": _iso(self.finished_at),
             "duration_seconds": self.seconds,
             "failure": self.failure,
+            **({"versions": self.versions} if self.versions is not None else {}),
         }
 
     @classmethod
@@ -100,8 +105,18 @@ class RunSummary:
         return cls(
             d["id"], d["runbook"], d["environment"], d["version"], d["status"], d["initiator"],
             d["kind"], created, _time(d["finished_at"]), d["failure"], d["revision"],
-            d["status"] in TERMINAL,
+            d["status"] in TERMINAL, d.get("versions"),
         )  # fmt: skip
+
+
+def _versions(params: Any) -> dict[str, str] | None:
+    if isinstance(params, str):
+        try:
+            params = json.loads(params or "{}")
+        except ValueError:
+            return None
+    versions = stored(params) if isinstance(params, dict) else None
+    return versions.target if versions is not None else None
 
 
 _COLUMNS = (
@@ -116,6 +131,7 @@ _COLUMNS = (
     t.runs.c.finished_at,
     t.runs.c.failure,
     t.runs.c.revision,
+    t.runs.c.params,
 )
 
 
@@ -168,6 +184,7 @@ def list_runs(
             r.failure,
             r.revision,
             r.status in TERMINAL,
+            _versions(r.params),
         )  # fmt: skip
         for r in rows
     ]
@@ -345,6 +362,8 @@ class EnvironmentInfo:
     deployed_by: str | None
     deployed_at: datetime | None
     active: RunDetail | None
+    versions: dict[str, str] | None = None
+    """A product's live set, by service."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -352,6 +371,7 @@ class EnvironmentInfo:
             "environment": self.environment,
             "revision": self.revision,
             "version": self.version,
+            **({"versions": self.versions} if self.versions is not None else {}),
             "deployed_by": self.deployed_by,
             "deployed_at": _iso(self.deployed_at),
             "locked_by": self.active.to_json() if self.active else None,
@@ -362,7 +382,7 @@ class EnvironmentInfo:
         active = RunDetail.from_json(d["locked_by"]) if d["locked_by"] else None
         return cls(
             d["runbook"], d["environment"], d["revision"], d["version"], d["deployed_by"],
-            _time(d["deployed_at"]), active,
+            _time(d["deployed_at"]), active, d.get("versions"),
         )  # fmt: skip
 
 
@@ -372,15 +392,18 @@ def environments(rt: Runtime) -> list[EnvironmentInfo]:
         revisions = rt.store.revisions(runbook, env)
         live = revisions[0] if revisions else None
         holder = rt.store.lock_holder(runbook, env)
+        held = live.state.get("versions") if live else None
+        versions = {str(k): str(v) for k, v in held.items()} if isinstance(held, dict) else None
         out.append(
             EnvironmentInfo(
                 runbook,
                 env,
                 live.number if live else None,
-                live.version if live else None,
+                describe(versions) if versions else live.version if live else None,
                 live.deployed_by if live else None,
                 live.at if live else None,
                 status(rt, holder) if holder is not None else None,
+                versions,
             )
         )
     return out

@@ -161,18 +161,32 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
 VAR = click.option("--var", "var", multiple=True, help="Override a variable: NAME=VALUE.")
 
 
+PER_SERVICE = (
+    "a runbook with services: takes SERVICE=VERSION, repeated; a bare version is for every "
+    "service not named; a service left out keeps its version"
+)
+
+
 @cli.command()
 @click.argument("runbook")
 @click.option("-e", "--env", "env", help="Environment to plan for.")
-@click.option("--version", "version", default="<version>", help="Version to deploy.")
+@click.option(
+    "--version", "versions", multiple=True, help="Version to deploy (" + PER_SERVICE + ")."
+)
 @VAR
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @pass_remote
 def plan(
-    r: Remote, runbook: str, env: str | None, version: str, var: tuple[str, ...], as_json: bool
+    r: Remote,
+    runbook: str,
+    env: str | None,
+    versions: tuple[str, ...],
+    var: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Show every step of RUNBOOK (a file, sent to the server, or a name of its --runbooks)."""
     api = r.api()
+    version = ",".join(versions) or "<version>"
     body = {**_runbook_body(runbook), "environment": env, "version": version}
     p = api.post("/api/v1/plans", {**body, "vars": _vars(var)})
     header = f"Plan: {p['runbook']} {p['version']} -> {p['environment']} (not executed)"
@@ -182,7 +196,13 @@ def plan(
 @cli.command()
 @click.argument("runbook")
 @click.option("-e", "--env", "env", help="Environment to deploy to.")
-@click.option("--version", "version", required=True, help="Version to deploy.")
+@click.option(
+    "--version",
+    "versions",
+    multiple=True,
+    required=True,
+    help="Version to deploy (" + PER_SERVICE + ").",
+)
 @VAR
 @click.option("--wait", is_flag=True, help="Wait for approvals and attestations, then go on.")
 @click.option("--detach", is_flag=True, help="Start the run and print its id.")
@@ -193,7 +213,7 @@ def deploy(
     r: Remote,
     runbook: str,
     env: str | None,
-    version: str,
+    versions: tuple[str, ...],
     var: tuple[str, ...],
     wait: bool,
     detach: bool,
@@ -202,6 +222,7 @@ def deploy(
 ) -> None:
     """Deploy RUNBOOK (a file, sent with the deploy, or a name of the server's --runbooks)."""
     api = r.api()
+    version = ",".join(versions)
     body = {**_runbook_body(runbook), "environment": env, "version": version}
     started = api.post("/api/v1/runs", {**body, "vars": _vars(var)})
     run_id = int(started["run"])

@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from runwright.app import report, report_html, views
 from runwright.app.planning import plan_book, plan_rollback
+from runwright.app.product import joined
 from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
+from runwright.engine.store import RevisionRow
 from runwright.errors import InputError
 from runwright.web import actions
 from runwright.web.auth import WebUser, api_user, require
@@ -27,12 +29,21 @@ State = Annotated[WebState, Depends(web_state)]
 class DeployBody(BaseModel):
     runbook: str
     environment: str | None = None
-    version: str = Field(min_length=1, max_length=200)
+    version: str = Field("", max_length=200, description="Every service's version (or the one)")
+    versions: dict[str, str] = Field(
+        default_factory=dict, description="A product's services' versions, one by one"
+    )
     vars: dict[str, str] = Field(default_factory=dict)
     text: str | None = Field(None, max_length=actions.MAX_RUNBOOK)
     """The runbook file's content, uploaded by ``runwright deploy --server``; without it,
     ``runbook`` names one of the server's ``--runbooks``."""
     file: str = Field("runbook.yaml", max_length=200)
+
+    @model_validator(mode="after")
+    def _some_version(self) -> DeployBody:
+        if not self.version and not self.versions:
+            raise ValueError("give version, or versions: {service: version}")
+        return self
 
 
 class NoteBody(BaseModel):
@@ -201,6 +212,7 @@ def environments(user: User, state: State) -> list[dict[str, Any]]:
                     "environment": name,
                     "revision": s.current.number if s.current else None,
                     "version": s.current.version if s.current else None,
+                    **_versions(s.current),
                     "locked_by_run": s.locked_by,
                     "windows": [w.model_dump(mode="json") for w in env.windows],
                     "freezes": [f.model_dump(mode="json", by_alias=True) for f in env.freezes],
@@ -226,8 +238,9 @@ async def rollback(env: str, body: RollbackBody, user: User, state: State) -> di
 @router.post("/runs", status_code=202)
 async def deploy(body: DeployBody, user: User, state: State) -> dict[str, Any]:
     upload = actions.Upload(body.file, body.text) if body.text is not None else None
+    version = joined(body.version, body.versions)
     done = await actions.deploy(
-        state, user, body.runbook, body.environment, body.version, body.vars, upload=upload
+        state, user, body.runbook, body.environment, version, body.vars, upload=upload
     )
     return _done(done)
 
@@ -277,3 +290,9 @@ def stream_router() -> APIRouter:
         return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 
     return sse
+
+
+def _versions(revision: RevisionRow | None) -> dict[str, Any]:
+    """A product's revision's set of its services' versions (nothing for one service)."""
+    held = revision.state.get("versions") if revision is not None else None
+    return {"versions": held} if isinstance(held, dict) else {}

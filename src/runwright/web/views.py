@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from runwright.app.product import ServiceLine, service_lines
 from runwright.app.runtime import Runtime
 from runwright.engine.audit import unsupported_rows
 from runwright.engine.machine import MAIN, in_flight
@@ -53,6 +54,8 @@ class RunView:
     traffic: list[dict[str, Any]] = field(default_factory=list)
     unsettled: list[tuple[str, str]] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    services: list[ServiceLine] = field(default_factory=list)
+    """A product run's services: versions and how far each got."""
 
     @property
     def phases(self) -> list[tuple[str, list[StepRow]]]:
@@ -95,6 +98,7 @@ def run_view(rt: Runtime, run_id: int, viewer: str) -> RunView:
             view.traffic.append(
                 {"step": s.name, "at": _iso(s.finished_at), "weights": s.data["weights"]}
             )
+    view.services = service_lines(run.params, steps)
     view.charts = charts(rt.store.measurements(run_id))
     view.unsettled = unsettled(rt, run, steps)
     view.unsupported = unsupported_rows(rt.store, run.id)
