@@ -293,7 +293,7 @@ notify:
 phases:
   - name: release
     steps:
-      - run: test "{{{{ version }}}}" != bad
+      - run: test {{{{ version }}}} != bad
 """
         book = tmp_path / "paged.yaml"
         book.write_text(text)
