@@ -97,8 +97,23 @@ def first_admin(rt: Runtime, name: str) -> str | None:
     return create_token(rt, name, "login", timedelta(hours=24), "first start")
 
 
+def readable(grants: Iterable[Grant]) -> frozenset[str] | None:
+    """The environments ``grants`` let a user read (any role reads where it is granted);
+    None means every environment (a ``*`` grant)."""
+    names: set[str] = set()
+    for g in grants:
+        if g.environment == ANY_ENV:
+            return None
+        names.add(g.environment)
+    return frozenset(names)
+
+
 def allowed(grants: Iterable[Grant], action: str, environment: str | None) -> bool:
-    """Whether grants permit ``action`` (read, deploy..., approve, admin) on ``environment``."""
+    """Whether grants permit ``action`` (read, deploy..., approve, admin) on ``environment``.
+
+    ``read`` without an environment only says the user may open the dashboard at all: every
+    run, environment, event and report they are then shown is of an environment in
+    ``readable(grants)``, and one outside it answers as if it did not exist."""
     for g in grants:
         if environment is not None and g.environment not in (ANY_ENV, environment):
             continue

@@ -51,7 +51,7 @@ def status_of(exc: RunwrightError) -> int:
         return 403
     if isinstance(exc, BlockedError):
         return 409
-    if isinstance(exc, InputError) and exc.message.startswith("no run "):
+    if isinstance(exc, InputError) and exc.message.startswith(("no run ", "no environment ")):
         return 404
     return 400 if isinstance(exc, InputError) else 500
 
