@@ -48,6 +48,13 @@ class _Ctx(Protocol):
     help="Env: RUNWRIGHT_OIDC_CLIENT_SECRET.",
 )
 @click.option(
+    "--oidc-unknown",
+    type=click.Choice(users.OIDC_UNKNOWN),
+    default="refuse",
+    show_default=True,
+    help="First login by an identity no admin linked: refuse it, or make it a new viewer.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=0),
     default=0,
@@ -63,6 +70,7 @@ def serve(
     oidc_issuer: str | None,
     oidc_client_id: str | None,
     oidc_client_secret: str,
+    oidc_unknown: str,
     workers: int,
 ) -> None:
     """The dashboard and REST API (/api/v1): live runs, approvals, charts.
@@ -82,6 +90,7 @@ def serve(
                 oidc_client_id,
                 oidc_client_secret,
                 workers,
+                oidc_unknown=oidc_unknown,
             )
         )
 
@@ -133,6 +142,21 @@ def users_list(c: _Ctx) -> None:
         for name, grants in users.accounts(c.runtime(quiet=True)).list_users():
             roles = ", ".join(f"{g.role}@{g.environment}" for g in grants) or "no roles"
             click.echo(f"{name}: {roles}")
+
+    run()
+
+
+@users_group.command("link-oidc")
+@click.argument("name")
+@click.option("--issuer", required=True, help="The identity provider's issuer URL.")
+@click.option("--subject", required=True, help="The account's 'sub' claim at that provider.")
+@click.pass_obj
+def users_link_oidc(c: _Ctx, name: str, issuer: str, subject: str) -> None:
+    """Let the identity provider's account (ISSUER, SUBJECT) log in as NAME."""
+
+    def run() -> None:
+        users.link_oidc(c.runtime(quiet=True), name, issuer, subject)
+        click.echo(f"{name}: linked to {subject!r} at {issuer}")
 
     run()
 

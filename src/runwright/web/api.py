@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from runwright.app import report, report_html, views
+from runwright.app import report, report_html, users, views
 from runwright.app.planning import plan_book, plan_rollback
 from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
@@ -255,6 +255,19 @@ async def resume(run_id: int, user: User, state: State) -> dict[str, Any]:
 @router.post("/runs/{run_id}/settle")
 async def settle(run_id: int, body: SettleBody, user: User, state: State) -> dict[str, Any]:
     return _done(await actions.settle(state, user, run_id, body.step, body.choice))
+
+
+class OidcLinkBody(BaseModel):
+    issuer: str = Field(min_length=1, max_length=500)
+    subject: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/users/{name}/oidc")
+def link_oidc(name: str, body: OidcLinkBody, user: User, state: State) -> dict[str, Any]:
+    """Admins only: the identity provider's account (issuer, subject) logs in as ``name``."""
+    require(user, "admin")
+    users.link_oidc(state.runtime_for(user.name), name, body.issuer, body.subject)
+    return {"user": name, "issuer": body.issuer, "subject": body.subject}
 
 
 def stream_router() -> APIRouter:

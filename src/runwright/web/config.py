@@ -12,6 +12,8 @@ class OidcConfig:
     client_id: str
     client_secret: str = ""
     username_claim: str = "preferred_username"
+    unknown: str = "refuse"
+    """What a first login by an unlinked (issuer, subject) gets: refused, or a new viewer."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ def serve_forever(
     oidc_client_id: str | None,
     oidc_client_secret: str,
     workers: int = 0,
+    *,
+    oidc_unknown: str = "refuse",
 ) -> int:
     if workers < 0:
         raise InputError(f"--workers {workers}: give 0 or more worker processes")
@@ -43,7 +45,7 @@ def serve_forever(
         raise InputError(f"--runbooks {runbooks}: no such directory")
     oidc = None
     if oidc_issuer and oidc_client_id:
-        oidc = OidcConfig(oidc_issuer, oidc_client_id, oidc_client_secret)
+        oidc = OidcConfig(oidc_issuer, oidc_client_id, oidc_client_secret, unknown=oidc_unknown)
     elif oidc_issuer or oidc_client_id:
         raise InputError("--oidc-issuer and --oidc-client-id go together")
     config = WebConfig(host, port, runbooks.resolve(), read_only_public, oidc, workers=workers)

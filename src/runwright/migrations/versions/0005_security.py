@@ -1,0 +1,31 @@
+"""security: OIDC identities linked to users by (issuer, subject)
+
+Revision ID: 0005_security
+Revises: 0004_workers
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_security"
+down_revision = "0004_workers"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "oidc_identities",
+        sa.Column("issuer", sa.String(length=500), nullable=False),
+        sa.Column("subject", sa.String(length=500), nullable=False),
+        sa.Column("user", sa.String(length=200), nullable=False),
+        sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("linked_by", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("issuer", "subject"),
+    )
+    with op.batch_alter_table("oidc_identities", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_oidc_identities_user"), ["user"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_table("oidc_identities")
