@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from runwright.app import report, report_html, users, views
+from runwright.app import redelivery, report, report_html, users, views
 from runwright.app.planning import plan_book, plan_rollback
 from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
@@ -255,6 +255,14 @@ async def resume(run_id: int, user: User, state: State) -> dict[str, Any]:
 @router.post("/runs/{run_id}/settle")
 async def settle(run_id: int, body: SettleBody, user: User, state: State) -> dict[str, Any]:
     return _done(await actions.settle(state, user, run_id, body.step, body.choice))
+
+
+@router.get("/deliveries")
+def deliveries(user: User, state: State) -> list[dict[str, Any]]:
+    """Notifications not delivered (sending, failed with their next attempt, given up), of
+    the environments the caller may read."""
+    require(user, "read")
+    return [o.to_json() for o in redelivery.owed(state.runtime, user.environments)]
 
 
 class OidcLinkBody(BaseModel):

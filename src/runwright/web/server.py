@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from runwright.app.redelivery import retrying
 from runwright.app.runtime import Runtime
 from runwright.app.users import AuthError, Forbidden
 from runwright.errors import BlockedError, InputError, RunwrightError
@@ -86,7 +87,8 @@ def create_app(rt: Runtime, config: WebConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await state.hub.start()
-        yield
+        async with retrying(rt):  # notifications runs still owe, whoever ran them
+            yield
         await state.hub.stop()
         await state.tasks.stop()
 

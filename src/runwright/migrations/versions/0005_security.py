@@ -1,4 +1,5 @@
-"""security: OIDC identities linked to users by (issuer, subject)
+"""security: OIDC identities linked to users by (issuer, subject); when a failed
+notification is tried again (``notifications.next_attempt_at``)
 
 Revision ID: 0005_security
 Revises: 0004_workers
@@ -25,7 +26,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("oidc_identities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_oidc_identities_user"), ["user"], unique=False)
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_column("next_attempt_at")
     op.drop_table("oidc_identities")
