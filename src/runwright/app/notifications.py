@@ -45,7 +45,7 @@ from runwright.notify.base import Delivered, Notice, Sink
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-FLUSH_GRACE = 0.8
+FLUSH_GRACE = 0.5
 """Seconds a finished run waits for its last notifications before it returns."""
 GIVE_UP_AFTER = 12
 """Attempts before a failing delivery is given up (about an hour of backoff at 1 s)."""
@@ -120,6 +120,7 @@ class Notifier:
     _seen: dict[int, int] = field(default_factory=dict)
     _sinks: dict[str, Sink] = field(default_factory=dict)
     _stop: bool = False
+    _following: int | None = None
     _woken: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -159,6 +160,7 @@ class Notifier:
     async def follow(self, run_id: int) -> None:
         """Pump (and retry what is due) until ``stop`` is called, then once more for the
         last events."""
+        self._following = run_id
         while not self._stop:
             await self.pump(run_id)
             await self.retry_due(run_id)
@@ -193,8 +195,28 @@ class Notifier:
         return tried
 
     def stop(self) -> None:
+        """End following: every notification the run's events call for that is not claimed
+        yet is recorded as due now (so none is lost if the flush is cut short), then the
+        follower is woken for its last pass."""
         self._stop = True
         self._woken.set()
+        if self._following is not None and self.active:
+            self._enqueue(self._following)
+
+    def _enqueue(self, run_id: int) -> None:
+        events = [e for e in self.store.events(run_id) if e.seq > self._seen.get(run_id, 0)]
+        if not events:
+            return
+        step_kinds = {s.name: s.kind for s in self.store.steps(run_id)}
+        run = self.store.run(run_id)
+        for event in events:
+            kind = classify(event, step_kinds)
+            for index, sub in enumerate(self.subscriptions):
+                if kind is not None and kind in sub.events:
+                    key = DeliveryKey(
+                        run.id, event.id, index, sub.to, run.runbook, run.environment, kind.value
+                    )
+                    self.deliveries.enqueue(key, self.clock.now(), "not sent when the run ended")
 
     async def _nap(self) -> None:
         """Sleep ``poll`` seconds on the clock, or less when ``stop`` is called."""
@@ -322,7 +344,7 @@ class Notifier:
                 sent = await asyncio.wait_for(self._sink(sub.to).send(notice), deadline)
                 return attempt, None, False, sent
             except TimeoutError:
-                error, retryable = f"no complete answer within {deadline:g}s", True
+                error, retryable = f"cannot deliver: no complete answer within {deadline:g}s", True
             except (NotifyError, InputError) as exc:
                 error, retryable = str(exc), isinstance(exc, NotifyError) and exc.retryable
             if not retryable or attempt > retries:

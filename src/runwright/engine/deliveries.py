@@ -147,6 +147,29 @@ class Deliveries:
         with self.engine.begin() as conn:
             return [_delivery(r) for r in conn.execute(query).mappings()]
 
+    def enqueue(self, key: DeliveryKey, at: datetime, detail: str) -> None:
+        """Record a delivery nobody sent yet as due now, unless it has a row already."""
+        row = {
+            "run_id": key.run_id,
+            "event_id": key.event_id,
+            "subscription": key.subscription,
+            "sink": key.sink,
+            "runbook": key.runbook,
+            "environment": key.environment,
+            "event": key.event,
+            "status": DeliveryStatus.FAILED.value,
+            "attempts": 0,
+            "refs": "{}",
+            "detail": detail,
+            "updated_at": at,
+            "next_attempt_at": at,
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(t.notifications).values(**row))
+        except IntegrityError:
+            pass
+
     def reclaim(self, d: Delivery, at: datetime, *, stale: timedelta) -> int | None:
         """Claim a delivery ``due`` listed, if it is still as it was (failed and due, or
         ``sending`` and stale): its attempts so far, or None when another process took it."""
