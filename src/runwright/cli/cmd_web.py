@@ -48,6 +48,22 @@ class _Ctx(Protocol):
     help="Env: RUNWRIGHT_OIDC_CLIENT_SECRET.",
 )
 @click.option(
+    "--oidc-client-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the OIDC client secret from this file (never on the command line, where "
+    "every user of the host can see it with ps).",
+)
+@click.option(
+    "--public-url",
+    default="",
+    help="The URL users reach the server by, e.g. https://deploy.example.com behind a proxy.",
+)
+@click.option(
+    "--cookie-secure/--no-cookie-secure",
+    default=None,
+    help="Send cookies only over HTTPS. Default: on when --public-url is https.",
+)
+@click.option(
     "--oidc-unknown",
     type=click.Choice(users.OIDC_UNKNOWN),
     default="refuse",
@@ -70,6 +86,9 @@ def serve(
     oidc_issuer: str | None,
     oidc_client_id: str | None,
     oidc_client_secret: str,
+    oidc_client_secret_file: Path | None,
+    public_url: str,
+    cookie_secure: bool | None,
     oidc_unknown: str,
     workers: int,
 ) -> None:
@@ -78,8 +97,11 @@ def serve(
     On a store with no users it creates an admin (you) and prints a one-time login link."""
 
     def run() -> None:
-        from runwright.web.serve import serve_forever
+        from runwright.web.serve import read_secret_file, serve_forever
 
+        secret = oidc_client_secret
+        if oidc_client_secret_file is not None:
+            secret = read_secret_file(oidc_client_secret_file, "--oidc-client-secret-file")
         sys.exit(
             serve_forever(
                 c.settings(),
@@ -88,9 +110,11 @@ def serve(
                 read_only_public,
                 oidc_issuer,
                 oidc_client_id,
-                oidc_client_secret,
+                secret,
                 workers,
                 oidc_unknown=oidc_unknown,
+                public_url=public_url,
+                cookie_secure=cookie_secure,
             )
         )
 

@@ -25,6 +25,9 @@ class WebConfig:
     oidc: OidcConfig | None = None
     poll_interval: float = 0.05
     secure_cookies: bool = False
+    public_url: str = ""
+    """The URL users reach the server by (behind a proxy: its https address); cross-site
+    checks accept it as well as the request's own origin."""
     workers: int = 0
     """Worker processes ``serve`` supervises; with any, deploys are queued for them."""
 

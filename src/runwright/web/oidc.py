@@ -95,7 +95,14 @@ def start(request: Request, state: State, next: str = "/") -> Response:
         }
     )
     response = RedirectResponse(f"{doc['authorization_endpoint']}?{query}", status_code=303)
-    response.set_cookie(COOKIE, key, max_age=int(PENDING_TTL), httponly=True, samesite="lax")
+    response.set_cookie(
+        COOKIE,
+        key,
+        max_age=int(PENDING_TTL),
+        httponly=True,
+        samesite="lax",
+        secure=state.config.secure_cookies,
+    )
     return response
 
 
