@@ -216,7 +216,9 @@ class Notifier:
                     key = DeliveryKey(
                         run.id, event.id, index, sub.to, run.runbook, run.environment, kind.value
                     )
-                    self.deliveries.enqueue(key, self.clock.now(), "not sent when the run ended")
+                    now = self.clock.now()
+                    due = now + timedelta(seconds=2 * FLUSH_GRACE)  # after this process's flush
+                    self.deliveries.enqueue(key, now, "not sent when the run ended", due)
 
     async def _nap(self) -> None:
         """Sleep ``poll`` seconds on the clock, or less when ``stop`` is called."""

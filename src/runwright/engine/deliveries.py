@@ -89,7 +89,7 @@ class Deliveries:
                 c.event_id == key.event_id,
                 c.subscription == key.subscription,
                 c.status == DeliveryStatus.FAILED.value,
-                c.next_attempt_at <= at,
+                sa.or_(c.next_attempt_at <= at, c.attempts == 0),
             )
             .values(status=DeliveryStatus.SENDING.value, updated_at=at)
         )
@@ -147,8 +147,10 @@ class Deliveries:
         with self.engine.begin() as conn:
             return [_delivery(r) for r in conn.execute(query).mappings()]
 
-    def enqueue(self, key: DeliveryKey, at: datetime, detail: str) -> None:
-        """Record a delivery nobody sent yet as due now, unless it has a row already."""
+    def enqueue(self, key: DeliveryKey, at: datetime, detail: str, due: datetime) -> None:
+        """Record a delivery nobody tried yet as due at ``due``, unless it has a row already.
+        Until then only the run's own process claims it (``claim`` takes a failed row with
+        no attempts at once), so another process's retry cannot race it."""
         row = {
             "run_id": key.run_id,
             "event_id": key.event_id,
@@ -162,7 +164,7 @@ class Deliveries:
             "refs": "{}",
             "detail": detail,
             "updated_at": at,
-            "next_attempt_at": at,
+            "next_attempt_at": due,
         }
         try:
             with self.engine.begin() as conn:
