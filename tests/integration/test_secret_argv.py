@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from tests.conftest import cli_command, cli_environ
 
 TOKEN = "s3cr3t-argv-Qw7"
@@ -25,6 +26,7 @@ phases:
 """
 
 
+@pytest.mark.slow
 def test_a_secret_in_a_command_is_not_visible_in_ps(tmp_path: Path) -> None:
     book = tmp_path / "book.yaml"
     book.write_text(BOOK)

@@ -95,6 +95,7 @@ def test_failed_logins_are_throttled_per_address(web: WebServer) -> None:
         assert c.post("/login", data={"token": good, "login_csrf": form(c)}).status_code == 303
 
 
+@pytest.mark.slow
 def test_cookies_are_secure_behind_an_https_url(tmp_path: Path) -> None:
     (tmp_path / "books").mkdir()
     (tmp_path / "state").mkdir()

@@ -234,6 +234,7 @@ def test_an_admin_links_a_subject_through_the_api(server: WebServer, issuer: Iss
         issuer.user, issuer.subject = "dana", "user-123"
 
 
+@pytest.mark.slow
 def test_unknown_subjects_may_come_in_as_new_viewers(tmp_path, issuer: Issuer) -> None:
     (tmp_path / "books").mkdir()
     (tmp_path / "state").mkdir()
