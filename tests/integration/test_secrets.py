@@ -69,4 +69,4 @@ def test_plan_shows_the_mask_not_the_value(run_cli: RunCli) -> None:
     result = run_cli("plan", BOOK, "--version", "v1", env={"API_TOKEN": TOKEN})
     assert result.returncode == 0, result.stderr
     assert TOKEN not in result.stdout + result.stderr
-    assert "echo \"token is '***'\"" in result.stdout
+    assert "echo \"token is \"'***'" in result.stdout

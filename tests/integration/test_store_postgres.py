@@ -78,6 +78,7 @@ def test_migrations_create_the_schema_once(url: str, pg_cluster: Cluster) -> Non
         "locks",
         "measurements",
         "notifications",
+        "oidc_identities",
         "revisions",
         "runs",
         "steps",

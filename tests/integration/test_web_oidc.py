@@ -1,12 +1,14 @@
 """OIDC login (authorization code + PKCE) against an identity provider made here: its own
 RSA key, a discovery document, a JWKS endpoint, an authorize endpoint that answers at once
-and a token endpoint that checks the PKCE verifier. A valid ID token logs in; a wrong
-audience, an expired token and one signed by another key do not.
+and a token endpoint that checks the PKCE verifier. A valid ID token of a linked (issuer,
+subject) logs in; a wrong audience, an expired token and one signed by another key do not,
+and neither does a subject nobody linked, whatever name it claims.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import threading
@@ -36,6 +38,7 @@ class Issuer:
         self.other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.mode = "valid"
         self.user = "dana"
+        self.subject = "user-123"
         self.codes: dict[str, dict[str, str]] = {}
         self.verified_pkce = 0
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -45,7 +48,7 @@ class Issuer:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.url,
-            "sub": "user-123",
+            "sub": self.subject,
             "aud": CLIENT,
             "iat": now,
             "exp": now + 300,
@@ -136,6 +139,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator
     args = ["--oidc-issuer", issuer.url, "--oidc-client-id", CLIENT]
     with web_server(root / "state", root / "books", args=args) as web:
         web.add_user("dana", "viewer")
+        web.cli("users", "link-oidc", "dana", "--issuer", issuer.url, "--subject", "user-123")
         yield web
 
 
@@ -185,11 +189,66 @@ def test_a_flawed_id_token_does_not(server: WebServer, issuer: Issuer, mode: str
 
 
 def test_a_stranger_with_a_valid_token_is_not_a_user(server: WebServer, issuer: Issuer) -> None:
-    issuer.mode, issuer.user = "valid", "mallory"
+    issuer.mode, issuer.user, issuer.subject = "valid", "mallory", "mallory-1"
     try:
         done, c = oidc_login(server)
         c.close()
     finally:
-        issuer.user = "dana"
+        issuer.user, issuer.subject = "dana", "user-123"
     assert done.status_code == 403
-    assert "mallory" in done.json()["error"]
+    assert "'user-123' at" not in done.json()["error"]
+    assert "is not linked to a runwright user" in done.json()["error"]
+
+
+def test_an_unlinked_subject_cannot_pass_for_an_admin(server: WebServer, issuer: Issuer) -> None:
+    issuer.mode, issuer.user, issuer.subject = "valid", "alice", "attacker-9"
+    try:
+        done, c = oidc_login(server)
+        with contextlib.closing(c):
+            assert done.status_code == 403
+            assert "runwright users link-oidc" in done.json()["hint"]
+            assert "runwright_session" not in done.headers.get("set-cookie", "")
+            assert c.get("/api/v1/whoami").status_code == 401
+            assert (
+                c.post("/api/v1/users/dana/oidc", json={"issuer": "x", "subject": "y"}).status_code
+                == 401
+            )
+    finally:
+        issuer.user, issuer.subject = "dana", "user-123"
+
+
+def test_an_admin_links_a_subject_through_the_api(server: WebServer, issuer: Issuer) -> None:
+    body = {"issuer": issuer.url, "subject": "dana-laptop"}
+    with server.client(server.token("dana")) as viewer:
+        assert viewer.post("/api/v1/users/dana/oidc", json=body).status_code == 403
+    with server.client(server.token("alice")) as admin:
+        assert admin.post("/api/v1/users/dana/oidc", json=body).status_code == 200
+        assert admin.post("/api/v1/users/nobody/oidc", json=body).status_code == 400
+    issuer.mode, issuer.user, issuer.subject = "valid", "someone-else", "dana-laptop"
+    try:
+        done, c = oidc_login(server)
+        with contextlib.closing(c):
+            assert done.status_code == 303, done.text
+            assert c.get("/api/v1/whoami").json()["name"] == "dana"
+    finally:
+        issuer.user, issuer.subject = "dana", "user-123"
+
+
+@pytest.mark.slow
+def test_unknown_subjects_may_come_in_as_new_viewers(tmp_path, issuer: Issuer) -> None:
+    (tmp_path / "books").mkdir()
+    (tmp_path / "state").mkdir()
+    args = ["--oidc-issuer", issuer.url, "--oidc-client-id", CLIENT, "--oidc-unknown", "viewer"]
+    issuer.mode, issuer.user, issuer.subject = "valid", "alice", "attacker-10"
+    try:
+        with web_server(tmp_path / "state", tmp_path / "books", args=args) as web:
+            for _ in range(2):
+                done, c = oidc_login(web)
+                with contextlib.closing(c):
+                    assert done.status_code == 303, done.text
+                    who = c.get("/api/v1/whoami").json()
+            assert who["name"] != "alice"
+            assert who["name"].startswith("oidc-")
+            assert who["roles"] == [{"role": "viewer", "environment": "*"}]
+    finally:
+        issuer.user, issuer.subject = "dana", "user-123"

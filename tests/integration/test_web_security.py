@@ -29,7 +29,7 @@ phases:
       - name: "<script>alert(1)</script>"
         run: echo '<img src=x onerror=alert(2)>'
       - name: uses the token
-        run: echo "token is {{ secrets.API_TOKEN }}"
+        run: echo "token is "{{ secrets.API_TOKEN }}
 """
 
 

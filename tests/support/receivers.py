@@ -10,9 +10,13 @@ payloads the real sinks send.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,9 +50,58 @@ class Receiver:
             return [r.body for r in self.requests]
 
 
+def signed_by(secret: str, req: Request, *, max_age: float = 300.0) -> bool:
+    """What a webhook receiver checks (docs/notifications.md): the HMAC-SHA256 of
+    ``<timestamp>.<body>`` matches, and the timestamp is within ``max_age`` of now."""
+    stamp = req.headers.get("X-Runwright-Timestamp", "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > max_age:
+        return False
+    mac = hmac.new(secret.encode(), stamp.encode() + b"." + req.body, hashlib.sha256)
+    return hmac.compare_digest(
+        req.headers.get("X-Runwright-Signature", ""), "sha256=" + mac.hexdigest()
+    )
+
+
 @contextmanager
-def receiver(handler: Handler) -> Iterator[Receiver]:
-    """An HTTP server on 127.0.0.1 that records each request and answers with ``handler``."""
+def trickling(interval: float = 5.0) -> Iterator[str]:
+    """A server on 127.0.0.1 (its URL) that reads a request and answers one byte every
+    ``interval`` seconds, never finishing: a receiver that would hold a sender for ever."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000:
+                if stop.wait(interval):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        server.close()
+        thread.join(5)
+
+
+@contextmanager
+def receiver(handler: Handler, port: int = 0) -> Iterator[Receiver]:
+    """An HTTP server on 127.0.0.1 (on ``port``, or a free one) that records each request
+    and answers with ``handler``."""
     rec = Receiver()
 
     class _Handler(BaseHTTPRequestHandler):
@@ -72,7 +125,7 @@ def receiver(handler: Handler) -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
     rec.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -8,6 +8,15 @@ even when runwright is killed between an event and its message (``resume`` sends
 not sent) or when several processes follow one run. Every delivery, and every failure, is
 also an event in the run's audit chain. A failed delivery never fails the run unless its
 subscription says ``required: true``: then the run is aborted and rolled back.
+
+Deliveries stay off the release's path. Each attempt has one deadline for all of it
+(connect, request, the whole answer), so a receiver that trickles or hangs costs at most
+that; the follower is a task of its own, so steps never wait for it; when the run ends it
+gets ``FLUSH_GRACE`` to send its last messages, and what is left (or failed) waits in the
+journal with the time of its next attempt, backing off exponentially until it is delivered
+or given up after ``GIVE_UP_AFTER`` attempts. Whichever runwright process runs next sends
+it (``retry_due``). Only a ``required`` subscription keeps its retries inline: the run
+waits for it by definition.
 """
 
 from __future__ import annotations
@@ -18,11 +27,12 @@ import logging
 import os
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from runwright.app.product import stored
 from runwright.engine.clock import Clock
-from runwright.engine.deliveries import Deliveries, DeliveryKey
+from runwright.engine.deliveries import Deliveries, Delivery, DeliveryKey
 from runwright.engine.executor import RunInfo
 from runwright.engine.redact import Redactor
 from runwright.engine.store import EventRow, RunRow, Store
@@ -36,6 +46,13 @@ from runwright.notify.base import Delivered, Notice, Sink
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+FLUSH_GRACE = 0.5
+"""Seconds a finished run waits for its last notifications before it returns."""
+GIVE_UP_AFTER = 12
+"""Attempts before a failing delivery is given up (about an hour of backoff at 1 s)."""
+MAX_BACKOFF = 3600.0
+STALE_SENDING = timedelta(minutes=2)
+"""A delivery ``sending`` this long belongs to a process that died; it is sent again."""
 
 FINISHED = {
     RunStatus.SUCCEEDED: RunEvent.SUCCEEDED,
@@ -115,6 +132,8 @@ class Notifier:
     _seen: dict[int, int] = field(default_factory=dict)
     _sinks: dict[str, Sink] = field(default_factory=dict)
     _stop: bool = False
+    _following: int | None = None
+    _woken: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         env = self.runbook.environments.get(self.environment)
@@ -151,14 +170,77 @@ class Notifier:
                     await self._deliver(event, kind, index, sub)
 
     async def follow(self, run_id: int) -> None:
-        """Pump until ``stop`` is called, then once more for the last events."""
+        """Pump (and retry what is due) until ``stop`` is called, then once more for the
+        last events."""
+        self._following = run_id
         while not self._stop:
             await self.pump(run_id)
-            await self.clock.sleep(self.poll)
+            await self.retry_due(run_id)
+            await self._nap()
         await self.pump(run_id)
+        while await self.retry_due(run_id) or self._due_soon(run_id):
+            await self.clock.sleep(self.poll / 4)
+
+    def _due_soon(self, run_id: int) -> bool:
+        """Whether a failed delivery of the run is due again within the flush grace (the
+        run's end waits that long at most; ``alongside`` cancels the rest)."""
+        due = self.deliveries.next_attempt(run_id) if self.active else None
+        return due is not None and (due - self.clock.now()).total_seconds() <= FLUSH_GRACE
+
+    async def retry_due(self, run_id: int) -> int:
+        """Send again this run's failed deliveries whose next attempt has come (and those a
+        dead process left ``sending``); returns how many were tried."""
+        if not self.active:
+            return 0
+        due = self.deliveries.due(self.clock.now(), stale=STALE_SENDING, run_id=run_id)
+        events = {e.id: e for e in self.store.events(run_id)} if due else {}
+        tried = 0
+        for d in due:
+            event = events.get(d.event_id)
+            if event is None or not 0 <= d.subscription < len(self.subscriptions):
+                continue
+            sub = self.subscriptions[d.subscription]
+            if sub.to != d.sink:
+                continue
+            tried += 1
+            await self._deliver(event, RunEvent(d.event), d.subscription, sub, retry=d)
+        return tried
 
     def stop(self) -> None:
+        """End following: every notification the run's events call for that is not claimed
+        yet is recorded as due now (so none is lost if the flush is cut short), then the
+        follower is woken for its last pass."""
         self._stop = True
+        self._woken.set()
+        if self._following is not None and self.active:
+            self._enqueue(self._following)
+
+    def _enqueue(self, run_id: int) -> None:
+        events = [e for e in self.store.events(run_id) if e.seq > self._seen.get(run_id, 0)]
+        if not events:
+            return
+        step_kinds = {s.name: s.kind for s in self.store.steps(run_id)}
+        run = self.store.run(run_id)
+        for event in events:
+            kind = classify(event, step_kinds)
+            for index, sub in enumerate(self.subscriptions):
+                if kind is not None and kind in sub.events:
+                    key = DeliveryKey(
+                        run.id, event.id, index, sub.to, run.runbook, run.environment, kind.value
+                    )
+                    now = self.clock.now()
+                    due = now + timedelta(seconds=2 * FLUSH_GRACE)  # after this process's flush
+                    self.deliveries.enqueue(key, now, "not sent when the run ended", due)
+
+    async def _nap(self) -> None:
+        """Sleep ``poll`` seconds on the clock, or less when ``stop`` is called."""
+        sleep = asyncio.ensure_future(self.clock.sleep(self.poll))
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleep, woken):
+                task.cancel()
 
     async def aclose(self) -> None:
         for sink in self._sinks.values():
@@ -204,16 +286,36 @@ class Notifier:
         return self.deliveries.latest_refs(sink=sink, run_id=run.id)
 
     async def _deliver(
-        self, event: EventRow, kind: RunEvent, index: int, sub: Subscription
+        self,
+        event: EventRow,
+        kind: RunEvent,
+        index: int,
+        sub: Subscription,
+        retry: Delivery | None = None,
     ) -> None:
         run = self.store.run(event.run_id)
         key = DeliveryKey(run.id, event.id, index, sub.to, run.runbook, run.environment, kind.value)
-        if not self.deliveries.claim(key, self.clock.now()):
+        now = self.clock.now()
+        before = (
+            self.deliveries.reclaim(retry, now, stale=STALE_SENDING)
+            if retry is not None
+            else self.deliveries.claim(key, now)
+        )
+        if before is None:
             return
         if self.crash_at == f"notify:{kind.value}":
             os._exit(137)
-        attempts, error, delivered = await self._send(run, event, kind, index)
-        status = DeliveryStatus.FAILED if delivered is None else DeliveryStatus.SENT
+        try:
+            tries, error, retryable, delivered = await self._send(run, event, kind, index)
+        except asyncio.CancelledError:  # the run ended and its grace is over: later, elsewhere
+            now = self.clock.now()
+            self.deliveries.finish(
+                key, DeliveryStatus.FAILED, attempts=before, refs={},
+                detail="interrupted: the run ended first", at=now, next_attempt_at=now,
+            )  # fmt: skip
+            raise
+        attempts = before + tries
+        status, retry_at = self._outcome(delivered, retryable, attempts, sub)
         self.deliveries.finish(
             key,
             status,
@@ -221,26 +323,46 @@ class Notifier:
             refs=delivered.refs if delivered else {},
             detail=self.redactor.text(error or (delivered.detail if delivered else "")),
             at=self.clock.now(),
+            next_attempt_at=retry_at,
         )
-        self._journal(run, kind, sub, status, attempts, error, delivered)
+        self._journal(run, kind, sub, status, attempts, error, delivered, retry_at)
+
+    def _outcome(
+        self, delivered: Delivered | None, retryable: bool, attempts: int, sub: Subscription
+    ) -> tuple[DeliveryStatus, datetime | None]:
+        """Sent; failed, with the time of the next attempt (exponential backoff); or given up
+        (not worth retrying, too many attempts, or a required one that failed inline)."""
+        if delivered is not None:
+            return DeliveryStatus.SENT, None
+        if not retryable or attempts >= GIVE_UP_AFTER or sub.required:
+            return DeliveryStatus.GIVEN_UP, None
+        backoff = getattr(self.runbook.sinks[sub.to].settings(), "backoff", self.retry_backoff)
+        wait = min(MAX_BACKOFF, float(backoff) * 2 ** (attempts - 1))
+        return DeliveryStatus.FAILED, self.clock.now() + timedelta(seconds=wait)
 
     async def _send(
         self, run: RunRow, event: EventRow, kind: RunEvent, index: int
-    ) -> tuple[int, str | None, Delivered | None]:
+    ) -> tuple[int, str | None, bool, Delivered | None]:
+        """(attempts made, error, whether retrying may help, what was delivered). One attempt,
+        or for a required subscription its retries inline; each within the sink's timeout."""
         sub = self.subscriptions[index]
-        spec = self.runbook.sinks[sub.to]
-        retries = getattr(spec.settings(), "retries", 2)
-        backoff = getattr(spec.settings(), "backoff", self.retry_backoff)
+        settings = self.runbook.sinks[sub.to].settings()
+        retries = getattr(settings, "retries", 2) if sub.required else 0
+        backoff = getattr(settings, "backoff", self.retry_backoff)
+        deadline = float(getattr(settings, "timeout", 10.0))
         attempt = 0
         while True:
             attempt += 1
             try:
                 notice = self._notice(run, event, kind, index)
-                return attempt, None, await self._sink(sub.to).send(notice)
+                sent = await asyncio.wait_for(self._sink(sub.to).send(notice), deadline)
+                return attempt, None, False, sent
+            except TimeoutError:
+                error, retryable = f"cannot deliver: no complete answer within {deadline:g}s", True
             except (NotifyError, InputError) as exc:
-                retryable = isinstance(exc, NotifyError) and exc.retryable
-                if not retryable or attempt > retries:
-                    return attempt, str(exc), None
+                error, retryable = str(exc), isinstance(exc, NotifyError) and exc.retryable
+            if not retryable or attempt > retries:
+                return attempt, error, retryable, None
             await self.clock.sleep(backoff * 2 ** (attempt - 1))
 
     def _journal(
@@ -252,6 +374,7 @@ class Notifier:
         attempts: int,
         error: str | None,
         delivered: Delivered | None,
+        retry_at: datetime | None = None,
     ) -> None:
         data: dict[str, Any] = {
             "sink": sub.to,
@@ -261,12 +384,15 @@ class Notifier:
         }
         if error:
             data["error"] = self.redactor.text(error)
+            data["retry_at" if retry_at else "given_up"] = (
+                retry_at.isoformat() if retry_at else True
+            )
         elif delivered:
             data["detail"] = delivered.detail
         type_ = "notification.sent" if status == DeliveryStatus.SENT else "notification.failed"
         self.store.append(run.id, actor=self.actor, type=type_, at=self.clock.now(), data=data)
         fresh = self.store.run(run.id)
-        if status == DeliveryStatus.FAILED and sub.required and not fresh.terminal:
+        if status != DeliveryStatus.SENT and sub.required and not fresh.terminal:
             log.warning("required notification to %s failed; aborting run %s", sub.to, run.id)
             self.store.append(
                 run.id,
@@ -345,7 +471,17 @@ async def alongside(companions: Sequence[Companion], run_id: int, work: Awaitabl
         for companion in active:
             companion.stop()
         try:
-            await asyncio.gather(*followers)
+            notifying = [
+                t for c, t in zip(active, followers, strict=True) if isinstance(c, Notifier)
+            ]
+            if notifying:
+                _, late = await asyncio.wait(notifying, timeout=FLUSH_GRACE)
+                for task in late:
+                    task.cancel()
+                results = await asyncio.gather(*followers, return_exceptions=True)
+                for result in results:
+                    if isinstance(result, Exception):
+                        raise result
         finally:
             for companion in active:
                 await companion.aclose()

@@ -19,6 +19,7 @@ from runwright.engine.chain import KEY_ENV, load_key
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
 from runwright.engine.interrupt import Interrupt
+from runwright.engine.private import private_dir
 from runwright.engine.processes import owner_dead
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
@@ -70,7 +71,7 @@ class Runtime:
     def open(
         cls, settings: Settings, *, clock: Clock | None = None, observer: Observer | None = None
     ) -> Runtime:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.state_dir)
         given = {KEY_ENV: settings.audit_key} if settings.audit_key else {}
         store = Store.open(settings.database_url, key=load_key(settings.state_dir, given))
         if settings.witness is not None:

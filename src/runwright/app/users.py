@@ -11,6 +11,7 @@ id. The CLI (``runwright users``, ``runwright token``) and the web edge share th
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Iterable
@@ -164,6 +165,46 @@ def authenticate(rt: Runtime, secret: str, kinds: tuple[str, ...]) -> str:
     return row.user
 
 
+OIDC_UNKNOWN = ("refuse", "viewer")
+
+
+def link_oidc(rt: Runtime, user: str, issuer: str, subject: str) -> None:
+    """Let the identity provider's account (issuer, subject) log in as ``user``."""
+    if not accounts(rt).exists(user):
+        raise InputError(
+            f"no user {user!r}", hint=f"add one: runwright users add {user} --role ..."
+        )
+    if not issuer.strip() or not subject.strip():
+        raise InputError(
+            "an OIDC identity needs both --issuer and --subject",
+            hint="the issuer URL and the 'sub' claim of the user's ID token",
+        )
+    accounts(rt).link_oidc(issuer, subject, user, by=rt.settings.user, now=rt.clock.now())
+
+
+def oidc_login(rt: Runtime, issuer: str, subject: str, suggested: str, unknown: str) -> str:
+    """The user the identity (issuer, subject) is linked to. An unlinked one is refused, or
+    with ``unknown == "viewer"`` becomes a new viewer of every environment, under a name of
+    its own: never an existing user's, whatever name or e-mail the provider asserts."""
+    acc = accounts(rt)
+    linked = acc.oidc_user(issuer, subject)
+    if linked is not None:
+        return linked
+    if unknown != "viewer":
+        raise Forbidden(
+            f"this identity ({subject!r} at {issuer}) is not linked to a runwright user",
+            hint="an admin links it: runwright users link-oidc USER --issuer ISSUER "
+            "--subject SUBJECT",
+        )
+    name = suggested if _NAME.match(suggested) and not acc.exists(suggested) else ""
+    if not name:
+        name = "oidc-" + hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()[:12]
+    if not acc.exists(name):
+        add_user(rt, name, ["viewer"], [])
+    acc.link_oidc(issuer, subject, name, by="oidc first login", now=rt.clock.now())
+    return name
+
+
 def first_admin(rt: Runtime, name: str) -> str | None:
     """On a store with no users, an admin and a one-time login secret for it; else None."""
     acc = accounts(rt)
@@ -173,8 +214,23 @@ def first_admin(rt: Runtime, name: str) -> str | None:
     return create_token(rt, name, "login", timedelta(hours=24), "first start")
 
 
+def readable(grants: Iterable[Grant]) -> frozenset[str] | None:
+    """The environments ``grants`` let a user read (any role reads where it is granted);
+    None means every environment (a ``*`` grant)."""
+    names: set[str] = set()
+    for g in grants:
+        if g.environment == ANY_ENV:
+            return None
+        names.add(g.environment)
+    return frozenset(names)
+
+
 def allowed(grants: Iterable[Grant], action: str, environment: str | None) -> bool:
-    """Whether grants permit ``action`` (read, deploy..., approve, admin) on ``environment``."""
+    """Whether grants permit ``action`` (read, deploy..., approve, admin) on ``environment``.
+
+    ``read`` without an environment only says the user may open the dashboard at all: every
+    run, environment, event and report they are then shown is of an environment in
+    ``readable(grants)``, and one outside it answers as if it did not exist."""
     for g in grants:
         if environment is not None and g.environment not in (ANY_ENV, environment):
             continue

@@ -146,6 +146,8 @@ class RunFilter:
     status: str | None = None
     initiator: str | None = None
     active: bool = False
+    environments: frozenset[str] | None = None
+    """Only runs of these environments (the ones the reader may see); None: all."""
 
 
 def list_runs(
@@ -165,6 +167,8 @@ def list_runs(
     ]
     if where.active:
         conds.append(c.status.not_in(list(TERMINAL)))
+    if where.environments is not None:
+        conds.append(c.environment.in_(sorted(where.environments)))
     page = sa.select(*_COLUMNS).where(*conds).order_by(c.id.desc()).limit(limit).offset(offset)
     count = sa.select(sa.func.count()).select_from(t.runs).where(*conds)
     with rt.store.engine.connect() as conn:

@@ -24,6 +24,7 @@ from typing import Any
 from runwright.app import runs
 from runwright.app.plan import expand
 from runwright.app.product import prepare
+from runwright.app.redelivery import keep_retrying
 from runwright.app.runtime import Runtime
 from runwright.engine.claims import QUEUE_CHANNEL, Claim, claim_next
 from runwright.engine.feed import waker_for
@@ -108,6 +109,7 @@ async def run_worker(
     say(f"worker {worker} started (lease TTL {ttl:g}s)")
     waker = await waker_for(rt.store.engine, QUEUE_CHANNEL, rt.clock.sleep)
     idle_since = rt.clock.now()
+    redeliver = asyncio.create_task(keep_retrying(rt))
     try:
         with _heartbeating(rt, worker):
             while True:
@@ -128,6 +130,9 @@ async def run_worker(
             stopped(rt.store, worker, now=rt.clock.now(), note="terminated")
         raise
     finally:
+        redeliver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await redeliver
         await waker.close()
 
 

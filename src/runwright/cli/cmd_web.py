@@ -50,6 +50,29 @@ class _Ctx(Protocol):
     help="Env: RUNWRIGHT_OIDC_CLIENT_SECRET.",
 )
 @click.option(
+    "--oidc-client-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the OIDC client secret from this file (never on the command line, where "
+    "every user of the host can see it with ps).",
+)
+@click.option(
+    "--public-url",
+    default="",
+    help="The URL users reach the server by, e.g. https://deploy.example.com behind a proxy.",
+)
+@click.option(
+    "--cookie-secure/--no-cookie-secure",
+    default=None,
+    help="Send cookies only over HTTPS. Default: on when --public-url is https.",
+)
+@click.option(
+    "--oidc-unknown",
+    type=click.Choice(users.OIDC_UNKNOWN),
+    default="refuse",
+    show_default=True,
+    help="First login by an identity no admin linked: refuse it, or make it a new viewer.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=0),
     default=0,
@@ -79,6 +102,10 @@ def serve(
     oidc_issuer: str | None,
     oidc_client_id: str | None,
     oidc_client_secret: str,
+    oidc_client_secret_file: Path | None,
+    public_url: str,
+    cookie_secure: bool | None,
+    oidc_unknown: str,
     workers: int,
     slack_signing_secret: str,
     accept_sent_runbooks: bool,
@@ -88,8 +115,11 @@ def serve(
     On a store with no users it creates an admin (you) and prints a one-time login link."""
 
     def run() -> None:
-        from runwright.web.serve import serve_forever
+        from runwright.web.serve import read_secret_file, serve_forever
 
+        secret = oidc_client_secret
+        if oidc_client_secret_file is not None:
+            secret = read_secret_file(oidc_client_secret_file, "--oidc-client-secret-file")
         sys.exit(
             serve_forever(
                 c.settings(),
@@ -98,10 +128,13 @@ def serve(
                 read_only_public,
                 oidc_issuer,
                 oidc_client_id,
-                oidc_client_secret,
+                secret,
                 workers,
                 slack_signing_secret,
                 accept_sent_runbooks,
+                oidc_unknown=oidc_unknown,
+                public_url=public_url,
+                cookie_secure=cookie_secure,
             )
         )
 
@@ -177,6 +210,21 @@ def users_token(
         scope = Grant(role, env or ANY_ENV) if role else None
         rt = c.runtime(quiet=True)
         click.echo(users.create_token(rt, name, "api", _ttl(expires), label, scope))
+
+    run()
+
+
+@users_group.command("link-oidc")
+@click.argument("name")
+@click.option("--issuer", required=True, help="The identity provider's issuer URL.")
+@click.option("--subject", required=True, help="The account's 'sub' claim at that provider.")
+@click.pass_obj
+def users_link_oidc(c: _Ctx, name: str, issuer: str, subject: str) -> None:
+    """Let the identity provider's account (ISSUER, SUBJECT) log in as NAME."""
+
+    def run() -> None:
+        users.link_oidc(c.runtime(quiet=True), name, issuer, subject)
+        click.echo(f"{name}: linked to {subject!r} at {issuer}")
 
     run()
 

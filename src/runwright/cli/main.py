@@ -16,7 +16,16 @@ import click
 from runwright import __version__
 from runwright.app.runtime import read_runbook
 from runwright.app.schema import json_schema
-from runwright.cli import cmd_audit, cmd_database, cmd_runs, cmd_views, cmd_web, cmd_workers, remote
+from runwright.cli import (
+    cmd_audit,
+    cmd_database,
+    cmd_deliveries,
+    cmd_runs,
+    cmd_views,
+    cmd_web,
+    cmd_workers,
+    remote,
+)
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.cmd_review import review_cmd
 from runwright.cli.edge import Ctx, RunwrightGroup, err, pass_ctx
@@ -127,6 +136,7 @@ for _command in (
     review_cmd,
     *cmd_database.COMMANDS,
     *cmd_web.COMMANDS,
+    *cmd_deliveries.COMMANDS,
     *cmd_audit.commands(pass_ctx, lambda command: command),
     *cmd_workers.commands(pass_ctx, lambda command: command),
     remote.login,

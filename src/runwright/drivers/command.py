@@ -30,6 +30,7 @@ from typing import Any
 from runwright.drivers.base import Instance, ServiceSpec
 from runwright.drivers.local import probe
 from runwright.engine.clock import Clock, SystemClock
+from runwright.engine.hidden import shell_argv
 from runwright.errors import DriverError
 from runwright.model.templating import outside, render
 
@@ -72,16 +73,17 @@ async def run_command(
     """Run ``command`` with ``/bin/sh -c``; DriverError when it cannot start or times out."""
     exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in env.items())
     try:
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            exports + command,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=cwd,
-            start_new_session=True,
-        )
+        with shell_argv(exports + command) as (args, fds):
+            proc = await asyncio.create_subprocess_exec(
+                "/bin/sh",
+                *args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                start_new_session=True,
+                pass_fds=fds,
+            )
     except OSError as exc:
         raise DriverError(
             f"cannot run {command!r}: {exc.strerror or exc}", retryable=False

@@ -76,6 +76,20 @@ device_logins = sa.Table(
 )
 """Pending ``runwright login --browser`` requests: the terminal's secret only as a digest."""
 
+oidc_identities = sa.Table(
+    "oidc_identities",
+    metadata,
+    sa.Column("issuer", sa.String(500), nullable=False),
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("user", sa.String(200), nullable=False, index=True),
+    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("linked_by", sa.String(200), nullable=False),
+    sa.PrimaryKeyConstraint("issuer", "subject"),
+)
+"""An identity provider's account (issuer, subject) is a runwright user only through a row
+here, written by an admin (or by the first login when the server lets unknown subjects in as
+viewers); never by a name or an e-mail address the provider merely asserts."""
+
 ANY_ENV = "*"
 
 
@@ -243,3 +257,22 @@ class Accounts:
                 return None
             conn.execute(sa.delete(tokens).where(tokens.c.id == token_id))
             return str(row[0])
+
+    def link_oidc(self, issuer: str, subject: str, user: str, *, by: str, now: datetime) -> None:
+        """Make (issuer, subject) log in as ``user`` (replacing an earlier link)."""
+        key = (oidc_identities.c.issuer == issuer, oidc_identities.c.subject == subject)
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(oidc_identities).where(*key))
+            conn.execute(
+                sa.insert(oidc_identities).values(
+                    issuer=issuer, subject=subject, user=user, linked_at=now, linked_by=by
+                )
+            )
+
+    def oidc_user(self, issuer: str, subject: str) -> str | None:
+        query = sa.select(oidc_identities.c.user).where(
+            oidc_identities.c.issuer == issuer, oidc_identities.c.subject == subject
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else str(row[0])

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLA
 
 from runwright.engine import tables as t
 from runwright.engine.chain import GENESIS, ChainKey, Sealed, head_seal, load_key, seal, valid
+from runwright.engine.private import private_file
 from runwright.errors import FencedError, InputError, LockedError, RunwrightError
 from runwright.model.status import TERMINAL, RunStatus, StepStatus, UndoStatus
 
@@ -931,6 +932,7 @@ def _make_engine(url: str, *, durable: bool) -> Engine:
             path = url.split("///", 1)[-1] if "///" in url else ""
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(path))  # SQLite gives its -wal and -shm files this mode
             engine = sa.create_engine(url, connect_args={"timeout": 30})
 
             @sa.event.listens_for(engine, "connect")

@@ -194,5 +194,6 @@ notifications = Table(
     Column("refs", Text, nullable=False, default="{}"),
     Column("detail", Text, nullable=False, default=""),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("event_id", "subscription", name="uq_notifications_event_sub"),
 )

@@ -42,6 +42,7 @@ from runwright.model.schema import (
     Step,
     StepCommon,
 )
+from runwright.model.shell_checks import quoting_errors
 from runwright.model.source import PathKey, Source, parse_yaml, read_text
 from runwright.model.templating import problem
 from runwright.model.versions import check_version
@@ -434,6 +435,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
     }
     resolver.errors.extend(_environment_errors(source, frame))
     resolver.errors.extend(_template_problems(source, data))
+    resolver.errors.extend(quoting_errors(source, data))
     _raise(resolver.errors)
     return Runbook(
         name=frame.name,

@@ -126,11 +126,13 @@ class RunEvent(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """One notification's delivery: claimed and being sent, sent, or given up on."""
+    """One notification's delivery: claimed and being sent, sent, failed (tried again at its
+    ``next_attempt_at``), or given up on."""
 
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    GIVEN_UP = "given_up"
 
 
 def exit_code(status: str, terminal: bool) -> int:

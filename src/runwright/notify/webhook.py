@@ -1,7 +1,11 @@
-"""A generic JSON webhook: signed with HMAC-SHA256, carrying an idempotency key.
+"""A generic JSON webhook: signed with HMAC-SHA256 over a timestamp and the body, carrying
+an idempotency key.
 
-The receiver checks ``X-Runwright-Signature: sha256=<hex>`` over the exact body with the
-shared secret, and drops a repeated ``Idempotency-Key``. Retries (with backoff on the
+``X-Runwright-Timestamp: <unix seconds>`` says when the request was signed and
+``X-Runwright-Signature: sha256=<hex>`` is HMAC-SHA256 with the shared secret of
+``<timestamp>.<exact body>``. The receiver recomputes it, refuses a timestamp more than a few
+minutes from its own clock (so a captured request cannot be replayed later), and drops a
+repeated ``Idempotency-Key``. Retries (with backoff on the
 injected clock) belong to the dispatcher, which knows the subscription's policy.
 """
 
@@ -10,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,10 +23,12 @@ import httpx
 from runwright.notify.base import Delivered, Notice, check_status, http_failure
 
 SIGNATURE_HEADER = "X-Runwright-Signature"
+TIMESTAMP_HEADER = "X-Runwright-Timestamp"
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    signed = f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def payload(notice: Notice) -> dict[str, object]:
@@ -49,6 +56,8 @@ class WebhookSink:
     secret: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 10.0
+    now: Callable[[], float] = time.time
+    """Unix time for the signature (receivers compare it with their own clocks)."""
 
     def __post_init__(self) -> None:
         self._client = httpx.AsyncClient(timeout=self.timeout)
@@ -61,7 +70,9 @@ class WebhookSink:
             "Idempotency-Key": notice.key,
         }
         if self.secret:
-            headers[SIGNATURE_HEADER] = sign(self.secret, body)
+            stamp = int(self.now())
+            headers[TIMESTAMP_HEADER] = str(stamp)
+            headers[SIGNATURE_HEADER] = sign(self.secret, body, stamp)
         try:
             response = await self._client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from runwright.engine.clock import Clock
+from runwright.engine.hidden import shell_argv
 from runwright.errors import ProviderError
 from runwright.providers.base import Measurement, clean_value
 
@@ -59,17 +60,18 @@ class CommandProvider:
     async def measure(self, query: str) -> Measurement:
         at = self._clock.now()
         try:
-            process = await asyncio.create_subprocess_exec(
-                self.settings.shell,
-                "-c",
-                query,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.settings.cwd,
-                env=dict(self.settings.env) if self.settings.env is not None else None,
-                start_new_session=True,
-            )
+            with shell_argv(query, self.settings.shell) as (args, fds):
+                process = await asyncio.create_subprocess_exec(
+                    self.settings.shell,
+                    *args,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd=self.settings.cwd,
+                    env=dict(self.settings.env) if self.settings.env is not None else None,
+                    start_new_session=True,
+                    pass_fds=fds,
+                )
         except OSError as exc:
             raise ProviderError(
                 f"cannot start {self.settings.shell} for command {query!r}: {exc}",

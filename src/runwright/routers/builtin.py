@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from runwright.engine.clock import Clock, SystemClock
+from runwright.engine.private import private_dir, private_file
 from runwright.errors import DriverError
 from runwright.routers.base import (
     Backend,
@@ -76,7 +77,8 @@ class BuiltinRouter:
                 self.pid = pid
                 return
         self.admin = self.settings.admin
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
+        private_file(self.log_file)  # the proxy appends to it: it keeps this mode
         argv = [
             self.settings.python, "-m", MARKER,
             "--listen", self.settings.listen,

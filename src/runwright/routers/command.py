@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from runwright.engine.hidden import shell_argv
 from runwright.errors import DriverError
 from runwright.model.templating import render
 from runwright.routers.base import Backend, BackendCounters, transition
@@ -49,15 +50,16 @@ class CommandRouter:
         exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in s.env.items())
         payload = json.dumps([b.to_dict() for b in table])
         try:
-            proc = await asyncio.create_subprocess_exec(
-                "/bin/sh",
-                "-c",
-                exports + command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd=s.cwd,
-            )
+            with shell_argv(exports + command) as (args, fds):
+                proc = await asyncio.create_subprocess_exec(
+                    "/bin/sh",
+                    *args,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    cwd=s.cwd,
+                    pass_fds=fds,
+                )
         except OSError as exc:
             raise DriverError(f"cannot run the route command: {exc.strerror or exc}") from None
         try:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runwright.engine.private import write_private
 from runwright.errors import InputError
 from runwright.routers.base import Backend
 
@@ -81,6 +81,4 @@ def load_state(path: Path) -> list[Backend]:
 
 def save_state(path: Path, state: RouterState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state.to_json(), indent=1))
-    tmp.replace(path)
+    write_private(path, json.dumps(state.to_json(), indent=1))

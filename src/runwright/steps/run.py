@@ -43,10 +43,13 @@ class RunParams(Params):
         return value
 
 
-GATE = "IFS= read -r _ || exit 70\nexec </dev/null\n"
+GATE = 'IFS= read -r _ || exit 70\n_rw_script=$(cat)\nexec </dev/null\neval "$_rw_script"\n'
 """The step's shell waits on stdin until runwright has recorded its process group, then reads
-from /dev/null as before: a runwright killed between the spawn and that record leaves a shell
-that exits without running the command (EOF), never an untracked one that runs it."""
+the command itself from stdin and runs it with stdin from /dev/null: a runwright killed
+between the spawn and that record leaves a shell that exits without running the command
+(EOF), never an untracked one that runs it. The command (with whatever secrets were rendered
+into it) never appears in the process's arguments, which every user of the host can read
+with ``ps``."""
 
 
 def _script(command: str) -> str:
@@ -100,7 +103,7 @@ async def run_command(
         proc = await asyncio.create_subprocess_exec(
             shell,
             "-c",
-            GATE + _script(command),
+            GATE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.PIPE,
@@ -116,7 +119,10 @@ async def run_command(
         try:
             if started is not None:
                 started(proc.pid)
-            proc.stdin.write(b"\n")
+            proc.stdin.write(b"\n" + _script(command).encode())
+            await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the shell is gone already; its exit code says why
         finally:
             proc.stdin.close()
         tail = await _pump(proc.stdout, emit)

@@ -22,7 +22,7 @@ from runwright.engine.store import RunRow
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
 from runwright.model.status import RunStatus
-from runwright.web.auth import WebUser, require
+from runwright.web.auth import WebUser, readable_run, require
 from runwright.web.state import WebState
 from runwright.web.tasks import call
 
@@ -107,7 +107,7 @@ def _identity(user: WebUser) -> Identity:
 
 
 def _run(state: WebState, user: WebUser, run_id: int, action: str) -> RunRow:
-    run = state.runtime.store.run(run_id)
+    run = readable_run(state, user, run_id)
     require(user, action, run.environment)
     return run
 

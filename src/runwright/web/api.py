@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 
-from runwright.app import report, report_html, views
+from runwright.app import redelivery, report, report_html, users, views
 from runwright.app.planning import plan_book, plan_rollback
 from runwright.app.product import joined
 from runwright.app.views import RunFilter, env_state, list_runs
@@ -16,7 +16,7 @@ from runwright.engine.audit import verify_run
 from runwright.engine.store import RevisionRow
 from runwright.errors import InputError
 from runwright.web import actions
-from runwright.web.auth import WebUser, api_user, require
+from runwright.web.auth import WebUser, api_user, readable_run, require, visible_environment
 from runwright.web.sse import last_event_id
 from runwright.web.state import WebState, web_state
 from runwright.web.views import run_view
@@ -90,7 +90,9 @@ def runbooks(user: User, state: State) -> list[dict[str, Any]]:
         {
             "name": e.runbook.name if e.runbook else None,
             "file": str(e.path),
-            "environments": list(e.runbook.environments) if e.runbook else [],
+            "environments": [n for n in e.runbook.environments if user.sees(n)]
+            if e.runbook
+            else [],
             "error": e.error or None,
         }
         for e in state.registry.entries()
@@ -101,11 +103,14 @@ def runbooks(user: User, state: State) -> list[dict[str, Any]]:
 async def plan(
     name: str, user: User, state: State, env: str | None = None, version: str = "<version>"
 ) -> dict[str, Any]:
-    require(user, "read", env)
     entry = state.registry.get(name)
     if entry is None or entry.runbook is None:
         raise InputError(f"no runbook named {name!r}")
-    return (await plan_book(state.runtime_for(user.name), entry.runbook, env, version)).as_dict()
+    rt = state.runtime_for(user.name)
+    env_name, _ = rt.environment(entry.runbook, env)
+    visible_environment(user, env_name)
+    require(user, "read", env_name)
+    return (await plan_book(rt, entry.runbook, env_name, version)).as_dict()
 
 
 @router.get("/runs")
@@ -120,8 +125,8 @@ def list_(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    require(user, "read", environment)
-    where = RunFilter(runbook, environment, status, initiator, active)
+    require(user, "read")
+    where = RunFilter(runbook, environment, status, initiator, active, user.environments)
     lines, total = list_runs(state.runtime, where, limit=limit, offset=offset)
     return {"runs": [r.to_json() for r in lines], "total": total, "limit": limit, "offset": offset}
 
@@ -129,8 +134,7 @@ def list_(
 @router.get("/runs/{run_id}")
 def run_detail(run_id: int, user: User, state: State) -> dict[str, Any]:
     rt = state.runtime
-    run = rt.store.run(run_id)
-    require(user, "read", run.environment)
+    run = readable_run(state, user, run_id)
     view = run_view(rt, run_id, user.name)
     return {
         **views.run_status(rt, run).to_json(),
@@ -143,8 +147,7 @@ def run_detail(run_id: int, user: User, state: State) -> dict[str, Any]:
 
 @router.get("/runs/{run_id}/events")
 def events(run_id: int, user: User, state: State, after: int = 0) -> list[dict[str, Any]]:
-    run = state.runtime.store.run(run_id)
-    require(user, "read", run.environment)
+    readable_run(state, user, run_id)
     return [
         {
             "seq": e.seq,
@@ -162,8 +165,7 @@ def events(run_id: int, user: User, state: State, after: int = 0) -> list[dict[s
 
 @router.get("/runs/{run_id}/output")
 def output(run_id: int, user: User, state: State, step: str | None = None) -> list[dict[str, str]]:
-    run = state.runtime.store.run(run_id)
-    require(user, "read", run.environment)
+    readable_run(state, user, run_id)
     return [
         {"section": s.section, "step": s.name, "output": s.output}
         for s in state.runtime.store.steps(run_id)
@@ -173,15 +175,13 @@ def output(run_id: int, user: User, state: State, step: str | None = None) -> li
 
 @router.get("/runs/{run_id}/measurements")
 def measurements(run_id: int, user: User, state: State) -> list[dict[str, Any]]:
-    run = state.runtime.store.run(run_id)
-    require(user, "read", run.environment)
+    readable_run(state, user, run_id)
     return run_view(state.runtime, run_id, user.name).charts
 
 
 @router.get("/runs/{run_id}/audit")
 def audit(run_id: int, user: User, state: State) -> dict[str, Any]:
-    run = state.runtime.store.run(run_id)
-    require(user, "read", run.environment)
+    run = readable_run(state, user, run_id)
     verdict = verify_run(state.runtime.store, run_id)
     ok, sentence = verdict.ok, verdict.message
     return {"run": run_id, "ok": ok, "detail": sentence, "events": run.event_count}
@@ -189,8 +189,7 @@ def audit(run_id: int, user: User, state: State) -> dict[str, Any]:
 
 @router.get("/runs/{run_id}/report", response_class=PlainTextResponse)
 def report_(run_id: int, user: User, state: State, format: str = "md") -> PlainTextResponse:
-    run = state.runtime.store.run(run_id)
-    require(user, "read", run.environment)
+    run = readable_run(state, user, run_id)
     if format == "html":
         body = report_html.html(state.runtime, run)
         return PlainTextResponse(body, media_type="text/html; charset=utf-8")
@@ -205,6 +204,8 @@ def environments(user: User, state: State) -> list[dict[str, Any]]:
         if e.runbook is None:
             continue
         for name, env in e.runbook.environments.items():
+            if not user.sees(name):
+                continue
             s = env_state(state.runtime, e.runbook.name, name)
             out.append(
                 {
@@ -225,6 +226,7 @@ def environments(user: User, state: State) -> list[dict[str, Any]]:
 async def rollback_plan_(
     env: str, user: User, state: State, runbook: str | None = None, to_revision: int | None = None
 ) -> dict[str, Any]:
+    visible_environment(user, env)
     require(user, "read", env)
     p = await plan_rollback(state.runtime_for(user.name), env, runbook, to_revision)
     return {"header": p.header, "revision": p.revision, **p.plan.as_dict()}
@@ -275,6 +277,27 @@ async def settle(run_id: int, body: SettleBody, user: User, state: State) -> dic
     return _done(await actions.settle(state, user, run_id, body.step, body.choice, body.orphan))
 
 
+@router.get("/deliveries")
+def deliveries(user: User, state: State) -> list[dict[str, Any]]:
+    """Notifications not delivered (sending, failed with their next attempt, given up), of
+    the environments the caller may read."""
+    require(user, "read")
+    return [o.to_json() for o in redelivery.owed(state.runtime, user.environments)]
+
+
+class OidcLinkBody(BaseModel):
+    issuer: str = Field(min_length=1, max_length=500)
+    subject: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/users/{name}/oidc")
+def link_oidc(name: str, body: OidcLinkBody, user: User, state: State) -> dict[str, Any]:
+    """Admins only: the identity provider's account (issuer, subject) logs in as ``name``."""
+    require(user, "admin")
+    users.link_oidc(state.runtime_for(user.name), name, body.issuer, body.subject)
+    return {"user": name, "issuer": body.issuer, "subject": body.subject}
+
+
 def stream_router() -> APIRouter:
     """The SSE stream, shared by the dashboard (cookie) and API clients (bearer)."""
     sse = APIRouter()
@@ -284,8 +307,10 @@ def stream_router() -> APIRouter:
         request: Request, user: User, state: State, run: int | None = None, after: int | None = None
     ) -> StreamingResponse:
         require(user, "read")
+        if run is not None:
+            readable_run(state, user, run)
         start = last_event_id(request.headers.get("last-event-id"))
-        frames = state.hub.stream(run, start if start is not None else after)
+        frames = state.hub.stream(run, start if start is not None else after, user.environments)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 

@@ -14,6 +14,8 @@ from fastapi import Request
 from runwright.app import users
 from runwright.app.users import AuthError, Forbidden
 from runwright.engine.accounts import Accounts, Grant
+from runwright.engine.store import RunRow
+from runwright.errors import InputError
 from runwright.web import csrf
 from runwright.web.state import WebState, web_state
 
@@ -36,6 +38,15 @@ class WebUser:
         if self.via == "public":
             return action == "read"
         return users.allowed(self.grants, action, environment)
+
+    @property
+    def environments(self) -> frozenset[str] | None:
+        """The environments this user may read; None for all of them."""
+        return None if self.via == "public" else users.readable(self.grants)
+
+    def sees(self, environment: str) -> bool:
+        names = self.environments
+        return names is None or environment in names
 
     @property
     def csrf(self) -> str:
@@ -83,6 +94,21 @@ def require(user: WebUser, action: str, environment: str | None = None) -> None:
             hint=f"an admin can grant it: runwright users add {user.name} --role {role}"
             + (f" --env {environment}" if environment else ""),
         )
+
+
+def readable_run(state: WebState, user: WebUser, run_id: int) -> RunRow:
+    """The run, if ``user`` may read its environment; otherwise the same answer as for a run
+    that does not exist (404), so a run's existence does not leak across environments."""
+    run = state.runtime.store.run(run_id)
+    if not user.sees(run.environment):
+        raise InputError(f"no run {run_id}", hint="list runs with: runwright history")
+    return run
+
+
+def visible_environment(user: WebUser, environment: str) -> None:
+    """404 for an environment the user may not read, as for one that does not exist."""
+    if not user.sees(environment):
+        raise InputError(f"no environment {environment!r}", hint="ask an admin for access")
 
 
 SAFE = ("GET", "HEAD", "OPTIONS")

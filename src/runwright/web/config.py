@@ -12,6 +12,8 @@ class OidcConfig:
     client_id: str
     client_secret: str = ""
     username_claim: str = "preferred_username"
+    unknown: str = "refuse"
+    """What a first login by an unlinked (issuer, subject) gets: refused, or a new viewer."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class WebConfig:
     oidc: OidcConfig | None = None
     poll_interval: float = 0.05
     secure_cookies: bool = False
+    public_url: str = ""
+    """The URL users reach the server by (behind a proxy: its https address); cross-site
+    checks accept it as well as the request's own origin."""
     workers: int = 0
     """Worker processes ``serve`` supervises; with any, deploys are queued for them."""
     slack_signing_secret: str = field(default="", repr=False)

@@ -2,7 +2,10 @@
 
 The provider's endpoints come from its discovery document; the ID token is verified against
 the provider's JWKS (signature, issuer, audience = our client id, expiry, and the nonce we
-sent), and names a user who must already exist here (roles stay runwright's to grant).
+sent). The account it proves is the issuer and the subject (``sub``), the only claims the
+provider vouches for as stable and unique: it logs in as the runwright user an admin linked
+it to (``runwright users link-oidc``), never as whoever has the same ``preferred_username`` or
+e-mail. An unlinked subject is refused, or made a new viewer with ``--oidc-unknown viewer``.
 ``state`` is bound to the browser by a short-lived cookie, so a login cannot be planted.
 """
 
@@ -22,7 +25,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from runwright.app import users
-from runwright.app.users import AuthError, Forbidden
+from runwright.app.users import AuthError
 from runwright.web.config import OidcConfig
 from runwright.web.state import WebState, web_state
 
@@ -92,12 +95,27 @@ def start(request: Request, state: State, next: str = "/") -> Response:
         }
     )
     response = RedirectResponse(f"{doc['authorization_endpoint']}?{query}", status_code=303)
-    response.set_cookie(COOKIE, key, max_age=int(PENDING_TTL), httponly=True, samesite="lax")
+    response.set_cookie(
+        COOKIE,
+        key,
+        max_age=int(PENDING_TTL),
+        httponly=True,
+        samesite="lax",
+        secure=state.config.secure_cookies,
+    )
     return response
 
 
-def verify_id_token(cfg: OidcConfig, doc: dict[str, Any], token: str, nonce: str) -> str:
-    """The user name an ID token proves; AuthError for any flaw."""
+@dataclass(frozen=True)
+class Identity:
+    issuer: str
+    subject: str
+    suggested: str
+    """The name the provider suggests (a new viewer's name, if free); proves nothing."""
+
+
+def verify_id_token(cfg: OidcConfig, doc: dict[str, Any], token: str, nonce: str) -> Identity:
+    """The identity an ID token proves; AuthError for any flaw."""
     try:
         key = jwt.PyJWKClient(doc["jwks_uri"]).get_signing_key_from_jwt(token).key
         claims = jwt.decode(
@@ -112,8 +130,8 @@ def verify_id_token(cfg: OidcConfig, doc: dict[str, Any], token: str, nonce: str
         raise AuthError(f"the identity provider's ID token was refused: {exc}") from None
     if claims.get("nonce") != nonce:
         raise AuthError("the identity provider's ID token was refused: wrong nonce")
-    name = claims.get(cfg.username_claim) or claims.get("email") or claims["sub"]
-    return str(name)
+    suggested = claims.get(cfg.username_claim) or claims["sub"]
+    return Identity(str(claims["iss"]), str(claims["sub"]), str(suggested))
 
 
 @router.get("/login/oidc/callback")
@@ -139,12 +157,8 @@ def callback(request: Request, state: State, code: str = "") -> Response:
         answer = httpx.post(doc["token_endpoint"], data=form, timeout=10).raise_for_status().json()
     except (httpx.HTTPError, ValueError) as exc:
         raise AuthError(f"the identity provider refused the code: {exc}") from None
-    name = verify_id_token(cfg, doc, str(answer.get("id_token", "")), pending.nonce)
-    if not users.accounts(state.runtime).exists(name):
-        raise Forbidden(
-            f"{name} logged in with the identity provider but is not a runwright user",
-            hint=f"an admin adds them: runwright users add {name} --role viewer",
-        )
+    who = verify_id_token(cfg, doc, str(answer.get("id_token", "")), pending.nonce)
+    name = users.oidc_login(state.runtime, who.issuer, who.subject, who.suggested, cfg.unknown)
     response = start_session(state, name, pending.next)
     response.delete_cookie(COOKIE)
     return response

@@ -18,7 +18,7 @@ from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
 from runwright.errors import InputError
 from runwright.model.status import TERMINAL
-from runwright.web.auth import WebUser, identify, require
+from runwright.web.auth import WebUser, identify, readable_run, require, visible_environment
 from runwright.web.sse import latest
 from runwright.web.state import WebState, web_state
 from runwright.web.views import run_view
@@ -57,10 +57,11 @@ def overview(request: Request, user: User, state: State) -> Response:
         envs = [
             {"name": n, "env": env, "state": env_state(rt, e.runbook.name, n)}
             for n, env in e.runbook.environments.items()
+            if user.sees(n)
         ]
         rows.append({"entry": e, "envs": envs})
     since = latest(rt.store.engine)
-    active, _ = list_runs(rt, RunFilter(active=True), limit=20)
+    active, _ = list_runs(rt, RunFilter(active=True, environments=user.environments), limit=20)
     return render(request, "overview.html", user, rows=rows, active=active, live=True, since=since)
 
 
@@ -75,8 +76,14 @@ def runs_page(
     initiator: str = "",
     page: int = 1,
 ) -> Response:
-    require(user, "read", environment or None)
-    where = RunFilter(runbook or None, environment or None, status or None, initiator or None)
+    require(user, "read")
+    where = RunFilter(
+        runbook or None,
+        environment or None,
+        status or None,
+        initiator or None,
+        environments=user.environments,
+    )
     page = max(1, page)
     lines, total = list_runs(state.runtime, where, limit=PAGE, offset=(page - 1) * PAGE)
     return render(
@@ -104,8 +111,7 @@ def run_live(request: Request, run_id: int, user: User, state: State) -> Respons
 
 
 def _view(state: WebState, user: WebUser, run_id: int) -> Any:
-    run = state.runtime.store.run(run_id)
-    require(user, "read", run.environment)
+    readable_run(state, user, run_id)
     return run_view(state.runtime, run_id, user.name)
 
 
@@ -118,6 +124,7 @@ async def plan_page(
         raise InputError(f"no runbook named {runbook!r}")
     rt = state.runtime_for(user.name)
     env_name, _ = rt.environment(entry.runbook, env or None)
+    visible_environment(user, env_name)
     require(user, "read", env_name)
     plan = await plan_book(rt, entry.runbook, env_name, version) if version else None
     return render(
@@ -136,6 +143,7 @@ async def plan_page(
 async def rollback_page(
     request: Request, user: User, state: State, env: str, runbook: str = ""
 ) -> Response:
+    visible_environment(user, env)
     require(user, "read", env)
     p = await plan_rollback(state.runtime_for(user.name), env, runbook or None, None)
     return render(
@@ -152,8 +160,7 @@ async def rollback_page(
 
 @router.get("/runs/{run_id}/audit")
 def audit_page(request: Request, run_id: int, user: User, state: State) -> Response:
-    run = state.runtime.store.run(run_id)
-    require(user, "read", run.environment)
+    run = readable_run(state, user, run_id)
     events = state.runtime.store.events(run_id)
     verdict = verify_run(state.runtime.store, run_id)
     ok, sentence = verdict.ok, verdict.message
@@ -162,8 +169,7 @@ def audit_page(request: Request, run_id: int, user: User, state: State) -> Respo
 
 @router.get("/runs/{run_id}/report.{fmt}")
 def report_download(run_id: int, fmt: str, user: User, state: State) -> Response:
-    run = state.runtime.store.run(run_id)
-    require(user, "read", run.environment)
+    run = readable_run(state, user, run_id)
     if fmt == "html":
         body, media = report_html.html(state.runtime, run), "text/html; charset=utf-8"
     elif fmt == "md":

@@ -34,6 +34,10 @@ def serve_forever(
     workers: int = 0,
     slack_signing_secret: str = "",
     accept_sent_runbooks: bool = False,
+    *,
+    oidc_unknown: str = "refuse",
+    public_url: str = "",
+    cookie_secure: bool | None = None,
 ) -> int:
     if workers < 0:
         raise InputError(f"--workers {workers}: give 0 or more worker processes")
@@ -45,9 +49,12 @@ def serve_forever(
         raise InputError(f"--runbooks {runbooks}: no such directory")
     oidc = None
     if oidc_issuer and oidc_client_id:
-        oidc = OidcConfig(oidc_issuer, oidc_client_id, oidc_client_secret)
+        oidc = OidcConfig(oidc_issuer, oidc_client_id, oidc_client_secret, unknown=oidc_unknown)
     elif oidc_issuer or oidc_client_id:
         raise InputError("--oidc-issuer and --oidc-client-id go together")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise InputError(f"--public-url {public_url!r} is not an http(s) URL")
+    secure = public_url.startswith("https://") if cookie_secure is None else cookie_secure
     config = WebConfig(
         host,
         port,
@@ -57,6 +64,8 @@ def serve_forever(
         workers=workers,
         slack_signing_secret=slack_signing_secret,
         accept_sent_runbooks=accept_sent_runbooks,
+        secure_cookies=secure,
+        public_url=public_url,
     )
     rt = Runtime.open(settings)
     secret = users.first_admin(rt, settings.user)
@@ -83,6 +92,17 @@ def serve_forever(
         server.run()
     rt.close()
     return 0
+
+
+def read_secret_file(path: Path, option: str) -> str:
+    """A secret kept in a file (first line, surrounding blanks dropped)."""
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise InputError(f"{option} {path}: {exc.strerror}") from None
+    if not text:
+        raise InputError(f"{option} {path} is empty")
+    return text.splitlines()[0].strip()
 
 
 @contextmanager

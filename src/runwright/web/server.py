@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from runwright.app.redelivery import retrying
 from runwright.app.runtime import Runtime
 from runwright.app.users import AuthError, Forbidden
 from runwright.errors import BlockedError, InputError, RunwrightError
@@ -51,7 +52,7 @@ def status_of(exc: RunwrightError) -> int:
         return 403
     if isinstance(exc, BlockedError):
         return 409
-    if isinstance(exc, InputError) and exc.message.startswith("no run "):
+    if isinstance(exc, InputError) and exc.message.startswith(("no run ", "no environment ")):
         return 404
     return 400 if isinstance(exc, InputError) else 500
 
@@ -86,7 +87,8 @@ def create_app(rt: Runtime, config: WebConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await state.hub.start()
-        yield
+        async with retrying(rt):  # notifications runs still owe, whoever ran them
+            yield
         await state.hub.stop()
         await state.tasks.stop()
 

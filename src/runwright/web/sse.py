@@ -34,6 +34,7 @@ class Ev:
     step: str | None
     actor: str
     at: str
+    environment: str = ""
 
     def frame(self) -> str:
         body = json.dumps(
@@ -53,7 +54,8 @@ class Ev:
 def _fetch(engine: Engine, after: int, run: int | None, limit: int = BATCH) -> list[Ev]:
     e = t.events.c
     query = (
-        sa.select(e.id, e.run_id, e.seq, e.type, e.step, e.actor, e.at)
+        sa.select(e.id, e.run_id, e.seq, e.type, e.step, e.actor, e.at, t.runs.c.environment)
+        .join(t.runs, t.runs.c.id == e.run_id)
         .where(e.id > after)
         .order_by(e.id)
         .limit(limit)
@@ -62,7 +64,7 @@ def _fetch(engine: Engine, after: int, run: int | None, limit: int = BATCH) -> l
         query = query.where(e.run_id == run)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [Ev(r[0], r[1], r[2], r[3], r[4], r[5], r[6].isoformat()) for r in rows]
+    return [Ev(r[0], r[1], r[2], r[3], r[4], r[5], r[6].isoformat(), r[7]) for r in rows]
 
 
 def latest(engine: Engine) -> int:
@@ -106,8 +108,15 @@ class Hub:
                 self.last = await asyncio.to_thread(latest, self.engine)
             await asyncio.sleep(self.interval)
 
-    async def stream(self, run: int | None, after: int | None) -> AsyncIterator[str]:
-        """SSE frames for ``run`` (or every run): the missed ones after ``after``, then live."""
+    async def stream(
+        self, run: int | None, after: int | None, environments: frozenset[str] | None = None
+    ) -> AsyncIterator[str]:
+        """SSE frames for ``run`` (or every run): the missed ones after ``after``, then live;
+        only of runs in ``environments`` (the reader's; None: all)."""
+
+        def visible(ev: Ev) -> bool:
+            return environments is None or ev.environment in environments
+
         queue: asyncio.Queue[Ev] = asyncio.Queue()
         self.queues[queue] = run
         sent = self.last if after is None else after
@@ -118,7 +127,8 @@ class Hub:
                     missed = await asyncio.to_thread(_fetch, self.engine, sent, run)
                     for ev in missed:
                         sent = ev.id
-                        yield ev.frame()
+                        if visible(ev):
+                            yield ev.frame()
                     if len(missed) < BATCH:
                         break
             while True:
@@ -129,7 +139,8 @@ class Hub:
                     continue
                 if ev.id > sent:
                     sent = ev.id
-                    yield ev.frame()
+                    if visible(ev):
+                        yield ev.frame()
         finally:
             self.queues.pop(queue, None)
 

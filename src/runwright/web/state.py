@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from fastapi import Request
 
@@ -12,6 +12,7 @@ from runwright.web.config import WebConfig
 from runwright.web.runbooks import Registry
 from runwright.web.sse import Hub
 from runwright.web.tasks import Tasks
+from runwright.web.throttle import LoginThrottle
 
 
 @dataclass
@@ -21,6 +22,7 @@ class WebState:
     registry: Registry
     tasks: Tasks
     hub: Hub
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def runtime_for(self, user: str) -> Runtime:
         """The shared runtime acting as ``user``, whom the server authenticated (login or

@@ -82,3 +82,12 @@ def test_bad_names_roles_and_unknown_users_are_input_errors(rt: Runtime) -> None
         users.add_user(rt, "eve", ["god"], [])
     with pytest.raises(InputError, match="no user 'nobody'"):
         users.create_token(rt, "nobody", "api", timedelta(hours=1))
+
+
+def test_a_user_reads_only_the_environments_granted() -> None:
+    from runwright.app.users import readable
+    from runwright.engine.accounts import Grant
+
+    assert readable([Grant("viewer", "staging"), Grant("approver", "qa")]) == {"staging", "qa"}
+    assert readable([Grant("viewer", "staging"), Grant("deployer", "*")]) is None
+    assert readable([]) == frozenset()

@@ -152,7 +152,7 @@ def test_a_captured_value_feeds_later_steps(app: App, server: Server) -> None:
                   url: {server.url}/login
                   capture: {{token: $.token}}
               - name: use it
-                run: echo "{{{{ captured.token }}}}" > {out}
+                run: echo {{{{ captured.token }}}} > {out}
               - name: call
                 http:
                   url: "{server.url}/me?t={{{{ captured.token }}}}"

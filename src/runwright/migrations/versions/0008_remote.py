@@ -8,7 +8,7 @@ replayed request is refused. ``device_logins`` holds pending ``runwright login -
 requests until a logged-in person confirms them in the browser.
 
 Revision ID: 0008_remote
-Revises: 0004_workers
+Revises: 0005_trust_reseal
 """
 
 import sqlalchemy as sa
