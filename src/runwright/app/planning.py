@@ -9,7 +9,7 @@ now, so the edges never do.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.release import previous_version
 from runwright.app.runs import rollback_target
 from runwright.app.runtime import Runtime
+from runwright.app.services import verify_aws_checks, verify_services
 from runwright.model.loader import Runbook
 
 
@@ -43,11 +44,20 @@ async def _plan(
         previous_version=current,
         planning=True,
     )
-    services = await rt.checked_services(book, env_name, variables)
+    # As rt.checked_services, except that no cluster is no error: plan shows what it would
+    # send, and says the cluster's state was not read.
+    services = rt.step_services(book, env_name, variables)
+    unread = None
+    if book.service is not None:
+        unread = await verify_services(book, services, unread_ok=True)
+    verify_aws_checks(book)
     seen = None
-    if traffic and has_sequential(book) and services.router is not None:
+    if traffic and unread is None and has_sequential(book) and services.router is not None:
         seen = await recent_traffic(services.router, current)
     plan = build_plan(book, env_name, environment, version, variables, services, traffic=seen)
+    if unread is not None:
+        note = f"the cluster's current state was not read ({unread}): shown is what would be sent"
+        plan = replace(plan, notes=[note, *plan.notes])
     return plan, current
 
 
