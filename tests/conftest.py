@@ -121,6 +121,13 @@ def pg_cluster() -> Iterator[postgres.Cluster]:
         yield cluster
 
 
+def pytest_report_header() -> str:
+    """The Kubernetes release the driver's tests run against (tests/support/kubeplane.py)."""
+    from tests.support import kubeplane
+
+    return f"kubernetes control plane: {kubeplane.release()}"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``slow`` run first (otherwise in collection order): under xdist
     (``scripts/test`` runs two workers) a long test started last would finish the run alone

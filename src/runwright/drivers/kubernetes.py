@@ -289,7 +289,11 @@ class KubernetesDriver:
                 if ev.get("type") == "Warning":
                     out.append(f"  event {pod_name}: {ev.get('reason')}: {ev.get('message')}")
             if failing is not None:
-                lines = await self.kube.logs(pod_name, failing, self.settings.log_lines)
+                try:
+                    lines = await self.kube.logs(pod_name, failing, self.settings.log_lines)
+                except DriverError as exc:  # no kubelet answering, or no right to read it
+                    out.append(f"  (no log of {pod_name}/{failing}: {exc.message})")
+                    continue
                 if lines:
                     out.append(f"  last log lines of {pod_name}/{failing}:")
                     out += [f"  | {line}" for line in lines]

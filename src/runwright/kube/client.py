@@ -156,12 +156,22 @@ class Kube:
             self._client = None
 
     async def namespace_exists(self) -> bool:
+        """Whether the namespace exists; a SettingError when the account may not read it (with
+        RBAC an account bound only in its own namespace cannot tell a missing one from that)."""
         with translated(f"read namespace {self.namespace}"):
             try:
                 await self.client.get(Namespace, self.namespace)
             except ApiError as exc:
                 if exc.status.code == 404:
                     return False
+                if exc.status.code == 403:
+                    raise SettingError(
+                        f"namespace {self.namespace!r} does not exist in the cluster, or the "
+                        f"account runwright uses may not read it: {exc.status.message}",
+                        ("driver", "namespace"),
+                        hint="fix driver.namespace, or grant get on the namespace (the Role "
+                        "in docs/drivers.md)",
+                    ) from None
                 raise
         return True
 
