@@ -2,7 +2,8 @@
 
 The CLI and kubectl under test talk to the tap (HTTPS on 127.0.0.1, with the API server's
 own certificate: Kubernetes clients send no token over plain HTTP), which forwards every
-request, unchanged, to the plane's kube-apiserver and relays the answer (watches streamed). Authentication and authorization are the API server's: the tap passes the
+request, unchanged, to the plane's kube-apiserver and relays the answer (watches
+streamed). Authentication and authorization are the API server's: the tap passes the
 client's token through. What the tap adds is what an assertion needs and a cluster does not
 keep: every accepted write in order (``writes``, with which Deployments had available
 replicas just before it), every request (``requests``), a real concurrent change to an object
