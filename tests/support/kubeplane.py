@@ -100,7 +100,9 @@ def start(directory: Path) -> Plane:
     if done.returncode != 0:
         raise AssertionError(f"scripts/kube-up failed ({done.returncode}):\n{done.stderr}")
     values = dict(
-        line.split("=", 1) for line in done.stdout.splitlines() if "=" in line and line[0] != " "
+        line.removeprefix("export ").split("=", 1)
+        for line in done.stdout.splitlines()
+        if line.startswith("export ")
     )
     kubeconfig = Path(values["KUBECONFIG"])
     config = yaml.safe_load(kubeconfig.read_text())

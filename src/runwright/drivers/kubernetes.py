@@ -279,7 +279,8 @@ class KubernetesDriver:
             for cs in (pod.get("status") or {}).get("containerStatuses") or []:
                 waiting = (cs.get("state") or {}).get("waiting") or {}  # not a status
                 if waiting.get("reason"):
-                    failing = failing or cs.get("name")
+                    if cs.get("restartCount"):  # it ran: its log says why it stopped
+                        failing = failing or cs.get("name")
                     msg = f": {waiting['message']}" if waiting.get("message") else ""
                     out.append(
                         f"  pod {pod_name} container {cs.get('name')}: {waiting['reason']}{msg}"
