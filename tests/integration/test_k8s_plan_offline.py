@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import ROOT, cli_command, cli_environ
 
 EXAMPLE = ROOT / "examples" / "k8s-release.yaml"
+pytestmark = pytest.mark.slow  # two CLI runs each
 
 
 def _runwright(

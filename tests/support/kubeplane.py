@@ -32,7 +32,7 @@ import yaml
 from tests.conftest import ROOT
 
 SCRIPTS = ROOT / "scripts"
-START_TIMEOUT = 900  # a cold build of the binaries included
+START_TIMEOUT = 3600  # a cold build of the binaries included (27 min on a loaded 2-core machine)
 
 
 @dataclass(frozen=True)
