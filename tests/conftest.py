@@ -128,6 +128,19 @@ def pytest_report_header() -> str:
     return f"kubernetes control plane: {kubeplane.release()}"
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In CI, the Kubernetes control plane's binaries are built before the first test that
+    needs them (scripts/setup normally has built them; inside a test the build would outlast
+    the test's timeout)."""
+    needs_plane = any(
+        "test_k8s_" in i.nodeid or "test_kube_fake" in i.nodeid for i in session.items
+    )
+    if needs_plane and os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        from tests.support import kubeplane
+
+        kubeplane.ensure_built()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``slow`` run first (otherwise in collection order): under xdist
     (``scripts/test`` runs two workers) a long test started last would finish the run alone

@@ -74,6 +74,17 @@ def unavailable() -> str | None:
     )
 
 
+def ensure_built() -> None:
+    """Build the binaries now if they are missing (a build inside a test would outlast the
+    test's timeout); an AssertionError if they cannot be built."""
+    if _built():
+        return
+    print("kubeplane: building the Kubernetes control plane (scripts/kube-build)", flush=True)
+    done = subprocess.run([str(SCRIPTS / "kube-build")], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"scripts/kube-build failed ({done.returncode}):\n{done.stderr}")
+
+
 def release() -> str:
     """The Kubernetes release the plane runs (the built kube-apiserver's own --version)."""
     apiserver = bin_dir() / "kube-apiserver"
