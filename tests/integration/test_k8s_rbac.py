@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.support.kubelab import (
+    NS,
     SERVICE,
     VERSION_LABEL,
     KubeLab,
@@ -66,6 +67,6 @@ def test_without_one_verb_the_run_names_the_verb_and_the_resource(
     assert failed.returncode == 1, failed.stdout + failed.stderr
     said = failed.stdout + failed.stderr
     assert refused in said, said
-    assert f"system:serviceaccount:{lab.ns}:runwright" in said
+    assert f"system:serviceaccount:{NS}:runwright" in said
     assert "Traceback" not in said
     assert lab.selector()[VERSION_LABEL] == "v1"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from tests.support.kubeapi import Write
 from tests.support.kubelab import (
+    NS,
     SERVICE,
     KubeLab,
     canary_weight,
@@ -77,7 +78,7 @@ def test_plan_prints_the_objects_and_patches_and_sends_nothing(lab: KubeLab) -> 
     assert shown.returncode == 0, shown.stdout + shown.stderr
     text = shown.stdout
     assert "not executed" in text
-    ns = lab.ns
+    ns = NS
     assert f"POST apps/v1 Deployment {ns}/{SERVICE}-v2" in text
     assert "image: registry.example.com/shop:v2" in text
     assert "runwright.dev/version: v2" in text

@@ -81,7 +81,7 @@ def test_blue_green_then_canary_then_a_broken_image_leaves_traffic_on_the_last_g
 
     lab.deployed(blue_green, "v2")
     assert lab.selector()[VERSION_LABEL] == "v2"
-    switches = _selector_writes(lab.fake.writes, lab.ns)
+    switches = _selector_writes(lab.fake.writes, NS)
     moved = [w.result["spec"]["selector"][VERSION_LABEL] for w in switches]
     assert moved[:2] == ["v1", "v2"], moved
     assert set(moved) == {"v1", "v2"}, moved
@@ -139,7 +139,7 @@ def _until_deadline_exceeded(lab: KubeLab, name: str, within: float = 30.0) -> N
 
 
 def _driver(lab: KubeLab) -> KubernetesDriver:
-    kube = Kube(KubeSettings(lab.kubeconfig, None, lab.ns))
+    kube = Kube(KubeSettings(lab.kubeconfig, None, NS))
     return KubernetesDriver(kube, KubernetesSettings(image="unused", service=SERVICE))
 
 

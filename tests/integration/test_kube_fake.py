@@ -69,7 +69,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     state = tmp_path / "state"
     state.mkdir()
     with open_kube_lab(tmp_path, state) as lab:
-        yield Api(lab.fake, lab.ns, lab.kubeconfig, lab.admin_kubeconfig, lab.plane.kubectl, False)
+        yield Api(lab.fake, NS, lab.kubeconfig, lab.admin_kubeconfig, lab.plane.kubectl, False)
 
 
 def _deployment(name: str, version: str) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 the real control plane of ``kubeplane`` (kube-apiserver, controller-manager, scheduler, etcd,
 kwok's simulated nodes), seen through the recording tap of ``kubetap``.
 
-``open_kube_lab`` makes a fresh namespace (``lab.ns``; ``NS``, the example's ``shop``, is an
-alias for it in ``lab.fake``'s helpers) holding the objects users reach the shop through
-(Service, Ingress and HTTPRoute ``shop``) and the service account runwright runs as, bound to
-exactly the Role that ``docs/drivers.md`` documents (``documented_role``). It writes a
-kubeconfig with that account's token, pointing at the tap, and copies the example (with its
-Deployment template) into the test's directory, where ``lab.runbook(strategy=...,
+``open_kube_lab`` makes a fresh namespace (``lab.ns``, e.g. ``shop-1a2b3c4d``) that every
+client of the lab sees as ``shop`` (``NS``, the example's namespace: the tap renames it both
+ways, so runbooks, plans and assertions say ``shop``). It holds the objects users reach the
+shop through (Service, Ingress and HTTPRoute ``shop``) and the service account runwright runs
+as, bound to exactly the Role that ``docs/drivers.md`` documents (``documented_role``). The
+lab writes a kubeconfig with that account's token, pointing at the tap, and copies the example
+(with its Deployment template) into the test's directory, where ``lab.runbook(strategy=...,
 router=...)`` writes the variant a test needs. The CLI finds the cluster through
 ``KUBECONFIG``, as a user's would. Outside CI, a machine that cannot build the plane skips.
 """
@@ -112,7 +113,6 @@ class KubeLab:
                 book["release"][key] = changes[key]
         if "router" in changes:
             book["service"]["router"] = changes["router"]
-        book["service"]["driver"]["namespace"] = self.ns
         book["service"]["driver"].update(changes.get("driver", {}))
         path = self.directory / name
         path.write_text(yaml.safe_dump(book, sort_keys=False))
@@ -167,7 +167,7 @@ class KubeLab:
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
         """kubectl, an independent client, as the cluster's admin (through the tap)."""
         return subprocess.run(
-            [self.plane.kubectl, "--kubeconfig", str(self.admin_kubeconfig), "-n", self.ns, *args],
+            [self.plane.kubectl, "--kubeconfig", str(self.admin_kubeconfig), "-n", NS, *args],
             capture_output=True,
             text=True,
             timeout=30,

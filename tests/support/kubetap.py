@@ -11,8 +11,14 @@ just before the next PUTs of it, so the API server itself answers 409 (``conflic
 SIGKILL of a process right after a chosen write is accepted (``kill_after``).
 
 ``TappedKube`` has the methods tests used on the fake (``get``, ``all``, ``put``,
-``kubeconfig``...), so the release tests read the same whichever server is behind them. A
-namespace alias lets a test say ``shop`` for its own fresh namespace.
+``kubeconfig``...), so the release tests read the same whichever server is behind them.
+
+Namespace aliases (``aliases={"shop": "shop-1a2b3c4d"}``) give each test a fresh namespace
+while the clients, the example runbooks and the assertions keep saying ``shop``: the tap
+rewrites the alias to the real name in request paths and in the ``namespace`` fields of
+request bodies, and the real name back to the alias in answers (asking for JSON, not
+protobuf, so it can). Deleting and re-creating one ``shop`` per test would cost seconds of
+namespace finalization each time.
 """
 
 from __future__ import annotations
@@ -89,6 +95,35 @@ class TappedKube:
     def ns(self, name: str) -> str:
         return self.aliases.get(name, name)
 
+    def real_path(self, path: str) -> str:
+        for alias, real in self.aliases.items():
+            path = re.sub(rf"(/namespaces/){re.escape(alias)}(?=/|\?|$)", rf"\g<1>{real}", path)
+        return path
+
+    def real_body(self, body: bytes) -> bytes:
+        data = _json(body)
+        if data is None or not self.aliases:
+            return body
+
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                return {
+                    k: self.ns(v) if k == "namespace" and isinstance(v, str) else walk(v)
+                    for k, v in node.items()
+                }
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        return json.dumps(walk(data)).encode()
+
+    def seen(self, data: bytes) -> bytes:
+        """An answer as the client should see it: each real namespace named by its alias
+        (the real names are random, so they occur nowhere else)."""
+        for alias, real in self.aliases.items():
+            data = data.replace(real.encode(), alias.encode())
+        return data
+
     # -- the fake's test helpers, on the real server ---------------------------------------------
 
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +189,7 @@ class TappedKube:
                             "context": {
                                 "cluster": "plane",
                                 "user": "tester",
-                                "namespace": self.ns(namespace),
+                                "namespace": namespace,
                             },
                         }
                     ],
@@ -222,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
         available: dict[str, dict[str, str]] = {}
         if recorded:
             assert m is not None
-            available = tap.before_write(verb, m["plural"], m["ns"], m["name"])
+            available = tap.before_write(verb, m["plural"], tap.ns(m["ns"]), m["name"])
         watching = urllib.parse.parse_qs(query).get("watch", [""])[0] in ("true", "1")
         follow = urllib.parse.parse_qs(query).get("follow", [""])[0] == "true"
         upstream = http.client.HTTPSConnection(
@@ -233,12 +268,17 @@ class _Handler(BaseHTTPRequestHandler):
         )
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-            upstream.request(verb, self.path, body=body or None, headers=headers)
+            if "protobuf" in headers.get("Accept", ""):
+                headers["Accept"] = "application/json"
+            sent_body = tap.real_body(body) if body else b""
+            upstream.request(
+                verb, tap.real_path(self.path), body=sent_body or None, headers=headers
+            )
             answer = upstream.getresponse()
             if watching or follow:
                 self._stream(answer)
                 return
-            data = answer.read()
+            data = tap.seen(answer.read())
             if recorded and 200 <= answer.status < 300:
                 result = _json(data) or {}
                 sent = _json(body)
@@ -262,11 +302,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _stream(self, answer: http.client.HTTPResponse) -> None:
+        """Relay a watch (one JSON event per line) or a followed log, line by line, so a
+        namespace name is never split between two reads."""
         self._head(answer, {"Transfer-Encoding": "chunked"})
         while not self.server.closing:
-            data = answer.read1(65536)
-            if not data:
+            line = answer.readline()
+            if not line:
                 break
+            data = self.server.tap.seen(line)
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
