@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,34 +228,18 @@ def grant(admin: kubeplane.Rest, namespace: str, role: dict[str, Any]) -> str:
     return str(token["status"]["token"])
 
 
-def plane_or_skip() -> Plane:
-    """This process's plane; outside CI, a skip when it cannot be built here."""
-    reason = kubeplane.unavailable()
-    if reason is not None and os.environ.get("CI", "").lower() not in {"1", "true", "yes"}:
-        import pytest
-
-        pytest.skip(reason)
-    return kubeplane.shared()
-
-
 @contextlib.contextmanager
 def open_kube_lab(directory: Path, state_dir: Path) -> Iterator[KubeLab]:
-    plane = plane_or_skip()
-    ns = f"shop-{uuid.uuid4().hex[:8]}"
-    tap = TappedKube(plane, aliases={NS: ns})
-    tap.admin.call("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
-    try:
+    with kubetap.open_namespaces(NS) as tap:
+        ns = tap.ns(NS)
         token = grant(tap.admin, ns, documented_role(ns))
-        with kubetap.serve(tap):
-            seed(tap)
-            (directory / "k8s").mkdir(exist_ok=True)
-            shutil.copy(ROOT / "examples" / "k8s" / "shop-deployment.yaml", directory / "k8s")
-            kubeconfig = tap.kubeconfig(
-                directory / "kubeconfig", NS, context="shop-cluster", token=token
-            )
-            admin = tap.kubeconfig(directory / "admin.kubeconfig", NS, context="admin")
-            yield KubeLab(
-                tap, directory, state_dir, kubeconfig, cli_in(state_dir), ns, plane, admin
-            )
-    finally:
-        tap.admin.call("DELETE", f"/api/v1/namespaces/{ns}")
+        seed(tap)
+        (directory / "k8s").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "examples" / "k8s" / "shop-deployment.yaml", directory / "k8s")
+        kubeconfig = tap.kubeconfig(
+            directory / "kubeconfig", NS, context="shop-cluster", token=token
+        )
+        admin = tap.kubeconfig(directory / "admin.kubeconfig", NS, context="admin")
+        yield KubeLab(
+            tap, directory, state_dir, kubeconfig, cli_in(state_dir), ns, tap.plane, admin
+        )

@@ -34,6 +34,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,7 @@ from typing import Any
 
 import yaml
 
+from tests.support import kubeplane
 from tests.support.kubeapi import RESOURCES, Write
 from tests.support.kubeplane import Plane, Rest
 
@@ -351,6 +353,27 @@ def serve(tap: TappedKube) -> Iterator[TappedKube]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextlib.contextmanager
+def open_namespaces(*names: str) -> Iterator[TappedKube]:
+    """A tap over this process's plane in which each of ``names`` is a fresh namespace of its
+    own (deleted at the end): the real-plane counterpart of
+    ``kubeapi.serve(FakeKube(namespaces={...}))``, with the same helpers (``put``, ``get``,
+    ``all``, ``writes``, ``kubeconfig(path, name)``, admin by default)."""
+    plane = kubeplane.shared_or_skip()
+    aliases = {name: f"{name}-{uuid.uuid4().hex[:8]}" for name in names}
+    tap = TappedKube(plane, aliases=aliases)
+    made: list[str] = []
+    try:
+        for real in aliases.values():
+            tap.admin.call("POST", "/api/v1/namespaces", {"metadata": {"name": real}})
+            made.append(real)
+        with serve(tap):
+            yield tap
+    finally:
+        for real in made:
+            tap.admin.call("DELETE", f"/api/v1/namespaces/{real}")
 
 
 def _json(data: bytes) -> Any:
