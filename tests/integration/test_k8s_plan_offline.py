@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def _kubeconfig_of_a_closed_port(path: Path, port: int) -> Path:
 
 @pytest.mark.parametrize("where", ["kubeconfig-nowhere", "no-kubeconfig", "no-answer"])
 def test_plan_without_a_cluster_prints_the_objects_and_says_the_state_was_not_read(
-    tmp_path: Path, state_dir: Path, free_port: object, where: str
+    tmp_path: Path, state_dir: Path, free_port: Callable[[], int], where: str
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -55,7 +56,7 @@ def test_plan_without_a_cluster_prints_the_objects_and_says_the_state_was_not_re
         env["KUBECONFIG"] = str(tmp_path / "nowhere" / "config")
         why = "does not exist"
     elif where == "no-answer":
-        port = free_port()  # type: ignore[operator]
+        port = free_port()
         env["KUBECONFIG"] = str(_kubeconfig_of_a_closed_port(tmp_path / "config", port))
         why = "cannot reach the API server"
     else:
