@@ -266,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.host,
             self.server.port,
             context=self.server.context,
-            timeout=None if watching or follow else 60,
+            timeout=600 if watching or follow else 60,  # a watch ends by its own timeoutSeconds
         )
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
