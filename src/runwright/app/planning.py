@@ -17,7 +17,8 @@ from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.release import previous_version
 from runwright.app.runs import rollback_target
 from runwright.app.runtime import Runtime
-from runwright.app.services import verify_aws_checks, verify_services
+from runwright.app.services import ClusterUnread, verify_aws_checks
+from runwright.kube.client import Unreachable
 from runwright.model.loader import Runbook
 
 
@@ -44,13 +45,13 @@ async def _plan(
         previous_version=current,
         planning=True,
     )
-    # As rt.checked_services, except that no cluster is no error: plan shows what it would
-    # send, and says the cluster's state was not read.
-    services = rt.step_services(book, env_name, variables)
     unread = None
-    if book.service is not None:
-        unread = await verify_services(book, services, unread_ok=True)
-    verify_aws_checks(book)
+    try:
+        services = await rt.checked_services(book, env_name, variables)
+    except (ClusterUnread, Unreachable) as exc:  # plan needs no cluster: it says so
+        services, unread = rt.step_services(book, env_name, variables), exc.message
+        verify_aws_checks(book)
+
     seen = None
     if traffic and unread is None and has_sequential(book) and services.router is not None:
         seen = await recent_traffic(services.router, current)

@@ -19,7 +19,7 @@ from runwright.app.settings import Settings
 from runwright.drivers.base import Driver, ServiceSpec, Verified
 from runwright.engine.clock import Clock, SystemClock
 from runwright.errors import RunbookError, SettingError
-from runwright.kube.client import Kube, NoCluster, Unreachable
+from runwright.kube.client import Kube, NoCluster
 from runwright.model.loader import Runbook
 from runwright.model.release import (
     AlbRouterSpec,
@@ -268,33 +268,23 @@ def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Route
     return GatewayApiRouter(kube, spec.route, owner)
 
 
-async def verify_services(
-    runbook: Runbook, services: StepServices, *, unread_ok: bool = False
-) -> str | None:
+async def verify_services(runbook: Runbook, services: StepServices) -> None:
     """Check the driver's and router's settings against the world, read-only; a setting that
-    cannot work is an InputError at its ``file:line:col`` in the runbook. With ``unread_ok``
-    (``plan``), no cluster configured or reachable is no error: the reason is returned."""
+    cannot work is an InputError at its ``file:line:col`` in the runbook."""
     parts: tuple[object, ...] = (services.driver, services.router)
     targets = [s for s in parts if isinstance(s, Verified)]
     if not targets:
-        return None
+        return
 
     try:
         for target in targets:
             await target.verify()
-    except (NoCluster, Unreachable) as exc:
-        if unread_ok:
-            return exc.message
-        if isinstance(exc, SettingError):
-            raise _located(runbook, exc) from None
-        raise
     except SettingError as exc:
         raise _located(runbook, exc) from None
     finally:
         kube = getattr(services.driver, "kube", None)
         if kube is not None:
             await kube.close()
-    return None
 
 
 def verify_aws_checks(runbook: Runbook) -> None:
@@ -314,6 +304,11 @@ def verify_aws_checks(runbook: Runbook) -> None:
             raise _located(runbook, exc, ("checks", name, where)) from None
 
 
+class ClusterUnread(RunbookError):
+    """The runbook's cluster cannot be read here (no kubeconfig, and not in a pod): a run is
+    refused, while ``plan`` shows what it would send and says the cluster was not read."""
+
+
 def _located(
     runbook: Runbook, exc: SettingError, at: tuple[str, ...] | None = None
 ) -> RunbookError:
@@ -326,7 +321,8 @@ def _located(
             line, column = pos
     except Exception:  # noqa: BLE001 - a Markdown runbook has no YAML positions to offer
         pos = None
-    return RunbookError(
+    kind = ClusterUnread if isinstance(exc, NoCluster) else RunbookError
+    return kind(
         f"{'.'.join(path)}: {exc.message}",
         file=runbook.file,
         line=line,
