@@ -97,6 +97,11 @@ class TappedKube:
     def ns(self, name: str) -> str:
         return self.aliases.get(name, name)
 
+    @property
+    def objects(self) -> _Objects:
+        """``objects.get((plural, namespace, name))``, as tests read the fake's store."""
+        return _Objects(self)
+
     def real_path(self, path: str) -> str:
         for alias, real in self.aliases.items():
             path = re.sub(rf"(/namespaces/){re.escape(alias)}(?=/|\?|$)", rf"\g<1>{real}", path)
@@ -223,6 +228,25 @@ class TappedKube:
                 if target:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(target, signal.SIGKILL)
+
+
+class _Objects:
+    """The fake's ``objects`` mapping, read-only, answered by the API server."""
+
+    def __init__(self, kube: TappedKube) -> None:
+        self.kube = kube
+
+    def get(
+        self, key: tuple[str, str, str], default: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        found = self.kube.get(*key)
+        return default if found is None else found
+
+    def __getitem__(self, key: tuple[str, str, str]) -> dict[str, Any]:
+        found = self.kube.get(*key)
+        if found is None:
+            raise KeyError(key)
+        return found
 
 
 class _Handler(BaseHTTPRequestHandler):
