@@ -121,6 +121,27 @@ def pg_cluster() -> Iterator[postgres.Cluster]:
         yield cluster
 
 
+def pytest_report_header() -> str:
+    """The Kubernetes release the driver's tests run against (tests/support/kubeplane.py)."""
+    from tests.support import kubeplane
+
+    return f"kubernetes control plane: {kubeplane.release()}"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The Kubernetes control plane's binaries are built before the first test that needs
+    them (scripts/setup normally has built them; inside a test the build would outlast the
+    test's timeout). Without Go they cannot be: those tests then skip, or fail in CI."""
+    needs_plane = any(
+        "test_k8s_" in i.nodeid or "test_kube_fake" in i.nodeid for i in session.items
+    )
+    if needs_plane:
+        from tests.support import kubeplane
+
+        if kubeplane.unavailable() is None:
+            kubeplane.ensure_built()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``slow`` run first (otherwise in collection order): under xdist
     (``scripts/test`` runs two workers) a long test started last would finish the run alone

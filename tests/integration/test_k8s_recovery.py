@@ -1,7 +1,7 @@
 """Kubernetes releases that go wrong: a runwright killed between the writes of a switch,
 ``plan``, and bad settings.
 
-All against the fake API server, through the real CLI; what is asserted is what a user sees
+All against the real control plane, through the real CLI; what is asserted is what a user sees
 in the cluster (HTTPRoute backendRefs, Ingress backends and canary weight, Deployments and
 their replicas) and on the terminal (exit codes, ``file:line:col``).
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from tests.support.kubeapi import Write
 from tests.support.kubelab import (
+    NS,
     SERVICE,
     KubeLab,
     canary_weight,
@@ -77,14 +78,14 @@ def test_plan_prints_the_objects_and_patches_and_sends_nothing(lab: KubeLab) -> 
     assert shown.returncode == 0, shown.stdout + shown.stderr
     text = shown.stdout
     assert "not executed" in text
-    assert f"POST apps/v1 Deployment shop/{SERVICE}-v2" in text
+    ns = NS
+    assert f"POST apps/v1 Deployment {ns}/{SERVICE}-v2" in text
     assert "image: registry.example.com/shop:v2" in text
     assert "runwright.dev/version: v2" in text
-    assert f"POST v1 Service shop/{SERVICE}-v2" in text
-    assert 'PUT v1 Service shop/shop (with its resourceVersion) changing {"spec": {"selector"' in (
-        text
-    )
-    assert f"PATCH apps/v1 Deployment shop/{SERVICE}-v1 (merge)" in text
+    assert f"POST v1 Service {ns}/{SERVICE}-v2" in text
+    switch = f'PUT v1 Service {ns}/shop (with its resourceVersion) changing {{"spec": {{"selector"'
+    assert switch in text
+    assert f"PATCH apps/v1 Deployment {ns}/{SERVICE}-v1 (merge)" in text
     assert len(lab.fake.writes) == writes
 
 

@@ -1,10 +1,11 @@
-"""The Kubernetes example released by ``runwright deploy`` against the fake API server.
+"""The Kubernetes example released by ``runwright deploy`` against the real control plane.
 
 What a user would check in their cluster: which version the Service selector, the Ingresses
 and the HTTPRoute send users to, which Deployments exist at how many replicas, and what the
-API server was asked to do, in which order. The fake records every write with a snapshot of
-which Deployments had available pods at that instant, so "the selector never pointed at a
-Deployment without available replicas" is checked on every write, not only at the end.
+API server was asked to do, in which order. The lab's tap records every write with a snapshot
+of which Deployments had available pods just before it, so "the selector never pointed at a
+Deployment without available replicas" is checked on every write, not only at the end. The
+CLI runs as a service account holding only the Role of docs/drivers.md.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def lab(tmp_path: Path, state_dir: Path) -> Iterator[KubeLab]:
         yield lab
 
 
-def _selector_writes(writes: list[Write]) -> list[Write]:
-    return [w for w in writes if w.path.startswith("/api/v1/namespaces/shop/services/shop")]
+def _selector_writes(writes: list[Write], ns: str) -> list[Write]:
+    path = f"/api/v1/namespaces/{ns}/services/shop"
+    return [w for w in writes if w.path.partition("?")[0] == path]
 
 
 def _selected(selector: dict[str, str], available: dict[str, dict[str, str]]) -> list[str]:
@@ -79,7 +81,7 @@ def test_blue_green_then_canary_then_a_broken_image_leaves_traffic_on_the_last_g
 
     lab.deployed(blue_green, "v2")
     assert lab.selector()[VERSION_LABEL] == "v2"
-    switches = _selector_writes(lab.fake.writes)
+    switches = _selector_writes(lab.fake.writes, NS)
     moved = [w.result["spec"]["selector"][VERSION_LABEL] for w in switches]
     assert moved[:2] == ["v1", "v2"], moved
     assert set(moved) == {"v1", "v2"}, moved
@@ -118,8 +120,22 @@ def test_blue_green_then_canary_then_a_broken_image_leaves_traffic_on_the_last_g
     run_id = lab.json("history")[0]["id"]
     report = lab.cli("report", str(run_id), env=lab.env).stdout
     assert "ProgressDeadlineExceeded" in report or "progress deadline" in report
-    assert "ImagePullBackOff" in report
-    assert 'Failed to pull image "registry.example.com/shop:v4-broken"' in report
+    assert 'ImagePullBackOff: Back-off pulling image "registry.example.com/shop:v4-broken"' in (
+        report
+    )
+    assert "Failed: Failed to pull image" in report
+
+
+def _until_deadline_exceeded(lab: KubeLab, name: str, within: float = 30.0) -> None:
+    """Wait for the deployment controller to mark ``name`` ProgressDeadlineExceeded."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = lab.fake.get("deployments", NS, name) or {}
+        conditions = (found.get("status") or {}).get("conditions") or []
+        if any(c.get("reason") == "ProgressDeadlineExceeded" for c in conditions):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never exceeded its progress deadline")
 
 
 def _driver(lab: KubeLab) -> KubernetesDriver:
@@ -135,15 +151,14 @@ def test_kubectl_agrees_with_the_driver_on_every_deployment(lab: KubeLab) -> Non
     # runwright's back: both clients must see it, and see it not rolled out.
     broken = copy.deepcopy(lab.fake.get("deployments", NS, f"{SERVICE}-v2"))
     assert broken is not None
-    broken["metadata"] = {
-        "name": f"{SERVICE}-v3",
-        "namespace": NS,
-        "labels": {**broken["metadata"]["labels"], VERSION_LABEL: "v3"},
-    }
+    labels = {**broken["metadata"]["labels"], VERSION_LABEL: "v3"}
+    broken["metadata"] = {"name": f"{SERVICE}-v3", "namespace": NS, "labels": labels}
+    broken["spec"]["selector"] = {"matchLabels": labels}
+    broken["spec"]["template"]["metadata"]["labels"] = labels
     broken["spec"]["progressDeadlineSeconds"] = 1
     broken["spec"]["template"]["spec"]["containers"][0]["image"] = "shop:v3-broken"
     lab.fake.put(broken)
-    time.sleep(1.2)
+    _until_deadline_exceeded(lab, f"{SERVICE}-v3")
 
     listed = lab.kubectl("get", "deployments", "-o", "json")
     assert listed.returncode == 0, listed.stderr

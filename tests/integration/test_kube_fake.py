@@ -1,9 +1,13 @@
-"""The fake API server is honest: kubectl, a real client, patches and reads it as it would a
-cluster, and the routers' writes survive a concurrent writer (409 Conflict, then a retry).
+"""The fake API server is honest: the same contract tests run against it and against the
+real control plane (``api`` is each in turn), so what the fake says is what a cluster says.
 
-The seeds' teams switch traffic with ``kubectl patch service ... --type=json`` and
-``kubectl patch ingress ... -p '{"metadata":{"annotations":...}}'``; the same commands work
-against the fake, and what they change is what the driver then reads.
+kubectl, a real client, patches and reads both as it would a cluster; the routers' writes
+survive a concurrent writer (409 Conflict, then a retry); a router refuses a version without
+available pods; a crashing version fails with its events and leaves nothing. The seeds' teams
+switch traffic with ``kubectl patch service ... --type=json`` and ``kubectl patch ingress ...
+-p '{"metadata":{"annotations":...}}'``; the same commands work against both, and what they
+change is what the driver then reads. The fake stays for the unit-speed tests of the driver's
+edge cases; this module is what keeps it true.
 """
 
 from __future__ import annotations
@@ -11,38 +15,61 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.conftest import ROOT
+from tests.support import kubeplane
 from tests.support.kubeapi import FakeKube, serve
-from tests.support.kubelab import NS, seed
+from tests.support.kubelab import NS, open_kube_lab, seed
+from tests.support.kubetap import TappedKube
 
 from runwright.drivers.base import ServiceSpec
 from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
 from runwright.errors import DriverError
 from runwright.kube.client import Kube, KubeSettings
+from runwright.kube.objects import serving
 from runwright.routers.base import Backend
 from runwright.routers.service_selector import ServiceSelectorRouter
 
 
-@pytest.fixture
-def fake(tmp_path: Path) -> Iterator[FakeKube]:
-    with serve(FakeKube(namespaces={"default", NS}, ready_after=0.0)) as api:
-        seed(api)
-        api.kubeconfig(tmp_path / "kubeconfig", NS)
-        yield api
+@dataclass
+class Api:
+    """One API server under contract: the fake, or the real plane behind the lab's tap."""
+
+    server: FakeKube | TappedKube
+    ns: str
+    kubeconfig: Path  # runwright's (on the plane: the documented Role's service account)
+    admin_kubeconfig: Path  # kubectl's
+    kubectl_binary: str
+    logs: bool  # whether container logs exist (kwok's simulated pods have none)
+
+    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.kubectl_binary, "--kubeconfig", str(self.admin_kubeconfig), "-n", self.ns]
+            + list(args),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
 
-def kubectl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["kubectl", "--kubeconfig", str(tmp_path / "kubeconfig"), "-n", NS, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+@pytest.fixture(params=["fake", "plane"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    if request.param == "fake":
+        with serve(FakeKube(namespaces={"default", NS}, ready_after=0.0)) as fake:
+            seed(fake)
+            config = fake.kubeconfig(tmp_path / "kubeconfig", NS)
+            yield Api(fake, NS, config, config, kubeplane.kubectl(), True)
+        return
+    state = tmp_path / "state"
+    state.mkdir()
+    with open_kube_lab(tmp_path, state) as lab:
+        yield Api(lab.fake, NS, lab.kubeconfig, lab.admin_kubeconfig, lab.plane.kubectl, False)
 
 
 def _deployment(name: str, version: str) -> dict[str, Any]:
@@ -63,12 +90,9 @@ def _deployment(name: str, version: str) -> dict[str, Any]:
     }
 
 
-def test_kubectl_patches_of_every_type_are_what_a_later_get_returns(
-    fake: FakeKube, tmp_path: Path
-) -> None:
-    fake.put(_deployment("shop-production-v2", "v2"))
-    as_json = kubectl(
-        tmp_path,
+def test_kubectl_patches_of_every_type_are_what_a_later_get_returns(api: Api) -> None:
+    api.server.put(_deployment("shop-production-v2", "v2"))
+    as_json = api.kubectl(
         "patch",
         "service",
         "shop",
@@ -77,8 +101,7 @@ def test_kubectl_patches_of_every_type_are_what_a_later_get_returns(
         '[{"op": "add", "path": "/spec/selector/color", "value": "green"}]',
     )
     assert as_json.returncode == 0, as_json.stderr
-    merged = kubectl(
-        tmp_path,
+    merged = api.kubectl(
         "patch",
         "ingress",
         "shop",
@@ -87,8 +110,7 @@ def test_kubectl_patches_of_every_type_are_what_a_later_get_returns(
         '{"metadata": {"annotations": {"nginx.ingress.kubernetes.io/canary-weight": "25"}}}',
     )
     assert merged.returncode == 0, merged.stderr
-    strategic = kubectl(
-        tmp_path,
+    strategic = api.kubectl(
         "patch",
         "deployment",
         "shop-production-v2",
@@ -97,72 +119,81 @@ def test_kubectl_patches_of_every_type_are_what_a_later_get_returns(
     )
     assert strategic.returncode == 0, strategic.stderr
 
-    service = json.loads(kubectl(tmp_path, "get", "service", "shop", "-o", "json").stdout)
+    service = json.loads(api.kubectl("get", "service", "shop", "-o", "json").stdout)
     assert service["spec"]["selector"] == {"app": "shop", "color": "green"}
-    ingress = fake.get("ingresses", NS, "shop")
+    ingress = api.server.get("ingresses", NS, "shop")
     assert ingress is not None
     assert ingress["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/canary-weight": "25"}
-    deployment = fake.get("deployments", NS, "shop-production-v2")
+    deployment = api.server.get("deployments", NS, "shop-production-v2")
     assert deployment is not None
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert container == {"name": "web", "image": "shop:v2.1"}  # merged by name, not replaced
+    # merged by name, not replaced: still one container, with the new image
+    assert (container["name"], container["image"]) == ("web", "shop:v2.1")
     assert deployment["metadata"]["generation"] == 2
-    assert [w.content_type for w in fake.writes] == [
+    assert [w.content_type for w in api.server.writes] == [
         "application/json-patch+json",
         "application/merge-patch+json",
         "application/strategic-merge-patch+json",
     ]
 
 
+def _until_rolled_out(api: Api, name: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not serving(api.server.get("deployments", NS, name)):
+        assert time.monotonic() < deadline, f"{name} was never rolled out"
+        time.sleep(0.05)
+
+
 def test_a_router_write_that_meets_a_concurrent_change_reads_again_and_succeeds(
-    fake: FakeKube, tmp_path: Path
+    api: Api,
 ) -> None:
-    fake.put(_deployment("shop-production-v2", "v2"))
-    fake.conflict("services", NS, "shop", times=2)
+    api.server.put(_deployment("shop-production-v2", "v2"))
+    _until_rolled_out(api, "shop-production-v2")
+    api.server.conflict("services", NS, "shop", times=2)
 
     async def switch() -> None:
-        kube = Kube(KubeSettings(tmp_path / "kubeconfig", None, NS))
+        kube = Kube(KubeSettings(api.kubeconfig, None, api.ns))
         router = ServiceSelectorRouter(kube, "shop", "shop-production", "runwright.dev/version")
         try:
-            host = f"shop-production-v2.{NS}.svc"
+            host = f"shop-production-v2.{api.ns}.svc"
             await router.apply([Backend("v2", host, 8080, 100)])
         finally:
             await kube.close()
 
     asyncio.run(switch())
-    puts = [r for r in fake.requests if r[0] == "PUT" and r[1].endswith("/services/shop")]
+    puts = [r for r in api.server.requests if r[0] == "PUT" and r[1].endswith("/services/shop")]
     assert len(puts) == 3  # two answered 409 Conflict, the third read the latest version
-    service = fake.get("services", NS, "shop")
+    service = api.server.get("services", NS, "shop")
     assert service is not None
     assert service["spec"]["selector"]["runwright.dev/version"] == "v2"
 
 
-def test_a_router_refuses_a_version_without_available_pods(fake: FakeKube, tmp_path: Path) -> None:
+def test_a_router_refuses_a_version_without_available_pods(api: Api) -> None:
     broken = _deployment("shop-production-v3", "v3")
     broken["spec"]["template"]["spec"]["containers"][0]["image"] = "shop:v3-broken"
-    fake.put(broken)
+    api.server.put(broken)
 
     async def switch() -> None:
-        kube = Kube(KubeSettings(tmp_path / "kubeconfig", None, NS))
+        kube = Kube(KubeSettings(api.kubeconfig, None, api.ns))
         router = ServiceSelectorRouter(kube, "shop", "shop-production", "runwright.dev/version")
         try:
-            await router.apply([Backend("v3", f"shop-production-v3.{NS}.svc", 8080, 100)])
+            await router.apply([Backend("v3", f"shop-production-v3.{api.ns}.svc", 8080, 100)])
         finally:
             await kube.close()
 
     with pytest.raises(DriverError, match="has no available replicas"):
         asyncio.run(switch())
-    assert fake.writes == []
+    assert api.server.writes == []
 
 
 def test_a_crashing_version_fails_with_its_events_and_last_log_lines_and_leaves_nothing(
-    fake: FakeKube, tmp_path: Path
+    api: Api, tmp_path: Path
 ) -> None:
     template = tmp_path / "deployment.yaml"
     template.write_text((ROOT / "examples" / "k8s" / "shop-deployment.yaml").read_text())
 
     async def start() -> None:
-        kube = Kube(KubeSettings(tmp_path / "kubeconfig", None, NS))
+        kube = Kube(KubeSettings(api.kubeconfig, None, api.ns))
         driver = KubernetesDriver(
             kube,
             KubernetesSettings(
@@ -183,6 +214,9 @@ def test_a_crashing_version_fails_with_its_events_and_last_log_lines_and_leaves_
     assert 'deployment "shop-production-v5-crash" exceeded its progress deadline' in text
     assert "container web: CrashLoopBackOff" in text
     assert "BackOff: Back-off restarting failed container" in text
-    assert "  | FATAL: DATABASE_URL is not set" in text
-    assert fake.get("deployments", NS, "shop-production-v5-crash") is None
-    assert fake.get("services", NS, "shop-production-v5-crash") is None
+    if api.logs:
+        assert "  | FATAL: DATABASE_URL is not set" in text
+    else:  # no kubelet serves a simulated pod's log: said, and the rest still reported
+        assert "(no log of shop-production-v5-crash-" in text
+    assert api.server.get("deployments", NS, "shop-production-v5-crash") is None
+    assert api.server.get("services", NS, "shop-production-v5-crash") is None

@@ -1,8 +1,11 @@
 """A fake Kubernetes API server on 127.0.0.1, speaking the real REST protocol.
 
-No kube-apiserver can run on these machines, so the kubernetes driver is tested against this
-one. It serves the paths, verbs and content types the driver and ``kubectl`` use, so both are
-real clients of it and must agree:
+The kubernetes driver's tests run against a real control plane (``kubeplane``, ``kubelab``);
+this fake stays for checks that need no plane (it starts in milliseconds, without Go or the
+built binaries), and ``tests/integration/test_kube_fake.py`` runs the same contract tests
+against it and the real plane, so it cannot drift from what a cluster does. It serves the
+paths, verbs and content types the driver and ``kubectl`` use, so both are real clients of it
+and must agree:
 
 - discovery: ``/api``, ``/apis``, ``/api/v1``, ``/apis/GROUP/VERSION`` (what kubectl reads
   before anything else);

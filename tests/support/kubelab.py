@@ -1,17 +1,23 @@
 """A Kubernetes release lab: ``examples/k8s-release.yaml`` released by the real CLI against
-the fake API server of ``kubeapi``.
+the real control plane of ``kubeplane`` (kube-apiserver, controller-manager, scheduler, etcd,
+kwok's simulated nodes), seen through the recording tap of ``kubetap``.
 
-``open_kube_lab`` serves a fake cluster with the namespace ``shop`` and the objects users
-reach the shop through (Service, Ingress and HTTPRoute ``shop``), writes a kubeconfig
-pointing at it, and copies the example (with its Deployment template) into the test's
-directory, where ``lab.runbook(strategy=..., router=...)`` writes the variant a test needs.
-The CLI finds the cluster through ``KUBECONFIG``, as a user's would.
+``open_kube_lab`` makes a fresh namespace (``lab.ns``, e.g. ``shop-1a2b3c4d``) that every
+client of the lab sees as ``shop`` (``NS``, the example's namespace: the tap renames it both
+ways, so runbooks, plans and assertions say ``shop``). It holds the objects users reach the
+shop through (Service, Ingress and HTTPRoute ``shop``) and the service account runwright runs
+as, bound to exactly the Role that ``docs/drivers.md`` documents (``documented_role``). The
+lab writes a kubeconfig with that account's token, pointing at the tap, and copies the example
+(with its Deployment template) into the test's directory, where ``lab.runbook(strategy=...,
+router=...)`` writes the variant a test needs. The CLI finds the cluster through
+``KUBECONFIG``, as a user's would. Outside CI, a machine that cannot build the plane skips.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,16 +28,21 @@ from typing import Any
 import yaml
 
 from tests.conftest import ROOT, RunCli, cli_command, cli_environ, cli_in
-from tests.support.kubeapi import FakeKube, serve
+from tests.support import kubeplane, kubetap
+from tests.support.kubeapi import FakeKube
+from tests.support.kubeplane import Plane
+from tests.support.kubetap import TappedKube
 
 NS = "shop"
 ENV = "production"
 SERVICE = "shop-production"
 VERSION_LABEL = "runwright.dev/version"
 EXAMPLE = ROOT / "examples" / "k8s-release.yaml"
+DRIVERS_DOC = ROOT / "docs" / "drivers.md"
+ACCOUNT = "runwright"
 
 
-def seed(fake: FakeKube) -> None:
+def seed(fake: FakeKube | TappedKube) -> None:
     fake.put(
         {
             "apiVersion": "v1",
@@ -75,11 +86,14 @@ def seed(fake: FakeKube) -> None:
 
 @dataclass
 class KubeLab:
-    fake: FakeKube
+    fake: TappedKube
     directory: Path
     state_dir: Path
     kubeconfig: Path
     cli: RunCli
+    ns: str
+    plane: Plane
+    admin_kubeconfig: Path
 
     @property
     def env(self) -> dict[str, str]:
@@ -149,8 +163,9 @@ class KubeLab:
         return [(r["name"], r.get("weight", 1)) for r in route["spec"]["rules"][0]["backendRefs"]]
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """kubectl, an independent client, as the cluster's admin (through the tap)."""
         return subprocess.run(
-            ["kubectl", "--kubeconfig", str(self.kubeconfig), "-n", NS, *args],
+            [self.plane.kubectl, "--kubeconfig", str(self.admin_kubeconfig), "-n", NS, *args],
             capture_output=True,
             text=True,
             timeout=30,
@@ -172,14 +187,59 @@ def canary_weight(ingress: dict[str, Any] | None) -> str | None:
     return None if value is None else str(value)
 
 
+def documented_role(namespace: str) -> dict[str, Any]:
+    """The Role of ``docs/drivers.md`` (its ``kind: Role`` YAML block), in ``namespace``."""
+    blocks = re.findall(r"```yaml\n(.*?)```", DRIVERS_DOC.read_text(), re.S)
+    for block in blocks:
+        doc = yaml.safe_load(block)
+        if isinstance(doc, dict) and doc.get("kind") == "Role":
+            doc["metadata"]["namespace"] = namespace
+            for rule in doc["rules"]:
+                if rule.get("resources") == ["namespaces"]:
+                    rule["resourceNames"] = [namespace]
+            return doc
+    raise AssertionError(f"{DRIVERS_DOC} has no Role")
+
+
+def grant(admin: kubeplane.Rest, namespace: str, role: dict[str, Any]) -> str:
+    """Make the service account ``runwright`` in ``namespace``, bound to ``role`` (replacing
+    the Role if it exists), and return a token of it."""
+    base = f"/api/v1/namespaces/{namespace}/serviceaccounts"
+    if admin.get(f"{base}/{ACCOUNT}") is None:
+        admin.call("POST", base, {"metadata": {"name": ACCOUNT}})
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
+    if admin.get(f"{rbac}/roles/{role['metadata']['name']}") is None:
+        admin.call("POST", f"{rbac}/roles", role)
+    else:
+        admin.call("PUT", f"{rbac}/roles/{role['metadata']['name']}", role)
+    binding = {
+        "metadata": {"name": ACCOUNT},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": role["metadata"]["name"],
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": namespace}],
+    }
+    if admin.get(f"{rbac}/rolebindings/{ACCOUNT}") is None:
+        admin.call("POST", f"{rbac}/rolebindings", binding)
+    request = {"spec": {"expirationSeconds": 3600}}
+    token = admin.call("POST", f"{base}/{ACCOUNT}/token", request)
+    return str(token["status"]["token"])
+
+
 @contextlib.contextmanager
 def open_kube_lab(directory: Path, state_dir: Path) -> Iterator[KubeLab]:
-    if shutil.which("kubectl") is None:
-        raise AssertionError("kubectl is not installed: the independent client of these tests")
-    fake = FakeKube(namespaces={"default", NS})
-    with serve(fake):
-        seed(fake)
+    with kubetap.open_namespaces(NS) as tap:
+        ns = tap.ns(NS)
+        token = grant(tap.admin, ns, documented_role(ns))
+        seed(tap)
         (directory / "k8s").mkdir(exist_ok=True)
         shutil.copy(ROOT / "examples" / "k8s" / "shop-deployment.yaml", directory / "k8s")
-        kubeconfig = fake.kubeconfig(directory / "kubeconfig", NS, context="shop-cluster")
-        yield KubeLab(fake, directory, state_dir, kubeconfig, cli_in(state_dir))
+        kubeconfig = tap.kubeconfig(
+            directory / "kubeconfig", NS, context="shop-cluster", token=token
+        )
+        admin = tap.kubeconfig(directory / "admin.kubeconfig", NS, context="admin")
+        yield KubeLab(
+            tap, directory, state_dir, kubeconfig, cli_in(state_dir), ns, tap.plane, admin
+        )

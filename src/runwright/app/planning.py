@@ -9,7 +9,7 @@ now, so the edges never do.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.product import prepare
 from runwright.app.runs import rollback_target, target_version
 from runwright.app.runtime import Runtime
+from runwright.app.services import ClusterUnread, verify_aws_checks
+from runwright.kube.client import Unreachable
 from runwright.model.loader import Runbook
 
 
@@ -45,14 +47,23 @@ async def _plan(
         planning=True,
         versions=prepared.versions,
     )
-    services = await rt.checked_services(book, env_name, variables)
+    unread = None
+    try:
+        services = await rt.checked_services(book, env_name, variables)
+    except (ClusterUnread, Unreachable) as exc:  # plan needs no cluster: it says so
+        services, unread = rt.step_services(book, env_name, variables), exc.message
+        verify_aws_checks(book)
+
     seen = None
-    if traffic and has_sequential(book) and services.router is not None:
+    if traffic and unread is None and has_sequential(book) and services.router is not None:
         seen = await recent_traffic(services.router, current)
     plan = build_plan(
         book, env_name, environment, version, variables, services, traffic=seen,
         touched=prepared.touched,
     )  # fmt: skip
+    if unread is not None:
+        note = f"the cluster's current state was not read ({unread}): shown is what would be sent"
+        plan = replace(plan, notes=[note, *plan.notes])
     return plan, current
 
 

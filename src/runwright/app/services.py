@@ -19,7 +19,7 @@ from runwright.app.settings import Settings
 from runwright.drivers.base import Driver, ServiceSpec, Verified
 from runwright.engine.clock import Clock, SystemClock
 from runwright.errors import RunbookError, SettingError
-from runwright.kube.client import Kube
+from runwright.kube.client import Kube, NoCluster
 from runwright.model.loader import Runbook
 from runwright.model.release import (
     AlbRouterSpec,
@@ -341,6 +341,11 @@ def verify_aws_checks(runbook: Runbook) -> None:
             raise _located(runbook, exc, ("checks", name, where)) from None
 
 
+class ClusterUnread(RunbookError):
+    """The runbook's cluster cannot be read here (no kubeconfig, and not in a pod): a run is
+    refused, while ``plan`` shows what it would send and says the cluster was not read."""
+
+
 def _located(
     runbook: Runbook, exc: SettingError, at: tuple[str, ...] | None = None
 ) -> RunbookError:
@@ -353,7 +358,8 @@ def _located(
             line, column = pos
     except Exception:  # noqa: BLE001 - a Markdown runbook has no YAML positions to offer
         pos = None
-    return RunbookError(
+    kind = ClusterUnread if isinstance(exc, NoCluster) else RunbookError
+    return kind(
         f"{'.'.join(path)}: {exc.message}",
         file=runbook.file,
         line=line,

@@ -279,7 +279,8 @@ class KubernetesDriver:
             for cs in (pod.get("status") or {}).get("containerStatuses") or []:
                 waiting = (cs.get("state") or {}).get("waiting") or {}  # not a status
                 if waiting.get("reason"):
-                    failing = failing or cs.get("name")
+                    if cs.get("restartCount"):  # it ran: its log says why it stopped
+                        failing = failing or cs.get("name")
                     msg = f": {waiting['message']}" if waiting.get("message") else ""
                     out.append(
                         f"  pod {pod_name} container {cs.get('name')}: {waiting['reason']}{msg}"
@@ -289,7 +290,11 @@ class KubernetesDriver:
                 if ev.get("type") == "Warning":
                     out.append(f"  event {pod_name}: {ev.get('reason')}: {ev.get('message')}")
             if failing is not None:
-                lines = await self.kube.logs(pod_name, failing, self.settings.log_lines)
+                try:
+                    lines = await self.kube.logs(pod_name, failing, self.settings.log_lines)
+                except DriverError as exc:  # no kubelet answering, or no right to read it
+                    out.append(f"  (no log of {pod_name}/{failing}: {exc.message})")
+                    continue
                 if lines:
                     out.append(f"  last log lines of {pod_name}/{failing}:")
                     out += [f"  | {line}" for line in lines]

@@ -59,19 +59,28 @@ class Conflict(DriverError):
     """The object changed since it was read (HTTP 409): read it again and retry."""
 
 
+class NoCluster(SettingError):
+    """No cluster is configured here (no kubeconfig, and not in a pod): a run cannot start,
+    but ``plan`` can still show what it would send."""
+
+
+class Unreachable(DriverError):
+    """The API server did not answer: ``plan`` goes on without reading the cluster."""
+
+
 def load_config(settings: KubeSettings) -> SingleConfig:
     if settings.kubeconfig is None:
         try:
             return KubeConfig.from_service_account().get()  # type: ignore[return-value]
         except (ConfigError, OSError, KeyError):
-            raise SettingError(
+            raise NoCluster(
                 "no kubeconfig given and runwright is not running in a pod",
                 ("driver", "kubeconfig"),
                 hint="set driver.kubeconfig (or KUBECONFIG where runwright starts)",
             ) from None
     path = settings.kubeconfig
     if not path.is_file():
-        raise SettingError(
+        raise NoCluster(
             f"kubeconfig {path} does not exist", ("driver", "kubeconfig"), hint="fix the path"
         )
     try:
@@ -115,7 +124,7 @@ def translated(what: str) -> Iterator[None]:
             else None,
         ) from None
     except httpx.HTTPError as exc:
-        raise DriverError(
+        raise Unreachable(
             f"{what}: cannot reach the API server: {exc}",
             hint="check the kubeconfig's server address and that the cluster is up",
         ) from None
@@ -147,12 +156,22 @@ class Kube:
             self._client = None
 
     async def namespace_exists(self) -> bool:
+        """Whether the namespace exists; a SettingError when the account may not read it (with
+        RBAC an account bound only in its own namespace cannot tell a missing one from that)."""
         with translated(f"read namespace {self.namespace}"):
             try:
                 await self.client.get(Namespace, self.namespace)
             except ApiError as exc:
                 if exc.status.code == 404:
                     return False
+                if exc.status.code == 403:
+                    raise SettingError(
+                        f"namespace {self.namespace!r} does not exist in the cluster, or the "
+                        f"account runwright uses may not read it: {exc.status.message}",
+                        ("driver", "namespace"),
+                        hint="fix driver.namespace, or grant get on the namespace (the Role "
+                        "in docs/drivers.md)",
+                    ) from None
                 raise
         return True
 
