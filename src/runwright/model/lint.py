@@ -350,14 +350,16 @@ class _Linter:
                         f"'{name}' splices {{{{ {expression} | raw }}}} unquoted into a shell "
                         f"command; {expression} comes from outside the runbook, so runwright "
                         "refuses it at run time",
-                        "drop '| raw': values are shell-quoted for you",
+                        "drop '| raw': values are shell-quoted for you (several arguments "
+                        "in one value: '| args')",
                     )  # fmt: skip
                 else:
                     self.add(
                         "warning", line, "raw-var",
                         f"'{name}' splices {{{{ {expression} | raw }}}} unquoted into a shell "
                         f"command; if {expression} is overridden with --var, runwright refuses it",
-                        "drop '| raw': values are shell-quoted for you",
+                        "drop '| raw': values are shell-quoted for you (several arguments "
+                        "in one value: '| args')",
                     )  # fmt: skip
 
     def thresholds(self) -> None:
