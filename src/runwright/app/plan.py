@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runwright.app.policy import RollbackScope, rollback_approvals
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
@@ -38,11 +39,22 @@ from runwright.steps.services import StepServices
 from runwright.steps.wait import nothing_beside
 from runwright.strategies.base import NEW
 
+PEOPLE = frozenset({"approval", "gate"})
+"""Step kinds that wait on people: a rollback run leaves the runbook's own out (its
+environment's ``rollback:`` rules say what approvals it needs instead)."""
 
-def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
+
+def expand(
+    runbook: Runbook, env_name: str, env: Environment, rollback: RollbackScope | None = None
+) -> list[NewStep]:
     steps: list[NewStep] = []
-    if env.approvals is not None:
-        a = env.approvals
+    a = env.approvals if rollback is None else rollback_approvals(env, rollback)
+    if a is not None:
+        message = (
+            f"deploy to {env_name}"
+            if rollback is None
+            else f"rollback of {env_name} to revision {rollback.revision}"
+        )
         step = Step(
             name=f"approval for {env_name}",
             kind="approval",
@@ -51,11 +63,13 @@ def expand(runbook: Runbook, env_name: str, env: Environment) -> list[NewStep]:
                 "not_by_initiator": a.not_by_initiator,
                 "expires": a.expires,
                 "approvers": a.approvers,
-                "message": f"deploy to {env_name}",
+                "message": message,
             },
         )
         steps.append(_new("main", len(steps), "approval", step, {}))
     for phase, step in _main_steps(runbook, env_name):
+        if rollback is not None and step.kind in PEOPLE:
+            continue
         steps.append(_new("main", len(steps), phase, step, runbook.checks))
     for step in runbook.rollback:
         if step.runs_in(env_name):
@@ -196,6 +210,7 @@ def build_plan(
     variables: Mapping[str, Any],
     services: StepServices | None = None,
     traffic: Traffic | None = None,
+    rollback_to: RollbackScope | None = None,
 ) -> Plan:
     if version != PLAN_VERSION:
         runbook.check_version(version)
@@ -206,7 +221,7 @@ def build_plan(
     rollback: list[PlannedStep] = []
     watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}
     share: float | None = None
-    for new in expand(runbook, env_name, env):
+    for new in expand(runbook, env_name, env, rollback_to):
         spec = new.spec
         share = _canary_share(spec) or share
         undo_spec = spec.get("undo_step")
@@ -244,6 +259,8 @@ def build_plan(
         f"the start of rollback ({', '.join(where)})"
         for names, (worst, where) in watched.items()
     ]
+    if rollback_to is not None:
+        notes.append(_rollback_note(runbook, env_name, env, rollback_to))
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")
@@ -253,6 +270,21 @@ def build_plan(
             "--version says (write {{ version }} where it names the version)"
         )
     return Plan(runbook.name, env_name, version, planned, rollback, notes)
+
+
+def _rollback_note(
+    runbook: Runbook, env_name: str, env: Environment, rollback: RollbackScope
+) -> str:
+    """What a rollback leaves out, and why, for ``rollback --dry-run``."""
+    needs = rollback_approvals(env, rollback)
+    who = f"needs {needs.required} approval(s)" if needs else "needs no approval"
+    skipped = [s.name or s.kind for _p, s in _main_steps(runbook, env_name) if s.kind in PEOPLE]
+    left = f"; left out (they wait on people): {', '.join(skipped)}" if skipped else ""
+    target = "the previous revision" if rollback.to_previous else f"revision {rollback.revision}"
+    return (
+        f"a rollback to {target} {who} ({env_name}'s rollback rules); deployment windows and "
+        f"freezes do not apply{left}"
+    )
 
 
 def _canary_share(spec: Mapping[str, Any]) -> float | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
+from runwright.app.policy import RollbackScope
 from runwright.app.release import previous_version
 from runwright.app.runs import rollback_target
 from runwright.app.runtime import Runtime
@@ -28,6 +29,7 @@ async def _plan(
     overrides: Mapping[str, Any],
     *,
     traffic: bool = False,
+    rollback: RollbackScope | None = None,
 ) -> tuple[Plan, str]:
     env_name, environment = rt.environment(book, env)
     current = previous_version(rt.store, book.name, env_name)
@@ -47,7 +49,16 @@ async def _plan(
     seen = None
     if traffic and has_sequential(book) and services.router is not None:
         seen = await recent_traffic(services.router, current)
-    plan = build_plan(book, env_name, environment, version, variables, services, traffic=seen)
+    plan = build_plan(
+        book,
+        env_name,
+        environment,
+        version,
+        variables,
+        services,
+        traffic=seen,
+        rollback_to=rollback,
+    )
     return plan, current
 
 
@@ -94,7 +105,8 @@ async def plan_rollback(
     rt: Runtime, env: str, runbook: str | None, to_revision: int | None
 ) -> RollbackPlan:
     """What ``runwright rollback`` would redeploy: an earlier revision, through its strategy."""
-    source, number = rollback_target(rt, env, runbook, to_revision)
+    source, scope = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
-    plan, current = await _plan(rt, book, env, source.version, source.params.get("vars", {}))
-    return RollbackPlan(plan, book.name, plan.environment, current, number, source.version)
+    overrides = source.params.get("vars", {})
+    plan, current = await _plan(rt, book, env, source.version, overrides, rollback=scope)
+    return RollbackPlan(plan, book.name, plan.environment, current, scope.revision, source.version)

@@ -113,11 +113,14 @@ release:
 
 
 def test_a_canary_nobody_judges_is_a_warning_at_its_release() -> None:
-    found = [f for f in lint(book("- run: echo hi\n", CANARY)) if f.rule == "canary-without-analysis"]
+    found = [
+        f for f in lint(book("- run: echo hi\n", CANARY)) if f.rule == "canary-without-analysis"
+    ]
     assert len(found) == 1
     assert found[0].severity == "warning"
     assert found[0].line == BASE.count("\n") + 4  # "release:"
-    judged = CANARY + "  analysis: [errors]\nchecks:\n  errors: {provider: command, query: 'echo 0', fail_if: '> 0'}\n"
+    check = "  errors: {provider: command, query: 'echo 0', fail_if: '> 0'}\n"
+    judged = CANARY + "  analysis: [errors]\nchecks:\n" + check
     assert "canary-without-analysis" not in rules(lint(book("- run: echo hi\n", judged)))
 
 

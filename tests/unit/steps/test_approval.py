@@ -9,8 +9,8 @@ import pytest
 from tests.unit.steps.conftest import App, Harness
 
 from runwright.errors import InputError
-from runwright.steps.base import PlanContext
 from runwright.steps.approval import KIND, ApprovalParams, policy_text, refusal, valid_approvals
+from runwright.steps.base import PlanContext
 
 POLICY = {"required": 2, "not_by_initiator": True, "expires": "1h"}
 
