@@ -11,11 +11,12 @@ router counted just before, ``recent_traffic``, or "unknown traffic").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from runwright.app.policy import RollbackScope, rollback_approvals
+from runwright.app.product import check_versions
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
@@ -45,8 +46,14 @@ environment's ``rollback:`` rules say what approvals it needs instead)."""
 
 
 def expand(
-    runbook: Runbook, env_name: str, env: Environment, rollback: RollbackScope | None = None
+    runbook: Runbook,
+    env_name: str,
+    env: Environment,
+    touched: Collection[str] | None = None,
+    rollback: RollbackScope | None = None,
 ) -> list[NewStep]:
+    """The run's steps; of a product's services only the ``touched`` ones (None: all); a
+    rollback's approvals by the environment's rollback rules, without the runbook's gates."""
     steps: list[NewStep] = []
     a = env.approvals if rollback is None else rollback_approvals(env, rollback)
     if a is not None:
@@ -67,7 +74,7 @@ def expand(
             },
         )
         steps.append(_new("main", len(steps), "approval", step, {}))
-    for phase, step in _main_steps(runbook, env_name):
+    for phase, step in _main_steps(runbook, env_name, touched):
         if rollback is not None and step.kind in PEOPLE:
             continue
         steps.append(_new("main", len(steps), phase, step, runbook.checks))
@@ -92,12 +99,14 @@ def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: st
     return steps
 
 
-def _main_steps(runbook: Runbook, env_name: str) -> list[tuple[str, Step]]:
+def _main_steps(
+    runbook: Runbook, env_name: str, touched: Collection[str] | None = None
+) -> list[tuple[str, Step]]:
     out = [(phase, step) for phase, step in runbook.steps() if step.runs_in(env_name)]
-    if runbook.release is not None:
+    if runbook.release is not None or runbook.services:
         from runwright.app.release import release_steps
 
-        out = release_steps(runbook, env_name, out)
+        out = release_steps(runbook, env_name, out, touched)
     return out
 
 
@@ -109,7 +118,7 @@ def analysis_of(spec: Mapping[str, Any]) -> list[str]:
 
 
 def _new(section: str, idx: int, phase: str, step: Step, checks: Mapping[str, AnyCheck]) -> NewStep:
-    spec = with_self_undo(step.model_dump(mode="json"))
+    spec = with_self_undo(_without_service(step.model_dump(mode="json")))
     names = analysis_of(spec)
     if names:
         found = definitions(names, checks)
@@ -124,6 +133,16 @@ def _new(section: str, idx: int, phase: str, step: Step, checks: Mapping[str, An
         kind=step.kind,
         spec=spec,
     )
+
+
+def _without_service(spec: dict[str, Any]) -> dict[str, Any]:
+    """A step of no particular service keeps the spec it always had (no ``service`` key)."""
+    if spec.get("service") is None:
+        spec.pop("service", None)
+    undo = spec.get("undo_step")
+    if isinstance(undo, dict):
+        spec["undo_step"] = _without_service(undo)
+    return spec
 
 
 @dataclass(frozen=True)
@@ -210,10 +229,11 @@ def build_plan(
     variables: Mapping[str, Any],
     services: StepServices | None = None,
     traffic: Traffic | None = None,
+    touched: Collection[str] | None = None,
     rollback_to: RollbackScope | None = None,
 ) -> Plan:
     if version != PLAN_VERSION:
-        runbook.check_version(version)
+        check_versions(runbook, version)
     ctx = PlanContext(
         {**variables, "captured": _Captured()}, env_name, version, services or StepServices()
     )
@@ -221,7 +241,7 @@ def build_plan(
     rollback: list[PlannedStep] = []
     watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}
     share: float | None = None
-    for new in expand(runbook, env_name, env, rollback_to):
+    for new in expand(runbook, env_name, env, touched, rollback_to):
         spec = new.spec
         share = _canary_share(spec) or share
         undo_spec = spec.get("undo_step")
@@ -264,7 +284,12 @@ def build_plan(
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")
-    if runbook.release is None and version and not _mentions(planned + rollback, version):
+    if (
+        runbook.release is None
+        and not runbook.services
+        and version
+        and not _mentions(planned + rollback, version)
+    ):
         notes.append(
             f"the version {version} appears in no step: this runbook does the same whatever "
             "--version says (write {{ version }} where it names the version)"

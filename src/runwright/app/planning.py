@@ -15,8 +15,8 @@ from typing import Any
 
 from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
 from runwright.app.policy import RollbackScope
-from runwright.app.release import previous_version
-from runwright.app.runs import rollback_target
+from runwright.app.product import prepare
+from runwright.app.runs import rollback_target, target_version
 from runwright.app.runtime import Runtime
 from runwright.model.loader import Runbook
 
@@ -32,7 +32,8 @@ async def _plan(
     rollback: RollbackScope | None = None,
 ) -> tuple[Plan, str]:
     env_name, environment = rt.environment(book, env)
-    current = previous_version(rt.store, book.name, env_name)
+    prepared = prepare(rt.store, book, env_name, version)
+    current = prepared.previous
     variables = rt.variables(
         book,
         env_name,
@@ -44,21 +45,16 @@ async def _plan(
         initiator=rt.settings.user,
         previous_version=current,
         planning=True,
+        versions=prepared.versions,
     )
     services = await rt.checked_services(book, env_name, variables)
     seen = None
     if traffic and has_sequential(book) and services.router is not None:
         seen = await recent_traffic(services.router, current)
     plan = build_plan(
-        book,
-        env_name,
-        environment,
-        version,
-        variables,
-        services,
-        traffic=seen,
-        rollback_to=rollback,
-    )
+        book, env_name, environment, version, variables, services, traffic=seen,
+        touched=prepared.touched, rollback_to=rollback,
+    )  # fmt: skip
     return plan, current
 
 
@@ -107,6 +103,7 @@ async def plan_rollback(
     """What ``runwright rollback`` would redeploy: an earlier revision, through its strategy."""
     source, scope = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
+    version = target_version(book, source)
     overrides = source.params.get("vars", {})
-    plan, current = await _plan(rt, book, env, source.version, overrides, rollback=scope)
-    return RollbackPlan(plan, book.name, plan.environment, current, scope.revision, source.version)
+    plan, current = await _plan(rt, book, env, version, overrides, rollback=scope)
+    return RollbackPlan(plan, book.name, plan.environment, current, scope.revision, version)

@@ -8,12 +8,15 @@ router the ``service`` and ``traffic`` steps act through, and finds the previous
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from runwright.engine.store import Store
 from runwright.model.loader import Runbook
+from runwright.model.product import levels
 from runwright.model.schema import Step
-from runwright.model.templating import Placeholder
+from runwright.model.templating import Placeholder, outside
+from runwright.strategies.product import Unit, expand_product
 from runwright.strategies.registry import STRATEGIES
 
 PLAN_PLACEHOLDERS = {
@@ -23,8 +26,13 @@ PLAN_PLACEHOLDERS = {
 
 
 def release_steps(
-    runbook: Runbook, env_name: str, main: list[tuple[str, Step]]
+    runbook: Runbook,
+    env_name: str,
+    main: list[tuple[str, Step]],
+    touched: Collection[str] | None = None,
 ) -> list[tuple[str, Step]]:
+    if runbook.services:
+        return product_steps(runbook, main, touched)
     release = runbook.release
     if release is None:
         return main
@@ -35,14 +43,57 @@ def release_steps(
     return before + generated + after
 
 
+def product_steps(
+    runbook: Runbook, main: list[tuple[str, Step]], touched: Collection[str] | None
+) -> list[tuple[str, Step]]:
+    """A product's release among the runbook's phases; only the ``touched`` services (every
+    one when None) have steps."""
+    units = [
+        [
+            Unit(
+                name,
+                runbook.services[name].release,
+                list(runbook.service_smoke.get(name, [])),
+                runbook.services[name].router is not None,
+            )
+            for name in level
+            if touched is None or name in touched
+        ]
+        for level in levels(runbook.services)
+    ]
+    generated = [(e.phase, e.step) for e in expand_product([u for u in units if u])]
+    later = {p for spec in runbook.services.values() for p in spec.release.after}
+    before = [(p, s) for p, s in main if p not in later]
+    after = [(p, s) for p, s in main if p in later]
+    return before + generated + after
+
+
 def previous_version(store: Store, runbook: str, environment: str) -> str:
     revisions = store.revisions(runbook, environment)
     return revisions[0].version if revisions else ""
 
 
-def service_name(runbook: Runbook, environment: str) -> str:
+def service_name(runbook: Runbook, environment: str, unit: str | None = None) -> str:
+    if unit is not None:
+        return f"{runbook.name}-{unit}-{environment}"
     base = runbook.service.name if runbook.service and runbook.service.name else runbook.name
     return f"{base}-{environment}"
+
+
+def product_variables(
+    runbook: Runbook, target: Mapping[str, str], previous: Mapping[str, str]
+) -> dict[str, Any]:
+    """``services``: each service's version, previous version and public URL (its router's),
+    for templates (``{{ services.backend.url }}``); a step of one service sees its own as
+    ``version``, ``previous_version`` and ``service_url``."""
+    out: dict[str, Any] = {}
+    for name, spec in runbook.services.items():
+        out[name] = {
+            "version": outside(target.get(name, ""), "--version"),
+            "previous_version": outside(previous.get(name, ""), "the previous version"),
+            "url": spec.router.url if spec.router is not None else "",
+        }
+    return {"services": out}
 
 
 def release_variables(runbook: Runbook, previous: str) -> dict[str, Any]:

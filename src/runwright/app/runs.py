@@ -21,7 +21,7 @@ from runwright.app.locks import break_lock
 from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
 from runwright.app.policy import RollbackScope, check_promotion, check_windows
-from runwright.app.release import previous_version
+from runwright.app.product import check_versions, prepare, stored
 from runwright.app.runtime import Runtime
 from runwright.app.silences import SilenceKeeper
 from runwright.app.waiting import next_step
@@ -80,7 +80,8 @@ async def deploy(
     secrets = rt.secrets(book, required=True)
     repair_revisions(rt, book.name, env_name)
     take_over_abandoned(rt, book.name, env_name)
-    previous = previous_version(rt.store, book.name, env_name)
+    prepared = prepare(rt.store, book, env_name, version)
+    previous = prepared.previous
     if procedure is None:
         checking = rt.variables(
             book,
@@ -92,13 +93,16 @@ async def deploy(
             run_id=None,
             initiator=rt.settings.user,
             previous_version=previous,
+            versions=prepared.versions,
         )
         await rt.checked_services(book, env_name, checking)
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:
-        steps = expand(book, env_name, environment, rollback_to)
-    run_id = create_run(rt, book, env_name, version, overrides or {}, steps, kind, previous)
+        steps = expand(book, env_name, environment, prepared.touched, rollback_to)
+    run_id = create_run(
+        rt, book, env_name, version, overrides or {}, steps, kind, previous, prepared.params()
+    )
     return await _drive(rt, run_id, book, secrets, Drive(interactive, wait))
 
 
@@ -117,7 +121,7 @@ def admit(
     if not version.strip():
         raise InputError("--version must not be empty")
     if procedure is None or version != "-":
-        book.check_version(version)
+        check_versions(book, version)
     if kind != "rollback":  # an emergency rollback is never held by a window or a freeze
         check_windows(env_name, environment, rt.clock.now())
     if kind == "deploy":
@@ -134,6 +138,7 @@ def create_run(
     steps: list[NewStep],
     kind: str,
     previous: str,
+    product: Mapping[str, Any] | None = None,
     *,
     queued: bool = False,
 ) -> int:
@@ -149,7 +154,7 @@ def create_run(
             file=book.file,
             text=book.text,
             digest=book.digest,
-            params={"vars": dict(overrides), "previous_version": previous},
+            params={"vars": dict(overrides), "previous_version": previous, **(product or {})},
             steps=steps,
             now=rt.clock.now(),
             kind=kind,
@@ -355,6 +360,7 @@ def _run_variables(
         run_id=run.id,
         initiator=run.initiator,
         previous_version=run.params.get("previous_version", ""),
+        versions=stored(run.params),
     )
     return env_name, variables
 
@@ -400,8 +406,11 @@ def rollback_target(
         raise InputError(f"{runbook} has no revisions in {env}", hint="deploy something first")
     previous = None
     if len(revisions) >= 2:
-        current = revisions[0].version
-        previous = next((r for r in revisions[1:] if r.version != current), revisions[1])
+        current = (revisions[0].version, revisions[0].state.get("versions"))
+        previous = next(
+            (r for r in revisions[1:] if (r.version, r.state.get("versions")) != current),
+            revisions[1],
+        )
     if to_revision is None:
         if previous is None:
             raise InputError(
@@ -419,6 +428,14 @@ def rollback_target(
         target = found[0]
     to_previous = previous is not None and target.number == previous.number
     return rt.store.run(target.run_id), RollbackScope(target.number, to_previous)
+
+
+def target_version(book: Runbook, source: RunRow) -> str:
+    """The ``--version`` that redeploys ``source``'s revision: a product's whole set."""
+    versions = source.params.get("versions")
+    if not book.services or not isinstance(versions, dict):
+        return source.version
+    return ",".join(f"{name}={version}" for name, version in versions.items() if version)
 
 
 async def rollback(
@@ -439,7 +456,7 @@ async def rollback(
         rt,
         source.runbook_file,
         env,
-        source.version,
+        target_version(book, source),
         runbook=book,
         overrides=source.params.get("vars", {}),
         interactive=interactive,

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runwright.app.release import PLAN_PLACEHOLDERS, release_variables
+from runwright.app.product import Versions
+from runwright.app.release import PLAN_PLACEHOLDERS, product_variables, release_variables
 from runwright.app.settings import Settings
 from runwright.engine.chain import KEY_ENV, load_key
 from runwright.engine.clock import Clock, SystemClock
@@ -29,7 +30,8 @@ from runwright.model.source import Source
 from runwright.model.templating import outside
 from runwright.steps.analysis import validate_check
 from runwright.steps.registry import RegistryExecutor, param_models
-from runwright.steps.services import StepServices
+from runwright.steps.scope import scoped_variables
+from runwright.steps.services import Release, StepServices
 
 
 def parse_markdown(text: str, file: str) -> Source:
@@ -147,6 +149,7 @@ class Runtime:
         initiator: str,
         previous_version: str = "",
         planning: bool = False,
+        versions: Versions | None = None,
     ) -> dict[str, Any]:
         given = {k: outside(v, f"--var {k}") for k, v in overrides.items()}
         merged = {**runbook.vars, **env.vars, **given}
@@ -161,6 +164,11 @@ class Runtime:
             "secrets": outside(dict(secrets), "secret"),
             "state_dir": str(self.settings.state_dir),
             **release_variables(runbook, outside(previous_version, "the previous version")),
+            **(
+                product_variables(runbook, versions.target, versions.previous)
+                if versions is not None
+                else {}
+            ),
             **(PLAN_PLACEHOLDERS if planning else {}),
         }
 
@@ -183,6 +191,21 @@ class Runtime:
             observer=self.observer,
         )
 
+    def _units(
+        self, runbook: Runbook, env_name: str, variables: Mapping[str, Any]
+    ) -> dict[str, Release]:
+        """Each of a product's services with its own driver and router, built with the
+        variables its steps see (its version, ``service``, ``services``)."""
+        from runwright.app.services import build_services
+
+        units = {}
+        for name in runbook.services:
+            scoped = scoped_variables(variables, name)
+            plain = {k: v for k, v in scoped.items() if isinstance(v, str | int | float)}
+            plain["services"] = scoped.get("services", {})
+            units[name] = build_services(self.settings, runbook, env_name, plain, unit=name)
+        return units
+
     async def checked_services(
         self, runbook: Runbook, env_name: str, variables: Mapping[str, Any] | None = None
     ) -> StepServices:
@@ -191,7 +214,7 @@ class Runtime:
         services = self.step_services(runbook, env_name, variables)
         from runwright.app.services import verify_aws_checks, verify_services
 
-        if runbook.service is not None:
+        if runbook.service is not None or runbook.services:
             await verify_services(runbook, services)
         verify_aws_checks(runbook)
         return services
@@ -213,6 +236,8 @@ class Runtime:
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
             driver, router, spec = build_services(self.settings, runbook, env_name, plain)
             services = replace(services, driver=driver, router=router, service=spec)
+        if runbook is not None and runbook.services:
+            services = replace(services, units=self._units(runbook, env_name, variables or {}))
         if runbook is not None and runbook.sinks:
             from runwright.app.notifications import messenger_for
 

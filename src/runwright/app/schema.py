@@ -33,6 +33,7 @@ def json_schema() -> dict[str, Any]:
     defs["Procedure"]["properties"]["steps"] = step_list
     schema["properties"]["rollback"] = step_list
     _shorthand(defs["ServiceSpec"]["properties"], defs)
+    _shorthand(defs["ProductService"]["properties"], defs)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "runwright runbook"
     return schema
@@ -45,6 +46,10 @@ def _shorthand(service: dict[str, Any], defs: dict[str, Any]) -> None:
     for key in ("driver", "router"):
         section = service[key]
         variants = section.get("oneOf") or section.get("anyOf") or []
+        optional = any(v.get("type") == "null" for v in variants)
+        if optional:  # a product's service may have no router: the union, or null
+            inner = next(v for v in variants if v.get("type") != "null")
+            variants = inner.get("oneOf") or inner.get("anyOf") or [inner]
         names: list[str] = []
         for variant in variants:
             spec = defs.get(str(variant.get("$ref", "")).rsplit("/", 1)[-1], variant)
@@ -53,5 +58,9 @@ def _shorthand(service: dict[str, Any], defs: dict[str, Any]) -> None:
                 names += kind.get("enum") or ([kind["const"]] if "const" in kind else [])
         service[key] = {
             "title": section.get("title", key),
-            "anyOf": [{"type": "string", "enum": names}, *variants],
+            "anyOf": [
+                {"type": "string", "enum": names},
+                *variants,
+                *([{"type": "null"}] if optional else []),
+            ],
         }

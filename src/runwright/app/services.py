@@ -68,13 +68,24 @@ def _kubeconfig(settings: Settings, runbook: Runbook, given: str | None) -> Path
 
 
 def build_services(
-    settings: Settings, runbook: Runbook, env_name: str, variables: dict[str, Any] | None = None
+    settings: Settings,
+    runbook: Runbook,
+    env_name: str,
+    variables: dict[str, Any] | None = None,
+    unit: str | None = None,
 ) -> Release:
-    service = runbook.service
+    """The driver, router and service spec of the runbook's service (or of the product's
+    service ``unit``: its own names, state and router; a service without a router gets
+    ``NoRouter``)."""
+    service = runbook.services[unit] if unit is not None else runbook.service
     assert service is not None
-    name = service_name(runbook, env_name)
+    name = service_name(runbook, env_name, unit)
     # str() would drop the Outside mark that lets raw refuse a --var in the service command
-    plain = {k: v if isinstance(v, str) else str(v) for k, v in (variables or {}).items()}
+    plain: dict[str, Any] = {
+        k: v if isinstance(v, str) else str(v) for k, v in (variables or {}).items()
+    }
+    if unit is not None:
+        plain["services"] = (variables or {}).get("services", {})
     spec = ServiceSpec(
         name=name,
         command=service.command,
@@ -90,8 +101,16 @@ def build_services(
     if isinstance(driver_spec, KubernetesDriverSpec):
         return _kubernetes(settings, runbook, driver_spec, router_spec, spec, clock)
     cwd = service.cwd or str(_base_dir(runbook))
-    router, reserved = _host_router(settings, router_spec, spec, cwd, clock)
+    if router_spec is None:
+        from runwright.routers.none import NoRouter
+
+        router: Router = NoRouter(name)
+        reserved: frozenset[int] = frozenset()
+    else:
+        router, reserved = _host_router(settings, router_spec, spec, cwd, clock)
     driver = _host_driver(driver_spec, spec, cwd, clock)
+    if unit is not None:
+        reserved |= _product_ports(runbook)
     if driver is None:
         from runwright.drivers.local import LocalDriver, LocalSettings
 
@@ -99,9 +118,20 @@ def build_services(
     return Release(driver, router, spec)
 
 
+def _product_ports(runbook: Runbook) -> frozenset[int]:
+    """Every port the product's local routers listen on: no service's version may take one."""
+    ports: set[int] = set()
+    for spec in runbook.services.values():
+        if isinstance(spec.router, LocalRouterSpec):
+            listen = spec.router.listen
+            for address in (listen, admin_address(listen, spec.router.admin)):
+                ports.add(split_address(address)[1])
+    return frozenset(ports)
+
+
 def _host_driver(driver_spec: Any, spec: ServiceSpec, cwd: str, clock: Clock) -> Driver | None:
     """The command, ECS or fake driver a runbook names (None: the local driver)."""
-    plain = dict(spec.variables)
+    plain = {k: v for k, v in spec.variables.items() if isinstance(v, str)}
     if isinstance(driver_spec, CommandDriverSpec):
         from runwright.drivers.command import CommandDriver, CommandSettings
 
@@ -156,7 +186,7 @@ def _host_router(
     settings: Settings, router_spec: Any, spec: ServiceSpec, cwd: str, clock: Clock
 ) -> tuple[Router, frozenset[int]]:
     """The router a runbook names, and the ports the local driver must leave to it."""
-    plain = dict(spec.variables)
+    plain = {k: v for k, v in spec.variables.items() if isinstance(v, str)}
     if isinstance(router_spec, CommandRouterSpec):
         from runwright.routers.command import CommandRouter, CommandRouterSettings
 
@@ -220,7 +250,8 @@ def _kubernetes(
     clock: Clock,
 ) -> Release:
     """The Kubernetes driver and the router that goes with it (Service or Gateway routes)."""
-    name, plain = spec.name, dict(spec.variables)
+    name = spec.name
+    plain = {k: v for k, v in spec.variables.items() if isinstance(v, str)}
     from runwright.drivers.kubernetes import KubernetesDriver, KubernetesSettings
     from runwright.kube.client import KubeSettings
 
@@ -271,18 +302,24 @@ def _kube_router(kube: Kube, spec: Any, owner: str, version_label: str) -> Route
 async def verify_services(runbook: Runbook, services: StepServices) -> None:
     """Check the driver's and router's settings against the world, read-only; a setting that
     cannot work is an InputError at its ``file:line:col`` in the runbook."""
-    parts: tuple[object, ...] = (services.driver, services.router)
+    if services.units:
+        for name, unit in services.units.items():
+            await _verify(runbook, (unit.driver, unit.router), ("services", name))
+        return
+    await _verify(runbook, (services.driver, services.router), ("service",))
+
+
+async def _verify(runbook: Runbook, parts: tuple[object, ...], at: tuple[str, ...]) -> None:
     targets = [s for s in parts if isinstance(s, Verified)]
     if not targets:
         return
-
     try:
         for target in targets:
             await target.verify()
     except SettingError as exc:
-        raise _located(runbook, exc) from None
+        raise _located(runbook, exc, (*at, *exc.setting)) from None
     finally:
-        kube = getattr(services.driver, "kube", None)
+        kube = getattr(parts[0], "kube", None)
         if kube is not None:
             await kube.close()
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from runwright.app import runs
 from runwright.app.plan import expand
-from runwright.app.release import previous_version
+from runwright.app.product import prepare
 from runwright.app.runtime import Runtime
 from runwright.engine.claims import QUEUE_CHANNEL, Claim, claim_next
 from runwright.engine.feed import waker_for
@@ -44,10 +44,19 @@ def queue(
     """Check the deploy as ``deploy`` would, then leave it queued for a worker; its id."""
     book = rt.load(path)
     env_name, environment = runs.admit(rt, book, env, version)
-    steps = expand(book, env_name, environment)
-    previous = previous_version(rt.store, book.name, env_name)
+    prepared = prepare(rt.store, book, env_name, version)
+    steps = expand(book, env_name, environment, prepared.touched)
     return runs.create_run(
-        rt, book, env_name, version, overrides or {}, steps, "deploy", previous, queued=True
+        rt,
+        book,
+        env_name,
+        version,
+        overrides or {},
+        steps,
+        "deploy",
+        prepared.previous,
+        prepared.params(),
+        queued=True,
     )
 
 

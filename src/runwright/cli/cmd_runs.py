@@ -14,6 +14,7 @@ import click
 from runwright.app import decisions, runs, views, worker
 from runwright.app.decisions import Acted
 from runwright.app.planning import plan_deploy, plan_rollback
+from runwright.app.product import joined
 from runwright.app.runtime import Runtime
 from runwright.cli import show
 from runwright.cli.edge import Ctx, pass_ctx, run
@@ -57,6 +58,10 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Print the final run
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 YES = click.option("--yes", is_flag=True, help="Answer yes to checklist prompts on a terminal.")
 VAR = click.option("--var", "var", multiple=True, help="Override a variable: NAME=VALUE.")
+PER_SERVICE = (
+    "a runbook with services: takes SERVICE=VERSION, repeated; a bare version is for every "
+    "service not named; a service left out keeps its version"
+)
 WAIT = click.option(
     "--wait",
     is_flag=True,
@@ -68,17 +73,25 @@ WAIT = click.option(
 @click.command()
 @click.argument("runbook", type=click.Path())
 @click.option("-e", "--env", "env", help="Environment to plan for.")
-@click.option("--version", "version", default="<version>", help="Version to deploy.")
+@click.option(
+    "--version", "versions", multiple=True, help="Version to deploy (" + PER_SERVICE + ")."
+)
 @VAR
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @pass_ctx
 def plan(
-    c: Ctx, runbook: str, env: str | None, version: str, var: tuple[str, ...], as_json: bool
+    c: Ctx,
+    runbook: str,
+    env: str | None,
+    versions: tuple[str, ...],
+    var: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Show every step with its rendered commands, gates, approvals and the rollback plan.
 
     Nothing is executed.
     """
+    version = joined(versions) or "<version>"
     p = run(plan_deploy(c.runtime(), runbook, env, version, parse_vars(var)))
     header = f"Plan: {p.runbook} {p.version} -> {p.environment} (not executed)"
     show.plan(p, header=header, as_json=as_json)
@@ -87,7 +100,13 @@ def plan(
 @click.command()
 @click.argument("runbook", type=click.Path())
 @click.option("-e", "--env", "env", help="Environment to deploy to.")
-@click.option("--version", "version", required=True, help="Version to deploy.")
+@click.option(
+    "--version",
+    "versions",
+    multiple=True,
+    required=True,
+    help="Version to deploy (" + PER_SERVICE + ").",
+)
 @VAR
 @YES
 @WAIT
@@ -99,7 +118,7 @@ def deploy(
     c: Ctx,
     runbook: str,
     env: str | None,
-    version: str,
+    versions: tuple[str, ...],
     var: tuple[str, ...],
     yes: bool,
     wait: bool,
@@ -109,6 +128,7 @@ def deploy(
 ) -> None:
     """Run RUNBOOK for an environment and version, journaling every step (with --detach,
     queue it for `runwright worker` and exit 0 printing its id)."""
+    version = joined(versions)
     rt = c.runtime(quiet=quiet)
     if detach:
         run_id = worker.queue(rt, runbook, env, version, overrides=parse_vars(var))

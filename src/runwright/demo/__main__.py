@@ -36,6 +36,9 @@ def parse(argv: list[str] | None = None) -> Config:
         default=0.9,
         help="how long SIGTERM waits for requests in flight",
     )
+    parser.add_argument(
+        "--upstream", default="", help="call http://HOST:PORT on every request to / (a backend)"
+    )
     args = parser.parse_args(argv)
     if not 0.0 <= args.error_rate <= 1.0:
         parser.error("--error-rate is a share between 0 and 1")
@@ -48,6 +51,7 @@ def parse(argv: list[str] | None = None) -> Config:
         fail_health=args.fail_health,
         seed=args.seed,
         drain_seconds=args.drain_seconds,
+        upstream=args.upstream,
     )
 
 

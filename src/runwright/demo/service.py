@@ -51,6 +51,10 @@ class Config:
     fail_health: bool = False
     seed: int = 0
     drain_seconds: float = 0.9
+    upstream: str = ""
+    """A service this one calls on every request to ``/`` (``http://HOST:PORT``), like a
+    frontend calling its backend: its answer names the upstream's version, and a failed
+    upstream call is a 502."""
 
 
 class Faults:
@@ -176,6 +180,8 @@ class DemoApp:
         self.rng = random.Random(config.seed)
         self.connections: set[HttpConnection] = set()
         self.in_flight = 0
+        self.upstream = config.upstream
+        self.tasks: set[asyncio.Task[None]] = set()
         self.closing = False
         self.all_closed = asyncio.Event()
         self.started_at = time.time()
@@ -374,6 +380,15 @@ class HttpConnection(asyncio.Protocol):
             payload = app.json(
                 500, {"error": "injected failure", "version": app.version}, keep_alive, head
             )
+        elif path == "/" and app.upstream:
+            self.busy = True
+            app.in_flight += 1
+            task = asyncio.get_running_loop().create_task(
+                self.via_upstream(began, keep_alive, head)
+            )
+            app.tasks.add(task)
+            task.add_done_callback(app.tasks.discard)
+            return
         elif path == "/":
             status, payload = 200, app.hello(keep_alive, head)
         else:
@@ -388,6 +403,21 @@ class HttpConnection(asyncio.Protocol):
             )
             return
         self.send(label, status, payload, began, keep_alive)
+
+    async def via_upstream(self, began: float, keep_alive: bool, head: bool) -> None:
+        """Answer ``/`` after calling the upstream: 200 naming both versions, or 502."""
+        app = self.app
+        try:
+            upstream = await asyncio.wait_for(call_upstream(app.upstream), UPSTREAM_TIMEOUT)
+        except (OSError, ValueError, TimeoutError) as exc:
+            status = 502
+            payload = app.json(502, {"error": f"upstream: {exc!r}", "version": app.version},
+                               keep_alive, head)  # fmt: skip
+        else:
+            status = 200
+            text = f"hello from {app.version} (upstream {upstream})\n".encode()
+            payload = app.response(200, text, "text/plain", keep_alive=keep_alive, head=head)
+        self.delayed("/", status, payload, began, keep_alive)
 
     def delayed(
         self, label: str, status: int, payload: bytes, began: float, keep_alive: bool
@@ -407,6 +437,30 @@ class HttpConnection(asyncio.Protocol):
         if not keep_alive:
             self.buffer.clear()
             self.transport.close()
+
+
+UPSTREAM_TIMEOUT = 5.0
+
+
+async def call_upstream(url: str) -> str:
+    """``GET url/`` on a fresh connection: the upstream's version (its X-Version header);
+    ValueError when it does not answer 200."""
+    host, _, port = url.removeprefix("http://").rstrip("/").rpartition(":")
+    reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+    try:
+        writer.write(f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        head, _, _ = (await reader.read(MAX_HEAD)).partition(b"\r\n\r\n")
+    finally:
+        writer.close()
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) < 2 or parts[1] != "200":
+        raise ValueError(f"upstream answered {lines[0]!r}")
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "x-version":
+            return value.strip()
+    return "?"
 
 
 def _dechunk(buf: bytearray, start: int) -> tuple[bytes, int] | None:

@@ -723,6 +723,9 @@ class Store:
             )
         ).scalar()
         number = int(last or 0) + 1
+        # A product's revision is the set of its services' versions (the run's parameters).
+        versions = run.params.get("versions")
+        state = {"versions": versions} if isinstance(versions, dict) else {}
         conn.execute(
             sa.insert(t.revisions).values(
                 runbook=run.runbook,
@@ -733,7 +736,7 @@ class Store:
                 runbook_digest=run.runbook_digest,
                 deployed_by=run.initiator,
                 at=at,
-                state="{}",
+                state=_dumps(state),
             )
         )
         self._append(
@@ -741,7 +744,7 @@ class Store:
             run_id,
             Entry(
                 actor, "revision.recorded", at, None,
-                {"revision": number, "version": run.version}, {"revision": number},
+                {"revision": number, "version": run.version, **state}, {"revision": number},
             ),
         )  # fmt: skip
         return number

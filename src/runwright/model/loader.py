@@ -26,7 +26,14 @@ from runwright.model.checks import (
     unknown_key_hint,
 )
 from runwright.model.notify import SinkSpec, Subscription
-from runwright.model.release import COUNTING_ROUTERS, SECTION_KINDS, ReleaseSpec, ServiceSpec
+from runwright.model.product import product_errors
+from runwright.model.release import (
+    COUNTING_ROUTERS,
+    SECTION_KINDS,
+    ProductService,
+    ReleaseSpec,
+    ServiceSpec,
+)
 from runwright.model.schema import (
     Environment,
     Procedure,
@@ -63,6 +70,9 @@ class Runbook(BaseModel):
     service: ServiceSpec | None = None
     release: ReleaseSpec | None = None
     smoke: list[Step] = Field(default_factory=list)
+    services: dict[str, ProductService] = Field(default_factory=dict)
+    """A product's services (``services:``); empty for the one-service shorthand."""
+    service_smoke: dict[str, list[Step]] = Field(default_factory=dict)
     checks: dict[str, CheckDefinition] = Field(default_factory=dict)
     phases: list[ResolvedPhase] = Field(default_factory=list)
     rollback: list[Step] = Field(default_factory=list)
@@ -409,6 +419,20 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         if (frame.release)
         else []
     )
+    service_smoke = {
+        name: resolver.steps(
+            spec.release.smoke, ("services", name, "release", "smoke"), "smoke ", unique=False
+        )
+        for name, spec in frame.services.items()
+    }
+    resolver.errors.extend(
+        product_errors(
+            source,
+            frame.services,
+            shorthand=frame.service is not None,
+            release=frame.release is not None,
+        )
+    )
     resolver.errors.extend(_release_errors(source, frame))
     resolver.errors.extend(_unknown_checks(source, frame))
     resolver.errors.extend(_unknown_step_environments(source, frame))
@@ -440,6 +464,8 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         service=frame.service,
         release=frame.release,
         smoke=smoke,
+        services=frame.services,
+        service_smoke=service_smoke,
         checks=frame.checks,
         phases=phases,
         rollback=rollback,
@@ -457,9 +483,14 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
 def _release_errors(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     """A ``release`` section needs a service to start and phases its ``after`` names."""
     errors: list[RunbookError] = []
+    names = {p.name for p in frame.phases}
+    for service, spec in frame.services.items():
+        errors += _unknown_phases(
+            source, spec.release.after, ("services", service, "release", "after"), names
+        )
     if frame.release is None:
         return errors
-    if frame.service is None:
+    if frame.service is None and not frame.services:
         errors.append(
             source.error(
                 "'release' needs a 'service' section saying how to start a version",
@@ -467,17 +498,21 @@ def _release_errors(source: Source, frame: RunbookFrame) -> list[RunbookError]:
                 hint="add service: {command: '...--port {{ port }}', health: /health}",
             )
         )
-    names = {p.name for p in frame.phases}
-    for n, after in enumerate(frame.release.after):
-        if after not in names:
-            errors.append(
-                source.error(
-                    f"release.after names unknown phase '{after}'",
-                    ("release", "after", n),
-                    hint="phases: " + ", ".join(sorted(names)),
-                )
-            )
-    return errors
+    return errors + _unknown_phases(source, frame.release.after, ("release", "after"), names)
+
+
+def _unknown_phases(
+    source: Source, after: list[str], path: PathKey, names: set[str]
+) -> list[RunbookError]:
+    return [
+        source.error(
+            f"release.after names unknown phase '{phase}'",
+            (*path, n),
+            hint="phases: " + ", ".join(sorted(names)),
+        )
+        for n, phase in enumerate(after)
+        if phase not in names
+    ]
 
 
 def _environment_errors(source: Source, frame: RunbookFrame) -> list[RunbookError]:
@@ -528,6 +563,21 @@ def _template_problems(source: Source, data: Any) -> list[RunbookError]:
 def _router_checks_without_service(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     """A ``provider: router`` check reads the runbook's service router; without a service
     there is none, which is better said now than when a release is half done."""
+    routers = [s.router.kind for s in frame.services.values() if s.router is not None]
+    if frame.services and any(kind in COUNTING_ROUTERS for kind in routers):
+        return []
+    if frame.services and routers:
+        kinds = ", ".join(sorted(set(routers)))
+        return [
+            source.error(
+                f"check '{name}' reads the router, but the services' routers ({kinds}) keep "
+                "no counters",
+                ("checks", name, "provider"),
+                hint="use provider: prometheus (your ingress or mesh metrics) or scrape",
+            )
+            for name, check in frame.checks.items()
+            if check.provider == "router"
+        ]
     if frame.service is not None:
         kind = frame.service.router.kind
         if kind in COUNTING_ROUTERS:
@@ -597,6 +647,8 @@ def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     refs: list[tuple[object, PathKey]] = []
     if frame.release is not None:
         refs.append((frame.release.analysis, ("release", "analysis")))
+    for service, spec in frame.services.items():
+        refs.append((spec.release.analysis, ("services", service, "release", "analysis")))
     for raws, path in _step_lists(frame):
         for index, raw in enumerate(raws):
             if not isinstance(raw, dict):

@@ -350,3 +350,51 @@ class ReleaseSpec(Strict):
             if not self.analysis:
                 raise ValueError("compare: baseline needs analysis: [checks] to compare")
         return self
+
+
+class ProductService(ServiceSpec):
+    """One service of a product (``services:``): today's service section, with its own
+    ``release`` and its place in the order (``after``). A service without ``router`` (a
+    worker) takes no traffic: its strategy is ``recreate`` or ``blue_green``."""
+
+    router: RouterSpec | None = None  # type: ignore[assignment]
+    after: list[str] = Field(
+        default_factory=list,
+        description="Services whose new version starts and takes traffic first",
+    )
+    release: ReleaseSpec = Field(default_factory=lambda: ReleaseSpec())
+
+    def misfit(self) -> tuple[str, tuple[str, ...]] | None:
+        if self.router is None:
+            if self.release.strategy == "canary":
+                return (
+                    "a canary needs a router to share traffic: add router: or use "
+                    "strategy recreate or blue_green",
+                    ("release", "strategy"),
+                )
+            if self.driver.kind in ("kubernetes", "ecs"):
+                return f"the {self.driver.kind} driver needs a router", ("driver", "kind")
+            if self.driver.kind in ("local", "fake") and not self.command:
+                kind = self.driver.kind
+                return f"the {kind} driver needs a command, e.g. 'app --port {{{{ port }}}}'", (
+                    "driver",
+                )
+            return None
+        return super().misfit()
+
+    def router_identity(self) -> tuple[str, ...] | None:
+        """What two services may not share: the address or object their router moves."""
+        r = self.router
+        if r is None:
+            return None
+        if isinstance(r, LocalRouterSpec):
+            return ("address", r.listen)
+        if isinstance(r, ServiceSelectorRouterSpec):
+            return ("Service", r.service)
+        if isinstance(r, IngressNginxRouterSpec):
+            return ("Ingress", r.ingress)
+        if isinstance(r, GatewayApiRouterSpec):
+            return ("HTTPRoute", r.route)
+        if isinstance(r, AlbRouterSpec):
+            return ("listener", r.listener, r.rule or "")
+        return ("route", r.route)

@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from runwright.model.checks import CheckDefinition
 from runwright.model.notify import SinkSpec, Subscription
-from runwright.model.release import ReleaseSpec, ServiceSpec
+from runwright.model.release import ProductService, ReleaseSpec, ServiceSpec
 from runwright.model.types import Duration, OptionalDuration, Strict
 from runwright.model.versions import compile_pattern
 
@@ -124,6 +124,7 @@ class Step(StepCommon):
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
     undo_step: Step | None = None
+    service: str | None = None  # the product's service this step releases (services:)
     line: int | None = None
     command_line: int | None = None  # where the action's value (a command) starts
 
@@ -152,6 +153,10 @@ class RunbookFrame(Strict):
     environments: dict[str, Environment] = Field(default_factory=dict)
     service: ServiceSpec | None = None
     release: ReleaseSpec | None = None
+    services: dict[str, ProductService] = Field(
+        default_factory=dict,
+        description="Several services released together (instead of service: + release:)",
+    )
     checks: dict[str, CheckDefinition] = Field(
         default_factory=dict, description="Named checks that analysis windows measure"
     )

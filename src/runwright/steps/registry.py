@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -16,6 +17,7 @@ from runwright.engine.executor import Outcome
 from runwright.model.status import RunStatus
 from runwright.model.templating import render
 from runwright.steps.base import Params, PlanContext, StepKind
+from runwright.steps.scope import scoped_variables
 from runwright.steps.services import StepContext
 
 
@@ -54,7 +56,20 @@ def with_self_undo(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "undo_step": undo}
 
 
+def in_scope(spec: Mapping[str, Any], ctx: PlanContext) -> PlanContext:
+    """The plan context as a step of a product's service sees it (its version, its driver)."""
+    name = spec.get("service")
+    if not name:
+        return ctx
+    return replace(
+        ctx,
+        variables=scoped_variables(ctx.variables, str(name)),
+        services=ctx.services.scoped(str(name)) if ctx.services.units else ctx.services,
+    )
+
+
 def describe(spec: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+    ctx = in_scope(spec, ctx)
     kind = kinds()[spec["kind"]]
     undo_lines = getattr(kind, "describe_undo", None)
     if spec.get("self_undo") and undo_lines is not None:
@@ -101,6 +116,13 @@ class RegistryExecutor:
         if kind is None:
             return Outcome.fail(
                 f"unknown step kind '{key}' (runbook from a newer runwright?)", retryable=False
+            )
+        name = ctx.spec.get("service")
+        if name:
+            ctx = replace(
+                ctx,
+                variables=scoped_variables(ctx.variables, str(name)),
+                services=ctx.services.scoped(str(name)),
             )
         if ctx.spec.get("manual"):
             return await _manual(ctx)

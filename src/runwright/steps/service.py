@@ -10,15 +10,22 @@ version but ``keep``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
+
+from pydantic import Field
 
 from runwright.engine.executor import Outcome
 from runwright.errors import DriverError
 from runwright.model.durations import format_duration
 from runwright.model.templating import render
 from runwright.model.types import Duration
+from runwright.routers.none import NoRouter
 from runwright.steps.base import Params, PlanContext
+from runwright.steps.registry import in_scope
+from runwright.steps.scope import captured_key, scoped_variables
 from runwright.steps.services import StepContext
 from runwright.steps.traffic import apply_weights, last_applied
 
@@ -29,6 +36,9 @@ class ServiceParams(Params):
     keep: str = ""
     after: Duration = 0.0
     route: bool = False
+    services: list[str] = Field(
+        default_factory=list, description="A product's services to start (or stop) together"
+    )
 
 
 class ServiceKind:
@@ -37,6 +47,14 @@ class ServiceKind:
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = ServiceParams.model_validate(params)
+        if p.services:
+            lines: list[str] = []
+            single = p.model_copy(update={"services": []}).model_dump()
+            for name in p.services:
+                scoped = in_scope({"service": name}, ctx)
+                lines += [f"{name}: {line}" for line in self.describe(single, scoped)]
+            together = "at the same time" if len(p.services) > 1 else "alone"
+            return [f"{', '.join(p.services)} ({together})", *lines]
         version = render(p.version, ctx.variables, where="service")
         keep = render(p.keep, ctx.variables, where="service")
         if p.action == "start":
@@ -64,6 +82,10 @@ class ServiceKind:
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = ServiceParams.model_validate(ctx.params)
+        if p.services and p.action == "start":
+            return await self._start_all(ctx, p)
+        if p.services and p.action == "stop":
+            return await self._stop_all(ctx, p)
         if p.action == "start":
             return await self._start(ctx, render(p.version, ctx.variables), p.route)
         if p.action == "stop":
@@ -77,7 +99,7 @@ class ServiceKind:
         for inst in await driver.instances(spec.name):
             if inst.version == version and await driver.healthy(inst):
                 ctx.output(f"{version} already running and healthy on port {inst.port}")
-                if route:
+                if route and not isinstance(ctx.services.router, NoRouter):
                     await apply_weights(ctx, {version: 100})
                 return Outcome.ok(
                     f"{version} already running on port {inst.port}",
@@ -87,7 +109,7 @@ class ServiceKind:
         ctx.output(f"starting {version}")
         inst = await driver.start(spec, version)
         ctx.output(f"{version} healthy: {inst.describe()}")
-        if route:
+        if route and not isinstance(ctx.services.router, NoRouter):
             await apply_weights(ctx, {version: 100})
         return Outcome.ok(
             f"{version} started: {inst.describe()}",
@@ -96,8 +118,56 @@ class ServiceKind:
             instance=dict(inst.handle),
         )
 
-    async def _stop(self, ctx: StepContext, version: str) -> Outcome:
-        if ctx.undo and ctx.step.data.get("started") is False:
+    async def _start_all(self, ctx: StepContext, p: ServiceParams) -> Outcome:
+        """Start a level of a product's services at the same time; if one fails, stop the
+        others this step started, so a failed start leaves nothing behind."""
+        # A run killed mid-start finds this note when it runs the step again: an instance
+        # found running then was started by this run and is its to stop on rollback.
+        again = set(ctx.step.data.get("starting") or [])
+        ctx.note({"starting": list(p.services)})
+        results = await asyncio.gather(
+            *(self._start(_scoped(ctx, name), render_in(ctx, name, p.version), p.route)
+              for name in p.services),
+            return_exceptions=True,
+        )  # fmt: skip
+        started: dict[str, bool] = {}
+        captured: dict[str, Any] = {}
+        failures: list[str] = []
+        for name, result in zip(p.services, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                failures.append(f"{name}: {result}")
+                continue
+            started[name] = bool(result.data.get("started")) or name in again
+            captured[captured_key(name)] = result.data.get("captured", {})
+        if failures:
+            for name in [n for n, began in started.items() if began]:
+                await self._stop(_scoped(ctx, name), render_in(ctx, name, p.version), True)
+            return Outcome.fail("; ".join(failures), retryable=False, failed=failures)
+        return Outcome.ok(
+            "started " + ", ".join(f"{n} {render_in(ctx, n, p.version)}" for n in p.services),
+            started=started,
+            captured=captured,
+        )
+
+    async def _stop_all(self, ctx: StepContext, p: ServiceParams) -> Outcome:
+        """Stop the new versions of a level of services (the undo of ``_start_all``), leaving
+        alone a service whose version this run found already running."""
+        started = ctx.step.data.get("started") or {}
+        names = [n for n in reversed(p.services) if not ctx.undo or started.get(n, True)]
+        left = [n for n in p.services if n not in names]
+        results = await asyncio.gather(
+            *(self._stop(_scoped(ctx, n), render_in(ctx, n, p.version), True) for n in names)
+        )
+        summary = "; ".join(f"{n}: {r.summary}" for n, r in zip(names, results, strict=True))
+        if left:
+            summary += ("; " if summary else "") + ", ".join(left) + ": left running (this "
+            summary += "run did not start them)"
+        return Outcome.ok(summary or "nothing to stop")
+
+    async def _stop(self, ctx: StepContext, version: str, ours: bool = False) -> Outcome:
+        if not ours and ctx.undo and ctx.step.data.get("started") is False:
             return Outcome.ok(f"{version} left running: this run did not start it")
         driver, _, spec = ctx.services.release()
         victims = [i for i in await driver.instances(spec.name) if i.version == version]
@@ -144,6 +214,20 @@ async def _drain(ctx: StepContext, versions: list[str], timeout: float) -> None:
             await router.drain(version, timeout)
         except DriverError as exc:
             ctx.output(f"{version} still had requests in flight after {timeout:g} s: {exc}")
+
+
+def _scoped(ctx: StepContext, name: str) -> StepContext:
+    """The step's context as one service of the group sees it."""
+    return replace(
+        ctx,
+        variables=scoped_variables(ctx.variables, name),
+        services=ctx.services.scoped(name),
+        output=lambda line: ctx.output(f"{name}: {line}"),
+    )
+
+
+def render_in(ctx: StepContext, name: str, template: str) -> str:
+    return render(template, scoped_variables(ctx.variables, name), where=f"service {name}")
 
 
 def _captured(inst: Any) -> dict[str, Any]:

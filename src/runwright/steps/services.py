@@ -10,7 +10,7 @@ asks through ``release()`` and gets a message naming the missing section, not a 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
@@ -53,6 +53,19 @@ class StepServices:
     """Overrides how analysis builds providers (tests inject canned measurements)."""
     notifier: Messenger | None = None
     """The runbook's sinks, for the ``notify`` step (None when it declares none)."""
+    units: Mapping[str, Release] = field(default_factory=dict)
+    """A product's services by name (``services:``), each with its own driver and router;
+    a step of one service sees that service's through ``scoped``."""
+
+    def scoped(self, name: str) -> StepServices:
+        """These services as a step of the product's service ``name`` sees them."""
+        unit = self.units.get(name)
+        if unit is None:
+            raise InputError(
+                f"this step belongs to service '{name}', which the runbook does not declare",
+                hint="services: " + (", ".join(self.units) or "none"),
+            )
+        return replace(self, driver=unit.driver, router=unit.router, service=unit.service)
 
     def release(self) -> Release:
         if self.driver is None or self.router is None or self.service is None:
@@ -88,6 +101,7 @@ if TYPE_CHECKING:
     from runwright.routers.gateway_api import GatewayApiRouter
     from runwright.routers.haproxy import HAProxyRouter
     from runwright.routers.ingress_nginx import IngressNginxRouter
+    from runwright.routers.none import NoRouter
     from runwright.routers.service_selector import ServiceSelectorRouter
 
     DRIVERS: tuple[type[Driver], ...] = (LocalDriver, FakeDriver, KubernetesDriver, CommandDriver)
@@ -99,4 +113,5 @@ if TYPE_CHECKING:
         IngressNginxRouter,
         GatewayApiRouter,
         CommandRouter,
+        NoRouter,
     )

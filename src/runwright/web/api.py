@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from runwright.app import report, report_html, views
 from runwright.app.planning import plan_book, plan_rollback
+from runwright.app.product import joined
 from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
 from runwright.errors import InputError
@@ -27,8 +28,17 @@ State = Annotated[WebState, Depends(web_state)]
 class DeployBody(BaseModel):
     runbook: str
     environment: str | None = None
-    version: str = Field(min_length=1, max_length=200)
+    version: str = Field("", max_length=200, description="Every service's version (or the one)")
+    versions: dict[str, str] = Field(
+        default_factory=dict, description="A product's services' versions, one by one"
+    )
     vars: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _some_version(self) -> DeployBody:
+        if not self.version and not self.versions:
+            raise ValueError("give version, or versions: {service: version}")
+        return self
 
 
 class NoteBody(BaseModel):
@@ -219,9 +229,8 @@ async def rollback(env: str, body: RollbackBody, user: User, state: State) -> di
 
 @router.post("/runs", status_code=202)
 async def deploy(body: DeployBody, user: User, state: State) -> dict[str, Any]:
-    done = await actions.deploy(
-        state, user, body.runbook, body.environment, body.version, body.vars
-    )
+    version = joined(body.version, body.versions)
+    done = await actions.deploy(state, user, body.runbook, body.environment, version, body.vars)
     return _done(done)
 
 

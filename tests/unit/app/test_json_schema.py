@@ -120,3 +120,40 @@ def test_what_the_loader_refuses_the_schema_refuses(
     assert _problems(validator, _book(**step))
     with pytest.raises(RunbookError):
         read_runbook_text(yaml.safe_dump(_book(**step)), "book.yaml")
+
+
+def _product(**backend: Any) -> dict[str, Any]:
+    return {
+        "name": "shop",
+        "environments": {"production": {}},
+        "services": {
+            "backend": {
+                "command": "app --port {{ port }}",
+                "router": {"listen": "127.0.0.1:8280"},
+                "release": {"strategy": "canary", "weights": [50, 100]},
+                **backend,
+            },
+            "frontend": {
+                "after": ["backend"],
+                "driver": "local",
+                "command": "web --port {{ port }}",
+                "router": {"kind": "haproxy", "listen": "127.0.0.1:8290"},
+            },
+            "worker": {
+                "after": ["backend"],
+                "command": "work --port {{ port }}",
+                "release": {"strategy": "recreate"},
+            },
+        },
+    }
+
+
+def test_a_product_of_several_services_is_valid_and_a_typo_in_a_service_is_not(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    assert _problems(validator, _product()) == []
+    read_runbook_text(yaml.safe_dump(_product()), "book.yaml")
+    typo = _product(releas={"strategy": "canary"})
+    assert any("releas" in p for p in _problems(validator, typo))
+    with pytest.raises(RunbookError, match="unknown key 'releas'"):
+        read_runbook_text(yaml.safe_dump(typo), "book.yaml")
