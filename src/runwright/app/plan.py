@@ -17,6 +17,7 @@ from typing import Any
 
 from runwright.app.policy import RollbackScope, rollback_approvals
 from runwright.app.product import check_versions
+from runwright.app.schema_rollback import bring_schema
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
@@ -82,6 +83,8 @@ def expand(
         if step.runs_in(env_name):
             n = sum(s.section == "rollback" for s in steps)
             steps.append(_new("rollback", n, "rollback", step, runbook.checks))
+    if rollback is not None:
+        steps = bring_schema(steps, rollback.revision, rollback.schema, rollback.schema_now)[0]
     return steps
 
 
@@ -241,7 +244,8 @@ def build_plan(
     rollback: list[PlannedStep] = []
     watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}
     share: float | None = None
-    for new in expand(runbook, env_name, env, touched, rollback_to):
+    expanded = expand(runbook, env_name, env, touched, rollback_to)
+    for new in expanded:
         spec = new.spec
         share = _canary_share(spec) or share
         undo_spec = spec.get("undo_step")
@@ -281,6 +285,8 @@ def build_plan(
     ]
     if rollback_to is not None:
         notes.append(_rollback_note(runbook, env_name, env, rollback_to))
+        r = rollback_to
+        notes += bring_schema(expanded, r.revision, r.schema, r.schema_now)[1]
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")

@@ -3,8 +3,10 @@ what a rollback needs from people (an environment's ``rollback:`` rules)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from runwright.engine.store import Store
@@ -76,6 +78,10 @@ class RollbackScope:
 
     revision: int
     to_previous: bool
+    schema: Mapping[str, Any] | None = None
+    """Where the target revision left each migration's schema (None: it recorded none)."""
+    schema_now: Mapping[str, Any] = field(default_factory=dict)
+    """Where the current revision left them."""
 
 
 def rollback_approvals(env: Environment, scope: RollbackScope) -> Approvals | None:

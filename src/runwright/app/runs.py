@@ -427,7 +427,10 @@ def rollback_target(
             )
         target = found[0]
     to_previous = previous is not None and target.number == previous.number
-    return rt.store.run(target.run_id), RollbackScope(target.number, to_previous)
+    scope = RollbackScope(
+        target.number, to_previous, target.state.get("schema"), revisions[0].state.get("schema", {})
+    )
+    return rt.store.run(target.run_id), scope
 
 
 def target_version(book: Runbook, source: RunRow) -> str:
