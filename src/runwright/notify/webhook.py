@@ -1,8 +1,10 @@
 """A generic JSON webhook: signed with HMAC-SHA256, carrying an idempotency key.
 
 The receiver checks ``X-Runwright-Signature: sha256=<hex>`` over the exact body with the
-shared secret, and drops a repeated ``Idempotency-Key``. Retries (with backoff on the
-injected clock) belong to the dispatcher, which knows the subscription's policy.
+shared secret, and drops a repeated ``Idempotency-Key``. A team's own API (a status page's
+``/api/incidents``) gets the body it takes: ``body`` is a template rendered per message.
+Retries (with backoff on the injected clock) belong to the dispatcher, which knows the
+subscription's policy.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
+from runwright.errors import InputError, NotifyError
+from runwright.model.templating import render_value
 from runwright.notify.base import Delivered, Notice, check_status, http_failure
 
 SIGNATURE_HEADER = "X-Runwright-Signature"
@@ -24,7 +29,7 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def payload(notice: Notice) -> dict[str, object]:
+def payload(notice: Notice) -> dict[str, Any]:
     return {
         "event": notice.event,
         "title": notice.title,
@@ -40,7 +45,18 @@ def payload(notice: Notice) -> dict[str, object]:
         "actor": notice.actor,
         "details": dict(notice.details),
         "idempotency_key": notice.key,
+        "incident_status": notice.incident_status,
+        "impact": notice.impact,
     }
+
+
+def custom_body(template: Any, notice: Notice, variables: Mapping[str, Any]) -> Any:
+    """Your API's body: ``template``'s strings rendered with the notice's fields (those of
+    ``payload``) over the run's variables."""
+    try:
+        return render_value(template, {**variables, **payload(notice)}, where="webhook body")
+    except InputError as exc:
+        raise NotifyError(exc.message, retryable=False, hint=exc.hint) from None
 
 
 @dataclass
@@ -49,12 +65,18 @@ class WebhookSink:
     secret: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 10.0
+    body: Any = None
+    """A body template (your API's JSON) instead of runwright's payload."""
+    variables: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._client = httpx.AsyncClient(timeout=self.timeout)
 
     async def send(self, notice: Notice) -> Delivered:
-        body = json.dumps(payload(notice), sort_keys=True).encode()
+        data = (
+            payload(notice) if self.body is None else custom_body(self.body, notice, self.variables)
+        )
+        body = json.dumps(data, sort_keys=True).encode()
         headers = {
             **self.headers,
             "Content-Type": "application/json",
