@@ -27,7 +27,8 @@ sinks:
       url: "{api}/api/incidents"
       headers: {{Authorization: "Bearer {{{{ secrets.STATUS_API_KEY }}}}"}}
       body:
-        name: "{{{{ 'Deployment complete' if event == 'succeeded' else 'Issue detected, rolled back to ' ~ run.runbook }}}}"
+        name: "{{{{ 'Deployment complete' if event == 'succeeded'
+                  else 'Issue detected, rolled back to ' ~ run.runbook }}}}"
         status: "{{{{ incident_status }}}}"
         impact: "{{{{ impact }}}}"
         version: "{{{{ run.version }}}}"
