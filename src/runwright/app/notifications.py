@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from runwright.app.product import stored
 from runwright.engine.clock import Clock
 from runwright.engine.deliveries import Deliveries, DeliveryKey
 from runwright.engine.executor import RunInfo
@@ -72,18 +73,29 @@ def classify(event: EventRow, step_kinds: Mapping[str, str]) -> RunEvent | None:
     return None
 
 
+def released(run: RunRow) -> str:
+    """What a run releases: its version, or a product's services that change with theirs
+    (``backend v3, frontend v3``)."""
+    versions = stored(run.params)
+    if versions is None:
+        return run.version
+    return ", ".join(f"{n} {versions.target[n]}" for n in versions.touched) or run.version
+
+
 def default_text(kind: RunEvent, run: RunRow, event: EventRow) -> tuple[str, str]:
     """A title and a sentence for ``kind`` when the subscription has no template."""
-    where = f"{run.runbook} {run.version} to {run.environment}"
+    what = released(run)
+    where = f"{run.runbook} {what} to {run.environment}"
     reason = str(event.data.get("error") or event.data.get("summary") or run.failure or "")
     texts = {
-        RunEvent.STARTED: f"{run.initiator} started deploying {run.version} to {run.environment}.",
+        RunEvent.STARTED: f"{run.initiator} started deploying {what} to {run.environment}.",
         RunEvent.AWAITING_APPROVAL: f"Run {run.id} waits for approval at '{event.step}'.",
         RunEvent.AWAITING_ATTESTATION: f"Run {run.id} waits for a person at '{event.step}'.",
         RunEvent.ANALYSIS_FAILING: f"Analysis '{event.step}' failed: {reason}",
-        RunEvent.SUCCEEDED: f"{run.version} is live in {run.environment}.",
+        RunEvent.SUCCEEDED: f"{what} {'are' if ', ' in what else 'is'} live in {run.environment}.",
         RunEvent.FAILED: f"Run {run.id} failed: {reason}",
-        RunEvent.ROLLED_BACK: f"{run.version} was rolled back in {run.environment}: {reason}",
+        RunEvent.ROLLED_BACK: f"{what} {'were' if ', ' in what else 'was'} rolled back in "
+        f"{run.environment}: {reason}",
         RunEvent.ABORTED: f"Run {run.id} was aborted and rolled back: {reason}",
     }
     return f"{where}: {kind.value.replace('_', ' ')}", texts[kind]

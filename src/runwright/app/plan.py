@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runwright.app.policy import RollbackScope, rollback_approvals
-from runwright.app.product import check_versions
+from runwright.app.product import check_versions, plan_notes
 from runwright.app.schema_rollback import bring_schema
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
@@ -283,6 +283,8 @@ def build_plan(
         f"the start of rollback ({', '.join(where)})"
         for names, (worst, where) in watched.items()
     ]
+    if runbook.services:
+        notes += plan_notes(runbook, list(touched) if touched is not None else None)
     if rollback_to is not None:
         notes.append(_rollback_note(runbook, env_name, env, rollback_to))
         r = rollback_to

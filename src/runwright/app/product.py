@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runwright.engine.store import RevisionRow, Store
+from runwright.engine.machine import MAIN
+from runwright.engine.store import RevisionRow, StepRow, Store
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
 from runwright.model.product import order
+from runwright.model.status import StepStatus, UndoStatus
 
 
 @dataclass(frozen=True)
@@ -158,3 +160,81 @@ def joined(version: str | Sequence[str], versions: Mapping[str, str] | None = No
     parts = [version] if isinstance(version, str) else list(version)
     parts += [f"{name}={value}" for name, value in (versions or {}).items()]
     return ",".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """How far one service of a product run got, for the report and the run page."""
+
+    name: str
+    previous: str
+    version: str
+    reached: str  # the last step of its own that succeeded ("not started")
+    rolled_back: bool
+
+
+def _owns(spec: Mapping[str, Any], name: str) -> bool:
+    services = (spec.get("params") or {}).get("services") or []
+    return spec.get("service") == name or (isinstance(services, list) and name in services)
+
+
+def service_lines(params: Mapping[str, Any], steps: Sequence[StepRow]) -> list[ServiceLine]:
+    """Each service a product run touched: its versions, the furthest step it reached and
+    whether the rollback undid it; a service whose new version never started was not
+    rolled back (there was nothing of it to undo)."""
+    versions = stored(params)
+    if versions is None:
+        return []
+    out = []
+    for name in versions.touched:
+        own = [s for s in steps if s.section == MAIN and _owns(s.spec, name)]
+        ran = [s for s in own if s.status != StepStatus.PENDING]
+        last = ran[-1] if ran else None
+        reached = last.name.removeprefix(f"{name}: ") if last else "not started"
+        if last is not None and last.status != StepStatus.SUCCEEDED:
+            reached += f" ({last.status})"
+        undone = any(s.undo_status == UndoStatus.DONE for s in ran)
+        out.append(
+            ServiceLine(
+                name, versions.previous.get(name, ""), versions.target[name], reached, undone
+            )
+        )
+    return out
+
+
+def plan_notes(book: Runbook, touched: Sequence[str] | None) -> list[str]:
+    """What ``plan`` says of a product: its order, what starts at the same time, what is
+    left alone, and the worst case to put every touched service back."""
+    from runwright.model.durations import format_duration
+    from runwright.model.product import levels
+
+    moved = [n for n in order(book.services) if touched is None or n in touched]
+    kept = [n for n in book.services if n not in moved]
+    if not moved:
+        return ["no service changes version: nothing to release"]
+    notes = [
+        "services, in order: "
+        + ", ".join(f"{n} ({book.services[n].release.strategy})" for n in moved)
+        + (f"; not touched (kept on their versions): {', '.join(kept)}" if kept else "")
+    ]
+    for level in levels(book.services):
+        together = [
+            n for n in level if n in moved and book.services[n].release.strategy != "recreate"
+        ]
+        if len(together) > 1:
+            notes.append(f"start at the same time: {', '.join(together)}")
+    restart = [n for n in moved if book.services[n].release.strategy == "recreate"]
+    worst = max((book.services[n].start_timeout for n in restart), default=0.0)
+    stops = sum(book.services[n].stop_timeout for n in moved)
+    back = ", ".join(reversed(moved))
+    why = (
+        f" ({', '.join(restart)} restarts its previous version)"
+        if restart
+        else " (traffic changes only)"
+    )
+    notes.append(
+        f"rollback of the set: traffic back in reverse order ({back}); worst case "
+        f"{format_duration(worst) if worst else 'seconds'} to restore every service{why}, "
+        f"then new versions stop within {format_duration(stops)}"
+    )
+    return notes

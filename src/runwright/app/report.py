@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from runwright.app.product import ServiceLine, service_lines
 from runwright.app.runtime import Runtime
 from runwright.engine.audit import verify_run
 from runwright.engine.store import ApprovalRow, RunRow, StepRow
@@ -134,6 +135,8 @@ class Report:
     measurements: list[Measurement]
     excerpts: list[Excerpt]
     verifiers: list[str] = field(default_factory=list)
+    services: list[ServiceLine] = field(default_factory=list)
+    """A product run's services: versions, how far each got, whether it was rolled back."""
 
     @property
     def passed(self) -> bool:
@@ -251,6 +254,7 @@ def collect(rt: Runtime, run: RunRow) -> Report:
         ],  # fmt: skip
         excerpts=_excerpts(steps),
         verifiers=sorted({who_of(a) for a in attest} | {who_of(a) for a in approvals}),
+        services=service_lines(run.params, steps),
     )
 
 

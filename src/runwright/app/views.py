@@ -10,12 +10,14 @@ rolling back, and holding its environment's lock, is visible as such.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from runwright.app.product import describe, stored
 from runwright.app.runtime import Runtime
 from runwright.app.waiting import next_step, phase_of
 from runwright.engine import tables as t
@@ -44,6 +46,8 @@ class RunSummary:
     failure: str | None
     revision: int | None
     terminal: bool
+    versions: dict[str, str] | None = None
+    """A product run's versions, by service (the set its revision records)."""
 
     @classmethod
     def of(cls, run: RunRow) -> RunSummary:
@@ -60,6 +64,7 @@ class RunSummary:
             run.failure,
             run.revision,
             run.terminal,
+            _versions(run.params),
         )
 
     @property
@@ -83,7 +88,18 @@ class RunSummary:
             "finished_at": _iso(self.finished_at),
             "duration_seconds": self.seconds,
             "failure": self.failure,
+            **({"versions": self.versions} if self.versions is not None else {}),
         }
+
+
+def _versions(params: Any) -> dict[str, str] | None:
+    if isinstance(params, str):
+        try:
+            params = json.loads(params or "{}")
+        except ValueError:
+            return None
+    versions = stored(params) if isinstance(params, dict) else None
+    return versions.target if versions is not None else None
 
 
 _COLUMNS = (
@@ -98,6 +114,7 @@ _COLUMNS = (
     t.runs.c.finished_at,
     t.runs.c.failure,
     t.runs.c.revision,
+    t.runs.c.params,
 )
 
 
@@ -150,6 +167,7 @@ def list_runs(
             r.failure,
             r.revision,
             r.status in TERMINAL,
+            _versions(r.params),
         )  # fmt: skip
         for r in rows
     ]
@@ -297,6 +315,8 @@ class EnvironmentInfo:
     deployed_by: str | None
     deployed_at: datetime | None
     active: RunDetail | None
+    versions: dict[str, str] | None = None
+    """A product's live set, by service."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -304,6 +324,7 @@ class EnvironmentInfo:
             "environment": self.environment,
             "revision": self.revision,
             "version": self.version,
+            **({"versions": self.versions} if self.versions is not None else {}),
             "deployed_by": self.deployed_by,
             "deployed_at": _iso(self.deployed_at),
             "locked_by": self.active.to_json() if self.active else None,
@@ -316,15 +337,18 @@ def environments(rt: Runtime) -> list[EnvironmentInfo]:
         revisions = rt.store.revisions(runbook, env)
         live = revisions[0] if revisions else None
         holder = rt.store.lock_holder(runbook, env)
+        held = live.state.get("versions") if live else None
+        versions = {str(k): str(v) for k, v in held.items()} if isinstance(held, dict) else None
         out.append(
             EnvironmentInfo(
                 runbook,
                 env,
                 live.number if live else None,
-                live.version if live else None,
+                describe(versions) if versions else live.version if live else None,
                 live.deployed_by if live else None,
                 live.at if live else None,
                 status(rt, holder) if holder is not None else None,
+                versions,
             )
         )
     return out

@@ -425,27 +425,7 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         )
         for name, spec in frame.services.items()
     }
-    resolver.errors.extend(
-        product_errors(
-            source,
-            frame.services,
-            shorthand=frame.service is not None,
-            release=frame.release is not None,
-        )
-    )
-    resolver.errors.extend(_release_errors(source, frame))
-    resolver.errors.extend(_unknown_checks(source, frame))
-    resolver.errors.extend(_unknown_step_environments(source, frame))
-    resolver.errors.extend(_router_checks_without_service(source, frame))
-    misfit = frame.service.misfit() if frame.service is not None else None
-    if misfit is not None:
-        message, where = misfit
-        resolver.errors.append(
-            source.error(f"service: {message}", ("service", *where), hint="see docs/drivers.md")
-        )
-    resolver.errors.extend(_unknown_sinks(source, frame))
-    if check_rules is not None:
-        resolver.errors.extend(_check_rules(source, frame, check_rules))
+    resolver.errors.extend(_frame_errors(source, frame, check_rules))
     procedures = {
         name: resolver.steps(
             proc.steps, ("procedures", name, "steps"), f"{name} step ", unique=False
@@ -478,6 +458,32 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
         text=source.text,
         digest=hashlib.sha256(source.text.encode()).hexdigest(),
     )
+
+
+def _frame_errors(
+    source: Source, frame: RunbookFrame, check_rules: CheckRules | None
+) -> list[RunbookError]:
+    """What is wrong across sections: services, releases, checks, sinks, environments."""
+    errors = product_errors(
+        source,
+        frame.services,
+        shorthand=frame.service is not None,
+        release=frame.release is not None,
+    )
+    errors += _release_errors(source, frame)
+    errors += _unknown_checks(source, frame)
+    errors += _unknown_step_environments(source, frame)
+    errors += _router_checks_without_service(source, frame)
+    misfit = frame.service.misfit() if frame.service is not None else None
+    if misfit is not None:
+        message, where = misfit
+        errors.append(
+            source.error(f"service: {message}", ("service", *where), hint="see docs/drivers.md")
+        )
+    errors += _unknown_sinks(source, frame)
+    if check_rules is not None:
+        errors += _check_rules(source, frame, check_rules)
+    return errors
 
 
 def _release_errors(source: Source, frame: RunbookFrame) -> list[RunbookError]:

@@ -53,8 +53,9 @@ class ServiceKind:
             for name in p.services:
                 scoped = in_scope({"service": name}, ctx)
                 lines += [f"{name}: {line}" for line in self.describe(single, scoped)]
-            together = "at the same time" if len(p.services) > 1 else "alone"
-            return [f"{', '.join(p.services)} ({together})", *lines]
+            if len(p.services) > 1:
+                lines.insert(0, f"{', '.join(p.services)} at the same time")
+            return lines
         version = render(p.version, ctx.variables, where="service")
         keep = render(p.keep, ctx.variables, where="service")
         if p.action == "start":
