@@ -163,6 +163,7 @@ class Runtime:
             "initiator": initiator,
             "secrets": outside(dict(secrets), "secret"),
             "state_dir": str(self.settings.state_dir),
+            "runbook_dir": str(runbook_dir(runbook) or Path.cwd()),
             **release_variables(runbook, outside(previous_version, "the previous version")),
             **(
                 product_variables(runbook, versions.target, versions.previous)
