@@ -31,6 +31,7 @@ from tests.conftest import ROOT, RunCli, cli_in
 from tests.support.releases import MARKER, marked
 
 SEEDS = ROOT / "examples" / "seeds"
+APPROVERS = ("bob", "carol", "dave")
 
 
 @dataclass
@@ -52,17 +53,19 @@ class Seed:
     def deploy(
         self, version: str, *, env: str = "production", var: tuple[str, ...] = ()
     ) -> subprocess.CompletedProcess[str]:
-        """Deploy as alice; bob approves, alice attests each checklist; the run's end."""
+        """Deploy as alice; bob (then carol...) approves, alice attests each checklist; the
+        run's end."""
         flags = [f"--var={v}" for v in var]
         args = ["deploy", str(self.book), "-e", env, "--version", version, *flags, "--json"]
         done = self.run(*args)
-        for _ in range(6):
+        approvers = iter(APPROVERS)
+        for _ in range(8):
             if done.returncode != 3:
                 return done
             run_id = str(json.loads(done.stdout)["id"])
             status = json.loads(done.stdout)["status"]
             if status == "awaiting_approval":
-                approved = self.run("approve", run_id, "--note", "ok", user="bob")
+                approved = self.run("approve", run_id, "--note", "ok", user=next(approvers))
                 assert approved.returncode == 0, approved.stdout + approved.stderr
             else:
                 attested = self.run("attest", run_id, "--all", "--note", "checked")
