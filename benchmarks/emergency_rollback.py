@@ -1,0 +1,145 @@
+"""Emergency rollback: the time from ``runwright rollback -e production --wait`` to traffic
+restored, per seed example (the bar: seconds, no gate in the way by default; the seeds
+promise "< 5 minutes" by hand).
+
+For each seed that runs on this machine (ai-shield, case-management and lexiscan, on a
+throwaway PostgreSQL) it releases v1 and v2 through their gates and approvals, as the seed
+tests do, then starts the rollback and polls every service's public address every 5 ms: the
+time to restored is when the last of them answers v1. It also reports when the command
+returned (the rollback's remaining steps: retiring v2, the checks) and checks that it needed
+no approval. receipt-vault (moto) and legal-ai (a Kubernetes API) are left out: their
+rollback is the same traffic change through another router.
+
+    .venv/bin/python benchmarks/emergency_rollback.py [--seeds ai-shield,lexiscan] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import cli_command, cli_environ  # noqa: E402
+from tests.support import postgres  # noqa: E402
+from tests.support.seeds import Seed, open_seed  # noqa: E402
+
+SEEDS = ("ai-shield", "case-management", "lexiscan")
+
+
+def _short(book: dict[str, Any]) -> None:
+    """The seeds' minutes cut to fractions of a second (as their tests do)."""
+    for check in (book.get("checks") or {}).values():
+        check["interval"] = "250ms"
+        if "for" in check:
+            check["for"] = "0.5s"
+    for service in (book.get("services") or {}).values():
+        release = service.get("release") or {}
+        if release.get("bake"):
+            release.update(bake="1s", keep_previous="0s")
+    for phase in book.get("phases") or []:
+        for step in phase.get("steps") or []:
+            if "wait" in step:
+                step["wait"]["duration"] = "0.5s"
+
+
+def _edit(name: str, ports: dict[str, int]) -> Callable[[dict[str, Any]], None]:
+    def edit(book: dict[str, Any]) -> None:
+        _short(book)
+        services = book.get("services") or {}
+        if "backend" in services and "router" in services["backend"]:
+            book["vars"]["backend_url"] = "http://" + services["backend"]["router"]["listen"]
+        if name == "lexiscan":
+            for env in ("staging", "production"):
+                book["environments"][env]["vars"] = {
+                    "backend_port": ports[f"{env}-backend"],
+                    "frontend_port": ports[f"{env}-frontend"],
+                }
+
+    return edit
+
+
+def _public(seed: Seed, name: str, ports: dict[str, int]) -> list[str]:
+    if name == "lexiscan":
+        return [f"127.0.0.1:{ports['production-backend']}", f"127.0.0.1:{ports['production-frontend']}"]
+    return list(seed.listens.values())
+
+
+def _answers(seed: Seed, address: str) -> str:
+    seed.listens["_probe"] = address
+    try:
+        return seed.version_at("_probe")
+    except OSError:
+        return ""
+
+
+def _release(seed: Seed, name: str, version: str) -> None:
+    if name == "lexiscan":
+        done = seed.deploy(version, env="staging")
+        assert done.returncode == 0, done.stdout + done.stderr
+    done = seed.deploy(version)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def one(name: str, cluster: postgres.Cluster, work: Path) -> tuple[float, float]:
+    """Seconds from the rollback command to every service answering v1, and to its end."""
+    state = work / name / "state"
+    state.mkdir(parents=True)
+    database = f"{name.replace('-', '_')}_bench"
+    cluster.psql("postgres", f'DROP DATABASE IF EXISTS "{database}"')
+    url = cluster.createdb(database).replace("postgresql+psycopg://", "postgresql://")
+    env = {"DATABASE_URL": url, "STATUS_API_URL": "http://127.0.0.1:9", "STATUS_API_KEY": "x",
+           "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"}  # fmt: skip
+    ports = {k: postgres.free_port() for k in ("staging-backend", "staging-frontend",
+                                               "production-backend", "production-frontend")}  # fmt: skip
+    with open_seed(name, state, postgres.free_port, env=env, edit=_edit(name, ports)) as seed:
+        for version in ("v1", "v2"):
+            _release(seed, name, version)
+        public = _public(seed, name, ports)
+        assert all(_answers(seed, a) == "v2" for a in public)
+        started = time.monotonic()
+        command = subprocess.Popen(
+            [*cli_command(), "rollback", "-e", "production", "--wait", "--quiet"],
+            env=cli_environ(seed.state_dir, **seed.env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        restored = None
+        while command.poll() is None or restored is None:
+            if restored is None and all(_answers(seed, a) == "v1" for a in public):
+                restored = time.monotonic() - started
+            if command.poll() is not None and restored is None:
+                break
+            time.sleep(0.005)
+        out, err = command.communicate(timeout=120)
+        ended = time.monotonic() - started
+        assert command.returncode == 0, out + err  # no approval, no gate in the way
+        assert restored is not None, "traffic never came back to v1"
+    return restored, ended
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default=",".join(SEEDS))
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    with postgres.throwaway_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:
+        for name in args.seeds.split(","):
+            runs = [one(name, cluster, Path(tmp) / str(n)) for n in range(args.repeat)]
+            restored = statistics.median(r for r, _ in runs)
+            ended = statistics.median(e for _, e in runs)
+            print(f"{name:16} command -> traffic restored {restored:6.2f} s (median of "
+                  f"{len(runs)}), command ended {ended:6.2f} s; no approval needed")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
