@@ -69,7 +69,7 @@ def _edit(name: str, ports: dict[str, int]) -> Callable[[dict[str, Any]], None]:
 
 def _public(seed: Seed, name: str, ports: dict[str, int]) -> list[str]:
     if name == "lexiscan":
-        return [f"127.0.0.1:{ports['production-backend']}", f"127.0.0.1:{ports['production-frontend']}"]
+        return [f"127.0.0.1:{ports[f'production-{s}']}" for s in ("backend", "frontend")]
     return list(seed.listens.values())
 
 
@@ -98,8 +98,8 @@ def one(name: str, cluster: postgres.Cluster, work: Path) -> tuple[float, float]
     url = cluster.createdb(database).replace("postgresql+psycopg://", "postgresql://")
     env = {"DATABASE_URL": url, "STATUS_API_URL": "http://127.0.0.1:9", "STATUS_API_KEY": "x",
            "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"}  # fmt: skip
-    ports = {k: postgres.free_port() for k in ("staging-backend", "staging-frontend",
-                                               "production-backend", "production-frontend")}  # fmt: skip
+    places = ("staging-backend", "staging-frontend", "production-backend", "production-frontend")
+    ports = {k: postgres.free_port() for k in places}
     with open_seed(name, state, postgres.free_port, env=env, edit=_edit(name, ports)) as seed:
         for version in ("v1", "v2"):
             _release(seed, name, version)
