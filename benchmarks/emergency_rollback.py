@@ -47,8 +47,8 @@ def _short(book: dict[str, Any]) -> None:
             release.update(bake="1s", keep_previous="0s")
     for phase in book.get("phases") or []:
         for step in phase.get("steps") or []:
-            if "wait" in step:
-                step["wait"]["duration"] = "0.5s"
+            if "wait" in step:  # no users here to give the watch's metrics data
+                step["wait"] = {"duration": "0.5s"}
 
 
 def _edit(name: str, ports: dict[str, int]) -> Callable[[dict[str, Any]], None]:
