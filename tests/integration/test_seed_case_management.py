@@ -6,7 +6,8 @@ checklists were attested, with a pg_dump backup verified by restoring it and the
 (exit 0). v2 ships migration 0002 and a backend that fails every request: the frontend's
 bake, under the seed's rollback triggers (shortened here), fails, and the seed's rollback
 section holds: both services back on v1 (`rollout undo` for both), the schema back at 0001 with
-the data kept. Then ``rollback --wait`` needs nobody (the environment's rollback rules).
+the data kept, and #critical-alerts told (the n8n webhook). Then ``rollback --wait`` needs
+nobody (the environment's rollback rules).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from tests.support.postgres import Cluster
+from tests.support.receivers import failing_first, receiver
 from tests.support.seeds import open_seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.haproxy, pytest.mark.slow]
@@ -49,7 +51,18 @@ def test_case_management_two_approvals_then_a_bad_release_rolled_back(
 ) -> None:
     pg_cluster.psql("postgres", 'DROP DATABASE IF EXISTS "cases_seed"')
     url = pg_cluster.createdb("cases_seed")
-    env = {"DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://")}
+    with receiver(failing_first(0)) as n8n:
+        env = {
+            "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://"),
+            "N8N_WEBHOOK_URL": f"{n8n.url}/webhook/critical-alerts",
+        }
+        _release(state_dir, free_port, env, url)
+    told = [(r.json()["event"], r.json()["run"]["version"]) for r in n8n.requests]
+    assert ("rolled_back", "v2") in told
+    assert ("succeeded", "v1") in told
+
+
+def _release(state_dir: Path, free_port: Callable[[], int], env: dict[str, str], url: str) -> None:
     with open_seed("case-management", state_dir, free_port, env=env, edit=_fast) as seed:
         assert seed.run("lint", str(seed.book)).returncode == 0
         versions = seed.dir / "db" / "migrations" / "versions"

@@ -6,7 +6,7 @@ seed's integration tests fail and its "automatic rollback on deployment failure"
 rollback script puts frontend and backend back on v2 (exit 1). ``rollback --to-revision 1
 --dry-run`` shows the plan and changes nothing; ``rollback --to-revision 1`` puts v1 back
 without a gate in the way. Production takes v1 (approved by a second person), and refuses a
-version staging never ran (exit 3).
+version staging never ran (exit 3). The stakeholders' Slack channel hears of the rollback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.receivers import failing_first, receiver
 from tests.support.seeds import Seed, open_seed
 
 pytestmark = pytest.mark.slow
@@ -72,33 +73,42 @@ def test_lexiscan_staging_then_production_with_the_teams_scripts(
     names = ("staging-backend", "staging-frontend", "production-backend", "production-frontend")
     ports = {name: free_port() for name in names}
     users = _users(ports["staging-frontend"], ports["production-frontend"])
-    with open_seed("lexiscan", state_dir, free_port, edit=_fast(ports)) as seed, users:
-        assert seed.run("lint", str(seed.book)).returncode == 0
-        for version in ("v1", "v2"):
-            done = seed.deploy(version, env="staging")
-            assert done.returncode == 0, done.stdout + done.stderr
-        assert _at(seed, ports["staging-frontend"]) == "v2"
+    with receiver(failing_first(0)) as slack:
+        env = {"SLACK_WEBHOOK_URL": f"{slack.url}/hook"}
+        with open_seed("lexiscan", state_dir, free_port, env=env, edit=_fast(ports)) as seed, users:
+            _releases(seed, ports)
+    told = b"\n".join(slack.bodies()).decode()
+    assert "rolled back" in told
+    assert "v3" in told
 
-        bad = seed.deploy("v3", env="staging", var=("backend_args=--error-rate 1",))
-        assert bad.returncode == 1, bad.stdout + bad.stderr
-        assert "integration tests" in bad.stdout + bad.stderr
-        assert _at(seed, ports["staging-backend"]) == "v2"
-        assert _at(seed, ports["staging-frontend"]) == "v2"
 
-        dry = seed.run("rollback", "-e", "staging", "--to-revision", "1", "--dry-run")
-        assert dry.returncode == 0, dry.stderr
-        assert "deploy.sh backend v1" in dry.stdout
-        assert "dry run: nothing was executed" in dry.stdout
-        assert _at(seed, ports["staging-backend"]) == "v2"
-        back = seed.run("rollback", "-e", "staging", "--to-revision", "1", "--json")
-        assert back.returncode == 0, back.stdout + back.stderr
-        assert json.loads(back.stdout)["status"] == "succeeded"
-        assert _at(seed, ports["staging-backend"]) == "v1"
-        assert _at(seed, ports["staging-frontend"]) == "v1"
+def _releases(seed: Seed, ports: dict[str, int]) -> None:
+    assert seed.run("lint", str(seed.book)).returncode == 0
+    for version in ("v1", "v2"):
+        done = seed.deploy(version, env="staging")
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert _at(seed, ports["staging-frontend"]) == "v2"
 
-        prod = seed.deploy("v1")
-        assert prod.returncode == 0, prod.stdout + prod.stderr
-        assert _at(seed, ports["production-frontend"]) == "v1"
-        refused = seed.run("deploy", str(seed.book), "-e", "production", "--version", "v9")
-        assert refused.returncode == 3
-        assert "requires version v9 to have succeeded in staging first" in refused.stderr
+    bad = seed.deploy("v3", env="staging", var=("backend_args=--error-rate 1",))
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "integration tests" in bad.stdout + bad.stderr
+    assert _at(seed, ports["staging-backend"]) == "v2"
+    assert _at(seed, ports["staging-frontend"]) == "v2"
+
+    dry = seed.run("rollback", "-e", "staging", "--to-revision", "1", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "deploy.sh backend v1" in dry.stdout
+    assert "dry run: nothing was executed" in dry.stdout
+    assert _at(seed, ports["staging-backend"]) == "v2"
+    back = seed.run("rollback", "-e", "staging", "--to-revision", "1", "--json")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert json.loads(back.stdout)["status"] == "succeeded"
+    assert _at(seed, ports["staging-backend"]) == "v1"
+    assert _at(seed, ports["staging-frontend"]) == "v1"
+
+    prod = seed.deploy("v1")
+    assert prod.returncode == 0, prod.stdout + prod.stderr
+    assert _at(seed, ports["production-frontend"]) == "v1"
+    refused = seed.run("deploy", str(seed.book), "-e", "production", "--version", "v9")
+    assert refused.returncode == 3
+    assert "requires version v9 to have succeeded in staging first" in refused.stderr
