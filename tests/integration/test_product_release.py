@@ -40,6 +40,16 @@ def _live(product: Product) -> dict[str, Any]:
     return dict(env)
 
 
+def _owners(product: Product, run_id: int) -> dict[str, Any]:
+    """Step name -> the service(s) its audited start names."""
+    log = product.json("logs", str(run_id))
+    return {
+        e["step"]: e["data"].get("service") or e["data"].get("services")
+        for e in log["events"]
+        if e["type"] == "step.started"
+    }
+
+
 def _undone(product: Product, run_id: int) -> list[str]:
     """The steps undone by a run's rollback, in the order they were undone."""
     log = product.json("logs", str(run_id))
@@ -104,6 +114,10 @@ def test_a_failing_frontend_puts_every_service_back_in_reverse_dependency_order(
     assert undone.index("backend: canary 10%") < undone.index("start new version (backend)")
     assert undone[-1] == "start new version (backend)"
 
+    owners = _owners(product, run["id"])
+    assert owners["frontend: bake"] == "frontend"
+    assert owners["backend: canary 10%"] == "backend"
+    assert owners["start new version (backend)"] == ["backend"]
     report = product.cli("report", str(run["id"])).stdout
     assert "Outcome:** ROLLED BACK" in report
     assert "step 'frontend: bake' failed" in report

@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from runwright.app.product import parse
 from runwright.engine.store import Store
 from runwright.errors import InputError, PolicyBlocked
 from runwright.model.loader import Runbook
@@ -60,6 +61,9 @@ def check_promotion(
 ) -> None:
     if not env.requires:
         return
+    if runbook.services:
+        _check_product_promotion(store, runbook, env_name, env.requires, version)
+        return
     # A success counts only as the audit chain proves it (its sealed revision), never as a
     # status column says: a row edited by hand must not open production.
     for revision in store.revisions(runbook.name, env.requires):
@@ -102,3 +106,23 @@ def rollback_approvals(env: Environment, scope: RollbackScope) -> Approvals | No
     if env.approvals is None:
         return Approvals(required=required)
     return env.approvals.model_copy(update={"required": required})
+
+
+def _check_product_promotion(
+    store: Store, runbook: Runbook, env_name: str, required: str, version: str
+) -> None:
+    """A product's promotion rule, service by service: each version asked for must be part of
+    a revision a deploy left in ``required`` (proven by its sealed revision, as for one)."""
+    default, named = parse(runbook, version)
+    wanted = {n: named.get(n) or default for n in runbook.services if named.get(n) or default}
+    proven: set[tuple[str, str]] = set()
+    for revision in store.revisions(runbook.name, required):
+        held = revision.state.get("versions")
+        if isinstance(held, dict) and store.run(revision.run_id).kind == "deploy":
+            proven |= {(str(n), str(v)) for n, v in held.items()}
+    missing = [f"{n} {v}" for n, v in wanted.items() if (n, v) not in proven]
+    if missing:
+        raise PolicyBlocked(
+            f"{env_name} requires {', '.join(missing)} to have succeeded in {required} first",
+            hint=f"runwright deploy {runbook.file} -e {required} --version {version}",
+        )

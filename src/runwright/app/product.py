@@ -6,6 +6,10 @@ version beside named ones is the default of the services not named. A service le
 the version it runs (the live revision's) and is not touched: the run has no step for it, and
 its entry in the new revision is the one it had. A revision of a product is the set
 ``{service: version}``, recorded in the revision's state and in its audited event.
+
+What people read of a product run is built here too, from the same versions: ``plan``'s notes
+(order, what starts together, the worst case to restore the set) and the per-service lines of
+the report and the run page (how far each service got, whether the rollback undid it).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 from runwright.engine.machine import MAIN
 from runwright.engine.store import RevisionRow, StepRow, Store
 from runwright.errors import InputError
+from runwright.model.durations import format_duration
 from runwright.model.loader import Runbook
-from runwright.model.product import order
+from runwright.model.product import levels, order
 from runwright.model.status import StepStatus, UndoStatus
 
 
@@ -47,11 +52,6 @@ def revision_versions(book: Runbook, revision: RevisionRow | None) -> dict[str, 
     if isinstance(held, Mapping):
         return {n: str(held.get(n, "")) for n in names}
     return dict.fromkeys(names, revision.version)  # a revision from before services:
-
-
-def current_versions(store: Store, book: Runbook, environment: str) -> dict[str, str]:
-    revisions = store.revisions(book.name, environment)
-    return revision_versions(book, revisions[0] if revisions else None)
 
 
 def parse(book: Runbook, given: str) -> tuple[str | None, dict[str, str]]:
@@ -205,9 +205,6 @@ def service_lines(params: Mapping[str, Any], steps: Sequence[StepRow]) -> list[S
 def plan_notes(book: Runbook, touched: Sequence[str] | None) -> list[str]:
     """What ``plan`` says of a product: its order, what starts at the same time, what is
     left alone, and the worst case to put every touched service back."""
-    from runwright.model.durations import format_duration
-    from runwright.model.product import levels
-
     moved = [n for n in order(book.services) if touched is None or n in touched]
     kept = [n for n in book.services if n not in moved]
     if not moved:

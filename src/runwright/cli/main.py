@@ -71,6 +71,10 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
         results.append({"file": f, "ok": True, "name": book.name, "steps": len(book.steps())})
         if not as_json:
             release = f", a {book.release.strategy} release" if book.release else ""
+            if book.services:
+                release = ", a product of " + ", ".join(
+                    f"{n} ({s.release.strategy})" for n, s in book.services.items()
+                )
             click.echo(
                 f"{f}: ok ({book.name}, {len(book.steps())} steps{release}, "
                 f"{len(book.environments)} environments)"

@@ -406,7 +406,7 @@ class Scheduler(Generic[S]):
                 d,
                 f"{act.prefix}.started",
                 step=row.name,
-                data={"attempt": attempt, "kind": spec.get("kind")},
+                data={"attempt": attempt, "kind": spec.get("kind"), **_owner(spec)},
                 step_update=StepUpdate(row.section, row.idx, start),
             )
             self._crash(f"started-undo:{row.name}" if act.undo else f"started:{row.name}")
@@ -693,6 +693,14 @@ def _outcome_of(task: asyncio.Future[Outcome]) -> Outcome:
     except Exception as exc:
         log.exception("step raised an unexpected error")
         return Outcome.fail(f"internal error: {exc!r}", retryable=False)
+
+
+def _owner(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Which of a product's services a step acts for, for the audit trail (none: no key)."""
+    if spec.get("service"):
+        return {"service": spec["service"]}
+    together = (spec.get("params") or {}).get("services")
+    return {"services": list(together)} if isinstance(together, list) and together else {}
 
 
 def _evidence(outcome: Outcome) -> dict[str, Any]:

@@ -28,6 +28,7 @@ BUILTINS = {
     "vars", "version", "environment", "runbook", "run_id", "initiator", "secrets", "state_dir",
     "runbook_dir", "services", "new_selector", "old_selector",
     "captured", "port", "new_url", "new_port", "old_url", "old_port", "service", "color",
+    "services",
 }  # fmt: skip
 BACKUP = re.compile(r"pg_dump|mysqldump|create-db-snapshot|\bbackup\b|snapshot", re.I)
 TAKES_BACKUP = re.compile(r"pg_dump|pg_basebackup|mysqldump|create-db-snapshot", re.I)
@@ -143,7 +144,8 @@ class _Linter:
         steps = [s for _, s in self.book.steps()]
         # A release's steps undo themselves, and so does a migrate step (by its policy).
         undoable = any(s.undo_step or s.kind == "migrate" for s in steps)
-        if not self.book.rollback and not undoable and self.book.release is None:
+        released = self.book.release is not None or bool(self.book.services)
+        if not self.book.rollback and not undoable and not released:
             self.add(
                 "error", 1, "no-rollback",
                 "no rollback path: no step has an undo and there is no rollback section",
@@ -188,7 +190,7 @@ class _Linter:
             )  # fmt: skip
 
     def version_used(self) -> None:
-        if self.book.release is not None:
+        if self.book.release is not None or self.book.services:
             return
         texts: list[str] = []
         for _, steps in _sequences(self.book):
@@ -349,6 +351,8 @@ class _Linter:
                         )
         if self.book.service is not None:
             shells.append(("service", None, self.book.service.command))
+        for name, spec in self.book.services.items():
+            shells.append((f"service {name}", None, spec.command))
         for name, line, command in shells:
             for expression, unsafe in dict.fromkeys(raw_uses(command)):
                 root = expression.split(".")[0].split("[")[0]

@@ -13,6 +13,7 @@ from runwright.app.planning import plan_book, plan_rollback
 from runwright.app.product import joined
 from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
+from runwright.engine.store import RevisionRow
 from runwright.errors import InputError
 from runwright.web import actions
 from runwright.web.auth import WebUser, api_user, require
@@ -205,6 +206,7 @@ def environments(user: User, state: State) -> list[dict[str, Any]]:
                     "environment": name,
                     "revision": s.current.number if s.current else None,
                     "version": s.current.version if s.current else None,
+                    **_versions(s.current),
                     "locked_by_run": s.locked_by,
                     "windows": [w.model_dump(mode="json") for w in env.windows],
                     "freezes": [f.model_dump(mode="json", by_alias=True) for f in env.freezes],
@@ -279,3 +281,9 @@ def stream_router() -> APIRouter:
         return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 
     return sse
+
+
+def _versions(revision: RevisionRow | None) -> dict[str, Any]:
+    """A product's revision's set of its services' versions (nothing for one service)."""
+    held = revision.state.get("versions") if revision is not None else None
+    return {"versions": held} if isinstance(held, dict) else {}

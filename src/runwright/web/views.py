@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from runwright.app.product import ServiceLine, service_lines
 from runwright.app.runtime import Runtime
 from runwright.engine.machine import MAIN, in_flight
 from runwright.engine.processes import owner_dead
@@ -51,6 +52,8 @@ class RunView:
     charts: list[dict[str, Any]] = field(default_factory=list)
     traffic: list[dict[str, Any]] = field(default_factory=list)
     unsettled: list[tuple[str, str]] = field(default_factory=list)
+    services: list[ServiceLine] = field(default_factory=list)
+    """A product run's services: versions and how far each got."""
 
     @property
     def phases(self) -> list[tuple[str, list[StepRow]]]:
@@ -93,6 +96,7 @@ def run_view(rt: Runtime, run_id: int, viewer: str) -> RunView:
             view.traffic.append(
                 {"step": s.name, "at": _iso(s.finished_at), "weights": s.data["weights"]}
             )
+    view.services = service_lines(run.params, steps)
     view.charts = charts(rt.store.measurements(run_id))
     view.unsettled = unsettled(rt, run, steps)
     return view
