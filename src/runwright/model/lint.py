@@ -26,7 +26,7 @@ from runwright.model.templating import raw_uses, variables_used
 
 BUILTINS = {
     "vars", "version", "environment", "runbook", "run_id", "initiator", "secrets", "state_dir",
-    "runbook_dir", "services", "new_selector", "old_selector",
+    "runbook_dir", "new_selector", "old_selector",
     "captured", "port", "new_url", "new_port", "old_url", "old_port", "service", "color",
     "services",
 }  # fmt: skip
