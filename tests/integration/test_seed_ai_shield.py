@@ -52,8 +52,9 @@ def test_ai_shield_good_release_then_a_bad_one_rolled_back(
         }
 
         def upstream(book: dict[str, Any]) -> None:
-            listen = book["services"]["backend"]["router"]["listen"]
-            book["vars"]["backend_url"] = f"http://{listen}"
+            for service in ("backend", "frontend"):
+                listen = book["services"][service]["router"]["listen"]
+                book["vars"][f"{service}_url"] = f"http://{listen}"
 
         with open_seed("ai-shield", state_dir, free_port, env=env, edit=upstream) as seed:
             assert seed.run("lint", str(seed.book)).returncode == 0
