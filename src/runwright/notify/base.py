@@ -21,6 +21,7 @@ import httpx
 
 from runwright.engine.executor import RunInfo
 from runwright.errors import NotifyError
+from runwright.model.status import RunEvent
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,12 @@ class Notice:
         return "none" if self.incident_status in ("in_progress", "resolved") else "partial"
 
 
-INCIDENT_STATUS = {
-    "analysis_failing": "investigating",
-    "failed": "investigating",
-    "rolled_back": "monitoring",
-    "aborted": "monitoring",
-    "succeeded": "resolved",
+INCIDENT_STATUS: dict[str, str] = {
+    RunEvent.ANALYSIS_FAILING: "investigating",
+    RunEvent.FAILED: "investigating",
+    RunEvent.ROLLED_BACK: "monitoring",
+    RunEvent.ABORTED: "monitoring",
+    RunEvent.SUCCEEDED: "resolved",
 }
 """A run event as a status page's incident status: a failing release is investigated, a
 rolled-back one watched (traffic is back on the previous version), a good one resolves."""
