@@ -1,12 +1,12 @@
 """Seed 002 (Legal AI), ``examples/seeds/legal-ai``, released by the real CLI against the test
 Kubernetes API server, a real PostgreSQL (verified backup, Alembic) and a real Prometheus.
 
-The pods are the API server's, not processes, so the series they would export stand in a
-local /metrics page that Prometheus scrapes: ``http_requests_total`` and the latency
-histogram of every version, labelled as the seed's relabelling labels them (``namespace``,
-``version``), counting up as traffic would. v1 and v2 go out to staging (v2 as a canary
-10/25/50/100, judged by the seed's rules per version; exit 0; this one API server stands for
-the staging cluster). v3 (with migration 0003) fails half its
+The pods are the API server's, not processes, so the series ingress-nginx would export
+stand in a local /metrics page that Prometheus scrapes: ``nginx_ingress_controller_requests``
+and its latency histogram, labelled with the Service each version's requests went to (what
+``{{ new_selector }}`` picks), counting up as traffic would. v1 and v2 go out to staging
+(v2 as a canary 10/25/50/100 judged by the seed's rules on its own series; exit 0; this one
+API server stands for the staging cluster). v3 (with migration 0003) fails half its
 requests: the rule "error rate > 1%" fails at the first pause, and the seed's rollback holds:
 the API Ingress back on v2 with no canary weight, the frontend's Service selector still on v2,
 the schema back at 0002 with its data.
@@ -30,6 +30,7 @@ from tests.support.seeds import open_seed
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 NS = "legal-ai"
 VERSIONS = ("v1", "v2", "v3")
+BACKEND = "legal-ai-backend-staging"  # each version's Service: BACKEND-VERSION
 
 
 class Pods:
@@ -46,12 +47,14 @@ class Pods:
         for version in VERSIONS:
             total = int(seconds * 40)
             errors = int(total * self.failing.get(version, 0.0))
-            labels = f'namespace="{NS}",version="{version}"'
+            labels = f'namespace="{NS}",ingress="legal-ai-api",service="{BACKEND}-{version}"'
+            requests = "nginx_ingress_controller_requests"
+            latency = "nginx_ingress_controller_request_duration_seconds_bucket"
             lines += [
-                f'http_requests_total{{{labels},status="200"}} {total - errors}',
-                f'http_requests_total{{{labels},status="500"}} {errors}',
-                f'http_request_duration_seconds_bucket{{{labels},le="0.1"}} {total}',
-                f'http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {total}',
+                f'{requests}{{{labels},status="200"}} {total - errors}',
+                f'{requests}{{{labels},status="500"}} {errors}',
+                f'{latency}{{{labels},le="0.1"}} {total}',
+                f'{latency}{{{labels},le="+Inf"}} {total}',
             ]
         return 200, "text/plain; version=0.0.4", "\n".join(lines) + "\n"
 
