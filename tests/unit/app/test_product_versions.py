@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tests.unit.app.conftest import App
 
-from runwright.app.product import joined, resolve
+from runwright.app.product import joined, plan_notes, resolve
 from runwright.app.runtime import read_runbook_text
 from runwright.errors import InputError, PolicyBlocked
 from runwright.model.loader import Runbook
@@ -87,3 +87,26 @@ def test_production_takes_only_versions_each_service_had_in_staging(app: App) ->
         app.deploy(PROMOTED, "production", "frontend=v2")
     assert app.deploy(PROMOTED, "staging", "frontend=v2").status == RunStatus.SUCCEEDED
     assert app.deploy(PROMOTED, "production", "frontend=v2").status == RunStatus.SUCCEEDED
+
+
+def test_plan_says_the_order_what_starts_together_and_the_worst_case_to_restore(
+    book: Runbook,
+) -> None:
+    together = read_runbook_text(BOOK.replace("release: {strategy: recreate}", ""), "shop.yaml")
+    notes = plan_notes(together, None)
+    assert notes[0] == (
+        "services, in order: backend (blue_green), frontend (blue_green), worker (blue_green)"
+    )
+    assert "start at the same time: frontend, worker" in notes
+    assert notes[-1].startswith(
+        "rollback of the set: traffic back in reverse order (worker, frontend, backend)"
+    )
+    alone = plan_notes(book, ["worker"])
+    assert alone[0] == (
+        "services, in order: worker (recreate); not touched (kept on their versions): "
+        "backend, frontend"
+    )
+    assert (
+        "worst case 30s to restore every service (worker restarts its previous version)"
+        in (alone[-1])
+    )
