@@ -286,9 +286,7 @@ def build_plan(
     if runbook.services:
         notes += plan_notes(runbook, list(touched) if touched is not None else None)
     if rollback_to is not None:
-        notes.append(_rollback_note(runbook, env_name, env, rollback_to))
-        r = rollback_to
-        notes += bring_schema(expanded, r.revision, r.schema, r.schema_now)[1]
+        notes += _rollback_notes(runbook, env_name, env, expanded, rollback_to)
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")
@@ -305,10 +303,22 @@ def build_plan(
     return Plan(runbook.name, env_name, version, planned, rollback, notes)
 
 
+def _rollback_notes(
+    runbook: Runbook,
+    env_name: str,
+    env: Environment,
+    expanded: list[NewStep],
+    rollback: RollbackScope,
+) -> list[str]:
+    """What a rollback leaves out and does to the schema, for ``rollback --dry-run``."""
+    schema = bring_schema(expanded, rollback.revision, rollback.schema, rollback.schema_now)[1]
+    return [_rollback_note(runbook, env_name, env, rollback), *schema]
+
+
 def _rollback_note(
     runbook: Runbook, env_name: str, env: Environment, rollback: RollbackScope
 ) -> str:
-    """What a rollback leaves out, and why, for ``rollback --dry-run``."""
+    """What a rollback leaves out, and why."""
     needs = rollback_approvals(env, rollback)
     who = f"needs {needs.required} approval(s)" if needs else "needs no approval"
     skipped = [s.name or s.kind for _p, s in _main_steps(runbook, env_name) if s.kind in PEOPLE]
