@@ -43,6 +43,7 @@ def example(
     book["service"]["router"].update(listen=listen, admin=f"127.0.0.1:{free_port()}")
     path = tmp_path / "db-release.yaml"
     path.write_text(yaml.safe_dump(book, sort_keys=False))
+    (tmp_path / "db-release").symlink_to(EXAMPLE.parent / "db-release")
     try:
         yield path, listen
     finally:

@@ -70,7 +70,10 @@ def build_sink(runbook: Runbook, name: str, variables: Mapping[str, Any]) -> Sin
     """The sink ``name`` of ``runbook`` with its settings rendered (variables, secrets)."""
     spec: SinkSpec = runbook.sinks[name]
     where = f"sinks.{name}"
-    return make_sink(spec.kind, render_settings(spec, lambda v: render(v, variables, where=where)))
+    settings = render_settings(spec, lambda v: render(v, variables, where=where))
+    if settings.get("body") is not None:
+        settings["variables"] = variables
+    return make_sink(spec.kind, settings)
 
 
 def classify(event: EventRow, step_kinds: Mapping[str, str]) -> RunEvent | None:
@@ -415,7 +418,9 @@ class RunbookMessenger:
     variables: Mapping[str, Any]
     redactor: Redactor
 
-    async def message(self, to: Sequence[str], *, title: str, text: str, run: RunInfo) -> list[str]:
+    async def message(
+        self, to: Sequence[str], *, title: str, text: str, run: RunInfo, incident: str = ""
+    ) -> list[str]:
         lines: list[str] = []
         for name in to:
             sink = build_sink(self.runbook, name, self.variables)
@@ -429,6 +434,7 @@ class RunbookMessenger:
                 title=self.redactor.text(title or f"{run.runbook} {run.version}"),
                 text=self.redactor.text(text),
                 key=f"runwright-{run.id}-message-{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}",
+                incident=incident,
             )
             try:
                 delivered = await sink.send(notice)

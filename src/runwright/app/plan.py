@@ -15,7 +15,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runwright.app.policy import RollbackScope, rollback_approvals
 from runwright.app.product import check_versions, plan_notes
+from runwright.app.schema_rollback import bring_schema
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
@@ -39,14 +41,28 @@ from runwright.steps.services import StepServices
 from runwright.steps.wait import nothing_beside
 from runwright.strategies.base import NEW
 
+PEOPLE = frozenset({"approval", "gate"})
+"""Step kinds that wait on people: a rollback run leaves the runbook's own out (its
+environment's ``rollback:`` rules say what approvals it needs instead)."""
+
 
 def expand(
-    runbook: Runbook, env_name: str, env: Environment, touched: Collection[str] | None = None
+    runbook: Runbook,
+    env_name: str,
+    env: Environment,
+    touched: Collection[str] | None = None,
+    rollback: RollbackScope | None = None,
 ) -> list[NewStep]:
-    """The run's steps; of a product's services only the ``touched`` ones (None: all)."""
+    """The run's steps; of a product's services only the ``touched`` ones (None: all); a
+    rollback's approvals by the environment's rollback rules, without the runbook's gates."""
     steps: list[NewStep] = []
-    if env.approvals is not None:
-        a = env.approvals
+    a = env.approvals if rollback is None else rollback_approvals(env, rollback)
+    if a is not None:
+        message = (
+            f"deploy to {env_name}"
+            if rollback is None
+            else f"rollback of {env_name} to revision {rollback.revision}"
+        )
         step = Step(
             name=f"approval for {env_name}",
             kind="approval",
@@ -55,16 +71,20 @@ def expand(
                 "not_by_initiator": a.not_by_initiator,
                 "expires": a.expires,
                 "approvers": a.approvers,
-                "message": f"deploy to {env_name}",
+                "message": message,
             },
         )
         steps.append(_new("main", len(steps), "approval", step, {}))
     for phase, step in _main_steps(runbook, env_name, touched):
+        if rollback is not None and step.kind in PEOPLE:
+            continue
         steps.append(_new("main", len(steps), phase, step, runbook.checks))
     for step in runbook.rollback:
         if step.runs_in(env_name):
             n = sum(s.section == "rollback" for s in steps)
             steps.append(_new("rollback", n, "rollback", step, runbook.checks))
+    if rollback is not None:
+        steps = bring_schema(steps, rollback.revision, rollback.schema, rollback.schema_now)[0]
     return steps
 
 
@@ -214,6 +234,7 @@ def build_plan(
     services: StepServices | None = None,
     traffic: Traffic | None = None,
     touched: Collection[str] | None = None,
+    rollback_to: RollbackScope | None = None,
 ) -> Plan:
     if version != PLAN_VERSION:
         check_versions(runbook, version)
@@ -224,7 +245,8 @@ def build_plan(
     rollback: list[PlannedStep] = []
     watched: dict[tuple[str, ...], tuple[float, list[str]]] = {}
     share: float | None = None
-    for new in expand(runbook, env_name, env, touched):
+    expanded = expand(runbook, env_name, env, touched, rollback_to)
+    for new in expanded:
         spec = new.spec
         share = _canary_share(spec) or share
         undo_spec = spec.get("undo_step")
@@ -264,6 +286,8 @@ def build_plan(
     ]
     if runbook.services:
         notes += plan_notes(runbook, list(touched) if touched is not None else None)
+    if rollback_to is not None:
+        notes += _rollback_notes(runbook, env_name, env, expanded, rollback_to)
     undoable = [s for s in planned if s.undo]
     if not undoable and not rollback:
         notes.append("no undo and no rollback steps: a failure cannot be rolled back")
@@ -278,6 +302,33 @@ def build_plan(
             "--version says (write {{ version }} where it names the version)"
         )
     return Plan(runbook.name, env_name, version, planned, rollback, notes)
+
+
+def _rollback_notes(
+    runbook: Runbook,
+    env_name: str,
+    env: Environment,
+    expanded: list[NewStep],
+    rollback: RollbackScope,
+) -> list[str]:
+    """What a rollback leaves out and does to the schema, for ``rollback --dry-run``."""
+    schema = bring_schema(expanded, rollback.revision, rollback.schema, rollback.schema_now)[1]
+    return [_rollback_note(runbook, env_name, env, rollback), *schema]
+
+
+def _rollback_note(
+    runbook: Runbook, env_name: str, env: Environment, rollback: RollbackScope
+) -> str:
+    """What a rollback leaves out, and why."""
+    needs = rollback_approvals(env, rollback)
+    who = f"needs {needs.required} approval(s)" if needs else "needs no approval"
+    skipped = [s.name or s.kind for _p, s in _main_steps(runbook, env_name) if s.kind in PEOPLE]
+    left = f"; left out (they wait on people): {', '.join(skipped)}" if skipped else ""
+    target = "the previous revision" if rollback.to_previous else f"revision {rollback.revision}"
+    return (
+        f"a rollback to {target} {who} ({env_name}'s rollback rules); deployment windows and "
+        f"freezes do not apply{left}"
+    )
 
 
 def _canary_share(spec: Mapping[str, Any]) -> float | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
+from runwright.app.policy import RollbackScope
 from runwright.app.product import prepare
 from runwright.app.runs import rollback_target, target_version
 from runwright.app.runtime import Runtime
@@ -30,6 +31,7 @@ async def _plan(
     overrides: Mapping[str, Any],
     *,
     traffic: bool = False,
+    rollback: RollbackScope | None = None,
 ) -> tuple[Plan, str]:
     env_name, environment = rt.environment(book, env)
     prepared = prepare(rt.store, book, env_name, version)
@@ -59,7 +61,7 @@ async def _plan(
         seen = await recent_traffic(services.router, current)
     plan = build_plan(
         book, env_name, environment, version, variables, services, traffic=seen,
-        touched=prepared.touched,
+        touched=prepared.touched, rollback_to=rollback,
     )  # fmt: skip
     if unread is not None:
         note = f"the cluster's current state was not read ({unread}): shown is what would be sent"
@@ -110,8 +112,9 @@ async def plan_rollback(
     rt: Runtime, env: str, runbook: str | None, to_revision: int | None
 ) -> RollbackPlan:
     """What ``runwright rollback`` would redeploy: an earlier revision, through its strategy."""
-    source, number = rollback_target(rt, env, runbook, to_revision)
+    source, scope = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
     version = target_version(book, source)
-    plan, current = await _plan(rt, book, env, version, source.params.get("vars", {}))
-    return RollbackPlan(plan, book.name, plan.environment, current, number, version)
+    overrides = source.params.get("vars", {})
+    plan, current = await _plan(rt, book, env, version, overrides, rollback=scope)
+    return RollbackPlan(plan, book.name, plan.environment, current, scope.revision, version)

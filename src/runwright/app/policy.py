@@ -1,15 +1,19 @@
-"""Environment policies checked before a run starts: windows, freezes, promotion order."""
+"""Environment policies checked before a run starts: windows, freezes, promotion order, and
+what a rollback needs from people (an environment's ``rollback:`` rules)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from runwright.app.product import parse
 from runwright.engine.store import Store
 from runwright.errors import InputError, PolicyBlocked
 from runwright.model.loader import Runbook
-from runwright.model.schema import DAYS, Environment
+from runwright.model.schema import DAYS, Approvals, Environment
 
 
 def check_windows(env_name: str, env: Environment, now: datetime) -> None:
@@ -69,6 +73,39 @@ def check_promotion(
         f"{env_name} requires version {version} to have succeeded in {env.requires} first",
         hint=f"runwright deploy {runbook.file} -e {env.requires} --version {version}",
     )
+
+
+@dataclass(frozen=True)
+class RollbackScope:
+    """A rollback run: the revision it goes back to, and whether that is the previous one
+    (the revision ``rollback`` picks by default)."""
+
+    revision: int
+    to_previous: bool
+    schema: Mapping[str, Any] | None = None
+    """Where the target revision left each migration's schema (None: it recorded none)."""
+    schema_now: Mapping[str, Any] = field(default_factory=dict)
+    """Where the current revision left them."""
+
+
+def rollback_approvals(env: Environment, scope: RollbackScope) -> Approvals | None:
+    """The approvals a rollback needs by the environment's ``rollback:`` rules (None: none).
+
+    To the previous revision: ``rollback.approvals`` (default 0, so an emergency rollback
+    waits on nobody). To an older one: ``rollback.approvals_to_earlier``, by default as many as
+    a deploy needs. Who may approve and for how long is the deploy's policy."""
+    rules = env.rollback
+    if scope.to_previous:
+        required = rules.approvals
+    elif rules.approvals_to_earlier is not None:
+        required = rules.approvals_to_earlier
+    else:
+        required = env.approvals.required if env.approvals is not None else 0
+    if required == 0:
+        return None
+    if env.approvals is None:
+        return Approvals(required=required)
+    return env.approvals.model_copy(update={"required": required})
 
 
 def _check_product_promotion(

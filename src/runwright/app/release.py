@@ -22,6 +22,8 @@ from runwright.strategies.registry import STRATEGIES
 PLAN_PLACEHOLDERS = {
     "new_url": Placeholder("<new version url>"),
     "new_port": Placeholder("<new version port>"),
+    "new_selector": Placeholder("<new version's series>"),
+    "old_selector": Placeholder("<previous version's series>"),
 }
 
 

@@ -20,7 +20,7 @@ from runwright.app.follow import FollowSettings, next_event
 from runwright.app.locks import break_lock
 from runwright.app.notifications import Notifier, alongside
 from runwright.app.plan import expand, expand_procedure
-from runwright.app.policy import check_promotion, check_windows
+from runwright.app.policy import RollbackScope, check_promotion, check_windows
 from runwright.app.product import check_versions, prepare, stored
 from runwright.app.runtime import Runtime
 from runwright.app.silences import SilenceKeeper
@@ -68,6 +68,7 @@ async def deploy(
     kind: str = "deploy",
     procedure: str | None = None,
     wait: bool = False,
+    rollback_to: RollbackScope | None = None,
 ) -> RunRow:
     book = runbook or rt.load(path)
     if procedure is not None:
@@ -95,7 +96,7 @@ async def deploy(
     if procedure is not None:
         steps = expand_procedure(book, env_name, environment, procedure)
     else:
-        steps = expand(book, env_name, environment, prepared.touched)
+        steps = expand(book, env_name, environment, prepared.touched, rollback_to)
     run_id = create_run(
         rt, book, env_name, version, overrides or {}, steps, kind, previous, prepared.params()
     )
@@ -118,7 +119,8 @@ def admit(
         raise InputError("--version must not be empty")
     if procedure is None or version != "-":
         check_versions(book, version)
-    check_windows(env_name, environment, rt.clock.now())
+    if kind != "rollback":  # an emergency rollback is never held by a window or a freeze
+        check_windows(env_name, environment, rt.clock.now())
     if kind == "deploy":
         check_promotion(rt.store, book, env_name, environment, version)
     return env_name, environment
@@ -405,8 +407,9 @@ async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
 
 def rollback_target(
     rt: Runtime, env: str, runbook: str | None, to_revision: int | None
-) -> tuple[RunRow, int]:
-    """The run whose version and runbook a rollback redeploys, and its revision number."""
+) -> tuple[RunRow, RollbackScope]:
+    """The run whose version and runbook a rollback redeploys, its revision number, and
+    whether that is the previous revision (the one picked when none is named)."""
     names = {r.runbook for r in rt.store.runs(environment=env, limit=500) if r.revision}
     if runbook is None:
         if len(names) != 1:
@@ -420,17 +423,20 @@ def rollback_target(
     revisions = rt.store.revisions(runbook, env)
     if not revisions:
         raise InputError(f"{runbook} has no revisions in {env}", hint="deploy something first")
+    previous = None
+    if len(revisions) >= 2:
+        current = (revisions[0].version, revisions[0].state.get("versions"))
+        previous = next(
+            (r for r in revisions[1:] if (r.version, r.state.get("versions")) != current),
+            revisions[1],
+        )
     if to_revision is None:
-        if len(revisions) < 2:
+        if previous is None:
             raise InputError(
                 f"{runbook}/{env} has only revision {revisions[0].number}; "
                 "nothing earlier to roll back to"
             )
-        current = (revisions[0].version, revisions[0].state.get("versions"))
-        target = next(
-            (r for r in revisions[1:] if (r.version, r.state.get("versions")) != current),
-            revisions[1],
-        )
+        target = previous
     else:
         found = [r for r in revisions if r.number == to_revision]
         if not found:
@@ -439,7 +445,11 @@ def rollback_target(
                 hint="revisions: " + ", ".join(str(r.number) for r in revisions),
             )
         target = found[0]
-    return rt.store.run(target.run_id), target.number
+    to_previous = previous is not None and target.number == previous.number
+    scope = RollbackScope(
+        target.number, to_previous, target.state.get("schema"), revisions[0].state.get("schema", {})
+    )
+    return rt.store.run(target.run_id), scope
 
 
 def target_version(book: Runbook, source: RunRow) -> str:
@@ -457,8 +467,12 @@ async def rollback(
     runbook: str | None,
     to_revision: int | None,
     interactive: Callable[[str], bool] | None = None,
+    wait: bool = False,
 ) -> RunRow:
-    source, _ = rollback_target(rt, env, runbook, to_revision)
+    """Redeploy an earlier revision: no window or freeze holds it, the runbook's gates and
+    approval steps are left out, and only the approvals the environment's ``rollback:`` rules
+    ask for are needed (none, by default, to the previous revision); ``wait`` sits them out."""
+    source, scope = rollback_target(rt, env, runbook, to_revision)
     book = rt.load_text(source.runbook_text, source.runbook_file)
     return await deploy(
         rt,
@@ -469,4 +483,6 @@ async def rollback(
         overrides=source.params.get("vars", {}),
         interactive=interactive,
         kind="rollback",
+        wait=wait,
+        rollback_to=scope,
     )

@@ -59,6 +59,13 @@ def validate_source(source: Source) -> Runbook:
     return build_runbook(source, param_models(), validate_check)
 
 
+def runbook_dir(runbook: Runbook) -> Path | None:
+    """The directory of the runbook's file (None for one held in memory)."""
+    if not runbook.file or runbook.file.startswith("<"):
+        return None
+    return Path(runbook.file).resolve().parent
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -162,6 +169,7 @@ class Runtime:
             "initiator": initiator,
             "secrets": outside(dict(secrets), "secret"),
             "state_dir": str(self.settings.state_dir),
+            "runbook_dir": str(runbook_dir(runbook) or Path.cwd()),
             **release_variables(runbook, outside(previous_version, "the previous version")),
             **(
                 product_variables(runbook, versions.target, versions.previous)
@@ -225,7 +233,9 @@ class Runtime:
         variables: Mapping[str, Any] | None = None,
     ) -> StepServices:
         services = StepServices(
-            environ=dict(self.settings.environ), state_dir=self.settings.state_dir
+            environ=dict(self.settings.environ),
+            state_dir=self.settings.state_dir,
+            base_dir=runbook_dir(runbook) if runbook is not None else None,
         )
         if runbook is not None and runbook.service is not None:
             from runwright.app.services import build_services

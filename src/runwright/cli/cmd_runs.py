@@ -184,6 +184,7 @@ def resume(
 @click.option("--to-revision", type=int, help="Revision number (default: the previous one).")
 @click.option("--runbook", help="Runbook name, when several deploy to this environment.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@WAIT
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @QUIET
 @pass_ctx
@@ -193,10 +194,15 @@ def rollback_cmd(
     to_revision: int | None,
     runbook: str | None,
     dry_run: bool,
+    wait: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Deploy an earlier revision of ENV again, through the same strategy (plan first)."""
+    """Deploy an earlier revision of ENV again, through the same strategy (plan first).
+
+    Windows and freezes do not hold a rollback, and the runbook's gates and approval steps
+    are left out: it needs only the approvals ENV's `rollback:` rules ask for (none to the
+    previous revision unless they say so)."""
     rt = c.runtime(quiet=quiet)
     rp = run(plan_rollback(rt, env, runbook, to_revision))
     if dry_run or not as_json:
@@ -208,7 +214,12 @@ def rollback_cmd(
     with two_step_interrupt(rt.interrupt, rt.settings.user):
         row = run(
             runs.rollback(
-                rt, env, runbook=rp.runbook, to_revision=rp.revision, interactive=interactive(False)
+                rt,
+                env,
+                runbook=rp.runbook,
+                to_revision=rp.revision,
+                interactive=interactive(False),
+                wait=wait,
             )
         )
     finish(rt, row, as_json)

@@ -778,6 +778,9 @@ class Store:
         # A product's revision is the set of its services' versions (the run's parameters).
         versions = run.params.get("versions")
         state = {"versions": versions} if isinstance(versions, dict) else {}
+        schema = _schema_heads(conn, run_id)
+        if schema:
+            state["schema"] = schema
         conn.execute(
             sa.insert(t.revisions).values(
                 runbook=run.runbook,
@@ -1090,3 +1093,20 @@ def _key_beside(url: str) -> ChainKey:
             hint="set RUNWRIGHT_AUDIT_KEY (64 hex digits) for a shared database",
         )
     return load_key(Path(path).parent, {})
+
+
+def _schema_heads(conn: Connection, run_id: int) -> dict[str, str | None]:
+    """Where each migration of the run left the schema, by step name: a revision records
+    its schema head, so a rollback to it can bring the schema back there too."""
+    query = sa.select(t.steps.c.name, t.steps.c.data).where(
+        t.steps.c.run_id == run_id,
+        t.steps.c.section == "main",
+        t.steps.c.kind == "migrate",
+        t.steps.c.status == StepStatus.SUCCEEDED,
+    )
+    heads: dict[str, str | None] = {}
+    for name, data in conn.execute(query):
+        record = json.loads(data or "{}").get("migration")
+        if isinstance(record, dict) and "after" in record:
+            heads[name] = record["after"]
+    return heads

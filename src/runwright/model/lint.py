@@ -26,10 +26,12 @@ from runwright.model.templating import raw_uses, variables_used
 
 BUILTINS = {
     "vars", "version", "environment", "runbook", "run_id", "initiator", "secrets", "state_dir",
+    "runbook_dir", "new_selector", "old_selector",
     "captured", "port", "new_url", "new_port", "old_url", "old_port", "service", "color",
     "services",
 }  # fmt: skip
 BACKUP = re.compile(r"pg_dump|mysqldump|create-db-snapshot|\bbackup\b|snapshot", re.I)
+TAKES_BACKUP = re.compile(r"pg_dump|pg_basebackup|mysqldump|create-db-snapshot", re.I)
 VERIFY = re.compile(r"verif|pg_restore\s+--list|describe-db-snapshots|\btest\b.*restore|ls\s", re.I)
 MIGRATE = re.compile(
     r"alembic\s+upgrade|prisma\s+migrate\s+deploy|db:migrate|manage\.py\s+migrate|"
@@ -131,6 +133,7 @@ class _Linter:
                 self.draft(where, step)
         self.version_used()
         self.backups()
+        self.canary_analysis()
         self.migrations()
         self.variables()
         self.raw_values()
@@ -261,6 +264,10 @@ class _Linter:
             label = f"{step.name}\n{_command(step)}"
             if step.kind in ("gate", "restore", "verify_backup", "migrate", "preflight"):
                 continue
+            if _after_verified_backup(steps[:n]) and not (
+                step.kind == "backup" or TAKES_BACKUP.search(_command(step))
+            ):
+                continue  # it handles the backup taken and verified before, it takes none
             if step.kind == "backup" and step.params.get("verify", True):
                 continue
             if step.kind != "backup" and (not BACKUP.search(label) or VERIFY.search(label)):
@@ -276,6 +283,18 @@ class _Linter:
                 "add a step that restores it to a scratch database or checks it (e.g. "
                 "pg_restore --list), so a rollback does not discover a bad backup",
             )  # fmt: skip
+
+    def canary_analysis(self) -> None:
+        release = self.book.release
+        if release is None or release.strategy != "canary" or release.analysis:
+            return
+        self.add(
+            "warning", _key_line(self.book, ("release",)), "canary-without-analysis",
+            "the release is a canary with no analysis: nothing judges the canary, so a bad "
+            "version is promoted to 100% as surely as a good one",
+            "name checks under release.analysis (e.g. analysis: [error-rate]) and give it a "
+            "pause to watch them, or use strategy: blue_green",
+        )  # fmt: skip
 
     def migrations(self) -> None:
         down = any(DOWNGRADE.search(_command(s)) for s in self.book.rollback)
@@ -367,14 +386,16 @@ class _Linter:
                         f"'{name}' splices {{{{ {expression} | raw }}}} unquoted into a shell "
                         f"command; {expression} comes from outside the runbook, so runwright "
                         "refuses it at run time",
-                        "drop '| raw': values are shell-quoted for you",
+                        "drop '| raw': values are shell-quoted for you (several arguments "
+                        "in one value: '| args')",
                     )  # fmt: skip
                 else:
                     self.add(
                         "warning", line, "raw-var",
                         f"'{name}' splices {{{{ {expression} | raw }}}} unquoted into a shell "
                         f"command; if {expression} is overridden with --var, runwright refuses it",
-                        "drop '| raw': values are shell-quoted for you",
+                        "drop '| raw': values are shell-quoted for you (several arguments "
+                        "in one value: '| args')",
                     )  # fmt: skip
 
     def thresholds(self) -> None:
@@ -407,6 +428,14 @@ class _Linter:
                         )  # fmt: skip
 
 
+def _after_verified_backup(before: list[Step]) -> bool:
+    """Whether a backup step that verifies itself (or a verify_backup step) came earlier."""
+    return any(
+        (s.kind == "backup" and s.params.get("verify", True)) or s.kind == "verify_backup"
+        for s in before
+    )
+
+
 def _confirms(step: Step) -> bool:
     """A gate or approval confirms the next step, unless it only records a choice of procedure."""
     choice = (step.name or "").startswith((CHOICE_GATE, IF_NEEDED_GATE))
@@ -418,6 +447,18 @@ def _line_of(step: Step, offset: int) -> int | None:
     if step.kind == "run" and step.command_line is not None:
         return step.command_line + offset
     return step.line
+
+
+def _key_line(book: Runbook, path: tuple[str, ...]) -> int | None:
+    """The line of a top-level key path in a YAML runbook, if it can be told."""
+    if not book.text or book.file.endswith((".md", ".markdown")):
+        return None
+    try:
+        keys = parse_yaml(book.text, book.file).positions.keys
+    except Exception:  # noqa: BLE001 - the runbook was loaded, so its text parses
+        return None
+    at = keys.get(path)
+    return at[0] if at else None
 
 
 def _check_lines(book: Runbook) -> dict[str, int]:

@@ -41,11 +41,17 @@ class SlackSink(Strict):
 
 
 class WebhookSink(Strict):
-    """JSON POST, signed with HMAC-SHA256 when ``secret`` is set, retried with backoff."""
+    """JSON POST, signed with HMAC-SHA256 when ``secret`` is set, retried with backoff.
+    ``body`` replaces runwright's payload with your API's: a JSON value whose strings are
+    templates rendered per message (``event``, ``title``, ``text``, ``run``,
+    ``incident_status``, ``impact``... and the run's variables)."""
 
     url: str
     secret: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] | list[Any] | None = Field(
+        None, description="The JSON body your API takes; strings are templates per message"
+    )
     retries: int = Field(3, ge=0, le=20)
     backoff: Duration = 1.0
     timeout: Duration = 10.0
@@ -71,6 +77,9 @@ class StatusPageSink(Strict):
     token: str
     page_id: str | None = None
     component_id: str | None = None
+    success_note: bool = Field(
+        False, description="Post a resolved note for a good release when no incident is open"
+    )
     timeout: Duration = 10.0
 
     @model_validator(mode="after")
@@ -132,6 +141,7 @@ def render_settings(spec: SinkSpec, render: Any) -> dict[str, Any]:
         return value
 
     data = spec.settings().model_dump(by_alias=False)
+    body = data.pop("body", None)  # a template per message, rendered by the sink
     out = walk(data)
     assert isinstance(out, dict)
-    return out
+    return {**out, "body": body} if body is not None else out

@@ -72,10 +72,27 @@ class Freeze(Strict):
     reason: str = ""
 
 
+class RollbackRules(Strict):
+    """What a ``runwright rollback`` of this environment needs: an emergency rollback must
+    not wait on the gates a deploy waits on. Windows and freezes never block a rollback."""
+
+    approvals: int = Field(
+        0, ge=0, le=20, description="Approvals a rollback to the previous revision needs"
+    )
+    approvals_to_earlier: int | None = Field(
+        None,
+        ge=0,
+        le=20,
+        description="Approvals a rollback to an older revision needs (default: as many as a "
+        "deploy, the environment's approvals.required, 0 without)",
+    )
+
+
 class Environment(Strict):
     description: str = ""
     vars: dict[str, Any] = Field(default_factory=dict)
     approvals: Approvals | None = None
+    rollback: RollbackRules = Field(default_factory=RollbackRules)
     identity: Literal["authenticated", "self_declared"] = "authenticated"
     requires: str | None = None
     windows: list[Window] = Field(default_factory=list)

@@ -7,6 +7,9 @@ is quoted with ``shlex.quote``. ``{{ value | raw }}`` splices a value unquoted, 
 value the runbook itself wrote: values that come from outside (``--version``, ``--var``,
 output captured from a step) are ``Outside`` strings, and ``raw`` refuses them in a shell
 command unless the author writes ``raw(unsafe=true)``, a visible opt-in that ``lint`` flags.
+``{{ value | args }}`` is the safe way to pass several arguments in one value (``--var
+flags="--fast --region eu"``): it splits the value as a shell would and quotes each word, so
+a word can never become shell code.
 
 A template is a small program, so each rendering has a budget (``limits``): loop iterations
 and calls, bytes produced, and wall time. A template over budget is an input error, never a
@@ -74,6 +77,10 @@ class RawRefused(TemplateError):
     pass
 
 
+class ArgsRefused(TemplateError):
+    pass
+
+
 def _quote(value: Any) -> Any:
     if isinstance(value, Raw | Placeholder):
         return str(value)
@@ -91,6 +98,15 @@ def _raw_shell(value: Any, unsafe: bool = False) -> Raw:
     return Raw("" if value is None else str(value))
 
 
+def _args(value: Any) -> Raw:
+    """Shell words of ``value``, each quoted: arguments from anywhere, never shell code."""
+    try:
+        words = shlex.split("" if value is None else str(value))
+    except ValueError as exc:
+        raise ArgsRefused(f"'args' cannot split {str(value)[:60]!r} into words: {exc}") from None
+    return Raw(" ".join(shlex.quote(w) for w in words))
+
+
 def _raw_plain(value: Any, unsafe: bool = False) -> Raw:
     return Raw("" if value is None else str(value))
 
@@ -105,6 +121,7 @@ def _make(shell: bool) -> BoundedSandbox:
     )
     env.filters["raw"] = _raw_shell if shell else _raw_plain
     env.filters["quote"] = lambda v: Raw(shlex.quote(str(v)))
+    env.filters["args"] = _args
     guarded(env)
     return env
 
@@ -156,9 +173,12 @@ def render(
     except RawRefused as exc:
         raise InputError(
             f"{prefix}{exc}",
-            hint="drop '| raw' (values are shell-quoted for you); if the command really "
+            hint="drop '| raw' (values are shell-quoted for you); for several arguments in "
+            "one value write '| args' (split into words, each quoted); if the command really "
             "needs it unquoted, write raw(unsafe=true) and set a strict version_pattern",
         ) from None
+    except ArgsRefused as exc:
+        raise InputError(f"{prefix}{exc}", hint="close the quote in the value") from None
     except BudgetExceeded as exc:
         raise InputError(f"{prefix}template too expensive: {exc}", hint=exc.hint) from None
     except TemplateError as exc:

@@ -38,6 +38,8 @@ def make_sink(kind: str, settings: Mapping[str, Any]) -> Sink:
             secret=settings.get("secret"),
             headers=settings.get("headers", {}),
             timeout=settings.get("timeout", 10.0),
+            body=settings.get("body"),
+            variables=settings.get("variables", {}),
         )
     if kind == "email":
         from runwright.notify.email import EmailSink
@@ -62,6 +64,7 @@ def make_sink(kind: str, settings: Mapping[str, Any]) -> Sink:
             token=settings["token"],
             page_id=settings.get("page_id"),
             component_id=settings.get("component_id"),
+            success_note=settings.get("success_note", False),
             timeout=settings.get("timeout", 10.0),
         )
     raise ValueError(f"unknown sink kind {kind!r}")

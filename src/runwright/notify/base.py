@@ -21,6 +21,7 @@ import httpx
 
 from runwright.engine.executor import RunInfo
 from runwright.errors import NotifyError
+from runwright.model.status import RunEvent
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,29 @@ class Notice:
     url: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
     refs: Mapping[str, str] = field(default_factory=dict)
+    incident: str = ""
+    """The incident status a ``notify`` step posts (investigating... resolved), if any."""
+
+    @property
+    def incident_status(self) -> str:
+        """Where the incident stands by this notice: the step's word, else by the event."""
+        return self.incident or INCIDENT_STATUS.get(self.event, "in_progress")
+
+    @property
+    def impact(self) -> str:
+        return "none" if self.incident_status in ("in_progress", "resolved") else "partial"
+
+
+INCIDENT_STATUS: dict[str, str] = {
+    RunEvent.ANALYSIS_FAILING: "investigating",
+    RunEvent.FAILED: "investigating",
+    RunEvent.ROLLED_BACK: "monitoring",
+    RunEvent.ABORTED: "monitoring",
+    RunEvent.SUCCEEDED: "resolved",
+}
+"""A run event as a status page's incident status: a failing release is investigated, a
+rolled-back one watched (traffic is back on the previous version), a good one resolves."""
+INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 
 
 @dataclass(frozen=True)
@@ -76,7 +100,10 @@ def check_status(what: str, response: httpx.Response) -> None:
 class Messenger(Protocol):
     """Sends an explicit message (the ``notify`` step) to sinks the runbook names."""
 
-    async def message(self, to: Sequence[str], *, title: str, text: str, run: RunInfo) -> list[str]:
-        """Send to each sink in ``to``; return one line per sink saying how it went. Raise
-        NotifyError when a sink could not take it."""
+    async def message(
+        self, to: Sequence[str], *, title: str, text: str, run: RunInfo, incident: str = ""
+    ) -> list[str]:
+        """Send to each sink in ``to`` (``incident``: the status a status page posts); return
+        one line per sink saying how it went. Raise NotifyError when a sink could not take
+        it."""
         ...

@@ -1,5 +1,7 @@
 """Status pages (Atlassian Statuspage and Cachet): a rollback opens an incident, the next good
-release of the same environment resolves it.
+release of the same environment resolves it; with ``success_note`` a good release with no
+incident open posts a resolved note ("release v2 deployed"), and a ``notify`` step with a
+``status`` posts its own update (investigating, identified, monitoring, resolved).
 
 The open incident's id is journaled with the delivery and looked up per (runbook,
 environment), not per run: the release that resolves an incident is a later run than the one
@@ -14,10 +16,17 @@ from typing import Any
 import httpx
 
 from runwright.model.status import RunEvent
-from runwright.notify.base import Delivered, Notice, check_status, http_failure
+from runwright.notify.base import (
+    INCIDENT_STATUSES,
+    Delivered,
+    Notice,
+    check_status,
+    http_failure,
+)
 
 OPENS = frozenset({RunEvent.FAILED, RunEvent.ROLLED_BACK})
 RESOLVES = frozenset({RunEvent.SUCCEEDED})
+CACHET_STATUS = {"investigating": 1, "identified": 2, "monitoring": 3, "resolved": 4}
 
 
 @dataclass
@@ -30,6 +39,7 @@ class StatusPageSink:
     page_id: str | None = None
     component_id: str | None = None
     timeout: float = 10.0
+    success_note: bool = False
     scope = "environment"
 
     def __post_init__(self) -> None:
@@ -81,8 +91,38 @@ class StatusPageSink:
             body.update(component_id=int(self.component_id), component_status=1)
         return "PUT", f"/api/v1/incidents/{incident}", body
 
+    def _post_body(self, name: str, text: str, status: str) -> tuple[str, dict[str, Any]]:
+        """A new incident (or note) with ``status``, one of INCIDENT_STATUSES."""
+        healthy = status == "resolved"
+        if self.kind == "statuspage":
+            incident: dict[str, Any] = {"name": name, "status": status, "body": text}
+            if self.component_id:
+                state = "operational" if healthy else "degraded_performance"
+                incident["component_ids"] = [self.component_id]
+                incident["components"] = {self.component_id: state}
+            return f"/v1/pages/{self.page_id}/incidents", {"incident": incident}
+        code = CACHET_STATUS[status]
+        body: dict[str, Any] = {"name": name, "message": text, "status": code, "visible": 1}
+        if self.component_id:
+            body.update(component_id=int(self.component_id), component_status=1 if healthy else 3)
+        return "/api/v1/incidents", body
+
+    async def _post(self, name: str, text: str, status: str) -> str:
+        path, body = self._post_body(name, text, status)
+        data = await self._request("POST", path, body)
+        return str(data.get("id") or data.get("data", {}).get("id", ""))
+
     async def send(self, notice: Notice) -> Delivered:
+        if notice.event == "message":
+            if notice.incident not in INCIDENT_STATUSES:
+                return Delivered(detail="no status given: nothing posted to the status page")
+            posted = await self._post(notice.title, notice.text, notice.incident)
+            return Delivered(detail=f"incident {posted} posted ({notice.incident})")
         incident = notice.refs.get("incident_id") or ""
+        if notice.event in RESOLVES and not incident and self.success_note:
+            name = f"{notice.runbook} {notice.environment}: release {notice.version} deployed"
+            posted = await self._post(name, notice.text, "resolved")
+            return Delivered(detail=f"note {posted} posted (resolved)")
         if notice.event in OPENS and not incident:
             path, body = self._open_body(notice)
             data = await self._request("POST", path, body)

@@ -79,6 +79,7 @@ from runwright.model.types import Duration
 from runwright.providers.base import HttpSettings, Provider
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.router_metrics import RouterProvider
+from runwright.steps.selectors import version_selectors
 from runwright.steps.sequential_watch import SequentialWatch, Sides, plan_sequential
 from runwright.steps.services import StepContext
 
@@ -392,6 +393,12 @@ def _row(record: CheckRecord, note: str = "") -> dict[str, Any]:
     }
 
 
+def _names_selector(check: AnyCheck) -> bool:
+    """Whether a check's templates ask for a version's series selector."""
+    text = check.model_dump_json()
+    return "new_selector" in text or "old_selector" in text
+
+
 class _Analysis:
     def __init__(
         self,
@@ -422,11 +429,14 @@ class _Analysis:
         started_at = ctx.clock.now()
         self.schedule_origin = (start, started_at)
         baseline_vars: Mapping[str, Any] | None = None
+        variables: Mapping[str, Any] = ctx.variables
+        if any(_names_selector(c) for c in found.values()):
+            variables = {**ctx.variables, **await version_selectors(ctx)}
         for name, check in found.items():
             if is_sequential(check):
                 self._add_sequential(name, check, _split(found))
                 continue
-            rendered = render_check(name, check, ctx.variables)
+            rendered = render_check(name, check, variables)
             spec = check_spec(name, rendered)
             provider = rendered.provider
             query = rendered.query or "success"
@@ -511,6 +521,8 @@ class _Analysis:
         if not previous:
             return {}
         out: dict[str, Any] = {**ctx.variables, "version": previous}
+        selectors = await version_selectors(ctx)  # the stable version's series is "new" here
+        out.update(new_selector=selectors["old_selector"], old_selector=selectors["new_selector"])
         driver, service = ctx.services.driver, ctx.services.service
         if driver is not None and service is not None:
             for inst in await driver.instances(service.name):

@@ -17,6 +17,7 @@ from runwright.engine.executor import Outcome
 from runwright.engine.store import ApprovalRow
 from runwright.model.durations import format_duration
 from runwright.model.status import RunStatus
+from runwright.model.templating import render
 from runwright.model.types import OptionalDuration, shorthand
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.services import StepContext
@@ -91,13 +92,18 @@ def valid_approvals(
     return out
 
 
+def _message(p: ApprovalParams, variables: Mapping[str, Any]) -> str:
+    """The approval's message as people read it (``{{ version }}`` rendered), after ': '."""
+    return f": {render(p.message, variables, where='approval message')}" if p.message else ""
+
+
 class ApprovalKind:
     key = "approval"
     params = ApprovalParams
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = ApprovalParams.model_validate(params)
-        return [f"needs {policy_text(p)}" + (f": {p.message}" if p.message else "")]
+        return [f"needs {policy_text(p)}" + _message(p, ctx.variables)]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = ApprovalParams.model_validate(ctx.params)
@@ -112,7 +118,8 @@ class ApprovalKind:
                 ],
             )
         return Outcome.blocked(
-            f"waiting for {policy_text(p)}: {len(valid)} of {p.required} so far -- "
+            f"waiting for {policy_text(p)}{_message(p, ctx.variables)}: "
+            f"{len(valid)} of {p.required} so far -- "
             f"runwright approve {ctx.run.id} --note '...'",
             on=RunStatus.AWAITING_APPROVAL,
             have=len(valid),

@@ -55,7 +55,7 @@ from runwright.steps._databases import (
 )
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.run import process_env
-from runwright.steps.services import StepContext
+from runwright.steps.services import StepContext, StepServices
 
 _UNDO_TEXT = {
     RollbackPolicy.DOWNGRADE: "downgrade to the state recorded before the migration",
@@ -109,12 +109,12 @@ class MigrateParams(Params):
         return RollbackPolicy.KEEP
 
 
-def _alembic_ini(text: str) -> Path:
-    path = Path(text).expanduser()
+def _alembic_ini(text: str, services: StepServices) -> Path:
+    path = services.path(text)
     return path / "alembic.ini" if path.is_dir() else path
 
 
-def _plan(p: MigrateParams, variables: Mapping[str, Any]) -> MigrationPlan:
+def _plan(p: MigrateParams, variables: Mapping[str, Any], services: StepServices) -> MigrationPlan:
     if p.alembic is not None:
         ini = render(p.alembic, variables, where="migrate alembic")
         url = shown(render(p.database or "", variables, where="migrate database"))
@@ -122,9 +122,9 @@ def _plan(p: MigrateParams, variables: Mapping[str, Any]) -> MigrationPlan:
         return MigrationPlan(
             kind="alembic",
             target=target,
-            apply=f"alembic -c {_alembic_ini(ini)} upgrade {target} (on {url})",
+            apply=f"alembic -c {_alembic_ini(ini, services)} upgrade {target} (on {url})",
             rollback=p.policy,
-            undo=f"alembic -c {_alembic_ini(ini)} downgrade <revision before>",
+            undo=f"alembic -c {_alembic_ini(ini, services)} downgrade <revision before>",
         )
     return MigrationPlan(
         kind=p.tool,
@@ -138,7 +138,7 @@ def _plan(p: MigrateParams, variables: Mapping[str, Any]) -> MigrationPlan:
 def _migration(p: MigrateParams, ctx: StepContext) -> Migration:
     where = f"step '{ctx.step.name}'"
     if p.alembic is not None:
-        ini = _alembic_ini(render(p.alembic, ctx.variables, where=f"{where} alembic"))
+        ini = _alembic_ini(render(p.alembic, ctx.variables, where=f"{where} alembic"), ctx.services)
         url = render(p.database or "", ctx.variables, where=f"{where} database")
         settings = AlembicSettings(
             ini=ini,
@@ -171,7 +171,7 @@ class MigrateKind:
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = MigrateParams.model_validate(params)
-        lines = _plan(p, ctx.variables).describe()[:1]
+        lines = _plan(p, ctx.variables, ctx.services).describe()[:1]
         if p.on_rollback is None:
             lines.append(f"on_rollback not declared: {p.policy.value} by default")
         else:
@@ -180,7 +180,7 @@ class MigrateKind:
 
     def describe_undo(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = MigrateParams.model_validate(params)
-        plan = _plan(p, ctx.variables)
+        plan = _plan(p, ctx.variables, ctx.services)
         text = _UNDO_TEXT[p.policy]
         if p.policy is RollbackPolicy.DOWNGRADE and plan.undo:
             text += f": {plan.undo}"

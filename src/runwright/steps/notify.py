@@ -8,7 +8,7 @@ It sends to sinks the runbook declares under ``sinks:``; the loader refuses unkn
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,11 @@ class NotifyParams(Params):
     to: list[str] = Field(min_length=1, description="Names of sinks declared under sinks:")
     text: str
     title: str = ""
+    status: Literal["investigating", "identified", "monitoring", "resolved"] | None = Field(
+        None,
+        description="An incident update: a status page posts an incident with this status; "
+        "a webhook's body sees it as incident_status",
+    )
 
 
 class NotifyKind:
@@ -31,7 +36,8 @@ class NotifyKind:
 
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = NotifyParams.model_validate(params)
-        return [f"notify {', '.join(p.to)}: {render_text(p.text, ctx)}"]
+        status = f" (status {p.status})" if p.status else ""
+        return [f"notify {', '.join(p.to)}{status}: {render_text(p.text, ctx)}"]
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = NotifyParams.model_validate(ctx.params)
@@ -41,8 +47,9 @@ class NotifyKind:
         title = render_text(p.title, ctx) if p.title else ""
         try:
             lines = await messenger.message(
-                p.to, title=title, text=render_text(p.text, ctx), run=ctx.run
-            )
+                p.to, title=title, text=render_text(p.text, ctx), run=ctx.run,
+                incident=p.status or "",
+            )  # fmt: skip
         except NotifyError as exc:
             return Outcome.fail(str(exc), retryable=exc.retryable)
         for line in lines:

@@ -41,6 +41,9 @@ class StepServices:
     environ: Mapping[str, str] = field(default_factory=dict)
     """The environment commands and providers see (settings' environ, not os.environ)."""
     state_dir: Path | None = None
+    base_dir: Path | None = None
+    """The runbook's directory: relative paths in it (Alembic's ini) are found from there, as
+    the driver's commands run there, whatever directory runwright was started in."""
     driver: Driver | None = None
     router: Router | None = None
     service: ServiceSpec | None = None
@@ -71,6 +74,11 @@ class StepServices:
                 hint="declare a service: section (command, health, router)",
             )
         return Release(self.driver, self.router, self.service)
+
+    def path(self, text: str) -> Path:
+        """``text`` as a path, a relative one taken from the runbook's directory."""
+        path = Path(text).expanduser()
+        return path if path.is_absolute() or self.base_dir is None else self.base_dir / path
 
     def backups(self, directory: str | None, clock: Clock) -> BackupCatalog:
         """The backup catalog in ``directory``, else ``STATE_DIR/backups``."""

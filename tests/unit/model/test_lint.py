@@ -90,6 +90,40 @@ def test_backup_never_verified() -> None:
     assert lint(verified) == []
 
 
+def test_a_step_handling_a_verified_backup_is_not_an_unverified_backup() -> None:
+    after = (
+        "- name: backup db\n  backup: {database: 'sqlite:///x.db'}\n"
+        "- name: copy the backup off-site\n  run: cp -r backups /mnt/offsite\n"
+    )
+    assert "unverified-backup" not in rules(lint(book(after)))
+    another = after + "- name: second dump\n  run: pg_dump db > b.sql\n"
+    flagged = [f for f in lint(book(another)) if f.rule == "unverified-backup"]
+    assert [f.message for f in flagged] == [
+        "step 'second dump' takes a backup that no later step verifies"
+    ]
+
+
+CANARY = """
+service:
+  command: app --port {{ port }}
+release:
+  strategy: canary
+  pause: 1s
+"""
+
+
+def test_a_canary_nobody_judges_is_a_warning_at_its_release() -> None:
+    found = [
+        f for f in lint(book("- run: echo hi\n", CANARY)) if f.rule == "canary-without-analysis"
+    ]
+    assert len(found) == 1
+    assert found[0].severity == "warning"
+    assert found[0].line == BASE.count("\n") + 4  # "release:"
+    check = "  errors: {provider: command, query: 'echo 0', fail_if: '> 0'}\n"
+    judged = CANARY + "  analysis: [errors]\nchecks:\n" + check
+    assert "canary-without-analysis" not in rules(lint(book("- run: echo hi\n", judged)))
+
+
 def test_latest_tags_and_sleep_as_readiness() -> None:
     findings = lint(
         book(

@@ -11,7 +11,13 @@ import subprocess
 import pytest
 
 from runwright.errors import InputError
-from runwright.model.templating import Placeholder, render, render_value, variables_used
+from runwright.model.templating import (
+    Placeholder,
+    outside,
+    render,
+    render_value,
+    variables_used,
+)
 
 NASTY = [
     "1.2; rm -rf /",
@@ -56,6 +62,20 @@ def test_raw_is_spliced_unquoted() -> None:
     command = render("{{ flags | raw }}", {"flags": "--force  --yes"}, shell=True)
     assert command == "--force  --yes"
     assert words(command) == ["--force", "--yes"]
+
+
+def test_args_passes_several_outside_arguments_as_words_never_as_code() -> None:
+    flags = outside("--region 'eu west' $(touch /tmp/pwned) ;id", "--var flags")
+    command = render("deploy.sh {{ flags | args }}", {"flags": flags}, shell=True)
+    assert words(command) == ["deploy.sh", "--region", "eu west", "$(touch", "/tmp/pwned)", ";id"]
+    with pytest.raises(InputError, match="'raw' would splice --var flags unquoted"):
+        render("deploy.sh {{ flags | raw }}", {"flags": flags}, shell=True)
+
+
+def test_args_with_an_unclosed_quote_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="'args' cannot split") as caught:
+        render("x {{ a | args }}", {"a": outside("--name 'half", "--var a")}, shell=True)
+    assert caught.value.hint == "close the quote in the value"
 
 
 def test_quote_filter_quotes_once() -> None:

@@ -10,6 +10,7 @@ from tests.unit.steps.conftest import App, Harness
 
 from runwright.errors import InputError
 from runwright.steps.approval import KIND, ApprovalParams, policy_text, refusal, valid_approvals
+from runwright.steps.base import PlanContext
 
 POLICY = {"required": 2, "not_by_initiator": True, "expires": "1h"}
 
@@ -124,3 +125,12 @@ def test_through_the_app_expired_approvals_must_be_given_again(app: App) -> None
     assert final.status == "succeeded"
     approval_step = app.rt.store.steps(run.id)[0]
     assert approval_step.summary == "approved by carol, bob"
+
+
+async def test_the_message_is_rendered_where_people_read_it(harness: Harness) -> None:
+    params = {"required": 1, "message": "AI Shield {{ version }} to {{ environment }}"}
+    ctx = harness.context("approval", params, name="ship")
+    assert "AI Shield v1 to staging" in (await KIND.execute(ctx)).summary
+    plan = PlanContext({"version": "v9", "environment": "production"}, "production", "v9")
+    shown = KIND.describe(params, plan)
+    assert shown == ["needs 1 approval(s), not by the initiator: AI Shield v9 to production"]

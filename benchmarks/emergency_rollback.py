@@ -1,0 +1,233 @@
+"""Emergency rollback: the time from ``runwright rollback -e production --wait`` to traffic
+restored, per seed example (the bar: seconds, no gate in the way by default; the seeds
+promise "< 5 minutes" by hand).
+
+For each seed that runs on this machine (ai-shield, case-management and lexiscan, on a
+throwaway PostgreSQL) it releases v1 and v2 through their gates and approvals, as the seed
+tests do, then starts the rollback and polls every service's public address every 5 ms: the
+time to restored is when the last of them answers v1. It also reports when the command
+returned (the rollback's remaining steps: retiring v2, the checks) and checks that it needed
+no approval. receipt-vault runs against moto in server mode (its ALB listener's weights are
+the traffic); legal-ai (a Kubernetes API) is left out: its rollback is the same redeploy
+through another router.
+
+    .venv/bin/python benchmarks/emergency_rollback.py [--seeds ai-shield,lexiscan] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import cli_command, cli_environ  # noqa: E402
+from tests.support import postgres  # noqa: E402
+from tests.support.seeds import Seed, open_seed  # noqa: E402
+
+SEEDS = ("ai-shield", "case-management", "lexiscan", "receipt-vault")
+
+
+def _short(book: dict[str, Any]) -> None:
+    """The seeds' minutes cut to fractions of a second (as their tests do)."""
+    for check in (book.get("checks") or {}).values():
+        check["interval"] = "250ms"
+        if "for" in check:
+            check["for"] = "0.5s"
+    for service in (book.get("services") or {}).values():
+        release = service.get("release") or {}
+        if release.get("bake"):
+            release.update(bake="1s", keep_previous="0s")
+    for phase in book.get("phases") or []:
+        for step in phase.get("steps") or []:
+            if "wait" in step:  # no users here to give the watch's metrics data
+                step["wait"] = {"duration": "0.5s"}
+
+
+def _edit(name: str, ports: dict[str, int]) -> Callable[[dict[str, Any]], None]:
+    def edit(book: dict[str, Any]) -> None:
+        _short(book)
+        services = book.get("services") or {}
+        if "backend" in services and "router" in services["backend"]:
+            book["vars"]["backend_url"] = "http://" + services["backend"]["router"]["listen"]
+        if name == "lexiscan":
+            for env in ("staging", "production"):
+                book["environments"][env]["vars"] = {
+                    "backend_port": ports[f"{env}-backend"],
+                    "frontend_port": ports[f"{env}-frontend"],
+                }
+
+    return edit
+
+
+def _public(seed: Seed, name: str, ports: dict[str, int]) -> list[str]:
+    if name == "lexiscan":
+        return [f"127.0.0.1:{ports[f'production-{s}']}" for s in ("backend", "frontend")]
+    return list(seed.listens.values())
+
+
+def _aws(moto: Any) -> dict[str, str]:
+    """Receipt Vault's ALB, target groups, RDS instance and alarm, in moto."""
+    ec2, elb = moto.client("ec2"), moto.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    balancer = elb.create_load_balancer(Name="receipt-vault-production-alb", Subnets=subnets)
+    groups = {
+        c: elb.create_target_group(
+            Name=f"receipt-{c}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for c in ("blue", "green")
+    }
+    listener = elb.create_listener(
+        LoadBalancerArn=balancer["LoadBalancers"][0]["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
+    )["Listeners"][0]["ListenerArn"]
+    moto.client("rds").create_db_instance(
+        DBInstanceIdentifier="receipt-vault-production", DBInstanceClass="db.t3.micro",
+        Engine="postgres", AllocatedStorage=20, MasterUsername="r", MasterUserPassword="x-x-x-x",
+    )  # fmt: skip
+    cw = moto.client("cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName="receipt-vault-production-5xx", Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=60,
+        EvaluationPeriods=5, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    cw.set_alarm_state(AlarmName="receipt-vault-production-5xx", StateValue="OK", StateReason="-")
+    return {"listener": listener, **groups, "aws_endpoint": moto.url}
+
+
+def _on_alb(moto: Any, names: dict[str, str]) -> str:
+    """The version the listener sends all traffic to ("" while it is split)."""
+    elb = moto.client("elbv2")
+    action = elb.describe_listeners(ListenerArns=[names["listener"]])["Listeners"][0][
+        "DefaultActions"
+    ][0]
+    live = [g["TargetGroupArn"] for g in action["ForwardConfig"]["TargetGroups"] if g["Weight"]]
+    if len(live) != 1:
+        return ""
+    tags = elb.describe_tags(ResourceArns=live)["TagDescriptions"][0]["Tags"]
+    return next((t["Value"] for t in tags if t["Key"] == "runwright:version"), "")
+
+
+def _answers(seed: Seed, address: str) -> str:
+    seed.listens["_probe"] = address
+    try:
+        return seed.version_at("_probe")
+    except OSError:
+        return ""
+
+
+def _release(seed: Seed, name: str, version: str) -> None:
+    if name == "lexiscan":
+        done = seed.deploy(version, env="staging")
+        assert done.returncode == 0, done.stdout + done.stderr
+    done = seed.deploy(version)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def one_on_moto(work: Path) -> tuple[float, float]:
+    """receipt-vault: seconds from the rollback command to the listener on v1, and to its end."""
+    from tests.support.moto_server import aws_environ, running_moto
+
+    state = work / "receipt-vault" / "state"
+    state.mkdir(parents=True)
+    with running_moto() as moto:
+        names = _aws(moto)
+
+        def edit(book: dict[str, Any]) -> None:
+            _short(book)
+            book["vars"].update(names)
+            production = book["environments"]["production"]
+            production.pop("requires")
+            production.pop("windows")
+            book["release"].update(bake="1s", keep_previous="0s")
+            book["service"]["router"]["drain"] = "0s"
+
+        env = aws_environ(work)
+        with open_seed("receipt-vault", state, postgres.free_port, env=env, edit=edit) as seed:
+            for version in ("v1", "v2"):
+                done = seed.deploy(version)
+                assert done.returncode == 0, done.stdout + done.stderr
+            assert _on_alb(moto, names) == "v2"
+            return _timed(seed, lambda: _on_alb(moto, names) == "v1")
+
+
+def _timed(seed: Seed, restored_now: Callable[[], bool]) -> tuple[float, float]:
+    """Run ``rollback --wait``; seconds until ``restored_now()``, and until it ended."""
+    started = time.monotonic()
+    command = subprocess.Popen(
+        [*cli_command(), "rollback", "-e", "production", "--wait", "--quiet"],
+        env=cli_environ(seed.state_dir, **seed.env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    restored = None
+    while restored is None:
+        if restored_now():
+            restored = time.monotonic() - started
+        elif command.poll() is not None:
+            break
+        time.sleep(0.005)
+    out, err = command.communicate(timeout=120)
+    ended = time.monotonic() - started
+    assert command.returncode == 0, out + err  # no approval, no gate in the way
+    assert restored is not None, "traffic never came back to v1"
+    return restored, ended
+
+
+def one(name: str, cluster: postgres.Cluster, work: Path) -> tuple[float, float]:
+    """Seconds from the rollback command to every service answering v1, and to its end."""
+    state = work / name / "state"
+    state.mkdir(parents=True)
+    database = f"{name.replace('-', '_')}_bench"
+    cluster.psql("postgres", f'DROP DATABASE IF EXISTS "{database}"')
+    url = cluster.createdb(database).replace("postgresql+psycopg://", "postgresql://")
+    env = {"DATABASE_URL": url, "STATUS_API_URL": "http://127.0.0.1:9", "STATUS_API_KEY": "x",
+           "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook"}  # fmt: skip
+    places = ("staging-backend", "staging-frontend", "production-backend", "production-frontend")
+    ports = {k: postgres.free_port() for k in places}
+    with open_seed(name, state, postgres.free_port, env=env, edit=_edit(name, ports)) as seed:
+        for version in ("v1", "v2"):
+            _release(seed, name, version)
+        public = _public(seed, name, ports)
+        assert all(_answers(seed, a) == "v2" for a in public)
+        return _timed(seed, lambda: all(_answers(seed, a) == "v1" for a in public))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default=",".join(SEEDS))
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    with postgres.throwaway_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:
+        for name in args.seeds.split(","):
+            runs = [
+                one_on_moto(Path(tmp) / str(n))
+                if name == "receipt-vault"
+                else one(name, cluster, Path(tmp) / str(n))
+                for n in range(args.repeat)
+            ]
+            restored = statistics.median(r for r, _ in runs)
+            ended = statistics.median(e for _, e in runs)
+            print(f"{name:16} command -> traffic restored {restored:6.2f} s (median of "
+                  f"{len(runs)}), command ended {ended:6.2f} s; no approval needed")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
