@@ -1,12 +1,13 @@
-"""Seed 002 (Legal AI), ``examples/seeds/legal-ai``, released by the real CLI against the test
-Kubernetes API server, a real PostgreSQL (verified backup, Alembic) and a real Prometheus.
+"""Seed 002 (Legal AI), ``examples/seeds/legal-ai``, released by the real CLI against the real
+Kubernetes control plane (``tests/support/kubeplane.py``), a real PostgreSQL (verified
+backup, Alembic) and a real Prometheus.
 
-The pods are the API server's, not processes, so the series ingress-nginx would export
+The pods are kwok's, not processes, so the series ingress-nginx would export
 stand in a local /metrics page that Prometheus scrapes: ``nginx_ingress_controller_requests``
 and its latency histogram, labelled with the Service each version's requests went to (what
 ``{{ new_selector }}`` picks), counting up as traffic would. v1 and v2 go out to staging
 (v2 as a canary 10/25/50/100 judged by the seed's rules on its own series; exit 0; this one
-API server stands for the staging cluster). v3 (with migration 0003) fails half its
+plane stands for the staging cluster). v3 (with migration 0003) fails half its
 requests: the rule "error rate > 1%" fails at the first pause, and the seed's rollback holds:
 the API Ingress back on v2 with no canary weight, the frontend's Service selector still on v2,
 the schema back at 0002 with its data.
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.support.kubeapi import FakeKube, serve
+from tests.support.kubetap import TappedKube, open_namespaces
 from tests.support.postgres import Cluster
 from tests.support.prometheus import LocalServer, running_prometheus
 from tests.support.seeds import open_seed
@@ -60,8 +61,8 @@ class Pods:
 
 
 @pytest.fixture
-def kube(tmp_path: Path) -> Iterator[tuple[FakeKube, Path]]:
-    with serve(FakeKube(namespaces={"default", NS})) as fake:
+def kube(tmp_path: Path) -> Iterator[tuple[TappedKube, Path]]:
+    with open_namespaces(NS) as fake:
         fake.put({"apiVersion": "v1", "kind": "Service",
                   "metadata": {"name": "legal-ai-frontend", "namespace": NS},
                   "spec": {"selector": {"app": "legal-ai-frontend"},
@@ -102,7 +103,7 @@ def _head(url: str) -> tuple[str, int]:
     return head, rows
 
 
-def _ingress(fake: FakeKube, name: str) -> dict[str, Any]:
+def _ingress(fake: TappedKube, name: str) -> dict[str, Any]:
     return fake.objects.get(("ingresses", NS, name)) or {}
 
 
@@ -112,7 +113,7 @@ def _backend_of(ingress: dict[str, Any]) -> str:
 
 def test_legal_ai_canary_by_prometheus_rules_and_its_rollback(
     pg_cluster: Cluster,
-    kube: tuple[FakeKube, Path],
+    kube: tuple[TappedKube, Path],
     state_dir: Path,
     free_port: Callable[[], int],
 ) -> None:
