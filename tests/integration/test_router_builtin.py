@@ -128,7 +128,8 @@ async def test_metrics_page_counts_requests_per_backend(
     async with httpx.AsyncClient() as client:
         for _ in range(5):
             assert (await client.get(url(settings))).status_code == 200
-        page = (await client.get(f"http://{settings.admin}/metrics")).text
+        auth = {"Authorization": f"Bearer {router.token}"}
+        page = (await client.get(f"http://{settings.admin}/metrics", headers=auth)).text
     assert 'runwright_router_requests_total{backend="v1",code="200"} 5' in page
     assert 'runwright_router_request_duration_seconds_count{backend="v1"} 5' in page
     assert 'runwright_router_backend_weight{backend="v2"} 0' in page

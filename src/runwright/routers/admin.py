@@ -14,19 +14,26 @@ small HTTP API, bound to 127.0.0.1 only:
                             later): a sequential check learns of every change without a timer
     GET  /metrics           the same in Prometheus text format, for a scrape or an analysis
 
-It is off the hot path, so plain asyncio streams are enough here. It sees the proxy only
-through ``snapshot.Steerable`` (a frozen snapshot, ``set_backends``), never its internals.
+Every request must carry ``Authorization: Bearer TOKEN`` (``token.py``: a secret in a file of
+mode 0600 beside the state file), else 401; and a Host of 127.0.0.1, localhost or [::1] with
+the admin port, else 421, so a web page that reached 127.0.0.1 through DNS rebinding is turned
+away before the token is even looked at. Requests are parsed by h11 over asyncio streams (it is
+off the hot path), with a deadline on every read. It sees the proxy only through
+``snapshot.Steerable`` (a frozen snapshot, ``set_backends``), never its internals.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
+
+import h11
 
 from runwright.errors import RunwrightError
 from runwright.routers.base import LATENCY_BUCKETS, Backend, check_table, split_address
@@ -35,7 +42,12 @@ from runwright.routers.state import RouterState, save_state
 
 log = logging.getLogger(__name__)
 
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+MAX_HEAD = 64 * 1024
+MAX_BODY = 1024 * 1024
+IDLE_SECONDS = 60.0
+"""A kept connection may wait this long for its next request (a long poll waits at most 30 s)."""
+READ_SECONDS = 10.0
+"""A request begun must arrive whole within this."""
 
 
 def target_stats(snap: ProxySnapshot) -> list[dict[str, Any]]:
@@ -131,12 +143,17 @@ def render_metrics(snap: ProxySnapshot) -> str:
 class AdminServer:
     """The admin HTTP API of one proxy, and the owner of its state file."""
 
-    def __init__(self, proxy: Steerable, state_file: Path, *, listen: str, admin: str) -> None:
+    def __init__(
+        self, proxy: Steerable, state_file: Path, *, listen: str, admin: str, token: str
+    ) -> None:
         self.proxy = proxy
         self.state_file = state_file
         self.listen = listen
         self.admin = admin
         self.server: asyncio.Server | None = None
+        self.bearer = f"Bearer {token}".encode()
+        port = split_address(admin)[1]
+        self.hosts = {f"{h}:{port}".encode() for h in ("127.0.0.1", "localhost", "[::1]")}
 
     async def start(self) -> None:
         host, port = split_address(self.admin)
@@ -165,40 +182,39 @@ class AdminServer:
         return out
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+                got = await _read_request(conn, reader)
+                if got is None:
                     return
-                lines = head.decode("latin-1").split("\r\n")
-                method, _, rest = lines[0].partition(" ")
-                path = rest.split(" ", 1)[0]
-                length, close = 0, False
-                for line in lines[1:]:
-                    key, _, value = line.partition(":")
-                    key = key.strip().lower()
-                    if key == "content-length":
-                        length = int(value)
-                    elif key == "connection":
-                        close = value.strip().lower() == "close"
-                body = await reader.readexactly(length) if length else b""
-                await self._wait_for_change(path)
-                status, ctype, payload = self.route(method, path, body)
-                writer.write(
-                    f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
-                    f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
-                await writer.drain()
-                if close:
+                request, body = got
+                status, ctype, payload = await self.answer(request, body)
+                await _send(conn, writer, status, ctype, payload)
+                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     return
-        except (OSError, ValueError, asyncio.IncompleteReadError):
+                conn.start_next_cycle()
+        except h11.RemoteProtocolError as exc:
+            with contextlib.suppress(h11.LocalProtocolError, OSError):
+                payload = json.dumps({"error": f"bad request: {exc}"}).encode()
+                await _send(conn, writer, exc.error_status_hint, "application/json", payload)
+        except (OSError, TimeoutError, ValueError):
             return
         finally:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+    async def answer(self, request: h11.Request, body: bytes) -> tuple[int, str, bytes]:
+        """The answer to one request: refused (Host, token) or routed."""
+        headers = {name: value for name, value in request.headers}
+        if headers.get(b"host", b"").lower() not in self.hosts:
+            return _json(421, {"error": "this admin API answers only to Host 127.0.0.1:PORT"})
+        if not hmac.compare_digest(headers.get(b"authorization", b""), self.bearer):
+            return _json(401, {"error": "missing or wrong token (Authorization: Bearer ...)"})
+        method, path = request.method.decode(), request.target.decode("latin-1")
+        await self._wait_for_change(path)
+        return self.route(method, path, body)
 
     async def _wait_for_change(self, path: str) -> None:
         base, _, query = path.partition("?")
@@ -255,3 +271,42 @@ class AdminServer:
 
 def _json(status: int, data: Any) -> tuple[int, str, bytes]:
     return status, "application/json", json.dumps(data).encode()
+
+
+async def _read_request(
+    conn: h11.Connection, reader: asyncio.StreamReader
+) -> tuple[h11.Request, bytes] | None:
+    """The next request and its body; None when the client closed between requests."""
+    request: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            wait = (
+                IDLE_SECONDS if request is None and conn.their_state is h11.IDLE else READ_SECONDS
+            )
+            async with asyncio.timeout(wait):
+                conn.receive_data(await reader.read(65536))
+        elif isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > MAX_BODY:
+                raise h11.RemoteProtocolError("body too large", error_status_hint=413)
+        elif isinstance(event, h11.EndOfMessage):
+            assert request is not None
+            return request, bytes(body)
+        else:  # ConnectionClosed, PAUSED
+            return None
+
+
+async def _send(
+    conn: h11.Connection, writer: asyncio.StreamWriter, status: int, ctype: str, payload: bytes
+) -> None:
+    headers = [("Content-Type", ctype), ("Content-Length", str(len(payload)))]
+    if status == 401:
+        headers.append(("WWW-Authenticate", 'Bearer realm="runwright-router"'))
+    data = conn.send(h11.Response(status_code=status, headers=headers))
+    data = (data or b"") + (conn.send(h11.Data(data=payload)) or b"")
+    writer.write(data + (conn.send(h11.EndOfMessage()) or b""))
+    await writer.drain()

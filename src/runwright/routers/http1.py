@@ -1,0 +1,262 @@
+"""HTTP/1.1 framing for the builtin proxy: llhttp (through httptools) decides, strictly.
+
+A proxy and the server behind it must agree on where each request ends, or an attacker's bytes
+become the next user's request (request smuggling, RFC 9112 section 11.2). So the proxy does
+not look for its own answers in the bytes: llhttp, the parser of Node.js, reads every request
+and every backend response with none of its leniencies on. It refuses a request with both
+Content-Length and Transfer-Encoding, two Content-Lengths, a Content-Length that is not digits,
+a Transfer-Encoding that does not end in ``chunked``, obs-fold, bare LF, control characters and
+bad chunk sizes; on top of it this module refuses what llhttp lets pass but the proxy cannot
+carry unambiguously: a transfer coding other than ``chunked`` (501), Transfer-Encoding in
+HTTP/1.0, a missing or repeated Host in HTTP/1.1, versions other than 1.0 and 1.1 (505),
+protocol upgrades and CONNECT (501), an Expect other than ``100-continue`` (417).
+
+What is forwarded is re-serialised, never the client's bytes: the request line, the end-to-end
+headers as parsed, and the body de-chunked behind one ``Content-Length``. A backend sees one
+framing, whatever the client sent. Responses are re-framed the same way by the proxy
+(``proxy.py``) from the parsed head (``response_head``) and the body pieces llhttp hands over.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import httptools
+
+MAX_HEAD = 64 * 1024
+MAX_HEADERS = 100
+MAX_BODY = 16 * 1024 * 1024
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"content-length",
+        b"te",
+        b"upgrade",
+        b"expect",
+        b"trailer",
+    }
+)
+
+
+def canned(status: int, reason: str, text: str, close: bool = False) -> bytes:
+    body = (text + "\n").encode()
+    conn = "Connection: close\r\n" if close else ""
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n{conn}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+BAD_GATEWAY = canned(502, "Bad Gateway", "no backend could answer this request")
+BAD_ANSWER = canned(502, "Bad Gateway", "the backend's answer was malformed")
+NO_BACKEND = canned(503, "Service Unavailable", "no backend is configured to take traffic")
+BUSY = canned(503, "Service Unavailable", "too many connections; try again", close=True)
+BAD_REQUEST = canned(400, "Bad Request", "malformed request", close=True)
+HEAD_TOO_LARGE = canned(431, "Request Header Fields Too Large", "request head too large", True)
+TOO_LARGE = canned(413, "Content Too Large", "request body too large", close=True)
+GATEWAY_TIMEOUT = canned(504, "Gateway Timeout", "the backend did not answer in time")
+REQUEST_TIMEOUT = canned(408, "Request Timeout", "the request was not sent in time", True)
+NOT_IMPLEMENTED = canned(501, "Not Implemented", "upgrades and transfer codings", True)
+BAD_VERSION = canned(505, "HTTP Version Not Supported", "use HTTP/1.1 or 1.0", True)
+BAD_EXPECT = canned(417, "Expectation Failed", "only Expect: 100-continue", True)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Refused(Exception):  # noqa: N818 - a decision, not a failure of the proxy
+    """The request cannot be carried; ``answer`` is what the client gets before the close."""
+
+    def __init__(self, answer: bytes) -> None:
+        super().__init__(answer.split(b"\r\n", 1)[0].decode())
+        self.answer = answer
+
+
+class Request:
+    """One request as the backend will see it: ``wire`` is the re-serialised message."""
+
+    __slots__ = (
+        "method", "url", "headers", "body", "framed", "keep_alive", "http11", "expect", "wire",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.method = b""
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = bytearray()
+        self.framed = False
+        self.keep_alive = True
+        self.http11 = True
+        self.expect = False
+        self.wire = b""
+
+
+class RequestReader:
+    """Feeds a client's bytes to llhttp; complete requests queue in ``ready``, in order.
+
+    A refusal is kept in ``error``: requests that were complete before it are still served,
+    then the client gets the refusal and the connection closes (nothing after it is read).
+    """
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpRequestParser(self)
+        self.ready: deque[Request] = deque()
+        self.current: Request | None = None
+        self.error: bytes | None = None
+        self.in_head = False
+        self.head_bytes = 0
+        self.head_size = 0
+        self.continued = False
+
+    def feed(self, data: bytes) -> None:
+        if self.error is not None:
+            return
+        began = self.current
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            self.error = cause.answer if isinstance(cause, Refused) else BAD_REQUEST
+        except httptools.HttpParserError:
+            self.error = BAD_REQUEST
+        except httptools.HttpParserUpgrade:
+            self.error = NOT_IMPLEMENTED
+        if self.error is not None:
+            self.current = None
+            return
+        if self.in_head and self.current is began:
+            # Bytes of a head that began in an earlier piece: llhttp keeps them, unbounded.
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD:
+                self.error, self.current = HEAD_TOO_LARGE, None
+
+    @property
+    def idle(self) -> bool:
+        """No request begun and none waiting."""
+        return self.current is None and not self.ready
+
+    # -- llhttp callbacks --------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.current = Request()
+        self.in_head = True
+        self.head_bytes = self.head_size = 0
+        self.continued = False
+
+    def on_url(self, url: bytes) -> None:
+        req = self.current
+        assert req is not None
+        req.url += url
+        self.head_size += len(url)
+        if self.head_size > MAX_HEAD:
+            raise Refused(HEAD_TOO_LARGE)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self.current
+        assert req is not None
+        self.head_size += len(name) + len(value) + 4
+        if self.head_size > MAX_HEAD:
+            raise Refused(HEAD_TOO_LARGE)
+        if not self.in_head:
+            return  # a chunked body's trailer: counted, not forwarded
+        req.headers.append((name, value))
+        if len(req.headers) > MAX_HEADERS:
+            raise Refused(HEAD_TOO_LARGE)
+
+    def on_headers_complete(self) -> None:
+        req = self.current
+        assert req is not None
+        self.in_head = False
+        parser = self.parser
+        version = parser.get_http_version()
+        if version not in ("1.1", "1.0"):
+            raise Refused(BAD_VERSION)
+        if parser.should_upgrade():
+            raise Refused(NOT_IMPLEMENTED)
+        req.method = parser.get_method()
+        req.keep_alive = parser.should_keep_alive()
+        req.http11 = version == "1.1"
+        req.wire = _request_head(req, version == "1.1")
+
+    def on_body(self, body: bytes) -> None:
+        req = self.current
+        assert req is not None
+        req.body += body
+        if len(req.body) > MAX_BODY:
+            raise Refused(TOO_LARGE)
+
+    def on_message_complete(self) -> None:
+        req = self.current
+        assert req is not None
+        if req.framed or req.body:
+            req.wire += b"Content-Length: %d\r\n\r\n" % len(req.body) + req.body
+        else:
+            req.wire += b"\r\n"
+        req.body = bytearray()
+        self.current = None
+        self.ready.append(req)
+
+
+def _request_head(req: Request, http11: bool) -> bytes:
+    """The request line and end-to-end headers; refuses what cannot be carried unambiguously."""
+    hosts = 0
+    drop: set[bytes] = set()
+    out = [req.method, b" ", req.url, b" HTTP/1.1\r\n"]
+    for name, value in req.headers:
+        low = name.lower()
+        if low in HOP_BY_HOP:
+            if low == b"transfer-encoding":
+                if not http11:
+                    raise Refused(BAD_REQUEST)
+                if value.strip().lower() != b"chunked" or req.framed:
+                    raise Refused(NOT_IMPLEMENTED)
+                req.framed = True
+            elif low == b"content-length":
+                req.framed = True
+                if int(value) > MAX_BODY:
+                    raise Refused(TOO_LARGE)
+            elif low == b"connection":
+                drop.update(t.strip().lower() for t in value.split(b","))
+            elif low == b"expect":
+                if value.strip().lower() != b"100-continue":
+                    raise Refused(BAD_EXPECT)
+                req.expect = True
+            continue
+        if low == b"host":
+            hosts += 1
+        out += [name, b": ", value, b"\r\n"]
+    if hosts > 1 or (http11 and hosts == 0):
+        raise Refused(BAD_REQUEST)
+    if drop - {b"close", b"keep-alive"}:
+        out = [out[0], out[1], out[2], out[3]] + [
+            b"%s: %s\r\n" % (n, v)
+            for n, v in req.headers
+            if (low := n.lower()) not in HOP_BY_HOP and low not in drop
+        ]
+    return b"".join(out)
+
+
+def response_head(
+    status: int, reason: bytes, headers: list[tuple[bytes, bytes]], framing: bytes
+) -> bytes:
+    """A backend's response head as the client gets it: the status line, the end-to-end
+    headers, and ``framing`` (the proxy's own Content-Length, Transfer-Encoding, Connection)."""
+    drop: set[bytes] | None = None
+    out = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+    for name, value in headers:
+        low = name.lower()
+        if low in HOP_BY_HOP:
+            if low == b"connection":
+                drop = {t.strip().lower() for t in value.split(b",")}
+            continue
+        out += [name, b": ", value, b"\r\n"]
+    if drop and drop - {b"close", b"keep-alive"}:
+        out = out[:1] + [
+            b"%s: %s\r\n" % (n, v)
+            for n, v in headers
+            if (low := n.lower()) not in HOP_BY_HOP and low not in drop
+        ]
+    out.append(framing)
+    return b"".join(out)
