@@ -170,6 +170,7 @@ class Upstream(asyncio.Protocol):
         self.client: Client | None = None
         self.reused = False
         self.got = False
+        self.final = False
         self.in_head = False
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -179,6 +180,7 @@ class Upstream(asyncio.Protocol):
         self.keep = True
         self.closed = False
         self.deadline = 0.0
+        self.out: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -186,23 +188,30 @@ class Upstream(asyncio.Protocol):
     def start(self, client: Client, reused: bool) -> None:
         self.client = client
         self.reused = reused
-        self.got = self.finished = False
+        self.got = self.final = self.finished = False
         self.deadline = client.t0 + self.proxy.limits.response
         assert client.request is not None
         self.transport.write(client.request.wire)
 
     def data_received(self, data: bytes) -> None:
-        if self.client is None:
+        client = self.client
+        if client is None:
             self.transport.close()
             return
         self.deadline = self.proxy.loop.time() + self.proxy.limits.response
+        out = self.out
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             if not self.finished:
+                out.clear()  # nothing of a piece that does not parse reaches the client
                 self._broken()
                 return
             self.keep = False  # complete, but more followed (or a HEAD answer): not reusable
+        if out:
+            client.transport.write(b"".join(out) if len(out) > 1 else out[0])
+            out.clear()
+            self.got = self.final
         if self.finished:
             self._done()
 
@@ -256,8 +265,8 @@ class Upstream(asyncio.Protocol):
             framing += b"Connection: close\r\n"
         elif not request.http11:
             framing += b"Connection: keep-alive\r\n"
-        client.transport.write(response_head(status, self.reason, self.headers, framing + b"\r\n"))
-        self.got = True
+        self.out.append(response_head(status, self.reason, self.headers, framing + b"\r\n"))
+        self.final = True
         if request.method == b"HEAD":
             self.finished = True
             raise _Stop  # llhttp cannot be told a HEAD answer has no body
@@ -275,24 +284,22 @@ class Upstream(asyncio.Protocol):
         return framing
 
     def on_body(self, body: bytes) -> None:
-        client = self.client
-        assert client is not None
         if self.framing == _CHUNKED:
-            client.transport.write(b"%x\r\n%s\r\n" % (len(body), body))
+            self.out.append(b"%x\r\n%s\r\n" % (len(body), body))
         else:
-            client.transport.write(body)
+            self.out.append(body)
 
     def on_message_complete(self) -> None:
         client = self.client
         assert client is not None
         assert client.request is not None
-        if not self.got:
+        if not self.final:
             if client.request.http11:
                 status = self.parser.get_status_code()
-                client.transport.write(response_head(status, self.reason, self.headers, b"\r\n"))
+                self.out.append(response_head(status, self.reason, self.headers, b"\r\n"))
             return
         if self.framing == _CHUNKED:
-            client.transport.write(b"0\r\n\r\n")
+            self.out.append(b"0\r\n\r\n")
         self.finished = True
         self.keep = self.parser.should_keep_alive()
 
@@ -393,6 +400,7 @@ class Client(asyncio.Protocol):
         self.tried: list[Target] | None = None
         self.upstream: Upstream | None = None
         self.gone = False
+        self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -411,6 +419,11 @@ class Client(asyncio.Protocol):
         if self.upstream is not None:
             self.upstream.abandon()
             self.upstream = None
+
+    def eof_received(self) -> bool:
+        """The client sent all it will (a half-close): answer what is complete, then close."""
+        self.eof = True
+        return self.busy
 
     def pause_writing(self) -> None:
         if self.upstream is not None:
@@ -562,6 +575,8 @@ class Client(asyncio.Protocol):
         self.arm(self.proxy.loop.time())
         if not self.reader.idle or self.reader.error is not None:
             self.next_request()
+        if self.eof and not self.busy:
+            self.transport.close()
 
 
 class Proxy:
