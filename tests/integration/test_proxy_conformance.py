@@ -15,7 +15,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from tests.support.proxies import Proxy, builtin_proxy, exchange, haproxy, statuses
@@ -52,7 +51,8 @@ TE = b"Transfer-Encoding: chunked\r\n"
 REQUESTS = [
     # CL.TE and TE.CL: both framings present, a second request hidden in the body.
     Case("cl_te", post(b"Content-Length: 6\r\n" + TE, b"0\r\n\r\nG"), refuse=True),
-    Case("te_cl", post(TE + b"Content-Length: 4\r\n", b"5c\r\n" + SMUGGLED + b"\r\n0\r\n\r\n"), True),
+    Case("te_cl", post(TE + b"Content-Length: 4\r\n", b"5c\r\n" + SMUGGLED + b"\r\n0\r\n\r\n"),
+         refuse=True),
     Case("cl_te_smuggle", post(b"Content-Length: 37\r\n" + TE, b"0\r\n\r\n" + SMUGGLED), True),
     # TE.TE: an obfuscated Transfer-Encoding one side may not see.
     Case("te_xchunked", post(b"Transfer-Encoding: xchunked\r\n", b"0\r\n\r\n"), refuse=True),
@@ -133,13 +133,17 @@ ANSWERS = {
         pause=0.2,
     ),
     "early_hints": Answer(
-        (b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
-         b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal",)
+        (
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal",
+        )
     ),  # fmt: skip
     "switching_unasked": Answer((b"HTTP/1.1 101 Switching Protocols\r\n\r\n",)),
     "smuggled_answer": Answer(
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
-         b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstolen",)
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstolen",
+        )
     ),  # fmt: skip
     "until_close": Answer((b"HTTP/1.1 200 OK\r\n\r\nall of it",), close=True),
     "truncated": Answer((b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhi",), close=True),
@@ -167,9 +171,8 @@ def attack(recorder: Recorder, proxy: Proxy, data: bytes) -> tuple[bytes, list[S
     answer = exchange(proxy.port, data, quiet=QUIET)
     forwarded = recorder.take()
     victim = exchange(proxy.port, VICTIM, quiet=QUIET)
-    assert victim.startswith(b"HTTP/1.1 200") and victim.endswith(b"GET /victim 0"), (
-        f"{proxy.name}: the victim got {victim[:300]!r}"
-    )
+    assert victim.startswith(b"HTTP/1.1 200"), f"{proxy.name}: the victim got {victim[:300]!r}"
+    assert victim.endswith(b"GET /victim 0"), f"{proxy.name}: the victim got {victim[:300]!r}"
     assert recorder.take() == [Seen(b"GET", b"/victim", b"")], proxy.name
     return answer, forwarded
 
@@ -193,7 +196,8 @@ def test_a_request_is_never_forwarded_where_haproxy_refuses_nor_split_differentl
     if case.refuse:
         assert ours_forwarded == []
         refused = statuses(ours)
-        assert len(refused) == 1 and 400 <= refused[0] < 600, ours[:300]
+        assert len(refused) == 1, ours[:300]
+        assert 400 <= refused[0] < 600, ours[:300]
     assert len(statuses(ours)) >= len(ours_forwarded)
 
 

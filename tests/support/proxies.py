@@ -127,10 +127,8 @@ def exchange(port: int, data: bytes, deadline: float = 4.0, quiet: float = 0.0) 
     end = time.monotonic() + deadline
     out = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=deadline) as sock:
-        try:
+        with contextlib.suppress(OSError):  # refused mid-way: its answer is still read below
             sock.sendall(data)
-        except OSError:
-            pass  # refused mid-way: what it answered is still read below
         while True:
             left = end - time.monotonic()
             if left <= 0:

@@ -22,7 +22,8 @@ def b(name: str, weight: int, port: int = 9001) -> Backend:
 def test_a_chunked_request_is_forwarded_whole_behind_one_content_length() -> None:
     message = (
         b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n"
-        b"\r\n4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"\r\n4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
     )
     for cut in range(1, len(message)):
         reader = RequestReader()
