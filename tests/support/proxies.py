@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +60,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def builtin_proxy(
-    tmp: Path, backend_port: int, **options: float
+    tmp: Path,
+    backend_port: int,
+    preexec: Callable[[], None] | None = None,
+    **options: float,
 ) -> Iterator[tuple[Proxy, subprocess.Popen[bytes]]]:
-    """The builtin proxy routing everything to ``backend_port``."""
+    """The builtin proxy routing everything to ``backend_port`` (``options``: its limits)."""
     port, admin = free_port(), free_port()
     state = tmp / "builtin.json"
     table = [{"name": "v1", "host": "127.0.0.1", "port": backend_port, "weight": 100}]
@@ -76,7 +79,7 @@ def builtin_proxy(
         args += [f"--{key.replace('_', '-')}", f"{value:g}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     log = (tmp / "builtin.log").open("wb")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec)
     try:
         _wait_listening(port, proc, "the builtin proxy")
         yield Proxy("builtin", port, admin), proc
