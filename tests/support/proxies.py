@@ -124,7 +124,9 @@ def haproxy(tmp: Path, backend_port: int) -> Iterator[Proxy]:
         log.close()
 
 
-def exchange(port: int, data: bytes, deadline: float = 4.0, quiet: float = 0.0) -> bytes:
+def exchange(
+    port: int, data: bytes, deadline: float = 4.0, quiet: float = 0.0, half_close: bool = False
+) -> bytes:
     """Send ``data`` and read until the proxy closes (or, with ``quiet``, until it has been
     silent that long after answering something); AssertionError on a hang past ``deadline``."""
     end = time.monotonic() + deadline
@@ -132,6 +134,8 @@ def exchange(port: int, data: bytes, deadline: float = 4.0, quiet: float = 0.0) 
     with socket.create_connection(("127.0.0.1", port), timeout=deadline) as sock:
         with contextlib.suppress(OSError):  # refused mid-way: its answer is still read below
             sock.sendall(data)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
         while True:
             left = end - time.monotonic()
             if left <= 0:
