@@ -231,4 +231,10 @@ def test_the_admin_api_wants_its_token_and_a_loopback_host(tmp_path: Path, proxy
             assert client.get(f"{admin}/metrics", headers=local).status_code == 200
         names = [b["name"] for b in client.get(f"{admin}/status", headers=good).json()["backends"]]
     assert names == ["v1"]  # the refused PUTs changed nothing
+    auth = f"Authorization: Bearer {token}\r\n".encode()
+    local = f"Host: 127.0.0.1:{proxy.admin}\r\n".encode()
+    two_hosts = b"GET /status HTTP/1.1\r\n" + local + b"Host: evil.example\r\n" + auth + b"\r\n"
+    assert statuses(exchange(proxy.admin, two_hosts, half_close=True)) == [421]
+    bare_lf = b"GET /status HTTP/1.1\n" + local + auth + b"\r\n"
+    assert statuses(exchange(proxy.admin, bare_lf, half_close=True)) == [400]
     assert exchange(proxy.port, GET, quiet=0.3).endswith(b"GET /a 0")

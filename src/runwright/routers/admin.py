@@ -17,9 +17,9 @@ small HTTP API, bound to 127.0.0.1 only:
 Every request must carry ``Authorization: Bearer TOKEN`` (``token.py``: a secret in a file of
 mode 0600 beside the state file), else 401; and a Host of 127.0.0.1, localhost or [::1] with
 the admin port, else 421, so a web page that reached 127.0.0.1 through DNS rebinding is turned
-away before the token is even looked at. Requests are parsed by h11 over asyncio streams (it is
-off the hot path), with a deadline on every read. It sees the proxy only through
-``snapshot.Steerable`` (a frozen snapshot, ``set_backends``), never its internals.
+away before the token is even looked at. Requests are parsed strictly by llhttp (httptools, as
+on the data path) over asyncio streams, with a deadline on every read. It sees the proxy only
+through ``snapshot.Steerable`` (a frozen snapshot, ``set_backends``), never its internals.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ import hmac
 import json
 import logging
 import os
+from collections import deque
 from pathlib import Path
 from typing import Any
 
-import h11
+import httptools
 
 from runwright.errors import RunwrightError
 from runwright.routers.base import LATENCY_BUCKETS, Backend, check_table, split_address
@@ -42,7 +43,14 @@ from runwright.routers.state import RouterState, save_state
 
 log = logging.getLogger(__name__)
 
-MAX_HEAD = 64 * 1024
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    421: "Misdirected Request",
+}
 MAX_BODY = 1024 * 1024
 IDLE_SECONDS = 60.0
 """A kept connection may wait this long for its next request (a long poll waits at most 30 s)."""
@@ -182,22 +190,26 @@ class AdminServer:
         return out
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+        requests = _Requests()
         try:
             while True:
-                got = await _read_request(conn, reader)
-                if got is None:
+                while not requests.ready:
+                    idle = requests.current is None
+                    async with asyncio.timeout(IDLE_SECONDS if idle else READ_SECONDS):
+                        data = await reader.read(65536)
+                    if not data:
+                        return
+                    requests.parser.feed_data(data)
+                request = requests.ready.popleft()
+                status, ctype, payload = await self.answer(request)
+                writer.write(_head(status, ctype, len(payload)) + payload)
+                await writer.drain()
+                if not request.keep_alive:
                     return
-                request, body = got
-                status, ctype, payload = await self.answer(request, body)
-                await _send(conn, writer, status, ctype, payload)
-                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                    return
-                conn.start_next_cycle()
-        except h11.RemoteProtocolError as exc:
-            with contextlib.suppress(h11.LocalProtocolError, OSError):
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            with contextlib.suppress(OSError):
                 payload = json.dumps({"error": f"bad request: {exc}"}).encode()
-                await _send(conn, writer, exc.error_status_hint, "application/json", payload)
+                writer.write(_head(400, "application/json", len(payload)) + payload)
         except (OSError, TimeoutError, ValueError):
             return
         finally:
@@ -205,16 +217,15 @@ class AdminServer:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    async def answer(self, request: h11.Request, body: bytes) -> tuple[int, str, bytes]:
+    async def answer(self, request: _Request) -> tuple[int, str, bytes]:
         """The answer to one request: refused (Host, token) or routed."""
-        headers = {name: value for name, value in request.headers}
-        if headers.get(b"host", b"").lower() not in self.hosts:
+        if request.hosts != [request.host] or request.host.lower() not in self.hosts:
             return _json(421, {"error": "this admin API answers only to Host 127.0.0.1:PORT"})
-        if not hmac.compare_digest(headers.get(b"authorization", b""), self.bearer):
+        if not hmac.compare_digest(request.authorization, self.bearer):
             return _json(401, {"error": "missing or wrong token (Authorization: Bearer ...)"})
-        method, path = request.method.decode(), request.target.decode("latin-1")
+        path = request.url.decode("latin-1")
         await self._wait_for_change(path)
-        return self.route(method, path, body)
+        return self.route(request.method.decode("latin-1"), path, bytes(request.body))
 
     async def _wait_for_change(self, path: str) -> None:
         base, _, query = path.partition("?")
@@ -273,40 +284,71 @@ def _json(status: int, data: Any) -> tuple[int, str, bytes]:
     return status, "application/json", json.dumps(data).encode()
 
 
-async def _read_request(
-    conn: h11.Connection, reader: asyncio.StreamReader
-) -> tuple[h11.Request, bytes] | None:
-    """The next request and its body; None when the client closed between requests."""
-    request: h11.Request | None = None
-    body = bytearray()
-    while True:
-        event = conn.next_event()
-        if event is h11.NEED_DATA:
-            wait = (
-                IDLE_SECONDS if request is None and conn.their_state is h11.IDLE else READ_SECONDS
-            )
-            async with asyncio.timeout(wait):
-                conn.receive_data(await reader.read(65536))
-        elif isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.Data):
-            body += event.data
-            if len(body) > MAX_BODY:
-                raise h11.RemoteProtocolError("body too large", error_status_hint=413)
-        elif isinstance(event, h11.EndOfMessage):
-            assert request is not None
-            return request, bytes(body)
-        else:  # ConnectionClosed, PAUSED
-            return None
+class _Request:
+    __slots__ = ("method", "url", "hosts", "authorization", "body", "keep_alive")
+
+    def __init__(self) -> None:
+        self.method = self.url = self.authorization = b""
+        self.hosts: list[bytes] = []
+        self.body = bytearray()
+        self.keep_alive = True
+
+    @property
+    def host(self) -> bytes:
+        return self.hosts[0] if self.hosts else b""
 
 
-async def _send(
-    conn: h11.Connection, writer: asyncio.StreamWriter, status: int, ctype: str, payload: bytes
-) -> None:
-    headers = [("Content-Type", ctype), ("Content-Length", str(len(payload)))]
-    if status == 401:
-        headers.append(("WWW-Authenticate", 'Bearer realm="runwright-router"'))
-    data = conn.send(h11.Response(status_code=status, headers=headers))
-    data = (data or b"") + (conn.send(h11.Data(data=payload)) or b"")
-    writer.write(data + (conn.send(h11.EndOfMessage()) or b""))
-    await writer.drain()
+class _Requests:
+    """llhttp's callbacks: complete requests queue in ``ready``."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpRequestParser(self)
+        self.ready: deque[_Request] = deque()
+        self.current: _Request | None = None
+        self.size = 0
+
+    def on_message_begin(self) -> None:
+        self.current = _Request()
+        self.size = 0
+
+    def on_url(self, url: bytes) -> None:
+        assert self.current is not None
+        self.current.url += url
+        self._count(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self.current is not None
+        self._count(len(name) + len(value))
+        low = name.lower()
+        if low == b"host":
+            self.current.hosts.append(value)
+        elif low == b"authorization":
+            self.current.authorization = value
+
+    def on_headers_complete(self) -> None:
+        assert self.current is not None
+        self.current.method = self.parser.get_method()
+        self.current.keep_alive = self.parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        assert self.current is not None
+        self.current.body += body
+        self._count(len(body))
+
+    def on_message_complete(self) -> None:
+        assert self.current is not None
+        self.ready.append(self.current)
+        self.current = None
+
+    def _count(self, size: int) -> None:
+        self.size += size
+        if self.size > MAX_BODY:
+            raise ValueError("request too large")
+
+
+def _head(status: int, ctype: str, length: int) -> bytes:
+    extra = 'WWW-Authenticate: Bearer realm="runwright-router"\r\n' if status == 401 else ""
+    return (
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\nContent-Type: {ctype}\r\n"
+        f"{extra}Content-Length: {length}\r\n\r\n"
+    ).encode()
