@@ -14,7 +14,7 @@ protocol upgrades and CONNECT (501), an Expect other than ``100-continue`` (417)
 What is forwarded is re-serialised, never the client's bytes: the request line, the end-to-end
 headers as parsed, and the body de-chunked behind one ``Content-Length``. A backend sees one
 framing, whatever the client sent. Responses are re-framed the same way by the proxy
-(``proxy.py``) from the parsed head (``response_head``) and the body pieces llhttp hands over.
+(``proxy.py``) from the parsed head (``ResponseHead``) and the body pieces llhttp hands over.
 """
 
 from __future__ import annotations
@@ -238,25 +238,44 @@ def _request_head(req: Request, http11: bool) -> bytes:
     return b"".join(out)
 
 
-def response_head(
-    status: int, reason: bytes, headers: list[tuple[bytes, bytes]], framing: bytes
-) -> bytes:
-    """A backend's response head as the client gets it: the status line, the end-to-end
-    headers, and ``framing`` (the proxy's own Content-Length, Transfer-Encoding, Connection)."""
-    drop: set[bytes] | None = None
-    out = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-    for name, value in headers:
+class ResponseHead:
+    """A backend answer's head as the client will get it: end-to-end fields serialised as they
+    arrive, the framing fields (Content-Length, Transfer-Encoding, Connection) kept apart so
+    the proxy frames the answer itself."""
+
+    __slots__ = ("fields", "length", "te", "connection", "count")
+
+    def __init__(self) -> None:
+        self.fields: list[bytes] = []
+        self.length: bytes | None = None
+        self.te: bytes | None = None
+        self.connection = b""
+        self.count = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        self.count += 1
+        if self.count > MAX_HEADERS:
+            raise Refused(BAD_GATEWAY)
         low = name.lower()
-        if low in HOP_BY_HOP:
-            if low == b"connection":
-                drop = {t.strip().lower() for t in value.split(b",")}
-            continue
-        out += [name, b": ", value, b"\r\n"]
-    if drop and drop - {b"close", b"keep-alive"}:
-        out = out[:1] + [
-            b"%s: %s\r\n" % (n, v)
-            for n, v in headers
-            if (low := n.lower()) not in HOP_BY_HOP and low not in drop
-        ]
-    out.append(framing)
-    return b"".join(out)
+        if low not in HOP_BY_HOP:
+            self.fields.append(name + b": " + value + b"\r\n")
+        elif low == b"content-length":
+            self.length = value
+        elif low == b"transfer-encoding":
+            self.te = value if self.te is None else self.te + b", " + value
+        elif low == b"connection":
+            self.connection += b"," + value
+
+    @property
+    def chunked(self) -> bool:
+        """llhttp reads the body as chunked (else, with a Transfer-Encoding, until close)."""
+        return self.te is not None and self.te.lower().rstrip(b" \t").endswith(b"chunked")
+
+    def serialise(self, status: int, reason: bytes, framing: bytes) -> bytes:
+        fields = self.fields
+        if self.connection:
+            drop = {t.strip().lower() for t in self.connection.split(b",")}
+            drop -= {b"", b"close", b"keep-alive"}
+            if drop:
+                fields = [f for f in fields if f.split(b":", 1)[0].lower() not in drop]
+        return b"HTTP/1.1 %d %s\r\n%s%s\r\n" % (status, reason, b"".join(fields), framing)

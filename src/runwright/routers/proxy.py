@@ -48,12 +48,11 @@ from runwright.routers.http1 import (
     BUSY,
     CONTINUE,
     GATEWAY_TIMEOUT,
-    MAX_HEADERS,
     NO_BACKEND,
     REQUEST_TIMEOUT,
     Request,
     RequestReader,
-    response_head,
+    ResponseHead,
 )
 from runwright.routers.limits import ProxyLimits, connection_cap
 from runwright.routers.snapshot import ProxySnapshot, TargetSnapshot
@@ -173,7 +172,7 @@ class Upstream(asyncio.Protocol):
         self.final = False
         self.in_head = False
         self.reason = b""
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.head = ResponseHead()
         self.framing = _NONE
         self.status = 0
         self.finished = False
@@ -222,16 +221,14 @@ class Upstream(asyncio.Protocol):
             raise _Stop
         self.in_head = True
         self.reason = b""
-        self.headers = []
+        self.head = ResponseHead()
 
     def on_status(self, reason: bytes) -> None:
         self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.in_head:
-            self.headers.append((name, value))
-            if len(self.headers) > MAX_HEADERS:
-                raise _Stop
+            self.head.add(name, value)
 
     def on_headers_complete(self) -> None:
         self.in_head = False
@@ -245,43 +242,30 @@ class Upstream(asyncio.Protocol):
         assert client.request is not None
         request = client.request
         self.status = status
+        head = self.head
         framing = b""
         if request.method == b"HEAD" or status in NO_BODY_STATUS:
             self.framing = _NONE
-            for name, value in self.headers:
-                if name.lower() == b"content-length" and status != 204:
-                    framing = b"Content-Length: " + value + b"\r\n"
+            if head.length is not None and status != 204:
+                framing = b"Content-Length: " + head.length + b"\r\n"
+        elif head.te is not None:
+            self.framing = _CHUNKED if head.chunked and request.http11 else _CLOSE
+            if self.framing == _CHUNKED:
+                framing = b"Transfer-Encoding: chunked\r\n"
+        elif head.length is not None:
+            self.framing = _LENGTH
+            framing = b"Content-Length: " + head.length + b"\r\n"
         else:
-            self.framing = self._framing(request.http11)
-        if self.framing == _CHUNKED:
-            framing = b"Transfer-Encoding: chunked\r\n"
-        elif self.framing == _LENGTH:
-            framing = b"".join(
-                b"Content-Length: " + v + b"\r\n"
-                for n, v in self.headers
-                if n.lower() == b"content-length"
-            )
+            self.framing = _CLOSE
         if self.framing == _CLOSE or not request.keep_alive or client.closing:
             framing += b"Connection: close\r\n"
         elif not request.http11:
             framing += b"Connection: keep-alive\r\n"
-        self.out.append(response_head(status, self.reason, self.headers, framing + b"\r\n"))
+        self.out.append(head.serialise(status, self.reason, framing))
         self.final = True
         if request.method == b"HEAD":
             self.finished = True
             raise _Stop  # llhttp cannot be told a HEAD answer has no body
-
-    def _framing(self, http11: bool) -> int:
-        """How the client is told where the body ends: as the backend did, or by a close."""
-        framing = _CLOSE
-        for name, value in self.headers:
-            low = name.lower()
-            if low == b"transfer-encoding":
-                chunked = value.lower().rstrip(b" \t").endswith(b"chunked")
-                return _CHUNKED if chunked and http11 else _CLOSE
-            if low == b"content-length":
-                framing = _LENGTH
-        return framing
 
     def on_body(self, body: bytes) -> None:
         if self.framing == _CHUNKED:
@@ -296,7 +280,7 @@ class Upstream(asyncio.Protocol):
         if not self.final:
             if client.request.http11:
                 status = self.parser.get_status_code()
-                self.out.append(response_head(status, self.reason, self.headers, b"\r\n"))
+                self.out.append(self.head.serialise(status, self.reason, b""))
             return
         if self.framing == _CHUNKED:
             self.out.append(b"0\r\n\r\n")
