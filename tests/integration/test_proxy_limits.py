@@ -22,6 +22,8 @@ import pytest
 from tests.support.proxies import Proxy, builtin_proxy, exchange, statuses
 from tests.support.recorder import Answer, Recorder, recording
 
+from runwright.loadgen import run_load
+
 pytestmark = pytest.mark.slow
 
 H = b"Host: example.test\r\n"
@@ -174,6 +176,27 @@ def test_the_connection_limit_stays_under_the_descriptor_limit(
         # The idle ones are closed by the head timeout; then everyone is served again.
         time.sleep(1.6)
         assert exchange(proxy.port, GET, quiet=0.3).endswith(b"GET /a 0")
+
+
+async def test_a_canary_answering_garbage_costs_only_its_own_requests(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    broken = Answer((b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-6\r\nhello!\r\n",))
+    with (
+        recording(default=broken) as canary,
+        builtin_proxy(tmp_path, recorder.port, canary=canary.port) as (proxy, proc),
+    ):
+        load = await run_load(f"http://127.0.0.1:{proxy.port}/", connections=8, duration=2.0)
+        assert proc.poll() is None
+        # Every request was answered: the stable version's, and 502 for the canary's.
+        assert load.requests > 200
+        assert set(load.statuses) == {200, 502}, (load.statuses, load.errors)
+        assert load.failures == load.statuses[502]
+        assert 0.3 < load.statuses[200] / load.requests < 0.7
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+        assert time.monotonic() - began < 3.0
 
 
 def test_sigterm_lets_a_request_in_flight_finish_and_exits(

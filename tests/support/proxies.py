@@ -63,12 +63,16 @@ def builtin_proxy(
     tmp: Path,
     backend_port: int,
     preexec: Callable[[], None] | None = None,
+    canary: int = 0,
     **options: float,
 ) -> Iterator[tuple[Proxy, subprocess.Popen[bytes]]]:
-    """The builtin proxy routing everything to ``backend_port`` (``options``: its limits)."""
+    """The builtin proxy routing everything to ``backend_port`` (``options``: its limits),
+    or half of it to a ``canary`` port when one is given."""
     port, admin = free_port(), free_port()
     state = tmp / "builtin.json"
     table = [{"name": "v1", "host": "127.0.0.1", "port": backend_port, "weight": 100}]
+    if canary:
+        table.append({"name": "v2", "host": "127.0.0.1", "port": canary, "weight": 100})
     state.write_text(json.dumps({"backends": table}))
     args = [
         sys.executable, "-m", "runwright.routers.proxy",

@@ -42,6 +42,8 @@ class Answer:
 class Recorder:
     port: int = 0
     answers: dict[str, Answer] = field(default_factory=dict)
+    default: Answer | None = None
+    """What every other request gets instead of the normal answer, when set."""
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,8 +101,10 @@ class _Conn(asyncio.Protocol):
             method, target, length = item
             assert self.transport is not None
             name = target.decode("latin-1")
+            answer = self.recorder.default
             if name.startswith("/r/") and name[3:] in self.recorder.answers:
                 answer = self.recorder.answers[name[3:]]
+            if answer is not None:
                 for i, part in enumerate(answer.parts):
                     if i and answer.pause:
                         await asyncio.sleep(answer.pause)
@@ -118,9 +122,11 @@ class _Conn(asyncio.Protocol):
 
 
 @contextmanager
-def recording(answers: dict[str, Answer] | None = None) -> Iterator[Recorder]:
+def recording(
+    answers: dict[str, Answer] | None = None, default: Answer | None = None
+) -> Iterator[Recorder]:
     """A running recorder on a free port of 127.0.0.1, stopped afterwards."""
-    recorder = Recorder(answers=dict(answers or {}))
+    recorder = Recorder(answers=dict(answers or {}), default=default)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     server: asyncio.Server | None = None
