@@ -5,7 +5,7 @@ half-sent head, a body that stops, a backend that accepts and never answers, a t
 sockets holding every descriptor. Every wait of the data path has a deadline here, each with a
 default a person rarely needs to change; a runbook sets them under ``service.router.timeouts``
 and ``service.router.max_connections``, and the controller (``builtin.py``) passes them to the
-proxy process as command-line options (``as_args``/``from_args``).
+proxy process as command-line options (``as_args``, read back by ``from_args``).
 
     head        a request's head must arrive whole within this (else 408, closed)
     body        a request body may pause at most this long between pieces (else 408, closed)
@@ -17,6 +17,7 @@ proxy process as command-line options (``as_args``/``from_args``).
 
 from __future__ import annotations
 
+import argparse
 import resource
 from dataclasses import dataclass, fields
 
@@ -44,6 +45,20 @@ class ProxyLimits:
         for f in fields(self):
             out += [f"--{f.name.replace('_', '-')}", f"{getattr(self, f.name):g}"]
         return out
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """The options ``as_args`` writes, on the proxy's command line."""
+        for f in fields(cls):
+            kind = int if f.name == "max_connections" else float
+            unit = "" if kind is int else " (seconds)"
+            parser.add_argument(
+                f"--{f.name.replace('_', '-')}", type=kind, default=f.default, help=f.name + unit
+            )
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ProxyLimits:
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
     def tick(self) -> float:
         """How often the proxy looks for connections past a deadline."""

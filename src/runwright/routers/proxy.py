@@ -69,8 +69,8 @@ NO_BODY_STATUS = frozenset({204, 304})
 _NONE, _LENGTH, _CHUNKED, _CLOSE = 0, 1, 2, 3
 
 
-class _Stop(Exception):  # noqa: N818 - a signal to stop llhttp, not an error
-    """Raised from a callback to stop parsing: the answer is complete (HEAD) or overran."""
+class _Stop(Exception):  # noqa: N818 - not an error
+    """Stops llhttp: the answer ended (HEAD) or overran."""
 
 
 class Target:
@@ -154,12 +154,9 @@ class Table:
 
 
 class Upstream(asyncio.Protocol):
-    """One keep-alive connection to a backend, carrying one request at a time.
-
-    It is llhttp's callback object for the backend's answers: 1xx answers are relayed and the
-    final one awaited; the final head is re-framed for the client; the connection goes back to
-    the pool only once the final answer ended exactly at the end of what the backend sent.
-    """
+    """One keep-alive connection to a backend, carrying one request at a time; llhttp's
+    callbacks for its answers: 1xx relayed, the final one re-framed for the client, and back
+    to the pool only when that answer ended exactly where the backend's bytes did."""
 
     def __init__(self, proxy: Proxy, target: Target) -> None:
         self.proxy = proxy
@@ -758,19 +755,12 @@ def main(argv: list[str] | None = None) -> int:
         "--token-file", type=Path, help=f"the admin API's token (default: {TOKEN_NAME} beside "
         "the state file; created, mode 0600, when missing)",
     )  # fmt: skip
-    defaults = ProxyLimits()
-    for name in ("head", "body", "idle", "connect", "response"):
-        parser.add_argument(
-            f"--{name}", type=float, default=getattr(defaults, name), help="timeout in seconds"
-        )
-    parser.add_argument("--max-connections", type=int, default=defaults.max_connections)
+    ProxyLimits.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         split_address(args.listen)
         admin_host, _ = split_address(args.admin)
-        limits = ProxyLimits(
-            args.head, args.body, args.idle, args.connect, args.response, args.max_connections
-        )
+        limits = ProxyLimits.from_args(args)
     except Exception as exc:  # noqa: BLE001 - reported to the person who started us
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -796,7 +786,7 @@ def main(argv: list[str] | None = None) -> int:
                     lambda: tell("ok"),
                     limits,
                     args.token_file,
-                )
+                )  # fmt: skip
             )
     except OSError as exc:
         message = f"error: the proxy cannot listen: {exc}"
