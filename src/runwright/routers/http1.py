@@ -20,6 +20,7 @@ framing, whatever the client sent. Responses are re-framed the same way by the p
 from __future__ import annotations
 
 from collections import deque
+from http import HTTPStatus
 
 import httptools
 
@@ -64,6 +65,8 @@ NOT_IMPLEMENTED = canned(501, "Not Implemented", "upgrades and transfer codings"
 BAD_VERSION = canned(505, "HTTP Version Not Supported", "use HTTP/1.1 or 1.0", True)
 BAD_EXPECT = canned(417, "Expectation Failed", "only Expect: 100-continue", True)
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+STATUS_LINES = {int(s): b"HTTP/1.1 %d %s\r\n" % (s, s.phrase.encode()) for s in HTTPStatus}
+"""Status lines as the client gets them: the standard reason phrase (it carries no meaning)."""
 
 
 class Refused(Exception):  # noqa: N818 - a decision, not a failure of the proxy
@@ -78,13 +81,18 @@ class Request:
     """One request as the backend will see it: ``wire`` is the re-serialised message."""
 
     __slots__ = (
-        "method", "url", "headers", "body", "framed", "keep_alive", "http11", "expect", "wire",
+        "method", "url", "fields", "hop", "hosts", "body", "framed", "keep_alive", "http11",
+        "expect", "wire",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.method = b""
         self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.fields: list[bytes] = []
+        """End-to-end fields, flat: ``name, ": ", value, CRLF``."""
+        self.hop: list[tuple[bytes, bytes]] = []
+        """Hop-by-hop fields (lower-case name, value): checked, never forwarded."""
+        self.hosts = 0
         self.body = bytearray()
         self.framed = False
         self.keep_alive = True
@@ -125,8 +133,7 @@ class RequestReader:
             self.error = NOT_IMPLEMENTED
         if self.error is not None:
             self.current = None
-            return
-        if self.in_head and self.current is began:
+        elif self.in_head and self.current is began:
             # Bytes of a head that began in an earlier piece: llhttp keeps them, unbounded.
             self.head_bytes += len(data)
             if self.head_bytes > MAX_HEAD:
@@ -154,15 +161,21 @@ class RequestReader:
             raise Refused(HEAD_TOO_LARGE)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        req = self.current
-        assert req is not None
         self.head_size += len(name) + len(value) + 4
         if self.head_size > MAX_HEAD:
             raise Refused(HEAD_TOO_LARGE)
-        if not self.in_head:
+        req = self.current
+        if not self.in_head or req is None:
             return  # a chunked body's trailer: counted, not forwarded
-        req.headers.append((name, value))
-        if len(req.headers) > MAX_HEADERS:
+        low = name.lower()
+        if low in HOP_BY_HOP:
+            req.hop.append((low, value))
+            return
+        if low == b"host":
+            req.hosts += 1
+        fields = req.fields
+        fields += (name, b": ", value, b"\r\n")
+        if len(fields) > 4 * MAX_HEADERS:
             raise Refused(HEAD_TOO_LARGE)
 
     def on_headers_complete(self) -> None:
@@ -177,8 +190,11 @@ class RequestReader:
             raise Refused(NOT_IMPLEMENTED)
         req.method = parser.get_method()
         req.keep_alive = parser.should_keep_alive()
-        req.http11 = version == "1.1"
-        req.wire = _request_head(req, version == "1.1")
+        req.http11 = http11 = version == "1.1"
+        if req.hosts > 1 or (http11 and req.hosts == 0):
+            raise Refused(BAD_REQUEST)
+        fields = _check_hop_by_hop(req, http11) if req.hop else req.fields
+        req.wire = b"%s %s HTTP/1.1\r\n%s" % (req.method, req.url, b"".join(fields))
 
     def on_body(self, body: bytes) -> None:
         req = self.current
@@ -192,74 +208,64 @@ class RequestReader:
         assert req is not None
         if req.framed or req.body:
             req.wire += b"Content-Length: %d\r\n\r\n" % len(req.body) + req.body
+            req.body = bytearray()
         else:
             req.wire += b"\r\n"
-        req.body = bytearray()
         self.current = None
         self.ready.append(req)
 
 
-def _request_head(req: Request, http11: bool) -> bytes:
-    """The request line and end-to-end headers; refuses what cannot be carried unambiguously."""
-    hosts = 0
+def _check_hop_by_hop(req: Request, http11: bool) -> list[bytes]:
+    """Refuses what cannot be carried unambiguously; the fields left once those a
+    ``Connection`` field names are dropped."""
     drop: set[bytes] = set()
-    out = [req.method, b" ", req.url, b" HTTP/1.1\r\n"]
-    for name, value in req.headers:
-        low = name.lower()
-        if low in HOP_BY_HOP:
-            if low == b"transfer-encoding":
-                if not http11:
-                    raise Refused(BAD_REQUEST)
-                if value.strip().lower() != b"chunked" or req.framed:
-                    raise Refused(NOT_IMPLEMENTED)
-                req.framed = True
-            elif low == b"content-length":
-                req.framed = True
-                if int(value) > MAX_BODY:
-                    raise Refused(TOO_LARGE)
-            elif low == b"connection":
-                drop.update(t.strip().lower() for t in value.split(b","))
-            elif low == b"expect":
-                if value.strip().lower() != b"100-continue":
-                    raise Refused(BAD_EXPECT)
-                req.expect = True
-            continue
-        if low == b"host":
-            hosts += 1
-        out += [name, b": ", value, b"\r\n"]
-    if hosts > 1 or (http11 and hosts == 0):
-        raise Refused(BAD_REQUEST)
-    if drop - {b"close", b"keep-alive"}:
-        out = [out[0], out[1], out[2], out[3]] + [
-            b"%s: %s\r\n" % (n, v)
-            for n, v in req.headers
-            if (low := n.lower()) not in HOP_BY_HOP and low not in drop
-        ]
-    return b"".join(out)
+    for low, value in req.hop:
+        if low == b"transfer-encoding":
+            if not http11:
+                raise Refused(BAD_REQUEST)
+            if value.strip().lower() != b"chunked" or req.framed:
+                raise Refused(NOT_IMPLEMENTED)
+            req.framed = True
+        elif low == b"content-length":
+            req.framed = True
+            if int(value) > MAX_BODY:
+                raise Refused(TOO_LARGE)
+        elif low == b"connection":
+            drop.update(t.strip().lower() for t in value.split(b","))
+        elif low == b"expect":
+            if value.strip().lower() != b"100-continue":
+                raise Refused(BAD_EXPECT)
+            req.expect = True
+    drop -= {b"", b"close", b"keep-alive"}
+    return _without(req.fields, drop) if drop else req.fields
+
+
+def _without(fields: list[bytes], names: set[bytes]) -> list[bytes]:
+    """Flat ``name, ": ", value, CRLF`` fields but those whose lower-case name is in ``names``."""
+    return [
+        part
+        for i in range(0, len(fields), 4)
+        if fields[i].lower() not in names
+        for part in fields[i : i + 4]
+    ]
 
 
 class ResponseHead:
-    """A backend answer's head as the client will get it: end-to-end fields serialised as they
-    arrive, the framing fields (Content-Length, Transfer-Encoding, Connection) kept apart so
-    the proxy frames the answer itself."""
+    """A backend answer's head as the client will get it: end-to-end fields, flat as
+    ``name, ": ", value, CRLF`` (the proxy appends them as they arrive), and the framing fields
+    (Content-Length, Transfer-Encoding, Connection) kept apart: the proxy frames the answer."""
 
-    __slots__ = ("fields", "length", "te", "connection", "count")
+    __slots__ = ("fields", "length", "te", "connection")
 
     def __init__(self) -> None:
         self.fields: list[bytes] = []
         self.length: bytes | None = None
         self.te: bytes | None = None
         self.connection = b""
-        self.count = 0
 
-    def add(self, name: bytes, value: bytes) -> None:
-        self.count += 1
-        if self.count > MAX_HEADERS:
-            raise Refused(BAD_GATEWAY)
-        low = name.lower()
-        if low not in HOP_BY_HOP:
-            self.fields.append(name + b": " + value + b"\r\n")
-        elif low == b"content-length":
+    def framing_field(self, low: bytes, value: bytes) -> None:
+        """A hop-by-hop field (``low`` is its lower-case name): kept apart, not forwarded."""
+        if low == b"content-length":
             self.length = value
         elif low == b"transfer-encoding":
             self.te = value if self.te is None else self.te + b", " + value
@@ -271,11 +277,12 @@ class ResponseHead:
         """llhttp reads the body as chunked (else, with a Transfer-Encoding, until close)."""
         return self.te is not None and self.te.lower().rstrip(b" \t").endswith(b"chunked")
 
-    def serialise(self, status: int, reason: bytes, framing: bytes) -> bytes:
+    def serialise(self, status: int, framing: bytes) -> bytes:
         fields = self.fields
         if self.connection:
             drop = {t.strip().lower() for t in self.connection.split(b",")}
             drop -= {b"", b"close", b"keep-alive"}
             if drop:
-                fields = [f for f in fields if f.split(b":", 1)[0].lower() not in drop]
-        return b"HTTP/1.1 %d %s\r\n%s%s\r\n" % (status, reason, b"".join(fields), framing)
+                fields = _without(fields, drop)
+        line = STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
+        return b"%s%s%s\r\n" % (line, b"".join(fields), framing)

@@ -48,6 +48,8 @@ from runwright.routers.http1 import (
     BUSY,
     CONTINUE,
     GATEWAY_TIMEOUT,
+    HOP_BY_HOP,
+    MAX_HEADERS,
     NO_BACKEND,
     REQUEST_TIMEOUT,
     Request,
@@ -168,7 +170,6 @@ class Upstream(asyncio.Protocol):
         self.got = False
         self.final = False
         self.in_head = False
-        self.reason = b""
         self.head = ResponseHead()
         self.framing = _NONE
         self.status = 0
@@ -194,7 +195,6 @@ class Upstream(asyncio.Protocol):
         if client is None:
             self.transport.close()
             return
-        self.deadline = self.proxy.loop.time() + self.proxy.limits.response
         out = self.out
         try:
             self.parser.feed_data(data)
@@ -210,6 +210,8 @@ class Upstream(asyncio.Protocol):
             self.got = self.final
         if self.finished:
             self._done()
+        else:
+            self.deadline = self.proxy.loop.time() + self.proxy.limits.response
 
     # -- llhttp callbacks --------------------------------------------------------------------
 
@@ -217,15 +219,18 @@ class Upstream(asyncio.Protocol):
         if self.finished or self.client is None:
             raise _Stop
         self.in_head = True
-        self.reason = b""
         self.head = ResponseHead()
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.in_head:
-            self.head.add(name, value)
+            low = name.lower()
+            if low in HOP_BY_HOP:
+                self.head.framing_field(low, value)
+                return
+            fields = self.head.fields
+            fields += (name, b": ", value, b"\r\n")
+            if len(fields) > 4 * MAX_HEADERS:
+                raise _Stop
 
     def on_headers_complete(self) -> None:
         self.in_head = False
@@ -258,7 +263,7 @@ class Upstream(asyncio.Protocol):
             framing += b"Connection: close\r\n"
         elif not request.http11:
             framing += b"Connection: keep-alive\r\n"
-        self.out.append(head.serialise(status, self.reason, framing))
+        self.out.append(head.serialise(status, framing))
         self.final = True
         if request.method == b"HEAD":
             self.finished = True
@@ -277,7 +282,7 @@ class Upstream(asyncio.Protocol):
         if not self.final:
             if client.request.http11:
                 status = self.parser.get_status_code()
-                self.out.append(self.head.serialise(status, self.reason, b""))
+                self.out.append(self.head.serialise(status, b""))
             return
         if self.framing == _CHUNKED:
             self.out.append(b"0\r\n\r\n")
@@ -293,7 +298,8 @@ class Upstream(asyncio.Protocol):
         status = self.status
         target.statuses[status] = target.statuses.get(status, 0) + 1
         assert client is not None
-        took = self.proxy.loop.time() - client.t0
+        now = self.proxy.loop.time()
+        took = now - client.t0
         target.buckets[bisect_left(LATENCY_BUCKETS, took)] += 1
         target.latency_sum += took
         self.proxy.counted()
@@ -301,7 +307,7 @@ class Upstream(asyncio.Protocol):
             target.idle.append(self)
         else:
             self.transport.close()
-        client.done(self.framing == _CLOSE)
+        client.done(self.framing == _CLOSE, now)
 
     def _broken(self) -> None:
         """The answer cannot be framed: this connection is closed, the client told so."""
@@ -424,8 +430,9 @@ class Client(asyncio.Protocol):
                 self.paused = True
                 self.transport.pause_reading()
             return
-        self.arm(self.proxy.loop.time())
-        self.next_request()
+        now = self.proxy.loop.time()
+        self.arm(now)
+        self.next_request(now)
 
     def arm(self, now: float) -> None:
         """Set the deadline of what the connection waits for now: a head, a body, a request."""
@@ -453,7 +460,7 @@ class Client(asyncio.Protocol):
             self.transport.write(REQUEST_TIMEOUT)
         self.transport.close()
 
-    def next_request(self) -> None:
+    def next_request(self, now: float) -> None:
         reader = self.reader
         if reader.ready:
             self.request = request = reader.ready.popleft()
@@ -461,7 +468,7 @@ class Client(asyncio.Protocol):
             self.busy = True
             self.tries = self.timeouts = 0
             self.tried = None
-            self.t0 = self.proxy.loop.time()
+            self.t0 = now
             self.dispatch()
             return
         if reader.error is not None:
@@ -543,7 +550,7 @@ class Client(asyncio.Protocol):
         self.transport.write(data)
         self.done(close)
 
-    def done(self, close: bool) -> None:
+    def done(self, close: bool, now: float | None = None) -> None:
         self.upstream = None
         self.busy = False
         request, self.request = self.request, None
@@ -553,9 +560,11 @@ class Client(asyncio.Protocol):
         if self.paused:
             self.paused = False
             self.transport.resume_reading()
-        self.arm(self.proxy.loop.time())
+        if now is None:
+            now = self.proxy.loop.time()
+        self.arm(now)
         if not self.reader.idle or self.reader.error is not None:
-            self.next_request()
+            self.next_request(now)
         if self.eof and not self.busy:
             self.transport.close()
 
