@@ -105,6 +105,19 @@ def test_an_idle_kept_connection_is_closed_after_the_idle_timeout(proxy: Proxy) 
     assert 1.8 <= took <= 3.5
 
 
+def test_expect_100_continue_is_answered_by_the_proxy_before_the_body(proxy: Proxy) -> None:
+    with open_socket(proxy) as sock:
+        sock.sendall(
+            b"POST /a HTTP/1.1\r\n" + H + b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+        )
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"hello")
+        sock.settimeout(5)
+        answer = sock.recv(1000)
+    assert statuses(answer) == [200]
+    assert answer.endswith(b"POST /a 5")
+
+
 def test_a_silent_backend_gets_504_and_the_next_user_is_served(
     proxy: Proxy, recorder: Recorder
 ) -> None:
