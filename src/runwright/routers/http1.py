@@ -78,27 +78,26 @@ class Refused(Exception):  # noqa: N818 - a decision, not a failure of the proxy
 
 
 class Request:
-    """One request as the backend will see it: ``wire`` is the re-serialised message."""
+    """One request as the backend will see it: ``wire`` is the re-serialised message.
 
-    __slots__ = (
-        "method", "url", "fields", "hop", "hosts", "body", "framed", "keep_alive", "http11",
-        "expect", "wire",
-    )  # fmt: skip
+    Defaults live on the class (one is made per request, on the hot path): an instance sets
+    only what differs."""
+
+    method = b""
+    url = b""
+    hop: list[tuple[bytes, bytes]] | None = None
+    """Hop-by-hop fields (lower-case name, value): checked, never forwarded."""
+    hosts = 0
+    body: bytearray | None = None
+    framed = False
+    keep_alive = True
+    http11 = True
+    expect = False
+    wire = b""
 
     def __init__(self) -> None:
-        self.method = b""
-        self.url = b""
         self.fields: list[bytes] = []
         """End-to-end fields, flat: ``name, ": ", value, CRLF``."""
-        self.hop: list[tuple[bytes, bytes]] = []
-        """Hop-by-hop fields (lower-case name, value): checked, never forwarded."""
-        self.hosts = 0
-        self.body = bytearray()
-        self.framed = False
-        self.keep_alive = True
-        self.http11 = True
-        self.expect = False
-        self.wire = b""
 
 
 class RequestReader:
@@ -169,6 +168,8 @@ class RequestReader:
             return  # a chunked body's trailer: counted, not forwarded
         low = name.lower()
         if low in HOP_BY_HOP:
+            if req.hop is None:
+                req.hop = []
             req.hop.append((low, value))
             return
         if low == b"host":
@@ -199,6 +200,8 @@ class RequestReader:
     def on_body(self, body: bytes) -> None:
         req = self.current
         assert req is not None
+        if req.body is None:
+            req.body = bytearray()
         req.body += body
         if len(req.body) > MAX_BODY:
             raise Refused(TOO_LARGE)
@@ -206,9 +209,12 @@ class RequestReader:
     def on_message_complete(self) -> None:
         req = self.current
         assert req is not None
-        if req.framed or req.body:
-            req.wire += b"Content-Length: %d\r\n\r\n" % len(req.body) + req.body
-            req.body = bytearray()
+        body = req.body
+        if body is not None:
+            req.wire += b"Content-Length: %d\r\n\r\n" % len(body) + body
+            req.body = None
+        elif req.framed:
+            req.wire += b"Content-Length: 0\r\n\r\n"
         else:
             req.wire += b"\r\n"
         self.current = None
@@ -219,7 +225,7 @@ def _check_hop_by_hop(req: Request, http11: bool) -> list[bytes]:
     """Refuses what cannot be carried unambiguously; the fields left once those a
     ``Connection`` field names are dropped."""
     drop: set[bytes] = set()
-    for low, value in req.hop:
+    for low, value in req.hop or ():
         if low == b"transfer-encoding":
             if not http11:
                 raise Refused(BAD_REQUEST)
