@@ -13,6 +13,7 @@ from runwright.routers.base import Backend
 from runwright.routers.http1 import RequestReader, canned
 from runwright.routers.proxy import Proxy, Table
 from runwright.routers.state import RouterState, load_state, read_state, save_state
+from runwright.routers.token import ensure_token, read_token
 
 
 def b(name: str, weight: int, port: int = 9001) -> Backend:
@@ -109,3 +110,15 @@ def test_canned_answers_are_well_formed() -> None:
     head, body = answer.split(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 502 Bad Gateway")
     assert f"Content-Length: {len(body)}".encode() in head
+
+
+def test_the_admin_token_is_made_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "router" / "admin.token"
+    token = ensure_token(path)
+    assert len(token) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert ensure_token(path) == token
+    path.chmod(0o644)
+    assert read_token(path) == token
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_token(tmp_path / "missing") == ""
