@@ -258,3 +258,13 @@ async def test_a_counter_watch_says_so_when_the_router_is_gone(
             await watch.next(generation, 0.2)
     finally:
         await watch.aclose()
+
+
+async def test_a_router_whose_token_file_was_replaced_is_a_clear_error(
+    router: BuiltinRouter, settings: BuiltinSettings
+) -> None:
+    assert router.token_file.stat().st_mode & 0o777 == 0o600
+    router.token_file.write_text("not-the-token\n")
+    with pytest.raises(DriverError, match="refused runwright's token") as caught:
+        await BuiltinRouter(settings).ensure_started()
+    assert "stop the router" in str(caught.value.hint)

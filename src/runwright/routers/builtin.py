@@ -155,6 +155,8 @@ class BuiltinRouter:
     async def _status_or_none(self) -> dict[str, Any] | None:
         try:
             return await self._request("GET", "/status")
+        except _Unauthorized:
+            raise
         except DriverError:
             return None
 
@@ -177,6 +179,13 @@ class BuiltinRouter:
             ) from None
         if response.status_code == 404 and path.startswith("/backends/"):
             raise _NotFound(path)
+        if response.status_code == 401:
+            raise _Unauthorized(
+                f"the builtin router at {self.admin} refused runwright's token ({self.token_file})",
+                hint="the token file was replaced while the router ran: stop the router "
+                "(its pid is in builtin.json beside it) and run again to start a new one",
+                retryable=False,
+            )
         if response.status_code != 200:
             raise DriverError(
                 f"the builtin router refused {method} {path}: HTTP {response.status_code} "
@@ -188,6 +197,10 @@ class BuiltinRouter:
 
 
 class _NotFound(DriverError):
+    pass
+
+
+class _Unauthorized(DriverError):
     pass
 
 
