@@ -61,7 +61,9 @@ HEAD_TOO_LARGE = canned(431, "Request Header Fields Too Large", "request head to
 TOO_LARGE = canned(413, "Content Too Large", "request body too large", close=True)
 GATEWAY_TIMEOUT = canned(504, "Gateway Timeout", "the backend did not answer in time")
 REQUEST_TIMEOUT = canned(408, "Request Timeout", "the request was not sent in time", True)
-NOT_IMPLEMENTED = canned(501, "Not Implemented", "upgrades and transfer codings", True)
+NOT_IMPLEMENTED = canned(
+    501, "Not Implemented", "no protocol upgrades, CONNECT or transfer codings but chunked", True
+)
 BAD_VERSION = canned(505, "HTTP Version Not Supported", "use HTTP/1.1 or 1.0", True)
 BAD_EXPECT = canned(417, "Expectation Failed", "only Expect: 100-continue", True)
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
