@@ -188,19 +188,21 @@ class Poller:
         self.thread.join(5)
 
 
-def canary_port(admin: str, version: str, deadline: float) -> int:
+def canary_port(admin: str, version: str, deadline: float, state: Path) -> int:
     """The canary's port as the router lists it, waiting (until monotonic ``deadline``) for
-    the router to list it: the poller may see the version's answers before this asks."""
+    the router to list it: the poller may see the version's answers before this asks. The
+    admin API wants the token the router keeps under ``state``."""
     while True:
         try:
+            token = next(state.glob("routers/*/router/admin.token")).read_text().strip()
             conn = http.client.HTTPConnection(*admin.rsplit(":", 1), timeout=2)
-            conn.request("GET", "/status")
+            conn.request("GET", "/status", headers={"Authorization": f"Bearer {token}"})
             status = json.loads(conn.getresponse().read())
             conn.close()
             for backend in status.get("backends", []):
                 if backend.get("name") == version:
                     return int(backend["port"])
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, StopIteration, http.client.HTTPException):
             pass
         if time.monotonic() >= deadline:
             raise LookupError(f"the router did not list {version}")
@@ -228,9 +230,11 @@ class Trial:
         admin: str,
         version: str,
         interval: float,
-        fault: dict[str, Any] | None = None,
+        fault: dict[str, Any] | None,
+        state: Path,
     ) -> None:
         self.poller, self.admin, self.version = poller, admin, version
+        self.state = state
         self.interval = interval
         self.fault = fault
         self.t0: float | None = None
@@ -251,7 +255,8 @@ class Trial:
         # Let the analysis prime and judge a few healthy readings, at a random phase.
         time.sleep(1.5 + random.uniform(0, self.interval))
         try:
-            inject(canary_port(self.admin, self.version, time.monotonic() + 10), self.fault)
+            port = canary_port(self.admin, self.version, time.monotonic() + 10, self.state)
+            inject(port, self.fault)
         except (OSError, LookupError) as exc:
             self.error = f"could not inject the fault: {exc!r}"
             return
@@ -418,7 +423,7 @@ def one_trial(
     trace: Trace | None = None,
 ) -> dict[str, Any]:
     """Release ``version`` under the watch ``book`` declares, inject ``fault``, time it."""
-    trial = Trial(poller, admin, version, interval, fault)
+    trial = Trial(poller, admin, version, interval, fault, state)
     router_log = next(state.glob("routers/*/router/builtin.log"), state / "builtin.log")
     if trace is not None:
         trace.clear()

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -85,8 +84,7 @@ def _step_status(lab: Lab, run_id: int, name: str) -> str:
 
 def _backend_requests(lab: Lab) -> dict[str, int]:
     """Requests per backend, as the builtin router's admin API counts them."""
-    with urllib.request.urlopen(f"http://{lab.admin}/stats", timeout=5) as resp:
-        stats = json.loads(resp.read())
+    stats = lab.router_admin("/stats")
     return {b["name"]: int(b["requests"]) for b in stats["backends"]}
 
 

@@ -128,7 +128,8 @@ async def test_metrics_page_counts_requests_per_backend(
     async with httpx.AsyncClient() as client:
         for _ in range(5):
             assert (await client.get(url(settings))).status_code == 200
-        page = (await client.get(f"http://{settings.admin}/metrics")).text
+        auth = {"Authorization": f"Bearer {router.token}"}
+        page = (await client.get(f"http://{settings.admin}/metrics", headers=auth)).text
     assert 'runwright_router_requests_total{backend="v1",code="200"} 5' in page
     assert 'runwright_router_request_duration_seconds_count{backend="v1"} 5' in page
     assert 'runwright_router_backend_weight{backend="v2"} 0' in page
@@ -257,3 +258,13 @@ async def test_a_counter_watch_says_so_when_the_router_is_gone(
             await watch.next(generation, 0.2)
     finally:
         await watch.aclose()
+
+
+async def test_a_router_whose_token_file_was_replaced_is_a_clear_error(
+    router: BuiltinRouter, settings: BuiltinSettings
+) -> None:
+    assert router.token_file.stat().st_mode & 0o777 == 0o600
+    router.token_file.write_text("not-the-token\n")
+    with pytest.raises(DriverError, match="refused runwright's token") as caught:
+        await BuiltinRouter(settings).ensure_started()
+    assert "stop the router" in str(caught.value.hint)

@@ -256,7 +256,16 @@ class Lab:
 
     def router_status(self) -> Any:
         """The builtin router's own account of its backends (its admin API)."""
-        with urllib.request.urlopen(f"http://{self.admin}/status", timeout=5) as resp:
+        return self.router_admin("/status")
+
+    def router_admin(self, path: str) -> Any:
+        """GET ``path`` of the builtin router's admin API, with its token."""
+        token_file = self.state_dir / "routers" / SERVICE / "router" / "admin.token"
+        request = urllib.request.Request(
+            f"http://{self.admin}{path}",
+            headers={"Authorization": f"Bearer {token_file.read_text().strip()}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
             return json.loads(resp.read())
 
     def router_pids(self) -> list[int]:

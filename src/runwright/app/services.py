@@ -37,6 +37,7 @@ from runwright.model.source import parse_yaml
 from runwright.model.templating import render
 from runwright.routers import make_router, settings_for
 from runwright.routers.base import Router, split_address
+from runwright.routers.limits import ProxyLimits
 from runwright.steps.services import Release, StepServices
 
 if TYPE_CHECKING:
@@ -221,6 +222,9 @@ def _host_router(
         settings.state_dir / "routers" / spec.name,
         router_spec.listen,
         admin_address(router_spec.listen, router_spec.admin),
+        ProxyLimits(
+            **router_spec.timeouts.model_dump(), max_connections=router_spec.max_connections
+        ),
     )
     local = make_router(router_spec.kind, router_settings, clock)
     return local, frozenset(split_address(a)[1] for a in router_settings.addresses())

@@ -52,12 +52,28 @@ def _kind_default(default: str) -> Any:
 # -- routers -----------------------------------------------------------------------------------
 
 
+class ProxyTimeoutsSpec(Strict):
+    """The builtin proxy's deadlines (docs/drivers.md): no client or backend holds it for ever."""
+
+    head: Duration = Field(10.0, gt=0, description="A request's head must arrive within this")
+    body: Duration = Field(30.0, gt=0, description="Longest pause inside a request body")
+    idle: Duration = Field(60.0, gt=0, description="An idle kept-alive client is closed after")
+    connect: Duration = Field(5.0, gt=0, description="Connecting to a backend")
+    response: Duration = Field(60.0, gt=0, description="Longest silence of a backend (504)")
+
+
 class LocalRouterSpec(Strict):
     """A router on this host (``builtin`` proxy, ``haproxy``, in-memory ``fake``)."""
 
     kind: Literal["builtin", "haproxy", "fake"] = "builtin"
     listen: Address = "127.0.0.1:8080"
     admin: Address | None = None
+    timeouts: ProxyTimeoutsSpec = Field(
+        default_factory=ProxyTimeoutsSpec, description="builtin only: the proxy's deadlines"
+    )
+    max_connections: int = Field(
+        4096, gt=0, description="builtin only: client connections at once (more get 503)"
+    )
 
     @property
     def url(self) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from runwright.engine.clock import Clock
 from runwright.errors import InputError
 from runwright.routers.base import Backend, BackendCounters, Router, RouterSettings
+from runwright.routers.limits import ProxyLimits
 
 __all__ = [
     "Backend",
@@ -27,12 +28,17 @@ __all__ = [
 KINDS = ("builtin", "haproxy", "fake")
 
 
-def settings_for(kind: str, state_dir: Path, listen: str, admin: str) -> RouterSettings:
-    """The settings of a router of ``kind`` (``admin`` is used by the builtin proxy only)."""
+def settings_for(
+    kind: str, state_dir: Path, listen: str, admin: str, limits: ProxyLimits | None = None
+) -> RouterSettings:
+    """The settings of a router of ``kind`` (``admin`` and ``limits`` are the builtin
+    proxy's only)."""
     if kind == "builtin":
         from runwright.routers.builtin import BuiltinSettings
 
-        return BuiltinSettings(state_dir=state_dir, listen=listen, admin=admin)
+        return BuiltinSettings(
+            state_dir=state_dir, listen=listen, admin=admin, limits=limits or ProxyLimits()
+        )
     if kind == "haproxy":
         from runwright.routers.haproxy import HAProxySettings
 

@@ -14,7 +14,11 @@ small HTTP API, bound to 127.0.0.1 only:
                             later): a sequential check learns of every change without a timer
     GET  /metrics           the same in Prometheus text format, for a scrape or an analysis
 
-It is off the hot path, so plain asyncio streams are enough here. It sees the proxy only
+Every request must carry ``Authorization: Bearer TOKEN`` (``token.py``: a secret in a file of
+mode 0600 beside the state file), else 401; and a Host of 127.0.0.1, localhost or [::1] with
+the admin port, else 421, so a web page that reached 127.0.0.1 through DNS rebinding is turned
+away before the token is even looked at. Requests are parsed strictly by llhttp (httptools, as
+on the data path) over asyncio streams, with a deadline on every read. It sees the proxy only
 through ``snapshot.Steerable`` (a frozen snapshot, ``set_backends``), never its internals.
 """
 
@@ -22,11 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import os
+from collections import deque
 from pathlib import Path
 from typing import Any
+
+import httptools
 
 from runwright.errors import RunwrightError
 from runwright.routers.base import LATENCY_BUCKETS, Backend, check_table, split_address
@@ -35,7 +43,19 @@ from runwright.routers.state import RouterState, save_state
 
 log = logging.getLogger(__name__)
 
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    421: "Misdirected Request",
+}
+MAX_BODY = 1024 * 1024
+IDLE_SECONDS = 60.0
+"""A kept connection may wait this long for its next request (a long poll waits at most 30 s)."""
+READ_SECONDS = 10.0
+"""A request begun must arrive whole within this."""
 
 
 def target_stats(snap: ProxySnapshot) -> list[dict[str, Any]]:
@@ -131,12 +151,17 @@ def render_metrics(snap: ProxySnapshot) -> str:
 class AdminServer:
     """The admin HTTP API of one proxy, and the owner of its state file."""
 
-    def __init__(self, proxy: Steerable, state_file: Path, *, listen: str, admin: str) -> None:
+    def __init__(
+        self, proxy: Steerable, state_file: Path, *, listen: str, admin: str, token: str
+    ) -> None:
         self.proxy = proxy
         self.state_file = state_file
         self.listen = listen
         self.admin = admin
         self.server: asyncio.Server | None = None
+        self.bearer = f"Bearer {token}".encode()
+        port = split_address(admin)[1]
+        self.hosts = {f"{h}:{port}".encode() for h in ("127.0.0.1", "localhost", "[::1]")}
 
     async def start(self) -> None:
         host, port = split_address(self.admin)
@@ -165,40 +190,42 @@ class AdminServer:
         return out
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests = _Requests()
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
-                    return
-                lines = head.decode("latin-1").split("\r\n")
-                method, _, rest = lines[0].partition(" ")
-                path = rest.split(" ", 1)[0]
-                length, close = 0, False
-                for line in lines[1:]:
-                    key, _, value = line.partition(":")
-                    key = key.strip().lower()
-                    if key == "content-length":
-                        length = int(value)
-                    elif key == "connection":
-                        close = value.strip().lower() == "close"
-                body = await reader.readexactly(length) if length else b""
-                await self._wait_for_change(path)
-                status, ctype, payload = self.route(method, path, body)
-                writer.write(
-                    f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
-                    f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
+                while not requests.ready:
+                    idle = requests.current is None
+                    async with asyncio.timeout(IDLE_SECONDS if idle else READ_SECONDS):
+                        data = await reader.read(65536)
+                    if not data:
+                        return
+                    requests.parser.feed_data(data)
+                request = requests.ready.popleft()
+                status, ctype, payload = await self.answer(request)
+                writer.write(_head(status, ctype, len(payload)) + payload)
                 await writer.drain()
-                if close:
+                if not request.keep_alive:
                     return
-        except (OSError, ValueError, asyncio.IncompleteReadError):
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            with contextlib.suppress(OSError):
+                payload = json.dumps({"error": f"bad request: {exc}"}).encode()
+                writer.write(_head(400, "application/json", len(payload)) + payload)
+        except (OSError, TimeoutError, ValueError):
             return
         finally:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+    async def answer(self, request: _Request) -> tuple[int, str, bytes]:
+        """The answer to one request: refused (Host, token) or routed."""
+        if request.hosts != [request.host] or request.host.lower() not in self.hosts:
+            return _json(421, {"error": "this admin API answers only to Host 127.0.0.1:PORT"})
+        if not hmac.compare_digest(request.authorization, self.bearer):
+            return _json(401, {"error": "missing or wrong token (Authorization: Bearer ...)"})
+        path = request.url.decode("latin-1")
+        await self._wait_for_change(path)
+        return self.route(request.method.decode("latin-1"), path, bytes(request.body))
 
     async def _wait_for_change(self, path: str) -> None:
         base, _, query = path.partition("?")
@@ -255,3 +282,73 @@ class AdminServer:
 
 def _json(status: int, data: Any) -> tuple[int, str, bytes]:
     return status, "application/json", json.dumps(data).encode()
+
+
+class _Request:
+    __slots__ = ("method", "url", "hosts", "authorization", "body", "keep_alive")
+
+    def __init__(self) -> None:
+        self.method = self.url = self.authorization = b""
+        self.hosts: list[bytes] = []
+        self.body = bytearray()
+        self.keep_alive = True
+
+    @property
+    def host(self) -> bytes:
+        return self.hosts[0] if self.hosts else b""
+
+
+class _Requests:
+    """llhttp's callbacks: complete requests queue in ``ready``."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpRequestParser(self)
+        self.ready: deque[_Request] = deque()
+        self.current: _Request | None = None
+        self.size = 0
+
+    def on_message_begin(self) -> None:
+        self.current = _Request()
+        self.size = 0
+
+    def on_url(self, url: bytes) -> None:
+        assert self.current is not None
+        self.current.url += url
+        self._count(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self.current is not None
+        self._count(len(name) + len(value))
+        low = name.lower()
+        if low == b"host":
+            self.current.hosts.append(value)
+        elif low == b"authorization":
+            self.current.authorization = value
+
+    def on_headers_complete(self) -> None:
+        assert self.current is not None
+        self.current.method = self.parser.get_method()
+        self.current.keep_alive = self.parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        assert self.current is not None
+        self.current.body += body
+        self._count(len(body))
+
+    def on_message_complete(self) -> None:
+        assert self.current is not None
+        self.ready.append(self.current)
+        self.current = None
+
+    def _count(self, size: int) -> None:
+        self.size += size
+        if self.size > MAX_BODY:
+            raise ValueError("request too large")
+
+
+def _head(status: int, ctype: str, length: int) -> bytes:
+    extra = 'WWW-Authenticate: Bearer realm="runwright-router"\r\n' if status == 401 else ""
+    return (
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\nContent-Type: {ctype}\r\n"
+        f"{extra}Content-Length: {length}\r\n\r\n"
+    ).encode()

@@ -13,6 +13,12 @@ sees 10% of requests even from clients holding one connection), requests buffere
 refused or stale backend connection is retried on another backend instead of failing a user
 request, responses streamed back as they arrive. A backend lowered to weight 0 (or removed) gets
 no new request while the ones in flight complete: that is connection draining.
+
+Every byte is framed by llhttp (``http1.py``): requests and backend answers are parsed
+strictly and re-serialised, so a client and a backend can never disagree on where a message
+ends, and a malformed answer closes that one backend connection (the client gets 502). Every
+wait has a deadline (``limits.py``), checked by one sweep a few times a second rather than a
+timer per request; the number of client connections is capped below the descriptor limit.
 """
 
 from __future__ import annotations
@@ -26,85 +32,47 @@ import logging
 import os
 import signal
 import sys
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httptools
+
 from runwright.routers.admin import AdminServer
 from runwright.routers.base import LATENCY_BUCKETS, Backend, smooth_schedule, split_address
+from runwright.routers.http1 import (
+    BAD_ANSWER,
+    BAD_GATEWAY,
+    BUSY,
+    CONTINUE,
+    GATEWAY_TIMEOUT,
+    HOP_BY_HOP,
+    MAX_HEADERS,
+    NO_BACKEND,
+    REQUEST_TIMEOUT,
+    Request,
+    RequestReader,
+    ResponseHead,
+)
+from runwright.routers.limits import ProxyLimits, connection_cap
 from runwright.routers.snapshot import ProxySnapshot, TargetSnapshot
 from runwright.routers.state import load_state
+from runwright.routers.token import TOKEN_NAME, ensure_token
 
 log = logging.getLogger(__name__)
 
-MAX_HEAD = 64 * 1024
-MAX_BODY = 16 * 1024 * 1024
 MAX_TRIES = 4
 DOWN_SECONDS = 1.0
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 NO_BODY_STATUS = frozenset({204, 304})
 
-_SIZE, _DATA, _TRAILER, _DONE = 0, 1, 2, 3
+_NONE, _LENGTH, _CHUNKED, _CLOSE = 0, 1, 2, 3
 
 
-def canned(status: int, reason: str, text: str, close: bool = False) -> bytes:
-    body = (text + "\n").encode()
-    conn = "Connection: close\r\n" if close else ""
-    return (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n{conn}"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-
-
-BAD_GATEWAY = canned(502, "Bad Gateway", "no backend could answer this request")
-NO_BACKEND = canned(503, "Service Unavailable", "no backend is configured to take traffic")
-BAD_REQUEST = canned(400, "Bad Request", "malformed request", close=True)
-HEAD_TOO_LARGE = canned(431, "Request Header Fields Too Large", "request head too large", True)
-TOO_LARGE = canned(413, "Content Too Large", "request body too large", close=True)
-GATEWAY_TIMEOUT = canned(504, "Gateway Timeout", "the backend did not answer in time")
-
-
-class Chunked:
-    """Finds where a chunked body ends, fed piece by piece (bytes are not kept)."""
-
-    __slots__ = ("state", "left", "line")
-
-    def __init__(self) -> None:
-        self.state = _SIZE
-        self.left = 0
-        self.line = b""
-
-    def feed(self, data: bytes | bytearray, pos: int = 0) -> int:
-        """Consume ``data[pos:]``; the index just past the body's end, or -1 if not there yet."""
-        n = len(data)
-        while pos < n:
-            if self.state == _DATA:
-                take = min(self.left, n - pos)
-                pos += take
-                self.left -= take
-                if self.left == 0:
-                    self.state = _SIZE
-                continue
-            nl = data.find(b"\n", pos)
-            if nl < 0:
-                self.line += bytes(data[pos:])
-                if len(self.line) > 4096:
-                    raise ValueError("chunk line too long")
-                return -1
-            line = self.line + bytes(data[pos:nl])
-            self.line = b""
-            pos = nl + 1
-            if self.state == _SIZE:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-                if size == 0:
-                    self.state = _TRAILER
-                else:
-                    self.state, self.left = _DATA, size + 2
-            elif not line.strip():
-                self.state = _DONE
-                return pos
-        return -1
+class _Stop(Exception):  # noqa: N818 - not an error
+    """Stops llhttp: the answer ended (HEAD) or overran."""
 
 
 class Target:
@@ -188,22 +156,28 @@ class Table:
 
 
 class Upstream(asyncio.Protocol):
-    """One keep-alive connection to a backend, carrying one request at a time."""
+    """One keep-alive connection to a backend, carrying one request at a time; llhttp's
+    callbacks for its answers: 1xx relayed, the final one re-framed for the client, and back
+    to the pool only when that answer ended exactly where the backend's bytes did."""
 
     def __init__(self, proxy: Proxy, target: Target) -> None:
         self.proxy = proxy
         self.target = target
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.parser = httptools.HttpResponseParser(self)
         self.client: Client | None = None
         self.reused = False
         self.got = False
-        self.hbuf = b""
-        self.remaining = 0
-        self.mode = 0
-        self.chunked: Chunked | None = None
+        self.final = False
+        self.in_head = False
+        self.head = ResponseHead()
+        self.framing = _NONE
         self.status = 0
+        self.finished = False
         self.keep = True
         self.closed = False
+        self.deadline = 0.0
+        self.out: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -211,92 +185,153 @@ class Upstream(asyncio.Protocol):
     def start(self, client: Client, reused: bool) -> None:
         self.client = client
         self.reused = reused
-        self.got = False
-        self.hbuf = b""
-        self.transport.write(client.req)
+        self.got = self.final = self.finished = False
+        self.deadline = client.t0 + self.proxy.limits.response
+        assert client.request is not None
+        self.transport.write(client.request.wire)
 
     def data_received(self, data: bytes) -> None:
         client = self.client
         if client is None:
             self.transport.close()
             return
-        if not self.got:
-            head = self.hbuf + data if self.hbuf else data
-            end = head.find(b"\r\n\r\n")
-            if end < 0:
-                if len(head) > MAX_HEAD:
-                    self.transport.close()
-                self.hbuf = head
-                return
-            self.hbuf = b""
-            if not self._head(head[: end + 4], client):
-                self.transport.close()
-                return
-            self.got = True
-            client.transport.write(head)
-            self._body(head, end + 4)
-            return
-        client.transport.write(data)
-        self._body(data, 0)
-
-    def _head(self, head: bytes, client: Client) -> bool:
+        out = self.out
         try:
-            self.status = status = int(head[9:12])
-        except ValueError:
-            return False
-        low = head.lower()
-        self.keep = not head.startswith(b"HTTP/1.0") and b"\nconnection: close" not in low
-        if client.method == b"HEAD" or status in NO_BODY_STATUS or status < 200:
-            self.mode, self.remaining = 0, 0
-        elif b"\ntransfer-encoding:" in low and b"chunked" in low:
-            self.mode, self.chunked = 2, Chunked()
-        else:
-            at = low.find(b"\ncontent-length:")
-            if at >= 0:
-                stop = low.find(b"\r", at)
-                self.mode, self.remaining = 1, int(low[at + 16 : stop])
-            else:
-                self.mode, self.keep = 3, False
-        return True
-
-    def _body(self, data: bytes, pos: int) -> None:
-        mode = self.mode
-        if mode == 0:
+            self.parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            if not self.finished:
+                out.clear()  # nothing of a piece that does not parse reaches the client
+                self._broken()
+                return
+            self.keep = False  # complete, but more followed (or a HEAD answer): not reusable
+        if out:
+            client.transport.write(b"".join(out) if len(out) > 1 else out[0])
+            out.clear()
+            self.got = self.final
+        if self.finished:
             self._done()
-        elif mode == 1:
-            self.remaining -= len(data) - pos
-            if self.remaining <= 0:
-                if self.remaining < 0:
-                    self.keep = False
-                self._done()
-        elif mode == 2:
-            assert self.chunked is not None
-            try:
-                end = self.chunked.feed(data, pos)
-            except ValueError:
-                self.keep = False
-                end = len(data)
-            if end >= 0:
-                if end != len(data):
-                    self.keep = False
-                self._done()
+        else:
+            self.deadline = self.proxy.loop.time() + self.proxy.limits.response
 
-    def _done(self, close_client: bool = False) -> None:
+    # -- llhttp callbacks --------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.finished or self.client is None:
+            raise _Stop
+        self.in_head = True
+        self.head = ResponseHead()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.in_head:
+            low = name.lower()
+            if low in HOP_BY_HOP:
+                self.head.framing_field(low, value)
+                return
+            fields = self.head.fields
+            fields += (name, b": ", value, b"\r\n")
+            if len(fields) > 4 * MAX_HEADERS:
+                raise _Stop
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        status = self.parser.get_status_code()
+        if status < 200:
+            if status == 101:
+                raise _Stop  # no upgrade was asked for
+            return
+        client = self.client
+        assert client is not None
+        assert client.request is not None
+        request = client.request
+        self.status = status
+        head = self.head
+        framing = b""
+        if request.method == b"HEAD" or status in NO_BODY_STATUS:
+            self.framing = _NONE
+            if head.length is not None and status != 204:
+                framing = b"Content-Length: " + head.length + b"\r\n"
+        elif head.te is not None:
+            self.framing = _CHUNKED if head.chunked and request.http11 else _CLOSE
+            if self.framing == _CHUNKED:
+                framing = b"Transfer-Encoding: chunked\r\n"
+        elif head.length is not None:
+            self.framing = _LENGTH
+            framing = b"Content-Length: " + head.length + b"\r\n"
+        else:
+            self.framing = _CLOSE
+        if self.framing == _CLOSE or not request.keep_alive or client.closing:
+            framing += b"Connection: close\r\n"
+        elif not request.http11:
+            framing += b"Connection: keep-alive\r\n"
+        self.out.append(head.serialise(status, framing))
+        self.final = True
+        if request.method == b"HEAD":
+            self.finished = True
+            raise _Stop  # llhttp cannot be told a HEAD answer has no body
+
+    def on_body(self, body: bytes) -> None:
+        if self.framing == _CHUNKED:
+            self.out.append(b"%x\r\n%s\r\n" % (len(body), body))
+        else:
+            self.out.append(body)
+
+    def on_message_complete(self) -> None:
+        client = self.client
+        assert client is not None
+        assert client.request is not None
+        if not self.final:
+            if client.request.http11:
+                status = self.parser.get_status_code()
+                self.out.append(self.head.serialise(status, b""))
+            return
+        if self.framing == _CHUNKED:
+            self.out.append(b"0\r\n\r\n")
+        self.finished = True
+        self.keep = self.parser.should_keep_alive()
+
+    # -- ends --------------------------------------------------------------------------------
+
+    def _done(self) -> None:
         client, self.client = self.client, None
         target = self.target
         target.in_flight -= 1
         status = self.status
         target.statuses[status] = target.statuses.get(status, 0) + 1
         assert client is not None
-        took = self.proxy.loop.time() - client.t0
+        now = self.proxy.loop.time()
+        took = now - client.t0
         target.buckets[bisect_left(LATENCY_BUCKETS, took)] += 1
         target.latency_sum += took
         self.proxy.counted()
-        if self.keep and target.live:
+        if self.keep and target.live and not self.closed:
             target.idle.append(self)
         else:
             self.transport.close()
-        client.done(close_client or not self.keep)
+        client.done(self.framing == _CLOSE, now)
+
+    def _broken(self) -> None:
+        """The answer cannot be framed: this connection is closed, the client told so."""
+        client, self.client = self.client, None
+        self.keep = False
+        self.transport.close()
+        if client is None:
+            return
+        self.target.in_flight -= 1
+        self.target.failures += 1
+        self.proxy.counted()
+        log.warning("a malformed answer from %s: connection closed", self.target.spec.name)
+        client.fail(self.got, BAD_ANSWER)
+
+    def timed_out(self) -> None:
+        """Silent past ``response``: 504 if nothing was answered yet, else the client closes."""
+        client, self.client = self.client, None
+        self.transport.close()
+        if client is None:
+            return
+        self.target.in_flight -= 1
+        self.target.failures += 1
+        self.proxy.counted()
+        client.fail(self.got, GATEWAY_TIMEOUT)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -305,8 +340,9 @@ class Upstream(asyncio.Protocol):
         client = self.client
         if client is None:
             return
-        if self.got and self.mode == 3:
-            self._done(close_client=True)
+        if self.got and self.framing == _CLOSE:
+            self.finished, self.keep = True, False
+            self._done()
             return
         self.client = None
         self.target.in_flight -= 1
@@ -321,7 +357,7 @@ class Upstream(asyncio.Protocol):
         else:
             self.target.failures += 1
             self.proxy.counted()
-            client.fail(self.got)
+            client.fail(self.got, BAD_GATEWAY)
 
     def abandon(self) -> None:
         """The client went away mid-request: this connection cannot be reused."""
@@ -337,22 +373,32 @@ class Client(asyncio.Protocol):
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
-        self.buf = bytearray()
+        self.reader = RequestReader()
+        self.request: Request | None = None
         self.busy = False
         self.paused = False
         self.closing = False
-        self.req = b""
         self.method = b""
-        self.close_after = False
         self.t0 = 0.0
+        self.deadline = 0.0
+        self.seen: Request | None = None
         self.tries = 0
+        self.timeouts = 0
         self.tried: list[Target] | None = None
         self.upstream: Upstream | None = None
         self.gone = False
+        self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.proxy.clients.add(self)
+        proxy = self.proxy
+        if len(proxy.clients) >= proxy.max_connections:
+            self.gone = True
+            self.transport.write(BUSY)
+            self.transport.close()
+            return
+        proxy.clients.add(self)
+        self.deadline = proxy.loop.time() + proxy.limits.head
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.gone = True
@@ -360,6 +406,11 @@ class Client(asyncio.Protocol):
         if self.upstream is not None:
             self.upstream.abandon()
             self.upstream = None
+
+    def eof_received(self) -> bool:
+        """The client sent all it will (a half-close): answer what is complete, then close."""
+        self.eof = True
+        return self.busy
 
     def pause_writing(self) -> None:
         if self.upstream is not None:
@@ -370,65 +421,63 @@ class Client(asyncio.Protocol):
             self.upstream.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
+        if self.gone:
+            return
+        reader = self.reader
+        reader.feed(data)
         if self.busy:
-            if len(self.buf) > MAX_HEAD and not self.paused:
+            if (reader.ready or reader.error is not None) and not self.paused:
                 self.paused = True
                 self.transport.pause_reading()
             return
-        self.next_request()
+        now = self.proxy.loop.time()
+        self.arm(now)
+        self.next_request(now)
 
-    def next_request(self) -> None:
-        buf = self.buf
-        end = buf.find(b"\r\n\r\n")
-        if end < 0 or end > MAX_HEAD:
-            if len(buf) > MAX_HEAD:
-                self.reply(HEAD_TOO_LARGE, close=True)
+    def arm(self, now: float) -> None:
+        """Set the deadline of what the connection waits for now: a head, a body, a request."""
+        reader, limits = self.reader, self.proxy.limits
+        current = reader.current
+        if current is None:
+            self.deadline = now + limits.idle
+        elif reader.in_head:
+            if current is not self.seen:
+                self.seen = current
+                self.deadline = now + limits.head
+        else:
+            self.deadline = now + limits.body
+
+    def expire(self, now: float) -> None:
+        """Called by the sweep: close what waited past its deadline."""
+        if self.busy:
+            upstream = self.upstream
+            if upstream is not None and upstream.deadline <= now:
+                upstream.timed_out()
             return
-        total = end + 4
-        head = bytes(buf[:total])
-        low = head.lower()
-        if b"\ncontent-length:" in low:
-            at = low.find(b"\ncontent-length:")
-            try:
-                length = int(low[at + 16 : low.find(b"\r", at)])
-            except ValueError:
-                self.reply(BAD_REQUEST, close=True)
-                return
-            if length > MAX_BODY:
-                self.reply(TOO_LARGE, close=True)
-                return
-            total += length
-            if len(buf) < total:
-                return
-        elif b"\ntransfer-encoding:" in low and b"chunked" in low:
-            try:
-                stop = Chunked().feed(buf, total)
-            except ValueError:
-                self.reply(BAD_REQUEST, close=True)
-                return
-            if stop < 0:
-                if len(buf) > MAX_BODY:
-                    self.reply(TOO_LARGE, close=True)
-                return
-            total = stop
-        sp = head.find(b" ")
-        if sp <= 0:
-            self.reply(BAD_REQUEST, close=True)
+        if now < self.deadline:
             return
-        self.method = head[:sp]
-        line_end = head.find(b"\r\n")
-        http10 = head[line_end - 8 : line_end] == b"HTTP/1.0"
-        self.close_after = (b"\nconnection: close" in low) or (
-            http10 and b"\nconnection: keep-alive" not in low
-        )
-        self.req = head if total == len(head) else bytes(buf[:total])
-        del buf[:total]
-        self.busy = True
-        self.tries = 0
-        self.tried = None
-        self.t0 = self.proxy.loop.time()
-        self.dispatch()
+        if self.reader.current is not None:
+            self.transport.write(REQUEST_TIMEOUT)
+        self.transport.close()
+
+    def next_request(self, now: float) -> None:
+        reader = self.reader
+        if reader.ready:
+            self.request = request = reader.ready.popleft()
+            self.method = request.method
+            self.busy = True
+            self.tries = self.timeouts = 0
+            self.tried = None
+            self.t0 = now
+            self.dispatch()
+            return
+        if reader.error is not None:
+            self.reply(reader.error, close=True)
+            return
+        current = reader.current
+        if current is not None and current.expect and not reader.in_head and not reader.continued:
+            reader.continued = True
+            self.transport.write(CONTINUE)
 
     def dispatch(self) -> None:
         proxy = self.proxy
@@ -438,7 +487,7 @@ class Client(asyncio.Protocol):
                 proxy.table.no_backend += 1
                 self.reply(NO_BACKEND)
             else:
-                self.reply(BAD_GATEWAY)
+                self.reply(GATEWAY_TIMEOUT if self.timeouts else BAD_GATEWAY)
             return
         self.tries += 1
         target.in_flight += 1
@@ -454,14 +503,17 @@ class Client(asyncio.Protocol):
     async def connect(self, target: Target) -> None:
         loop = self.proxy.loop
         try:
-            _, conn = await loop.create_connection(
-                lambda: Upstream(self.proxy, target), *target.addr
-            )
-        except OSError:
+            async with asyncio.timeout(self.proxy.limits.connect):
+                _, conn = await loop.create_connection(
+                    lambda: Upstream(self.proxy, target), *target.addr
+                )
+        except (OSError, TimeoutError) as exc:
             target.in_flight -= 1
             target.down_until = loop.time() + DOWN_SECONDS
             if self.gone:
                 return
+            if isinstance(exc, TimeoutError):
+                self.timeouts += 1
             self.retry(target)
             return
         if self.gone or self.upstream is not None:
@@ -480,16 +532,16 @@ class Client(asyncio.Protocol):
                 self.tried = []
             self.tried.append(failed)
         if self.tries >= MAX_TRIES:
-            self.reply(BAD_GATEWAY)
+            self.reply(GATEWAY_TIMEOUT if self.timeouts else BAD_GATEWAY)
             return
         self.dispatch()
 
-    def fail(self, answered: bool) -> None:
+    def fail(self, answered: bool, answer: bytes) -> None:
         self.upstream = None
         if answered:
             self.transport.close()
         else:
-            self.reply(BAD_GATEWAY)
+            self.reply(answer)
 
     def reply(self, data: bytes, close: bool = False) -> None:
         self.upstream = None
@@ -498,24 +550,33 @@ class Client(asyncio.Protocol):
         self.transport.write(data)
         self.done(close)
 
-    def done(self, close: bool) -> None:
+    def done(self, close: bool, now: float | None = None) -> None:
         self.upstream = None
         self.busy = False
-        if close or self.close_after or self.closing:
+        request, self.request = self.request, None
+        if close or self.closing or (request is not None and not request.keep_alive):
             self.transport.close()
             return
         if self.paused:
             self.paused = False
             self.transport.resume_reading()
-        if self.buf:
-            self.next_request()
+        if now is None:
+            now = self.proxy.loop.time()
+        self.arm(now)
+        if not self.reader.idle or self.reader.error is not None:
+            self.next_request(now)
+        if self.eof and not self.busy:
+            self.transport.close()
 
 
 class Proxy:
     """The listening socket, the table and the clients; the admin API drives it."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, limits: ProxyLimits | None = None) -> None:
         self.loop = loop
+        self.limits = limits or ProxyLimits()
+        self.max_connections = connection_cap(self.limits.max_connections)
+        self.sweeper: asyncio.Task[None] | None = None
         self.table = Table()
         self.clients: set[Client] = set()
         self.server: asyncio.Server | None = None
@@ -527,6 +588,16 @@ class Proxy:
         self.server = await self.loop.create_server(
             lambda: Client(self), host, port, reuse_address=True, backlog=1024
         )
+        self.sweeper = self.loop.create_task(self.sweep())
+
+    async def sweep(self) -> None:
+        """Close, a few times a second, every connection that waited past its deadline."""
+        tick = self.limits.tick()
+        while True:
+            await asyncio.sleep(tick)
+            now = self.loop.time()
+            for client in list(self.clients):
+                client.expire(now)
 
     def set_backends(self, backends: Sequence[Backend]) -> None:
         self.table.set(backends)
@@ -591,6 +662,8 @@ class Proxy:
             client.transport.close()
         for target in self.table.targets.values():
             target.drop_idle()
+        if self.sweeper is not None:
+            self.sweeper.cancel()
 
 
 def _loop_factory(use_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -605,12 +678,19 @@ def _loop_factory(use_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] |
 
 
 async def serve(
-    listen: str, admin: str, state_file: Path, grace: float, ready: Callable[[], None]
+    listen: str,
+    admin: str,
+    state_file: Path,
+    grace: float,
+    ready: Callable[[], None],
+    limits: ProxyLimits | None = None,
+    token_file: Path | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
-    proxy = Proxy(loop)
+    proxy = Proxy(loop, limits)
     proxy.set_backends(load_state(state_file))
-    admin_server = AdminServer(proxy, state_file, listen=listen, admin=admin)
+    token = ensure_token(token_file or state_file.with_name(TOKEN_NAME))
+    admin_server = AdminServer(proxy, state_file, listen=listen, admin=admin, token=token)
     host, port = split_address(listen)
     await proxy.listen(host, port)
     await admin_server.start()
@@ -624,7 +704,11 @@ async def serve(
     gc.set_threshold(50_000, 20, 100)
     ready()
     await stop.wait()
-    log.info("stopping: letting requests in flight finish")
+    log.info("stopping: letting requests in flight finish (at most %gs)", grace)
+    # Whatever happens to the loop from here, the process is gone shortly after the grace.
+    watchdog = threading.Timer(grace + 2.0, os._exit, (1,))
+    watchdog.daemon = True
+    watchdog.start()
     await admin_server.stop()
     await proxy.shutdown(grace)
 
@@ -676,10 +760,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-uvloop", action="store_true", help="use the stock asyncio loop")
     parser.add_argument("--daemon", action="store_true", help="detach; exit once serving")
     parser.add_argument("--log-file", type=Path, help="where a daemon writes its log")
+    parser.add_argument(
+        "--token-file", type=Path, help=f"the admin API's token (default: {TOKEN_NAME} beside "
+        "the state file; created, mode 0600, when missing)",
+    )  # fmt: skip
+    ProxyLimits.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         split_address(args.listen)
         admin_host, _ = split_address(args.admin)
+        limits = ProxyLimits.from_args(args)
     except Exception as exc:  # noqa: BLE001 - reported to the person who started us
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -697,7 +787,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(
-                serve(args.listen, args.admin, args.state_file, args.grace, lambda: tell("ok"))
+                serve(
+                    args.listen,
+                    args.admin,
+                    args.state_file,
+                    args.grace,
+                    lambda: tell("ok"),
+                    limits,
+                    args.token_file,
+                )  # fmt: skip
             )
     except OSError as exc:
         message = f"error: the proxy cannot listen: {exc}"

@@ -8,7 +8,13 @@ import pytest
 
 from runwright.errors import RunbookError
 from runwright.model.loader import load_runbook
-from runwright.model.release import CommandDriverSpec, KubernetesDriverSpec, LocalDriverSpec
+from runwright.model.release import (
+    CommandDriverSpec,
+    KubernetesDriverSpec,
+    LocalDriverSpec,
+    LocalRouterSpec,
+)
+from runwright.routers.limits import ProxyLimits
 from runwright.steps.registry import param_models
 
 HEAD = "name: shop\nenvironments: {prod: {}}\n"
@@ -93,3 +99,21 @@ def test_a_router_check_needs_a_router_that_counts(tmp_path: Path) -> None:
             "  errors: {provider: router, query: x, fail_if: '> 1%', interval: 10s}\n",
         )
     assert caught.value.line == 7
+
+
+def test_the_builtin_proxys_timeouts_and_connection_limit_are_read_from_the_router(
+    tmp_path: Path,
+) -> None:
+    book = load(
+        tmp_path,
+        "service:\n  command: 'app {{ port }}'\n"
+        "  router:\n    timeouts: {head: 2s, response: 1m}\n    max_connections: 100\n",
+    )
+    assert book.service is not None
+    router = book.service.router
+    assert isinstance(router, LocalRouterSpec)
+    limits = ProxyLimits(**router.timeouts.model_dump(), max_connections=router.max_connections)
+    assert limits == ProxyLimits(head=2.0, response=60.0, max_connections=100)
+    assert limits.as_args()[:4] == ["--head", "2", "--body", "30"]
+    with pytest.raises(RunbookError, match=r"shop.yaml:6:22: .*idle: .*greater than 0"):
+        load(tmp_path, "service:\n  command: x\n  router:\n    timeouts: {idle: 0s}\n")

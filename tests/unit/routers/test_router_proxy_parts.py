@@ -10,28 +10,46 @@ import pytest
 
 from runwright.routers.admin import render_metrics
 from runwright.routers.base import Backend
-from runwright.routers.proxy import Chunked, Proxy, Table, canned
+from runwright.routers.http1 import RequestReader, canned
+from runwright.routers.proxy import Proxy, Table
 from runwright.routers.state import RouterState, load_state, read_state, save_state
+from runwright.routers.token import ensure_token, read_token
 
 
 def b(name: str, weight: int, port: int = 9001) -> Backend:
     return Backend(name, "127.0.0.1", port, weight)
 
 
-def test_chunked_end_is_found_across_pieces() -> None:
-    body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT"
-    for cut in range(1, len(body)):
-        parser = Chunked()
-        first = parser.feed(body[:cut])
-        if first >= 0:
-            assert first == len(body) - 4
-            continue
-        assert parser.feed(body[cut:]) == len(body) - cut - 4
+def test_a_chunked_request_is_forwarded_whole_behind_one_content_length() -> None:
+    message = (
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n"
+        b"\r\n4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    for cut in range(1, len(message)):
+        reader = RequestReader()
+        reader.feed(message[:cut])
+        reader.feed(message[cut:])
+        assert reader.error is None
+        assert [r.wire for r in reader.ready] == [
+            b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nWikipedia",
+            b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        ]
 
 
-def test_chunked_rejects_a_bad_size() -> None:
-    with pytest.raises(ValueError, match="invalid literal"):
-        Chunked().feed(b"zz\r\n")
+@pytest.mark.parametrize(
+    ("size", "answer"),
+    [(b"zz", b"400"), (b"-6", b"400"), (b"fffffffffffffffff", b"400"), (b"1000001", b"413")],
+)
+def test_a_bad_chunk_size_is_refused(size: bytes, answer: bytes) -> None:
+    reader = RequestReader()
+    reader.feed(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\n"
+    )
+    reader.feed(b"x" * 0x1000001)
+    assert reader.error is not None
+    assert reader.error.startswith(b"HTTP/1.1 " + answer)
+    assert not reader.ready
 
 
 def test_table_picks_by_weight_per_request_and_skips_what_failed() -> None:
@@ -92,3 +110,15 @@ def test_canned_answers_are_well_formed() -> None:
     head, body = answer.split(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 502 Bad Gateway")
     assert f"Content-Length: {len(body)}".encode() in head
+
+
+def test_the_admin_token_is_made_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "router" / "admin.token"
+    token = ensure_token(path)
+    assert len(token) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert ensure_token(path) == token
+    path.chmod(0o644)
+    assert read_token(path) == token
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_token(tmp_path / "missing") == ""
