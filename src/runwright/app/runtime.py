@@ -205,7 +205,9 @@ class Runtime:
             from runwright.app.services import build_services
 
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
-            driver, router, spec = build_services(self.settings, runbook, env_name, plain)
+            driver, router, spec = build_services(
+                self.settings, runbook, env_name, plain, self.clock
+            )
             services = replace(services, driver=driver, router=router, service=spec)
         if runbook is not None and runbook.sinks:
             from runwright.app.notifications import messenger_for

@@ -68,8 +68,14 @@ def _kubeconfig(settings: Settings, runbook: Runbook, given: str | None) -> Path
 
 
 def build_services(
-    settings: Settings, runbook: Runbook, env_name: str, variables: dict[str, Any] | None = None
+    settings: Settings,
+    runbook: Runbook,
+    env_name: str,
+    variables: dict[str, Any] | None = None,
+    clock: Clock | None = None,
 ) -> Release:
+    """The driver, router and service spec a runbook names, all on ``clock`` (the runtime's,
+    so a test's FakeClock reaches every deadline they keep)."""
     service = runbook.service
     assert service is not None
     name = service_name(runbook, env_name)
@@ -85,7 +91,7 @@ def build_services(
         stop_timeout=service.stop_timeout,
         variables=plain,
     )
-    clock = SystemClock()
+    clock = clock or SystemClock()
     driver_spec, router_spec = service.driver, service.router
     if isinstance(driver_spec, KubernetesDriverSpec):
         return _kubernetes(settings, runbook, driver_spec, router_spec, spec, clock)
@@ -95,7 +101,9 @@ def build_services(
     if driver is None:
         from runwright.drivers.local import LocalDriver, LocalSettings
 
-        driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
+        driver = LocalDriver(
+            LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved), clock
+        )
     return Release(driver, router, spec)
 
 
@@ -167,7 +175,8 @@ def _host_router(
                 cwd=cwd,
                 env=dict(spec.env),
                 variables={**plain, "service": spec.name},
-            )
+            ),
+            clock,
         )
         return command, frozenset()
     if isinstance(router_spec, AlbRouterSpec):

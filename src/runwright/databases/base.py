@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from runwright.engine.clock import Clock
 from runwright.errors import DriverError, InputError
 
 logger = logging.getLogger(__name__)
@@ -274,6 +275,7 @@ async def run_tool(
     cwd: Path | str | None = None,
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
+    clock: Clock,
 ) -> ToolOutput:
     """Run a client program; DriverError with the end of its stderr when it fails or times out.
 
@@ -297,7 +299,8 @@ async def run_tool(
             hint="check that the program is installed",
         ) from exc
     try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), timeout=time_limit)
+        async with clock.timeout(time_limit):
+            out, err = await process.communicate(stdin)
     except BaseException as exc:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

@@ -304,6 +304,7 @@ class PostgresDatabase:
                 [find_tool("pg_restore", self.settings.tool_dir), *args],
                 what=f"reading backup {info.backup_id}",
                 time_limit=self.settings.timeout_seconds,
+                clock=self._clock,
             )
             await self._tool(
                 "psql",
@@ -418,5 +419,8 @@ class PostgresDatabase:
                 params["passfile"] = str(passfile)
             target = f"--dbname={make_conninfo('', **params)}"
             await run_tool(
-                [binary, target, *args], what=what, time_limit=self.settings.timeout_seconds
+                [binary, target, *args],
+                what=what,
+                time_limit=self.settings.timeout_seconds,
+                clock=self._clock,
             )
