@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from runwright.engine import tables as t
 from runwright.engine.rows import ts, utc
 from runwright.engine.storebase import StoreBase
-from runwright.errors import InputError, LockedError
+from runwright.errors import LockedError, NotFoundError
 
 
 class Fences(StoreBase):
@@ -39,7 +39,7 @@ class Fences(StoreBase):
                 .with_for_update()
             ).first()
             if row is None:
-                raise InputError(f"no run {run_id}")
+                raise NotFoundError(f"no run {run_id}")
             holder, expires = row[0], utc(row[1])
             if holder and holder != owner and expires and expires > now and not owner_dead(holder):
                 raise LockedError(

@@ -28,7 +28,7 @@ from runwright.engine.rows import (
     run_row,
 )
 from runwright.engine.storebase import ChainError, StoreBase
-from runwright.errors import FencedError, InputError, RunwrightError
+from runwright.errors import FencedError, NotFoundError, RunwrightError
 from runwright.model.status import TERMINAL
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class Journal(StoreBase):
         data_text = dumps({**e.data, "sets": sets} if sets else e.data)
         head = conn.execute(_HEAD, {"_rid": run_id}).first()
         if head is None:
-            raise InputError(f"no run {run_id}")
+            raise NotFoundError(f"no run {run_id}")
         gseq, gprev = self._global_head(conn)
         sealed = Sealed(
             run_id, int(head[0]) + 1, e.at, e.actor, e.type, e.step, data_text, str(head[1]),

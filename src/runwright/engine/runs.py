@@ -28,7 +28,7 @@ from runwright.engine.rows import (
     ts,
 )
 from runwright.engine.storebase import StoreError
-from runwright.errors import InputError, LockedError
+from runwright.errors import LockedError, NotFoundError
 from runwright.model.status import TERMINAL, RunStatus
 
 QUEUE_CHANNEL = "runwright_queue"
@@ -151,7 +151,7 @@ class Runs(Journal):
         with self._tx() as conn:
             row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
         if row is None:
-            raise InputError(f"no run {run_id}", hint="list runs with: runwright history")
+            raise NotFoundError(f"no run {run_id}", hint="list runs with: runwright history")
         return run_row(row)
 
     def runs(
@@ -188,7 +188,7 @@ class Runs(Journal):
         with self._tx() as conn:
             row = conn.execute(query).mappings().first()
         if row is None:
-            raise InputError(f"no step {section}/{idx} in run {run_id}")
+            raise NotFoundError(f"no step {section}/{idx} in run {run_id}")
         return step_row(row)
 
     def run_or_none(self, run_id: int) -> RunRow | None:
