@@ -182,6 +182,42 @@ def write_metadata(info: BackupInfo) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What a backup just read: the dump file written in the backup's directory, and the
+    database's contents at that moment."""
+
+    dump: Path
+    created_at: datetime
+    run_id: str
+    counts: Mapping[str, int]
+    checksums: Mapping[str, str]
+
+
+def record_backup(
+    taken: Taken, *, engine: str, database: str, source: str, checksummed: Iterable[str]
+) -> BackupInfo:
+    """Describe a dump just taken (its size, digest, and a note for each table named for a
+    checksum that does not exist) in ``backup.json`` beside it, for every engine alike."""
+    info = BackupInfo(
+        backup_id=taken.dump.parent.name,
+        engine=engine,
+        database=database,
+        source=source,
+        path=taken.dump,
+        size_bytes=taken.dump.stat().st_size,
+        sha256=file_sha256(taken.dump),
+        created_at=taken.created_at,
+        run_id=taken.run_id,
+        row_counts=taken.counts,
+        checksums=taken.checksums,
+        notes=checksum_notes(checksummed, taken.checksums),
+    )
+    write_metadata(info)
+    logger.info("backed up %s to %s", database, taken.dump)
+    return info
+
+
 def read_metadata(directory: Path) -> BackupInfo:
     """The backup whose ``backup.json`` is in ``directory``; InputError when it is unreadable."""
     path = directory / METADATA_NAME
