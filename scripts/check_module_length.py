@@ -12,15 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from check_function_length import ROOT, relative
+
 LIMIT = 800
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 def main(argv: list[str]) -> int:
@@ -34,7 +28,7 @@ def main(argv: list[str]) -> int:
                 continue
             length = len(path.read_text(encoding="utf-8").splitlines())
             if length > LIMIT:
-                over.append((_relative(path), length))
+                over.append((relative(path), length))
     for where, length in over:
         print(f"{where}: module is {length} lines (limit {LIMIT}): split it into rooms")
     return 1 if over else 0
