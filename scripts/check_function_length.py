@@ -38,7 +38,7 @@ def functions(path: Path) -> Iterator[tuple[int, str, int]]:
     yield from walk(tree, "")
 
 
-def _relative(path: Path) -> str:
+def relative(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
             if "migrations" in path.parts:
                 continue
             for length, name, line in functions(path):
-                found.append((length, f"{_relative(path)}:{name}", line))
+                found.append((length, f"{relative(path)}:{name}", line))
     found.sort(reverse=True)
     print(f"longest functions (limit {LIMIT} lines):")
     for length, where, _ in found[: args.top]:

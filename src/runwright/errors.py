@@ -3,17 +3,19 @@
 Lower layers raise these (drivers and providers translate library errors at their boundary);
 only the edges (cli, web) turn them into text for a person. ``exit_code`` is what the CLI
 returns, following the documented contract: 1 run failed or rolled back, 2 bad input,
-3 blocked (locked, awaiting approval or settlement, outside a window).
+3 blocked (locked, awaiting approval or settlement, outside a window); ``http_status`` is what
+the web answers with (in parentheses after the exit code below).
 
-    RunwrightError
-    ├── InputError (2)            bad runbook, flag, reference, or state the user must fix
+    RunwrightError (1, 500)
+    ├── InputError (2, 400)       bad runbook, flag, reference, or state the user must fix
+    │   ├── NotFoundError (2, 404) no such run, step or runbook
     │   ├── RunbookError          carries file, line, column and a hint
     │   └── SettingError          a driver/router setting the world refutes (app adds file:line)
-    ├── BlockedError (3)          the run cannot proceed now; a person or time unblocks it
+    ├── BlockedError (3, 409)     the run cannot proceed now; a person or time unblocks it
     │   ├── LockedError           another run holds the (runbook, environment) lock
     │   └── PolicyBlocked         outside a window, in a freeze, or promotion rule unmet
-    ├── FencedError (3)           this process lost its run's lease: its writes are refused
-    └── ActionError (1)           a step, driver or provider failed; ``retryable`` guides retries
+    ├── FencedError (3, 409)      this process lost its run's lease: its writes are refused
+    └── ActionError (1, 500)      a step, driver or provider failed; ``retryable`` guides retries
         ├── DriverError
         ├── ProviderError
         └── NotifyError           a sink (Slack, webhook, email, status page) refused a message
@@ -26,6 +28,7 @@ class RunwrightError(Exception):
     """Base of every error runwright raises on purpose."""
 
     exit_code = 1
+    http_status = 500
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -42,6 +45,13 @@ class InputError(RunwrightError):
     """The user gave something we cannot use; nothing was changed."""
 
     exit_code = 2
+    http_status = 400
+
+
+class NotFoundError(InputError):
+    """What the user named (a run, a step, a runbook) does not exist."""
+
+    http_status = 404
 
 
 class RunbookError(InputError):
@@ -92,6 +102,7 @@ class BlockedError(RunwrightError):
     """The run cannot proceed now; someone (or time) must unblock it."""
 
     exit_code = 3
+    http_status = 409
 
 
 class LockedError(BlockedError):
@@ -107,6 +118,7 @@ class FencedError(RunwrightError):
     broken): its journal writes are refused and it must not act on the run again."""
 
     exit_code = 3
+    http_status = 409
 
 
 class ActionError(RunwrightError):

@@ -25,6 +25,12 @@ PROJECT = Path(__file__).resolve().parent.parent / "fixtures" / "alembic_project
 INI = PROJECT / "alembic.ini"
 
 
+def real_work_clock() -> FakeClock:
+    """A fake clock that jumps only after real quiet: Alembic runs as a real process inside
+    the migration's time limit, which must not fire while it works."""
+    return FakeClock(autojump_threshold=30.0)
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     if not available():
@@ -43,13 +49,13 @@ def _tables(url: str) -> set[str]:
 
 
 async def _upgrade_then_undo(url: str) -> None:
-    first = AlembicMigration(AlembicSettings(INI, url, target="0001"), FakeClock())
+    first = AlembicMigration(AlembicSettings(INI, url, target="0001"), real_work_clock())
     assert await first.current() is None
     record = await first.apply()
     assert (record.before, record.after) == (None, "0001")
     assert _tables(url) == {"accounts"}
 
-    to_head = AlembicMigration(AlembicSettings(INI, url), FakeClock())
+    to_head = AlembicMigration(AlembicSettings(INI, url), real_work_clock())
     record = await to_head.apply()
     assert (record.before, record.after) == ("0001", "0002")
     assert record.changed
@@ -88,7 +94,7 @@ async def test_a_failing_migration_is_a_driver_error_with_alembic_words(tmp_path
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
     conn.close()
-    migration = AlembicMigration(AlembicSettings(INI, f"sqlite:///{path}"), FakeClock())
+    migration = AlembicMigration(AlembicSettings(INI, f"sqlite:///{path}"), real_work_clock())
     with pytest.raises(DriverError, match="table accounts already exists"):
         await migration.apply()
     assert await migration.current() is None
@@ -98,7 +104,7 @@ def test_the_plan_states_commands_and_rollback_without_the_password() -> None:
     settings = AlembicSettings(
         INI, "postgresql+psycopg://app:hunter2@db/app", rollback=RollbackPolicy.RESTORE
     )
-    plan = AlembicMigration(settings, FakeClock()).plan()
+    plan = AlembicMigration(settings, real_work_clock()).plan()
     assert plan.rollback is RollbackPolicy.RESTORE
     text = "\n".join(plan.describe())
     assert "hunter2" not in text

@@ -358,7 +358,8 @@ class Notifier:
             attempt += 1
             try:
                 notice = self._notice(run, event, kind, index)
-                sent = await asyncio.wait_for(self._sink(sub.to).send(notice), deadline)
+                async with self.clock.timeout(deadline):
+                    sent = await self._sink(sub.to).send(notice)
                 return attempt, None, False, sent
             except TimeoutError:
                 error, retryable = f"cannot deliver: no complete answer within {deadline:g}s", True

@@ -31,10 +31,10 @@ from runwright.routers.base import Router
 from runwright.steps.analysis import (
     check_rules,
     definitions,
-    plan_lines,
     render_check,
     stored_checks,
 )
+from runwright.steps.analysis_plan import plan_lines
 from runwright.steps.base import PlanContext
 from runwright.steps.registry import describe, with_self_undo
 from runwright.steps.services import StepServices

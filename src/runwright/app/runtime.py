@@ -210,7 +210,9 @@ class Runtime:
             scoped = scoped_variables(variables, name)
             plain = {k: v for k, v in scoped.items() if isinstance(v, str | int | float)}
             plain["services"] = scoped.get("services", {})
-            units[name] = build_services(self.settings, runbook, env_name, plain, unit=name)
+            units[name] = build_services(
+                self.settings, runbook, env_name, plain, unit=name, clock=self.clock
+            )
         return units
 
     async def checked_services(
@@ -241,7 +243,9 @@ class Runtime:
             from runwright.app.services import build_services
 
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
-            driver, router, spec = build_services(self.settings, runbook, env_name, plain)
+            driver, router, spec = build_services(
+                self.settings, runbook, env_name, plain, clock=self.clock
+            )
             services = replace(services, driver=driver, router=router, service=spec)
         if runbook is not None and runbook.services:
             services = replace(services, units=self._units(runbook, env_name, variables or {}))

@@ -74,10 +74,12 @@ def build_services(
     env_name: str,
     variables: dict[str, Any] | None = None,
     unit: str | None = None,
+    clock: Clock | None = None,
 ) -> Release:
     """The driver, router and service spec of the runbook's service (or of the product's
     service ``unit``: its own names, state and router; a service without a router gets
-    ``NoRouter``)."""
+    ``NoRouter``), all on ``clock`` (the runtime's, so a test's FakeClock reaches every
+    deadline they keep)."""
     service = runbook.services[unit] if unit is not None else runbook.service
     assert service is not None
     name = service_name(runbook, env_name, unit)
@@ -97,7 +99,7 @@ def build_services(
         stop_timeout=service.stop_timeout,
         variables=plain,
     )
-    clock = SystemClock()
+    clock = clock or SystemClock()
     driver_spec, router_spec = service.driver, service.router
     if isinstance(driver_spec, KubernetesDriverSpec):
         return _kubernetes(settings, runbook, driver_spec, router_spec, spec, clock)
@@ -115,7 +117,9 @@ def build_services(
     if driver is None:
         from runwright.drivers.local import LocalDriver, LocalSettings
 
-        driver = LocalDriver(LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved))
+        driver = LocalDriver(
+            LocalSettings(state_dir=settings.state_dir, reserved_ports=reserved), clock
+        )
     return Release(driver, router, spec)
 
 
@@ -198,7 +202,8 @@ def _host_router(
                 cwd=cwd,
                 env=dict(spec.env),
                 variables={**plain, "service": spec.name},
-            )
+            ),
+            clock,
         )
         return command, frozenset()
     if isinstance(router_spec, AlbRouterSpec):

@@ -36,12 +36,14 @@ class AuthError(RunwrightError):
     """No valid credential: unknown, expired or already used."""
 
     exit_code = 2
+    http_status = 401
 
 
 class Forbidden(RunwrightError):
     """A known user whose roles do not allow the action."""
 
     exit_code = 2
+    http_status = 403
 
 
 def accounts(rt: Runtime) -> Accounts:

@@ -14,6 +14,7 @@ import click
 
 from runwright.app import audit as audit_app
 from runwright.app import locks
+from runwright.errors import InputError
 
 
 def commands(pass_ctx: Callable[..., Any], handle_errors: Callable[..., Any]) -> list[Any]:
@@ -74,8 +75,9 @@ def commands(pass_ctx: Callable[..., Any], handle_errors: Callable[..., Any]) ->
         try:
             Path(output).write_text(json.dumps(bundle, indent=1))
         except OSError as exc:
-            click.echo(f"error: cannot write {output}: {exc.strerror}", err=True)
-            sys.exit(2)
+            raise InputError(
+                f"cannot write {output}: {exc.strerror}", hint="choose a writable --output path"
+            ) from None
         click.echo(f"wrote {output} ({len(bundle['events'])} events, key {bundle['key_id']})")
 
     @click.command()

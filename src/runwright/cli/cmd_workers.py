@@ -4,7 +4,6 @@ and error mapping."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import click
 
 from runwright.app.worker import run_worker
+from runwright.cli.edge import run
 from runwright.cli.terminal import safe_echo
 from runwright.engine.workers import WorkerRow, listing
 
@@ -67,7 +67,7 @@ def commands(pass_ctx: Callable[..., Any], handle_errors: Callable[..., Any]) ->
         rt = c.runtime(quiet=True)
         signal.signal(signal.SIGTERM, _terminate)
         say = lambda text: safe_echo(text, err=True)  # noqa: E731
-        sys.exit(asyncio.run(run_worker(rt, poll=poll, idle_exit=idle_exit, say=say)))
+        sys.exit(run(run_worker(rt, poll=poll, idle_exit=idle_exit, say=say)))
 
     @click.command("workers")
     @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")

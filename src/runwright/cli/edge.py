@@ -37,7 +37,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def _report(exc: RunwrightError) -> None:
+def report(exc: RunwrightError) -> None:
+    """Tell a person what went wrong (``error: ...``) and what to do (``hint: ...``)."""
     if isinstance(exc, RunbookError):
         err(f"error: {exc}")
         return
@@ -55,7 +56,7 @@ class RunwrightGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except RunwrightError as exc:
-            _report(exc)
+            report(exc)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             err("interrupted: the run is journaled; continue with runwright resume RUN")

@@ -28,7 +28,7 @@ from runwright.cli import (
 )
 from runwright.cli.cmd_markdown import import_cmd, lint_cmd
 from runwright.cli.cmd_review import review_cmd
-from runwright.cli.edge import Ctx, RunwrightGroup, err, pass_ctx
+from runwright.cli.edge import Ctx, RunwrightGroup, pass_ctx, report
 from runwright.errors import RunwrightError
 
 
@@ -82,7 +82,7 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
             worst = max(worst, exc.exit_code)
             results.append({"file": f, "ok": False, "error": str(exc)})
             if not as_json:
-                err(str(exc))
+                report(exc)
             continue
         results.append({"file": f, "ok": True, "name": book.name, "steps": len(book.steps())})
         if not as_json:

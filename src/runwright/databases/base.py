@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from runwright.engine.clock import Clock
 from runwright.errors import DriverError, InputError
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,42 @@ def write_metadata(info: BackupInfo) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What a backup just read: the dump file written in the backup's directory, and the
+    database's contents at that moment."""
+
+    dump: Path
+    created_at: datetime
+    run_id: str
+    counts: Mapping[str, int]
+    checksums: Mapping[str, str]
+
+
+def record_backup(
+    taken: Taken, *, engine: str, database: str, source: str, checksummed: Iterable[str]
+) -> BackupInfo:
+    """Describe a dump just taken (its size, digest, and a note for each table named for a
+    checksum that does not exist) in ``backup.json`` beside it, for every engine alike."""
+    info = BackupInfo(
+        backup_id=taken.dump.parent.name,
+        engine=engine,
+        database=database,
+        source=source,
+        path=taken.dump,
+        size_bytes=taken.dump.stat().st_size,
+        sha256=file_sha256(taken.dump),
+        created_at=taken.created_at,
+        run_id=taken.run_id,
+        row_counts=taken.counts,
+        checksums=taken.checksums,
+        notes=checksum_notes(checksummed, taken.checksums),
+    )
+    write_metadata(info)
+    logger.info("backed up %s to %s", database, taken.dump)
+    return info
+
+
 def read_metadata(directory: Path) -> BackupInfo:
     """The backup whose ``backup.json`` is in ``directory``; InputError when it is unreadable."""
     path = directory / METADATA_NAME
@@ -274,6 +311,7 @@ async def run_tool(
     cwd: Path | str | None = None,
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
+    clock: Clock,
 ) -> ToolOutput:
     """Run a client program; DriverError with the end of its stderr when it fails or times out.
 
@@ -297,7 +335,8 @@ async def run_tool(
             hint="check that the program is installed",
         ) from exc
     try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), timeout=time_limit)
+        async with clock.timeout(time_limit):
+            out, err = await process.communicate(stdin)
     except BaseException as exc:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

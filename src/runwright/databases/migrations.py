@@ -212,6 +212,7 @@ class AlembicMigration:
             time_limit=self.settings.timeout_seconds,
             cwd=self.settings.cwd or self.settings.ini.resolve().parent,
             stdin=request.encode("utf-8"),
+            clock=self._clock,
         )
         return _tail(out.stdout + out.stderr)
 
@@ -330,5 +331,6 @@ class CommandMigration:
             time_limit=self.settings.timeout_seconds,
             cwd=self.settings.cwd,
             env=self.settings.env,
+            clock=self._clock,
         )
         return out.stdout + out.stderr

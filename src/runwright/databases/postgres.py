@@ -35,13 +35,12 @@ from sqlalchemy.exc import ArgumentError
 
 from runwright.databases.base import (
     BackupInfo,
+    Taken,
     VerifyResult,
-    checksum_notes,
     compare_contents,
-    file_sha256,
+    record_backup,
     run_tool,
     sha256_mismatch,
-    write_metadata,
 )
 from runwright.engine.clock import Clock
 from runwright.errors import DriverError, InputError
@@ -202,23 +201,13 @@ class PostgresDatabase:
                 self._conninfo,
                 what=f"pg_dump of {self.name}",
             )
-        info = BackupInfo(
-            backup_id=dest_dir.name,
+        return record_backup(
+            Taken(dump, created_at, run_id, counts, checksums),
             engine=self.engine,
             database=self.name,
             source=redact_url(self.settings.url),
-            path=dump,
-            size_bytes=dump.stat().st_size,
-            sha256=file_sha256(dump),
-            created_at=created_at,
-            run_id=run_id,
-            row_counts=counts,
-            checksums=checksums,
-            notes=checksum_notes(self._checksum_keys(), checksums),
+            checksummed=self._checksum_keys(),
         )
-        write_metadata(info)
-        logger.info("backed up %s to %s", self.name, dump)
-        return info
 
     async def verify(self, info: BackupInfo) -> VerifyResult:
         mismatch = sha256_mismatch(info)
@@ -304,6 +293,7 @@ class PostgresDatabase:
                 [find_tool("pg_restore", self.settings.tool_dir), *args],
                 what=f"reading backup {info.backup_id}",
                 time_limit=self.settings.timeout_seconds,
+                clock=self._clock,
             )
             await self._tool(
                 "psql",
@@ -418,5 +408,8 @@ class PostgresDatabase:
                 params["passfile"] = str(passfile)
             target = f"--dbname={make_conninfo('', **params)}"
             await run_tool(
-                [binary, target, *args], what=what, time_limit=self.settings.timeout_seconds
+                [binary, target, *args],
+                what=what,
+                time_limit=self.settings.timeout_seconds,
+                clock=self._clock,
             )

@@ -23,12 +23,11 @@ from pathlib import Path
 
 from runwright.databases.base import (
     BackupInfo,
+    Taken,
     VerifyResult,
-    checksum_notes,
     compare_contents,
-    file_sha256,
+    record_backup,
     sha256_mismatch,
-    write_metadata,
 )
 from runwright.engine.clock import Clock
 from runwright.errors import DriverError, InputError
@@ -153,23 +152,13 @@ class SqliteDatabase:
             raise DriverError(f"backup of {self.settings.path} failed: {exc}") from exc
         finally:
             source.close()
-        info = BackupInfo(
-            backup_id=dest_dir.name,
+        return record_backup(
+            Taken(copy, created_at, run_id, counts, checksums),
             engine=self.engine,
             database=self.name,
             source=str(self.settings.path),
-            path=copy,
-            size_bytes=copy.stat().st_size,
-            sha256=file_sha256(copy),
-            created_at=created_at,
-            run_id=run_id,
-            row_counts=counts,
-            checksums=checksums,
-            notes=checksum_notes(self.settings.checksum_tables, checksums),
+            checksummed=self.settings.checksum_tables,
         )
-        write_metadata(info)
-        logger.info("backed up %s to %s", self.settings.path, copy)
-        return info
 
     def _verify(self, info: BackupInfo) -> VerifyResult:
         mismatch = sha256_mismatch(info)

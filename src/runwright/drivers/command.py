@@ -20,9 +20,12 @@ journaled handle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import shlex
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +72,7 @@ async def run_command(
     cwd: str | None,
     env: Mapping[str, str],
     stdin: str = "",
+    clock: Clock,
 ) -> Ran:
     """Run ``command`` with ``/bin/sh -c``; DriverError when it cannot start or times out."""
     exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in env.items())
@@ -89,10 +93,12 @@ async def run_command(
             f"cannot run {command!r}: {exc.strerror or exc}", retryable=False
         ) from None
     try:
-        async with asyncio.timeout(timeout):
+        async with clock.timeout(timeout):
             out, err = await proc.communicate(stdin.encode())
     except TimeoutError:
-        proc.kill()
+        # the whole group: a child still holding the pipes would keep wait() from returning
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
         raise DriverError(f"{command!r} did not finish within {timeout:g}s") from None
     return Ran(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
@@ -138,7 +144,7 @@ class CommandDriver:
             context["version"] = outside(str(values["version"]), "the version")
         command = render(template, context, shell=True, where=f"service.driver.{what}")
         s = self.settings
-        return await run_command(command, timeout=s.timeout, cwd=s.cwd, env=s.env)
+        return await run_command(command, timeout=s.timeout, cwd=s.cwd, env=s.env, clock=self.clock)
 
     async def start(self, spec: ServiceSpec, version: str) -> Instance:
         ran = await self._run(self.settings.start, "start", version=version, service=spec.name)
@@ -204,7 +210,7 @@ class CommandDriver:
                 service=instance.service,
             )
             return ran.code == 0
-        status = await probe(instance.host, instance.port, instance.health, 2.0)
+        status = await probe(instance.host, instance.port, instance.health, 2.0, self.clock)
         return status is not None and 200 <= status < 300
 
     def _instance(self, spec: ServiceSpec, version: str, record: Mapping[str, Any]) -> Instance:

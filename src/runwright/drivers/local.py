@@ -72,7 +72,7 @@ def render_command(spec: ServiceSpec, *, host: str, port: int, version: str) -> 
     return render(spec.command, context, shell=True, where=f"service {spec.name} command")
 
 
-async def probe(host: str, port: int, path: str, wait: float) -> int | None:
+async def probe(host: str, port: int, path: str, wait: float, clock: Clock) -> int | None:
     """The HTTP status ``GET path`` gets now, or None when nothing answers in time."""
     target = f"[{host}]" if ":" in host else host
     request = (
@@ -80,7 +80,7 @@ async def probe(host: str, port: int, path: str, wait: float) -> int | None:
         "Connection: close\r\n\r\n"
     ).encode("latin-1")
     try:
-        async with asyncio.timeout(wait):
+        async with clock.timeout(wait):
             reader, writer = await asyncio.open_connection(host, port)
             try:
                 writer.write(request)
@@ -190,7 +190,7 @@ class LocalDriver:
         if not is_running(instance):
             return False
         status = await probe(
-            instance.host, instance.port, instance.health, self.settings.probe_timeout
+            instance.host, instance.port, instance.health, self.settings.probe_timeout, self.clock
         )
         return status is not None and 200 <= status < 300
 
@@ -253,7 +253,7 @@ class LocalDriver:
                     offset,
                 )
             status = await probe(
-                instance.host, instance.port, spec.health, self.settings.probe_timeout
+                instance.host, instance.port, spec.health, self.settings.probe_timeout, self.clock
             )
             if status is not None and 200 <= status < 300:
                 log.info("%s is healthy", instance.describe())
@@ -292,15 +292,14 @@ class LocalDriver:
                 self._signal(instance, signal.SIGKILL)
                 break
             await self.clock.sleep(0.02)
-        loop = asyncio.get_running_loop()
-        until = loop.time() + self.settings.kill_wait
+        until = self.clock.monotonic() + self.settings.kill_wait
         while is_running(instance):
-            if loop.time() >= until:
+            if self.clock.monotonic() >= until:
                 raise DriverError(
                     f"{instance.describe()} is still running after SIGKILL",
                     hint="it may be stuck in the kernel; check it with ps",
                 )
-            await asyncio.sleep(0.02)
+            await self.clock.sleep(0.02)
 
     def _signal(self, instance: Instance, sig: signal.Signals) -> None:
         targets = group_members(instance.pgid)

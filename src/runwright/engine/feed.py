@@ -11,9 +11,7 @@ notification lost while reconnecting. SQLite has no notifications: followers pol
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -22,8 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from runwright.engine import tables as t
+from runwright.engine.clock import SystemClock
 from runwright.engine.store import EventRow, StoreError, event_row
 
+_SYSTEM = SystemClock()  # for callers that pass no clock of theirs
 log = logging.getLogger(__name__)
 
 CHANNEL = "runwright_events"
@@ -67,7 +67,7 @@ class Cursor:
             return fresh
         fresh = [r for r in rows if r.id > self.floor and r.id not in self._seen]
         self._seen.update(r.id for r in fresh)
-        self._advance(time.monotonic() if now is None else now)
+        self._advance(_SYSTEM.monotonic() if now is None else now)
         return fresh
 
     def _advance(self, now: float) -> None:
@@ -96,7 +96,7 @@ class Waker(Protocol):
 class PollWaker:
     """SQLite: nothing tells us; wait the poll interval (``sleep``: a clock's, if given)."""
 
-    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(self, sleep: Callable[[float], Awaitable[None]] = _SYSTEM.sleep) -> None:
         self.sleep = sleep
 
     async def wait(self, timeout: float) -> None:  # noqa: ASYNC109
@@ -118,7 +118,7 @@ class ListenWaker:
         cls,
         engine: Engine,
         channel: str = CHANNEL,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] = _SYSTEM.sleep,
     ) -> ListenWaker | PollWaker:
         import psycopg
 
@@ -148,7 +148,7 @@ class ListenWaker:
 async def waker_for(
     engine: Engine,
     channel: str = CHANNEL,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[None]] = _SYSTEM.sleep,
 ) -> Waker:
     """Woken by NOTIFY on ``channel`` (PostgreSQL), else by the poll interval."""
     if engine.dialect.name == "postgresql":

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import signal
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -667,7 +666,7 @@ class _Output:
     ) -> None:
         self.scheduler, self.act, self.redactor, self.label = scheduler, act, redactor, label
         self.buffer: list[str] = []
-        self.last_flush = time.monotonic()
+        self.last_flush = scheduler.clock.monotonic()
 
     def flush(self) -> None:
         if self.buffer:
@@ -677,13 +676,16 @@ class _Output:
                 self.act.info.id,
                 StepUpdate(self.act.row.section, self.act.row.idx, append_output=text),
             )
-        self.last_flush = time.monotonic()
+        self.last_flush = self.scheduler.clock.monotonic()
 
     def line(self, line: str) -> None:
         clean = self.redactor.text(line.rstrip("\n"))
         self.scheduler.observer.output(self.act.info.id, self.label, clean)
         self.buffer.append(clean + "\n")
-        if time.monotonic() - self.last_flush > FLUSH_SECONDS or len(self.buffer) > 200:
+        if (
+            self.scheduler.clock.monotonic() - self.last_flush > FLUSH_SECONDS
+            or len(self.buffer) > 200
+        ):
             self.flush()
 
 

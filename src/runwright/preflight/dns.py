@@ -12,6 +12,7 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 
+from runwright.engine.clock import Clock, SystemClock
 from runwright.preflight.base import CheckResult
 
 Resolver = Callable[[str], Awaitable[list[str]]]
@@ -34,12 +35,13 @@ async def check_dns(
     expect: Iterable[str] = (),
     resolver: Resolver | None = None,
     timeout_seconds: float = 5.0,
+    clock: Clock | None = None,
 ) -> CheckResult:
     """OK when ``name`` resolves (to every address in ``expect``, when given)."""
     wanted = list(expect)
     evidence: dict[str, str | list[str]] = {"name": name, "expected": wanted}
     try:
-        async with asyncio.timeout(timeout_seconds):
+        async with (clock or SystemClock()).timeout(timeout_seconds):
             addresses = await (resolver or system_resolver)(name)
     except TimeoutError:
         return CheckResult(False, f"{name} did not resolve within {timeout_seconds:g}s", evidence)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+from runwright.engine.clock import Clock, SystemClock
 from runwright.preflight.base import CheckResult
 
 
@@ -21,6 +22,7 @@ async def check_git_tag(
     *,
     git: str = "git",
     timeout_seconds: float = 10.0,
+    clock: Clock | None = None,
 ) -> CheckResult:
     """OK when ``tag`` exists in the git repository at ``repo``; evidence has its commit."""
     evidence: dict[str, str | None] = {"repo": str(repo), "tag": tag, "commit": None}
@@ -40,7 +42,7 @@ async def check_git_tag(
     except OSError as exc:
         return CheckResult(False, f"cannot run {git}: {exc}", evidence)
     try:
-        async with asyncio.timeout(timeout_seconds):
+        async with (clock or SystemClock()).timeout(timeout_seconds):
             out, err = await process.communicate()
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):

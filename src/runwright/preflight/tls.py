@@ -129,7 +129,7 @@ async def check_tls_expiry(
         context.verify_mode = ssl.CERT_NONE
     evidence: dict[str, str | int | float | bool | None] = {"endpoint": where, "min_days": min_days}
     try:
-        async with asyncio.timeout(timeout_seconds):
+        async with clock.timeout(timeout_seconds):
             _, writer = await asyncio.open_connection(
                 host, port, ssl=context, server_hostname=server_name or host
             )

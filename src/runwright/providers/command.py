@@ -78,9 +78,8 @@ class CommandProvider:
                 retryable=False,
             ) from exc
         try:
-            stdout, stderr = await asyncio.wait_for(
-                process.communicate(), timeout=self.settings.timeout_seconds
-            )
+            async with self._clock.timeout(self.settings.timeout_seconds):
+                stdout, stderr = await process.communicate()
         except TimeoutError:
             await _kill(process)
             raise ProviderError(

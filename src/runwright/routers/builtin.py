@@ -103,6 +103,7 @@ class BuiltinRouter:
             argv,
             self.settings.start_timeout,
             f"the router on {self.settings.listen}",
+            self.clock,
             hint="is another program listening on the listen or admin address?",
         )
         status = await self._request("GET", "/status")
@@ -112,7 +113,7 @@ class BuiltinRouter:
     async def stop(self) -> None:
         """Stop the proxy (letting requests in flight finish); a no-op when none runs."""
         pid = self.pid or read_state(self.state_file).pid
-        if await terminate(pid, MARKER, self.settings.stop_timeout + 1):
+        if await terminate(pid, MARKER, self.settings.stop_timeout + 1, self.clock):
             log.info("stopped the builtin router (pid %d)", pid)
         self.pid = 0
 

@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.hidden import shell_argv
 from runwright.errors import DriverError
 from runwright.model.templating import render
@@ -32,7 +33,8 @@ class CommandRouterSettings:
 
 
 class CommandRouter:
-    def __init__(self, settings: CommandRouterSettings) -> None:
+    def __init__(self, settings: CommandRouterSettings, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self.settings = settings
         self._current: list[Backend] = []
 
@@ -63,7 +65,7 @@ class CommandRouter:
         except OSError as exc:
             raise DriverError(f"cannot run the route command: {exc.strerror or exc}") from None
         try:
-            async with asyncio.timeout(s.timeout):
+            async with self.clock.timeout(s.timeout):
                 out, _ = await proc.communicate(payload.encode())
         except TimeoutError:
             proc.kill()

@@ -224,6 +224,7 @@ class HAProxyRouter:
             argv,
             self.settings.start_timeout,
             f"HAProxy on {self.settings.listen}",
+            self.clock,
             hint=f"see {self.config}; is another program listening on {self.settings.listen}?",
         )
         self.pid = self._recorded_pid()
@@ -232,7 +233,7 @@ class HAProxyRouter:
 
     async def stop(self) -> None:
         pid = self.pid or self._recorded_pid()
-        if await terminate(pid, str(self.config), self.settings.stop_timeout):
+        if await terminate(pid, str(self.config), self.settings.stop_timeout, self.clock):
             log.info("stopped HAProxy (pid %d)", pid)
         self.pid = 0
 
@@ -337,7 +338,7 @@ class HAProxyRouter:
     async def _ready(self, slot: Slot, old: Slot) -> None:
         server = f"{BACKEND}/{slot.server}"
         if slot.weight > 0:
-            await _probe(slot)
+            await _probe(slot, self.clock)
         if (old.host, old.port) != (slot.host, slot.port) or old.state == "maint":
             if old.state != "maint":
                 await self.command(f"set server {server} state maint")
@@ -377,10 +378,11 @@ class HAProxyRouter:
         return out
 
 
-async def _probe(slot: Slot) -> None:
+async def _probe(slot: Slot, clock: Clock) -> None:
     """HAProxy counts a slot leaving maintenance as UP before its first check: look first."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(slot.host, slot.port), 2.0)
+        async with clock.timeout(2.0):
+            _, writer = await asyncio.open_connection(slot.host, slot.port)
     except (OSError, TimeoutError) as exc:
         raise DriverError(
             f"{slot.name} does not accept connections on {slot.host}:{slot.port} ({exc}); "

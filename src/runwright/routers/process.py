@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import os
 import signal
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from runwright.engine.clock import Clock
 from runwright.errors import DriverError
 
 
@@ -33,7 +33,9 @@ def alive(pid: int, marker: str) -> bool:
     return state not in ("Z", "X") and marker.encode() in cmdline
 
 
-async def launch(argv: Sequence[str], limit: float, what: str, hint: str | None = None) -> str:
+async def launch(
+    argv: Sequence[str], limit: float, what: str, clock: Clock, hint: str | None = None
+) -> str:
     """Run a launcher that exits once its daemon serves; its output, or DriverError."""
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -48,7 +50,8 @@ async def launch(argv: Sequence[str], limit: float, what: str, hint: str | None 
             f"cannot start {what}: {exc}", retryable=False, hint=f"is {argv[0]} installed?"
         ) from None
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), limit)
+        async with clock.timeout(limit):
+            out, _ = await proc.communicate()
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
@@ -64,23 +67,23 @@ async def launch(argv: Sequence[str], limit: float, what: str, hint: str | None 
     return text
 
 
-async def terminate(pid: int, marker: str, grace: float) -> bool:
+async def terminate(pid: int, marker: str, grace: float, clock: Clock) -> bool:
     """SIGTERM ``pid`` (if it is still the router), SIGKILL after ``grace`` s; True if it ran."""
     if not alive(pid, marker):
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    if not await _gone(pid, marker, grace):
+    if not await _gone(pid, marker, grace, clock):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        await _gone(pid, marker, 5.0)
+        await _gone(pid, marker, 5.0, clock)
     return True
 
 
-async def _gone(pid: int, marker: str, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+async def _gone(pid: int, marker: str, within: float, clock: Clock) -> bool:
+    deadline = clock.monotonic() + within
+    while clock.monotonic() < deadline:
         if not alive(pid, marker):
             return True
-        await asyncio.sleep(0.01)
+        await clock.sleep(0.01)
     return not alive(pid, marker)

@@ -139,6 +139,20 @@ def target_of(ctx: StepContext, params: DatabaseParams) -> str:
     return render(params.database, ctx.variables, where=f"step '{ctx.step.name}' database")
 
 
+def backup_phrase(backup: str | None, variables: Mapping[str, Any], default: str) -> str:
+    """Which backup a step names, as its plan says it: ``backup ID``, else ``default``."""
+    return f"backup {render(backup, variables)}" if backup else default
+
+
+def backup_target(
+    ctx: StepContext, params: DatabaseParams, backup: str | None
+) -> tuple[Database, BackupCatalog, str | None]:
+    """The database a backup step acts on, its backups' catalog, and the backup it names."""
+    db = open_database(target_of(ctx, params), params.engine, ctx.clock)
+    ref = render(backup, ctx.variables) if backup else None
+    return db, catalog_for(ctx, params), ref
+
+
 def run_tag(run_id: int) -> str:
     """How a run names the backups it takes."""
     return f"run-{run_id}"

@@ -56,10 +56,9 @@ from typing import Any, Literal
 from pydantic import Field
 
 from runwright.engine.checks import CheckEvaluator, CheckRecord, CheckSpec, parse_check
-from runwright.engine.checks import worst_case_abort_seconds as worst_case
 from runwright.engine.clock import Clock
 from runwright.engine.executor import Outcome
-from runwright.engine.sequential import SequentialSpec, Traffic, is_sequential, parse_sequential
+from runwright.engine.sequential import SequentialSpec, is_sequential, parse_sequential
 from runwright.engine.stats import Comparison, Direction, compare_baseline
 from runwright.errors import InputError, ProviderError
 from runwright.model.checks import (
@@ -80,7 +79,7 @@ from runwright.providers.base import HttpSettings, Provider
 from runwright.steps.base import Params, PlanContext
 from runwright.steps.router_metrics import RouterProvider
 from runwright.steps.selectors import version_selectors
-from runwright.steps.sequential_watch import SequentialWatch, Sides, plan_sequential
+from runwright.steps.sequential_watch import SequentialWatch, Sides
 from runwright.steps.services import StepContext
 
 logger = logging.getLogger(__name__)
@@ -301,60 +300,10 @@ def _needs_priming(provider: str, query: str) -> bool:
     return needs_previous(parse_query(query))
 
 
-# --- what plan shows -------------------------------------------------------------------------
-
-
-def plan_lines(
-    names: Sequence[str],
-    checks: Mapping[str, AnyCheck],
-    *,
-    compare: str | None = None,
-    traffic: Traffic | None = None,
-    share: float | None = None,
-) -> tuple[list[str], float]:
-    """Lines describing each check and the worst-case seconds from a fault to rollback start
-    (a sequential check has none: its lines give the expected requests and time instead)."""
-    lines: list[str] = []
-    worst = 0.0
-    found = definitions(names, checks)
-    split = _split(found)
-    for name, check in found.items():
-        rules = check_rules(name, check)
-        if isinstance(rules, SequentialSpec):
-            lines += plan_sequential(rules, split, compare, traffic, share)
-            continue
-        spec = rules
-        seconds = worst_case(spec)
-        rule = (
-            f"for {format_duration(spec.for_seconds)}"
-            if spec.for_seconds is not None
-            else f"failure_limit {spec.limit}"
-        )
-        delay = (
-            f" after the initial delay of {format_duration(spec.initial_delay_seconds)}"
-            if spec.initial_delay_seconds
-            else ""
-        )
-        lines.append(
-            f"check {name}: {spec.condition} on {check.provider} "
-            f"'{spec.query}' every {format_duration(spec.interval_seconds)}, {rule}: "
-            f"worst case {format_duration(seconds)} from a fault to the start of rollback{delay}"
-        )
-        if compares(compare, check):
-            c = compare_settings(name, check)
-            lines.append(
-                f"check {name}: compared with the stable version when the window ends "
-                f"(Mann-Whitney p < {c.alpha:g}, {c.direction}, at least {c.min_samples} "
-                "samples each, else a person decides)"
-            )
-        worst = max(worst, seconds + spec.initial_delay_seconds)
-    return lines, worst
-
-
 # --- running an analysis ---------------------------------------------------------------------
 
 
-def _split(found: Mapping[str, AnyCheck]) -> int:
+def sequential_count(found: Mapping[str, AnyCheck]) -> int:
     return sum(is_sequential(c) for c in found.values())
 
 
@@ -434,7 +383,7 @@ class _Analysis:
             variables = {**ctx.variables, **await version_selectors(ctx)}
         for name, check in found.items():
             if is_sequential(check):
-                self._add_sequential(name, check, _split(found))
+                self._add_sequential(name, check, sequential_count(found))
                 continue
             rendered = render_check(name, check, variables)
             spec = check_spec(name, rendered)

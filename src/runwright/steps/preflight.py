@@ -227,7 +227,11 @@ def _run(check: Check, ctx: StepContext) -> Awaitable[CheckResult]:
             server_name=r(t.server_name) if t.server_name else None,
         )
     if check.dns is not None:
-        return check_dns(r(check.dns.name), expect=render_value(check.dns.expect, ctx.variables))
+        return check_dns(
+            r(check.dns.name),
+            expect=render_value(check.dns.expect, ctx.variables),
+            clock=ctx.clock,
+        )
     if check.env is not None:
         e = check.env
         return check_env_vars(
@@ -245,7 +249,7 @@ def _run(check: Check, ctx: StepContext) -> Awaitable[CheckResult]:
         }
         return check_secrets(declared, environ)
     assert check.git_tag is not None
-    return check_git_tag(r(check.git_tag.repo), r(check.git_tag.tag))
+    return check_git_tag(r(check.git_tag.repo), r(check.git_tag.tag), clock=ctx.clock)
 
 
 class PreflightKind:

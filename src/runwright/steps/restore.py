@@ -21,14 +21,13 @@ from runwright.engine.executor import Outcome
 from runwright.model.templating import render
 from runwright.steps._databases import (
     DatabaseParams,
-    catalog_for,
+    backup_phrase,
+    backup_target,
     counts_text,
     find_backup,
     info_data,
-    open_database,
     run_tag,
     shown,
-    target_of,
 )
 from runwright.steps.base import PlanContext
 from runwright.steps.services import StepContext
@@ -49,10 +48,8 @@ class RestoreKind:
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = RestoreParams.model_validate(params)
         target = shown(render(p.database, ctx.variables, where="restore"))
-        which = (
-            f"backup {render(p.backup, ctx.variables)}"
-            if p.backup
-            else "the backup this run took (else the newest verified)"
+        which = backup_phrase(
+            p.backup, ctx.variables, "the backup this run took (else the newest verified)"
         )
         return [
             f"take a safety backup of {target}",
@@ -61,9 +58,7 @@ class RestoreKind:
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = RestoreParams.model_validate(ctx.params)
-        db = open_database(target_of(ctx, p), p.engine, ctx.clock)
-        catalog = catalog_for(ctx, p)
-        ref = render(p.backup, ctx.variables) if p.backup else None
+        db, catalog, ref = backup_target(ctx, p, p.backup)
         info = find_backup(catalog, db.name, ref, ctx.run.id)
         ctx.output(f"restoring {info.describe()}")
         done = await restore_with_safety(db, catalog, info, run_tag(ctx.run.id))

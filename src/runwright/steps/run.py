@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
+from runwright.engine.clock import Clock
 from runwright.engine.executor import Outcome
 from runwright.model.templating import render, render_value
 from runwright.model.types import shorthand
@@ -78,14 +79,15 @@ async def _pump(stream: asyncio.StreamReader, emit: Any) -> list[str]:
     return tail
 
 
-async def _stop_group(proc: asyncio.subprocess.Process) -> None:
+async def _stop_group(proc: asyncio.subprocess.Process, clock: Clock) -> None:
     for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
         if proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), wait)
+            async with clock.timeout(wait):
+                await proc.wait()
 
 
 async def run_command(
@@ -96,6 +98,7 @@ async def run_command(
     shell: str,
     emit: Any,
     started: Callable[[int], None] | None = None,
+    clock: Clock,
 ) -> tuple[int, list[str]]:
     """Run ``command``; return (exit code, last lines). Kills the process group if cancelled.
     ``started`` hears the group's pid as soon as it exists (the journal records it)."""
@@ -128,7 +131,7 @@ async def run_command(
         tail = await _pump(proc.stdout, emit)
         code = await proc.wait()
     except BaseException:  # cancelled, or the journal refused our write (lease lost)
-        await _stop_group(proc)
+        await _stop_group(proc, clock)
         raise
     return code, tail
 
@@ -176,6 +179,7 @@ class RunKind:
                 shell=p.shell,
                 emit=ctx.output,
                 started=ctx.track,
+                clock=ctx.clock,
             )
         except OSError as exc:
             return Outcome.fail(str(exc), retryable=False)

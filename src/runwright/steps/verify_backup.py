@@ -18,13 +18,12 @@ from runwright.engine.executor import Outcome
 from runwright.model.templating import render
 from runwright.steps._databases import (
     DatabaseParams,
-    catalog_for,
+    backup_phrase,
+    backup_target,
     find_backup,
     info_data,
-    open_database,
     shown,
     taken_by_run,
-    target_of,
 )
 from runwright.steps.base import PlanContext
 from runwright.steps.services import StepContext
@@ -43,11 +42,7 @@ class VerifyBackupKind:
     def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
         p = VerifyBackupParams.model_validate(params)
         target = shown(render(p.database, ctx.variables, where="verify_backup"))
-        which = (
-            f"backup {render(p.backup, ctx.variables)}"
-            if p.backup
-            else "the backup this run took (else the newest)"
-        )
+        which = backup_phrase(p.backup, ctx.variables, "the backup this run took (else the newest)")
         return [
             f"verify {which} of {target}: restore it into a scratch database and compare "
             "row counts and checksums with its metadata"
@@ -55,9 +50,7 @@ class VerifyBackupKind:
 
     async def execute(self, ctx: StepContext) -> Outcome:
         p = VerifyBackupParams.model_validate(ctx.params)
-        db = open_database(target_of(ctx, p), p.engine, ctx.clock)
-        catalog = catalog_for(ctx, p)
-        ref = render(p.backup, ctx.variables) if p.backup else None
+        db, catalog, ref = backup_target(ctx, p, p.backup)
         mine = None if ref else taken_by_run(catalog, db.name, ctx.run.id)
         info = mine or find_backup(catalog, db.name, ref or "latest", None)
         info, result = await catalog.verify(db, info)

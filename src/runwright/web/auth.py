@@ -15,7 +15,7 @@ from runwright.app import users
 from runwright.app.users import AuthError, Forbidden
 from runwright.engine.accounts import Accounts, Grant
 from runwright.engine.store import RunRow
-from runwright.errors import InputError
+from runwright.errors import NotFoundError
 from runwright.web import csrf
 from runwright.web.state import WebState, web_state
 
@@ -101,14 +101,14 @@ def readable_run(state: WebState, user: WebUser, run_id: int) -> RunRow:
     that does not exist (404), so a run's existence does not leak across environments."""
     run = state.runtime.store.run(run_id)
     if not user.sees(run.environment):
-        raise InputError(f"no run {run_id}", hint="list runs with: runwright history")
+        raise NotFoundError(f"no run {run_id}", hint="list runs with: runwright history")
     return run
 
 
 def visible_environment(user: WebUser, environment: str) -> None:
     """404 for an environment the user may not read, as for one that does not exist."""
     if not user.sees(environment):
-        raise InputError(f"no environment {environment!r}", hint="ask an admin for access")
+        raise NotFoundError(f"no environment {environment!r}", hint="ask an admin for access")
 
 
 SAFE = ("GET", "HEAD", "OPTIONS")

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from runwright.app.redelivery import retrying
 from runwright.app.runtime import Runtime
 from runwright.app.users import AuthError, Forbidden
-from runwright.errors import BlockedError, InputError, RunwrightError
+from runwright.errors import RunwrightError
 from runwright.web import api, cli_api, device, forms, login, pages, slack
 from runwright.web.config import WebConfig
 from runwright.web.runbooks import Registry
@@ -50,11 +50,7 @@ def status_of(exc: RunwrightError) -> int:
         return 401
     if isinstance(exc, Forbidden):
         return 403
-    if isinstance(exc, BlockedError):
-        return 409
-    if isinstance(exc, InputError) and exc.message.startswith(("no run ", "no environment ")):
-        return 404
-    return 400 if isinstance(exc, InputError) else 500
+    return exc.http_status
 
 
 def _wants_html(request: Request) -> bool:

@@ -18,6 +18,7 @@ from runwright.databases.base import (
     write_metadata,
 )
 from runwright.databases.postgres import find_tool, libpq_conninfo
+from runwright.engine.clock import SystemClock
 from runwright.errors import DriverError, InputError
 
 
@@ -72,7 +73,10 @@ def test_differences_are_sentences(tmp_path: Path) -> None:
 async def test_a_failing_tool_carries_its_stderr() -> None:
     with pytest.raises(DriverError, match=r"dump failed \(exit status 2\): no such table: x"):
         await run_tool(
-            ["/bin/sh", "-c", "echo 'no such table: x' >&2; exit 2"], what="dump", time_limit=5
+            ["/bin/sh", "-c", "echo 'no such table: x' >&2; exit 2"],
+            what="dump",
+            time_limit=5,
+            clock=SystemClock(),
         )
 
 
@@ -80,7 +84,10 @@ async def test_a_tool_past_its_time_limit_is_killed_with_its_children(tmp_path: 
     pidfile = tmp_path / "pid"
     with pytest.raises(DriverError, match="did not finish within 0.3s"):
         await run_tool(
-            ["/bin/sh", "-c", f"sleep 30 & echo $! > {pidfile}; wait"], what="dump", time_limit=0.3
+            ["/bin/sh", "-c", f"sleep 30 & echo $! > {pidfile}; wait"],
+            what="dump",
+            time_limit=0.3,
+            clock=SystemClock(),
         )
     child = int(pidfile.read_text())
     for _ in range(50):

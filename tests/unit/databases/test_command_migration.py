@@ -11,7 +11,7 @@ from runwright.databases.migrations import (
     CommandMigrationSettings,
     RollbackPolicy,
 )
-from runwright.engine.clock import FakeClock
+from runwright.engine.clock import FakeClock, SystemClock
 from runwright.errors import DriverError, InputError
 
 
@@ -25,7 +25,8 @@ def _migration(state: Path, **overrides: object) -> CommandMigration:
         "cwd": state.parent,
     }
     settings.update(overrides)
-    return CommandMigration(CommandMigrationSettings(**settings), FakeClock())  # type: ignore[arg-type]
+    # real commands run inside the migration's time limit: on real time
+    return CommandMigration(CommandMigrationSettings(**settings), SystemClock())  # type: ignore[arg-type]
 
 
 async def test_apply_records_before_and_after_and_undo_goes_back(tmp_path: Path) -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
-from runwright.engine.clock import FakeClock
+from runwright.engine.clock import Clock, FakeClock, SystemClock
 from runwright.errors import ProviderError
 from runwright.providers.command import CommandProvider, CommandSettings, last_number
 
 
-async def measure(command: str, **settings: object) -> tuple[float | None, str]:
-    provider = CommandProvider(CommandSettings(**settings), FakeClock())  # type: ignore[arg-type]
+async def measure(
+    command: str, clock: Clock | None = None, **settings: object
+) -> tuple[float | None, str]:
+    # real commands inside the provider's timeout: real time unless a test gives a clock
+    provider = CommandProvider(CommandSettings(**settings), clock or SystemClock())  # type: ignore[arg-type]
     measured = await provider.measure(command)
     assert measured.query == command
     return measured.value, measured.note
@@ -54,6 +58,14 @@ async def test_a_command_past_its_timeout_is_killed_with_its_children(tmp_path: 
     child = int(pidfile.read_text())
     with pytest.raises(ProcessLookupError):
         _signal_or_zombie(child)
+
+
+async def test_a_hung_command_times_out_on_the_providers_clock() -> None:
+    """Ten fake minutes of timeout pass in a moment of wall time: the wait is the clock's."""
+    began = time.monotonic()
+    with pytest.raises(ProviderError, match="did not finish within 600s and was killed"):
+        await measure("sleep 60", FakeClock(), timeout_seconds=600)
+    assert time.monotonic() - began < 2.0
 
 
 def _signal_or_zombie(pid: int) -> None:

@@ -16,7 +16,8 @@ from runwright.errors import InputError, ProviderError
 from runwright.model.checks import AnyCheck, check_from
 from runwright.providers.base import Provider
 from runwright.providers.fake import FakeProvider, Scripted
-from runwright.steps.analysis import KIND, build_provider, plan_lines, run_analysis
+from runwright.steps.analysis import KIND, build_provider, run_analysis
+from runwright.steps.analysis_plan import plan_lines
 from runwright.steps.base import PlanContext
 from runwright.steps.services import StepContext, StepServices
 from runwright.steps.wait import KIND as WAIT

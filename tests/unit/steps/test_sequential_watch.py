@@ -15,7 +15,7 @@ from runwright.engine.clock import FakeClock
 from runwright.engine.sequential import Traffic
 from runwright.model.checks import check_from
 from runwright.routers.base import BackendCounters
-from runwright.steps.analysis import plan_lines
+from runwright.steps.analysis_plan import plan_lines
 
 SEQUENTIAL = {"provider": "router", "method": "sequential", "alpha": 0.01}
 
