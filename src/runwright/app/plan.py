@@ -25,6 +25,7 @@ from runwright.errors import DriverError, InputError, RunbookError
 from runwright.model.checks import AnyCheck, stored
 from runwright.model.durations import format_duration
 from runwright.model.loader import Runbook
+from runwright.model.release import ReleaseSpec
 from runwright.model.schema import Environment, Step
 from runwright.model.templating import Placeholder
 from runwright.routers.base import Router
@@ -75,6 +76,8 @@ def expand(
             },
         )
         steps.append(_new("main", len(steps), "approval", step, {}))
+    if rollback is not None:
+        runbook = straight_back(runbook)
     for phase, step in _main_steps(runbook, env_name, touched):
         if rollback is not None and step.kind in PEOPLE:
             continue
@@ -86,6 +89,25 @@ def expand(
     if rollback is not None:
         steps = bring_schema(steps, rollback.revision, rollback.schema, rollback.schema_now)[0]
     return steps
+
+
+def straight_back(runbook: Runbook) -> Runbook:
+    """The runbook as a rollback run releases it: a canary goes straight to 100%, with no
+    pauses. The version a rollback puts back served all traffic before the release, so walking
+    it up the canary's weights again would only keep users on the version being rolled back
+    (at the seeds' 10-minute pauses, for half an hour); its bake still watches it."""
+
+    def direct(release: ReleaseSpec) -> ReleaseSpec:
+        if release.strategy != "canary":
+            return release
+        return release.model_copy(update={"weights": [100], "pause": 0.0})
+
+    services = {
+        name: unit.model_copy(update={"release": direct(unit.release)})
+        for name, unit in runbook.services.items()
+    }
+    release = direct(runbook.release) if runbook.release is not None else None
+    return runbook.model_copy(update={"release": release, "services": services})
 
 
 def expand_procedure(runbook: Runbook, env_name: str, env: Environment, name: str) -> list[NewStep]:

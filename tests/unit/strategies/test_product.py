@@ -5,6 +5,7 @@ every step owned by its service; a service left out has no step at all."""
 from __future__ import annotations
 
 from runwright.app.plan import expand
+from runwright.app.policy import RollbackScope
 from runwright.app.runtime import read_runbook_text
 from runwright.model.schema import Environment
 
@@ -71,3 +72,17 @@ def test_a_service_left_out_has_no_step() -> None:
         "frontend: switch traffic",
         "frontend: retire previous version",
     ]
+
+
+def test_a_rollback_puts_a_canary_straight_back_at_100_without_pauses() -> None:
+    """An emergency rollback does not walk the previous version up the canary's weights again:
+    it served all traffic before the release, so every service is switched back at once."""
+    book = read_runbook_text(BOOK, "shop.yaml")
+    scope = RollbackScope(revision=1, to_previous=True)
+    steps = [s for s in expand(book, "local", Environment(), rollback=scope) if s.section == "main"]
+    backend = [(s.name, s.spec["kind"]) for s in steps if s.spec.get("service") == "backend"]
+    assert ("backend: switch traffic", "traffic") in backend
+    assert not any("canary" in name or "pause" in name for name, _ in backend)
+    release = [s.name for s in expand(book, "local", Environment()) if s.section == "main"]
+    assert "backend: canary 50%" in release
+    assert "backend: pause at 50%" in release
