@@ -72,3 +72,13 @@ def test_a_lazy_command_runs_like_an_eager_one(tmp_path: Path) -> None:
     done = runner.invoke(cli, ["--state-dir", str(tmp_path), "status", "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.output) == []
+
+
+def test_status_on_a_sqlite_store_loads_no_web_stack_nor_postgres_driver(tmp_path: Path) -> None:
+    """A local command loads what it needs: no web server, no PostgreSQL driver for a
+    SQLite store, no AWS client."""
+    args = ["runwright", "--state-dir", str(tmp_path / "state"), "status"]
+    code = f"sys.argv = {args!r}; from runwright.cli.entry import main; main()"
+    heavy, out = _loaded_after(code, tmp_path)
+    assert out == "no active runs\n"
+    assert not {"fastapi", "uvicorn", "psycopg", "boto3", "scipy"} & set(heavy)
