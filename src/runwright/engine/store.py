@@ -19,16 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
 from runwright.engine import tables as t
 from runwright.engine.chain import GENESIS, ChainKey, Sealed, head_seal, load_key, seal, valid
 from runwright.engine.private import private_file
+from runwright.engine.revision import up_to_date
 from runwright.errors import FencedError, InputError, LockedError, RunwrightError
 from runwright.model.status import TERMINAL, RunStatus, StepStatus, UndoStatus
 
@@ -275,25 +272,33 @@ class Store:
             self.lazy.dispose()
 
     def migrate(self) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
-        script = ScriptDirectory.from_config(cfg)
-        head = script.get_current_head()
         try:
             with self.engine.begin() as conn:
-                current = MigrationContext.configure(conn).get_current_revision()
-                if current == head:
-                    return
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-                before = {s.revision for s in script.iterate_revisions(current, "base")}
-                if current is not None and RESEAL_REVISION not in before:
-                    self._reseal(conn, datetime.now(UTC))
+                if not up_to_date(conn):  # Alembic loads only when it has work (~0.1 s)
+                    self._upgrade(conn)
         except DatabaseError as exc:
             raise StoreError(
                 f"cannot open the state store at {self.engine.url.render_as_string()}: {exc.orig}",
                 hint="check --database-url / RUNWRIGHT_DATABASE_URL and that the server runs",
             ) from None
+
+    def _upgrade(self, conn: Connection) -> None:
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
+        script = ScriptDirectory.from_config(cfg)
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == script.get_current_head():
+            return
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        before = {s.revision for s in script.iterate_revisions(current, "base")}
+        if current is not None and RESEAL_REVISION not in before:
+            self._reseal(conn, datetime.now(UTC))
 
     def _reseal(self, conn: Connection, now: datetime) -> None:
         """Seal, once, each run's events written before keyed chains (see migration
