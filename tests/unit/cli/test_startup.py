@@ -74,11 +74,14 @@ def test_a_lazy_command_runs_like_an_eager_one(tmp_path: Path) -> None:
     assert json.loads(done.output) == []
 
 
-def test_status_on_a_sqlite_store_loads_no_web_stack_nor_postgres_driver(tmp_path: Path) -> None:
+def test_status_on_a_sqlite_store_loads_only_what_it_reads(tmp_path: Path) -> None:
     """A local command loads what it needs: no web server, no PostgreSQL driver for a
-    SQLite store, no AWS client."""
+    SQLite store, no AWS client, no analysis maths, and no Alembic once the store exists."""
     args = ["runwright", "--state-dir", str(tmp_path / "state"), "status"]
     code = f"sys.argv = {args!r}; from runwright.cli.entry import main; main()"
-    heavy, out = _loaded_after(code, tmp_path)
+    first, out = _loaded_after(code, tmp_path)
     assert out == "no active runs\n"
-    assert not {"fastapi", "uvicorn", "psycopg", "boto3", "scipy"} & set(heavy)
+    assert "alembic" in first  # a new store is created by its migrations
+    again, out = _loaded_after(code, tmp_path)
+    assert out == "no active runs\n"
+    assert not {"fastapi", "uvicorn", "psycopg", "boto3", "scipy", "numpy", "alembic"} & set(again)
