@@ -85,3 +85,14 @@ def test_status_on_a_sqlite_store_loads_only_what_it_reads(tmp_path: Path) -> No
     again, out = _loaded_after(code, tmp_path)
     assert out == "no active runs\n"
     assert not {"fastapi", "uvicorn", "psycopg", "boto3", "scipy", "numpy", "alembic"} & set(again)
+
+
+def test_planning_a_kubernetes_release_loads_no_aws_nor_analysis_code(tmp_path: Path) -> None:
+    """A release's command loads its own driver's client, not every driver's."""
+    example = Path(__file__).parents[3] / "examples" / "k8s-release.yaml"
+    args = ["runwright", "--state-dir", str(tmp_path / "state"), "plan", str(example)]
+    args += ["-e", "production", "--version", "v2"]
+    code = f"sys.argv = {args!r}; from runwright.cli.entry import main; main()"
+    heavy, out = _loaded_after(code, tmp_path)
+    assert "Deployment" in out
+    assert not {"fastapi", "uvicorn", "psycopg", "boto3", "scipy", "numpy"} & set(heavy)
