@@ -96,3 +96,12 @@ def test_planning_a_kubernetes_release_loads_no_aws_nor_analysis_code(tmp_path: 
     heavy, out = _loaded_after(code, tmp_path)
     assert "Deployment" in out
     assert not {"fastapi", "uvicorn", "psycopg", "boto3", "scipy", "numpy"} & set(heavy)
+
+
+def test_every_command_a_module_defines_is_on_the_main_group() -> None:
+    """A command added to a module's COMMANDS (or commands()) but not to main.COMMANDS would
+    silently be missing from the CLI."""
+    from runwright.cli.lazy import _commands_of
+
+    for spec in {lazy for lazy in COMMANDS.values() if lazy.attr is None}:
+        assert set(_commands_of(spec)) <= set(COMMANDS), spec.module
