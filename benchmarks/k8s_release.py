@@ -14,7 +14,9 @@ that make pods Ready at once, so only the control plane's own work is timed). Ea
 and the same release once more in-process (``runwright.app.runs.deploy`` on a ``Runtime``,
 as benchmarks/step_overhead.py does), which leaves out the Python interpreter's start and
 imports. Printed: the median of each, runwright's added time over the platform's rollout
-(both ways), and the start of the runwright CLI alone (``runwright --version``).
+(both ways), the CPU time each CLI release used (interpreter start, imports and the release:
+wall times swing with the machine's load, CPU time much less), the start of the runwright CLI
+alone (``runwright --version``), and the load average before and after.
 
     PYTHONPATH=src:. .venv/bin/python benchmarks/k8s_release.py [--rounds 5]
 """
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import copy
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,6 +72,12 @@ def plain_deployment(version: str) -> dict[str, object]:
     return body
 
 
+def children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(command: list[str], env: dict[str, str], stdin: str | None = None) -> float:
     started = time.perf_counter()
     done = subprocess.run(command, env=env, input=stdin, capture_output=True, text=True)
@@ -84,6 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="k8s-bench-") as tmp:
         workdir = Path(tmp)
+        print("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         started = time.perf_counter()
         plane = kubeplane.start(workdir / "plane")
         print(f"plane {plane.version} ready in {time.perf_counter() - started:.1f} s")
@@ -91,6 +101,7 @@ def main() -> None:
             measure(plane, workdir, args.rounds)
         finally:
             kubeplane.stop(plane)
+        print("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 
 def measure(plane: kubeplane.Plane, workdir: Path, rounds: int) -> None:
@@ -110,9 +121,11 @@ def measure(plane: kubeplane.Plane, workdir: Path, rounds: int) -> None:
     kubectl = [plane.kubectl, "--kubeconfig", str(plane.kubeconfig), "-n", NS]
     timed([*deploy, "v0"], env)  # the first release: the Service moves onto runwright's labels
     rt = Runtime.open(Settings.from_environ(env, state_dir=str(workdir / "state"), user="bench"))
-    ours, inside, theirs, start = [], [], [], []
+    ours, inside, theirs, start, cpu = [], [], [], [], []
     for n in range(1, rounds + 1):
+        before = children_cpu()
         ours.append(timed([*deploy, f"v{n}"], env))
+        cpu.append(children_cpu() - before)
         inside.append(in_process(rt, book, f"v{n}.1"))
         manifest = yaml.safe_dump(plain_deployment(f"v{n}"))
         apply = timed([*kubectl, "apply", "-f", "-"], env, manifest)
@@ -120,7 +133,8 @@ def measure(plane: kubeplane.Plane, workdir: Path, rounds: int) -> None:
         theirs.append(apply + timed(status, env))
         start.append(timed([*runwright, "--version"], env))
         print(
-            f"  round {n}: runwright CLI {ours[-1]:.2f} s, in-process {inside[-1]:.2f} s, "
+            f"  round {n}: runwright CLI {ours[-1]:.2f} s (CPU {cpu[-1]:.2f} s), "
+            f"in-process {inside[-1]:.2f} s, "
             f"kubectl apply + rollout status {theirs[-1]:.2f} s"
         )
     rt.close()
@@ -133,6 +147,7 @@ def measure(plane: kubeplane.Plane, workdir: Path, rounds: int) -> None:
             f"{label}: {statistics.median(times):.2f} s, added {added:.2f} s "
             f"(bar {BAR_S:.1f} s): {verdict}"
         )
+    print(f"runwright deploy (CLI) CPU time: {statistics.median(cpu):.2f} s (median)")
     print(
         "runwright --version alone (interpreter start and imports): "
         f"{statistics.median(start):.2f} s"

@@ -336,12 +336,13 @@ async def _verify(runbook: Runbook, parts: tuple[object, ...], at: tuple[str, ..
 def verify_aws_checks(runbook: Runbook) -> None:
     """A CloudWatch check needs a region and credentials from the AWS chain: say so before
     the run starts (at the check's position), not when a bake is half done."""
-    from runwright.aws.session import AwsSettings, check_credentials
     from runwright.model.checks import CloudWatchCheck
 
     for name, check in runbook.checks.items():
         if not isinstance(check, CloudWatchCheck):
             continue
+        from runwright.aws.session import AwsSettings, check_credentials  # boto3: ~0.3 s
+
         aws = AwsSettings(region=check.region, profile=check.profile)
         try:
             check_credentials(aws, f"check {name}")

@@ -14,25 +14,157 @@ import sys
 import click
 
 from runwright import __version__
-from runwright.app.runtime import read_runbook
-from runwright.app.schema import json_schema
-from runwright.cli import (
-    cmd_audit,
-    cmd_database,
-    cmd_deliveries,
-    cmd_runs,
-    cmd_views,
-    cmd_web,
-    cmd_workers,
-    remote,
-)
-from runwright.cli.cmd_markdown import import_cmd, lint_cmd
-from runwright.cli.cmd_review import review_cmd
-from runwright.cli.edge import Ctx, RunwrightGroup, pass_ctx, report
-from runwright.errors import RunwrightError
+from runwright.cli.edge import Ctx, pass_ctx, report
+from runwright.cli.lazy import Lazy, LazyGroup
+
+_RUNS, _VIEWS = "runwright.cli.cmd_runs", "runwright.cli.cmd_views"
+_DB, _WEB = "runwright.cli.cmd_database", "runwright.cli.cmd_web"
+_AUDIT, _WORKERS = "runwright.cli.cmd_audit", "runwright.cli.cmd_workers"
+_MARKDOWN, _REMOTE = "runwright.cli.cmd_markdown", "runwright.cli.remote"
+COMMANDS = {
+    "plan": Lazy(
+        _RUNS,
+        "Show every step with its rendered commands, gates, approvals and the rollback plan.",
+    ),
+    "deploy": Lazy(
+        _RUNS,
+        "Run RUNBOOK for an environment and version, journaling every step (with --detach, "
+        "queue it for `runwright worker` and exit 0 printing its id).",
+    ),
+    "resume": Lazy(
+        _RUNS,
+        "Continue RUN_ID after a crash, an approval, an attestation or a settlement.",
+    ),
+    "rollback": Lazy(
+        _RUNS,
+        "Deploy an earlier revision of ENV again, through the same strategy (plan first).",
+    ),
+    "approve": Lazy(
+        _RUNS,
+        "Approve RUN_ID as the current user.",
+    ),
+    "reject": Lazy(
+        _RUNS,
+        "Reject RUN_ID's approval as the current user: the run rolls back.",
+    ),
+    "attest": Lazy(
+        _RUNS,
+        "Attest checklist items (or a manual step) of RUN_ID as done by you.",
+    ),
+    "settle": Lazy(
+        _RUNS,
+        "Decide what happened to STEP (name or number), in flight when runwright stopped.",
+    ),
+    "abort": Lazy(
+        _RUNS,
+        "Stop RUN_ID and roll back what it did.",
+    ),
+    "run-procedure": Lazy(
+        _RUNS,
+        "Run the named procedure of RUNBOOK (troubleshooting, emergency...) as a journaled run.",
+    ),
+    "status": Lazy(
+        _VIEWS,
+        "Show active runs (each holds its environment's lock), or one run's steps.",
+    ),
+    "history": Lazy(
+        _VIEWS,
+        "List past and present runs, newest first.",
+    ),
+    "logs": Lazy(
+        _VIEWS,
+        "Show the events and step output of RUN_ID.",
+    ),
+    "events": Lazy(
+        _VIEWS,
+        "Every run's events in commit order (the bus the dashboard and notifications read).",
+    ),
+    "environments": Lazy(
+        _VIEWS,
+        "Each runbook's environments: live revision and version, and the run holding the lock.",
+    ),
+    "report": Lazy(
+        _VIEWS,
+        "The sign-off sheet of RUN_ID: every gate, approval and step with who, when, evidence.",
+    ),
+    "import": Lazy(
+        _MARKDOWN,
+        "Turn the Markdown RUNBOOK into a runwright YAML runbook.",
+        "import_cmd",
+    ),
+    "lint": Lazy(
+        _MARKDOWN,
+        "Report what is unsafe or missing in runbook FILES (YAML or Markdown).",
+        "lint_cmd",
+    ),
+    "review": Lazy(
+        "runwright.cli.cmd_review",
+        "Review the draft steps `runwright import` proposed in the YAML RUNBOOK, one by one.",
+        "review_cmd",
+    ),
+    "backup": Lazy(
+        _DB,
+        "Back up DATABASE (a postgresql:// URL, sqlite:///PATH or a SQLite file) now.",
+    ),
+    "backups": Lazy(
+        _DB,
+        "Backups in the catalog.",
+    ),
+    "restore": Lazy(
+        _DB,
+        "Restore BACKUP (an id from `runwright backups list`, or a backup directory).",
+    ),
+    "serve": Lazy(
+        _WEB,
+        "The dashboard and REST API (/api/v1): live runs, approvals, charts.",
+    ),
+    "users": Lazy(
+        _WEB,
+        "Users of the web edge and their roles per environment.",
+    ),
+    "token": Lazy(
+        _WEB,
+        "Tokens for the REST API (Authorization: Bearer) and one-time login links.",
+    ),
+    "deliveries": Lazy(
+        "runwright.cli.cmd_deliveries",
+        "Notifications not delivered: sending, failed (next attempt at), given up.",
+    ),
+    "audit": Lazy(
+        _AUDIT,
+        "Check the keyed, hash-chained audit trail.",
+    ),
+    "unlock": Lazy(
+        _AUDIT,
+        "Break the lock of RUNBOOK in ENVIRONMENT; its run ends aborted.",
+    ),
+    "worker": Lazy(
+        _WORKERS,
+        "Claim queued runs (runwright deploy --detach) and runs whose driver's lease expired,"
+        " and drive them.",
+    ),
+    "workers": Lazy(
+        _WORKERS,
+        "List the workers serving this store: host, pid, started, last heartbeat, state "
+        "(alive, silent past the lease TTL, stopped) and the runs each holds.",
+    ),
+    "login": Lazy(
+        _REMOTE,
+        "Log in to the runwright server at URL with an API token (`runwright users token "
+        "NAME` there, or --browser); it is kept in $XDG_CONFIG_HOME/runwright/credentials "
+        "(mode 0600).",
+        "login",
+    ),
+    "logout": Lazy(
+        _REMOTE,
+        "Forget the token of URL (default: the current server).",
+        "logout",
+    ),
+}
+"""The commands defined in other modules, imported when one of them runs (cli/lazy.py)."""
 
 
-@click.group(cls=RunwrightGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="runwright")
 @click.option(
     "--database-url",
@@ -73,6 +205,9 @@ def cli(ctx: click.Context, database_url: str | None, state_dir: str | None) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """Check runbook FILES against the schema; report file:line:col and a hint per problem."""
+    from runwright.app.runtime import read_runbook
+    from runwright.errors import RunwrightError
+
     results = []
     worst = 0
     for f in files:
@@ -103,6 +238,8 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
 @cli.command()
 def schema() -> None:
     """Print the runbook JSON Schema (point your editor's YAML plugin at it)."""
+    from runwright.app.schema import json_schema
+
     click.echo(json.dumps(json_schema(), indent=2))
 
 
@@ -126,23 +263,6 @@ def demo(c: Ctx, router: str, keep_running: bool) -> None:
     from runwright.cli.cmd_demo import demo_command
 
     sys.exit(demo_command(c.settings(), router, keep_running))
-
-
-for _command in (
-    *cmd_runs.COMMANDS,
-    *cmd_views.COMMANDS,
-    import_cmd,
-    lint_cmd,
-    review_cmd,
-    *cmd_database.COMMANDS,
-    *cmd_web.COMMANDS,
-    *cmd_deliveries.COMMANDS,
-    *cmd_audit.commands(pass_ctx, lambda command: command),
-    *cmd_workers.commands(pass_ctx, lambda command: command),
-    remote.login,
-    remote.logout,
-):
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -26,10 +26,8 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -44,6 +42,10 @@ from runwright.databases.base import (
 )
 from runwright.engine.clock import Clock
 from runwright.errors import DriverError, InputError
+
+if TYPE_CHECKING:
+    # psycopg (and libpq) load on first use: a SQLite user's every command would pay ~0.1 s.
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +130,9 @@ def redact_url(url: str) -> str:
         return cleared.render_as_string(hide_password=False)
     except ArgumentError:
         pass
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
@@ -142,6 +147,9 @@ def libpq_conninfo(url: str) -> str:
     scheme, sep, rest = text.partition("://")
     if sep and scheme.startswith(("postgresql+", "postgres+")):
         text = "postgresql://" + rest
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
     try:
         return make_conninfo(text)
     except psycopg.ProgrammingError as exc:
@@ -173,6 +181,8 @@ class PostgresDatabase:
     def __init__(self, settings: PostgresSettings, clock: Clock) -> None:
         self.settings = settings
         self._clock = clock
+        from psycopg.conninfo import conninfo_to_dict
+
         self._conninfo = libpq_conninfo(settings.url)
         params = conninfo_to_dict(self._conninfo)
         self._dbname = str(params.get("dbname") or params.get("user") or "postgres")
@@ -213,6 +223,9 @@ class PostgresDatabase:
         mismatch = sha256_mismatch(info)
         if mismatch:
             return VerifyResult(False, info.backup_id, self._clock.now(), (mismatch,))
+        from psycopg import sql
+        from psycopg.conninfo import make_conninfo
+
         scratch = f"rw_verify_{secrets.token_hex(4)}"
         async with self._connect(self._scratch_conninfo, autocommit=True) as admin:
             major = admin.info.server_version // 10000
@@ -318,6 +331,8 @@ class PostgresDatabase:
     async def _contents(
         self, conn: psycopg.AsyncConnection, checksum_tables: Iterable[str] | None = None
     ) -> tuple[dict[str, int], dict[str, str]]:
+        from psycopg import sql
+
         tables = await (await conn.execute(_TABLES)).fetchall()
         counts: dict[str, int] = {}
         for schema, table in tables:
@@ -335,6 +350,8 @@ class PostgresDatabase:
         return [_table_key(*_split_table(name)) for name in self.settings.checksum_tables]
 
     async def _checksum(self, conn: psycopg.AsyncConnection, schema: str, table: str) -> str:
+        from psycopg import sql
+
         key_rows = await (await conn.execute(_PRIMARY_KEY, (schema, table))).fetchall()
         order: sql.Composable
         if key_rows:
@@ -352,6 +369,9 @@ class PostgresDatabase:
         return digest.hexdigest()
 
     async def _create_scratch(self, admin: psycopg.AsyncConnection, scratch: str) -> None:
+        import psycopg
+        from psycopg import sql
+
         src = await (
             await admin.execute(
                 "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database "
@@ -378,6 +398,8 @@ class PostgresDatabase:
     async def _connect(
         self, conninfo: str, *, autocommit: bool = False, snapshot: bool = False
     ) -> AsyncIterator[psycopg.AsyncConnection]:
+        import psycopg
+
         where = redact_url(conninfo)
         try:
             conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=autocommit)
@@ -397,6 +419,8 @@ class PostgresDatabase:
 
     async def _tool(self, program: str, args: list[str], conninfo: str, *, what: str) -> None:
         """Run a client tool against ``conninfo``, handing it the password through a passfile."""
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
         binary = find_tool(program, self.settings.tool_dir)
         params = conninfo_to_dict(conninfo)
         password = params.pop("password", None)

@@ -14,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, SQLAlchemyError
 
@@ -26,6 +22,7 @@ from runwright.engine.chain import ChainKey, load_key
 from runwright.engine.journal import Journal
 from runwright.engine.private import private_file
 from runwright.engine.proof import RESEALED, intact, resealed_until
+from runwright.engine.revision import up_to_date
 from runwright.engine.rows import Entry, event_row
 from runwright.engine.storebase import StoreError
 from runwright.errors import InputError
@@ -37,26 +34,36 @@ log = logging.getLogger(__name__)
 
 
 def migrate(store: Journal) -> None:
-    """Upgrade the store's schema to Alembic's head (nothing to do when it is there)."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
-    script = ScriptDirectory.from_config(cfg)
-    head = script.get_current_head()
+    """Upgrade the store's schema to Alembic's head (nothing to do when it is there: Alembic
+    is loaded only when it has work, ~0.1 s of every command's start otherwise)."""
     try:
         with store.engine.begin() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-            if current == head:
-                return
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-            before = {s.revision for s in script.iterate_revisions(current, "base")}
-            if current is not None and RESEAL_REVISION not in before:
-                _reseal(store, conn, datetime.now(UTC))
+            if not up_to_date(conn):
+                _upgrade(store, conn)
     except DatabaseError as exc:
         raise StoreError(
             f"cannot open the state store at {store.engine.url.render_as_string()}: {exc.orig}",
             hint="check --database-url / RUNWRIGHT_DATABASE_URL and that the server runs",
         ) from None
+
+
+def _upgrade(store: Journal, conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
+    script = ScriptDirectory.from_config(cfg)
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current == script.get_current_head():
+        return
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+    before = {s.revision for s in script.iterate_revisions(current, "base")}
+    if current is not None and RESEAL_REVISION not in before:
+        _reseal(store, conn, datetime.now(UTC))
 
 
 def _reseal(store: Journal, conn: Connection, now: datetime) -> None:

@@ -42,17 +42,32 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from runwright.errors import InputError
 from runwright.model.checks import AnyCheck, Latency, RouterCheck
 
+if TYPE_CHECKING:
+    # numpy (like scipy below) loads when a check is first judged: planning, validating and
+    # every other CLI command parse sequential checks without paying for it.
+    import numpy as np
+    from numpy.typing import NDArray
+
 _STEPS_PER_DECADE = 16
-_GRID = np.arange(-4 * _STEPS_PER_DECADE, 5 * _STEPS_PER_DECADE + 1) / _STEPS_PER_DECADE
-"""log10 of the odds ratios the likelihood is tracked at: 1e-4 .. 1e5."""
+
+
+@cache
+def _grid() -> NDArray[np.float64]:
+    """log10 of the odds ratios the likelihood is tracked at: 1e-4 .. 1e5."""
+    import numpy as np
+
+    grid: NDArray[np.float64] = (
+        np.arange(-4 * _STEPS_PER_DECADE, 5 * _STEPS_PER_DECADE + 1) / _STEPS_PER_DECADE
+    )
+    return grid
+
+
 ALTERNATIVE_DECADES = 4
 _CHUNK = 4096
 DEFAULT_EFFECTS = (0.2, 0.05, 0.01)
@@ -220,9 +235,11 @@ class MixtureSPRT:
     def __init__(self, alpha: float, null_ratio: float = 1.0) -> None:
         if not 0 < alpha < 1:
             raise ValueError("alpha must be between 0 and 1")
+        import numpy as np
+
         self.alpha = alpha
         null = math.log10(null_ratio)
-        grid = np.union1d(_GRID, [null])
+        grid = np.union1d(_grid(), [null])
         self.log_psi: NDArray[np.float64] = grid * math.log(10)
         self.null_index = int(np.searchsorted(grid, null))
         alternative = (grid > null + 1e-12) & (grid <= null + ALTERNATIVE_DECADES + 1e-12)
@@ -268,6 +285,8 @@ class MixtureSPRT:
         """log of the e-value against "the canary's odds are at most the null ratio"."""
         if not len(self.alternative):
             return 0.0
+        import numpy as np
+
         alt = self.loglik[self.alternative]
         top = float(alt.max())
         mixture = top + math.log(float(np.exp(alt - top).sum()) / len(alt))
@@ -286,6 +305,7 @@ class MixtureSPRT:
         fails the check (alternatives above) and its mirror (alternatives below). The interval
         holds the true ratio at all times with probability at least ``1 - 2 alpha``, and its
         low end is above the null ratio exactly when the check rejected."""
+        import numpy as np
         from scipy.special import logsumexp
 
         ll = self.loglik
@@ -313,6 +333,7 @@ def _log_fnch(
     x: int, m1: int, m2: int, t: int, log_psi: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """log P(x) under Fisher's noncentral hypergeometric, for every ``psi`` of the grid."""
+    import numpy as np
     from scipy.special import logsumexp
 
     lo, hi = max(0, t - m2), min(t, m1)
@@ -424,6 +445,8 @@ def expected_requests(
     beside a stable version failing ``baseline_rate``, the canary taking ``share`` of traffic:
     the test itself run over ``streams`` generated streams (seeded), read every ``batch``
     requests (what a reading of the router's counters holds)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     counts: list[int] = []
     for _ in range(streams):
