@@ -34,6 +34,7 @@ from runwright.app.product import stored
 from runwright.engine.clock import Clock
 from runwright.engine.deliveries import Deliveries, Delivery, DeliveryKey
 from runwright.engine.executor import RunInfo
+from runwright.engine.feed import Cursor, Waker, read_after, waker_for
 from runwright.engine.redact import Redactor
 from runwright.engine.store import EventRow, RunRow, Store
 from runwright.errors import InputError, NotifyError
@@ -51,6 +52,7 @@ FLUSH_GRACE = 0.5
 GIVE_UP_AFTER = 12
 """Attempts before a failing delivery is given up (about an hour of backoff at 1 s)."""
 MAX_BACKOFF = 3600.0
+BATCH = 500
 STALE_SENDING = timedelta(minutes=2)
 """A delivery ``sending`` this long belongs to a process that died; it is sent again."""
 
@@ -132,7 +134,7 @@ class Notifier:
     poll: float = 0.2
     crash_at: str | None = None
     retry_backoff: float = 1.0
-    _seen: dict[int, int] = field(default_factory=dict)
+    _cursors: dict[int, Cursor] = field(default_factory=dict)
     _sinks: dict[str, Sink] = field(default_factory=dict)
     _stop: bool = False
     _following: int | None = None
@@ -155,16 +157,28 @@ class Notifier:
             self._sinks[name] = build_sink(self.runbook, name, self.variables)
         return self._sinks[name]
 
+    def _cursor(self, run_id: int) -> Cursor:
+        if run_id not in self._cursors:
+            self._cursors[run_id] = Cursor(run_id, 0)
+        return self._cursors[run_id]
+
     async def pump(self, run_id: int) -> None:
-        """Deliver every not yet delivered notification of ``run_id``'s events so far."""
+        """Deliver every not yet delivered notification of ``run_id``'s events so far: the
+        events after the run's cursor, read off the event loop, each taken once."""
         if not self.active:
             return
-        events = [e for e in self.store.events(run_id) if e.seq > self._seen.get(run_id, 0)]
-        if not events:
-            return
-        step_kinds = {s.name: s.kind for s in self.store.steps(run_id)}
+        cursor = self._cursor(run_id)
+        while True:
+            rows = await asyncio.to_thread(read_after, self.store.engine, cursor, BATCH)
+            events = cursor.take(rows)
+            if events:
+                await self._notify(run_id, events)
+            if len(rows) < BATCH:
+                return
+
+    async def _notify(self, run_id: int, events: Sequence[EventRow]) -> None:
+        step_kinds = {s.name: s.kind for s in await asyncio.to_thread(self.store.steps, run_id)}
         for event in events:
-            self._seen[run_id] = event.seq
             kind = classify(event, step_kinds)
             if kind is None:
                 continue
@@ -173,13 +187,19 @@ class Notifier:
                     await self._deliver(event, kind, index, sub)
 
     async def follow(self, run_id: int) -> None:
-        """Pump (and retry what is due) until ``stop`` is called, then once more for the
-        last events."""
+        """Pump (and retry what is due) whenever the run's events may have moved (NOTIFY on
+        PostgreSQL, the poll interval on SQLite) until ``stop`` is called, then once more for
+        the last events."""
         self._following = run_id
-        while not self._stop:
-            await self.pump(run_id)
-            await self.retry_due(run_id)
-            await self._nap()
+        waker = await waker_for(self.store.engine, sleep=self.clock.sleep) if self.active else None
+        try:
+            while not self._stop:
+                await self.pump(run_id)
+                await self.retry_due(run_id)
+                await self._nap(waker)
+        finally:
+            if waker is not None:
+                await waker.close()
         await self.pump(run_id)
         while await self.retry_due(run_id) or self._due_soon(run_id):
             await self.clock.sleep(self.poll / 4)
@@ -195,8 +215,11 @@ class Notifier:
         dead process left ``sending``); returns how many were tried."""
         if not self.active:
             return 0
-        due = self.deliveries.due(self.clock.now(), stale=STALE_SENDING, run_id=run_id)
-        events = {e.id: e for e in self.store.events(run_id)} if due else {}
+        now = self.clock.now()
+        due = await asyncio.to_thread(self.deliveries.due, now, stale=STALE_SENDING, run_id=run_id)
+        events = (
+            {e.id: e for e in await asyncio.to_thread(self.store.events, run_id)} if due else {}
+        )
         tried = 0
         for d in due:
             event = events.get(d.event_id)
@@ -219,7 +242,8 @@ class Notifier:
             self._enqueue(self._following)
 
     def _enqueue(self, run_id: int) -> None:
-        events = [e for e in self.store.events(run_id) if e.seq > self._seen.get(run_id, 0)]
+        cursor = self._cursor(run_id)
+        events = [e for e in self.store.events(run_id) if e.seq > cursor.floor]
         if not events:
             return
         step_kinds = {s.name: s.kind for s in self.store.steps(run_id)}
@@ -235,15 +259,18 @@ class Notifier:
                     due = now + timedelta(seconds=2 * FLUSH_GRACE)  # after this process's flush
                     self.deliveries.enqueue(key, now, "not sent when the run ended", due)
 
-    async def _nap(self) -> None:
-        """Sleep ``poll`` seconds on the clock, or less when ``stop`` is called."""
-        sleep = asyncio.ensure_future(self.clock.sleep(self.poll))
+    async def _nap(self, waker: Waker | None) -> None:
+        """Wait until new events may have committed (at most ``poll`` seconds), or less when
+        ``stop`` is called."""
+        nap = waker.wait(self.poll) if waker is not None else self.clock.sleep(self.poll)
+        sleep = asyncio.ensure_future(nap)
         woken = asyncio.ensure_future(self._woken.wait())
         try:
             await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (sleep, woken):
                 task.cancel()
+            await asyncio.gather(sleep, woken, return_exceptions=True)
 
     async def aclose(self) -> None:
         for sink in self._sinks.values():
