@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from runwright.app.runtime import Runtime
 from runwright.engine.feed import Cursor, read_after, waker_for
 from runwright.engine.store import EventRow
+from runwright.model.event_type import EventType
 
 POLL_INTERVAL = 0.5
-FINISHED = "run.finished"
+FINISHED = EventType.RUN_FINISHED
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from runwright.engine.feed import Cursor, Waker, read_after, waker_for
 from runwright.engine.redact import Redactor
 from runwright.engine.store import EventRow, RunRow, Store
 from runwright.errors import InputError, NotifyError
+from runwright.model.event_type import EventType
 from runwright.model.loader import Runbook
 from runwright.model.notify import SinkSpec, Subscription, render_settings
 from runwright.model.status import DeliveryStatus, RunEvent, RunStatus
@@ -80,13 +81,13 @@ def build_sink(runbook: Runbook, name: str, variables: Mapping[str, Any]) -> Sin
 
 def classify(event: EventRow, step_kinds: Mapping[str, str]) -> RunEvent | None:
     """The subscription event an audit event stands for, if any."""
-    if event.type == "run.started" and event.data.get("from") == RunStatus.PENDING:
+    if event.type == EventType.RUN_STARTED and event.data.get("from") == RunStatus.PENDING:
         return RunEvent.STARTED
-    if event.type == "step.blocked":
+    if event.type == EventType.STEP_BLOCKED:
         return BLOCKED.get(RunStatus(event.data["on"])) if event.data.get("on") in BLOCKED else None
-    if event.type == "step.failed" and step_kinds.get(event.step or "") == "analysis":
+    if event.type == EventType.STEP_FAILED and step_kinds.get(event.step or "") == "analysis":
         return RunEvent.ANALYSIS_FAILING
-    if event.type == "run.finished":
+    if event.type == EventType.RUN_FINISHED:
         status = event.data.get("status")
         return FINISHED.get(RunStatus(status)) if status in FINISHED else None
     return None
@@ -414,12 +415,16 @@ class Notifier:
         }
         if error:
             data["error"] = self.redactor.text(error)
-            data["retry_at" if retry_at else "given_up"] = (
+            data["retry_at" if retry_at else "given_up"] = (  # not a status
                 retry_at.isoformat() if retry_at else True
             )
         elif delivered:
             data["detail"] = delivered.detail
-        type_ = "notification.sent" if status == DeliveryStatus.SENT else "notification.failed"
+        type_ = (
+            EventType.NOTIFICATION_SENT
+            if status == DeliveryStatus.SENT
+            else EventType.NOTIFICATION_FAILED
+        )
         self.store.append(run.id, actor=self.actor, type=type_, at=self.clock.now(), data=data)
         fresh = self.store.run(run.id)
         if status != DeliveryStatus.SENT and sub.required and not fresh.terminal:
@@ -427,7 +432,7 @@ class Notifier:
             self.store.append(
                 run.id,
                 actor=self.actor,
-                type="run.abort_requested",
+                type=EventType.RUN_ABORT_REQUESTED,
                 at=self.clock.now(),
                 data={"reason": f"required notification to '{sub.to}' failed"},
                 run_values={
@@ -467,7 +472,7 @@ class RunbookMessenger:
                 delivered = await sink.send(notice)
             finally:
                 await sink.aclose()
-            lines.append(f"{name}: {delivered.detail or 'sent'}")
+            lines.append(f"{name}: {delivered.detail or 'sent'}")  # not a status
         return lines
 
 

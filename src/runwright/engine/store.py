@@ -30,6 +30,7 @@ from runwright.engine import tables as t
 from runwright.engine.chain import GENESIS, ChainKey, Sealed, head_seal, load_key, seal, valid
 from runwright.engine.private import private_file
 from runwright.errors import FencedError, InputError, LockedError, RunwrightError
+from runwright.model.event_type import EventType
 from runwright.model.status import TERMINAL, RunStatus, StepStatus, UndoStatus
 
 QUEUE_CHANNEL = "runwright_queue"
@@ -37,9 +38,9 @@ IDLE_TX_TIMEOUT_MS = 2000
 
 log = logging.getLogger(__name__)
 
-DECISIONS = frozenset({"approval.given", "gate.attested"})
+DECISIONS = frozenset({EventType.APPROVAL_GIVEN, EventType.GATE_ATTESTED})
 REVISED_KINDS = frozenset({"deploy", "rollback"})
-RESEALED = "audit.resealed"
+RESEALED = EventType.AUDIT_RESEALED
 RESEAL_REVISION = "0005_trust_reseal"
 # The row fields people and decisions read, sealed into the event that sets them (its data's
 # ``sets``), so every such row can be checked against the chain (engine/support.py).
@@ -406,7 +407,9 @@ class Store:
                     conn.execute(sa.insert(t.steps), [_step_values(run_id, s) for s in steps])
                 if created is not None:
                     status = RunStatus.QUEUED if queued else RunStatus.PENDING
-                    entry = Entry(initiator, "run.created", now, None, created, {"status": status})
+                    entry = Entry(
+                        initiator, EventType.RUN_CREATED, now, None, created, {"status": status}
+                    )
                     self._append(conn, run_id, entry)
                 if queued and conn.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"NOTIFY {QUEUE_CHANNEL}")
@@ -798,7 +801,7 @@ class Store:
             conn,
             run_id,
             Entry(
-                actor, "revision.recorded", at, None,
+                actor, EventType.REVISION_RECORDED, at, None,
                 {"revision": number, "version": run.version, **state}, {"revision": number},
             ),
         )  # fmt: skip
@@ -828,7 +831,7 @@ class Store:
                 proofs[r.run_id] = {
                     (int(e.data.get("revision", 0)), str(e.data.get("version")))
                     for e in proven(self.key, events)
-                    if e.type == "revision.recorded"
+                    if e.type == EventType.REVISION_RECORDED
                 }
             if (r.number, r.version) in proofs[r.run_id]:
                 out.append(r)
@@ -1020,7 +1023,7 @@ def decisions_of(e: EventRow) -> list[ApprovalRow]:
     gate = str(e.data.get("gate") or e.step or "")
     note = str(e.data.get("note", ""))
     via = str(e.data.get("via", "os"))
-    if e.type == "approval.given":
+    if e.type == EventType.APPROVAL_GIVEN:
         return [ApprovalRow(e.run_id, gate, "approval", None, e.actor, note, e.at, via)]
     if "item" in e.data:
         items: list[int | None] = [e.data["item"]]
