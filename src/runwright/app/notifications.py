@@ -136,6 +136,8 @@ class Notifier:
     crash_at: str | None = None
     retry_backoff: float = 1.0
     _cursors: dict[int, Cursor] = field(default_factory=dict)
+    _seen: dict[int, int] = field(default_factory=dict)
+    """Per run, the sequence number of the last event handled (the cursor reads ahead)."""
     _sinks: dict[str, Sink] = field(default_factory=dict)
     _stop: bool = False
     _following: int | None = None
@@ -180,6 +182,7 @@ class Notifier:
     async def _notify(self, run_id: int, events: Sequence[EventRow]) -> None:
         step_kinds = {s.name: s.kind for s in await asyncio.to_thread(self.store.steps, run_id)}
         for event in events:
+            self._seen[run_id] = event.seq
             kind = classify(event, step_kinds)
             if kind is None:
                 continue
@@ -243,8 +246,7 @@ class Notifier:
             self._enqueue(self._following)
 
     def _enqueue(self, run_id: int) -> None:
-        cursor = self._cursor(run_id)
-        events = [e for e in self.store.events(run_id) if e.seq > cursor.floor]
+        events = [e for e in self.store.events(run_id) if e.seq > self._seen.get(run_id, 0)]
         if not events:
             return
         step_kinds = {s.name: s.kind for s in self.store.steps(run_id)}

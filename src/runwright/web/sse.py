@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ from sqlalchemy.engine import Engine
 from runwright.app.follow import FollowSettings, follow
 from runwright.app.runtime import Runtime
 from runwright.engine import tables as t
-from runwright.engine.store import EventRow
+from runwright.engine.store import EventRow, StoreError
 
+log = logging.getLogger(__name__)
 KEEPALIVE = 15.0
 BATCH = 500
 
@@ -113,15 +115,26 @@ class Hub:
                 await self._task
 
     async def _follow(self, after: int) -> None:
+        """Fan out every event from the feed; if the database goes away, follow it again
+        from the newest event seen once it is back."""
         settings = FollowSettings(poll_interval=self.interval, batch=BATCH)
-        async with aclosing(follow(self.rt, None, after, settings=settings)) as events:
-            async for event in events:
-                if not self.queues:
-                    continue
-                ev = Ev.of(event, await self._environment_of(event.run_id))
-                for queue, run in self.queues.items():
-                    if run is None or run == ev.run:
-                        queue.put_nowait(ev)
+        while True:
+            try:
+                async with aclosing(follow(self.rt, None, after, settings=settings)) as events:
+                    async for event in events:
+                        after = max(after, event.id)
+                        await self._fan_out(event)
+            except StoreError as exc:
+                log.warning("the event stream cannot read the store (%s); trying again", exc)
+                await asyncio.sleep(self.interval)
+
+    async def _fan_out(self, event: EventRow) -> None:
+        if not self.queues:
+            return
+        ev = Ev.of(event, await self._environment_of(event.run_id))
+        for queue, run in self.queues.items():
+            if run is None or run == ev.run:
+                queue.put_nowait(ev)
 
     async def _environment_of(self, run: int) -> str:
         if run not in self._environments:
