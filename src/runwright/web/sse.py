@@ -126,7 +126,7 @@ class Hub:
                         await self._fan_out(event)
             except StoreError as exc:
                 log.warning("the event stream cannot read the store (%s); trying again", exc)
-                await asyncio.sleep(self.interval)
+                await self.rt.clock.sleep(self.interval)
 
     async def _fan_out(self, event: EventRow) -> None:
         if not self.queues:
