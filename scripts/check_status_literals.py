@@ -1,10 +1,13 @@
-"""Fail when a run, step or undo status is written as a bare string outside the status module.
+"""Fail when a status or an event type is written as a bare string outside its module.
 
-Statuses live in ``runwright.model.status``; a ``"succeeded"`` typed anywhere else is a copy
-that can drift (a renamed state, a set that forgets a member). Every string constant in
-``src/`` whose whole value is a status is reported, docstrings excepted. A word that only
-looks like one (the shell keyword ``done``) is kept by ending its line with
-``# not a status``.
+Statuses (runs, steps, undos, outcomes, check verdicts, settlements, deliveries) live in
+``runwright.model.status`` and audit event types in ``runwright.model.event_type``; a
+``"succeeded"`` or ``"run.finished"`` typed anywhere else is a copy that can drift (a renamed
+state, a set that forgets a member). Every string constant in ``src/`` whose whole value is
+one is reported, docstrings excepted. A word that only looks like one (the shell keyword
+``done``) is kept by ending its line with ``# not a status``. Two members are ordinary words
+of the code base too and are not searched for: ``error`` (a severity, a JSON key) and
+``rollback`` (a runbook section, a run kind).
 
 Usage: check_status_literals.py [PATH...]   (default: src/runwright)
 """
@@ -19,15 +22,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from runwright.model import status  # noqa: E402
+from runwright.model import event_type, status  # noqa: E402
 
-STATUS_MODULE = ROOT / "src" / "runwright" / "model" / "status.py"
+MODULES = {
+    ROOT / "src" / "runwright" / "model" / "status.py",
+    ROOT / "src" / "runwright" / "model" / "event_type.py",
+}
 MARKER = "# not a status"
-WORDS = frozenset(
-    str(member)
-    for kind in (status.RunStatus, status.StepStatus, status.UndoStatus, status.OutcomeStatus)
-    for member in kind
+KINDS = (
+    status.RunStatus,
+    status.StepStatus,
+    status.UndoStatus,
+    status.OutcomeStatus,
+    status.Verdict,
+    status.Settlement,
+    status.DeliveryStatus,
+    event_type.EventType,
 )
+COMMON_WORDS = frozenset({"error", "rollback"})
+WORDS = frozenset(str(member) for kind in KINDS for member in kind) - COMMON_WORDS
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -62,7 +75,7 @@ def files(paths: list[Path]) -> Iterator[Path]:
     for p in paths:
         candidates = sorted(p.rglob("*.py")) if p.is_dir() else [p]
         for f in candidates:
-            if f.resolve() != STATUS_MODULE and "migrations" not in f.parts:
+            if f.resolve() not in MODULES and "migrations" not in f.parts:
                 yield f
 
 
@@ -72,6 +85,7 @@ def main(argv: list[str]) -> int:
     for f, line, col, value in found:
         print(
             f"{f}:{line}:{col}: status literal {value!r}: use runwright.model.status "
+            f"or runwright.model.event_type "
             f"(or end the line with '{MARKER}' if it is another word)"
         )
     return 1 if found else 0

@@ -70,3 +70,28 @@ def test_another_word_that_looks_like_a_status_is_kept_with_the_marker(tmp_path:
     assert check(shell).returncode == 0
     shell.write_text('CLOSERS = {"fi"}\nCLOSERS.add("done")\n', encoding="utf-8")
     assert check(shell).returncode == 1
+
+
+def test_event_types_verdicts_and_deliveries_are_checked_too(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "def ended(event):\n"
+        '    return event.type == "run.finished"\n'
+        "\n"
+        "def check_ok(check):\n"
+        '    return check.verdict == "passed"\n'
+        "\n"
+        "def owed(delivery):\n"
+        '    return delivery.status in ("given_up", "sending")\n'
+        "\n"
+        'SETTLE = "rerun"\n'
+        'SECTION = "rollback"\n',
+        encoding="utf-8",
+    )
+    result = check(planted)
+    assert result.returncode == 1
+    found = [
+        line.split(": status literal ")[1].split(":")[0] for line in result.stdout.splitlines()
+    ]
+    assert found == ["'run.finished'", "'passed'", "'given_up'", "'sending'", "'rerun'"]
+    assert "runwright.model.event_type" in result.stdout

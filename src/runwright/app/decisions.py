@@ -23,6 +23,7 @@ from runwright.engine.processes import ProcessMark, owner_dead
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import ApprovalRow, RunRow, StepRow, StepUpdate
 from runwright.errors import BlockedError, InputError
+from runwright.model.event_type import EventType
 from runwright.model.status import UNFINISHED_STEP, RunStatus, Settlement, StepStatus
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
 
@@ -60,7 +61,7 @@ def _identity_refusal(rt: Runtime, run: RunRow, identity: Identity) -> str | Non
 
 def _started_under_alias(rt: Runtime, run: RunRow, who: Identity, strict: bool) -> str | None:
     """The OS account that started a run under a declared name is still its initiator."""
-    created = next((e for e in rt.store.events(run.id) if e.type == "run.created"), None)
+    created = next((e for e in rt.store.events(run.id) if e.type == EventType.RUN_CREATED), None)
     account = created.data.get("os_user") if created is not None else None
     declared = created is not None and created.data.get("via") == AuthMethod.SELF_DECLARED
     if strict and declared and who.authenticated and who.name == account:
@@ -75,7 +76,7 @@ def _refuse(rt: Runtime, run: RunRow, step: str, identity: Identity, what: str, 
     rt.store.append(
         run.id,
         actor=identity.name,
-        type=f"{what}.refused",
+        type=EventType(f"{what}.refused"),
         at=rt.clock.now(),
         step=step,
         data={"reason": why, "via": str(identity.via)},
@@ -105,7 +106,7 @@ async def approve(rt: Runtime, run_id: int, note: str, identity: Identity | None
     rt.store.append(
         run_id,
         actor=user,
-        type="approval.given",
+        type=EventType.APPROVAL_GIVEN,
         at=now,
         step=step.name,
         data={
@@ -157,7 +158,7 @@ async def attest(
     rt.store.append(
         run_id,
         actor=who.name,
-        type="gate.attested",
+        type=EventType.GATE_ATTESTED,
         at=now,
         step=target.step.name,
         data={
@@ -194,7 +195,7 @@ def _orphan(rt: Runtime, run_id: int, row: StepRow, what: str, orphan: str | Non
             "(stop it), with --rerun, --done or --rollback",
         )
     if orphan == "wait":
-        rt.observer.event(run_id, "step.orphan", row.name,
+        rt.observer.event(run_id, EventType.STEP_ORPHAN, row.name,
                           {"message": f"waiting for {mark.describe()} to finish"})  # fmt: skip
         mark.wait(timeout=float("inf"))
         result = f"; waited for {mark.describe()} to finish"
@@ -204,7 +205,7 @@ def _orphan(rt: Runtime, run_id: int, row: StepRow, what: str, orphan: str | Non
     rt.store.append(
         run_id,
         actor=rt.settings.user,
-        type="step.orphan",
+        type=EventType.STEP_ORPHAN,
         at=rt.clock.now(),
         step=row.name,
         data={"what": what, "action": orphan, "pgid": mark.pgid, "message": result[2:]},
@@ -236,7 +237,7 @@ async def settle_step(
     rt.store.append(
         run_id,
         actor=rt.settings.user,
-        type="step.settled",
+        type=EventType.STEP_SETTLED,
         at=rt.clock.now(),
         step=view.name,
         data={"what": what, "choice": choice, "via": str(rt.settings.via)},
@@ -270,7 +271,7 @@ async def abort(rt: Runtime, run_id: int, reason: str, identity: Identity | None
     rt.store.append(
         run_id,
         actor=user,
-        type="run.abort_requested",
+        type=EventType.RUN_ABORT_REQUESTED,
         at=rt.clock.now(),
         data={"reason": reason, "via": str(who.via)},
         run_values=None if run.abort_requested else {"abort_requested": user},

@@ -29,6 +29,7 @@ from runwright.drivers.local import free_port
 from runwright.engine.executor import Observer
 from runwright.engine.store import RunRow
 from runwright.loadgen import LoadSnapshot, run_load
+from runwright.model.event_type import EventType
 from runwright.model.status import RunStatus
 from runwright.steps.router_metrics import ERROR_RATIO
 from runwright.steps.services import StepServices
@@ -193,8 +194,8 @@ class _Load:
 
 def _rollback_seconds(rt: Runtime, run: RunRow) -> float | None:
     events = rt.store.events(run.id)
-    failed = next((e for e in events if e.type == "step.failed"), None)
-    done = next((e for e in events if e.type == "run.finished"), None)
+    failed = next((e for e in events if e.type == EventType.STEP_FAILED), None)
+    done = next((e for e in events if e.type == EventType.RUN_FINISHED), None)
     if failed is None or done is None:
         return None
     return (done.at - failed.at).total_seconds()

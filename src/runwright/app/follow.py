@@ -18,11 +18,12 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 from runwright.app.runtime import Runtime
-from runwright.engine.feed import Cursor, read_events, waker_for
+from runwright.engine.feed import Cursor, read_after, waker_for
 from runwright.engine.store import EventRow
+from runwright.model.event_type import EventType
 
 POLL_INTERVAL = 0.5
-FINISHED = "run.finished"
+FINISHED = EventType.RUN_FINISHED
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ async def follow(
     waker = await waker_for(engine)
     try:
         while True:
-            rows = await asyncio.to_thread(read_events, engine, run, cursor.floor, conf.batch)
+            rows = await asyncio.to_thread(read_after, engine, cursor, conf.batch)
             for event in cursor.take(rows):
                 yield event
                 if until_finished and run is not None and event.type == FINISHED:

@@ -13,6 +13,7 @@ from runwright.engine.leases import Holder, abandoned, describe, holder_of, orph
 from runwright.engine.processes import owner_dead
 from runwright.engine.store import RunRow
 from runwright.errors import BlockedError, InputError, LockedError
+from runwright.model.event_type import EventType
 from runwright.model.status import RunStatus
 
 
@@ -62,7 +63,7 @@ def break_lock(rt: Runtime, run: RunRow, who: Identity, *, note: str, why: str, 
     rt.store.append(
         run.id,
         actor=who.name,
-        type="lock.broken",
+        type=EventType.LOCK_BROKEN,
         at=now,
         data={
             "by": by,

@@ -34,9 +34,11 @@ from runwright.app.product import stored
 from runwright.engine.clock import Clock
 from runwright.engine.deliveries import Deliveries, Delivery, DeliveryKey
 from runwright.engine.executor import RunInfo
+from runwright.engine.feed import Cursor, Waker, read_after, waker_for
 from runwright.engine.redact import Redactor
 from runwright.engine.store import EventRow, RunRow, Store
 from runwright.errors import InputError, NotifyError
+from runwright.model.event_type import EventType
 from runwright.model.loader import Runbook
 from runwright.model.notify import SinkSpec, Subscription, render_settings
 from runwright.model.status import DeliveryStatus, RunEvent, RunStatus
@@ -51,6 +53,7 @@ FLUSH_GRACE = 0.5
 GIVE_UP_AFTER = 12
 """Attempts before a failing delivery is given up (about an hour of backoff at 1 s)."""
 MAX_BACKOFF = 3600.0
+BATCH = 500
 STALE_SENDING = timedelta(minutes=2)
 """A delivery ``sending`` this long belongs to a process that died; it is sent again."""
 
@@ -78,13 +81,13 @@ def build_sink(runbook: Runbook, name: str, variables: Mapping[str, Any]) -> Sin
 
 def classify(event: EventRow, step_kinds: Mapping[str, str]) -> RunEvent | None:
     """The subscription event an audit event stands for, if any."""
-    if event.type == "run.started" and event.data.get("from") == RunStatus.PENDING:
+    if event.type == EventType.RUN_STARTED and event.data.get("from") == RunStatus.PENDING:
         return RunEvent.STARTED
-    if event.type == "step.blocked":
+    if event.type == EventType.STEP_BLOCKED:
         return BLOCKED.get(RunStatus(event.data["on"])) if event.data.get("on") in BLOCKED else None
-    if event.type == "step.failed" and step_kinds.get(event.step or "") == "analysis":
+    if event.type == EventType.STEP_FAILED and step_kinds.get(event.step or "") == "analysis":
         return RunEvent.ANALYSIS_FAILING
-    if event.type == "run.finished":
+    if event.type == EventType.RUN_FINISHED:
         status = event.data.get("status")
         return FINISHED.get(RunStatus(status)) if status in FINISHED else None
     return None
@@ -132,7 +135,9 @@ class Notifier:
     poll: float = 0.2
     crash_at: str | None = None
     retry_backoff: float = 1.0
+    _cursors: dict[int, Cursor] = field(default_factory=dict)
     _seen: dict[int, int] = field(default_factory=dict)
+    """Per run, the sequence number of the last event handled (the cursor reads ahead)."""
     _sinks: dict[str, Sink] = field(default_factory=dict)
     _stop: bool = False
     _following: int | None = None
@@ -155,14 +160,27 @@ class Notifier:
             self._sinks[name] = build_sink(self.runbook, name, self.variables)
         return self._sinks[name]
 
+    def _cursor(self, run_id: int) -> Cursor:
+        if run_id not in self._cursors:
+            self._cursors[run_id] = Cursor(run_id, 0)
+        return self._cursors[run_id]
+
     async def pump(self, run_id: int) -> None:
-        """Deliver every not yet delivered notification of ``run_id``'s events so far."""
+        """Deliver every not yet delivered notification of ``run_id``'s events so far: the
+        events after the run's cursor, read off the event loop, each taken once."""
         if not self.active:
             return
-        events = [e for e in self.store.events(run_id) if e.seq > self._seen.get(run_id, 0)]
-        if not events:
-            return
-        step_kinds = {s.name: s.kind for s in self.store.steps(run_id)}
+        cursor = self._cursor(run_id)
+        while True:
+            rows = await asyncio.to_thread(read_after, self.store.engine, cursor, BATCH)
+            events = cursor.take(rows)
+            if events:
+                await self._notify(run_id, events)
+            if len(rows) < BATCH:
+                return
+
+    async def _notify(self, run_id: int, events: Sequence[EventRow]) -> None:
+        step_kinds = {s.name: s.kind for s in await asyncio.to_thread(self.store.steps, run_id)}
         for event in events:
             self._seen[run_id] = event.seq
             kind = classify(event, step_kinds)
@@ -173,13 +191,19 @@ class Notifier:
                     await self._deliver(event, kind, index, sub)
 
     async def follow(self, run_id: int) -> None:
-        """Pump (and retry what is due) until ``stop`` is called, then once more for the
-        last events."""
+        """Pump (and retry what is due) whenever the run's events may have moved (NOTIFY on
+        PostgreSQL, the poll interval on SQLite) until ``stop`` is called, then once more for
+        the last events."""
         self._following = run_id
-        while not self._stop:
-            await self.pump(run_id)
-            await self.retry_due(run_id)
-            await self._nap()
+        waker = await waker_for(self.store.engine, sleep=self.clock.sleep) if self.active else None
+        try:
+            while not self._stop:
+                await self.pump(run_id)
+                await self.retry_due(run_id)
+                await self._nap(waker)
+        finally:
+            if waker is not None:
+                await waker.close()
         await self.pump(run_id)
         while await self.retry_due(run_id) or self._due_soon(run_id):
             await self.clock.sleep(self.poll / 4)
@@ -195,8 +219,11 @@ class Notifier:
         dead process left ``sending``); returns how many were tried."""
         if not self.active:
             return 0
-        due = self.deliveries.due(self.clock.now(), stale=STALE_SENDING, run_id=run_id)
-        events = {e.id: e for e in self.store.events(run_id)} if due else {}
+        now = self.clock.now()
+        due = await asyncio.to_thread(self.deliveries.due, now, stale=STALE_SENDING, run_id=run_id)
+        events = (
+            {e.id: e for e in await asyncio.to_thread(self.store.events, run_id)} if due else {}
+        )
         tried = 0
         for d in due:
             event = events.get(d.event_id)
@@ -235,15 +262,18 @@ class Notifier:
                     due = now + timedelta(seconds=2 * FLUSH_GRACE)  # after this process's flush
                     self.deliveries.enqueue(key, now, "not sent when the run ended", due)
 
-    async def _nap(self) -> None:
-        """Sleep ``poll`` seconds on the clock, or less when ``stop`` is called."""
-        sleep = asyncio.ensure_future(self.clock.sleep(self.poll))
+    async def _nap(self, waker: Waker | None) -> None:
+        """Wait until new events may have committed (at most ``poll`` seconds), or less when
+        ``stop`` is called."""
+        nap = waker.wait(self.poll) if waker is not None else self.clock.sleep(self.poll)
+        sleep = asyncio.ensure_future(nap)
         woken = asyncio.ensure_future(self._woken.wait())
         try:
             await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (sleep, woken):
                 task.cancel()
+            await asyncio.gather(sleep, woken, return_exceptions=True)
 
     async def aclose(self) -> None:
         for sink in self._sinks.values():
@@ -388,12 +418,16 @@ class Notifier:
         }
         if error:
             data["error"] = self.redactor.text(error)
-            data["retry_at" if retry_at else "given_up"] = (
+            data["retry_at" if retry_at else "given_up"] = (  # not a status
                 retry_at.isoformat() if retry_at else True
             )
         elif delivered:
             data["detail"] = delivered.detail
-        type_ = "notification.sent" if status == DeliveryStatus.SENT else "notification.failed"
+        type_ = (
+            EventType.NOTIFICATION_SENT
+            if status == DeliveryStatus.SENT
+            else EventType.NOTIFICATION_FAILED
+        )
         self.store.append(run.id, actor=self.actor, type=type_, at=self.clock.now(), data=data)
         fresh = self.store.run(run.id)
         if status != DeliveryStatus.SENT and sub.required and not fresh.terminal:
@@ -401,7 +435,7 @@ class Notifier:
             self.store.append(
                 run.id,
                 actor=self.actor,
-                type="run.abort_requested",
+                type=EventType.RUN_ABORT_REQUESTED,
                 at=self.clock.now(),
                 data={"reason": f"required notification to '{sub.to}' failed"},
                 run_values={
@@ -441,7 +475,7 @@ class RunbookMessenger:
                 delivered = await sink.send(notice)
             finally:
                 await sink.aclose()
-            lines.append(f"{name}: {delivered.detail or 'sent'}")
+            lines.append(f"{name}: {delivered.detail or 'sent'}")  # not a status
         return lines
 
 

@@ -10,6 +10,7 @@ from runwright.app import decisions
 from runwright.app.decisions import Acted
 from runwright.app.runtime import Runtime
 from runwright.errors import InputError
+from runwright.model.event_type import EventType
 from runwright.model.status import RunStatus
 
 
@@ -23,7 +24,7 @@ async def reject(rt: Runtime, run_id: int, note: str) -> Acted:
     rt.store.append(
         run_id,
         actor=user,
-        type="approval.rejected",
+        type=EventType.APPROVAL_REJECTED,
         at=rt.clock.now(),
         data={"note": note},
     )

@@ -22,6 +22,7 @@ from runwright.app.runtime import Runtime
 from runwright.engine.audit import verify_run
 from runwright.engine.store import ApprovalRow, RunRow, StepRow
 from runwright.model.durations import format_duration
+from runwright.model.event_type import EventType
 from runwright.model.status import BAD_ENDINGS, RunStatus, StepStatus, Verdict
 
 EXCERPT_LINES = 8
@@ -190,8 +191,8 @@ def _rollback_events(events: list[Any], rollback: list[StepRow]) -> list[Rollbac
         (ev.seq, ev)
         for ev in events
         if ev.type.startswith("undo.")
-        or (ev.type.startswith("step.") and ev.type != "step.process" and ev.step in names)
-        or ev.type == "rollback.started"
+        or (ev.type.startswith("step.") and ev.type != EventType.STEP_PROCESS and ev.step in names)
+        or ev.type == EventType.ROLLBACK_STARTED
     )
     return [
         RollbackEvent(

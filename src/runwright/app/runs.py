@@ -30,13 +30,21 @@ from runwright.engine.leases import Holder, abandoned, describe, holder_of
 from runwright.engine.processes import owner_dead
 from runwright.engine.store import NewStep, RunRow
 from runwright.errors import InputError, LockedError
+from runwright.model.event_type import EventType
 from runwright.model.loader import Runbook
 from runwright.model.schema import Environment
 from runwright.model.status import DeliveryStatus, RunStatus, exit_code
 
 WAITABLE = frozenset({RunStatus.AWAITING_APPROVAL, RunStatus.AWAITING_ATTESTATION})
 """Statuses ``--wait`` sits out: a person unblocks them from elsewhere (approve, attest)."""
-UNBLOCKING = frozenset({"approval.given", "gate.attested", "run.abort_requested", "run.finished"})
+UNBLOCKING = frozenset(
+    {
+        EventType.APPROVAL_GIVEN,
+        EventType.GATE_ATTESTED,
+        EventType.RUN_ABORT_REQUESTED,
+        EventType.RUN_FINISHED,
+    }
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +182,7 @@ def create_run(
         raise _explained(rt, exc, book.name, env_name) from None
     if not queued:
         created = {"version": version, "environment": env_name}
-        rt.observer.event(run_id, "run.created", None, created)
+        rt.observer.event(run_id, EventType.RUN_CREATED, None, created)
     return run_id
 
 
@@ -212,7 +220,7 @@ def take_over_abandoned(rt: Runtime, runbook: str, environment: str) -> None:
                          why=why, by="deploy")  # fmt: skip
     rt.observer.event(
         run.id,
-        "lock.taken_over",
+        EventType.LOCK_TAKEN_OVER,
         None,
         {
             "message": f"run {run.id} was abandoned ({why}); it ends aborted and this deploy "
@@ -249,12 +257,12 @@ async def _drive(
         if not how.wait or final.status not in WAITABLE:
             return final
         event = await next_event(rt, run_id, final.event_count, UNBLOCKING, how.follow)
-        if event.type == "run.finished":
+        if event.type == EventType.RUN_FINISHED:
             return rt.store.run(run_id)
         rt.store.append(
             run_id,
             actor=rt.settings.user,
-            type="run.resumed",
+            type=EventType.RUN_RESUMED,
             at=rt.clock.now(),
             data={"status": final.status, "after": event.type},
         )
@@ -343,12 +351,12 @@ async def resume(
         """Said and journaled only once this process holds the run's lease: a resume refused
         the lease (another one drives the run) leaves no trace of a takeover."""
         if holder in (Holder.DEAD, Holder.EXPIRED):
-            rt.observer.event(run_id, "lock.taken_over", None, {
+            rt.observer.event(run_id, EventType.LOCK_TAKEN_OVER, None, {
                 "message": f"taking run {run_id} over: {describe(run, holder)}"})  # fmt: skip
         rt.store.append(
             run_id,
             actor=rt.settings.user,
-            type="run.resumed",
+            type=EventType.RUN_RESUMED,
             at=rt.clock.now(),
             data={"status": run.status, "previous_driver": run.lease_owner,
                   "driver": str(holder)},

@@ -17,6 +17,7 @@ from datetime import datetime
 from runwright.engine.clock import Clock
 from runwright.engine.store import Store
 from runwright.errors import NotifyError
+from runwright.model.event_type import EventType
 from runwright.notify.alertmanager import Alertmanager, Matcher
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class SilenceKeeper:
                 continue
             self._seen = event.seq
             data = event.data
-            if event.type == "silence.created":
+            if event.type == EventType.SILENCE_CREATED:
                 matchers = [
                     Matcher(m["name"], m["value"], m["isRegex"], m["isEqual"])
                     for m in data["matchers"]
@@ -65,11 +66,11 @@ class SilenceKeeper:
                     str(data.get("comment", "")),
                     event.actor,
                 )
-            elif event.type == "silence.extended" and data["from"] in self.held:
+            elif event.type == EventType.SILENCE_EXTENDED and data["from"] in self.held:
                 old = self.held.pop(str(data["from"]))
                 old.id = str(data["id"])
                 self.held[old.id] = old
-            elif event.type == "silence.expired":
+            elif event.type == EventType.SILENCE_EXPIRED:
                 self.held.pop(str(data["id"]), None)
 
     async def _extend(self, run_id: int, held: Held) -> None:
@@ -93,7 +94,7 @@ class SilenceKeeper:
         self.store.append(
             run_id,
             actor=self.actor,
-            type="silence.extended",
+            type=EventType.SILENCE_EXTENDED,
             at=now,
             data={"id": new_id, "from": held.id, "lease": held.lease},
         )
@@ -112,7 +113,7 @@ class SilenceKeeper:
             self.store.append(
                 run_id,
                 actor=self.actor,
-                type="silence.expired",
+                type=EventType.SILENCE_EXPIRED,
                 at=self.clock.now(),
                 data={"id": held.id},
             )

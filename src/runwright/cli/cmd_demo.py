@@ -107,7 +107,7 @@ def demo_command(settings: Settings, router: str, keep_running: bool) -> int:
             f"\n  still serving at {result.url} (stop: rerun the demo, or kill the processes)",
             file=out,
         )
-    print(f"\n  demo {'passed' if result.ok else 'FAILED'}", file=out)
+    print(f"\n  demo {'passed' if result.ok else 'FAILED'}", file=out)  # not a status
     return 0 if result.ok else 1
 
 

@@ -28,6 +28,7 @@ from runwright.cli.client import Api, device_login
 from runwright.cli.edge import RunwrightGroup, err
 from runwright.cli.render import ConsoleObserver
 from runwright.errors import InputError
+from runwright.model.event_type import EventType
 from runwright.model.status import AWAITING, RunStatus, Settlement, exit_code
 
 WAITABLE = frozenset({RunStatus.AWAITING_APPROVAL, RunStatus.AWAITING_ATTESTATION})
@@ -384,7 +385,7 @@ def logs(r: Remote, run_id: int, step: str | None, live: bool, as_json: bool) ->
             nonlocal ended
             if ended:  # as locally: the follow ends with the run's run.finished
                 return
-            ended = e["type"] == "run.finished"
+            ended = e["type"] == EventType.RUN_FINISHED
             if step is None or e["step"] == step:
                 show.event(e, as_json)
                 sys.stdout.flush()

@@ -10,22 +10,23 @@ from rich.console import Console
 from rich.markup import escape
 
 from runwright.cli.terminal import is_closed_pipe, output_closed, safe_write
+from runwright.model.event_type import EventType
 
-STYLE = {
-    "step.started": ("cyan", ">"),
-    "step.succeeded": ("green", "ok"),
-    "step.failed": ("red", "FAIL"),
-    "step.retry": ("yellow", "retry"),
-    "step.blocked": ("yellow", "WAIT"),
-    "undo.started": ("magenta", "undo >"),
-    "undo.succeeded": ("magenta", "undo ok"),
-    "undo.failed": ("red", "undo FAIL"),
-    "rollback.started": ("red", "ROLLBACK"),
-    "run.finished": ("bold", "done"),  # not a status
-    "run.awaiting_settlement": ("yellow", "SETTLE"),
-    "gate.item": ("green", "item"),
-    "lock.taken_over": ("yellow", "TAKEOVER"),
-    "step.orphan": ("yellow", "ORPHAN"),
+STYLE: dict[str, tuple[str, str]] = {
+    EventType.STEP_STARTED: ("cyan", ">"),
+    EventType.STEP_SUCCEEDED: ("green", "ok"),
+    EventType.STEP_FAILED: ("red", "FAIL"),
+    EventType.STEP_RETRY: ("yellow", "retry"),
+    EventType.STEP_BLOCKED: ("yellow", "WAIT"),
+    EventType.UNDO_STARTED: ("magenta", "undo >"),
+    EventType.UNDO_SUCCEEDED: ("magenta", "undo ok"),
+    EventType.UNDO_FAILED: ("red", "undo FAIL"),
+    EventType.ROLLBACK_STARTED: ("red", "ROLLBACK"),
+    EventType.RUN_FINISHED: ("bold", "done"),  # not a status
+    EventType.RUN_AWAITING_SETTLEMENT: ("yellow", "SETTLE"),
+    EventType.GATE_ITEM: ("green", "item"),
+    EventType.LOCK_TAKEN_OVER: ("yellow", "TAKEOVER"),
+    EventType.STEP_ORPHAN: ("yellow", "ORPHAN"),
 }
 
 
@@ -56,7 +57,7 @@ class ConsoleObserver:
     def event(self, run_id: int, type: str, step: str | None, data: Mapping[str, Any]) -> None:
         if self.quiet:
             return
-        if type == "run.created":
+        if type == EventType.RUN_CREATED:
             self._line(
                 f"run {run_id}: deploying {data.get('version')} to {data.get('environment')}",
                 "bold",
@@ -73,12 +74,12 @@ class ConsoleObserver:
             or data.get("status")
             or ""
         )
-        if type == "step.retry":
+        if type == EventType.STEP_RETRY:
             detail = (
                 f"attempt {data.get('attempt')} failed ({data.get('error')}); "
                 f"retrying in {data.get('delay_seconds')}s"
             )
-        if type == "gate.item":
+        if type == EventType.GATE_ITEM:
             detail = f"{data.get('text')}: {'proven' if data.get('proven') else 'NOT proven'}"
         name = f" {step}" if step else ""
         self._line(f"[run {run_id}] {label}{name}" + (f": {detail}" if detail else ""), style)

@@ -33,6 +33,7 @@ from runwright.engine.store import (
     resealed_until,
 )
 from runwright.engine.support import UNSUPPORTED, Support
+from runwright.model.event_type import EventType
 
 BUNDLE_FORMAT = "runwright-audit-bundle/1"
 
@@ -270,7 +271,7 @@ def forged_rows(key: ChainKey, snap: Snapshot) -> list[str]:
     run = snap.run
     good = proven(key, snap.events)
     out = Support.of(good).problems(run, snap.steps)
-    proved = [_key(a) for e in good if e.type in {"approval.given", "gate.attested"}
+    proved = [_key(a) for e in good if e.type in {EventType.APPROVAL_GIVEN, EventType.GATE_ATTESTED}
               for a in decisions_of(e)]  # fmt: skip
     for row in snap.approvals:
         if _key(row) in proved:
@@ -283,7 +284,7 @@ def forged_rows(key: ChainKey, snap: Snapshot) -> list[str]:
     revisions = {
         (e.data.get("revision"), e.data.get("version"))
         for e in good
-        if e.type == "revision.recorded"
+        if e.type == EventType.REVISION_RECORDED
     }
     for rev in snap.revisions:
         if rev.run_id == run.id and (rev.number, rev.version) not in revisions:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from runwright.engine import tables as t
 from runwright.engine.leases import DRIVEN
 from runwright.engine.store import QUEUE_CHANNEL, Entry, Store
+from runwright.model.event_type import EventType
 from runwright.model.status import RunStatus
 
 __all__ = ["QUEUE_CHANNEL", "Claim", "claim_next", "queued_count"]
@@ -79,7 +80,7 @@ def _take(store: Store, conn: Connection, row: Any, owner: str, now: datetime, t
         "lease_epoch": epoch,
     }
     if takeover:
-        kind = "run.taken_over"
+        kind = EventType.RUN_TAKEN_OVER
         data = {"worker": owner, "epoch": epoch, "previous": previous, "status": status}
     else:
         run = conn.execute(
@@ -93,7 +94,7 @@ def _take(store: Store, conn: Connection, row: Any, owner: str, now: datetime, t
             )
         )
         values["status"] = RunStatus.PENDING
-        kind = "run.claimed"
+        kind = EventType.RUN_CLAIMED
         data = {"worker": owner, "epoch": epoch}
     conn.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(**values))
     sealed = {"status": values["status"]} if "status" in values else None

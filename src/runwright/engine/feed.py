@@ -47,6 +47,28 @@ def read_events(engine: Engine, run_id: int | None, after: int, limit: int = 500
         raise StoreError(f"state store error: {exc.orig}") from None
 
 
+def read_after(engine: Engine, cursor: Cursor, limit: int = 500) -> list[EventRow]:
+    """The events ``cursor`` has not taken yet: a run's after its sequence number; of every
+    run, those above the highest id seen plus the ids still missing below it (so a long gap
+    held open by a slow transaction never makes a reader fetch what it has seen again)."""
+    if cursor.run_id is not None:
+        return read_events(engine, cursor.run_id, cursor.floor, limit)
+    top, missing = cursor.unseen()
+    if not missing:
+        return read_events(engine, None, top, limit)
+    query = (
+        sa.select(t.events)
+        .where(sa.or_(t.events.c.id > top, t.events.c.id.in_(missing)))
+        .order_by(t.events.c.id)
+        .limit(limit)
+    )
+    try:
+        with engine.connect() as conn:
+            return [event_row(r) for r in conn.execute(query).mappings()]
+    except OperationalError as exc:
+        raise StoreError(f"state store error: {exc.orig}") from None
+
+
 class Cursor:
     """Where a follower is: a run's last sequence number, or the global id below which every
     event has been seen (plus the ids seen above it, while an earlier one may still commit)."""
@@ -69,6 +91,11 @@ class Cursor:
         self._seen.update(r.id for r in fresh)
         self._advance(_SYSTEM.monotonic() if now is None else now)
         return fresh
+
+    def unseen(self) -> tuple[int, list[int]]:
+        """The highest id seen and the ids below it not seen yet (still allowed to commit)."""
+        top = max(self._seen, default=self.floor)
+        return top, [i for i in range(self.floor + 1, top) if i not in self._seen]
 
     def _advance(self, now: float) -> None:
         top = max(self._seen, default=self.floor)

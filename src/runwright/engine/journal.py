@@ -30,6 +30,7 @@ from runwright.engine.rows import (
 )
 from runwright.engine.storebase import ChainError, StoreBase
 from runwright.errors import FencedError, NotFoundError, RunwrightError
+from runwright.model.event_type import EventType
 from runwright.model.status import TERMINAL, StepStatus
 
 log = logging.getLogger(__name__)
@@ -283,7 +284,7 @@ class Journal(StoreBase):
             conn,
             run_id,
             Entry(
-                actor, "revision.recorded", at, None,
+                actor, EventType.REVISION_RECORDED, at, None,
                 {"revision": number, "version": run.version, **state}, {"revision": number},
             ),
         )  # fmt: skip

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from runwright.engine.chain import GENESIS, ChainKey, valid
 from runwright.engine.rows import ApprovalRow, EventRow
+from runwright.model.event_type import EventType
 
-DECISIONS = frozenset({"approval.given", "gate.attested"})
-RESEALED = "audit.resealed"
+DECISIONS = frozenset({EventType.APPROVAL_GIVEN, EventType.GATE_ATTESTED})
+RESEALED = EventType.AUDIT_RESEALED
 
 
 def intact(key: ChainKey, events: Sequence[EventRow]) -> bool:
@@ -63,7 +64,7 @@ def decisions_of(e: EventRow) -> list[ApprovalRow]:
     gate = str(e.data.get("gate") or e.step or "")
     note = str(e.data.get("note", ""))
     via = str(e.data.get("via", "os"))
-    if e.type == "approval.given":
+    if e.type == EventType.APPROVAL_GIVEN:
         return [ApprovalRow(e.run_id, gate, "approval", None, e.actor, note, e.at, via)]
     if "item" in e.data:
         items: list[int | None] = [e.data["item"]]

@@ -13,6 +13,7 @@ from runwright.engine import tables as t
 from runwright.engine.journal import Journal
 from runwright.engine.proof import proven
 from runwright.engine.rows import RevisionRow, run_row, utc
+from runwright.model.event_type import EventType
 from runwright.model.status import RunStatus
 
 REVISED_KINDS = frozenset({"deploy", "rollback"})
@@ -44,7 +45,7 @@ class Revisions(Journal):
                 proofs[r.run_id] = {
                     (int(e.data.get("revision", 0)), str(e.data.get("version")))
                     for e in proven(self.key, events)
-                    if e.type == "revision.recorded"
+                    if e.type == EventType.REVISION_RECORDED
                 }
             if (r.number, r.version) in proofs[r.run_id]:
                 out.append(r)

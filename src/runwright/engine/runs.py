@@ -29,6 +29,7 @@ from runwright.engine.rows import (
 )
 from runwright.engine.storebase import StoreError
 from runwright.errors import LockedError, NotFoundError
+from runwright.model.event_type import EventType
 from runwright.model.status import TERMINAL, RunStatus
 
 QUEUE_CHANNEL = "runwright_queue"
@@ -100,7 +101,9 @@ class Runs(Journal):
                     conn.execute(sa.insert(t.steps), [step_values(run_id, s) for s in steps])
                 if created is not None:
                     status = RunStatus.QUEUED if queued else RunStatus.PENDING
-                    entry = Entry(initiator, "run.created", now, None, created, {"status": status})
+                    entry = Entry(
+                        initiator, EventType.RUN_CREATED, now, None, created, {"status": status}
+                    )
                     self._append(conn, run_id, entry)
                 if queued and conn.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"NOTIFY {QUEUE_CHANNEL}")

@@ -52,6 +52,7 @@ from runwright.engine.store import (
     StoreError,
 )
 from runwright.errors import ActionError, FencedError, InputError, RunwrightError
+from runwright.model.event_type import EventType
 from runwright.model.status import OutcomeStatus, RunStatus, StepStatus, UndoStatus
 from runwright.model.templating import outside
 
@@ -266,7 +267,7 @@ class Scheduler(Generic[S]):
                 values = {"status": status, "finished_at": self.clock.now()}
                 self._event(
                     d,
-                    "run.finished",
+                    EventType.RUN_FINISHED,
                     data={"status": status},
                     run_values=values,
                     revision=status == RunStatus.SUCCEEDED and run.kind in REVISED_KINDS,
@@ -283,7 +284,7 @@ class Scheduler(Generic[S]):
             )
             self._event(
                 d,
-                "run.awaiting_settlement",
+                EventType.RUN_AWAITING_SETTLEMENT,
                 step=row.name,
                 data={"what": action.what, "message": message, "still_running": alive},
                 run_values={"status": status},
@@ -295,10 +296,10 @@ class Scheduler(Generic[S]):
                     f"aborted by {run.abort_requested}" if run.abort_requested else "a step failed"
                 )
                 data: dict[str, Any] = {"reason": reason}
-                self._event(d, "rollback.started", data=data, run_values={"status": status})
+                self._event(d, EventType.ROLLBACK_STARTED, data=data, run_values={"status": status})
             else:
                 data = {"from": run.status}
-                self._event(d, "run.started", data=data, run_values={"status": status})
+                self._event(d, EventType.RUN_STARTED, data=data, run_values={"status": status})
         return True
 
     def _event(
@@ -335,7 +336,7 @@ class Scheduler(Generic[S]):
         stopped = mark.kill()
         self._event(
             d,
-            "step.orphan",
+            EventType.STEP_ORPHAN,
             step=row.name,
             data={
                 "undo": undo,
@@ -360,7 +361,7 @@ class Scheduler(Generic[S]):
             what = f"stopped {mark.describe()}" if mark and alive else "its process had ended"
             self._event(
                 d,
-                "step.failed",
+                EventType.STEP_FAILED,
                 step=row.name,
                 data={"error": f"in flight when runwright stopped; aborted ({what})"},
                 step_update=StepUpdate(
@@ -411,7 +412,7 @@ class Scheduler(Generic[S]):
                 start |= {"attempts": attempt, "started_at": self.clock.now()}
             self._event(
                 d,
-                f"{act.prefix}.started",
+                EventType.STEP_STARTED.of(undo=act.undo),
                 step=row.name,
                 data={"attempt": attempt, "kind": spec.get("kind"), **_owner(spec)},
                 step_update=StepUpdate(row.section, row.idx, start),
@@ -428,7 +429,7 @@ class Scheduler(Generic[S]):
                 delay = backoff * (2 ** (attempt - 1))
                 self._event(
                     d,
-                    f"{act.prefix}.retry",
+                    EventType.STEP_RETRY.of(undo=act.undo),
                     step=row.name,
                     data={"attempt": attempt, "error": outcome.summary, "delay_seconds": delay},
                 )
@@ -452,7 +453,7 @@ class Scheduler(Generic[S]):
         values |= self._finished_values(act, outcome)
         self._event(
             d,
-            f"{act.prefix}.succeeded",
+            EventType.STEP_SUCCEEDED.of(undo=act.undo),
             step=row.name,
             data={"summary": outcome.summary, "attempt": attempt, **_evidence(outcome)},
             step_update=StepUpdate(row.section, row.idx, values),
@@ -463,7 +464,7 @@ class Scheduler(Generic[S]):
         waiting = UndoStatus.WAITING if act.undo else StepStatus.WAITING
         self._event(
             d,
-            f"{act.prefix}.blocked",
+            EventType.STEP_BLOCKED.of(undo=act.undo),
             step=act.row.name,
             data={"summary": outcome.summary, "on": outcome.blocked_on, **outcome.data},
             run_values={"status": outcome.blocked_on},
@@ -483,7 +484,7 @@ class Scheduler(Generic[S]):
             run_values["failure"] = f"step '{row.name}' failed: {outcome.summary}"
         self._event(
             d,
-            f"{act.prefix}.failed",
+            EventType.STEP_FAILED.of(undo=act.undo),
             step=row.name,
             data={"error": outcome.summary, "attempt": attempt, **_evidence(outcome)},
             run_values=run_values or None,
@@ -507,7 +508,7 @@ class Scheduler(Generic[S]):
             note_text = d.redactor.text(note)
             decision = ApprovalRow(info.id, gate, "attestation", item, d.actor, note_text, now, via)
             data = {"gate": gate, "item": item, "note": note, "via": via}
-            self._event(d, "gate.attested", step=row.name, data=data, decisions=(decision,))
+            self._event(d, EventType.GATE_ATTESTED, step=row.name, data=data, decisions=(decision,))
 
         def track(pid: int) -> None:
             mark = ProcessMark.of(pid)
@@ -616,7 +617,7 @@ class Scheduler(Generic[S]):
             return False
         self._journal(
             run.id,
-            "run.abort_requested",
+            EventType.RUN_ABORT_REQUESTED,
             actor=interrupt.requested_by,
             redactor=redactor,
             data={"reason": "Ctrl-C at the terminal"},
@@ -652,10 +653,6 @@ class _Act:
     @property
     def column(self) -> str:
         return "undo_status" if self.undo else "status"
-
-    @property
-    def prefix(self) -> str:
-        return "undo" if self.undo else "step"
 
 
 class _Output:

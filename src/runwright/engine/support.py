@@ -22,6 +22,7 @@ from runwright.engine.store import (
     RunRow,
     StepRow,
 )
+from runwright.model.event_type import EventType
 from runwright.model.status import StepStatus
 
 UNSUPPORTED = "not supported by the audit chain"
@@ -43,7 +44,9 @@ class Support:
         steps: dict[tuple[str, int], dict[str, Any]] = {}
         # Only a run created with its fields sealed can be replayed from its start; one
         # created before then (and perhaps resumed since) has earlier changes unsealed.
-        sealed = bool(proven) and proven[0].type == "run.created" and proven[0].sets is not None
+        sealed = (
+            bool(proven) and proven[0].type == EventType.RUN_CREATED and proven[0].sets is not None
+        )
         if not sealed:
             return cls(False)
         for e in proven:

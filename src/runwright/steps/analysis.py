@@ -72,6 +72,7 @@ from runwright.model.checks import (
     check_from,
 )
 from runwright.model.durations import format_duration
+from runwright.model.event_type import EventType
 from runwright.model.status import RunStatus, Verdict
 from runwright.model.templating import render
 from runwright.model.types import Duration
@@ -639,7 +640,9 @@ class _Analysis:
             if result.verdict is Verdict.PAUSED and not watch.paused_told:
                 watch.paused_told = True
                 self.ctx.output(f"PAUSED {result.reason}; still measuring")
-                self.ctx.record("analysis.paused", {"check": watch.name, "reason": result.reason})
+                self.ctx.record(
+                    EventType.ANALYSIS_PAUSED, {"check": watch.name, "reason": result.reason}
+                )
 
     def _verdicts(self) -> dict[str, dict[str, str]]:
         out = {

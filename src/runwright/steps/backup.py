@@ -20,6 +20,7 @@ from pydantic import Field
 from runwright.databases.catalog import RetentionPolicy
 from runwright.engine.executor import Outcome
 from runwright.model.durations import format_duration
+from runwright.model.event_type import EventType
 from runwright.model.templating import render
 from runwright.model.types import OptionalDuration
 from runwright.steps._databases import (
@@ -86,11 +87,11 @@ class BackupKind:
         )
         for note in info.notes:
             ctx.output(f"note: {note}")
-        ctx.record("backup.taken", info_data(info))
+        ctx.record(EventType.BACKUP_TAKEN, info_data(info))
         if p.verify:
             info, result = await catalog.verify(db, info)
             ctx.record(
-                "backup.verified",
+                EventType.BACKUP_VERIFIED,
                 {
                     "backup_id": info.backup_id,
                     "ok": result.ok,

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runwright.engine.executor import Outcome
+from runwright.model.event_type import EventType
 from runwright.model.status import OutcomeStatus, RunStatus
 from runwright.model.types import shorthand
 from runwright.steps.base import Params, PlanContext
@@ -121,7 +122,7 @@ class GateKind:
                     "evidence": result.summary,
                 }
                 evidence.append(entry)
-                ctx.record("gate.item", entry)
+                ctx.record(EventType.GATE_ITEM, entry)
                 if result.status != OutcomeStatus.SUCCEEDED:
                     return Outcome.fail(
                         f"gate item {n} '{item.text}' not proven: {result.summary}",

@@ -44,6 +44,7 @@ from runwright.databases.migrations import (
 )
 from runwright.engine.executor import Outcome
 from runwright.errors import ActionError, InputError
+from runwright.model.event_type import EventType
 from runwright.model.templating import render, render_value
 from runwright.steps._databases import (
     Engine,
@@ -215,7 +216,7 @@ class MigrateKind:
                     ctx.output(line)
                 record = replace(record, after=await migration.current())
                 data = {**_record_data(record), "direction": "down"}
-        ctx.record("migration.applied", data)
+        ctx.record(EventType.MIGRATION_APPLIED, data)
         if record.changed:
             change = f"{record.before or 'base'} -> {record.after or 'base'}"
         elif record.kind != "alembic" and not record.before and not record.after:
@@ -274,7 +275,7 @@ class MigrateKind:
                 f"downgrade ran but the schema is at {current or 'base'}, not {before or 'base'}",
                 retryable=False,
             )
-        ctx.record("migration.downgraded", {"from": after, "to": before, "now": current})
+        ctx.record(EventType.MIGRATION_DOWNGRADED, {"from": after, "to": before, "now": current})
         return Outcome.ok(f"downgraded {after or 'base'} -> {before or 'base'}", now=current)
 
 
@@ -325,7 +326,7 @@ async def _restore(ctx: StepContext, p: MigrateParams) -> str:
     ctx.output(f"restoring the pre-release backup {info.backup_id} of {db.name}")
     done = await restore_with_safety(db, catalog, info, run_tag(ctx.run.id))
     ctx.record(
-        "backup.restored",
+        EventType.BACKUP_RESTORED,
         {"backup_id": info.backup_id, "safety_backup_id": done.safety.backup_id},
     )
     return (

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runwright.engine.executor import Outcome
+from runwright.model.event_type import EventType
 from runwright.model.templating import render, render_value
 from runwright.model.types import also_accepts, shorthand
 from runwright.preflight import (
@@ -276,7 +277,7 @@ class PreflightKind:
                 "detail": result.detail,
                 "evidence": dict(result.evidence),
             }
-            ctx.record("preflight.check", entry)
+            ctx.record(EventType.PREFLIGHT_CHECK, entry)
             evidence.append(entry)
             if not result.ok:
                 failed.append(f"{check.key}: {result.detail}")

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from runwright.databases.catalog import restore_with_safety
 from runwright.engine.executor import Outcome
+from runwright.model.event_type import EventType
 from runwright.model.templating import render
 from runwright.steps._databases import (
     DatabaseParams,
@@ -65,7 +66,7 @@ class RestoreKind:
         counts = await db.row_counts()
         ctx.output(f"safety backup of the database before the restore: {done.safety.backup_id}")
         ctx.record(
-            "backup.restored",
+            EventType.BACKUP_RESTORED,
             {"backup_id": info.backup_id, "safety_backup_id": done.safety.backup_id},
         )
         return Outcome.ok(

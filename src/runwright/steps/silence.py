@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 from runwright.engine.executor import Outcome
 from runwright.errors import NotifyError
 from runwright.model.durations import format_duration
+from runwright.model.event_type import EventType
 from runwright.model.types import Duration
 from runwright.notify.alertmanager import Alertmanager, Matcher
 from runwright.steps.base import Params, PlanContext
@@ -95,7 +96,7 @@ class SilenceKind:
         finally:
             await client.aclose()
         ctx.record(
-            "silence.created",
+            EventType.SILENCE_CREATED,
             {
                 "id": silence_id,
                 "alertmanager": url,

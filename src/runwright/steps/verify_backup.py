@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from runwright.engine.executor import Outcome
+from runwright.model.event_type import EventType
 from runwright.model.templating import render
 from runwright.steps._databases import (
     DatabaseParams,
@@ -56,7 +57,7 @@ class VerifyBackupKind:
         info, result = await catalog.verify(db, info)
         ctx.output(result.describe())
         ctx.record(
-            "backup.verified",
+            EventType.BACKUP_VERIFIED,
             {"backup_id": info.backup_id, "ok": result.ok, "differences": list(result.differences)},
         )
         if not result.ok:

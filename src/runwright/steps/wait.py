@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, model_validator
 from runwright.engine.executor import Outcome
 from runwright.errors import RunwrightError
 from runwright.model.durations import format_duration
+from runwright.model.event_type import EventType
 from runwright.model.templating import render
 from runwright.model.types import Duration, shorthand
 from runwright.steps.analysis import Compare, run_analysis
@@ -126,7 +127,7 @@ def _restorer(ctx: StepContext, beside: str) -> Callable[[], Awaitable[None]] | 
             log.warning("could not put traffic back on %s at once: %s", stable, exc)
             ctx.output(f"could not put traffic back on {stable} at once ({exc}); the rollback will")
             return
-        ctx.record("traffic.restored", {"weights": table, "reason": "a check failed"})
+        ctx.record(EventType.TRAFFIC_RESTORED, {"weights": table, "reason": "a check failed"})
 
     return restore
 

@@ -15,6 +15,7 @@ from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
 from runwright.engine.store import RevisionRow
 from runwright.errors import InputError
+from runwright.model.status import Settlement
 from runwright.web import actions
 from runwright.web.auth import WebUser, api_user, readable_run, require, visible_environment
 from runwright.web.sse import last_event_id
@@ -60,7 +61,7 @@ class AbortBody(BaseModel):
 
 class SettleBody(BaseModel):
     step: str
-    choice: str = Field(pattern="^(rerun|done|rollback)$")
+    choice: str = Field(pattern=f"^({'|'.join(Settlement)})$")
     orphan: str | None = Field(None, pattern="^(wait|kill)$")
     """If the step's process group still runs: let it finish first, or stop it first."""
 

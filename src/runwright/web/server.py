@@ -76,9 +76,7 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 
 def create_app(rt: Runtime, config: WebConfig) -> FastAPI:
-    state = WebState(
-        config, rt, Registry(config.runbooks), Tasks(), Hub(rt.store.engine, config.poll_interval)
-    )
+    state = WebState(config, rt, Registry(config.runbooks), Tasks(), Hub(rt, config.poll_interval))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse
 from runwright.engine.accounts import Accounts
 from runwright.engine.links import SlackLinks
 from runwright.errors import InputError, RunwrightError
+from runwright.model.event_type import EventType
 from runwright.model.status import RunStatus
 from runwright.notify.slack import APPROVE, REJECT, approval_buttons
 from runwright.web import actions
@@ -104,7 +105,7 @@ def _audit(state: WebState, press: Press | None, why: str, verified: bool) -> No
         rt.store.append(
             press.run_id,
             actor=f"slack:{press.slack_id}",
-            type="slack.refused",
+            type=EventType.SLACK_REFUSED,
             at=rt.clock.now(),
             data={"reason": why, "action": press.action, "signature_verified": verified},
         )

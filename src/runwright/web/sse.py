@@ -1,10 +1,11 @@
-"""Live updates as Server-Sent Events, streamed from the event table (the one bus).
+"""Live updates as Server-Sent Events, read from the event feed (the one bus).
 
-One poller per server reads events committed after the last one it saw (by the table's
-increasing id, so events from any process arrive) and fans them out to every connected
-client; a client that reconnects sends ``Last-Event-ID`` and first gets what it missed from
-the table, so nothing is lost or repeated. The poller reads the table directly until the app
-layer's ``follow`` is available to this branch.
+One follower per server (``app.follow``, on ``engine.feed``) takes the events committed by any
+process, woken by LISTEN/NOTIFY on PostgreSQL and by its poll on SQLite, and fans them out to
+every connected client. The feed's cursor, not ``id > last``, decides what is new: on
+PostgreSQL an id can commit after a higher one, and the feed still delivers it (once) within
+its grace window. A client that reconnects sends ``Last-Event-ID`` and first gets what it
+missed from the table; an event it gets twice that way (replayed, then fanned out) is sent once.
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from runwright.app.follow import FollowSettings, follow
+from runwright.app.runtime import Runtime
 from runwright.engine import tables as t
+from runwright.engine.store import EventRow, StoreError
 
+log = logging.getLogger(__name__)
 KEEPALIVE = 15.0
 BATCH = 500
 
@@ -35,6 +42,13 @@ class Ev:
     actor: str
     at: str
     environment: str = ""
+
+    @classmethod
+    def of(cls, event: EventRow, environment: str) -> Ev:
+        return cls(
+            event.id, event.run_id, event.seq, event.type, event.step, event.actor,
+            event.at.isoformat(), environment,
+        )  # fmt: skip
 
     def frame(self) -> str:
         body = json.dumps(
@@ -67,6 +81,12 @@ def _fetch(engine: Engine, after: int, run: int | None, limit: int = BATCH) -> l
     return [Ev(r[0], r[1], r[2], r[3], r[4], r[5], r[6].isoformat(), r[7]) for r in rows]
 
 
+def _environment(engine: Engine, run: int) -> str:
+    with engine.connect() as conn:
+        query = sa.select(t.runs.c.environment).where(t.runs.c.id == run)
+        return str(conn.execute(query).scalar() or "")
+
+
 def latest(engine: Engine) -> int:
     """The newest event's id: a page rendered after reading it streams from there."""
     with engine.connect() as conn:
@@ -74,18 +94,19 @@ def latest(engine: Engine) -> int:
 
 
 class Hub:
-    """Reads new events once for every client of this server."""
+    """Follows the event feed once for every client of this server."""
 
-    def __init__(self, engine: Engine, interval: float) -> None:
-        self.engine = engine
+    def __init__(self, rt: Runtime, interval: float) -> None:
+        self.rt = rt
+        self.engine = rt.store.engine
         self.interval = interval
-        self.last = 0
         self.queues: dict[asyncio.Queue[Ev], int | None] = {}
+        self._environments: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.last = await asyncio.to_thread(latest, self.engine)
-        self._task = asyncio.create_task(self._poll())
+        after = await asyncio.to_thread(latest, self.engine)
+        self._task = asyncio.create_task(self._follow(after))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -93,20 +114,32 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _poll(self) -> None:
+    async def _follow(self, after: int) -> None:
+        """Fan out every event from the feed; if the database goes away, follow it again
+        from the newest event seen once it is back."""
+        settings = FollowSettings(poll_interval=self.interval, batch=BATCH)
         while True:
-            if self.queues:
-                rows = await asyncio.to_thread(_fetch, self.engine, self.last, None)
-                for ev in rows:
-                    self.last = ev.id
-                    for queue, run in self.queues.items():
-                        if run is None or run == ev.run:
-                            queue.put_nowait(ev)
-                if len(rows) == BATCH:
-                    continue
-            else:
-                self.last = await asyncio.to_thread(latest, self.engine)
-            await asyncio.sleep(self.interval)
+            try:
+                async with aclosing(follow(self.rt, None, after, settings=settings)) as events:
+                    async for event in events:
+                        after = max(after, event.id)
+                        await self._fan_out(event)
+            except StoreError as exc:
+                log.warning("the event stream cannot read the store (%s); trying again", exc)
+                await self.rt.clock.sleep(self.interval)
+
+    async def _fan_out(self, event: EventRow) -> None:
+        if not self.queues:
+            return
+        ev = Ev.of(event, await self._environment_of(event.run_id))
+        for queue, run in self.queues.items():
+            if run is None or run == ev.run:
+                queue.put_nowait(ev)
+
+    async def _environment_of(self, run: int) -> str:
+        if run not in self._environments:
+            self._environments[run] = await asyncio.to_thread(_environment, self.engine, run)
+        return self._environments[run]
 
     async def stream(
         self, run: int | None, after: int | None, environments: frozenset[str] | None = None
@@ -119,30 +152,35 @@ class Hub:
 
         queue: asyncio.Queue[Ev] = asyncio.Queue()
         self.queues[queue] = run
-        sent = self.last if after is None else after
         try:
             yield "retry: 1000\n\n"
-            if after is not None:
-                while True:
-                    missed = await asyncio.to_thread(_fetch, self.engine, sent, run)
-                    for ev in missed:
-                        sent = ev.id
-                        if visible(ev):
-                            yield ev.frame()
-                    if len(missed) < BATCH:
-                        break
+            replayed = await self._missed(run, after) if after is not None else []
+            for ev in replayed:
+                if visible(ev):
+                    yield ev.frame()
+            sent = {ev.id for ev in replayed}
             while True:
                 try:
                     ev = await asyncio.wait_for(queue.get(), KEEPALIVE)
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
-                if ev.id > sent:
-                    sent = ev.id
-                    if visible(ev):
-                        yield ev.frame()
+                if ev.id in sent:
+                    sent.discard(ev.id)  # replayed already; the feed yields each id once
+                elif visible(ev):
+                    yield ev.frame()
         finally:
             self.queues.pop(queue, None)
+
+    async def _missed(self, run: int | None, after: int) -> list[Ev]:
+        """What a reconnecting client missed: the committed events after its last one."""
+        missed: list[Ev] = []
+        while True:
+            batch = await asyncio.to_thread(_fetch, self.engine, after, run)
+            missed.extend(batch)
+            if len(batch) < BATCH:
+                return missed
+            after = batch[-1].id
 
 
 def last_event_id(value: Any) -> int | None:

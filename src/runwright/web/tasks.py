@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from runwright.app.runtime import Runtime
+from runwright.model.event_type import EventType
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,7 +34,7 @@ class _Created:
         self.fut = fut
 
     def event(self, run_id: int, type: str, step: str | None, data: Mapping[str, Any]) -> None:
-        if type == "run.created":
+        if type == EventType.RUN_CREATED:
             self.loop.call_soon_threadsafe(_settle, self.fut, run_id)
 
     def output(self, run_id: int, step: str, line: str) -> None:

@@ -19,6 +19,7 @@ from runwright.engine.machine import MAIN, in_flight
 from runwright.engine.processes import owner_dead
 from runwright.engine.scheduler import view_of
 from runwright.engine.store import RunRow, StepRow
+from runwright.model.event_type import EventType
 from runwright.model.status import TERMINAL, RunStatus, StepStatus
 from runwright.steps.approval import ApprovalParams, policy_text, refusal, valid_approvals
 
@@ -74,7 +75,7 @@ def rollback_reason(rt: Runtime, run: RunRow) -> str | None:
     if not turned and not run.abort_requested:
         return None
     if run.abort_requested:
-        asked = [e for e in rt.store.events(run.id) if e.type == "run.abort_requested"]
+        asked = [e for e in rt.store.events(run.id) if e.type == EventType.RUN_ABORT_REQUESTED]
         why = str(asked[-1].data.get("reason", "")) if asked else ""
         who = asked[-1].actor if asked else run.abort_requested
         text = f"aborted by {who}" + (f": {why}" if why else "")

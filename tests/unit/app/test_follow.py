@@ -11,7 +11,7 @@ from tests.unit.app.conftest import App
 
 from runwright.app import decisions, runs
 from runwright.app.follow import FollowSettings, follow
-from runwright.engine.feed import Cursor
+from runwright.engine.feed import Cursor, read_after, read_events
 from runwright.engine.store import EventRow
 from runwright.errors import InputError
 
@@ -51,6 +51,21 @@ def test_a_run_cursor_moves_by_sequence() -> None:
     fresh = cursor.take([_event(10, 7, 3), _event(11, 7, 4)])
     assert [e.seq for e in fresh] == [3, 4]
     assert cursor.floor == 4
+
+
+async def test_a_reader_behind_a_gap_asks_only_for_the_missing_id_and_what_is_newer(
+    app: App,
+) -> None:
+    await runs.deploy(app.rt, app.write(BOOK), "production", "v1")
+    engine = app.rt.store.engine
+    ids = [e.id for e in read_events(engine, None, 0)]
+    assert len(ids) >= 4
+    cursor = Cursor(None, 0)
+    cursor.take([e for e in read_events(engine, None, 0) if e.id in (ids[0], ids[2])])
+    assert cursor.unseen() == (ids[2], [ids[1]]), "the second event is not taken yet"
+    again = read_after(engine, cursor, limit=2)
+    assert [e.id for e in again] == [ids[1], ids[3]], "never what the cursor has taken"
+    assert [e.id for e in cursor.take(again)] == [ids[1], ids[3]]
 
 
 async def test_follow_sees_what_other_use_cases_commit_and_ends_with_the_run(app: App) -> None:
