@@ -752,16 +752,14 @@ class AnalysisKind:
     key = "analysis"
     params = AnalysisParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = AnalysisParams.model_validate(params)
+    def describe(self, p: AnalysisParams, ctx: PlanContext) -> list[str]:
         against = " against the stable version" if p.compare == "baseline" else ""
         return [
             f"analyse {', '.join(p.checks)} for {format_duration(p.duration)}{against}; "
             "roll back as soon as one fails"
         ]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = AnalysisParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: AnalysisParams) -> Outcome:
         return await run_analysis(ctx, p.checks, p.duration, compare=p.compare)
 
 
