@@ -239,8 +239,7 @@ def build_provider(
     name: str, check: AnyCheck, clock: Clock, environ: Mapping[str, str] | None = None
 ) -> Provider:
     """A provider from a rendered check (``router`` checks read the run's router instead)."""
-    interval = parse_check_interval(check)
-    timeout = check.timeout or max(1.0, min(10.0, interval))
+    timeout = check.timeout_seconds
     if isinstance(check, ScrapeCheck):
         from runwright.providers.scrape import ScrapeProvider
 
@@ -286,10 +285,6 @@ def _cloudwatch(check: CloudWatchCheck, clock: Clock) -> Provider:
         aws, check.stat or "Average", max(1, period), alarm=bool(check.alarm)
     )
     return CloudWatchProvider(settings, clock)
-
-
-def parse_check_interval(check: AnyCheck) -> float:
-    return check.interval or 60.0
 
 
 def _needs_priming(provider: str, query: str) -> bool:
