@@ -26,6 +26,7 @@ from runwright.errors import BlockedError, InputError
 from runwright.model.event_type import EventType
 from runwright.model.status import UNFINISHED_STEP, RunStatus, Settlement, StepStatus
 from runwright.steps.approval import ApprovalParams, refusal, valid_approvals
+from runwright.steps.registry import params_as
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _refuse(rt: Runtime, run: RunRow, step: str, identity: Identity, what: str, 
 async def approve(rt: Runtime, run_id: int, note: str, identity: Identity | None = None) -> Acted:
     run = _open_run(rt, run_id)
     step = _approval_step(rt, run)
-    params = ApprovalParams.model_validate(step.spec.get("params", {}))
+    params = params_as(step.spec, ApprovalParams)
     who = identity or rt.settings.identity
     user = who.name
     now = rt.clock.now()

@@ -159,14 +159,12 @@ def parse_check(name: str, check: Rules, *, query: str | None = None) -> CheckSp
         name=name,
         condition=condition,
         query=check.query if query is None else query,
-        interval_seconds=60.0 if check.interval is None else check.interval,
+        interval_seconds=check.interval_seconds,
         initial_delay_seconds=check.initial_delay or 0.0,
         for_seconds=check.for_,
         failure_limit=check.failure_limit,
         no_data=NoDataPolicy(check.no_data or NoDataPolicy.PAUSE),
-        consecutive_error_limit=(
-            3 if check.consecutive_error_limit is None else check.consecutive_error_limit
-        ),
+        consecutive_error_limit=check.error_limit,
     )
 
 

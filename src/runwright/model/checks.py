@@ -74,6 +74,12 @@ class DraftMarks(_Base):
     description: str = ""
 
 
+DEFAULT_INTERVAL = 60.0
+"""Seconds between measurements when a check names no ``interval``."""
+DEFAULT_ERROR_LIMIT = 3
+"""Provider errors in a row a check tolerates when it names no ``consecutive_error_limit``."""
+
+
 class Rules(_Base):
     """When a measurement breaches and when breaches fail the check (``engine.checks``)."""
 
@@ -88,7 +94,26 @@ class Rules(_Base):
     consecutive_error_limit: int | None = Field(
         None, description="Provider errors in a row tolerated (default 3)"
     )
-    timeout: OptionalDuration = Field(None, description="Per measurement (default: interval)")
+    timeout: OptionalDuration = Field(
+        None, description="Per measurement (default: the interval, between 1s and 10s)"
+    )
+
+    # The defaults live here, as properties: the fields stay None when unset so a stored
+    # check keeps only what its author wrote.
+    @property
+    def interval_seconds(self) -> float:
+        return DEFAULT_INTERVAL if self.interval is None else self.interval
+
+    @property
+    def timeout_seconds(self) -> float:
+        """The time one measurement may take: the interval, kept between 1 s and 10 s."""
+        return self.timeout or max(1.0, min(10.0, self.interval or DEFAULT_INTERVAL))
+
+    @property
+    def error_limit(self) -> int:
+        if self.consecutive_error_limit is None:
+            return DEFAULT_ERROR_LIMIT
+        return self.consecutive_error_limit
 
     @field_validator("failure_limit", "consecutive_error_limit", "min_samples", "max_rows",
                      "warmup", mode="before", check_fields=False)  # fmt: skip

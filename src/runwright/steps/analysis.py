@@ -240,8 +240,7 @@ def build_provider(
     name: str, check: AnyCheck, clock: Clock, environ: Mapping[str, str] | None = None
 ) -> Provider:
     """A provider from a rendered check (``router`` checks read the run's router instead)."""
-    interval = parse_check_interval(check)
-    timeout = check.timeout or max(1.0, min(10.0, interval))
+    timeout = check.timeout_seconds
     if isinstance(check, ScrapeCheck):
         from runwright.providers.scrape import ScrapeProvider
 
@@ -287,10 +286,6 @@ def _cloudwatch(check: CloudWatchCheck, clock: Clock) -> Provider:
         aws, check.stat or "Average", max(1, period), alarm=bool(check.alarm)
     )
     return CloudWatchProvider(settings, clock)
-
-
-def parse_check_interval(check: AnyCheck) -> float:
-    return check.interval or 60.0
 
 
 def _needs_priming(provider: str, query: str) -> bool:
@@ -755,16 +750,14 @@ class AnalysisKind:
     key = "analysis"
     params = AnalysisParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = AnalysisParams.model_validate(params)
+    def describe(self, p: AnalysisParams, ctx: PlanContext) -> list[str]:
         against = " against the stable version" if p.compare == "baseline" else ""
         return [
             f"analyse {', '.join(p.checks)} for {format_duration(p.duration)}{against}; "
             "roll back as soon as one fails"
         ]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = AnalysisParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: AnalysisParams) -> Outcome:
         return await run_analysis(ctx, p.checks, p.duration, compare=p.compare)
 
 

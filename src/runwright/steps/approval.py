@@ -101,12 +101,10 @@ class ApprovalKind:
     key = "approval"
     params = ApprovalParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = ApprovalParams.model_validate(params)
+    def describe(self, p: ApprovalParams, ctx: PlanContext) -> list[str]:
         return [f"needs {policy_text(p)}" + _message(p, ctx.variables)]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = ApprovalParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: ApprovalParams) -> Outcome:
         rows = ctx.approvals(ctx.step.name)
         valid = valid_approvals(p, rows, ctx.run.initiator, ctx.clock.now())
         if len(valid) >= p.required:

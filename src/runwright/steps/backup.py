@@ -11,9 +11,7 @@ and never deletes the newest verified one. Its evidence names the backup, which 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 from pydantic import Field
 
@@ -51,8 +49,7 @@ class BackupKind:
     key = "backup"
     params = BackupParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = BackupParams.model_validate(params)
+    def describe(self, p: BackupParams, ctx: PlanContext) -> list[str]:
         target = render(p.database, ctx.variables, where="backup")
         known = p.engine or ("***" not in target and infer_engine(target))
         tool = {
@@ -76,8 +73,7 @@ class BackupKind:
             lines.append(f"retention: keep {' and '.join(rules)} (and the newest verified)")
         return lines
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = BackupParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: BackupParams) -> Outcome:
         db = open_database(target_of(ctx, p), p.engine, ctx.clock, checksum=p.checksum)
         catalog = catalog_for(ctx, p)
         info = await catalog.backup(db, run_tag(ctx.run.id))

@@ -2,14 +2,15 @@
 
 A kind is one module in this package exposing ``KIND``: the YAML key that selects it, a
 pydantic model that validates its parameters, ``describe`` (what ``plan`` prints, no I/O)
-and ``execute``. Adding a kind is adding a module; the registry finds it.
+and ``execute``. Adding a kind is adding a module; the registry finds it. The kind declares
+its model once and never validates: the registry does, and hands it the typed parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,14 +35,17 @@ class PlanContext:
     """The run's driver and router, so ``plan`` can show the objects they would send."""
 
 
-class StepKind(Protocol):
-    key: str
-    params: type[Params]
+P = TypeVar("P", bound=Params)
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
+
+class StepKind(Protocol[P]):
+    key: str
+    params: type[P]
+
+    def describe(self, p: P, ctx: PlanContext) -> list[str]:
         """Lines ``plan`` shows for this step: rendered commands, URLs, items."""
         ...
 
-    async def execute(self, ctx: StepContext) -> Outcome:
+    async def execute(self, ctx: StepContext, p: P) -> Outcome:
         """Carry the step out; report how it went as an Outcome."""
         ...

@@ -7,7 +7,6 @@ as evidence). A runbook's "Pre-Deployment Checklist" becomes exactly this.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -57,9 +56,9 @@ class Item(BaseModel):
             raise ValueError(
                 "a check is one action: {http: {...}}, {run: '...'} or {preflight: {...}}"
             )
-        from runwright.steps.registry import kinds
+        from runwright.steps.registry import validate_params
 
-        params = kinds()[keys[0]].params.model_validate(value[keys[0]])
+        params = validate_params(keys[0], value[keys[0]])
         return {keys[0]: params.model_dump(mode="json", by_alias=True)}
 
 
@@ -78,35 +77,33 @@ class GateParams(Params):
 
 
 async def _prove(item: Item, ctx: StepContext) -> Outcome:
-    from runwright.steps.registry import kinds
+    from runwright.steps.registry import kinds, params_of
 
     assert item.check is not None
     key, params = next(iter(item.check.items()))
     sub = replace(ctx, spec={"kind": key, "params": params})
-    return await kinds()[key].execute(sub)
+    return await kinds()[key].execute(sub, params_of(sub.spec))
 
 
 class GateKind:
     key = "gate"
     params = GateParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        from runwright.steps.registry import kinds
+    def describe(self, p: GateParams, ctx: PlanContext) -> list[str]:
+        from runwright.steps.registry import kinds, validate_params
 
-        p = GateParams.model_validate(params)
         out = [p.title] if p.title else []
         for n, item in enumerate(p.items, 1):
             if item.check:
                 key, sub = next(iter(item.check.items()))
-                proof = kinds()[key].describe(sub, ctx)
+                proof = kinds()[key].describe(validate_params(key, sub), ctx)
                 out.append(f"[{n}] {item.text} -- proven by: {proof[0] if proof else key}")
                 out += [f"      and {line.strip().removeprefix('and ')}" for line in proof[1:]]
             else:
                 out.append(f"[{n}] {item.text} -- attested by a person")
         return out
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = GateParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: GateParams) -> Outcome:
         gate = ctx.step.name
         attested = {a.item: a for a in ctx.approvals(gate) if a.kind == "attestation"}
         all_items = attested.get(None)

@@ -149,8 +149,7 @@ class HttpKind:
     key = "http"
     params = HttpParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = HttpParams.model_validate(params)
+    def describe(self, p: HttpParams, ctx: PlanContext) -> list[str]:
         url = render(p.url, ctx.variables, where="http url")
         line = f"{p.method.upper()} {url} expect {'/'.join(map(str, p.expect.status))}"
         out = [line]
@@ -169,8 +168,7 @@ class HttpKind:
             out.append("  captures " + ", ".join(p.capture))
         return out
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = HttpParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: HttpParams) -> Outcome:
         url = render(p.url, ctx.variables, where=f"step '{ctx.step.name}' url")
         deadline = ctx.clock.monotonic() + (p.until_healthy.timeout if p.until_healthy else 0)
         tries = 0

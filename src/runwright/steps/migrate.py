@@ -170,8 +170,7 @@ class MigrateKind:
     key = "migrate"
     params = MigrateParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = MigrateParams.model_validate(params)
+    def describe(self, p: MigrateParams, ctx: PlanContext) -> list[str]:
         lines = _plan(p, ctx.variables, ctx.services).describe()[:1]
         if p.on_rollback is None:
             lines.append(f"on_rollback not declared: {p.policy.value} by default")
@@ -179,16 +178,14 @@ class MigrateKind:
             lines.append(f"on_rollback: {p.policy.value}")
         return lines
 
-    def describe_undo(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = MigrateParams.model_validate(params)
+    def describe_undo(self, p: MigrateParams, ctx: PlanContext) -> list[str]:
         plan = _plan(p, ctx.variables, ctx.services)
         text = _UNDO_TEXT[p.policy]
         if p.policy is RollbackPolicy.DOWNGRADE and plan.undo:
             text += f": {plan.undo}"
         return [text]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = MigrateParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: MigrateParams) -> Outcome:
         if ctx.undo:
             return await self._undo(ctx, p)
         migration = _migration(p, ctx)

@@ -7,8 +7,7 @@ It sends to sinks the runbook declares under ``sinks:``; the loader refuses unkn
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -34,13 +33,11 @@ class NotifyKind:
     key = "notify"
     params = NotifyParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = NotifyParams.model_validate(params)
+    def describe(self, p: NotifyParams, ctx: PlanContext) -> list[str]:
         status = f" (status {p.status})" if p.status else ""
         return [f"notify {', '.join(p.to)}{status}: {render_text(p.text, ctx)}"]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = NotifyParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: NotifyParams) -> Outcome:
         messenger = ctx.services.notifier
         if messenger is None:
             return Outcome.fail("no sinks are declared in this runbook", retryable=False)

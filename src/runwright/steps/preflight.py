@@ -257,12 +257,10 @@ class PreflightKind:
     key = "preflight"
     params = PreflightParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = PreflightParams.model_validate(params)
+    def describe(self, p: PreflightParams, ctx: PlanContext) -> list[str]:
         return [f"check {_label(c, ctx.variables)}" for c in p.checks]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = PreflightParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: PreflightParams) -> Outcome:
         labels = [_label(c, ctx.variables) for c in p.checks]
         keys = [f"{n}: {label}" for n, label in enumerate(labels, 1)]
         results = await run_checks({k: _run(c, ctx) for k, c in zip(keys, p.checks, strict=True)})

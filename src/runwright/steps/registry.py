@@ -3,6 +3,10 @@
 The registry is also where behaviour common to every kind lives: a ``manual`` step is shown
 to the operator and waits for their attestation instead of being executed, and so is a
 ``draft`` (a step ``runwright import`` proposed that nobody has reviewed yet).
+
+Parameters are validated here and only here: the loader checks them against the models this
+registry names (errors at file:line:col), and every spec read back from the journal is turned
+into its kind's model by ``params_of`` before a kind sees it, so kinds receive typed params.
 """
 
 from __future__ import annotations
@@ -17,16 +21,16 @@ from typing import Any
 from runwright.engine.executor import Outcome
 from runwright.model.status import RunStatus
 from runwright.model.templating import render
-from runwright.steps.base import Params, PlanContext, StepKind
+from runwright.steps.base import P, Params, PlanContext, StepKind
 from runwright.steps.scope import scoped_variables
 from runwright.steps.services import StepContext
 
 
 @cache
-def kinds() -> dict[str, StepKind]:
+def kinds() -> dict[str, StepKind[Any]]:
     import runwright.steps as package
 
-    found: dict[str, StepKind] = {}
+    found: dict[str, StepKind[Any]] = {}
     for info in pkgutil.iter_modules(package.__path__):
         if info.name in {"base", "registry"} or info.name.startswith("_"):
             continue
@@ -39,6 +43,25 @@ def kinds() -> dict[str, StepKind]:
 
 def param_models() -> dict[str, type[Params]]:
     return {key: kind.params for key, kind in kinds().items()}
+
+
+def validate_params(key: str, raw: object) -> Params:
+    """``raw`` as the parameters of kind ``key``; raises pydantic's ValidationError."""
+    params: Params = kinds()[key].params.model_validate(raw if raw is not None else {})
+    return params
+
+
+def params_of(spec: Mapping[str, Any]) -> Params:
+    """The parameters of a step spec (as the loader wrote it) as its kind's model."""
+    return validate_params(str(spec["kind"]), spec.get("params"))
+
+
+def params_as(spec: Mapping[str, Any], model: type[P]) -> P:
+    """``params_of`` for a caller that knows the kind (the approval a run waits on)."""
+    params = params_of(spec)
+    if not isinstance(params, model):
+        raise TypeError(f"step '{spec.get('name')}' is a {spec.get('kind')}, not {model}")
+    return params
 
 
 def with_self_undo(spec: dict[str, Any]) -> dict[str, Any]:
@@ -74,8 +97,8 @@ def describe(spec: Mapping[str, Any], ctx: PlanContext) -> list[str]:
     kind = kinds()[spec["kind"]]
     undo_lines = getattr(kind, "describe_undo", None)
     if spec.get("self_undo") and undo_lines is not None:
-        return list(undo_lines(spec.get("params", {}), ctx))
-    lines = kind.describe(spec.get("params", {}), ctx)
+        return list(undo_lines(params_of(spec), ctx))
+    lines = kind.describe(params_of(spec), ctx)
     if spec.get("draft"):
         original = str(spec.get("original") or "").strip().split("\n")
         lines = [
@@ -102,7 +125,7 @@ async def _manual(ctx: StepContext) -> Outcome:
             note=a.note,
         )
     described = kinds()[ctx.spec["kind"]].describe(
-        ctx.spec.get("params", {}),
+        params_of(ctx.spec),
         PlanContext(ctx.variables, ctx.run.environment, ctx.run.version),
     )
     original = str(ctx.spec.get("original") or "").strip()
@@ -148,7 +171,7 @@ class RegistryExecutor:
             )
         if ctx.spec.get("manual") or ctx.spec.get("draft"):
             return await _manual(ctx)
-        return await kind.execute(ctx)
+        return await kind.execute(ctx, params_of(ctx.spec))
 
 
 def render_text(

@@ -11,9 +11,6 @@ contents kept in the safety backup.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from pydantic import Field
 
 from runwright.databases.catalog import restore_with_safety
@@ -46,8 +43,7 @@ class RestoreKind:
     key = "restore"
     params = RestoreParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = RestoreParams.model_validate(params)
+    def describe(self, p: RestoreParams, ctx: PlanContext) -> list[str]:
         target = shown(render(p.database, ctx.variables, where="restore"))
         which = backup_phrase(
             p.backup, ctx.variables, "the backup this run took (else the newest verified)"
@@ -57,8 +53,7 @@ class RestoreKind:
             f"restore {which} into {target}",
         ]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = RestoreParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: RestoreParams) -> Outcome:
         db, catalog, ref = backup_target(ctx, p, p.backup)
         info = find_backup(catalog, db.name, ref, ctx.run.id)
         ctx.output(f"restoring {info.describe()}")

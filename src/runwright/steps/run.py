@@ -154,8 +154,7 @@ class RunKind:
     key = "run"
     params = RunParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = RunParams.model_validate(params)
+    def describe(self, p: RunParams, ctx: PlanContext) -> list[str]:
         lines = [
             f"$ {line}"
             for line in render(p.command, ctx.variables, shell=True, where="run").splitlines()
@@ -166,8 +165,7 @@ class RunKind:
             lines.append("  env: " + ", ".join(sorted(p.env)))
         return lines
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = RunParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: RunParams) -> Outcome:
         command = render(p.command, ctx.variables, shell=True, where=f"step '{ctx.step.name}'")
         env = render_value(p.env, ctx.variables, where=f"step '{ctx.step.name}' env")
         cwd = render(p.cwd, ctx.variables) if p.cwd else None

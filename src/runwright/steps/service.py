@@ -11,7 +11,6 @@ version but ``keep``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -45,11 +44,10 @@ class ServiceKind:
     key = "service"
     params = ServiceParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = ServiceParams.model_validate(params)
+    def describe(self, p: ServiceParams, ctx: PlanContext) -> list[str]:
         if p.services:
             lines: list[str] = []
-            single = p.model_copy(update={"services": []}).model_dump()
+            single = p.model_copy(update={"services": []})
             for name in p.services:
                 scoped = in_scope({"service": name}, ctx)
                 lines += [f"{name}: {line}" for line in self.describe(single, scoped)]
@@ -81,8 +79,7 @@ class ServiceKind:
             *_planned(ctx, "stop", str(ctx.variables.get("previous_version") or "")),
         ]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = ServiceParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: ServiceParams) -> Outcome:
         if p.services and p.action == "start":
             return await self._start_all(ctx, p)
         if p.services and p.action == "stop":

@@ -8,9 +8,6 @@ within one lease: the on-call is never left without alerts by a crashed deploy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from pydantic import Field, field_validator
 
 from runwright.engine.executor import Outcome
@@ -65,8 +62,7 @@ class SilenceKind:
     key = "silence"
     params = SilenceParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = SilenceParams.model_validate(params)
+    def describe(self, p: SilenceParams, ctx: PlanContext) -> list[str]:
         matchers = ", ".join(render_text(m, ctx) for m in p.matchers)
         return [
             f"silence alerts matching {matchers} at {render_text(p.alertmanager, ctx)}",
@@ -74,8 +70,7 @@ class SilenceKind:
             "its end",
         ]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = SilenceParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: SilenceParams) -> Outcome:
         try:
             matchers = [parse_matcher(render_text(m, ctx)) for m in p.matchers]
         except ValueError as exc:

@@ -94,10 +94,9 @@ async def apply_weights(
     return table
 
 
-def named_weights(params: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, int]:
+def named_weights(p: TrafficParams, variables: Mapping[str, Any]) -> dict[str, int]:
     """The weights by version name; a version that renders empty (no previous version on a
     first release) is left out."""
-    p = TrafficParams.model_validate(params)
     named = {render(v, variables, where="traffic"): w for v, w in p.weights.items()}
     return {v: w for v, w in named.items() if v}
 
@@ -116,8 +115,8 @@ class TrafficKind:
     key = "traffic"
     params = TrafficParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        named = named_weights(params, ctx.variables)
+    def describe(self, p: TrafficParams, ctx: PlanContext) -> list[str]:
+        named = named_weights(p, ctx.variables)
         if not any(w > 0 for w in named.values()):
             return ["no version to send traffic to (first release): nothing to do"]
         if len(named) == 1:
@@ -129,8 +128,8 @@ class TrafficKind:
         parts = [f"{v} {w}%" for v, w in named.items()]
         return ["set traffic: " + ", ".join(parts) + " (make-before-break)", *_planned(ctx, named)]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        wanted = named_weights(ctx.params, ctx.variables)
+    async def execute(self, ctx: StepContext, p: TrafficParams) -> Outcome:
+        wanted = named_weights(p, ctx.variables)
         if not any(w > 0 for w in wanted.values()):
             return Outcome.ok("no version to send traffic to (first release): nothing to do")
         table = await apply_weights(ctx, wanted)

@@ -9,9 +9,6 @@ By default the backup verified is the one this run took of the database, else th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from pydantic import Field
 
 from runwright.engine.executor import Outcome
@@ -40,8 +37,7 @@ class VerifyBackupKind:
     key = "verify_backup"
     params = VerifyBackupParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        p = VerifyBackupParams.model_validate(params)
+    def describe(self, p: VerifyBackupParams, ctx: PlanContext) -> list[str]:
         target = shown(render(p.database, ctx.variables, where="verify_backup"))
         which = backup_phrase(p.backup, ctx.variables, "the backup this run took (else the newest)")
         return [
@@ -49,8 +45,7 @@ class VerifyBackupKind:
             "row counts and checksums with its metadata"
         ]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        p = VerifyBackupParams.model_validate(ctx.params)
+    async def execute(self, ctx: StepContext, p: VerifyBackupParams) -> Outcome:
         db, catalog, ref = backup_target(ctx, p, p.backup)
         mine = None if ref else taken_by_run(catalog, db.name, ctx.run.id)
         info = mine or find_backup(catalog, db.name, ref or "latest", None)

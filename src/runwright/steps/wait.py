@@ -59,7 +59,10 @@ RESTORED = "restored"
 def nothing_beside(params: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
     """A canary pause on a first release: no stable version to watch it beside, so it is
     skipped (``plan`` shows it so and counts no analysis for it)."""
-    beside = params.get("beside")
+    return _unwatched(params.get("beside"), variables)
+
+
+def _unwatched(beside: object, variables: Mapping[str, Any]) -> bool:
     return beside is not None and not render(str(beside), variables, where="wait")
 
 
@@ -67,10 +70,9 @@ class WaitKind:
     key = "wait"
     params = WaitParams
 
-    def describe(self, params: Mapping[str, Any], ctx: PlanContext) -> list[str]:
-        if nothing_beside(params, ctx.variables):
+    def describe(self, p: WaitParams, ctx: PlanContext) -> list[str]:
+        if _unwatched(p.beside, ctx.variables):
             return [SKIPPED]
-        p = WaitParams.model_validate(params)
         line = f"wait {format_duration(p.duration)}" + (f": {p.reason}" if p.reason else "")
         if p.analysis:
             against = " against the stable version" if p.compare == "baseline" else ""
@@ -80,10 +82,9 @@ class WaitKind:
                 line += f"; a failed check puts all traffic back on {stable} at once"
         return [line]
 
-    async def execute(self, ctx: StepContext) -> Outcome:
-        if nothing_beside(ctx.params, ctx.variables):
+    async def execute(self, ctx: StepContext, p: WaitParams) -> Outcome:
+        if _unwatched(p.beside, ctx.variables):
             return Outcome.ok(SKIPPED)
-        p = WaitParams.model_validate(ctx.params)
         restored = ctx.step.data.get(RESTORED)
         if restored:
             # Run again after runwright stopped between putting traffic back and journaling

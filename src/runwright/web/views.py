@@ -22,6 +22,7 @@ from runwright.engine.store import RunRow, StepRow
 from runwright.model.event_type import EventType
 from runwright.model.status import TERMINAL, RunStatus, StepStatus
 from runwright.steps.approval import ApprovalParams, policy_text, refusal, valid_approvals
+from runwright.steps.registry import params_as
 
 _THRESHOLD = re.compile(r"(?:<=|>=|==|!=|<|>)\s*(-?[0-9.]+(?:e-?[0-9]+)?)")
 WAITING = (StepStatus.WAITING, StepStatus.PENDING, StepStatus.RUNNING)
@@ -117,7 +118,7 @@ def unsettled(rt: Runtime, run: RunRow, steps: list[StepRow]) -> list[tuple[str,
 
 
 def _approval(rt: Runtime, run: RunRow, s: StepRow, rows: list[Any], viewer: str) -> ApprovalView:
-    params = ApprovalParams.model_validate(s.spec.get("params", {}))
+    params = params_as(s.spec, ApprovalParams)
     mine = [a for a in rows if a.gate == s.name and a.kind == "approval"]
     current = valid_approvals(params, mine, run.initiator, rt.clock.now())
     is_open = run.status == RunStatus.AWAITING_APPROVAL and s.status in WAITING

@@ -175,3 +175,14 @@ def test_a_check_round_trips_through_a_stored_run(app: App) -> None:
     assert stored(check_from("errors", kept)) == kept
     assert isinstance(book.checks["errors"], CommandCheck)
     assert step.summary == "errors was 0.02, 0.02, 0.02 (> 0.01) for 20s"
+
+
+def test_a_check_naming_no_interval_timeout_or_error_limit_gets_the_documented_defaults() -> None:
+    written = {"provider": "command", "query": "echo 1", "fail_if": "> 1"}
+    plain = check_from("errors", written)
+    assert (plain.interval_seconds, plain.timeout_seconds, plain.error_limit) == (60.0, 10.0, 3)
+    assert stored(plain) == written
+    fast = check_from("errors", {**written, "interval": 2, "consecutive_error_limit": 0})
+    assert (fast.interval_seconds, fast.timeout_seconds, fast.error_limit) == (2.0, 2.0, 0)
+    assert check_from("errors", {**written, "interval": 0.2}).timeout_seconds == 1.0
+    assert check_from("errors", {**written, "timeout": "30s"}).timeout_seconds == 30.0

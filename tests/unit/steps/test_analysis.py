@@ -19,6 +19,7 @@ from runwright.providers.fake import FakeProvider, Scripted
 from runwright.steps.analysis import KIND, build_provider, run_analysis
 from runwright.steps.analysis_plan import plan_lines
 from runwright.steps.base import PlanContext
+from runwright.steps.registry import params_as
 from runwright.steps.services import StepContext, StepServices
 from runwright.steps.wait import KIND as WAIT
 
@@ -234,11 +235,13 @@ async def test_queries_are_rendered_with_the_step_variables_and_checks_run_side_
 async def test_wait_with_analysis_runs_under_watch_and_plain_wait_just_waits() -> None:
     h = Harness({"error-rate": check()}, {ERRORS: [0.0, 0.5]})
     h.ctx.spec = {**h.ctx.spec, "params": {"duration": 60, "analysis": ["error-rate"]}}
-    outcome = await WAIT.execute(h.ctx)
+    outcome = await WAIT.execute(h.ctx, WAIT.params.model_validate(h.ctx.params))
     assert outcome.status == "failed"
     assert h.clock.monotonic() == pytest.approx(10)
     h.ctx.spec = {**h.ctx.spec, "params": {"duration": 60}}
-    assert (await WAIT.execute(h.ctx)).status == "succeeded"
+    assert (
+        await WAIT.execute(h.ctx, WAIT.params.model_validate(h.ctx.params))
+    ).status == "succeeded"
     assert h.clock.monotonic() == pytest.approx(70)
 
 
@@ -248,12 +251,11 @@ async def test_the_analysis_step_kind_reads_its_params() -> None:
         {ERRORS: [0.0]},
         params={"checks": ["error-rate"], "duration": "20s"},
     )
-    outcome = await KIND.execute(h.ctx)
+    outcome = await KIND.execute(h.ctx, params_as(h.ctx.spec, KIND.params))
     assert outcome.status == "succeeded"
     assert len(h.rows) == 3
-    lines = KIND.describe(
-        {"checks": ["error-rate"], "duration": "5m"}, PlanContext({}, "production", "v2")
-    )
+    params = KIND.params.model_validate({"checks": ["error-rate"], "duration": "5m"})
+    lines = KIND.describe(params, PlanContext({}, "production", "v2"))
     assert lines == ["analyse error-rate for 5m; roll back as soon as one fails"]
 
 

@@ -11,13 +11,14 @@ from tests.unit.steps.conftest import App, Harness
 from runwright.errors import InputError
 from runwright.steps.approval import KIND, ApprovalParams, policy_text, refusal, valid_approvals
 from runwright.steps.base import PlanContext
+from runwright.steps.registry import params_as
 
 POLICY = {"required": 2, "not_by_initiator": True, "expires": "1h"}
 
 
 async def test_blocks_until_enough_valid_approvals(harness: Harness) -> None:
     ctx = harness.context("approval", POLICY, name="ok to ship")
-    first = await KIND.execute(ctx)
+    first = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert first.status == "blocked"
     assert first.summary.startswith(
         "waiting for 2 approval(s), not by the initiator, valid for 1h: 0 of 2 so far"
@@ -25,9 +26,9 @@ async def test_blocks_until_enough_valid_approvals(harness: Harness) -> None:
     harness.approve("ok to ship", "bob")
     harness.approve("ok to ship", "alice")
     harness.approve("other gate", "carol")
-    assert (await KIND.execute(ctx)).data["have"] == 1
+    assert (await KIND.execute(ctx, params_as(ctx.spec, KIND.params))).data["have"] == 1
     harness.approve("ok to ship", "carol")
-    done = await KIND.execute(ctx)
+    done = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert done.status == "succeeded"
     assert done.summary == "approved by bob, carol"
 
@@ -38,11 +39,13 @@ async def test_an_expired_approval_does_not_count(harness: Harness) -> None:
     harness.clock.advance(30 * 60)
     harness.approve("gate", "carol")
     harness.clock.advance(31 * 60)
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "blocked"
     assert outcome.data["have"] == 1
     harness.approve("gate", "bob")
-    assert (await KIND.execute(ctx)).summary == "approved by carol, bob"
+    assert (
+        await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
+    ).summary == "approved by carol, bob"
 
 
 @pytest.mark.parametrize(
@@ -130,7 +133,10 @@ def test_through_the_app_expired_approvals_must_be_given_again(app: App) -> None
 async def test_the_message_is_rendered_where_people_read_it(harness: Harness) -> None:
     params = {"required": 1, "message": "AI Shield {{ version }} to {{ environment }}"}
     ctx = harness.context("approval", params, name="ship")
-    assert "AI Shield v1 to staging" in (await KIND.execute(ctx)).summary
+    assert (
+        "AI Shield v1 to staging"
+        in (await KIND.execute(ctx, params_as(ctx.spec, KIND.params))).summary
+    )
     plan = PlanContext({"version": "v9", "environment": "production"}, "production", "v9")
-    shown = KIND.describe(params, plan)
+    shown = KIND.describe(KIND.params.model_validate(params), plan)
     assert shown == ["needs 1 approval(s), not by the initiator: AI Shield v9 to production"]

@@ -9,6 +9,7 @@ from tests.unit.steps.conftest import App, Harness, Server
 
 from runwright.app import report, runs
 from runwright.steps.gate import KIND, GateParams
+from runwright.steps.registry import params_as
 
 GATE = """
 name: gated
@@ -41,7 +42,7 @@ async def test_proven_items_need_no_person_and_keep_their_evidence(
             {"text": "root", "check": {"run": "test -d /"}},
         ],
     )
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "succeeded"
     assert outcome.summary == "2 item(s) hold"
     items = outcome.data["items"]
@@ -52,21 +53,21 @@ async def test_proven_items_need_no_person_and_keep_their_evidence(
 
 async def test_an_item_that_is_not_proven_fails_the_gate(harness: Harness) -> None:
     ctx = harness.context("gate", [{"text": "no lock file", "check": {"run": "test -e /nope"}}])
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert outcome.summary == "gate item 1 'no lock file' not proven: exit code 1"
 
 
 async def test_items_for_people_block_until_attested(harness: Harness) -> None:
     ctx = harness.context("gate", ["backups checked", "on-call told"], name="sheet")
-    blocked = await KIND.execute(ctx)
+    blocked = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert blocked.status == "blocked"
     assert blocked.blocked_on == "awaiting_attestation"
     assert "2 item(s) need a person: [1] backups checked; [2] on-call told" in blocked.summary
     harness.approve("sheet", "bob", kind="attestation", item=1)
-    assert (await KIND.execute(ctx)).status == "blocked"
+    assert (await KIND.execute(ctx, params_as(ctx.spec, KIND.params))).status == "blocked"
     harness.approve("sheet", "carol", kind="attestation", item=2)
-    done = await KIND.execute(ctx)
+    done = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert done.status == "succeeded"
     assert [(i["item"], i["attested_by"]) for i in done.data["items"]] == [(1, "bob"), (2, "carol")]
 
@@ -85,7 +86,7 @@ async def test_a_person_at_the_terminal_can_confirm_items(harness: Harness) -> N
         actor="dave",
         interactive=confirm,
     )
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "succeeded"
     assert asked == ["[1] backups checked -- confirm"]
     assert harness.attested == [("sheet", 1, "confirmed at the terminal")]
@@ -143,7 +144,7 @@ def test_plan_shows_every_proof_of_an_item_not_only_the_first() -> None:
             },
         ]
     }
-    lines = KIND.describe(params, PlanContext({}, "staging", "v1"))
+    lines = KIND.describe(KIND.params.model_validate(params), PlanContext({}, "staging", "v1"))
     assert lines == [
         "[1] ground is ready -- proven by: check env set: HOME",
         "      and check disk /tmp: at least 5% free",

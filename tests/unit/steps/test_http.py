@@ -9,6 +9,7 @@ import time
 from tests.unit.steps.conftest import App, Harness, Server
 
 from runwright.steps.http import KIND
+from runwright.steps.registry import params_as
 
 
 async def test_until_healthy_keeps_asking_until_the_server_is_ready(
@@ -24,7 +25,7 @@ async def test_until_healthy_keeps_asking_until_the_server_is_ready(
         },
     )
     started = time.monotonic()
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "succeeded", outcome.summary
     assert outcome.summary.endswith("after 5 tries")
     assert len(server.script.requests) == 5
@@ -43,7 +44,7 @@ async def test_until_healthy_gives_up_at_the_deadline_without_waiting_for_real(
         "http", {"url": server.url, "until_healthy": {"timeout": "5m", "interval": "30s"}}
     )
     started = time.monotonic()
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert outcome.summary == "not healthy after 300s (11 tries): status 503, expected 200"
     assert outcome.retryable
@@ -67,7 +68,7 @@ async def test_json_fields_body_and_method_are_checked(harness: Harness, server:
             },
         },
     )
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert outcome.summary == (
         f"POST {server.url}/api: $.version is 'v2', expected 'v1'; $.missing is missing; "
@@ -84,7 +85,7 @@ async def test_a_body_that_is_not_json_fails_json_assertions(
 ) -> None:
     server.script.body = b"<html>hello</html>"
     ctx = harness.context("http", {"url": server.url, "expect": {"json": {"$.a": 1}}})
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert outcome.summary.endswith("body is not JSON")
 
@@ -92,7 +93,7 @@ async def test_a_body_that_is_not_json_fails_json_assertions(
 async def test_latency_budget(harness: Harness, server: Server) -> None:
     server.script.delay = 0.05
     ctx = harness.context("http", {"url": server.url, "latency_budget": "10ms"})
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert "budget 10ms" in outcome.summary
 
@@ -102,7 +103,7 @@ async def test_connection_refused_is_a_retryable_failure(
 ) -> None:
     port = free_port()  # type: ignore[operator]
     ctx = harness.context("http", {"url": f"http://127.0.0.1:{port}/", "request_timeout": "2s"})
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert "ConnectError" in outcome.summary
     assert outcome.retryable
@@ -123,7 +124,7 @@ async def test_captures_json_header_and_status(harness: Harness, server: Server)
             },
         },
     )
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "succeeded"
     assert outcome.data["captured"] == {"token": "abc123", "uid": 9, "rid": "r-77", "code": 200}
 
@@ -132,7 +133,7 @@ async def test_a_capture_that_finds_nothing_fails_without_retry(
     harness: Harness, server: Server
 ) -> None:
     ctx = harness.context("http", {"url": server.url, "capture": {"token": "$.token"}})
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert outcome.summary == "capture 'token': $.token not found in the response"
     assert not outcome.retryable

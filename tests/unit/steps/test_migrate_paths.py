@@ -14,7 +14,7 @@ PARAMS = {"alembic": "db/alembic.ini", "database": "sqlite:///x.db", "on_rollbac
 
 def test_a_relative_alembic_path_is_taken_from_the_runbooks_directory(tmp_path: Path) -> None:
     ctx = PlanContext({}, "local", "v1", StepServices(base_dir=tmp_path))
-    assert KIND.describe(PARAMS, ctx)[0] == (
+    assert KIND.describe(KIND.params.model_validate(PARAMS), ctx)[0] == (
         f"migrate (alembic) to head: alembic -c {tmp_path}/db/alembic.ini upgrade head "
         "(on sqlite:///x.db)"
     )
@@ -23,7 +23,7 @@ def test_a_relative_alembic_path_is_taken_from_the_runbooks_directory(tmp_path: 
 def test_an_absolute_alembic_path_stays_as_written(tmp_path: Path) -> None:
     ctx = PlanContext({}, "local", "v1", StepServices(base_dir=tmp_path / "elsewhere"))
     params = {**PARAMS, "alembic": f"{tmp_path}/db/alembic.ini"}
-    assert KIND.describe(params, ctx)[0] == (
+    assert KIND.describe(KIND.params.model_validate(params), ctx)[0] == (
         f"migrate (alembic) to head: alembic -c {tmp_path}/db/alembic.ini upgrade head "
         "(on sqlite:///x.db)"
     )

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import pytest
 from tests.unit.steps.conftest import App
 
+import runwright
 from runwright.steps.registry import describe, kinds, param_models
 
 
@@ -43,3 +48,27 @@ def test_a_manual_step_waits_for_a_person_and_never_executes(app: App) -> None:
     step = app.rt.store.steps(run.id)[0]
     assert step.summary == "done by hand, attested by bob"
     assert step.data["note"] == "rotated in the console"
+
+
+def test_a_kind_receives_its_params_as_its_own_model_with_the_shorthand_expanded() -> None:
+    from runwright.steps.registry import params_as, params_of
+    from runwright.steps.wait import WaitParams
+
+    spec = {"kind": "wait", "name": "bake", "params": "2m"}
+    assert params_of(spec) == WaitParams(duration=120)
+    with pytest.raises(TypeError, match="'bake' is a wait"):
+        params_as(spec, kinds()["run"].params)
+
+
+def test_no_step_kind_validates_its_own_params() -> None:
+    """Only the registry (and the loader, with the registry's models) validates step params."""
+    root = Path(runwright.__file__).parent
+    allowed = {root / "steps" / "registry.py", root / "model" / "loader.py"}
+    found = [
+        f"{path.relative_to(root)}: {line.strip()}"
+        for path in root.rglob("*.py")
+        if path not in allowed
+        for line in path.read_text().splitlines()
+        if re.search(r"(Params|\.params)\.model_validate\(", line)
+    ]
+    assert found == []

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from tests.unit.steps.conftest import App, Harness
 
+from runwright.steps.registry import params_as
 from runwright.steps.run import KIND
 
 
 async def test_output_is_streamed_line_by_line_and_summarised(harness: Harness) -> None:
     ctx = harness.context("run", "echo one; echo two >&2; printf three")
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "succeeded"
     assert harness.lines == ["one", "two", "three"]
     assert outcome.summary == "exit 0: three"
@@ -27,7 +28,7 @@ async def test_templated_values_stay_one_word(harness: Harness, tmp_path: Path) 
         f"printf '%s\\n' {{{{ version }}}} > {target}",
         variables={"version": "1.2; touch " + str(tmp_path / "pwned")},
     )
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "succeeded"
     assert target.read_text() == f"1.2; touch {tmp_path / 'pwned'}\n"
     assert not (tmp_path / "pwned").exists()
@@ -35,7 +36,7 @@ async def test_templated_values_stay_one_word(harness: Harness, tmp_path: Path) 
 
 async def test_a_failing_command_reports_its_exit_code_and_last_line(harness: Harness) -> None:
     ctx = harness.context("run", "echo working; echo 'no space left' >&2; exit 4")
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert outcome.summary == "exit code 4: no space left"
     assert outcome.data == {"exit_code": 4}
@@ -44,14 +45,14 @@ async def test_a_failing_command_reports_its_exit_code_and_last_line(harness: Ha
 
 async def test_accepted_exit_codes(harness: Harness) -> None:
     ctx = harness.context("run", {"command": "exit 3", "accept_exit_codes": [0, 3]})
-    assert (await KIND.execute(ctx)).status == "succeeded"
+    assert (await KIND.execute(ctx, params_as(ctx.spec, KIND.params))).status == "succeeded"
 
 
 async def test_a_multi_line_command_stops_at_its_first_failure(
     harness: Harness, tmp_path: Path
 ) -> None:
     ctx = harness.context("run", f"false\ntouch {tmp_path / 'after'}\n")
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert not (tmp_path / "after").exists()
 
@@ -66,14 +67,14 @@ async def test_env_cwd_and_run_identity_reach_the_process(harness: Harness, tmp_
         },
         environ={"PATH": "/usr/bin:/bin", "INHERITED": "yes"},
     )
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "succeeded"
     assert harness.lines == [f"hello staging v1 the step {tmp_path}"]
 
 
 async def test_a_missing_directory_fails_without_retry(harness: Harness, tmp_path: Path) -> None:
     ctx = harness.context("run", {"command": "true", "cwd": str(tmp_path / "nope")})
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert not outcome.retryable
 

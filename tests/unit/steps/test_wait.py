@@ -8,12 +8,14 @@ import time
 from tests.unit.steps.conftest import App, Harness
 
 from runwright.steps.base import PlanContext
+from runwright.steps.registry import params_as
 from runwright.steps.wait import KIND, RESTORED, WaitParams
 
 
 async def test_a_five_minute_wait_takes_no_real_time(harness: Harness) -> None:
+    ctx = harness.context("wait", "5m")
     started = time.monotonic()
-    outcome = await KIND.execute(harness.context("wait", "5m"))
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "succeeded"
     assert outcome.summary == "waited 5m"
     assert harness.clock.monotonic() == 300.0
@@ -26,7 +28,7 @@ def test_shorthands_and_reason() -> None:
     assert WaitParams.model_validate("1h30m").duration == 5400.0
     p = WaitParams.model_validate({"duration": "2m", "reason": "cache expiry"})
     ctx = PlanContext({}, "staging", "v1")
-    assert KIND.describe(p.model_dump(), ctx) == ["wait 2m: cache expiry"]
+    assert KIND.describe(p, ctx) == ["wait 2m: cache expiry"]
 
 
 def test_a_run_with_a_bake_records_five_minutes_on_its_clock(app: App) -> None:
@@ -85,7 +87,7 @@ async def test_a_pause_run_again_after_it_put_traffic_back_fails_at_once(
     ctx = dataclasses.replace(
         ctx, step=dataclasses.replace(ctx.step, data={RESTORED: {"v1": 100, "v2": 0}})
     )
-    outcome = await KIND.execute(ctx)
+    outcome = await KIND.execute(ctx, params_as(ctx.spec, KIND.params))
     assert outcome.status == "failed"
     assert not outcome.retryable
     assert "a check failed before runwright stopped" in outcome.summary
