@@ -19,6 +19,7 @@ from runwright.app.runtime import Runtime
 from runwright.cli import show
 from runwright.cli.edge import Ctx, pass_ctx, run
 from runwright.cli.guided import guided
+from runwright.cli.options import DEPLOY_ENV, PLAN_ENV, PLAN_JSON, VAR, versions
 from runwright.cli.terminal import two_step_interrupt
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
@@ -58,17 +59,12 @@ def acted(result: Acted) -> None:
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the final run as JSON.")
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 YES = click.option("--yes", is_flag=True, help="Answer yes to checklist prompts on a terminal.")
-VAR = click.option("--var", "var", multiple=True, help="Override a variable: NAME=VALUE.")
 GUIDED = click.option(
     "--guided",
     "guided_run",
     is_flag=True,
     help="On a terminal: show each manual step (its command) and checklist item and confirm "
     "it with one key, journaled under your name.",
-)
-PER_SERVICE = (
-    "a runbook with services: takes SERVICE=VERSION, repeated; a bare version is for every "
-    "service not named; a service left out keeps its version"
 )
 WAIT = click.option(
     "--wait",
@@ -80,12 +76,10 @@ WAIT = click.option(
 
 @click.command()
 @click.argument("runbook", type=click.Path())
-@click.option("-e", "--env", "env", help="Environment to plan for.")
-@click.option(
-    "--version", "versions", multiple=True, help="Version to deploy (" + PER_SERVICE + ")."
-)
+@PLAN_ENV
+@versions(required=False)
 @VAR
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@PLAN_JSON
 @pass_ctx
 def plan(
     c: Ctx,
@@ -107,14 +101,8 @@ def plan(
 
 @click.command()
 @click.argument("runbook", type=click.Path())
-@click.option("-e", "--env", "env", help="Environment to deploy to.")
-@click.option(
-    "--version",
-    "versions",
-    multiple=True,
-    required=True,
-    help="Version to deploy (" + PER_SERVICE + ").",
-)
+@DEPLOY_ENV
+@versions(required=True)
 @VAR
 @YES
 @GUIDED

@@ -26,6 +26,7 @@ from runwright.app.views import EnvironmentInfo, RunDetail, RunSummary
 from runwright.cli import credentials, show
 from runwright.cli.client import Api, device_login
 from runwright.cli.edge import RunwrightGroup, err
+from runwright.cli.options import DEPLOY_ENV, PLAN_ENV, PLAN_JSON, VAR, versions
 from runwright.cli.render import ConsoleObserver
 from runwright.errors import InputError
 from runwright.model.event_type import EventType
@@ -159,23 +160,12 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-VAR = click.option("--var", "var", multiple=True, help="Override a variable: NAME=VALUE.")
-
-
-PER_SERVICE = (
-    "a runbook with services: takes SERVICE=VERSION, repeated; a bare version is for every "
-    "service not named; a service left out keeps its version"
-)
-
-
 @cli.command()
 @click.argument("runbook")
-@click.option("-e", "--env", "env", help="Environment to plan for.")
-@click.option(
-    "--version", "versions", multiple=True, help="Version to deploy (" + PER_SERVICE + ")."
-)
+@PLAN_ENV
+@versions(required=False)
 @VAR
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@PLAN_JSON
 @pass_remote
 def plan(
     r: Remote,
@@ -196,14 +186,8 @@ def plan(
 
 @cli.command()
 @click.argument("runbook")
-@click.option("-e", "--env", "env", help="Environment to deploy to.")
-@click.option(
-    "--version",
-    "versions",
-    multiple=True,
-    required=True,
-    help="Version to deploy (" + PER_SERVICE + ").",
-)
+@DEPLOY_ENV
+@versions(required=True)
 @VAR
 @click.option("--wait", is_flag=True, help="Wait for approvals and attestations, then go on.")
 @click.option("--detach", is_flag=True, help="Start the run and print its id.")
