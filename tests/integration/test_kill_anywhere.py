@@ -268,7 +268,11 @@ class Trio:
 
     def routed(self, service: str) -> list[tuple[str, int]]:
         url = f"http://127.0.0.1:{self.ports[service + '+']}/status"
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        token = self.state / "routers" / f"trio-{service}-local" / "router" / "admin.token"
+        headers = {"Authorization": f"Bearer {token.read_text().strip()}"}
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=5
+        ) as resp:
             return [(b["name"], b["weight"]) for b in json.loads(resp.read())["backends"]]
 
     def check(self, label: str, run_id: int, status: RunStatus, version: str) -> None:
