@@ -48,7 +48,7 @@ phases:
           status: identified
           title: "Deploying {{{{ version }}}}"
           text: a short maintenance
-      - run: test "{{{{ version }}}}" != bad
+      - run: test {{{{ version }}}} != bad
 """
 
 

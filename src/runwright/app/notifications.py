@@ -519,10 +519,10 @@ async def alongside(companions: Sequence[Companion], run_id: int, work: Awaitabl
                 _, late = await asyncio.wait(notifying, timeout=FLUSH_GRACE)
                 for task in late:
                     task.cancel()
-                results = await asyncio.gather(*followers, return_exceptions=True)
-                for result in results:
-                    if isinstance(result, Exception):
-                        raise result
+            results = await asyncio.gather(*followers, return_exceptions=True)
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
         finally:
             for companion in active:
                 await companion.aclose()
