@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.unit.steps.conftest import REAL_WORK_GRACE
 
 from runwright.engine.clock import FakeClock
 from runwright.preflight import (
@@ -77,7 +78,7 @@ async def healthy(tmp_path: Path) -> AsyncIterator[TlsServer]:
 
 
 def _now() -> FakeClock:
-    return FakeClock(datetime.now(UTC))
+    return FakeClock(datetime.now(UTC), deadline_grace=REAL_WORK_GRACE)
 
 
 @needs_openssl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -102,3 +103,48 @@ async def test_background_sleeps_do_not_move_time_while_a_task_waits_on_real_wor
     assert ticks == [0.5, 1.0, 1.5, 2.0][: len(ticks)]
     assert len(ticks) >= 3
     watch.cancel()
+
+
+async def test_without_a_grace_a_timeout_around_real_work_expires_at_once() -> None:
+    clock = FakeClock()
+    with pytest.raises(TimeoutError):
+        async with clock.timeout(5):
+            await asyncio.to_thread(time.sleep, 0.05)
+    assert clock.monotonic() == 5.0
+
+
+async def test_a_deadline_grace_lets_real_work_under_a_timeout_finish_in_fake_time() -> None:
+    clock = FakeClock(deadline_grace=10)
+    began = time.monotonic()
+    async with clock.timeout(5):
+        await asyncio.to_thread(time.sleep, 0.2)
+    assert clock.monotonic() == 0.0
+    assert time.monotonic() - began < 5
+
+
+async def test_a_deadline_grace_still_times_out_work_that_hangs() -> None:
+    clock = FakeClock(deadline_grace=0.1)
+    with pytest.raises(TimeoutError):
+        async with clock.timeout(5):
+            await asyncio.Event().wait()
+    assert clock.monotonic() == 5.0
+
+
+async def test_a_deadline_grace_does_not_slow_plain_sleeps_inside_a_timeout() -> None:
+    clock = FakeClock(deadline_grace=30)
+    began = time.monotonic()
+    async with clock.timeout(60):
+        for _ in range(10):
+            await clock.sleep(5)
+    assert clock.monotonic() == 50.0
+    assert time.monotonic() - began < 1
+
+
+async def test_a_deadline_grace_is_not_spent_on_a_timeout_around_a_fake_wait() -> None:
+    clock = FakeClock(deadline_grace=30)
+    began = time.monotonic()
+    with pytest.raises(TimeoutError):
+        async with clock.timeout(60):
+            await clock.sleep(600)
+    assert clock.monotonic() == 60.0
+    assert time.monotonic() - began < 1

@@ -148,9 +148,14 @@ class App:
         ]
 
 
+REAL_WORK_GRACE = 10.0
+"""Real seconds a timeout around real work (a child process, a socket) gets before fake time
+may expire it: the work's own speed, not the machine's load, decides the test."""
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    clock = FakeClock(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+    clock = FakeClock(datetime(2026, 1, 5, 10, 0, tzinfo=UTC), deadline_grace=REAL_WORK_GRACE)
     state = tmp_path / "state"
     settings = Settings.from_environ({"PATH": "/usr/bin:/bin"}, state_dir=str(state), user="alice")
     rt = Runtime.open(replace(settings, via=AuthMethod.LOGIN), clock=clock)

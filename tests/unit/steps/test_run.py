@@ -81,9 +81,9 @@ async def test_a_missing_directory_fails_without_retry(harness: Harness, tmp_pat
 
 def test_a_timeout_stops_the_whole_process_group(app: App) -> None:
     pidfile = app.dir / "pid"
-    # The fake clock jumps to the deadline as soon as everything waits; give the shell two
-    # real seconds first to start the child the timeout must also stop.
-    app.clock.autojump_threshold = 2.0
+    # Give the shell two real seconds (not the fixture's ten) to start the child the timeout
+    # must also stop before fake time expires it.
+    app.clock.deadline_grace = 2.0
     started = time.monotonic()
     run = app.deploy(
         f"""
