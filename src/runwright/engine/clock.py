@@ -157,9 +157,8 @@ class FakeClock:
             self._drop_gone()
             if not self._waiting():
                 return
-            if self._on_real_work():
-                if not await self._grace(self._sleepers[0][2]):
-                    continue
+            if self._on_real_work() and not await self._grace(self._sleepers[0][2]):
+                continue
             self._elapsed = max(self._elapsed, self._sleepers[0][0])
             self._wake()
 
