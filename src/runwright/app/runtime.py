@@ -32,7 +32,7 @@ from runwright.model.schema import Environment
 from runwright.model.source import Source
 from runwright.model.templating import outside
 from runwright.steps.analysis import validate_check
-from runwright.steps.registry import RegistryExecutor, param_models
+from runwright.steps.registry import RegistryExecutor, step_kinds
 from runwright.steps.scope import scoped_variables
 from runwright.steps.services import Release, StepServices
 
@@ -46,17 +46,17 @@ def parse_markdown(text: str, file: str) -> Source:
 
 def read_runbook(path: str | Path) -> Runbook:
     """A runbook file (YAML or Markdown) validated with every step kind and check rule."""
-    return load_runbook(path, param_models(), parse_markdown, validate_check)
+    return load_runbook(path, step_kinds(), parse_markdown, validate_check)
 
 
 def read_runbook_text(text: str, file: str) -> Runbook:
     """The same for a runbook's text (a run's stored copy)."""
-    return load_text(text, file, param_models(), parse_markdown, validate_check)
+    return load_text(text, file, step_kinds(), parse_markdown, validate_check)
 
 
 def validate_source(source: Source) -> Runbook:
     """Validate an already-read document (an import, before it is written) like a file."""
-    return build_runbook(source, param_models(), validate_check)
+    return build_runbook(source, step_kinds(), validate_check)
 
 
 def runbook_dir(runbook: Runbook) -> Path | None:

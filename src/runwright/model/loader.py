@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,23 @@ from runwright.model.source import PathKey, Source, parse_yaml, read_text
 from runwright.model.templating import problem
 from runwright.model.versions import check_version
 
-Kinds = Mapping[str, type[BaseModel]]
+
+@dataclass(frozen=True)
+class Kinds:
+    """The step kinds a runbook may name, as the steps layer's registry gives them: each YAML
+    key's parameter model (for the vocabulary of did-you-mean hints) and the registry's own
+    ``validate`` (the one place step parameters are validated)."""
+
+    models: Mapping[str, type[BaseModel]]
+    validate: Callable[[str, object], BaseModel]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.models
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.models)
+
+
 CheckRules = Callable[[str, AnyCheck], None]
 
 
@@ -111,7 +128,7 @@ def _vocabulary(kinds: Kinds) -> set[str]:
         StepCommon,
         Secret,
         Procedure,
-        *kinds.values(),
+        *kinds.models.values(),
     ]
     seen: set[type[BaseModel]] = set()
     while models:
@@ -239,7 +256,7 @@ class _Resolver:
         src = self.source
         ok = True
         try:
-            params = self.kinds[kind].model_validate(raw[kind])
+            params = self.kinds.validate(kind, raw[kind])
         except ValidationError as exc:
             self.errors.extend(_pydantic_errors(exc, src, (*path, kind), self.vocabulary))
             ok = False

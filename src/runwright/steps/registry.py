@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from runwright.engine.executor import Outcome
+from runwright.model.loader import Kinds
 from runwright.model.status import RunStatus
 from runwright.model.templating import render
 from runwright.steps.base import P, Params, PlanContext, StepKind
@@ -43,6 +44,16 @@ def kinds() -> dict[str, StepKind[Any]]:
 
 def param_models() -> dict[str, type[Params]]:
     return {key: kind.params for key, kind in kinds().items()}
+
+
+def step_kinds() -> Kinds:
+    """What the loader needs of the kinds: their models, and this registry's validation."""
+    return Kinds(param_models(), _validate_written)
+
+
+def _validate_written(key: str, raw: object) -> Params:
+    params: Params = kinds()[key].params.model_validate(raw)
+    return params
 
 
 def validate_params(key: str, raw: object) -> Params:

@@ -17,7 +17,7 @@ from runwright.drivers.local import render_command
 from runwright.errors import InputError
 from runwright.model.loader import load_text
 from runwright.model.templating import outside
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 BOOK = """
 name: svc
@@ -31,7 +31,7 @@ phases: []
 def test_a_command_line_var_cannot_be_spliced_raw_into_the_service_command(
     tmp_path: Path,
 ) -> None:
-    book = load_text(BOOK, "svc.yaml", param_models())
+    book = load_text(BOOK, "svc.yaml", step_kinds())
     settings = Settings(state_dir=tmp_path, database_url="sqlite://", user="u")
     given = {"flags": outside("--x; touch pwned", "--var flags"), "port": 1}
     release = build_services(settings, book, "default", given)

@@ -19,7 +19,7 @@ from runwright.model.lint import lint
 from runwright.model.loader import build_runbook
 from runwright.model.review import Decision, decide, draft_only_secrets, drafts
 from runwright.model.source import parse_yaml
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 SEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "seeds"
 
@@ -44,7 +44,7 @@ KINDS = {
 def imported(prefix: str) -> tuple[object, object]:
     path = next(SEEDS.glob(f"{prefix}_*.md"))
     result = import_markdown(path.read_text(encoding="utf-8"), str(path))
-    book = build_runbook(parse_yaml(dump_yaml(result.runbook), "x.yaml"), param_models())
+    book = build_runbook(parse_yaml(dump_yaml(result.runbook), "x.yaml"), step_kinds())
     return result, book
 
 
@@ -98,7 +98,7 @@ def test_review_decisions_accept_or_keep_the_command_manual() -> None:
     assert health.step["manual"] is True
     assert health.step["run"].startswith("curl")
     assert len(drafts(runbook)) == len(found) - 2
-    book = build_runbook(parse_yaml(dump_yaml(runbook), "x.yaml"), param_models())
+    book = build_runbook(parse_yaml(dump_yaml(runbook), "x.yaml"), step_kinds())
     assert next(s for _, s in book.steps() if s.kind == "backup").draft is False
 
 
@@ -122,7 +122,7 @@ def test_a_secret_only_drafts_use_is_not_needed_until_a_draft_using_it_is_accept
     runbook = result.runbook  # type: ignore[attr-defined]
     backup = next(d for d in drafts(runbook) if "backup" in d.step)
     decide(backup, Decision.ACCEPT)
-    reviewed = build_runbook(parse_yaml(dump_yaml(runbook), "x.yaml"), param_models())
+    reviewed = build_runbook(parse_yaml(dump_yaml(runbook), "x.yaml"), step_kinds())
     assert draft_only_secrets(reviewed) == set()
 
 
@@ -134,7 +134,7 @@ def test_the_imported_yaml_proposes_the_service_a_deploy_command_implies() -> No
     # the block after its four lines of explanation, uncommented
     proposal = "\n".join(line[2:] for line in block.split("\n")[5:] if line.startswith("# "))
     runbook = "name: proposed\n" + proposal + "\n"
-    book = build_runbook(parse_yaml(runbook, "p.yaml"), param_models())
+    book = build_runbook(parse_yaml(runbook, "p.yaml"), step_kinds())
     assert book.service is not None
     assert book.service.driver.kind == "kubernetes"
     assert book.release is not None

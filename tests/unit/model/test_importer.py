@@ -20,7 +20,7 @@ from runwright.model.loader import Runbook, build_runbook, load_text
 from runwright.model.markdown import parse_markdown
 from runwright.model.md_blocks import plain_text
 from runwright.model.source import parse_yaml
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 SEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "seeds"
 
@@ -71,7 +71,7 @@ def strings(value: Any) -> list[str]:
 
 
 def validated(runbook: dict[str, Any]) -> Runbook:
-    return build_runbook(parse_yaml(dump_yaml(runbook), "imported.yaml"), param_models())
+    return build_runbook(parse_yaml(dump_yaml(runbook), "imported.yaml"), step_kinds())
 
 
 @pytest.mark.parametrize("prefix", sorted(EXPECTED))
@@ -126,7 +126,7 @@ def test_commands_are_split_at_comments_and_named_by_them() -> None:
         "curl -f https://api.receiptvault.pro/health\ncurl -f https://receiptvault.pro/health"
     )
     text, file = seed("001")
-    markdown_book = load_text(text, file, param_models(), parse_markdown)
+    markdown_book = load_text(text, file, step_kinds(), parse_markdown)
     assert markdown_book.steps()[i][1].line == 109  # the comment's line in the document
 
 

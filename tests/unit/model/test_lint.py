@@ -12,7 +12,7 @@ import pytest
 from runwright.model.lint import Finding, has_errors, lint
 from runwright.model.loader import Runbook, load_runbook, load_text
 from runwright.model.markdown import parse_markdown
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 ROOT = Path(__file__).resolve().parents[3]
 SEEDS = ROOT / "tests" / "fixtures" / "seeds"
@@ -34,7 +34,7 @@ def book(steps: str, extra: str = "") -> Runbook:
         + "phases:\n  - name: main\n    steps:\n"
         + textwrap.indent(textwrap.dedent(steps), "      ")
     )
-    return load_text(text, "svc.yaml", param_models())
+    return load_text(text, "svc.yaml", step_kinds())
 
 
 def rules(findings: list[Finding]) -> list[str]:
@@ -44,13 +44,13 @@ def rules(findings: list[Finding]) -> list[str]:
 def test_a_sound_runbook_has_no_findings() -> None:
     assert lint(book("- run: echo {{ site }}\n")) == []
     for example in ("hello-http.yaml", "hello-markdown.md"):
-        loaded = load_runbook(ROOT / "examples" / example, param_models(), parse_markdown)
+        loaded = load_runbook(ROOT / "examples" / example, step_kinds(), parse_markdown)
         assert not has_errors(lint(loaded))
 
 
 def test_no_rollback_path() -> None:
     text = "name: svc\nphases:\n  - name: main\n    steps:\n      - run: echo hi\n"
-    findings = lint(load_text(text, "svc.yaml", param_models()))
+    findings = lint(load_text(text, "svc.yaml", step_kinds()))
     assert "no-rollback" in rules(findings)
     assert findings[0].severity == "error"
     assert findings[0].location == "svc.yaml:1"
@@ -179,9 +179,9 @@ checks:
 
 def test_production_without_approval() -> None:
     text = "name: svc\nrollback: [{run: echo}]\nphases: [{name: a, steps: [{run: echo}]}]\n"
-    assert lint(load_text(text, "s.yaml", param_models())) == []
+    assert lint(load_text(text, "s.yaml", step_kinds())) == []
     with_env = text + "environments: {staging: {}, production: {}}\n"
-    findings = lint(load_text(with_env, "s.yaml", param_models()))
+    findings = lint(load_text(with_env, "s.yaml", step_kinds()))
     assert rules(findings) == ["production-without-approval"]
     assert "production" in findings[0].message
 
@@ -214,7 +214,7 @@ EXPECTED_DESTRUCTIVE: dict[str, dict[str, int]] = {
 @pytest.mark.parametrize("prefix", sorted(EXPECTED_DESTRUCTIVE))
 def test_seeds_destructive_commands_are_reported_at_their_own_line(prefix: str) -> None:
     path = next(SEEDS.glob(f"{prefix}_*.md"))
-    findings = lint(load_runbook(path, param_models(), parse_markdown))
+    findings = lint(load_runbook(path, step_kinds(), parse_markdown))
     destructive = [f for f in findings if f.rule == "destructive"]
     counts: dict[str, int] = {}
     lines = path.read_text().split("\n")
@@ -256,5 +256,5 @@ def test_the_examples_never_use_raw() -> None:
     for path in sorted((ROOT / "examples").glob("*.[ym]*")):
         text = path.read_text()
         assert not re.search(r"\|\s*raw\b", text), path
-        found = lint(load_runbook(path, param_models(), parse_markdown))
+        found = lint(load_runbook(path, step_kinds(), parse_markdown))
         assert not [f for f in found if f.rule.startswith("raw")], path

@@ -11,7 +11,7 @@ from runwright.model.importer import import_markdown
 from runwright.model.lint import lint
 from runwright.model.loader import load_text
 from runwright.model.markdown import parse_markdown
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 # One command per class of the table; each must be reported with that class's label.
 COMMANDS = {
@@ -72,7 +72,7 @@ def markdown_with(command: str) -> str:
 @pytest.mark.parametrize("label", sorted(COMMANDS))
 def test_each_destructive_class_is_flagged_at_its_own_line(label: str) -> None:
     text = markdown_with(COMMANDS[label])
-    book = load_text(text, "svc.md", param_models(), parse_markdown)
+    book = load_text(text, "svc.md", step_kinds(), parse_markdown)
     hits = [f for f in lint(book) if f.rule == "destructive"]
     assert [label in f.message for f in hits] == [True], hits
     assert text.split("\n")[hits[0].line - 1] == COMMANDS[label]  # not the comment above
@@ -81,7 +81,7 @@ def test_each_destructive_class_is_flagged_at_its_own_line(label: str) -> None:
 @pytest.mark.parametrize(("label", "command"), MORE)
 def test_further_forms_of_a_class_are_flagged_at_their_own_line(label: str, command: str) -> None:
     text = markdown_with(command)
-    book = load_text(text, "svc.md", param_models(), parse_markdown)
+    book = load_text(text, "svc.md", step_kinds(), parse_markdown)
     hits = [f for f in lint(book) if f.rule == "destructive"]
     assert [label in f.message for f in hits] == [True], hits
     assert text.split("\n")[hits[0].line - 1] == command
@@ -90,7 +90,7 @@ def test_further_forms_of_a_class_are_flagged_at_their_own_line(label: str, comm
 def test_sql_is_read_across_lines_and_flagged_where_the_statement_starts() -> None:
     sql = "psql \"$DATABASE_URL\" <<'SQL'\nALTER TABLE users\n  DROP COLUMN legacy_id;\nSQL"
     text = markdown_with(sql)
-    book = load_text(text, "svc.md", param_models(), parse_markdown)
+    book = load_text(text, "svc.md", step_kinds(), parse_markdown)
     hits = [f for f in lint(book) if f.rule == "destructive"]
     assert ["ALTER TABLE ... DROP" in f.message for f in hits] == [True]
     assert text.split("\n")[hits[0].line - 1] == "ALTER TABLE users"
@@ -100,7 +100,7 @@ def test_an_imported_restore_step_is_flagged_by_the_command_it_came_from() -> No
     text = markdown_with("pg_restore --clean -d postgresql://db/shop /backups/shop.dump")
     text = text.replace("echo one\n", "").replace("\necho two", "")
     result = import_markdown(text, "svc.md")
-    book = load_text(result.yaml("svc.md"), "svc.yaml", param_models())
+    book = load_text(result.yaml("svc.md"), "svc.yaml", step_kinds())
     restore = next(s for _, s in book.steps() if s.kind == "restore")
     hits = [f for f in lint(book) if f.rule == "destructive"]
     assert [(f.line, "database restore" in f.message) for f in hits] == [(restore.line, True)]
@@ -108,7 +108,7 @@ def test_an_imported_restore_step_is_flagged_by_the_command_it_came_from() -> No
 
 def test_a_revert_not_pushed_to_main_is_not_flagged() -> None:
     book = load_text(
-        markdown_with("git revert HEAD --no-edit"), "svc.md", param_models(), parse_markdown
+        markdown_with("git revert HEAD --no-edit"), "svc.md", step_kinds(), parse_markdown
     )
     assert [f for f in lint(book) if f.rule == "destructive"] == []
 
@@ -130,7 +130,7 @@ def test_a_revert_not_pushed_to_main_is_not_flagged() -> None:
     ],
 )
 def test_harmless_neighbours_are_not_flagged(harmless: str) -> None:
-    book = load_text(markdown_with(harmless), "svc.md", param_models(), parse_markdown)
+    book = load_text(markdown_with(harmless), "svc.md", step_kinds(), parse_markdown)
     assert [f for f in lint(book) if f.rule == "destructive"] == []
 
 
@@ -138,7 +138,7 @@ def test_a_finding_on_an_imported_yaml_carries_the_yaml_line(tmp_path: Path) -> 
     text = markdown_with("redis-cli FLUSHALL") + "\nError rate > 5% for 5 minutes: roll back.\n"
     result = import_markdown(text, "svc.md")
     yaml_text = result.yaml("svc.md")
-    book = load_text(yaml_text, "svc.yaml", param_models())
+    book = load_text(yaml_text, "svc.yaml", step_kinds())
     findings = lint(book)
     lines = yaml_text.split("\n")
     flush = next(f for f in findings if f.rule == "destructive")
@@ -154,7 +154,7 @@ def test_watcher_without_timeout_is_a_warning_and_an_imported_one_gets_a_timeout
         "      - name: follow\n        run: kubectl logs -f deployment/web\n"
         "      - name: bounded\n        run: tail -f /var/log/app.log\n        timeout: 1m\n"
     )
-    findings = lint(load_text(yaml_text, "svc.yaml", param_models()))
+    findings = lint(load_text(yaml_text, "svc.yaml", step_kinds()))
     watch = [f for f in findings if f.rule == "watcher-without-timeout"]
     assert [(f.line, "'follow'" in f.message) for f in watch] == [(7, True)]
     imported = import_markdown(markdown_with("kubectl logs -f deployment/web"), "svc.md")
@@ -166,11 +166,11 @@ def test_watcher_without_timeout_is_a_warning_and_an_imported_one_gets_a_timeout
 
 def test_a_hard_coded_version_without_the_version_variable_is_a_warning() -> None:
     text = markdown_with("git tag -a v1.2.3 -m release")
-    findings = lint(load_text(text, "svc.md", param_models(), parse_markdown))
+    findings = lint(load_text(text, "svc.md", step_kinds(), parse_markdown))
     unused = [f for f in findings if f.rule == "version-unused"]
     assert len(unused) == 1
     assert unused[0].line == 11
     assert "'v1.2.3'" in unused[0].message
     fixed = text.replace("v1.2.3", "{{ version }}")
-    findings = lint(load_text(fixed, "svc.md", param_models(), parse_markdown))
+    findings = lint(load_text(fixed, "svc.md", step_kinds(), parse_markdown))
     assert "version-unused" not in [f.rule for f in findings]

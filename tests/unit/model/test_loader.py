@@ -11,9 +11,9 @@ import pytest
 
 from runwright.errors import RunbookError
 from runwright.model.loader import Runbook, load_runbook, load_text
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
-KINDS = param_models()
+KINDS = step_kinds()
 
 
 def load(text: str, file: str = "rb.yaml") -> Runbook:

@@ -13,7 +13,7 @@ from runwright.model.importer import dump_yaml, import_markdown
 from runwright.model.loader import Runbook, build_runbook, load_text
 from runwright.model.markdown import convert, parse_markdown, split_shell
 from runwright.model.source import parse_yaml
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "hello-markdown.md"
@@ -78,7 +78,7 @@ psql -c 'select 1'
 
 
 def load(text: str, file: str = "shop.md") -> Runbook:
-    return load_text(text, file, param_models(), parse_markdown)
+    return load_text(text, file, step_kinds(), parse_markdown)
 
 
 def plan_of(book: Runbook, env: str = "production") -> dict[str, Any]:
@@ -228,7 +228,7 @@ def test_example_and_its_yaml_import_give_the_same_plan() -> None:
     text = EXAMPLE.read_text()
     book = load(text, str(EXAMPLE))
     imported = import_markdown(text, str(EXAMPLE))
-    yaml_book = build_runbook(parse_yaml(dump_yaml(imported.runbook), "x.yaml"), param_models())
+    yaml_book = build_runbook(parse_yaml(dump_yaml(imported.runbook), "x.yaml"), step_kinds())
     for env in ("staging", "production"):
         assert plan_of(book, env) == plan_of(yaml_book, env)
     kinds = [s["kind"] for s in plan_of(book, "staging")["steps"]]

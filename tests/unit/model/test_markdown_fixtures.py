@@ -18,7 +18,7 @@ from runwright.model.lint import lint
 from runwright.model.loader import Runbook, build_runbook, load_text
 from runwright.model.markdown import convert, parse_markdown
 from runwright.model.source import parse_yaml
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "markdown"
 
@@ -36,7 +36,7 @@ def imported(name: str) -> ImportResult:
 
 
 def book_of(name: str) -> Runbook:
-    return build_runbook(parse_yaml(dump_yaml(imported(name).runbook), "x.yaml"), param_models())
+    return build_runbook(parse_yaml(dump_yaml(imported(name).runbook), "x.yaml"), step_kinds())
 
 
 def plan(book: Runbook, env: str = "production", version: str = "v1") -> dict[str, Any]:
@@ -55,7 +55,7 @@ def test_every_fixture_imports_validates_and_plans() -> None:
         book = book_of(path.stem)
         for env in book.environments:
             assert plan(book, env)["steps"], path.name
-        markdown = load_text(text_of(path.stem), path.name, param_models(), parse_markdown)
+        markdown = load_text(text_of(path.stem), path.name, step_kinds(), parse_markdown)
         assert [p.name for p in markdown.phases] == [p.name for p in book.phases]
 
 
@@ -117,7 +117,7 @@ def test_a_section_marked_if_needed_is_a_procedure_behind_a_gate() -> None:
         "Put the old infrastructure back",
     ]
     assert "pg_restore" in book.procedures["Database rollback (if needed)"][0].params["command"]
-    markdown = load_text(text_of("if-needed"), "if-needed.md", param_models(), parse_markdown)
+    markdown = load_text(text_of("if-needed"), "if-needed.md", step_kinds(), parse_markdown)
     flagged = [f for f in lint(markdown) if f.rule == "destructive"]
     assert [f.line for f in flagged] == [24, 31]  # the "if needed" gate does not confirm it
 
@@ -195,7 +195,7 @@ def test_a_step_limited_to_an_undeclared_environment_is_refused_at_its_line() ->
         "      - run: echo hi\n        environments: [prod]\n"
     )
     with pytest.raises(RunbookError) as caught:
-        load_text(text, "svc.yaml", param_models())
+        load_text(text, "svc.yaml", step_kinds())
     assert "unknown environment 'prod'" in caught.value.message
     assert (caught.value.line, caught.value.column) == (7, 24)
 
@@ -203,7 +203,7 @@ def test_a_step_limited_to_an_undeclared_environment_is_refused_at_its_line() ->
 def test_heading_environments_follow_the_names_the_front_matter_declares() -> None:
     body = text_of("per-environment")
     named = "---\nenvironments: {stage: {}, prod: {requires: stage}}\n---\n" + body
-    book = load_text(named, "shop.md", param_models(), parse_markdown)
+    book = load_text(named, "shop.md", step_kinds(), parse_markdown)
     assert names(plan(book, "stage")["steps"]) == [
         "Deploy to staging",
         "Seed test data",
@@ -212,7 +212,7 @@ def test_heading_environments_follow_the_names_the_front_matter_declares() -> No
     assert len(plan(book, "prod")["steps"]) == 4
     only_production = "---\nenvironments: {production: {}}\n---\n" + body
     with pytest.raises(RunbookError) as caught:
-        load_text(only_production, "shop.md", param_models(), parse_markdown)
+        load_text(only_production, "shop.md", step_kinds(), parse_markdown)
     assert "unknown environment 'staging'" in caught.value.message
     assert caught.value.line == 9  # the first staging step, below "## Deploy to staging"
 
@@ -236,7 +236,7 @@ def test_crlf_line_endings_read_like_lf() -> None:
 
 
 def test_front_matter_names_the_runbook_and_its_environments() -> None:
-    book = load_text(text_of("front-matter"), "fm.md", param_models(), parse_markdown)
+    book = load_text(text_of("front-matter"), "fm.md", step_kinds(), parse_markdown)
     assert book.name == "inventory"
     assert list(book.environments) == ["staging", "production"]
     assert book.environments["production"].requires == "staging"
@@ -363,7 +363,7 @@ def test_annotated_blocks_execute_and_a_typo_is_refused_at_its_column() -> None:
     assert settle.kind == "wait"
     broken = text_of("annotated").replace("{name=release timeout=2m}", "{name=release tiemout=2m}")
     with pytest.raises(RunbookError) as caught:
-        load_text(broken, "annotated.md", param_models(), parse_markdown)
+        load_text(broken, "annotated.md", step_kinds(), parse_markdown)
     line = broken.split("\n")[caught.value.line - 1]
     assert line[caught.value.column - 1 :].startswith("tiemout")
 
@@ -376,7 +376,7 @@ def test_imported_commands_fill_in_the_version_and_keep_other_braces_literal() -
         "# T\n\n## Go\n\n```bash\n# Odd braces\n"
         "echo ${{ github.sha }} ${#list[@]} '{% endraw %}{{ 7*7 }}' {{ environment }}\n```\n"
     )
-    book = load_text(text, "t.md", param_models(), parse_markdown)
+    book = load_text(text, "t.md", step_kinds(), parse_markdown)
     line = plan(book)["steps"][0]["actions"][1]
     assert line == "$ echo ${{ github.sha }} ${#list[@]} '{% endraw %}{{ 7*7 }}' production"
 
@@ -385,7 +385,7 @@ def test_a_version_no_step_uses_is_a_plan_note() -> None:
     book = book_of("front-matter")
     assert not any("appears in no step" in n for n in plan(book, version="v9.9.9")["notes"])
     text = "# T\n\n## Tag\n\n```bash\n# Tag\ngit tag -a v1.2.3\n```\n"
-    fixed = load_text(text, "t.md", param_models(), parse_markdown)
+    fixed = load_text(text, "t.md", step_kinds(), parse_markdown)
     notes = plan(fixed, version="v9.9.9")["notes"]
     assert any("the version v9.9.9 appears in no step" in n for n in notes)
 
@@ -462,7 +462,7 @@ def test_pasted_output_is_no_command_and_a_note_names_no_step() -> None:
     outputs = [(n.line, n.kind) for n in result.not_understood if n.kind == "example output"]
     assert outputs == [(12, "example output")]
     markdown = load_text(
-        text_of("pasted-output-and-notes"), "notes.md", param_models(), parse_markdown
+        text_of("pasted-output-and-notes"), "notes.md", step_kinds(), parse_markdown
     )
     flagged = [f for f in lint(markdown) if f.rule == "destructive"]
     assert [(f.line, "ALTER TABLE ... DROP" in f.message) for f in flagged] == [(20, True)]

@@ -10,7 +10,7 @@ import pytest
 from runwright.errors import RunbookError
 from runwright.model.loader import Runbook, load_text
 from runwright.model.product import levels, order
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 HEAD = """\
 name: shop
@@ -37,7 +37,7 @@ WORKER = """\
 
 
 def load(body: str) -> Runbook:
-    return load_text(HEAD + textwrap.dedent(body), "shop.yaml", param_models())
+    return load_text(HEAD + textwrap.dedent(body), "shop.yaml", step_kinds())
 
 
 def refused(body: str) -> RunbookError:

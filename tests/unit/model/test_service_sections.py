@@ -15,7 +15,7 @@ from runwright.model.release import (
     LocalRouterSpec,
 )
 from runwright.routers.limits import ProxyLimits
-from runwright.steps.registry import param_models
+from runwright.steps.registry import step_kinds
 
 HEAD = "name: shop\nenvironments: {prod: {}}\n"
 
@@ -23,7 +23,7 @@ HEAD = "name: shop\nenvironments: {prod: {}}\n"
 def load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
     path = tmp_path / "shop.yaml"
     path.write_text(HEAD + text)
-    return load_runbook(path, param_models())
+    return load_runbook(path, step_kinds())
 
 
 def test_a_driver_name_is_short_for_its_section(tmp_path: Path) -> None:

@@ -357,9 +357,9 @@ release:
 
 def _load(analysis: str) -> Any:
     from runwright.model.loader import load_text
-    from runwright.steps.registry import param_models
+    from runwright.steps.registry import step_kinds
 
-    return load_text(RUNBOOK.replace("ANALYSIS", analysis), "shop.yaml", param_models())
+    return load_text(RUNBOOK.replace("ANALYSIS", analysis), "shop.yaml", step_kinds())
 
 
 def test_an_unknown_check_name_is_a_load_error_at_its_line_with_a_hint() -> None:

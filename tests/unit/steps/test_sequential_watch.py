@@ -174,9 +174,9 @@ release: {strategy: canary, weights: [20, 100], pause: 1m, bake: 1m, analysis: [
 def test_plan_of_a_canary_gives_each_pause_its_share_and_the_bake_no_judgement() -> None:
     from runwright.app.plan import build_plan
     from runwright.model.loader import load_text
-    from runwright.steps.registry import param_models
+    from runwright.steps.registry import step_kinds
 
-    book = load_text(RELEASE, "shop.yaml", param_models())
+    book = load_text(RELEASE, "shop.yaml", step_kinds())
     plan = build_plan(
         book,
         "production",
