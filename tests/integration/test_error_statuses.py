@@ -85,3 +85,6 @@ def test_the_web_answers_a_missing_run_with_404_and_bad_input_with_400(server: W
         )
         assert bad.status_code == 400, bad.text
     assert httpx.get(server.url + "/api/v1/runs/1").status_code == 401
+    off = httpx.post(server.url + "/api/v1/slack/interactions", content=b"payload=x")
+    assert off.status_code == 404, off.text  # a NotFoundError, not a message's first words
+    assert off.json()["error"] == "Slack interactions are off on this server"

@@ -2,7 +2,9 @@
 RSA key, a discovery document, a JWKS endpoint, an authorize endpoint that answers at once
 and a token endpoint that checks the PKCE verifier. A valid ID token of a linked (issuer,
 subject) logs in; a wrong audience, an expired token and one signed by another key do not,
-and neither does a subject nobody linked, whatever name it claims.
+and neither does a subject nobody linked, whatever name it claims. A login begun on one
+server cannot be finished on another in the same process, nor once its time (on the server's
+clock, a FakeClock here) has passed.
 """
 
 from __future__ import annotations
@@ -15,14 +17,25 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import jwt
 import pytest
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.support.postgres import free_port
 from tests.support.web import WebServer, web_server
+
+from runwright.app import users
+from runwright.app.runtime import Runtime
+from runwright.app.settings import Settings
+from runwright.engine.clock import FakeClock
+from runwright.web.config import OidcConfig, WebConfig
+from runwright.web.oidc_flows import PENDING_TTL
+from runwright.web.server import create_app
 
 # Under xdist one worker runs the whole module: its issuer and server are started once per module.
 pytestmark = pytest.mark.xdist_group("web_oidc")
@@ -252,3 +265,81 @@ def test_unknown_subjects_may_come_in_as_new_viewers(tmp_path, issuer: Issuer) -
             assert who["roles"] == [{"role": "viewer", "environment": "*"}]
     finally:
         issuer.user, issuer.subject = "dana", "user-123"
+
+
+@contextlib.contextmanager
+def app_server(root: Path, issuer: Issuer, clock: FakeClock) -> Iterator[str]:
+    """A server made by ``create_app`` in this process (uvicorn on a thread, on 127.0.0.1),
+    on a store of its own where dana is linked to the issuer's subject; its URL."""
+    root.mkdir()
+    settings = Settings(root, f"sqlite:///{root / 'rw.db'}", "dana", environ={})
+    rt = Runtime.open(settings, clock=clock)
+    users.first_admin(rt, "dana")
+    users.link_oidc(rt, "dana", issuer.url, issuer.subject)
+    config = WebConfig(runbooks=root, oidc=OidcConfig(issuer.url, CLIENT))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(rt, config), host="127.0.0.1", port=port, lifespan="off", log_level="error"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive(), "the server stopped"
+            assert time.monotonic() < deadline, "the server did not start in 10 s"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        rt.close()
+
+
+def begin_login(url: str) -> tuple[httpx.Client, str]:
+    """A browser that began an OIDC login at ``url``; the callback path the provider sent
+    it back to (its state and code)."""
+    c = httpx.Client(base_url=url)
+    start = c.get("/login/oidc")
+    assert start.status_code == 303, start.text
+    back = httpx.get(start.headers["location"]).headers["location"]
+    assert back.startswith(url + "/login/oidc/callback?")
+    return c, back.removeprefix(url)
+
+
+def test_two_servers_in_one_process_do_not_share_logins(tmp_path: Path, issuer: Issuer) -> None:
+    issuer.mode = "valid"
+    clock = FakeClock()
+    with (
+        app_server(tmp_path / "a", issuer, clock) as a,
+        app_server(tmp_path / "b", issuer, clock) as b,
+    ):
+        browser, callback = begin_login(a)
+        with contextlib.closing(browser):
+            state = parse_qs(urlparse(callback).query)["state"][0]
+            with httpx.Client(base_url=b, cookies={"runwright_oidc": state}) as other:
+                refused = other.get(callback)
+            assert refused.status_code == 401
+            assert refused.json()["error"] == "this OIDC login is unknown or expired"
+            done = browser.get(callback)
+            assert done.status_code == 303, done.text
+            assert browser.get("/api/v1/whoami").json()["name"] == "dana"
+
+
+def test_a_pending_login_expires_on_the_servers_clock(tmp_path: Path, issuer: Issuer) -> None:
+    issuer.mode = "valid"
+    clock = FakeClock()
+    with app_server(tmp_path / "a", issuer, clock) as a:
+        browser, callback = begin_login(a)
+        with contextlib.closing(browser):
+            clock.advance(PENDING_TTL - 1)
+            assert browser.get(callback).status_code == 303
+        browser, callback = begin_login(a)
+        with contextlib.closing(browser):
+            clock.advance(PENDING_TTL + 1)
+            late = browser.get(callback)
+            assert late.status_code == 401
+            assert late.json()["error"] == "this OIDC login is unknown or expired"
+            assert browser.get("/api/v1/whoami").status_code == 401

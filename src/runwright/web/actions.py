@@ -1,7 +1,9 @@
 """The actions a web user may take, shared by the JSON API and the dashboard's forms.
 
-Each checks the user's role for the run's environment, then calls the same app use case as
-the CLI, acting as the web user, so every rule (the initiator may not approve, N of M,
+Each takes what the route's permission dependency cleared (``permissions.py``): the run and
+the user allowed to act on it, or, where the runbook decides the environment, the pending
+check it makes once the environment is known. It then calls the same app use case as the
+CLI, acting as the web user, so every rule (the initiator may not approve, N of M,
 expiry, windows, locks) and every audit event is the CLI's. Actions that drive a run (deploy,
 resume, abort, rollback) continue as tasks of this server after the response.
 """
@@ -18,11 +20,11 @@ from runwright.app.identity import AuthMethod, Identity
 from runwright.app.reject import reject
 from runwright.app.runtime import read_runbook_text
 from runwright.app.users import Forbidden
-from runwright.engine.store import RunRow
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
 from runwright.model.status import RunStatus
-from runwright.web.auth import WebUser, readable_run, require
+from runwright.web.auth import WebUser
+from runwright.web.permissions import EnvAccess, Pending, RunAccess
 from runwright.web.state import WebState
 from runwright.web.tasks import call
 
@@ -75,7 +77,7 @@ def _runbook(state: WebState, runbook: str, upload: Upload | None) -> tuple[Path
 
 async def deploy(
     state: WebState,
-    user: WebUser,
+    pending: Pending,
     runbook: str,
     env: str | None,
     version: str,
@@ -84,9 +86,8 @@ async def deploy(
     upload: Upload | None = None,
 ) -> Done:
     path, book = _runbook(state, runbook, upload)
-    rt = state.runtime_for(user.name)
-    env_name, _ = rt.environment(book, env)
-    require(user, "deploy", env_name)
+    rt = state.runtime_for(pending.user.name)
+    env_name = pending.environment(rt.environment(book, env)[0], "deploy").environment
     if state.config.workers > 0:
         run_id = await asyncio.to_thread(
             worker.queue, rt, path, env_name, version, overrides=overrides or {}, runbook=book
@@ -106,14 +107,8 @@ def _identity(user: WebUser) -> Identity:
     return Identity(user.name, AuthMethod.TOKEN if user.via == "token" else AuthMethod.LOGIN)
 
 
-def _run(state: WebState, user: WebUser, run_id: int, action: str) -> RunRow:
-    run = readable_run(state, user, run_id)
-    require(user, action, run.environment)
-    return run
-
-
-async def approve(state: WebState, user: WebUser, run_id: int, note: str) -> Done:
-    _run(state, user, run_id, "approve")
+async def approve(state: WebState, access: RunAccess, note: str) -> Done:
+    user, run_id = access.user, access.run.id
     rt = state.runtime_for(user.name)
     acted = await call(decisions.approve, rt, run_id, note, _identity(user))
     run, message = acted.run, acted.message
@@ -123,16 +118,14 @@ async def approve(state: WebState, user: WebUser, run_id: int, note: str) -> Don
     return Done(run_id, message)
 
 
-async def reject_run(state: WebState, user: WebUser, run_id: int, note: str) -> Done:
-    _run(state, user, run_id, "reject")
+async def reject_run(state: WebState, access: RunAccess, note: str) -> Done:
+    user, run_id = access.user, access.run.id
     await state.tasks.start(reject, state.runtime_for(user.name), run_id, note)
     return Done(run_id, f"run {run_id} rejected by {user.name}; it rolls back")
 
 
-async def attest(
-    state: WebState, user: WebUser, run_id: int, note: str, items: list[int] | None
-) -> Done:
-    _run(state, user, run_id, "attest")
+async def attest(state: WebState, access: RunAccess, note: str, items: list[int] | None) -> Done:
+    user, run_id = access.user, access.run.id
     rt = state.runtime_for(user.name)
     message = (await call(decisions.attest, rt, run_id, note, items, _identity(user))).message
     fresh = rt.store.run(run_id)
@@ -143,22 +136,22 @@ async def attest(
 
 
 async def settle(
-    state: WebState, user: WebUser, run_id: int, step: str, choice: str, orphan: str | None = None
+    state: WebState, access: RunAccess, step: str, choice: str, orphan: str | None = None
 ) -> Done:
-    _run(state, user, run_id, "settle")
-    rt = state.runtime_for(user.name)
+    run_id = access.run.id
+    rt = state.runtime_for(access.user.name)
     message = (await call(decisions.settle_step, rt, run_id, step, choice, orphan=orphan)).message
     return Done(run_id, message)
 
 
-async def resume(state: WebState, user: WebUser, run_id: int) -> Done:
-    _run(state, user, run_id, "resume")
+async def resume(state: WebState, access: RunAccess) -> Done:
+    user, run_id = access.user, access.run.id
     await state.tasks.start(runs.resume, state.runtime_for(user.name), run_id)
     return Done(run_id, f"run {run_id} resumed by {user.name}")
 
 
-async def abort(state: WebState, user: WebUser, run_id: int, reason: str) -> Done:
-    _run(state, user, run_id, "abort")
+async def abort(state: WebState, access: RunAccess, reason: str) -> Done:
+    user, run_id = access.user, access.run.id
     why = reason or f"aborted by {user.name} from the web"
     rt = state.runtime_for(user.name)
     await state.tasks.start(decisions.abort, rt, run_id, why, _identity(user))
@@ -166,10 +159,10 @@ async def abort(state: WebState, user: WebUser, run_id: int, reason: str) -> Don
 
 
 async def rollback(
-    state: WebState, user: WebUser, env: str, runbook: str | None, to_revision: int | None
+    state: WebState, access: EnvAccess, runbook: str | None, to_revision: int | None
 ) -> Done:
-    require(user, "rollback", env)
-    rt = state.runtime_for(user.name)
+    env = access.environment
+    rt = state.runtime_for(access.user.name)
     run_id = await state.tasks.start_new(
         rt, runs.rollback, env, runbook=runbook, to_revision=to_revision
     )

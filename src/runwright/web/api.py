@@ -17,14 +17,27 @@ from runwright.engine.store import RevisionRow
 from runwright.errors import InputError
 from runwright.model.status import Settlement
 from runwright.web import actions
-from runwright.web.auth import WebUser, api_user, readable_run, require, visible_environment
+from runwright.web.auth import WebUser
+from runwright.web.permissions import (
+    EnvAccess,
+    Pending,
+    RunAccess,
+    RunQuery,
+    allowed,
+    in_environment,
+    on_run,
+    on_run_query,
+    per_environment,
+    signed_in,
+)
 from runwright.web.sse import last_event_id
 from runwright.web.state import WebState, web_state
 from runwright.web.views import run_view
 
 router = APIRouter(prefix="/api/v1", tags=["runwright"])
-User = Annotated[WebUser, Depends(api_user)]
 State = Annotated[WebState, Depends(web_state)]
+Reader = Annotated[WebUser, Depends(allowed("read"))]
+RunReader = Annotated[RunAccess, Depends(on_run("read"))]
 
 
 class DeployBody(BaseModel):
@@ -76,7 +89,7 @@ def _done(done: actions.Done) -> dict[str, Any]:
 
 
 @router.get("/whoami")
-def whoami(user: User) -> dict[str, Any]:
+def whoami(user: Annotated[WebUser, Depends(signed_in())]) -> dict[str, Any]:
     return {
         "name": user.name,
         "via": user.via,
@@ -85,8 +98,7 @@ def whoami(user: User) -> dict[str, Any]:
 
 
 @router.get("/runbooks")
-def runbooks(user: User, state: State) -> list[dict[str, Any]]:
-    require(user, "read")
+def runbooks(user: Reader, state: State) -> list[dict[str, Any]]:
     return [
         {
             "name": e.runbook.name if e.runbook else None,
@@ -102,21 +114,23 @@ def runbooks(user: User, state: State) -> list[dict[str, Any]]:
 
 @router.get("/runbooks/{name}/plan")
 async def plan(
-    name: str, user: User, state: State, env: str | None = None, version: str = "<version>"
+    name: str,
+    pending: Annotated[Pending, Depends(per_environment("read"))],
+    state: State,
+    env: str | None = None,
+    version: str = "<version>",
 ) -> dict[str, Any]:
     entry = state.registry.get(name)
     if entry is None or entry.runbook is None:
         raise InputError(f"no runbook named {name!r}")
-    rt = state.runtime_for(user.name)
-    env_name, _ = rt.environment(entry.runbook, env)
-    visible_environment(user, env_name)
-    require(user, "read", env_name)
+    rt = state.runtime_for(pending.user.name)
+    env_name = pending.environment(rt.environment(entry.runbook, env)[0]).environment
     return (await plan_book(rt, entry.runbook, env_name, version)).as_dict()
 
 
 @router.get("/runs")
 def list_(
-    user: User,
+    user: Reader,
     state: State,
     runbook: str | None = None,
     environment: str | None = None,
@@ -126,17 +140,16 @@ def list_(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    require(user, "read")
     where = RunFilter(runbook, environment, status, initiator, active, user.environments)
     lines, total = list_runs(state.runtime, where, limit=limit, offset=offset)
     return {"runs": [r.to_json() for r in lines], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/runs/{run_id}")
-def run_detail(run_id: int, user: User, state: State) -> dict[str, Any]:
+def run_detail(run_id: int, access: RunReader, state: State) -> dict[str, Any]:
     rt = state.runtime
-    run = readable_run(state, user, run_id)
-    view = run_view(rt, run_id, user.name)
+    run = access.run
+    view = run_view(rt, run_id, access.user.name)
     return {
         **views.run_status(rt, run).to_json(),
         "reason": view.reason,
@@ -147,8 +160,7 @@ def run_detail(run_id: int, user: User, state: State) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}/events")
-def events(run_id: int, user: User, state: State, after: int = 0) -> list[dict[str, Any]]:
-    readable_run(state, user, run_id)
+def events(run_id: int, _: RunReader, state: State, after: int = 0) -> list[dict[str, Any]]:
     return [
         {
             "seq": e.seq,
@@ -165,8 +177,9 @@ def events(run_id: int, user: User, state: State, after: int = 0) -> list[dict[s
 
 
 @router.get("/runs/{run_id}/output")
-def output(run_id: int, user: User, state: State, step: str | None = None) -> list[dict[str, str]]:
-    readable_run(state, user, run_id)
+def output(
+    run_id: int, _: RunReader, state: State, step: str | None = None
+) -> list[dict[str, str]]:
     return [
         {"section": s.section, "step": s.name, "output": s.output}
         for s in state.runtime.store.steps(run_id)
@@ -175,22 +188,21 @@ def output(run_id: int, user: User, state: State, step: str | None = None) -> li
 
 
 @router.get("/runs/{run_id}/measurements")
-def measurements(run_id: int, user: User, state: State) -> list[dict[str, Any]]:
-    readable_run(state, user, run_id)
-    return run_view(state.runtime, run_id, user.name).charts
+def measurements(run_id: int, access: RunReader, state: State) -> list[dict[str, Any]]:
+    return run_view(state.runtime, run_id, access.user.name).charts
 
 
 @router.get("/runs/{run_id}/audit")
-def audit(run_id: int, user: User, state: State) -> dict[str, Any]:
-    run = readable_run(state, user, run_id)
+def audit(run_id: int, access: RunReader, state: State) -> dict[str, Any]:
+    run = access.run
     verdict = verify_run(state.runtime.store, run_id)
     ok, sentence = verdict.ok, verdict.message
     return {"run": run_id, "ok": ok, "detail": sentence, "events": run.event_count}
 
 
 @router.get("/runs/{run_id}/report", response_class=PlainTextResponse)
-def report_(run_id: int, user: User, state: State, format: str = "md") -> PlainTextResponse:
-    run = readable_run(state, user, run_id)
+def report_(run_id: int, access: RunReader, state: State, format: str = "md") -> PlainTextResponse:
+    run = access.run
     if format == "html":
         body = report_html.html(state.runtime, run)
         return PlainTextResponse(body, media_type="text/html; charset=utf-8")
@@ -198,8 +210,7 @@ def report_(run_id: int, user: User, state: State, format: str = "md") -> PlainT
 
 
 @router.get("/environments")
-def environments(user: User, state: State) -> list[dict[str, Any]]:
-    require(user, "read")
+def environments(user: Reader, state: State) -> list[dict[str, Any]]:
     out = []
     for e in state.registry.entries():
         if e.runbook is None:
@@ -225,64 +236,83 @@ def environments(user: User, state: State) -> list[dict[str, Any]]:
 
 @router.get("/environments/{env}/rollback-plan")
 async def rollback_plan_(
-    env: str, user: User, state: State, runbook: str | None = None, to_revision: int | None = None
+    env: str,
+    access: Annotated[EnvAccess, Depends(in_environment("read"))],
+    state: State,
+    runbook: str | None = None,
+    to_revision: int | None = None,
 ) -> dict[str, Any]:
-    visible_environment(user, env)
-    require(user, "read", env)
-    p = await plan_rollback(state.runtime_for(user.name), env, runbook, to_revision)
+    p = await plan_rollback(state.runtime_for(access.user.name), env, runbook, to_revision)
     return {"header": p.header, "revision": p.revision, **p.plan.as_dict()}
 
 
 @router.post("/environments/{env}/rollback", status_code=202)
-async def rollback(env: str, body: RollbackBody, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.rollback(state, user, env, body.runbook, body.to_revision))
+async def rollback(
+    body: RollbackBody,
+    access: Annotated[EnvAccess, Depends(in_environment("rollback"))],
+    state: State,
+) -> dict[str, Any]:
+    return _done(await actions.rollback(state, access, body.runbook, body.to_revision))
 
 
 @router.post("/runs", status_code=202)
-async def deploy(body: DeployBody, user: User, state: State) -> dict[str, Any]:
+async def deploy(
+    body: DeployBody, pending: Annotated[Pending, Depends(per_environment("deploy"))], state: State
+) -> dict[str, Any]:
     upload = actions.Upload(body.file, body.text) if body.text is not None else None
     version = joined(body.version, body.versions)
     done = await actions.deploy(
-        state, user, body.runbook, body.environment, version, body.vars, upload=upload
+        state, pending, body.runbook, body.environment, version, body.vars, upload=upload
     )
     return _done(done)
 
 
 @router.post("/runs/{run_id}/approve")
-async def approve(run_id: int, body: NoteBody, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.approve(state, user, run_id, body.note))
+async def approve(
+    body: NoteBody, access: Annotated[RunAccess, Depends(on_run("approve"))], state: State
+) -> dict[str, Any]:
+    return _done(await actions.approve(state, access, body.note))
 
 
 @router.post("/runs/{run_id}/reject")
-async def reject(run_id: int, body: NoteBody, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.reject_run(state, user, run_id, body.note))
+async def reject(
+    body: NoteBody, access: Annotated[RunAccess, Depends(on_run("reject"))], state: State
+) -> dict[str, Any]:
+    return _done(await actions.reject_run(state, access, body.note))
 
 
 @router.post("/runs/{run_id}/attest")
-async def attest(run_id: int, body: AttestBody, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.attest(state, user, run_id, body.note, body.items))
+async def attest(
+    body: AttestBody, access: Annotated[RunAccess, Depends(on_run("attest"))], state: State
+) -> dict[str, Any]:
+    return _done(await actions.attest(state, access, body.note, body.items))
 
 
 @router.post("/runs/{run_id}/abort")
-async def abort(run_id: int, body: AbortBody, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.abort(state, user, run_id, body.reason))
+async def abort(
+    body: AbortBody, access: Annotated[RunAccess, Depends(on_run("abort"))], state: State
+) -> dict[str, Any]:
+    return _done(await actions.abort(state, access, body.reason))
 
 
 @router.post("/runs/{run_id}/resume")
-async def resume(run_id: int, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.resume(state, user, run_id))
+async def resume(
+    access: Annotated[RunAccess, Depends(on_run("resume"))], state: State
+) -> dict[str, Any]:
+    return _done(await actions.resume(state, access))
 
 
 @router.post("/runs/{run_id}/settle")
-async def settle(run_id: int, body: SettleBody, user: User, state: State) -> dict[str, Any]:
-    return _done(await actions.settle(state, user, run_id, body.step, body.choice, body.orphan))
+async def settle(
+    body: SettleBody, access: Annotated[RunAccess, Depends(on_run("settle"))], state: State
+) -> dict[str, Any]:
+    return _done(await actions.settle(state, access, body.step, body.choice, body.orphan))
 
 
 @router.get("/deliveries")
-def deliveries(user: User, state: State) -> list[dict[str, Any]]:
+def deliveries(user: Reader, state: State) -> list[dict[str, Any]]:
     """Notifications not delivered (sending, failed with their next attempt, given up), of
     the environments the caller may read."""
-    require(user, "read")
     return [o.to_json() for o in redelivery.owed(state.runtime, user.environments)]
 
 
@@ -292,9 +322,13 @@ class OidcLinkBody(BaseModel):
 
 
 @router.post("/users/{name}/oidc")
-def link_oidc(name: str, body: OidcLinkBody, user: User, state: State) -> dict[str, Any]:
+def link_oidc(
+    name: str,
+    body: OidcLinkBody,
+    user: Annotated[WebUser, Depends(allowed("admin"))],
+    state: State,
+) -> dict[str, Any]:
     """Admins only: the identity provider's account (issuer, subject) logs in as ``name``."""
-    require(user, "admin")
     users.link_oidc(state.runtime_for(user.name), name, body.issuer, body.subject)
     return {"user": name, "issuer": body.issuer, "subject": body.subject}
 
@@ -305,13 +339,15 @@ def stream_router() -> APIRouter:
 
     @sse.get("/api/v1/events/stream", response_class=StreamingResponse, response_model=None)
     async def stream(
-        request: Request, user: User, state: State, run: int | None = None, after: int | None = None
+        request: Request,
+        asked: Annotated[RunQuery, Depends(on_run_query("read", without="read"))],
+        state: State,
+        run: int | None = None,
+        after: int | None = None,
     ) -> StreamingResponse:
-        require(user, "read")
-        if run is not None:
-            readable_run(state, user, run)
         start = last_event_id(request.headers.get("last-event-id"))
-        frames = state.hub.stream(run, start if start is not None else after, user.environments)
+        since = start if start is not None else after
+        frames = state.hub.stream(run, since, asked.user.environments)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 

@@ -2,7 +2,8 @@
 
 Requests without a valid credential get 401 (the login page for a browser), known users
 without the role for an environment get 403. With ``--read-only-public`` an anonymous
-visitor may read, and only read.
+visitor may read, and only read. Routes ask for these checks through the dependencies of
+``permissions.py``, never by calling ``require`` themselves.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from runwright.app.users import AuthError
 from runwright.web.auth import identify
 from runwright.web.forms import Actor
 from runwright.web.pages import render
+from runwright.web.permissions import public
 from runwright.web.state import WebState, web_state
 
 router = APIRouter()
@@ -31,7 +32,10 @@ class TokenBody(BaseModel):
     device_code: str = Field(min_length=1, max_length=200)
 
 
-@router.post("/api/v1/device/start")
+NO_CREDENTIAL_YET = public("the terminal has no credential yet; a person confirms its code")
+
+
+@router.post("/api/v1/device/start", dependencies=[NO_CREDENTIAL_YET])
 def start(request: Request, state: State) -> dict[str, Any]:
     began = devices.start(state.runtime)
     base = str(request.base_url).rstrip("/")
@@ -44,7 +48,7 @@ def start(request: Request, state: State) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/device/token", response_model=None)
+@router.post("/api/v1/device/token", response_model=None, dependencies=[NO_CREDENTIAL_YET])
 def token(body: TokenBody, state: State) -> JSONResponse:
     got = devices.redeem(state.runtime, body.device_code)
     if got is None:
@@ -52,7 +56,11 @@ def token(body: TokenBody, state: State) -> JSONResponse:
     return JSONResponse({"user": got[0], "token": got[1]})
 
 
-@router.get("/device", include_in_schema=False)
+@router.get(
+    "/device",
+    include_in_schema=False,
+    dependencies=[public("shows the code to compare; an anonymous visitor is sent to log in")],
+)
 def page(request: Request, code: str = "") -> Response:
     try:
         user = identify(request)

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from runwright.app.users import Forbidden
 from runwright.web import actions, csrf
 from runwright.web.auth import WebUser, identify
+from runwright.web.permissions import Pending, RunAccess, on_run, per_environment, signed_in
 from runwright.web.state import WebState, web_state
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +31,15 @@ async def form_user(request: Request) -> WebUser:
     return user
 
 
-Actor = Annotated[WebUser, Depends(form_user)]
+Actor = Annotated[WebUser, Depends(signed_in(form_user))]
+
+# The run of the path, cleared for the action by the form's user (its CSRF token checked first).
+Approver = Annotated[RunAccess, Depends(on_run("approve", form_user))]
+Rejecter = Annotated[RunAccess, Depends(on_run("reject", form_user))]
+Attester = Annotated[RunAccess, Depends(on_run("attest", form_user))]
+Aborter = Annotated[RunAccess, Depends(on_run("abort", form_user))]
+Resumer = Annotated[RunAccess, Depends(on_run("resume", form_user))]
+Settler = Annotated[RunAccess, Depends(on_run("settle", form_user))]
 
 
 async def _field(request: Request, name: str, default: str = "") -> str:
@@ -43,11 +52,15 @@ def _back(done: actions.Done) -> Response:
 
 
 @router.post("/runs")
-async def deploy(request: Request, user: Actor, state: State) -> Response:
+async def deploy(
+    request: Request,
+    pending: Annotated[Pending, Depends(per_environment("deploy", who=form_user))],
+    state: State,
+) -> Response:
     f = await request.form()
     done = await actions.deploy(
         state,
-        user,
+        pending,
         str(f.get("runbook", "")),
         str(f.get("env", "")) or None,
         str(f.get("version", "")),
@@ -56,46 +69,48 @@ async def deploy(request: Request, user: Actor, state: State) -> Response:
 
 
 @router.post("/runs/{run_id}/approve")
-async def approve(request: Request, run_id: int, user: Actor, state: State) -> Response:
-    return _back(await actions.approve(state, user, run_id, await _field(request, "note")))
+async def approve(request: Request, access: Approver, state: State) -> Response:
+    return _back(await actions.approve(state, access, await _field(request, "note")))
 
 
 @router.post("/runs/{run_id}/reject")
-async def reject(request: Request, run_id: int, user: Actor, state: State) -> Response:
-    return _back(await actions.reject_run(state, user, run_id, await _field(request, "note")))
+async def reject(request: Request, access: Rejecter, state: State) -> Response:
+    return _back(await actions.reject_run(state, access, await _field(request, "note")))
 
 
 @router.post("/runs/{run_id}/attest")
-async def attest(request: Request, run_id: int, user: Actor, state: State) -> Response:
+async def attest(request: Request, access: Attester, state: State) -> Response:
     item = await _field(request, "item")
     items = [int(item)] if item.isdigit() else None
     note = await _field(request, "note")
-    return _back(await actions.attest(state, user, run_id, note, items))
+    return _back(await actions.attest(state, access, note, items))
 
 
 @router.post("/runs/{run_id}/abort")
-async def abort(request: Request, run_id: int, user: Actor, state: State) -> Response:
-    return _back(await actions.abort(state, user, run_id, await _field(request, "reason")))
+async def abort(request: Request, access: Aborter, state: State) -> Response:
+    return _back(await actions.abort(state, access, await _field(request, "reason")))
 
 
 @router.post("/runs/{run_id}/resume")
-async def resume(run_id: int, user: Actor, state: State) -> Response:
-    return _back(await actions.resume(state, user, run_id))
+async def resume(access: Resumer, state: State) -> Response:
+    return _back(await actions.resume(state, access))
 
 
 @router.post("/runs/{run_id}/settle")
-async def settle(request: Request, run_id: int, user: Actor, state: State) -> Response:
+async def settle(request: Request, access: Settler, state: State) -> Response:
     step = await _field(request, "step")
     choice = await _field(request, "choice")
-    return _back(await actions.settle(state, user, run_id, step, choice))
+    return _back(await actions.settle(state, access, step, choice))
 
 
 @router.post("/rollback")
-async def rollback(request: Request, user: Actor, state: State) -> Response:
-    env = await _field(request, "env")
+async def rollback(
+    request: Request,
+    pending: Annotated[Pending, Depends(per_environment("rollback", who=form_user))],
+    state: State,
+) -> Response:
+    access = pending.environment(await _field(request, "env"))
     runbook = await _field(request, "runbook") or None
     number = await _field(request, "revision")
-    done = await actions.rollback(
-        state, user, env, runbook, int(number) if number.isdigit() else None
-    )
+    done = await actions.rollback(state, access, runbook, int(number) if number.isdigit() else None)
     return _back(done)

@@ -23,13 +23,15 @@ from fastapi.responses import RedirectResponse
 from runwright.app import users
 from runwright.app.users import SESSION_TTL, AuthError
 from runwright.web import csrf
-from runwright.web.auth import COOKIE, identify
+from runwright.web.auth import COOKIE, WebUser, identify
 from runwright.web.pages import error_page, render
+from runwright.web.permissions import public, signed_in
 from runwright.web.state import WebState, web_state
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[WebState, Depends(web_state)]
 LOGIN_CSRF = "runwright_login"
+ANYONE = public("logging in is how a visitor gets a credential")
 CROSS_SITE = "this request came from another site; log in from this server's own login page"
 
 
@@ -110,7 +112,7 @@ def start_session(state: WebState, name: str, to: str) -> Response:
     return response
 
 
-@router.get("/login")
+@router.get("/login", dependencies=[ANYONE])
 def login_page(
     request: Request, state: State, token: str | None = None, next: str | None = None
 ) -> Response:
@@ -121,7 +123,7 @@ def login_page(
     return _log_in(request, state, token, ("login",), next)
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[ANYONE])
 def login_token(
     request: Request,
     state: State,
@@ -151,8 +153,12 @@ def _log_in(
 
 
 @router.post("/logout")
-def logout(request: Request, state: State, csrf_token: Annotated[str, Form()] = "") -> Response:
-    user = identify(request)
+def logout(
+    request: Request,
+    user: Annotated[WebUser, Depends(signed_in(identify))],
+    state: State,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
     if not same_origin(request, state) or not csrf.valid(user.session, csrf_token):
         return error_page(request, 403, CROSS_SITE.replace("log in", "log out"), None)
     users.accounts(state.runtime).revoke(user.session)

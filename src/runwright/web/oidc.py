@@ -6,15 +6,14 @@ sent). The account it proves is the issuer and the subject (``sub``), the only c
 provider vouches for as stable and unique: it logs in as the runwright user an admin linked
 it to (``runwright users link-oidc``), never as whoever has the same ``preferred_username`` or
 e-mail. An unlinked subject is refused, or made a new viewer with ``--oidc-unknown viewer``.
-``state`` is bound to the browser by a short-lived cookie, so a login cannot be planted.
+``state`` is bound to the browser by a short-lived cookie, so a login cannot be planted; the
+logins begun and the provider's discovery document are this server's (``oidc_flows.py``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
-import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -27,41 +26,22 @@ from fastapi.responses import RedirectResponse
 from runwright.app import users
 from runwright.app.users import AuthError
 from runwright.web.config import OidcConfig
+from runwright.web.oidc_flows import OidcFlows
+from runwright.web.permissions import public
 from runwright.web.state import WebState, web_state
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(
+    include_in_schema=False,
+    dependencies=[public("logging in is how a visitor gets a credential")],
+)
 State = Annotated[WebState, Depends(web_state)]
 COOKIE = "runwright_oidc"
-PENDING_TTL = 600.0
 
 
-@dataclass(frozen=True)
-class Pending:
-    verifier: str
-    nonce: str
-    next: str
-    created: float
-
-
-_pending: dict[str, Pending] = {}
-_discovery: dict[str, dict[str, Any]] = {}
-
-
-def _config(state: WebState) -> OidcConfig:
-    if state.config.oidc is None:
+def _config(state: WebState) -> tuple[OidcConfig, OidcFlows]:
+    if state.config.oidc is None or state.oidc is None:
         raise AuthError("OIDC login is not configured", hint="start serve with --oidc-issuer")
-    return state.config.oidc
-
-
-def discover(issuer: str) -> dict[str, Any]:
-    if issuer not in _discovery:
-        url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-        try:
-            doc = httpx.get(url, timeout=10).raise_for_status().json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise AuthError(f"cannot read the OIDC discovery document at {url}: {exc}") from None
-        _discovery[issuer] = doc
-    return _discovery[issuer]
+    return state.config.oidc, state.oidc
 
 
 def _challenge(verifier: str) -> str:
@@ -75,13 +55,9 @@ def _callback_url(request: Request) -> str:
 
 @router.get("/login/oidc")
 def start(request: Request, state: State, next: str = "/") -> Response:
-    cfg = _config(state)
-    doc = discover(cfg.issuer)
-    key, verifier, nonce = (secrets.token_urlsafe(32) for _ in range(3))
-    now = time.monotonic()
-    for k in [k for k, p in _pending.items() if now - p.created > PENDING_TTL]:
-        _pending.pop(k, None)
-    _pending[key] = Pending(verifier, nonce, next, now)
+    cfg, flows = _config(state)
+    doc = flows.discovery()
+    key, pending = flows.begin(next)
     query = urlencode(
         {
             "response_type": "code",
@@ -89,8 +65,8 @@ def start(request: Request, state: State, next: str = "/") -> Response:
             "redirect_uri": _callback_url(request),
             "scope": "openid profile email",
             "state": key,
-            "nonce": nonce,
-            "code_challenge": _challenge(verifier),
+            "nonce": pending.nonce,
+            "code_challenge": _challenge(pending.verifier),
             "code_challenge_method": "S256",
         }
     )
@@ -98,7 +74,7 @@ def start(request: Request, state: State, next: str = "/") -> Response:
     response.set_cookie(
         COOKIE,
         key,
-        max_age=int(PENDING_TTL),
+        max_age=int(flows.ttl),
         httponly=True,
         samesite="lax",
         secure=state.config.secure_cookies,
@@ -138,12 +114,12 @@ def verify_id_token(cfg: OidcConfig, doc: dict[str, Any], token: str, nonce: str
 def callback(request: Request, state: State, code: str = "") -> Response:
     from runwright.web.login import start_session
 
-    cfg = _config(state)
+    cfg, flows = _config(state)
     key = request.query_params.get("state", "")
-    pending = _pending.pop(key, None)
+    pending = flows.finish(key)
     if pending is None or request.cookies.get(COOKIE) != key or not code:
         raise AuthError("this OIDC login is unknown or expired", hint="start again at /login")
-    doc = discover(cfg.issuer)
+    doc = flows.discovery()
     form = {
         "grant_type": "authorization_code",
         "code": code,

@@ -18,14 +18,24 @@ from runwright.app.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
 from runwright.errors import InputError
 from runwright.model.status import TERMINAL
-from runwright.web.auth import WebUser, identify, readable_run, require, visible_environment
+from runwright.web.auth import WebUser, identify
+from runwright.web.permissions import (
+    EnvAccess,
+    Pending,
+    RunAccess,
+    allowed,
+    in_environment,
+    on_run,
+    per_environment,
+)
 from runwright.web.sse import latest
 from runwright.web.state import WebState, web_state
 from runwright.web.views import run_view
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-User = Annotated[WebUser, Depends(identify)]
+Reader = Annotated[WebUser, Depends(allowed("read", identify))]
+RunReader = Annotated[RunAccess, Depends(on_run("read", identify))]
 State = Annotated[WebState, Depends(web_state)]
 PAGE = 50
 
@@ -46,8 +56,7 @@ def error_page(request: Request, status: int, message: str, hint: str | None) ->
 
 
 @router.get("/")
-def overview(request: Request, user: User, state: State) -> Response:
-    require(user, "read")
+def overview(request: Request, user: Reader, state: State) -> Response:
     rt = state.runtime
     rows = []
     for e in state.registry.entries():
@@ -68,7 +77,7 @@ def overview(request: Request, user: User, state: State) -> Response:
 @router.get("/runs")
 def runs_page(
     request: Request,
-    user: User,
+    user: Reader,
     state: State,
     runbook: str = "",
     environment: str = "",
@@ -76,7 +85,6 @@ def runs_page(
     initiator: str = "",
     page: int = 1,
 ) -> Response:
-    require(user, "read")
     where = RunFilter(
         runbook or None,
         environment or None,
@@ -99,33 +107,36 @@ def runs_page(
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: int, user: User, state: State, msg: str = "") -> Response:
+def run_page(request: Request, access: RunReader, state: State, msg: str = "") -> Response:
     since = latest(state.runtime.store.engine)
-    view = _view(state, user, run_id)
-    return render(request, "run.html", user, v=view, msg=msg, live=True, since=since)
+    view = _view(state, access)
+    return render(request, "run.html", access.user, v=view, msg=msg, live=True, since=since)
 
 
 @router.get("/runs/{run_id}/live")
-def run_live(request: Request, run_id: int, user: User, state: State) -> Response:
-    return render(request, "_live.html", user, v=_view(state, user, run_id))
+def run_live(request: Request, access: RunReader, state: State) -> Response:
+    return render(request, "_live.html", access.user, v=_view(state, access))
 
 
-def _view(state: WebState, user: WebUser, run_id: int) -> Any:
-    readable_run(state, user, run_id)
-    return run_view(state.runtime, run_id, user.name)
+def _view(state: WebState, access: RunAccess) -> Any:
+    return run_view(state.runtime, access.run.id, access.user.name)
 
 
 @router.get("/plan")
 async def plan_page(
-    request: Request, user: User, state: State, runbook: str, env: str = "", version: str = ""
+    request: Request,
+    pending: Annotated[Pending, Depends(per_environment("read", who=identify))],
+    state: State,
+    runbook: str,
+    env: str = "",
+    version: str = "",
 ) -> Response:
     entry = state.registry.get(runbook)
     if entry is None or entry.runbook is None:
         raise InputError(f"no runbook named {runbook!r}")
+    user = pending.user
     rt = state.runtime_for(user.name)
-    env_name, _ = rt.environment(entry.runbook, env or None)
-    visible_environment(user, env_name)
-    require(user, "read", env_name)
+    env_name = pending.environment(rt.environment(entry.runbook, env or None)[0]).environment
     plan = await plan_book(rt, entry.runbook, env_name, version) if version else None
     return render(
         request,
@@ -141,10 +152,13 @@ async def plan_page(
 
 @router.get("/rollback")
 async def rollback_page(
-    request: Request, user: User, state: State, env: str, runbook: str = ""
+    request: Request,
+    access: Annotated[EnvAccess, Depends(in_environment("read", identify))],
+    state: State,
+    env: str,
+    runbook: str = "",
 ) -> Response:
-    visible_environment(user, env)
-    require(user, "read", env)
+    user = access.user
     p = await plan_rollback(state.runtime_for(user.name), env, runbook or None, None)
     return render(
         request,
@@ -159,17 +173,19 @@ async def rollback_page(
 
 
 @router.get("/runs/{run_id}/audit")
-def audit_page(request: Request, run_id: int, user: User, state: State) -> Response:
-    run = readable_run(state, user, run_id)
+def audit_page(request: Request, run_id: int, access: RunReader, state: State) -> Response:
+    run = access.run
     events = state.runtime.store.events(run_id)
     verdict = verify_run(state.runtime.store, run_id)
     ok, sentence = verdict.ok, verdict.message
-    return render(request, "audit.html", user, run=run, events=events, ok=ok, sentence=sentence)
+    return render(
+        request, "audit.html", access.user, run=run, events=events, ok=ok, sentence=sentence
+    )
 
 
 @router.get("/runs/{run_id}/report.{fmt}")
-def report_download(run_id: int, fmt: str, user: User, state: State) -> Response:
-    run = readable_run(state, user, run_id)
+def report_download(run_id: int, fmt: str, access: RunReader, state: State) -> Response:
+    run = access.run
     if fmt == "html":
         body, media = report_html.html(state.runtime, run), "text/html; charset=utf-8"
     elif fmt == "md":

@@ -25,6 +25,7 @@ from runwright.app.users import AuthError, Forbidden
 from runwright.errors import RunwrightError
 from runwright.web import api, cli_api, device, forms, login, pages, slack
 from runwright.web.config import WebConfig
+from runwright.web.oidc_flows import OidcFlows
 from runwright.web.runbooks import Registry
 from runwright.web.sse import Hub
 from runwright.web.state import WebState
@@ -77,6 +78,8 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 def create_app(rt: Runtime, config: WebConfig) -> FastAPI:
     state = WebState(config, rt, Registry(config.runbooks), Tasks(), Hub(rt, config.poll_interval))
+    if config.oidc is not None:
+        state.oidc = OidcFlows(config.oidc.issuer, rt.clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

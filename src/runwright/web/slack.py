@@ -16,6 +16,7 @@ run's audit chain (``slack.refused``) when the request names a run that exists.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -31,12 +32,13 @@ from fastapi.responses import JSONResponse
 
 from runwright.engine.accounts import Accounts
 from runwright.engine.links import SlackLinks
-from runwright.errors import InputError, RunwrightError
+from runwright.errors import InputError, NotFoundError, RunwrightError
 from runwright.model.event_type import EventType
 from runwright.model.status import RunStatus
 from runwright.notify.slack import APPROVE, REJECT, approval_buttons
 from runwright.web import actions
 from runwright.web.auth import WebUser
+from runwright.web.permissions import public, run_access
 from runwright.web.state import WebState, web_state
 
 log = logging.getLogger(__name__)
@@ -135,19 +137,24 @@ def _decided(state: WebState, press: Press, text: str) -> dict[str, Any]:
 async def _decide(state: WebState, press: Press, user: str) -> str:
     who = WebUser(user, "slack", tuple(Accounts(state.runtime.store.engine).grants(user)))
     note = f"from Slack ({press.slack_name})"
+    action = "approve" if press.action == APPROVE else "reject"
+    access = await asyncio.to_thread(run_access, state, who, press.run_id, action)
     if press.action == APPROVE:
-        done = await actions.approve(state, who, press.run_id, note)
+        done = await actions.approve(state, access, note)
     else:
-        done = await actions.reject_run(state, who, press.run_id, note)
+        done = await actions.reject_run(state, access, note)
     return done.message
 
 
-@router.post("/api/v1/slack/interactions", response_model=None)
+SIGNED_BY_SLACK = public("Slack signs each request; the linked user's roles decide (actions)")
+
+
+@router.post("/api/v1/slack/interactions", response_model=None, dependencies=[SIGNED_BY_SLACK])
 async def interactions(request: Request, state: State, later: BackgroundTasks) -> JSONResponse:
     secret = state.config.slack_signing_secret
     if not secret:
-        raise InputError(
-            "no run here: Slack interactions are off on this server",
+        raise NotFoundError(
+            "Slack interactions are off on this server",
             hint="start runwright serve with --slack-signing-secret (or its env variable)",
         )
     body = await request.body()

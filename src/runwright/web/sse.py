@@ -6,6 +6,7 @@ every connected client. The feed's cursor, not ``id > last``, decides what is ne
 PostgreSQL an id can commit after a higher one, and the feed still delivers it (once) within
 its grace window. A client that reconnects sends ``Last-Event-ID`` and first gets what it
 missed from the table; an event it gets twice that way (replayed, then fanned out) is sent once.
+A quiet stream gets a keepalive comment every ``KEEPALIVE`` seconds of the runtime's clock.
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ class Hub:
             sent = {ev.id for ev in replayed}
             while True:
                 try:
-                    ev = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                    async with self.rt.clock.timeout(KEEPALIVE):
+                        ev = await queue.get()
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue

@@ -1,4 +1,5 @@
-"""What every request of one server shares: the runtime, the runbooks, running tasks, the hub."""
+"""What every request of one server shares: the runtime, the runbooks, running tasks, the hub,
+the login throttle and the OIDC logins begun: per server, never per process."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import Request
 from runwright.app.identity import AuthMethod
 from runwright.app.runtime import Runtime
 from runwright.web.config import WebConfig
+from runwright.web.oidc_flows import OidcFlows
 from runwright.web.runbooks import Registry
 from runwright.web.sse import Hub
 from runwright.web.tasks import Tasks
@@ -23,6 +25,8 @@ class WebState:
     tasks: Tasks
     hub: Hub
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    oidc: OidcFlows | None = None
+    """The OIDC logins this server began, with its issuer's discovery (OIDC on only)."""
 
     def runtime_for(self, user: str) -> Runtime:
         """The shared runtime acting as ``user``, whom the server authenticated (login or
