@@ -343,3 +343,18 @@ def test_a_pending_login_expires_on_the_servers_clock(tmp_path: Path, issuer: Is
             assert late.status_code == 401
             assert late.json()["error"] == "this OIDC login is unknown or expired"
             assert browser.get("/api/v1/whoami").status_code == 401
+
+
+def test_a_callback_without_the_browsers_cookie_cannot_cancel_its_login(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    issuer.mode = "valid"
+    with app_server(tmp_path / "a", issuer, FakeClock()) as a:
+        browser, callback = begin_login(a)
+        with contextlib.closing(browser):
+            for cookies in ({}, {"runwright_oidc": "someone-elses"}):
+                with httpx.Client(base_url=a, cookies=cookies) as stranger:
+                    assert stranger.get(callback).status_code == 401
+            done = browser.get(callback)
+            assert done.status_code == 303, done.text
+            assert browser.get("/api/v1/whoami").json()["name"] == "dana"

@@ -12,6 +12,8 @@ logins begun and the provider's discovery document are this server's (``oidc_flo
 
 from __future__ import annotations
 
+import hmac
+
 import base64
 import hashlib
 from dataclasses import dataclass
@@ -116,8 +118,11 @@ def callback(request: Request, state: State, code: str = "") -> Response:
 
     cfg, flows = _config(state)
     key = request.query_params.get("state", "")
-    pending = flows.finish(key)
-    if pending is None or request.cookies.get(COOKIE) != key or not code:
+    # Only the browser that began the login may end it: a request without its cookie must not
+    # take (and so cancel) someone else's pending login.
+    bound = bool(key) and hmac.compare_digest(request.cookies.get(COOKIE, ""), key)
+    pending = flows.finish(key) if bound and code else None
+    if pending is None:
         raise AuthError("this OIDC login is unknown or expired", hint="start again at /login")
     doc = flows.discovery()
     form = {
