@@ -12,10 +12,9 @@ logins begun and the provider's discovery document are this server's (``oidc_flo
 
 from __future__ import annotations
 
-import hmac
-
 import base64
 import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
