@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tests.support import moto_server
 from tests.support.moto_server import Moto
 
 COLOURS = ("blue", "green")
@@ -49,18 +50,14 @@ def receipt_vault(moto: Moto, *, balancer: str, database: str, alarm: str) -> di
         MasterUsername="receipts",
         MasterUserPassword="not-a-real-one",
     )
-    cw = moto.client("cloudwatch")
-    cw.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="AWS/ApplicationELB",
-        MetricName="HTTPCode_Target_5XX_Count",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=5,
-        Threshold=5.0,
-        ComparisonOperator="GreaterThanThreshold",
+    moto_server.alarm(
+        moto,
+        alarm,
+        "OK",
+        namespace="AWS/ApplicationELB",
+        metric="HTTPCode_Target_5XX_Count",
+        statistic="Sum",
     )
-    cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="quiet")
     return {"listener": listener, **groups}
 
 
