@@ -605,6 +605,14 @@ def _step_lists(frame: RunbookFrame) -> list[tuple[list[Any], PathKey]]:
     return lists
 
 
+def _undeclared_hint(name: str, known: list[str], section: str) -> str:
+    """For a name no entry of ``section`` declares: a close spelling, else the declared ones."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"declare it under {section}:, or use one of: " + (", ".join(known) or "none")
+
+
 def _unknown_sinks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     """Subscriptions (the runbook's and each environment's) must name a declared sink."""
     known = sorted(frame.sinks)
@@ -623,12 +631,7 @@ def _unknown_sinks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     for name, where in refs:
         if not isinstance(name, str) or name in frame.sinks:
             continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = (
-            f"did you mean '{close[0]}'?"
-            if close
-            else "declare it under sinks:, or use one of: " + (", ".join(known) or "none")
-        )
+        hint = _undeclared_hint(name, known, "sinks")
         errors.append(source.error(f"unknown sink '{name}'", where, hint=hint))
     return errors
 
@@ -656,12 +659,7 @@ def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
         for n, name in enumerate(names):
             if not isinstance(name, str) or name in frame.checks:
                 continue
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else "declare it under checks:, or use one of: " + (", ".join(known) or "none")
-            )
+            hint = _undeclared_hint(name, known, "checks")
             errors.append(source.error(f"unknown check '{name}'", (*path, n), hint=hint))
     return errors
 
