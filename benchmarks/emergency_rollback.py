@@ -82,54 +82,12 @@ def _public(seed: Seed, name: str, ports: dict[str, int]) -> list[str]:
     return list(seed.listens.values())
 
 
-def _aws(moto: Any) -> dict[str, str]:
-    """Receipt Vault's ALB, target groups, RDS instance and alarm, in moto."""
-    ec2, elb = moto.client("ec2"), moto.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, z in ((1, "a"), (2, "b"))
-    ]
-    balancer = elb.create_load_balancer(Name="receipt-vault-production-alb", Subnets=subnets)
-    groups = {
-        c: elb.create_target_group(
-            Name=f"receipt-{c}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
-        )["TargetGroups"][0]["TargetGroupArn"]
-        for c in ("blue", "green")
-    }
-    listener = elb.create_listener(
-        LoadBalancerArn=balancer["LoadBalancers"][0]["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
-    )["Listeners"][0]["ListenerArn"]
-    moto.client("rds").create_db_instance(
-        DBInstanceIdentifier="receipt-vault-production", DBInstanceClass="db.t3.micro",
-        Engine="postgres", AllocatedStorage=20, MasterUsername="r", MasterUserPassword="x-x-x-x",
-    )  # fmt: skip
-    cw = moto.client("cloudwatch")
-    cw.put_metric_alarm(
-        AlarmName="receipt-vault-production-5xx", Namespace="AWS/ApplicationELB",
-        MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=60,
-        EvaluationPeriods=5, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
-    )  # fmt: skip
-    cw.set_alarm_state(AlarmName="receipt-vault-production-5xx", StateValue="OK", StateReason="-")
-    return {"listener": listener, **groups, "aws_endpoint": moto.url}
-
-
-def _on_alb(moto: Any, names: dict[str, str]) -> str:
+def _on_alb(moto: Any, listener: str) -> str:
     """The version the listener sends all traffic to ("" while it is split)."""
-    elb = moto.client("elbv2")
-    action = elb.describe_listeners(ListenerArns=[names["listener"]])["Listeners"][0][
-        "DefaultActions"
-    ][0]
-    live = [g["TargetGroupArn"] for g in action["ForwardConfig"]["TargetGroups"] if g["Weight"]]
-    if len(live) != 1:
-        return ""
-    tags = elb.describe_tags(ResourceArns=live)["TagDescriptions"][0]["Tags"]
-    return next((t["Value"] for t in tags if t["Key"] == "runwright:version"), "")
+    from tests.support import receipt_aws
+
+    live = [arn for arn, weight in receipt_aws.weights(moto, listener).items() if weight]
+    return receipt_aws.bound(moto, live[0]) if len(live) == 1 else ""
 
 
 def _answers(seed: Seed, address: str) -> str:
@@ -150,29 +108,26 @@ def _release(seed: Seed, name: str, version: str) -> None:
 
 def one_on_moto(work: Path) -> tuple[float, float]:
     """receipt-vault: seconds from the rollback command to the listener on v1, and to its end."""
+    from tests.support import receipt_aws
     from tests.support.moto_server import aws_environ, running_moto
 
     state = work / "receipt-vault" / "state"
     state.mkdir(parents=True)
     with running_moto() as moto:
-        names = _aws(moto)
-
-        def edit(book: dict[str, Any]) -> None:
-            _short(book)
-            book["vars"].update(names)
-            production = book["environments"]["production"]
-            production.pop("requires")
-            production.pop("windows")
-            book["release"].update(bake="1s", keep_previous="0s")
-            book["service"]["router"]["drain"] = "0s"
-
+        arns = receipt_aws.receipt_vault(
+            moto,
+            balancer="receipt-vault-production-alb",
+            database="receipt-vault-production",
+            alarm="receipt-vault-production-5xx",
+        )
+        edit = receipt_aws.seed_edit({**arns, "aws_endpoint": moto.url})
         env = aws_environ(work)
         with open_seed("receipt-vault", state, postgres.free_port, env=env, edit=edit) as seed:
             for version in ("v1", "v2"):
                 done = seed.deploy(version)
                 assert done.returncode == 0, done.stdout + done.stderr
-            assert _on_alb(moto, names) == "v2"
-            return _timed(seed, lambda: _on_alb(moto, names) == "v1")
+            assert _on_alb(moto, arns["listener"]) == "v2"
+            return _timed(seed, lambda: _on_alb(moto, arns["listener"]) == "v1")
 
 
 def _nginx_series(started: float) -> Callable[..., tuple[int, str, str]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import ROOT, RunCli
 from tests.support.moto_server import Moto, Recorder, aws_environ, recording, running_moto
+from tests.support.receipt_aws import bound, receipt_vault, weights
 
 EXAMPLE = ROOT / "examples" / "aws-bluegreen.yaml"
 
@@ -19,48 +20,10 @@ EXAMPLE = ROOT / "examples" / "aws-bluegreen.yaml"
 @pytest.fixture
 def aws() -> Iterator[tuple[Moto, Recorder, dict[str, str]]]:
     with running_moto() as moto, recording(moto) as recorder:
-        ec2, elb = moto.client("ec2"), moto.client("elbv2")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnets = [
-            ec2.create_subnet(
-                VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"eu-west-1{z}"
-            )["Subnet"]["SubnetId"]
-            for i, z in ((1, "a"), (2, "b"))
-        ]
-        balancer = elb.create_load_balancer(Name="receipt-vault", Subnets=subnets)
-        groups = {
-            colour: elb.create_target_group(
-                Name=f"receipt-{colour}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
-            )["TargetGroups"][0]["TargetGroupArn"]
-            for colour in ("blue", "green")
-        }
-        listener = elb.create_listener(
-            LoadBalancerArn=balancer["LoadBalancers"][0]["LoadBalancerArn"],
-            Protocol="HTTP",
-            Port=80,
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
-        )["Listeners"][0]["ListenerArn"]
-        moto.client("rds").create_db_instance(
-            DBInstanceIdentifier="receipt-vault-db",
-            DBInstanceClass="db.t3.micro",
-            Engine="postgres",
-            AllocatedStorage=20,
-            MasterUsername="receipts",
-            MasterUserPassword="not-a-real-one",
+        arns = receipt_vault(
+            moto, balancer="receipt-vault", database="receipt-vault-db", alarm="receipt-vault-5xx"
         )
-        cw = moto.client("cloudwatch")
-        cw.put_metric_alarm(
-            AlarmName="receipt-vault-5xx",
-            Namespace="AWS/ApplicationELB",
-            MetricName="HTTPCode_Target_5XX_Count",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=5,
-            Threshold=5.0,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        cw.set_alarm_state(AlarmName="receipt-vault-5xx", StateValue="OK", StateReason="quiet")
-        names = {"listener": listener, **groups, "aws_endpoint": recorder.url}
+        names = {**arns, "aws_endpoint": recorder.url}
         yield moto, recorder, names
 
 
@@ -77,17 +40,7 @@ def _weights(call: dict[str, str], colours: dict[str, str]) -> dict[str, int]:
 
 
 def _live(moto: Moto, listener: str, colours: dict[str, str]) -> dict[str, int]:
-    action = moto.client("elbv2").describe_listeners(ListenerArns=[listener])["Listeners"][0][
-        "DefaultActions"
-    ][0]
-    return {
-        colours[g["TargetGroupArn"]]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]
-    }
-
-
-def _bound(moto: Moto, group: str) -> str:
-    tags = moto.client("elbv2").describe_tags(ResourceArns=[group])["TagDescriptions"][0]["Tags"]
-    return next(t["Value"] for t in tags if t["Key"] == "runwright:version")
+    return {colours[arn]: weight for arn, weight in weights(moto, listener).items()}
 
 
 @pytest.mark.slow
@@ -126,7 +79,7 @@ def test_the_aws_example_releases_blue_green_by_alb_weights_and_rolls_back_on_an
     code, changes, err = deploy("v1")
     assert code == 0, err
     assert changes[-1] == {"blue": 100}
-    assert _bound(moto, names["blue"]) == "v1"
+    assert bound(moto, names["blue"]) == "v1"
 
     code, changes, err = deploy("v2")
     assert code == 0, err
@@ -134,7 +87,7 @@ def test_the_aws_example_releases_blue_green_by_alb_weights_and_rolls_back_on_an
     assert changes[-1].get("green") == 100
     assert changes[-1].get("blue", 0) == 0
     assert all(any(w > 0 for w in c.values()) for c in changes), "never a table with no traffic"
-    assert _bound(moto, names["green"]) == "v2"
+    assert bound(moto, names["green"]) == "v2"
     assert _live(moto, names["listener"], colours).get("green") == 100
 
     snapshots = moto.client("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
@@ -148,6 +101,6 @@ def test_the_aws_example_releases_blue_green_by_alb_weights_and_rolls_back_on_an
     live = _live(moto, names["listener"], colours)
     assert live.get("green") == 100, live
     assert live.get("blue", 0) == 0, live
-    assert _bound(moto, names["blue"]) == "v3"
+    assert bound(moto, names["blue"]) == "v3"
     status = json.loads(run_cli("status", "3", "--json").stdout)
     assert status["status"] == "rolled_back"

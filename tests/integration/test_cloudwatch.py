@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import RunCli
-from tests.support.moto_server import Moto, aws_environ, running_moto
+from tests.support.moto_server import Moto, alarm, aws_environ, running_moto
 
 
 @pytest.fixture
@@ -24,18 +24,7 @@ def moto() -> Iterator[Moto]:
 
 
 def _alarm(moto: Moto, name: str, state: str) -> None:
-    cw = moto.client("cloudwatch")
-    cw.put_metric_alarm(
-        AlarmName=name,
-        Namespace="LexiScan",
-        MetricName="ErrorRate",
-        Statistic="Average",
-        Period=60,
-        EvaluationPeriods=5,
-        Threshold=5.0,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test set {state}")
+    alarm(moto, name, state, namespace="LexiScan", metric="ErrorRate", statistic="Average")
 
 
 def _runbook(tmp: Path, moto: Moto, check: str) -> Path:

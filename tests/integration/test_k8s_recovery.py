@@ -128,3 +128,25 @@ def test_a_template_that_expands_through_aliases_is_refused_at_its_line(lab: Kub
     assert re.search(r"bomb\.yaml:\d+:\d+: this document expands to more than", done.stderr)
     assert "Traceback" not in done.stderr
     assert lab.fake.writes == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "what"),
+    [
+        ("service-selector", "service", "Service"),
+        ("ingress-nginx", "ingress", "Ingress"),
+    ],
+)
+def test_a_router_naming_a_missing_object_exits_2_at_its_line(
+    lab: KubeLab, kind: str, key: str, what: str
+) -> None:
+    book = lab.runbook("bad.yaml", router={"kind": kind, key: "nowhere"})
+    line = next(
+        n for n, text in enumerate(book.read_text().splitlines(), 1) if f"{key}: nowhere" in text
+    )
+    done = lab.cli("deploy", str(book), "-e", ENV, "--version", "v1", env=lab.env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert re.search(rf"bad\.yaml:{line}:\d+: service\.router\.{key}: ", done.stderr), done.stderr
+    assert f"{what} {NS}/nowhere does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert lab.fake.writes == []

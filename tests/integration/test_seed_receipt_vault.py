@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.support.moto_server import Moto, aws_environ, running_moto
+from tests.support.receipt_aws import bound, receipt_vault, seed_edit, weights
 from tests.support.seeds import open_seed
 
 pytestmark = pytest.mark.slow
@@ -23,58 +23,18 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def aws() -> Iterator[tuple[Moto, dict[str, str]]]:
     with running_moto() as moto:
-        ec2, elb = moto.client("ec2"), moto.client("elbv2")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
-                              AvailabilityZone=f"eu-west-1{z}")["Subnet"]["SubnetId"]
-            for i, z in ((1, "a"), (2, "b"))
-        ]  # fmt: skip
-        balancer = elb.create_load_balancer(Name="receipt-vault-production-alb", Subnets=subnets)
-        groups = {
-            colour: elb.create_target_group(
-                Name=f"receipt-{colour}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
-            )["TargetGroups"][0]["TargetGroupArn"]
-            for colour in ("blue", "green")
-        }
-        listener = elb.create_listener(
-            LoadBalancerArn=balancer["LoadBalancers"][0]["LoadBalancerArn"],
-            Protocol="HTTP",
-            Port=80,
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
-        )["Listeners"][0]["ListenerArn"]
-        moto.client("rds").create_db_instance(
-            DBInstanceIdentifier="receipt-vault-production", DBInstanceClass="db.t3.micro",
-            Engine="postgres", AllocatedStorage=20, MasterUsername="receipts",
-            MasterUserPassword="not-a-real-one",
-        )  # fmt: skip
-        cw = moto.client("cloudwatch")
-        cw.put_metric_alarm(
-            AlarmName="receipt-vault-production-5xx", Namespace="AWS/ApplicationELB",
-            MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=60,
-            EvaluationPeriods=5, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
-        )  # fmt: skip
-        cw.set_alarm_state(
-            AlarmName="receipt-vault-production-5xx", StateValue="OK", StateReason="quiet"
+        arns = receipt_vault(
+            moto,
+            balancer="receipt-vault-production-alb",
+            database="receipt-vault-production",
+            alarm="receipt-vault-production-5xx",
         )
-        yield moto, {"listener": listener, **groups, "aws_endpoint": moto.url}
+        yield moto, {**arns, "aws_endpoint": moto.url}
 
 
 def _on(moto: Moto, listener: str, groups: dict[str, str]) -> dict[str, int]:
     colours = {arn: colour for colour, arn in groups.items()}
-    action = moto.client("elbv2").describe_listeners(ListenerArns=[listener])["Listeners"][0][
-        "DefaultActions"
-    ][0]
-    return {
-        colours[g["TargetGroupArn"]]: g["Weight"]
-        for g in action["ForwardConfig"]["TargetGroups"]
-        if g["Weight"]
-    }
-
-
-def _bound(moto: Moto, group: str) -> str:
-    tags = moto.client("elbv2").describe_tags(ResourceArns=[group])["TagDescriptions"][0]["Tags"]
-    return next(t["Value"] for t in tags if t["Key"] == "runwright:version")
+    return {colours[arn]: w for arn, w in weights(moto, listener).items() if w}
 
 
 def test_receipt_vault_blue_green_on_the_alb_and_the_quick_rollback(
@@ -86,18 +46,7 @@ def test_receipt_vault_blue_green_on_the_alb_and_the_quick_rollback(
     moto, names = aws
     groups = {"blue": names["blue"], "green": names["green"]}
 
-    def edit(book: dict[str, Any]) -> None:
-        book["vars"].update(names)
-        production = book["environments"]["production"]
-        production.pop("requires")
-        production.pop("windows")
-        for check in book["checks"].values():
-            check["interval"] = "250ms"
-            if "for" in check:
-                check["for"] = "0.5s"
-        book["release"].update(bake="1s", keep_previous="0s")
-        book["service"]["router"]["drain"] = "0s"
-
+    edit = seed_edit(names)
     with open_seed(
         "receipt-vault", state_dir, free_port, env=aws_environ(tmp_path), edit=edit
     ) as seed:
@@ -107,7 +56,7 @@ def test_receipt_vault_blue_green_on_the_alb_and_the_quick_rollback(
             assert done.returncode == 0, done.stdout + done.stderr
         live = _on(moto, names["listener"], groups)
         assert len(live) == 1
-        assert _bound(moto, groups[next(iter(live))]) == "v2"
+        assert bound(moto, groups[next(iter(live))]) == "v2"
 
         moto.client("cloudwatch").set_alarm_state(
             AlarmName="receipt-vault-production-5xx", StateValue="ALARM", StateReason="5xx > 5"
@@ -116,7 +65,7 @@ def test_receipt_vault_blue_green_on_the_alb_and_the_quick_rollback(
         assert bad.returncode == 1, bad.stdout + bad.stderr
         live = _on(moto, names["listener"], groups)
         assert list(live.values()) == [100]
-        assert _bound(moto, groups[next(iter(live))]) == "v2"
+        assert bound(moto, groups[next(iter(live))]) == "v2"
         snapshots = moto.client("rds").describe_db_snapshots(SnapshotType="manual")
         assert len(snapshots["DBSnapshots"]) == 3, "a snapshot before every release"
 
@@ -126,4 +75,4 @@ def test_receipt_vault_blue_green_on_the_alb_and_the_quick_rollback(
         back = seed.run("rollback", "-e", "production", "--wait")
         assert back.returncode == 0, back.stdout + back.stderr
         live = _on(moto, names["listener"], groups)
-        assert _bound(moto, groups[next(iter(live))]) == "v1"
+        assert bound(moto, groups[next(iter(live))]) == "v1"

@@ -16,7 +16,6 @@ router=...)`` writes the variant a test needs. The CLI finds the cluster through
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ from tests.support import kubeplane, kubetap
 from tests.support.kubeapi import FakeKube
 from tests.support.kubeplane import Plane
 from tests.support.kubetap import TappedKube
+from tests.support.releases import cli_json
 
 NS = "shop"
 ENV = "production"
@@ -135,9 +135,7 @@ class KubeLab:
         )
 
     def json(self, *args: str) -> Any:
-        done = self.cli(*args, "--json", env=self.env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return json.loads(done.stdout)
+        return cli_json(self.cli, *args, env=self.env)
 
     # what the cluster says ----------------------------------------------------------------------
 

@@ -43,6 +43,24 @@ class Moto:
         )
 
 
+def alarm(
+    moto: Moto, name: str, state: str, *, namespace: str, metric: str, statistic: str
+) -> None:
+    """A CloudWatch alarm (above 5 for 5 periods of 60 s) set to ``state``."""
+    cw = moto.client("cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName=name,
+        Namespace=namespace,
+        MetricName=metric,
+        Statistic=statistic,
+        Period=60,
+        EvaluationPeriods=5,
+        Threshold=5.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test set {state}")
+
+
 def aws_environ(tmp: Path) -> dict[str, str]:
     """Region and dummy credentials, with the shared AWS files pointed into ``tmp``."""
     return {

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections import Counter
@@ -27,7 +24,16 @@ from typing import Any
 import yaml
 
 from tests.conftest import ROOT, RunCli, cli_in
-from tests.support.releases import MARKER, Load, _reap, alive, marked
+from tests.support.releases import (
+    MARKER,
+    Load,
+    alive,
+    cli_json,
+    kill_everything,
+    marked,
+    router_pids,
+    start_load,
+)
 
 EXAMPLE = ROOT / "examples" / "product-release.yaml"
 ENV = "local"
@@ -74,16 +80,10 @@ class Product:
         assert done.returncode == 0, done.stdout + done.stderr
 
     def load(self, service: str, path: str) -> Load:
-        load = Load(self.url(service) + path)
-        self.loads.append(load)
-        time.sleep(0.5)
-        assert load.process.poll() is None, load.process.communicate()
-        return load
+        return start_load(self.url(service) + path, self.loads)
 
     def json(self, *args: str) -> Any:
-        done = self.cli(*args, "--json")
-        assert done.returncode == 0, done.stdout + done.stderr
-        return json.loads(done.stdout)
+        return cli_json(self.cli, *args)
 
     def running(self, service: str) -> list[str]:
         """The versions of ``service`` the local driver runs (pid files checked against the
@@ -109,30 +109,10 @@ class Product:
     def processes(self) -> set[int]:
         return marked(self.mark)
 
-    def router_pids(self) -> list[int]:
-        pids: list[int] = []
-        for service in SERVICES:
-            base = self.state_dir / "routers" / f"product-release-{service}-{ENV}"
-            for path in base.glob("router/*.json"):
-                with contextlib.suppress(ValueError, KeyError, OSError):
-                    pids.append(int(json.loads(path.read_text())["pid"]))
-            for path in base.glob("haproxy/*.pid"):
-                with contextlib.suppress(ValueError, OSError):
-                    pids.extend(int(p) for p in path.read_text().split())
-        return pids
-
     def teardown(self) -> None:
-        ours = [p.process for p in self.loads]
-        pids = [p.pid for p in ours if p.poll() is None]
-        pids += [*self.processes(), *self.router_pids()]
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for proc in ours:
-            _reap(proc)
-        deadline = time.monotonic() + 5
-        while self.processes() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        owned = [p.process for p in self.loads]
+        routers = router_pids(self.state_dir / "routers")
+        kill_everything(owned, [*self.processes(), *routers], self.processes)
 
 
 @contextlib.contextmanager

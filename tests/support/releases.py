@@ -22,7 +22,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,40 @@ def _reap(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
+def router_pids(base: Path) -> list[int]:
+    """The pids that the built-in routers' and HAProxy's state files below ``base`` name."""
+    pids: list[int] = []
+    for path in base.glob("**/router/*.json"):
+        with contextlib.suppress(ValueError, KeyError, OSError, TypeError):
+            pids.append(int(json.loads(path.read_text())["pid"]))
+    for path in base.glob("**/haproxy/*.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            pids.extend(int(p) for p in path.read_text().split())
+    return pids
+
+
+def kill_everything(
+    owned: list[subprocess.Popen[str]], pids: Iterable[int], left: Callable[[], set[int]]
+) -> None:
+    """SIGKILL ``owned`` and ``pids`` first (nothing here can fail), reap ``owned``, then wait
+    up to 5 s for ``left()`` (the marked processes) to be gone."""
+    for pid in [*(p.pid for p in owned if p.poll() is None), *pids]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    for proc in owned:
+        _reap(proc)
+    deadline = time.monotonic() + 5
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def cli_json(cli: RunCli, *args: str, env: Mapping[str, str] | None = None) -> Any:
+    """What ``runwright ARGS --json`` prints, once it exited 0."""
+    done = cli(*args, "--json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
 # -- load from a second process ------------------------------------------------------------------
 
 
@@ -169,6 +203,15 @@ class Load:
         assert self.process.returncode == 0, err
         result: dict[str, Any] = json.loads(out)
         return result
+
+
+def start_load(url: str, loads: list[Load]) -> Load:
+    """Load on ``url`` from a second process, kept in ``loads`` for the teardown."""
+    load = Load(url)
+    loads.append(load)
+    time.sleep(0.5)  # the second process imports and connects
+    assert load.process.poll() is None, load.process.communicate()
+    return load
 
 
 # -- the lab -----------------------------------------------------------------------------------
@@ -209,16 +252,10 @@ class Lab:
 
     def load(self) -> Load:
         """Start load through the router from a second process."""
-        load = Load(f"http://{self.listen}/version")
-        self.loads.append(load)
-        time.sleep(0.5)  # the second process imports and connects
-        assert load.process.poll() is None, load.process.communicate()
-        return load
+        return start_load(f"http://{self.listen}/version", self.loads)
 
     def json(self, *args: str) -> Any:
-        done = self.cli(*args, "--json")
-        assert done.returncode == 0, done.stdout + done.stderr
-        return json.loads(done.stdout)
+        return cli_json(self.cli, *args)
 
     def history(self) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = self.json("history")
@@ -268,30 +305,11 @@ class Lab:
         with urllib.request.urlopen(request, timeout=5) as resp:
             return json.loads(resp.read())
 
-    def router_pids(self) -> list[int]:
-        pids = []
-        base = self.state_dir / "routers" / SERVICE
-        for path in base.glob("router/*.json"):
-            with contextlib.suppress(ValueError, KeyError, OSError):
-                pids.append(int(json.loads(path.read_text())["pid"]))
-        for path in base.glob("haproxy/*.pid"):
-            with contextlib.suppress(ValueError, OSError):
-                pids.extend(int(p) for p in path.read_text().split())
-        return pids
-
     def teardown(self) -> None:
         """SIGKILL everything first (nothing here can fail), then collect what is left."""
-        ours = [p.process for p in self.loads] + self.children
-        pids = [p.pid for p in ours if p.poll() is None]
-        pids += [*self.service_processes(), *self.router_pids()]
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for proc in ours:
-            _reap(proc)
-        deadline = time.monotonic() + 5
-        while self.service_processes() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        owned = [p.process for p in self.loads] + self.children
+        routers = router_pids(self.state_dir / "routers" / SERVICE)
+        kill_everything(owned, [*self.service_processes(), *routers], self.service_processes)
 
 
 @contextlib.contextmanager

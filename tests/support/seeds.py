@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -28,7 +25,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import ROOT, RunCli, cli_in
-from tests.support.releases import MARKER, marked
+from tests.support.releases import MARKER, kill_everything, marked, router_pids
 
 SEEDS = ROOT / "examples" / "seeds"
 APPROVERS = ("bob", "carol", "dave")
@@ -85,19 +82,8 @@ class Seed:
             return exc.code, exc.read().decode()
 
     def teardown(self) -> None:
-        pids = set(marked(self.mark))
-        for path in self.state_dir.glob("routers/**/*.json"):
-            with contextlib.suppress(ValueError, KeyError, OSError, TypeError):
-                pids.add(int(json.loads(path.read_text())["pid"]))
-        for path in self.state_dir.glob("routers/**/*.pid"):
-            with contextlib.suppress(ValueError, OSError):
-                pids.update(int(p) for p in path.read_text().split())
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while marked(self.mark) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        pids = [*marked(self.mark), *router_pids(self.state_dir / "routers")]
+        kill_everything([], pids, lambda: marked(self.mark))
 
 
 @contextlib.contextmanager

@@ -19,11 +19,24 @@ from runwright.app.runtime import Runtime
 from runwright.cli import show
 from runwright.cli.edge import Ctx, pass_ctx, run
 from runwright.cli.guided import guided
-from runwright.cli.options import DEPLOY_ENV, PLAN_ENV, PLAN_JSON, VAR, versions
+from runwright.cli.options import (
+    ABORT_REASON,
+    APPROVE_NOTE,
+    ATTESTED_ITEMS,
+    DEPLOY_ENV,
+    PLAN_ENV,
+    PLAN_JSON,
+    QUIET,
+    REJECT_NOTE,
+    ROLLBACK_TARGET,
+    SETTLEMENT,
+    VAR,
+    versions,
+)
 from runwright.cli.terminal import two_step_interrupt
 from runwright.engine.store import RunRow
 from runwright.errors import InputError
-from runwright.model.status import RunStatus, Settlement
+from runwright.model.status import RunStatus
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -57,7 +70,6 @@ def acted(result: Acted) -> None:
 
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the final run as JSON.")
-QUIET = click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 YES = click.option("--yes", is_flag=True, help="Answer yes to checklist prompts on a terminal.")
 GUIDED = click.option(
     "--guided",
@@ -168,10 +180,7 @@ def resume(
 
 
 @click.command("rollback")
-@click.option("-e", "--env", "env", required=True, help="Environment to roll back.")
-@click.option("--to-revision", type=int, help="Revision number (default: the previous one).")
-@click.option("--runbook", help="Runbook name, when several deploy to this environment.")
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@ROLLBACK_TARGET
 @WAIT
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @QUIET
@@ -215,7 +224,7 @@ def rollback_cmd(
 
 @click.command()
 @click.argument("run_id", type=int)
-@click.option("--note", required=True, help="Why you approve (kept in the audit trail).")
+@APPROVE_NOTE
 @pass_ctx
 def approve(c: Ctx, run_id: int, note: str) -> None:
     """Approve RUN_ID as the current user."""
@@ -225,7 +234,7 @@ def approve(c: Ctx, run_id: int, note: str) -> None:
 
 @click.command()
 @click.argument("run_id", type=int)
-@click.option("--note", required=True, help="Why you reject (kept in the audit trail).")
+@REJECT_NOTE
 @pass_ctx
 def reject(c: Ctx, run_id: int, note: str) -> None:
     """Reject RUN_ID's approval as the current user: the run rolls back."""
@@ -236,9 +245,7 @@ def reject(c: Ctx, run_id: int, note: str) -> None:
 
 @click.command()
 @click.argument("run_id", type=int)
-@click.option("--item", "items", type=int, multiple=True, help="Item number (repeatable).")
-@click.option("--all", "all_items", is_flag=True, help="Attest every item of the gate.")
-@click.option("--note", default="", help="Evidence or comment.")
+@ATTESTED_ITEMS
 @pass_ctx
 def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: str) -> None:
     """Attest checklist items (or a manual step) of RUN_ID as done by you.
@@ -255,11 +262,7 @@ def attest(c: Ctx, run_id: int, items: tuple[int, ...], all_items: bool, note: s
 @click.command()
 @click.argument("run_id", type=int)
 @click.argument("step")
-@click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
-@click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
-@click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
-@click.option("--wait", "orphan", flag_value="wait", help="If it still runs, let it finish first.")
-@click.option("--kill", "orphan", flag_value="kill", help="If it still runs, stop it first.")
+@SETTLEMENT
 @pass_ctx
 def settle(c: Ctx, run_id: int, step: str, choice: str | None, orphan: str | None) -> None:
     """Decide what happened to STEP (name or number), in flight when runwright stopped.
@@ -273,7 +276,7 @@ def settle(c: Ctx, run_id: int, step: str, choice: str | None, orphan: str | Non
 
 @click.command()
 @click.argument("run_id", type=int)
-@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@ABORT_REASON
 @pass_ctx
 def abort(c: Ctx, run_id: int, reason: str) -> None:
     """Stop RUN_ID and roll back what it did.

@@ -26,11 +26,24 @@ from runwright.app.views import EnvironmentInfo, RunDetail, RunSummary
 from runwright.cli import credentials, show
 from runwright.cli.client import Api, device_login
 from runwright.cli.edge import RunwrightGroup, err
-from runwright.cli.options import DEPLOY_ENV, PLAN_ENV, PLAN_JSON, VAR, versions
+from runwright.cli.options import (
+    ABORT_REASON,
+    APPROVE_NOTE,
+    ATTESTED_ITEMS,
+    DEPLOY_ENV,
+    PLAN_ENV,
+    PLAN_JSON,
+    QUIET,
+    REJECT_NOTE,
+    ROLLBACK_TARGET,
+    SETTLEMENT,
+    VAR,
+    versions,
+)
 from runwright.cli.render import ConsoleObserver
 from runwright.errors import InputError
 from runwright.model.event_type import EventType
-from runwright.model.status import AWAITING, RunStatus, Settlement, exit_code
+from runwright.model.status import AWAITING, RunStatus, exit_code
 
 WAITABLE = frozenset({RunStatus.AWAITING_APPROVAL, RunStatus.AWAITING_ATTESTATION})
 
@@ -60,7 +73,6 @@ class Remote:
 
 pass_remote = click.make_pass_decorator(Remote)
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-QUIET = click.option("--quiet", "-q", is_flag=True, help="No live progress.")
 
 
 @click.group(cls=RunwrightGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -232,10 +244,7 @@ def resume(r: Remote, run_id: int, wait: bool, as_json: bool, quiet: bool) -> No
 
 
 @cli.command("rollback")
-@click.option("-e", "--env", "env", required=True, help="Environment to roll back.")
-@click.option("--to-revision", type=int, help="Revision number (default: the previous one).")
-@click.option("--runbook", help="Runbook name, when several deploy to this environment.")
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@ROLLBACK_TARGET
 @AS_JSON
 @QUIET
 @pass_remote
@@ -271,7 +280,7 @@ def _acted(answer: dict[str, Any]) -> None:
 
 @cli.command()
 @click.argument("run_id", type=int)
-@click.option("--note", required=True, help="Why you approve (kept in the audit trail).")
+@APPROVE_NOTE
 @pass_remote
 def approve(r: Remote, run_id: int, note: str) -> None:
     """Approve RUN_ID as the token's user."""
@@ -280,7 +289,7 @@ def approve(r: Remote, run_id: int, note: str) -> None:
 
 @cli.command()
 @click.argument("run_id", type=int)
-@click.option("--note", required=True, help="Why you reject (kept in the audit trail).")
+@REJECT_NOTE
 @pass_remote
 def reject(r: Remote, run_id: int, note: str) -> None:
     """Reject RUN_ID's approval: it rolls back."""
@@ -289,9 +298,7 @@ def reject(r: Remote, run_id: int, note: str) -> None:
 
 @cli.command()
 @click.argument("run_id", type=int)
-@click.option("--item", "items", type=int, multiple=True, help="Item number (repeatable).")
-@click.option("--all", "all_items", is_flag=True, help="Attest every item of the gate.")
-@click.option("--note", default="", help="Evidence or comment.")
+@ATTESTED_ITEMS
 @pass_remote
 def attest(r: Remote, run_id: int, items: tuple[int, ...], all_items: bool, note: str) -> None:
     """Attest checklist items (or a manual step) of RUN_ID as done by you."""
@@ -304,11 +311,7 @@ def attest(r: Remote, run_id: int, items: tuple[int, ...], all_items: bool, note
 @cli.command()
 @click.argument("run_id", type=int)
 @click.argument("step")
-@click.option("--rerun", "choice", flag_value=Settlement.RERUN, help="Run the step again.")
-@click.option("--done", "choice", flag_value=Settlement.DONE, help="It completed; go on.")
-@click.option("--rollback", "choice", flag_value=Settlement.ROLLBACK, help="Treat it as failed.")
-@click.option("--wait", "orphan", flag_value="wait", help="If it still runs, let it finish first.")
-@click.option("--kill", "orphan", flag_value="kill", help="If it still runs, stop it first.")
+@SETTLEMENT
 @pass_remote
 def settle(r: Remote, run_id: int, step: str, choice: str | None, orphan: str | None) -> None:
     """Decide what happened to STEP (name or number), in flight when its driver stopped."""
@@ -320,7 +323,7 @@ def settle(r: Remote, run_id: int, step: str, choice: str | None, orphan: str | 
 
 @cli.command()
 @click.argument("run_id", type=int)
-@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@ABORT_REASON
 @pass_remote
 def abort(r: Remote, run_id: int, reason: str) -> None:
     """Stop RUN_ID and roll back what it did (the server does it)."""

@@ -20,13 +20,10 @@ act on. Engines raise ``DriverError`` (carrying the tool's stderr) when they can
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import signal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from runwright.engine.clock import Clock
+from runwright.engine.spawn import NotStarted, run_program
 from runwright.errors import DriverError, InputError
 
 logger = logging.getLogger(__name__)
@@ -319,39 +317,24 @@ async def run_tool(
     stuck ``pg_restore`` never outlives the step that started it. ``env`` None inherits.
     """
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            start_new_session=True,
+        done = await run_program(
+            argv, timeout=time_limit, clock=clock, stdin=stdin, cwd=cwd, env=env
         )
-    except OSError as exc:
+    except NotStarted as exc:
         raise DriverError(
-            f"cannot start {argv[0]} to {what}: {exc}",
+            f"cannot start {argv[0]} to {what}: {exc.error}",
             retryable=False,
             hint="check that the program is installed",
         ) from exc
-    try:
-        async with clock.timeout(time_limit):
-            out, err = await process.communicate(stdin)
-    except BaseException as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            await process.wait()
-        if isinstance(exc, TimeoutError):
-            raise DriverError(
-                f"{what} did not finish within {time_limit:g}s and was stopped",
-                hint="raise the timeout, or look for locks held by other sessions",
-            ) from exc
-        raise
-    stderr = err.decode("utf-8", "replace")
-    if process.returncode != 0:
+    except TimeoutError as exc:
+        raise DriverError(
+            f"{what} did not finish within {time_limit:g}s and was stopped",
+            hint="raise the timeout, or look for locks held by other sessions",
+        ) from exc
+    stderr = done.err
+    if done.code != 0:
         tail = "\n".join(stderr.strip().splitlines()[-15:]) or "(no output on stderr)"
-        raise DriverError(f"{what} failed (exit status {process.returncode}): {tail}")
+        raise DriverError(f"{what} failed (exit status {done.code}): {tail}")
     if stderr.strip():
         logger.debug("%s wrote to stderr: %s", what, stderr.strip()[-2000:])
-    return ToolOutput(out.decode("utf-8", "replace"), stderr)
+    return ToolOutput(done.out, stderr)

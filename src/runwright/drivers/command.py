@@ -19,13 +19,8 @@ journaled handle.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import os
-import shlex
-import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +28,7 @@ from typing import Any
 from runwright.drivers.base import Instance, ServiceSpec
 from runwright.drivers.local import probe
 from runwright.engine.clock import Clock, SystemClock
-from runwright.engine.hidden import shell_argv
+from runwright.engine.spawn import Finished, NotStarted, exports, run_script
 from runwright.errors import DriverError
 from runwright.model.templating import outside, render
 
@@ -54,17 +49,6 @@ class CommandSettings:
     tail_lines: int = 20
 
 
-@dataclass(frozen=True)
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def tail(self, lines: int) -> str:
-        text = (self.out + self.err).strip().splitlines()[-lines:]
-        return "\n".join(f"  | {line}" for line in text) or "  (no output)"
-
-
 async def run_command(
     command: str,
     *,
@@ -73,35 +57,16 @@ async def run_command(
     env: Mapping[str, str],
     stdin: str = "",
     clock: Clock,
-) -> Ran:
+) -> Finished:
     """Run ``command`` with ``/bin/sh -c``; DriverError when it cannot start or times out."""
-    exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in env.items())
     try:
-        with shell_argv(exports + command) as (args, fds):
-            proc = await asyncio.create_subprocess_exec(
-                "/bin/sh",
-                *args,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=cwd,
-                start_new_session=True,
-                pass_fds=fds,
-            )
-    except OSError as exc:
-        raise DriverError(
-            f"cannot run {command!r}: {exc.strerror or exc}", retryable=False
-        ) from None
-    try:
-        async with clock.timeout(timeout):
-            out, err = await proc.communicate(stdin.encode())
+        return await run_script(
+            exports(env) + command, timeout=timeout, clock=clock, stdin=stdin.encode(), cwd=cwd
+        )
+    except NotStarted as exc:
+        raise DriverError(f"cannot run {command!r}: {exc.reason}", retryable=False) from None
     except TimeoutError:
-        # the whole group: a child still holding the pipes would keep wait() from returning
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
         raise DriverError(f"{command!r} did not finish within {timeout:g}s") from None
-    return Ran(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -138,7 +103,7 @@ class CommandDriver:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
 
-    async def _run(self, template: str, what: str, **values: Any) -> Ran:
+    async def _run(self, template: str, what: str, **values: Any) -> Finished:
         context = {**self.settings.variables, **values}
         if "version" in values:  # a version comes from outside: raw may not splice it
             context["version"] = outside(str(values["version"]), "the version")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +46,9 @@ class Delivery:
 
 @dataclass(frozen=True)
 class DeliveryKey:
+    """Which notification a delivery is; each field is the ``notifications`` column of its
+    name, so a new row starts from ``asdict(key)``."""
+
     run_id: int
     event_id: int
     subscription: int
@@ -63,13 +66,7 @@ class Deliveries:
         """Claim a delivery: the attempts it had so far, or None when it was sent, given up,
         not due yet, or another process holds it."""
         row = {
-            "run_id": key.run_id,
-            "event_id": key.event_id,
-            "subscription": key.subscription,
-            "sink": key.sink,
-            "runbook": key.runbook,
-            "environment": key.environment,
-            "event": key.event,
+            **asdict(key),
             "status": DeliveryStatus.SENDING.value,
             "attempts": 0,
             "refs": "{}",
@@ -152,13 +149,7 @@ class Deliveries:
         Until then only the run's own process claims it (``claim`` takes a failed row with
         no attempts at once), so another process's retry cannot race it."""
         row = {
-            "run_id": key.run_id,
-            "event_id": key.event_id,
-            "subscription": key.subscription,
-            "sink": key.sink,
-            "runbook": key.runbook,
-            "environment": key.environment,
-            "event": key.event,
+            **asdict(key),
             "status": DeliveryStatus.FAILED.value,
             "attempts": 0,
             "refs": "{}",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from runwright.errors import DriverError
+from runwright.errors import DriverError, SettingError
 from runwright.kube.client import Kube
 from runwright.kube.names import name_of_host
 from runwright.kube.objects import serving
@@ -24,6 +25,21 @@ class Target:
     service: str
     port: int
     weight: int
+
+
+async def entrance(
+    kube: Kube, kind: str, name: str, setting: tuple[str, ...] | None = None, hint: str = ""
+) -> dict[str, Any]:
+    """The object users reach the service through (a Service, Ingress or HTTPRoute). Missing,
+    it is a SettingError at ``setting`` while the runbook is checked (``verify``), else a
+    DriverError: it went away under a run."""
+    found = await kube.get(kind, name)
+    if found is None:
+        message = f"{kind} {kube.namespace}/{name} does not exist"
+        if setting is not None:
+            raise SettingError(message, setting, hint=hint)
+        raise DriverError(message, retryable=False)
+    return found
 
 
 def targets(backends: Sequence[object]) -> list[Target]:

@@ -23,21 +23,18 @@ from runwright.model.checks import (
     DEFAULT_PROVIDER,
     PROVIDERS,
     AnyCheck,
-    CheckDefinition,
     unknown_key_hint,
 )
-from runwright.model.notify import SinkSpec, Subscription
+from runwright.model.notify import Subscription
 from runwright.model.product import product_errors
 from runwright.model.release import (
     COUNTING_ROUTERS,
     SECTION_KINDS,
-    ProductService,
-    ReleaseSpec,
-    ServiceSpec,
 )
 from runwright.model.schema import (
     Environment,
     Procedure,
+    RunbookFields,
     RunbookFrame,
     Secret,
     Step,
@@ -75,30 +72,13 @@ class ResolvedPhase(BaseModel):
     steps: list[Step]
 
 
-class Runbook(BaseModel):
-    """A validated runbook with every step's kind resolved and parameters checked."""
+class Runbook(RunbookFields[ResolvedPhase, Step, list[Step]]):
+    """A validated runbook with every step's kind resolved and parameters checked: the
+    frame's sections (``RunbookFields``), what the loader derives from them, and its source."""
 
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    description: str = ""
-    vars: dict[str, Any] = Field(default_factory=dict)
-    secrets: dict[str, Secret] = Field(default_factory=dict)
-    environments: dict[str, Environment] = Field(default_factory=dict)
-    service: ServiceSpec | None = None
-    release: ReleaseSpec | None = None
     smoke: list[Step] = Field(default_factory=list)
-    services: dict[str, ProductService] = Field(default_factory=dict)
-    """A product's services (``services:``); empty for the one-service shorthand."""
     service_smoke: dict[str, list[Step]] = Field(default_factory=dict)
-    checks: dict[str, CheckDefinition] = Field(default_factory=dict)
-    phases: list[ResolvedPhase] = Field(default_factory=list)
-    rollback: list[Step] = Field(default_factory=list)
-    procedures: dict[str, list[Step]] = Field(default_factory=dict)
     procedure_text: dict[str, str] = Field(default_factory=dict)
-    sinks: dict[str, SinkSpec] = Field(default_factory=dict)
-    notify: list[Subscription] = Field(default_factory=list)
-    version_pattern: str | None = None
     file: str = "<memory>"
     text: str = ""
     digest: str = ""
@@ -454,25 +434,12 @@ def build_runbook(source: Source, kinds: Kinds, check_rules: CheckRules | None =
     resolver.errors.extend(_template_problems(source, data))
     resolver.errors.extend(quoting_errors(source, data))
     _raise(resolver.errors)
+    shared = {key: getattr(frame, key) for key in RunbookFields.model_fields}
     return Runbook(
-        name=frame.name,
-        description=frame.description,
-        vars=frame.vars,
-        secrets=frame.secrets,
-        environments=frame.environments,
-        service=frame.service,
-        release=frame.release,
+        **{**shared, "phases": phases, "rollback": rollback, "procedures": procedures},
         smoke=smoke,
-        services=frame.services,
         service_smoke=service_smoke,
-        checks=frame.checks,
-        phases=phases,
-        rollback=rollback,
-        procedures=procedures,
         procedure_text={n: p.description for n, p in frame.procedures.items()},
-        sinks=frame.sinks,
-        notify=frame.notify,
-        version_pattern=frame.version_pattern,
         file=source.file,
         text=source.text,
         digest=hashlib.sha256(source.text.encode()).hexdigest(),
@@ -638,6 +605,14 @@ def _step_lists(frame: RunbookFrame) -> list[tuple[list[Any], PathKey]]:
     return lists
 
 
+def _undeclared_hint(name: str, known: list[str], section: str) -> str:
+    """For a name no entry of ``section`` declares: a close spelling, else the declared ones."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"declare it under {section}:, or use one of: " + (", ".join(known) or "none")
+
+
 def _unknown_sinks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     """Subscriptions (the runbook's and each environment's) must name a declared sink."""
     known = sorted(frame.sinks)
@@ -656,12 +631,7 @@ def _unknown_sinks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
     for name, where in refs:
         if not isinstance(name, str) or name in frame.sinks:
             continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = (
-            f"did you mean '{close[0]}'?"
-            if close
-            else "declare it under sinks:, or use one of: " + (", ".join(known) or "none")
-        )
+        hint = _undeclared_hint(name, known, "sinks")
         errors.append(source.error(f"unknown sink '{name}'", where, hint=hint))
     return errors
 
@@ -689,12 +659,7 @@ def _unknown_checks(source: Source, frame: RunbookFrame) -> list[RunbookError]:
         for n, name in enumerate(names):
             if not isinstance(name, str) or name in frame.checks:
                 continue
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else "declare it under checks:, or use one of: " + (", ".join(known) or "none")
-            )
+            hint = _undeclared_hint(name, known, "checks")
             errors.append(source.error(f"unknown check '{name}'", (*path, n), hint=hint))
     return errors
 

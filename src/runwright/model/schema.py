@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -146,12 +146,20 @@ class Procedure(Strict):
     steps: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class RunbookFrame(Strict):
-    """The top level of a runbook file, before step kinds are resolved."""
+PhaseT = TypeVar("PhaseT")
+StepT = TypeVar("StepT")
+ProcedureT = TypeVar("ProcedureT")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+class _FormatVersion(Strict):
     runwright: Literal[1] | None = Field(None, description="Runbook format version")
+
+
+class RunbookFields(Strict, Generic[PhaseT, StepT, ProcedureT]):
+    """A runbook's sections, defined once. Its phases, rollback and procedures hold steps:
+    as the file writes them in ``RunbookFrame``, resolved to their kinds in the loader's
+    ``Runbook``; every other section is the same in both."""
+
     name: str
     description: str = ""
     vars: dict[str, Any] = Field(default_factory=dict)
@@ -166,9 +174,9 @@ class RunbookFrame(Strict):
     checks: dict[str, CheckDefinition] = Field(
         default_factory=dict, description="Named checks that analysis windows measure"
     )
-    phases: list[Phase] = Field(default_factory=list)
-    rollback: list[dict[str, Any]] = Field(default_factory=list)
-    procedures: dict[str, Procedure] = Field(default_factory=dict)
+    phases: list[PhaseT] = Field(default_factory=list)
+    rollback: list[StepT] = Field(default_factory=list)
+    procedures: dict[str, ProcedureT] = Field(default_factory=dict)
     sinks: dict[str, SinkSpec] = Field(default_factory=dict)
     notify: list[Subscription] = Field(default_factory=list)
     version_pattern: str | None = Field(
@@ -188,3 +196,9 @@ class RunbookFrame(Strict):
         if not NAME_RE.match(v):
             raise ValueError("use letters, digits, '-', '_', '.' and spaces")
         return v
+
+
+class RunbookFrame(RunbookFields[Phase, dict[str, Any], Procedure], _FormatVersion):
+    """The top level of a runbook file, before step kinds are resolved."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -8,11 +8,10 @@ example a repository owned by another user) is a failed result carrying git's wo
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 
 from runwright.engine.clock import Clock, SystemClock
+from runwright.engine.spawn import NotStarted, run_program
 from runwright.preflight.base import CheckResult
 
 
@@ -26,34 +25,18 @@ async def check_git_tag(
 ) -> CheckResult:
     """OK when ``tag`` exists in the git repository at ``repo``; evidence has its commit."""
     evidence: dict[str, str | None] = {"repo": str(repo), "tag": tag, "commit": None}
+    argv = [git, "-C", str(repo), "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"]
     try:
-        process = await asyncio.create_subprocess_exec(
-            git,
-            "-C",
-            str(repo),
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            f"refs/tags/{tag}^{{commit}}",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        return CheckResult(False, f"cannot run {git}: {exc}", evidence)
-    try:
-        async with (clock or SystemClock()).timeout(timeout_seconds):
-            out, err = await process.communicate()
+        done = await run_program(argv, timeout=timeout_seconds, clock=clock or SystemClock())
+    except NotStarted as exc:
+        return CheckResult(False, f"cannot run {git}: {exc.error}", evidence)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
         return CheckResult(False, f"git did not answer within {timeout_seconds:g}s", evidence)
-    if process.returncode == 0:
-        commit = out.decode().strip()
+    if done.code == 0:
+        commit = done.out.strip()
         evidence["commit"] = commit
         return CheckResult(True, f"tag {tag} exists in {repo} at commit {commit[:12]}", evidence)
-    reason = err.decode("utf-8", "replace").strip()
-    if process.returncode == 1 and not reason:
+    reason = done.err.strip()
+    if done.code == 1 and not reason:
         return CheckResult(False, f"tag {tag} does not exist in {repo}", evidence)
     return CheckResult(False, f"cannot look up tag {tag} in {repo}: {reason}", evidence)

@@ -9,17 +9,13 @@ killed with its whole process group), raises ProviderError carrying the end of i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
 import re
-import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from runwright.engine.clock import Clock
-from runwright.engine.hidden import shell_argv
+from runwright.engine.spawn import NotStarted, run_script
 from runwright.errors import ProviderError
 from runwright.providers.base import Measurement, clean_value
 
@@ -59,43 +55,30 @@ class CommandProvider:
 
     async def measure(self, query: str) -> Measurement:
         at = self._clock.now()
+        s = self.settings
         try:
-            with shell_argv(query, self.settings.shell) as (args, fds):
-                process = await asyncio.create_subprocess_exec(
-                    self.settings.shell,
-                    *args,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    cwd=self.settings.cwd,
-                    env=dict(self.settings.env) if self.settings.env is not None else None,
-                    start_new_session=True,
-                    pass_fds=fds,
-                )
-        except OSError as exc:
+            done = await run_script(
+                query,
+                timeout=s.timeout_seconds,
+                clock=self._clock,
+                shell=s.shell,
+                cwd=s.cwd,
+                env=s.env,
+            )
+        except NotStarted as exc:
             raise ProviderError(
-                f"cannot start {self.settings.shell} for command {query!r}: {exc}",
-                retryable=False,
+                f"cannot start {s.shell} for command {query!r}: {exc.error}", retryable=False
             ) from exc
-        try:
-            async with self._clock.timeout(self.settings.timeout_seconds):
-                stdout, stderr = await process.communicate()
         except TimeoutError:
-            await _kill(process)
             raise ProviderError(
-                f"command {query!r} did not finish within {self.settings.timeout_seconds:g}s "
-                "and was killed",
+                f"command {query!r} did not finish within {s.timeout_seconds:g}s and was killed",
                 hint="make it faster or raise the provider's timeout",
             ) from None
-        except asyncio.CancelledError:
-            await _kill(process)
-            raise
-        out = stdout.decode(errors="replace")
-        if process.returncode != 0:
-            tail = stderr.decode(errors="replace").strip()[-300:] or out.strip()[-300:]
+        out = done.out
+        if done.code != 0:
+            tail = done.err.strip()[-300:] or out.strip()[-300:]
             raise ProviderError(
-                f"command {query!r} exited with status {process.returncode}"
-                + (f": {tail}" if tail else "")
+                f"command {query!r} exited with status {done.code}" + (f": {tail}" if tail else "")
             )
         raw = last_number(out)
         if raw is None:
@@ -107,11 +90,3 @@ class CommandProvider:
 
     async def aclose(self) -> None:
         return None
-
-
-async def _kill(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        await process.wait()

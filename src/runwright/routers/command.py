@@ -10,14 +10,12 @@ analysis reads Prometheus or a scrape, and the script drains as it sees fit.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from runwright.engine.clock import Clock, SystemClock
-from runwright.engine.hidden import shell_argv
+from runwright.engine.spawn import NotStarted, exports, run_script
 from runwright.errors import DriverError
 from runwright.model.templating import render
 from runwright.routers.base import Backend, BackendCounters, transition
@@ -49,34 +47,22 @@ class CommandRouter:
     async def _route(self, table: Sequence[Backend]) -> None:
         s = self.settings
         command = render(s.route, dict(s.variables), shell=True, where="service.router.route")
-        exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in s.env.items())
         payload = json.dumps([b.to_dict() for b in table])
         try:
-            with shell_argv(exports + command) as (args, fds):
-                proc = await asyncio.create_subprocess_exec(
-                    "/bin/sh",
-                    *args,
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.STDOUT,
-                    cwd=s.cwd,
-                    pass_fds=fds,
-                )
-        except OSError as exc:
-            raise DriverError(f"cannot run the route command: {exc.strerror or exc}") from None
-        try:
-            async with self.clock.timeout(s.timeout):
-                out, _ = await proc.communicate(payload.encode())
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise DriverError(f"the route command did not finish within {s.timeout:g}s") from None
-        if proc.returncode != 0:
-            tail = out.decode(errors="replace").strip().splitlines()[-10:]
-            raise DriverError(
-                f"the route command exited {proc.returncode}:\n"
-                + ("\n".join(f"  | {line}" for line in tail) or "  (no output)")
+            done = await run_script(
+                exports(s.env) + command,
+                timeout=s.timeout,
+                clock=self.clock,
+                stdin=payload.encode(),
+                cwd=s.cwd,
+                merge_stderr=True,
             )
+        except NotStarted as exc:
+            raise DriverError(f"cannot run the route command: {exc.reason}") from None
+        except TimeoutError:
+            raise DriverError(f"the route command did not finish within {s.timeout:g}s") from None
+        if done.code != 0:
+            raise DriverError(f"the route command exited {done.code}:\n" + done.tail(10))
 
     async def drain(self, name: str, timeout: float) -> None:  # noqa: ASYNC109
         return None

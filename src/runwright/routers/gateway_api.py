@@ -13,11 +13,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runwright.errors import DriverError, SettingError
+from runwright.errors import DriverError
 from runwright.kube.client import Kube, replace_with_retry
 from runwright.kube.names import object_name
 from runwright.kube.objects import route_refs
-from runwright.kube.routing import ready, targets
+from runwright.kube.routing import entrance, ready, targets
 from runwright.routers.base import Backend, BackendCounters
 
 
@@ -28,19 +28,11 @@ class GatewayApiRouter:
         self.owner = owner
 
     async def verify(self) -> None:
-        found = await self.kube.get("HTTPRoute", self.route)
-        if found is None:
-            raise SettingError(
-                f"HTTPRoute {self.kube.namespace}/{self.route} does not exist",
-                ("router", "route"),
-                hint="name the HTTPRoute users reach (kubectl get httproutes)",
-            )
+        hint = "name the HTTPRoute users reach (kubectl get httproutes)"
+        await entrance(self.kube, "HTTPRoute", self.route, ("router", "route"), hint)
 
     async def ensure_started(self) -> None:
-        if await self.kube.get("HTTPRoute", self.route) is None:
-            raise DriverError(
-                f"HTTPRoute {self.kube.namespace}/{self.route} does not exist", retryable=False
-            )
+        await entrance(self.kube, "HTTPRoute", self.route)
 
     async def apply(self, backends: Sequence[Backend]) -> None:
         table = targets(backends)

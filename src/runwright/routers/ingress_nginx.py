@@ -30,7 +30,7 @@ from runwright.kube.objects import (
     ingress_backends,
     point_ingress,
 )
-from runwright.kube.routing import Target, percentages, ready, targets
+from runwright.kube.routing import Target, entrance, percentages, ready, targets
 from runwright.routers.base import Backend, BackendCounters
 
 
@@ -42,23 +42,15 @@ class IngressNginxRouter:
         self.owner = owner
 
     async def verify(self) -> None:
-        main = await self.kube.get("Ingress", self.ingress)
-        if main is None:
-            raise SettingError(
-                f"Ingress {self.kube.namespace}/{self.ingress} does not exist",
-                ("router", "ingress"),
-                hint="name the Ingress users reach (kubectl get ingress)",
-            )
+        hint = "name the Ingress users reach (kubectl get ingress)"
+        main = await entrance(self.kube, "Ingress", self.ingress, ("router", "ingress"), hint)
         if not ingress_backends(main):
             raise SettingError(
                 f"Ingress {self.ingress} has no service backend", ("router", "ingress")
             )
 
     async def ensure_started(self) -> None:
-        if await self.kube.get("Ingress", self.ingress) is None:
-            raise DriverError(
-                f"Ingress {self.kube.namespace}/{self.ingress} does not exist", retryable=False
-            )
+        await entrance(self.kube, "Ingress", self.ingress)
 
     async def apply(self, backends: Sequence[Backend]) -> None:
         live = percentages(targets(backends))

@@ -232,27 +232,29 @@ class Upstream(asyncio.Protocol):
 
     def _broken(self) -> None:
         """The answer cannot be framed: this connection is closed, the client told so."""
-        client, self.client = self.client, None
         self.keep = False
-        self.transport.close()
+        client = self._failed()
         if client is None:
             return
-        self.target.in_flight -= 1
-        self.target.failures += 1
-        self.proxy.counted()
         log.warning("a malformed answer from %s: connection closed", self.target.spec.name)
         client.fail(self.got, BAD_ANSWER)
 
     def timed_out(self) -> None:
         """Silent past ``response``: 504 if nothing was answered yet, else the client closes."""
+        client = self._failed()
+        if client is not None:
+            client.fail(self.got, GATEWAY_TIMEOUT)
+
+    def _failed(self) -> Client | None:
+        """Close this connection and count its request (if any) as the backend's failure; the
+        client it was answering, to be told."""
         client, self.client = self.client, None
         self.transport.close()
-        if client is None:
-            return
-        self.target.in_flight -= 1
-        self.target.failures += 1
-        self.proxy.counted()
-        client.fail(self.got, GATEWAY_TIMEOUT)
+        if client is not None:
+            self.target.in_flight -= 1
+            self.target.failures += 1
+            self.proxy.counted()
+        return client
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

@@ -16,10 +16,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runwright.errors import DriverError, SettingError
+from runwright.errors import DriverError
 from runwright.kube.client import Kube, replace_with_retry
 from runwright.kube.names import SERVICE_LABEL, WEIGHTS_ANNOTATION, dns_label, label_value
-from runwright.kube.routing import percentages, ready, targets
+from runwright.kube.routing import entrance, percentages, ready, targets
 from runwright.routers.base import Backend, BackendCounters
 
 
@@ -31,18 +31,11 @@ class ServiceSelectorRouter:
         self.version_label = version_label
 
     async def verify(self) -> None:
-        if await self.kube.get("Service", self.service) is None:
-            raise SettingError(
-                f"Service {self.kube.namespace}/{self.service} does not exist",
-                ("router", "service"),
-                hint="name the Service users reach (kubectl get services)",
-            )
+        hint = "name the Service users reach (kubectl get services)"
+        await entrance(self.kube, "Service", self.service, ("router", "service"), hint)
 
     async def ensure_started(self) -> None:
-        if await self.kube.get("Service", self.service) is None:
-            raise DriverError(
-                f"Service {self.kube.namespace}/{self.service} does not exist", retryable=False
-            )
+        await entrance(self.kube, "Service", self.service)
 
     async def apply(self, backends: Sequence[Backend]) -> None:
         live = percentages(targets(backends))

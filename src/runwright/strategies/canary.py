@@ -19,20 +19,24 @@ class Canary:
     def expand(self, release: ReleaseSpec, smoke: list[Step]) -> list[Expansion]:
         out = [Expansion("release", start_new())]
         out += [Expansion("smoke", s) for s in smoke]
-        for weight in release.weights:
-            out.append(Expansion("canary", weights(weight)))
-            if weight < 100 and release.pause > 0:
-                pause = watch(
-                    f"pause at {weight}%",
-                    release.pause,
-                    f"hold at {weight}%",
-                    release,
-                    compare=True,
-                )
-                out.append(Expansion("canary", pause))
+        out += steps_up(release)
         out += [Expansion("bake", s) for s in bake(release)]
         out.append(Expansion("release", retire(release)))
         return out
+
+
+def steps_up(release: ReleaseSpec) -> list[Expansion]:
+    """The canary's climb: each weight, held for ``pause`` under watch before the next (a
+    product's canary service climbs the same way at its turn)."""
+    out: list[Expansion] = []
+    for weight in release.weights:
+        out.append(Expansion("canary", weights(weight)))
+        if weight < 100 and release.pause > 0:
+            pause = watch(
+                f"pause at {weight}%", release.pause, f"hold at {weight}%", release, compare=True
+            )
+            out.append(Expansion("canary", pause))
+    return out
 
 
 STRATEGY = Canary()

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from runwright.model.release import ReleaseSpec
 from runwright.model.schema import Step
-from runwright.strategies.base import NEW, Expansion, bake, retire, step, watch, weights
+from runwright.strategies.base import NEW, Expansion, bake, retire, step, weights
+from runwright.strategies.canary import steps_up
 from runwright.strategies.registry import STRATEGIES
 
 
@@ -63,17 +64,7 @@ def _moves(unit: Unit) -> list[Expansion]:
     release = unit.release
     out: list[Expansion] = []
     if release.strategy == "canary":
-        for weight in release.weights:
-            out.append(Expansion("canary", weights(weight)))
-            if weight < 100 and release.pause > 0:
-                pause = watch(
-                    f"pause at {weight}%",
-                    release.pause,
-                    f"hold at {weight}%",
-                    release,
-                    compare=True,
-                )
-                out.append(Expansion("canary", pause))
+        out += steps_up(release)
     elif unit.routed:
         out.append(Expansion("release", weights(100)))
     out += [Expansion("bake", s) for s in bake(release)]

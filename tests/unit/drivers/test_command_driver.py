@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from tests.support.releases import alive
 
 from runwright.drivers.base import ServiceSpec
 from runwright.drivers.command import CommandDriver, CommandSettings, json_lines
@@ -61,3 +63,20 @@ async def test_a_version_never_healthy_is_stopped_again(tmp_path: Path) -> None:
     with pytest.raises(DriverError, match="was not healthy within 0.5s"):
         await driver.start(SPEC, "v2")
     assert (tmp_path / "stopped").exists()
+
+
+async def test_a_cancelled_command_is_stopped_with_its_children(tmp_path: Path) -> None:
+    """An abort while a start command runs leaves none of its processes behind."""
+    pidfile = tmp_path / "child.pid"
+    driver = CommandDriver(
+        CommandSettings(start=f"sleep 30 & echo $! > {pidfile}; wait", stop="true", list="true")
+    )
+    task = asyncio.create_task(driver.start(SPEC, "v2"))
+    for _ in range(500):  # the shell starts its child (10 s at most)
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not alive(int(pidfile.read_text()))
