@@ -36,9 +36,9 @@ from pathlib import Path
 
 import httpx
 
-from runwright.app import users
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.people import users
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.store import Store
 
 PAGE_BAR_MS = 100.0

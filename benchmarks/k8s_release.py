@@ -11,7 +11,7 @@ that make pods Ready at once, so only the control plane's own work is timed). Ea
 - the platform: the same Deployment (the example's template, renamed, same image and
   labels) sent with ``kubectl apply`` and waited for with ``kubectl rollout status``.
 
-and the same release once more in-process (``runwright.app.runs.deploy`` on a ``Runtime``,
+and the same release once more in-process (``runwright.app.runs.runs.deploy`` on a ``Runtime``,
 as benchmarks/step_overhead.py does), which leaves out the Python interpreter's start and
 imports. Printed: the median of each, runwright's added time over the platform's rollout
 (both ways), the CPU time each CLI release used (interpreter start, imports and the release:
@@ -40,9 +40,9 @@ from tests.support import kubeplane
 from tests.support.kubelab import ENV, EXAMPLE, seed
 from tests.support.kubetap import TappedKube
 
-from runwright.app import runs
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 
 BAR_S = 1.0
 ROOT = Path(__file__).resolve().parents[1]

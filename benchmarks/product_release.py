@@ -44,9 +44,9 @@ from typing import Any
 
 import yaml
 
-from runwright.app import runs
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.store import EventRow
 
 BAR_SECONDS = 0.1

@@ -74,9 +74,9 @@ from typing import Any
 
 import yaml
 
-from runwright.app import runs
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.checks import parse_check, worst_case_abort_seconds
 from runwright.engine.sequential import expected_requests
 from runwright.model.checks import check_from

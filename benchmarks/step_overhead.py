@@ -2,7 +2,7 @@
 
 The bar (DESIGN.md): <= 5 ms per no-op step, journaled durably (bash spends ~1.1 ms per step,
 Ansible 332 ms per task). N no-op ``run: "true"`` steps go through the real engine in-process
-(``runwright.app.runs.deploy`` with a ``Runtime``) on the default SQLite store (WAL,
+(``runwright.app.runs.runs.deploy`` with a ``Runtime``) on the default SQLite store (WAL,
 ``synchronous=FULL``: each step's start and end is a committed, fsynced transaction before
 the run moves on). The same N commands then run in a plain bash loop that spawns one process
 per command (``/bin/true``), and once more as ``bash -c true`` per command (the process the
@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from runwright.app import runs
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 
 BAR_MS = 5.0
 

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.postgres import Cluster, throwaway_cluster  # noqa: E402
 
-from runwright.app.runtime import Runtime  # noqa: E402
-from runwright.app.settings import Settings  # noqa: E402
-from runwright.app.worker import queue  # noqa: E402
+from runwright.app.runs.worker import queue  # noqa: E402
+from runwright.app.runtime.runtime import Runtime  # noqa: E402
+from runwright.app.runtime.settings import Settings  # noqa: E402
 from runwright.engine.claims import claim_next  # noqa: E402
 from runwright.engine.processes import ProcessMark  # noqa: E402
 

@@ -30,9 +30,9 @@ import yaml
 from tests.conftest import RunCli
 from tests.support import prometheus as prom
 
-from runwright.app import runs
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.clock import SystemClock
 from runwright.engine.executor import Outcome, RunInfo
 from runwright.engine.store import StepRow

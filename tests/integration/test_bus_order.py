@@ -28,8 +28,8 @@ from tests.support.postgres import Cluster
 from tests.support.receivers import Receiver, receiver
 from tests.support.web import web_server
 
-from runwright.app.notifications import Notifier
-from runwright.app.runtime import read_runbook_text
+from runwright.app.notifications.notifications import Notifier
+from runwright.app.runtime.runtime import read_runbook_text
 from runwright.engine import tables as t
 from runwright.engine.chain import ChainKey
 from runwright.engine.clock import SystemClock

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 import yaml
 from tests.support.postgres import Cluster
 
-from runwright.app import runs
-from runwright.app.plan import build_plan
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.plans.expansion import build_plan
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.databases.catalog import BackupCatalog
 from runwright.engine.clock import FakeClock
 from runwright.engine.store import RunRow

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from tests.support.web import WebServer, web_server
 
-from runwright.app.users import AuthError, Forbidden
+from runwright.app.people.users import AuthError, Forbidden
 from runwright.engine.store import Store
 from runwright.errors import (
     BlockedError,

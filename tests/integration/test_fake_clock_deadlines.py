@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from runwright.app import runs
-from runwright.app.identity import AuthMethod
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import runs
+from runwright.app.runtime.identity import AuthMethod
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.clock import FakeClock
 from runwright.engine.store import RunRow
 from runwright.model.status import RunStatus

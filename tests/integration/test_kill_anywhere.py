@@ -34,9 +34,9 @@ import yaml
 from tests.conftest import ROOT
 from tests.support.releases import MARKER, alive, marked
 
-from runwright.app import decisions, runs
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import decisions, runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.audit import verify_run
 from runwright.engine.chain import load_key
 from runwright.engine.clock import SystemClock

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runwright.app.report_html import html
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.reads.report_html import html
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -18,9 +18,9 @@ from tests.conftest import ROOT
 from tests.support.postgres import Cluster
 from tests.support.tamper import tamper
 
-from runwright.app import decisions, runs
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import decisions, runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.audit import verify_run
 from runwright.engine.chain import ChainKey
 from runwright.engine.clock import FakeClock

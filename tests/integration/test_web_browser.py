@@ -23,8 +23,8 @@ from tests.support.browser import chromium, require_browser, screenshot_dir
 from tests.support.web import WebServer, web_server
 
 from runwright.app.demo import canary_runbook
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.drivers.local import free_port
 
 # Under xdist one worker runs the whole module: its server and Chromium start once.

@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.support.postgres import free_port
 from tests.support.web import WebServer, web_server
 
-from runwright.app import users
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.people import users
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.clock import FakeClock
 from runwright.web.config import OidcConfig, WebConfig
 from runwright.web.oidc_flows import PENDING_TTL

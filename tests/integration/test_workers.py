@@ -21,8 +21,8 @@ from tests.support.postgres import Cluster
 from tests.support.web import web_server
 from tests.support.workers import BOOK, Fleet, query, wait_for
 
-from runwright.app.pool import WorkerPool
-from runwright.app.settings import Settings
+from runwright.app.runs.pool import WorkerPool
+from runwright.app.runtime.settings import Settings
 
 TTL = 2.0
 NON_IDEMPOTENT = ("migrate", "announce")

@@ -20,10 +20,10 @@ import pytest
 from tests.support.postgres import Cluster
 from tests.support.workers import BOOK, Fleet, query
 
-from runwright.app import decisions
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
-from runwright.app.worker import queue
+from runwright.app.runs import decisions
+from runwright.app.runs.worker import queue
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.processes import ProcessMark
 from runwright.model.status import Settlement
 

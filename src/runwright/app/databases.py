@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from runwright.app import runs
-from runwright.app.runtime import Runtime
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
 from runwright.databases.base import BackupInfo
 from runwright.databases.catalog import BackupCatalog, backup_root, safe_name
 from runwright.engine.store import RunRow, StepRow

@@ -22,9 +22,9 @@ from typing import Any
 
 import yaml
 
-from runwright.app import runs
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.drivers.local import free_port
 from runwright.engine.executor import Observer
 from runwright.engine.store import RunRow

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from runwright.app import audit as audit_app
-from runwright.app import locks
+from runwright.app.reads import audit as audit_app
+from runwright.app.runs import locks
 from runwright.errors import InputError
 
 

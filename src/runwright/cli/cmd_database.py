@@ -15,8 +15,9 @@ import sys
 
 import click
 
-from runwright.app import databases, runs
-from runwright.app.runtime import Runtime
+from runwright.app import databases
+from runwright.app.runs import runs
+from runwright.app.runtime.runtime import Runtime
 from runwright.cli.edge import Ctx, run
 from runwright.cli.edge import err as _err
 from runwright.cli.show import dumps

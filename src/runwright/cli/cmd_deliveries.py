@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from runwright.app import redelivery
+from runwright.app.notifications import redelivery
 from runwright.cli import show
 from runwright.cli.edge import Ctx, pass_ctx, run
 

@@ -9,7 +9,7 @@ import time
 import click
 
 from runwright.app.demo import run_demo
-from runwright.app.settings import Settings
+from runwright.app.runtime.settings import Settings
 from runwright.cli import edge
 from runwright.cli.render import ConsoleObserver
 from runwright.loadgen import LoadSnapshot

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from runwright.app.runtime import read_runbook, validate_source
+from runwright.app.runtime.runtime import read_runbook, validate_source
 from runwright.errors import InputError, RunbookError, RunwrightError
 from runwright.model.importer import ImportResult, import_markdown, summary
 from runwright.model.lint import PRODUCTION, Finding, has_errors, lint

@@ -16,7 +16,7 @@ from typing import Any
 import click
 import yaml
 
-from runwright.app.runtime import validate_source
+from runwright.app.runtime.runtime import validate_source
 from runwright.errors import InputError, RunbookError
 from runwright.model.importer import dump_yaml
 from runwright.model.review import Decision, Draft, decide, drafts

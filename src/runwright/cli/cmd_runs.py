@@ -11,11 +11,12 @@ from collections.abc import Callable
 
 import click
 
-from runwright.app import decisions, runs, views, worker
-from runwright.app.decisions import Acted
-from runwright.app.planning import plan_deploy, plan_rollback
-from runwright.app.product import joined
-from runwright.app.runtime import Runtime
+from runwright.app.plans.preview import plan_deploy, plan_rollback
+from runwright.app.reads import views
+from runwright.app.runs import decisions, runs, worker
+from runwright.app.runs.decisions import Acted
+from runwright.app.runtime.product import joined
+from runwright.app.runtime.runtime import Runtime
 from runwright.cli import show
 from runwright.cli.edge import Ctx, pass_ctx, run
 from runwright.cli.guided import guided
@@ -238,7 +239,7 @@ def approve(c: Ctx, run_id: int, note: str) -> None:
 @pass_ctx
 def reject(c: Ctx, run_id: int, note: str) -> None:
     """Reject RUN_ID's approval as the current user: the run rolls back."""
-    from runwright.app.reject import reject as reject_run
+    from runwright.app.runs.decisions import reject as reject_run
 
     acted(run(reject_run(c.runtime(), run_id, note)))
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from runwright.app import views
-from runwright.app.follow import FollowSettings, follow
-from runwright.app.runtime import Runtime
+from runwright.app.reads import views
+from runwright.app.runs.follow import FollowSettings, follow
+from runwright.app.runtime.runtime import Runtime
 from runwright.cli import show
 from runwright.cli.edge import Ctx, err, pass_ctx, run
 from runwright.engine.store import EventRow

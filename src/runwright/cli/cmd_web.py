@@ -14,9 +14,9 @@ from typing import Protocol
 
 import click
 
-from runwright.app import users
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.people import users
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.accounts import ANY_ENV, Grant
 from runwright.errors import InputError
 from runwright.model.durations import parse_duration

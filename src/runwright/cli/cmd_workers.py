@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from runwright.app.worker import run_worker
+from runwright.app.runs.worker import run_worker
 from runwright.cli.edge import run
 from runwright.cli.terminal import safe_echo
 from runwright.engine.workers import WorkerRow, listing

@@ -22,8 +22,8 @@ from runwright.cli.terminal import is_closed_pipe, output_closed, safe_echo
 from runwright.errors import RunbookError, RunwrightError
 
 if TYPE_CHECKING:  # the remote CLI imports this edge and must not load the store's drivers
-    from runwright.app.runtime import Runtime
-    from runwright.app.settings import Settings
+    from runwright.app.runtime.runtime import Runtime
+    from runwright.app.runtime.settings import Settings
 
 T = TypeVar("T")
 
@@ -81,7 +81,7 @@ class Ctx:
         self._rt: Runtime | None = None
 
     def settings(self) -> Settings:
-        from runwright.app.settings import Settings
+        from runwright.app.runtime.settings import Settings
 
         return Settings.from_environ(
             os.environ, database_url=self.database_url, state_dir=self.state_dir
@@ -89,7 +89,7 @@ class Ctx:
 
     def runtime(self, *, quiet: bool = False) -> Runtime:
         if self._rt is None:
-            from runwright.app.runtime import Runtime
+            from runwright.app.runtime.runtime import Runtime
             from runwright.cli.render import ConsoleObserver
 
             self._rt = Runtime.open(self.settings(), observer=ConsoleObserver(quiet=quiet))

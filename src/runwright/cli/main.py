@@ -205,7 +205,7 @@ def cli(ctx: click.Context, database_url: str | None, state_dir: str | None) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """Check runbook FILES against the schema; report file:line:col and a hint per problem."""
-    from runwright.app.runtime import read_runbook
+    from runwright.app.runtime.runtime import read_runbook
     from runwright.errors import RunwrightError
 
     results = []
@@ -238,7 +238,7 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
 @cli.command()
 def schema() -> None:
     """Print the runbook JSON Schema (point your editor's YAML plugin at it)."""
-    from runwright.app.schema import json_schema
+    from runwright.app.reads.schema import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from runwright.app.views import EnvironmentInfo, RunDetail, RunSummary
+from runwright.app.reads.views import EnvironmentInfo, RunDetail, RunSummary
 from runwright.cli import credentials, show
 from runwright.cli.client import Api, device_login
 from runwright.cli.edge import RunwrightGroup, err

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from runwright.app.views import EnvironmentInfo, RunDetail, RunSummary, event_line
-from runwright.app.waiting import Phase
+from runwright.app.reads.views import EnvironmentInfo, RunDetail, RunSummary, event_line
+from runwright.app.runs.waiting import Phase
 from runwright.cli.edge import err
 from runwright.cli.terminal import safe_echo
 from runwright.model.status import RunStatus

@@ -2,8 +2,8 @@
 
 The step creates the silence with a short end (``lease``) and journals it (``silence.created``);
 while the run is driven the app keeps extending it and expires it when the run ends (see
-``runwright.app.silences``). If runwright dies, nobody extends it, and it lapses by itself
-within one lease: the on-call is never left without alerts by a crashed deploy.
+``runwright.app.notifications.silences``). If runwright dies, nobody extends it, and it lapses
+by itself within one lease: the on-call is never left without alerts by a crashed deploy.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runwright.app import decisions, runs, worker
-from runwright.app.identity import AuthMethod, Identity
-from runwright.app.reject import reject
-from runwright.app.runtime import read_runbook_text
-from runwright.app.users import Forbidden
+from runwright.app.people.users import Forbidden
+from runwright.app.runs import decisions, runs, worker
+from runwright.app.runs.decisions import reject
+from runwright.app.runtime.identity import AuthMethod, Identity
+from runwright.app.runtime.runtime import read_runbook_text
 from runwright.errors import InputError
 from runwright.model.loader import Runbook
 from runwright.model.status import RunStatus

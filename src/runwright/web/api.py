@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 
-from runwright.app import redelivery, report, report_html, users, views
-from runwright.app.planning import plan_book, plan_rollback
-from runwright.app.product import joined
-from runwright.app.views import RunFilter, env_state, list_runs
+from runwright.app.notifications import redelivery
+from runwright.app.people import users
+from runwright.app.plans.preview import plan_book, plan_rollback
+from runwright.app.reads import report, report_html, views
+from runwright.app.reads.views import RunFilter, env_state, list_runs
+from runwright.app.runtime.product import joined
 from runwright.engine.audit import verify_run
 from runwright.engine.store import RevisionRow
 from runwright.errors import InputError

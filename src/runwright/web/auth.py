@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from runwright.app import users
-from runwright.app.users import AuthError, Forbidden
+from runwright.app.people import users
+from runwright.app.people.users import AuthError, Forbidden
 from runwright.engine.accounts import Accounts, Grant
 from runwright.engine.store import RunRow
 from runwright.errors import NotFoundError

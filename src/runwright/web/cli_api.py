@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from runwright.app import audit as audit_app
-from runwright.app import views
-from runwright.app.planning import plan_book
-from runwright.app.runtime import read_runbook_text
+from runwright.app.plans.preview import plan_book
+from runwright.app.reads import audit as audit_app
+from runwright.app.reads import views
+from runwright.app.runtime.runtime import read_runbook_text
 from runwright.engine.feed import read_events
 from runwright.errors import InputError
 from runwright.web.actions import MAX_RUNBOOK, check_sent

@@ -1,4 +1,4 @@
-"""The server's side of ``runwright login URL --browser`` (``app/devices.py``): the
+"""The server's side of ``runwright login URL --browser`` (``app/people/devices.py``): the
 terminal's two API calls, and the page where a logged-in person confirms the code.
 
 The two API calls need no credential (the terminal has none yet); what they hand out is a
@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from runwright.app import devices
-from runwright.app.users import AuthError
+from runwright.app.people import devices
+from runwright.app.people.users import AuthError
 from runwright.web.auth import identify
 from runwright.web.forms import Actor
 from runwright.web.pages import render

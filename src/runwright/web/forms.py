@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from runwright.app.users import Forbidden
+from runwright.app.people.users import Forbidden
 from runwright.web import actions, csrf
 from runwright.web.auth import WebUser, identify
 from runwright.web.permissions import Pending, RunAccess, on_run, per_environment, signed_in

@@ -20,8 +20,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from runwright.app import users
-from runwright.app.users import SESSION_TTL, AuthError
+from runwright.app.people import users
+from runwright.app.people.users import SESSION_TTL, AuthError
 from runwright.web import csrf
 from runwright.web.auth import COOKIE, WebUser, identify
 from runwright.web.pages import error_page, render

@@ -24,8 +24,8 @@ import jwt
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from runwright.app import users
-from runwright.app.users import AuthError
+from runwright.app.people import users
+from runwright.app.people.users import AuthError
 from runwright.web.config import OidcConfig
 from runwright.web.oidc_flows import OidcFlows
 from runwright.web.permissions import public

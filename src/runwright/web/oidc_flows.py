@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from runwright.app.users import AuthError
+from runwright.app.people.users import AuthError
 from runwright.engine.clock import Clock
 
 PENDING_TTL = 600.0

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from runwright.app import report, report_html
-from runwright.app.planning import plan_book, plan_rollback
-from runwright.app.views import RunFilter, env_state, list_runs
+from runwright.app.plans.preview import plan_book, plan_rollback
+from runwright.app.reads import report, report_html
+from runwright.app.reads.views import RunFilter, env_state, list_runs
 from runwright.engine.audit import verify_run
 from runwright.errors import InputError
 from runwright.model.status import TERMINAL

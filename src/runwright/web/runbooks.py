@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runwright.app.runtime import read_runbook
+from runwright.app.runtime.runtime import read_runbook
 from runwright.errors import RunwrightError
 from runwright.model.loader import Runbook
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import uvicorn
 
-from runwright.app import users
-from runwright.app.pool import WorkerPool
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.people import users
+from runwright.app.runs.pool import WorkerPool
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.errors import InputError
 from runwright.web.config import OidcConfig, WebConfig, parse_listen
 from runwright.web.server import create_app

@@ -19,9 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from runwright.app.redelivery import retrying
-from runwright.app.runtime import Runtime
-from runwright.app.users import AuthError, Forbidden
+from runwright.app.notifications.redelivery import retrying
+from runwright.app.people.users import AuthError, Forbidden
+from runwright.app.runtime.runtime import Runtime
 from runwright.errors import RunwrightError
 from runwright.web import api, cli_api, device, forms, login, pages, slack
 from runwright.web.config import WebConfig

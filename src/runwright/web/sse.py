@@ -1,7 +1,7 @@
 """Live updates as Server-Sent Events, read from the event feed (the one bus).
 
-One follower per server (``app.follow``, on ``engine.feed``) takes the events committed by any
-process, woken by LISTEN/NOTIFY on PostgreSQL and by its poll on SQLite, and fans them out to
+One follower per server (``app.runs.follow``, on ``engine.feed``) takes the events committed by
+any process, woken by LISTEN/NOTIFY on PostgreSQL and by its poll on SQLite, and fans them out to
 every connected client. The feed's cursor, not ``id > last``, decides what is new: on
 PostgreSQL an id can commit after a higher one, and the feed still delivers it (once) within
 its grace window. A client that reconnects sends ``Last-Event-ID`` and first gets what it
@@ -23,8 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from runwright.app.follow import FollowSettings, follow
-from runwright.app.runtime import Runtime
+from runwright.app.runs.follow import FollowSettings, follow
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine import tables as t
 from runwright.engine.store import EventRow, StoreError
 

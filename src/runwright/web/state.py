@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 
 from fastapi import Request
 
-from runwright.app.identity import AuthMethod
-from runwright.app.runtime import Runtime
+from runwright.app.runtime.identity import AuthMethod
+from runwright.app.runtime.runtime import Runtime
 from runwright.web.config import WebConfig
 from runwright.web.oidc_flows import OidcFlows
 from runwright.web.runbooks import Registry

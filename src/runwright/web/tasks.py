@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from runwright.app.runtime import Runtime
+from runwright.app.runtime.runtime import Runtime
 from runwright.model.event_type import EventType
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runwright.app.product import ServiceLine, service_lines
-from runwright.app.runtime import Runtime
+from runwright.app.runtime.product import ServiceLine, service_lines
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.audit import unsupported_rows
 from runwright.engine.machine import MAIN, in_flight
 from runwright.engine.processes import owner_dead

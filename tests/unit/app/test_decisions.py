@@ -8,7 +8,8 @@ import asyncio
 
 from tests.unit.app.conftest import App
 
-from runwright.app import decisions, views
+from runwright.app.reads import views
+from runwright.app.runs import decisions
 
 MANUAL_BOTH_WAYS = """
 name: by-hand

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from tests.unit.app.conftest import App
 
-from runwright.app import decisions, runs
-from runwright.app.follow import FollowSettings, follow
+from runwright.app.runs import decisions, runs
+from runwright.app.runs.follow import FollowSettings, follow
 from runwright.engine.feed import Cursor, read_after, read_events
 from runwright.engine.store import EventRow
 from runwright.errors import InputError

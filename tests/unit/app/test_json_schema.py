@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from runwright.app.demo import canary_runbook, demo_runbook
-from runwright.app.runtime import read_runbook_text
-from runwright.app.schema import json_schema
+from runwright.app.reads.schema import json_schema
+from runwright.app.runtime.runtime import read_runbook_text
 from runwright.errors import RunbookError
 from runwright.model.importer import import_markdown
 

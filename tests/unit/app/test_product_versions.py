@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from tests.unit.app.conftest import App
 
-from runwright.app.product import joined, plan_notes, resolve
-from runwright.app.runtime import read_runbook_text
+from runwright.app.runtime.product import joined, plan_notes, resolve
+from runwright.app.runtime.runtime import read_runbook_text
 from runwright.errors import InputError, PolicyBlocked
 from runwright.model.loader import Runbook
 from runwright.model.status import RunStatus

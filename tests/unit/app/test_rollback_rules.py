@@ -10,7 +10,8 @@ import asyncio
 import pytest
 from tests.unit.app.conftest import App
 
-from runwright.app import planning, runs
+from runwright.app.plans import preview
+from runwright.app.runs import runs
 from runwright.engine.store import RunRow
 from runwright.errors import PolicyBlocked
 from runwright.model.status import RunStatus
@@ -66,7 +67,7 @@ def test_a_rollback_to_the_previous_revision_waits_on_nobody_and_no_window(app: 
     kinds = [s.kind for s in app.rt.store.steps(back.id)]
     assert "approval" not in kinds
     assert "gate" not in kinds
-    rp = asyncio.run(planning.plan_rollback(app.rt, "production", "shop", None))
+    rp = asyncio.run(preview.plan_rollback(app.rt, "production", "shop", None))
     assert any(
         "a rollback to the previous revision needs no approval (production's rollback rules); "
         "deployment windows and freezes do not apply; left out (they wait on people): "

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runwright.app.schema_rollback import bring_schema
+from runwright.app.plans.schema_rollback import bring_schema
 from runwright.engine.store import NewStep
 from runwright.errors import InputError
 

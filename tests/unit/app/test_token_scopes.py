@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runwright.app import users
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.people import users
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.accounts import Grant
 from runwright.engine.clock import FakeClock
 from runwright.engine.links import SlackLinks

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from runwright.app import users
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
-from runwright.app.users import AuthError
+from runwright.app.people import users
+from runwright.app.people.users import AuthError
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.accounts import Grant
 from runwright.engine.clock import FakeClock
 from runwright.errors import InputError
@@ -85,7 +85,7 @@ def test_bad_names_roles_and_unknown_users_are_input_errors(rt: Runtime) -> None
 
 
 def test_a_user_reads_only_the_environments_granted() -> None:
-    from runwright.app.users import readable
+    from runwright.app.people.users import readable
     from runwright.engine.accounts import Grant
 
     assert readable([Grant("viewer", "staging"), Grant("approver", "qa")]) == {"staging", "qa"}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runwright.app.services import build_services
-from runwright.app.settings import Settings
+from runwright.app.runtime.services import build_services
+from runwright.app.runtime.settings import Settings
 from runwright.drivers.local import render_command
 from runwright.errors import InputError
 from runwright.model.loader import load_text

@@ -11,8 +11,8 @@ from textwrap import dedent, indent
 import pytest
 from tests.unit.steps.conftest import App, app
 
-from runwright.app.runtime import read_runbook, read_runbook_text
-from runwright.app.schema import json_schema
+from runwright.app.reads.schema import json_schema
+from runwright.app.runtime.runtime import read_runbook, read_runbook_text
 from runwright.engine.sequential import parse_sequential
 from runwright.errors import InputError, RunbookError
 from runwright.model.checks import (

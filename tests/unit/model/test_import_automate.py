@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runwright.app.plan import build_plan
+from runwright.app.plans.expansion import build_plan
 from runwright.model.importer import dump_yaml, import_markdown, summary
 from runwright.model.lint import lint
 from runwright.model.loader import build_runbook

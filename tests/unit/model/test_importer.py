@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from runwright.app.plan import build_plan
+from runwright.app.plans.expansion import build_plan
 from runwright.model.importer import dump_yaml, import_markdown, repair_mojibake, summary
 from runwright.model.loader import Runbook, build_runbook, load_text
 from runwright.model.markdown import parse_markdown

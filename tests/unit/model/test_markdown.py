@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runwright.app.plan import build_plan
+from runwright.app.plans.expansion import build_plan
 from runwright.errors import RunbookError
 from runwright.model.importer import dump_yaml, import_markdown
 from runwright.model.loader import Runbook, build_runbook, load_text

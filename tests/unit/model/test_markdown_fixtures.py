@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from runwright.app.plan import build_plan
+from runwright.app.plans.expansion import build_plan
 from runwright.errors import RunbookError
 from runwright.model.importer import ImportResult, dump_yaml, import_markdown
 from runwright.model.lint import lint

@@ -59,7 +59,7 @@ def test_the_authors_own_text_is_left_alone() -> None:
 
 
 def test_the_loader_refuses_it_at_the_expression(tmp_path) -> None:
-    from runwright.app.runtime import read_runbook
+    from runwright.app.runtime.runtime import read_runbook
 
     book = tmp_path / "b.yaml"
     book.write_text(

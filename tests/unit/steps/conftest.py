@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from runwright.app import decisions, runs
-from runwright.app.identity import AuthMethod
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runs import decisions, runs
+from runwright.app.runtime.identity import AuthMethod
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.clock import FakeClock
 from runwright.engine.executor import RunInfo
 from runwright.engine.store import ApprovalRow, RunRow, StepRow

@@ -373,7 +373,7 @@ def test_an_unknown_check_name_is_a_load_error_at_its_line_with_a_hint() -> None
 
 
 def test_plan_shows_the_worst_case_time_from_a_fault_to_rollback() -> None:
-    from runwright.app.plan import build_plan
+    from runwright.app.plans.expansion import build_plan
 
     book = _load("error-rate")
     plan = build_plan(
@@ -395,7 +395,7 @@ def test_plan_shows_the_worst_case_time_from_a_fault_to_rollback() -> None:
 
 
 def test_a_release_watched_by_a_draft_check_is_refused_before_it_starts() -> None:
-    from runwright.app.plan import expand
+    from runwright.app.plans.expansion import expand
     from runwright.errors import InputError
 
     book = _load("Error-Rate-rollback")

@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 from tests.unit.steps.conftest import App, Harness, Server
 
-from runwright.app import report, runs
+from runwright.app.reads import report
+from runwright.app.runs import runs
 from runwright.steps.gate import KIND, GateParams
 from runwright.steps.registry import params_as
 

@@ -172,7 +172,7 @@ release: {strategy: canary, weights: [20, 100], pause: 1m, bake: 1m, analysis: [
 
 
 def test_plan_of_a_canary_gives_each_pause_its_share_and_the_bake_no_judgement() -> None:
-    from runwright.app.plan import build_plan
+    from runwright.app.plans.expansion import build_plan
     from runwright.model.loader import load_text
     from runwright.steps.registry import step_kinds
 
@@ -209,7 +209,7 @@ class Ticking:
 
 
 def test_recent_traffic_reads_the_router_twice_and_says_when_it_cannot() -> None:
-    from runwright.app.plan import recent_traffic
+    from runwright.app.plans.expansion import recent_traffic
     from runwright.errors import DriverError
 
     clock = FakeClock()

@@ -4,9 +4,9 @@ every step owned by its service; a service left out has no step at all."""
 
 from __future__ import annotations
 
-from runwright.app.plan import expand
-from runwright.app.policy import RollbackScope
-from runwright.app.runtime import read_runbook_text
+from runwright.app.plans.expansion import expand
+from runwright.app.plans.policy import RollbackScope
+from runwright.app.runtime.runtime import read_runbook_text
 from runwright.model.schema import Environment
 
 BOOK = """\

@@ -13,8 +13,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.clock import FakeClock
 from runwright.web.config import OidcConfig, WebConfig
 from runwright.web.permissions import Need, Scope, needs_of

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runwright.app.runtime import Runtime
-from runwright.app.settings import Settings
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.settings import Settings
 from runwright.engine.clock import FakeClock
 from runwright.web.sse import KEEPALIVE, Ev, Hub
 

@@ -1,4 +1,4 @@
-"""What people decide about a run: approve, attest, settle, abort.
+"""What people decide about a run: approve, reject, attest, settle, abort.
 
 Each is a coroutine (the CLI and the web server call the same ones) returning an ``Acted``:
 the run as it then stands, a sentence for the person, and the exit code their command ends
@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from runwright.app import runs
-from runwright.app.identity import AuthMethod, Identity
-from runwright.app.identity import refusal as identity_refusal
-from runwright.app.runtime import Runtime
-from runwright.app.waiting import Phase, Waiting, next_step
+from runwright.app.runs import runs
+from runwright.app.runs.waiting import Phase, Waiting, next_step
+from runwright.app.runtime.identity import AuthMethod, Identity
+from runwright.app.runtime.identity import refusal as identity_refusal
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.machine import MAIN, in_flight, settle
 from runwright.engine.processes import ProcessMark, owner_dead
 from runwright.engine.scheduler import view_of
@@ -297,3 +297,24 @@ async def abort(rt: Runtime, run_id: int, reason: str, identity: Identity | None
         f"(runwright attest {run_id} --all, then runwright resume {run_id})",
         3,
     )
+
+
+async def reject(rt: Runtime, run_id: int, note: str) -> Acted:
+    """The approver says no, with a note, and the run rolls back. The rejection is journaled
+    as its own event (who refused and why) before the abort, so the audit trail and the
+    report show a decision, not only an abort."""
+    run = rt.store.run(run_id)
+    if run.terminal:
+        raise InputError(f"run {run_id} already ended ({run.status})")
+    if run.status != RunStatus.AWAITING_APPROVAL:
+        raise InputError(f"run {run_id} is not waiting for an approval (status {run.status})")
+    user = rt.settings.user
+    rt.store.append(
+        run_id,
+        actor=user,
+        type=EventType.APPROVAL_REJECTED,
+        at=rt.clock.now(),
+        data={"note": note},
+    )
+    reason = f"approval rejected by {user}" + (f": {note}" if note else "")
+    return await abort(rt, run_id, reason)

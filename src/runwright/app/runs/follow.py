@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from runwright.app.runtime import Runtime
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.feed import Cursor, read_after, waker_for
 from runwright.engine.store import EventRow
 from runwright.model.event_type import EventType

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
-from runwright.app.runtime import Runtime
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.accounts import ANY_ENV, Accounts, Grant
 from runwright.engine.links import SlackLinks
 from runwright.errors import InputError, RunwrightError

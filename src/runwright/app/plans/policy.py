@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from runwright.app.product import parse
+from runwright.app.runtime.product import parse
 from runwright.engine.store import Store
 from runwright.errors import InputError, PolicyBlocked
 from runwright.model.loader import Runbook

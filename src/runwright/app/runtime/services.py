@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runwright.app.release import service_name
-from runwright.app.settings import Settings
+from runwright.app.runtime.release import service_name
+from runwright.app.runtime.settings import Settings
 from runwright.drivers.base import Driver, ServiceSpec, Verified
 from runwright.engine.clock import Clock, SystemClock
 from runwright.errors import RunbookError, SettingError

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runwright.app.identity import AuthMethod, Identity
+from runwright.app.runtime.identity import AuthMethod, Identity
 from runwright.engine.processes import owner_tag
 from runwright.errors import InputError
 

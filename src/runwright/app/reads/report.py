@@ -3,7 +3,7 @@
 It is what a runbook's "Deployment Sign-off" tables ask a person to fill in by hand, produced
 from the journal instead. ``collect`` reads the journal once into a ``Report``; the Markdown
 and the printable HTML sheets are two templates over that one model
-(``app/templates/report.md.j2`` and ``report.html.j2``), so they cannot disagree. Everything
+(``app/reads/templates/report.md.j2`` and ``report.html.j2``), so they cannot disagree. Everything
 in it already went through redaction when it was stored; the HTML template escapes every
 value (step output and notes are user-controlled).
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 import jinja2
 
-from runwright.app.product import ServiceLine, service_lines
-from runwright.app.runtime import Runtime
+from runwright.app.runtime.product import ServiceLine, service_lines
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.audit import verify_run
 from runwright.engine.store import ApprovalRow, RunRow, StepRow
 from runwright.model.durations import format_duration
@@ -271,7 +271,7 @@ def _css_class(text: str) -> str:
 @cache
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("runwright.app", "templates"),
+        loader=jinja2.PackageLoader("runwright.app.reads", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -21,11 +21,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from runwright.app import runs
-from runwright.app.plan import expand
-from runwright.app.product import prepare
-from runwright.app.redelivery import keep_retrying
-from runwright.app.runtime import Runtime
+from runwright.app.notifications.redelivery import keep_retrying
+from runwright.app.plans.expansion import expand
+from runwright.app.runs import runs
+from runwright.app.runtime.product import prepare
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.claims import QUEUE_CHANNEL, Claim, claim_next
 from runwright.engine.feed import waker_for
 from runwright.engine.workers import heartbeat, live_others, register, stopped

@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from runwright.app.plan import Plan, build_plan, has_sequential, recent_traffic
-from runwright.app.policy import RollbackScope
-from runwright.app.product import prepare
-from runwright.app.runs import rollback_target, target_version
-from runwright.app.runtime import Runtime
-from runwright.app.services import ClusterUnread, verify_aws_checks
+from runwright.app.plans.expansion import Plan, build_plan, has_sequential, recent_traffic
+from runwright.app.plans.policy import RollbackScope
+from runwright.app.plans.revisions import rollback_target, target_version
+from runwright.app.runtime.product import prepare
+from runwright.app.runtime.runtime import Runtime
+from runwright.app.runtime.services import ClusterUnread, verify_aws_checks
 from runwright.kube.client import Unreachable
 from runwright.model.loader import Runbook
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from runwright.app.product import describe, stored
-from runwright.app.waiting import next_step, phase_of
+from runwright.app.runs.waiting import next_step, phase_of
+from runwright.app.runtime.product import describe, stored
 from runwright.engine import tables as t
 from runwright.engine.audit import unsupported_rows, verify_run
 from runwright.engine.feed import read_events
@@ -27,7 +27,7 @@ from runwright.engine.store import EventRow, RevisionRow, RunRow, StepRow
 from runwright.model.status import TERMINAL
 
 if TYPE_CHECKING:  # the remote CLI rebuilds these read models from the API's JSON
-    from runwright.app.runtime import Runtime
+    from runwright.app.runtime.runtime import Runtime
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -454,9 +454,9 @@ def report(rt: Runtime, run_id: int, fmt: str = "md") -> str:
     """The sign-off sheet of a run, as Markdown (``md``) or a standalone HTML page."""
     run = rt.store.run(run_id)
     if fmt == "html":
-        from runwright.app.report_html import html
+        from runwright.app.reads.report_html import html
 
         return html(rt, run)
-    from runwright.app.report import markdown
+    from runwright.app.reads.report import markdown
 
     return markdown(rt, run)

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runwright.app.notifications import STALE_SENDING, Notifier
-from runwright.app.runs import _run_variables, _runbook_of
-from runwright.app.runtime import Runtime
+from runwright.app.notifications.notifications import STALE_SENDING, Notifier
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.deliveries import Deliveries, Delivery
 from runwright.errors import RunwrightError
 
@@ -68,9 +67,9 @@ async def retry_due(rt: Runtime) -> list[int]:
     for run_id in touched:
         run = rt.store.run(run_id)
         try:
-            book = _runbook_of(rt, run)
+            book = rt.runbook_of(run)
             secrets = rt.secrets(book, required=False)
-            env_name, variables = _run_variables(rt, book, run, secrets)
+            env_name, variables = rt.run_variables(book, run, secrets)
         except RunwrightError as exc:
             log.warning("cannot retry the notifications of run %s: %s", run_id, exc)
             continue

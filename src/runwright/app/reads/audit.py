@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runwright.app.report import markdown
-from runwright.app.runtime import Runtime
+from runwright.app.reads.report import markdown
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.audit import Verdict, export_bundle, verify_bundle, verify_run, verify_store
 from runwright.engine.witness import Witness
 from runwright.engine.witness import check as check_witness

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from runwright.app.settings import Settings
+from runwright.app.runtime.settings import Settings
 
 
 class WorkerPool:

@@ -7,8 +7,8 @@ running is stopped first, so nothing acts behind the next run's back.
 
 from __future__ import annotations
 
-from runwright.app.identity import Identity
-from runwright.app.runtime import Runtime
+from runwright.app.runtime.identity import Identity
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.leases import Holder, abandoned, describe, holder_of, orphans
 from runwright.engine.processes import owner_dead
 from runwright.engine.store import RunRow

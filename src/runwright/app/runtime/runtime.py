@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runwright.app.product import Versions
-from runwright.app.release import PLAN_PLACEHOLDERS, product_variables, release_variables
-from runwright.app.settings import Settings
+from runwright.app.runtime.product import Versions, stored
+from runwright.app.runtime.release import PLAN_PLACEHOLDERS, product_variables, release_variables
+from runwright.app.runtime.settings import Settings
 from runwright.engine.chain import KEY_ENV, load_key
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.executor import NullObserver, Observer
@@ -23,7 +23,7 @@ from runwright.engine.private import private_dir
 from runwright.engine.processes import owner_dead
 from runwright.engine.redact import Redactor
 from runwright.engine.scheduler import EngineSettings, Scheduler
-from runwright.engine.store import Store
+from runwright.engine.store import RunRow, Store
 from runwright.engine.witness import Witness
 from runwright.errors import InputError, RunbookError
 from runwright.model.loader import Runbook, build_runbook, load_runbook, load_text
@@ -179,6 +179,30 @@ class Runtime:
             **(PLAN_PLACEHOLDERS if planning else {}),
         }
 
+    def runbook_of(self, run: RunRow) -> Runbook:
+        """The runbook a run was started with, as the run stored it."""
+        return self.load_text(run.runbook_text, run.runbook_file)
+
+    def run_variables(
+        self, book: Runbook, run: RunRow, secrets: Mapping[str, str]
+    ) -> tuple[str, dict[str, Any]]:
+        """The environment's name and the variables a run's steps and messages are rendered
+        with."""
+        env_name, environment = self.environment(book, run.environment)
+        variables = self.variables(
+            book,
+            env_name,
+            environment,
+            version=run.version,
+            overrides=run.params.get("vars", {}),
+            secrets=secrets,
+            run_id=run.id,
+            initiator=run.initiator,
+            previous_version=run.params.get("previous_version", ""),
+            versions=stored(run.params),
+        )
+        return env_name, variables
+
     def redactor(self, secrets: Mapping[str, str]) -> Redactor:
         return Redactor(v for v in secrets.values() if v != "***")
 
@@ -203,7 +227,7 @@ class Runtime:
     ) -> dict[str, Release]:
         """Each of a product's services with its own driver and router, built with the
         variables its steps see (its version, ``service``, ``services``)."""
-        from runwright.app.services import build_services
+        from runwright.app.runtime.services import build_services
 
         units = {}
         for name in runbook.services:
@@ -221,7 +245,7 @@ class Runtime:
         """The run's services after its driver and router settings were checked against the
         world (read-only): a setting that cannot work is an InputError at its position."""
         services = self.step_services(runbook, env_name, variables)
-        from runwright.app.services import verify_aws_checks, verify_services
+        from runwright.app.runtime.services import verify_aws_checks, verify_services
 
         if runbook.service is not None or runbook.services:
             await verify_services(runbook, services)
@@ -240,7 +264,7 @@ class Runtime:
             base_dir=runbook_dir(runbook) if runbook is not None else None,
         )
         if runbook is not None and runbook.service is not None:
-            from runwright.app.services import build_services
+            from runwright.app.runtime.services import build_services
 
             plain = {k: v for k, v in (variables or {}).items() if isinstance(v, str | int | float)}
             driver, router, spec = build_services(
@@ -250,7 +274,7 @@ class Runtime:
         if runbook is not None and runbook.services:
             services = replace(services, units=self._units(runbook, env_name, variables or {}))
         if runbook is not None and runbook.sinks:
-            from runwright.app.notifications import messenger_for
+            from runwright.app.runtime.messenger import messenger_for
 
             services = replace(services, notifier=messenger_for(runbook, variables or {}))
         return services

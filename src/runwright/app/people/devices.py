@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from runwright.app import users
-from runwright.app.runtime import Runtime
-from runwright.app.users import API_TTL, AuthError
+from runwright.app.people import users
+from runwright.app.people.users import API_TTL, AuthError
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.accounts import device_logins
 from runwright.errors import InputError
 

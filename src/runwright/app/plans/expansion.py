@@ -15,9 +15,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runwright.app.policy import RollbackScope, rollback_approvals
-from runwright.app.product import check_versions, plan_notes
-from runwright.app.schema_rollback import bring_schema
+from runwright.app.plans.policy import RollbackScope, rollback_approvals
+from runwright.app.plans.schema_rollback import bring_schema
+from runwright.app.runtime.product import check_versions, plan_notes
 from runwright.engine.clock import Clock, SystemClock
 from runwright.engine.sequential import Traffic, is_sequential
 from runwright.engine.store import NewStep
@@ -129,7 +129,7 @@ def _main_steps(
 ) -> list[tuple[str, Step]]:
     out = [(phase, step) for phase, step in runbook.steps() if step.runs_in(env_name)]
     if runbook.release is not None or runbook.services:
-        from runwright.app.release import release_steps
+        from runwright.app.runtime.release import release_steps
 
         out = release_steps(runbook, env_name, out, touched)
     return out

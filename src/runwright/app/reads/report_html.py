@@ -2,14 +2,14 @@
 
 Hand-written runbooks end with "Deployed By ____ Verified By ____ All Checks Pass: YES / NO".
 This page fills that in from the journal, from the same ``report.collect`` model as the Markdown
-report (``app/templates/report.html.j2``). Every value is HTML-escaped by the template, and
+report (``app/reads/templates/report.html.j2``). Every value is HTML-escaped by the template, and
 the page loads nothing from outside, so it prints the same offline.
 """
 
 from __future__ import annotations
 
-from runwright.app.report import collect, render
-from runwright.app.runtime import Runtime
+from runwright.app.reads.report import collect, render
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.store import RunRow
 
 

@@ -4,8 +4,8 @@ They are coroutines, called from an event loop: the CLI runs each under one ``as
 at its edge, the web server awaits them in its own loop. Each returns the run's row as it
 stands afterwards; the edges turn its status into an exit code (``exit_code_for``) or an HTTP
 status. Input problems raise InputError (2), policy and lock problems BlockedError subclasses
-(3). The decisions people take on a run (approve, attest, settle, abort) are in
-``app.decisions``; what the run waits for, and in which phase, in ``app.waiting``.
+(3). The decisions people take on a run (approve, reject, attest, settle, abort) are in
+``runs.decisions``; what the run waits for, and in which phase, in ``runs.waiting``.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runwright.app.follow import FollowSettings, next_event
-from runwright.app.locks import break_lock
-from runwright.app.notifications import Notifier, alongside
-from runwright.app.plan import expand, expand_procedure
-from runwright.app.policy import RollbackScope, check_promotion, check_windows
-from runwright.app.product import check_versions, prepare, stored
-from runwright.app.runtime import Runtime
-from runwright.app.silences import SilenceKeeper
-from runwright.app.waiting import next_step
+from runwright.app.notifications.notifications import Notifier, alongside
+from runwright.app.notifications.silences import SilenceKeeper
+from runwright.app.plans.expansion import expand, expand_procedure
+from runwright.app.plans.policy import RollbackScope, check_promotion, check_windows
+from runwright.app.plans.revisions import rollback_target, target_version
+from runwright.app.runs.follow import FollowSettings, next_event
+from runwright.app.runs.locks import break_lock
+from runwright.app.runs.waiting import next_step
+from runwright.app.runtime.product import check_versions, prepare
+from runwright.app.runtime.runtime import Runtime
 from runwright.engine.audit import check_run
 from runwright.engine.leases import Holder, abandoned, describe, holder_of
 from runwright.engine.processes import owner_dead
@@ -229,10 +230,6 @@ def take_over_abandoned(rt: Runtime, runbook: str, environment: str) -> None:
     )
 
 
-def _runbook_of(rt: Runtime, run: RunRow) -> Runbook:
-    return rt.load_text(run.runbook_text, run.runbook_file)
-
-
 async def _drive(
     rt: Runtime,
     run_id: int,
@@ -277,7 +274,7 @@ async def _drive_once(
     leased: Callable[[], None] | None = None,
 ) -> RunRow:
     run = rt.store.run(run_id)
-    env_name, variables = _run_variables(rt, book, run, secrets)
+    env_name, variables = rt.run_variables(book, run, secrets)
     redactor = rt.redactor(secrets)
     notifier = Notifier(
         rt.store,
@@ -343,7 +340,7 @@ async def resume(
             f"run {run_id} already ended ({run.status}); nothing to resume",
             hint="start a new one with runwright deploy",
         )
-    book = _runbook_of(rt, run)
+    book = rt.runbook_of(run)
     secrets = rt.secrets(book, required=required_secrets)
     holder = holder_of(run, rt.clock.now(), owner_dead)
 
@@ -368,36 +365,16 @@ async def resume(
 async def drive_claimed(rt: Runtime, run_id: int) -> RunRow:
     """Drive a run a worker claimed (queued, or taken over from an expired lease) from its
     journal, under the same rules as ``resume``."""
-    book = _runbook_of(rt, rt.store.run(run_id))
+    book = rt.runbook_of(rt.store.run(run_id))
     return await _drive(rt, run_id, book, rt.secrets(book, required=True), Drive())
-
-
-def _run_variables(
-    rt: Runtime, book: Runbook, run: RunRow, secrets: Mapping[str, str]
-) -> tuple[str, dict[str, Any]]:
-    """The environment's name and the variables a run's steps and messages are rendered with."""
-    env_name, environment = rt.environment(book, run.environment)
-    variables = rt.variables(
-        book,
-        env_name,
-        environment,
-        version=run.version,
-        overrides=run.params.get("vars", {}),
-        secrets=secrets,
-        run_id=run.id,
-        initiator=run.initiator,
-        previous_version=run.params.get("previous_version", ""),
-        versions=stored(run.params),
-    )
-    return env_name, variables
 
 
 async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
     """Send the notifications an ended run still owes (runwright died before sending them);
     True when there were any."""
-    book = _runbook_of(rt, run)
+    book = rt.runbook_of(run)
     secrets = rt.secrets(book, required=False)
-    env_name, variables = _run_variables(rt, book, run, secrets)
+    env_name, variables = rt.run_variables(book, run, secrets)
     notifier = Notifier(
         rt.store, rt.clock, book, env_name, variables, rt.redactor(secrets), rt.settings.user
     )
@@ -411,61 +388,6 @@ async def _deliver_pending(rt: Runtime, run: RunRow) -> bool:
     finally:
         await notifier.aclose()
     return bool(pending) or len(notifier.deliveries.for_run(run.id)) > before
-
-
-def rollback_target(
-    rt: Runtime, env: str, runbook: str | None, to_revision: int | None
-) -> tuple[RunRow, RollbackScope]:
-    """The run whose version and runbook a rollback redeploys, its revision number, and
-    whether that is the previous revision (the one picked when none is named)."""
-    names = {r.runbook for r in rt.store.runs(environment=env, limit=500) if r.revision}
-    if runbook is None:
-        if len(names) != 1:
-            raise InputError(
-                f"no revisions in {env}"
-                if not names
-                else f"several runbooks deploy to {env}: {', '.join(sorted(names))}",
-                hint="pass --runbook NAME" if names else "deploy something first",
-            )
-        runbook = next(iter(names))
-    revisions = rt.store.revisions(runbook, env)
-    if not revisions:
-        raise InputError(f"{runbook} has no revisions in {env}", hint="deploy something first")
-    previous = None
-    if len(revisions) >= 2:
-        current = (revisions[0].version, revisions[0].state.get("versions"))
-        previous = next(
-            (r for r in revisions[1:] if (r.version, r.state.get("versions")) != current),
-            revisions[1],
-        )
-    if to_revision is None:
-        if previous is None:
-            raise InputError(
-                f"{runbook}/{env} has only revision {revisions[0].number}; "
-                "nothing earlier to roll back to"
-            )
-        target = previous
-    else:
-        found = [r for r in revisions if r.number == to_revision]
-        if not found:
-            raise InputError(
-                f"{runbook}/{env} has no revision {to_revision}",
-                hint="revisions: " + ", ".join(str(r.number) for r in revisions),
-            )
-        target = found[0]
-    to_previous = previous is not None and target.number == previous.number
-    scope = RollbackScope(
-        target.number, to_previous, target.state.get("schema"), revisions[0].state.get("schema", {})
-    )
-    return rt.store.run(target.run_id), scope
-
-
-def target_version(book: Runbook, source: RunRow) -> str:
-    """The ``--version`` that redeploys ``source``'s revision: a product's whole set."""
-    versions = source.params.get("versions")
-    if not book.services or not isinstance(versions, dict):
-        return source.version
-    return ",".join(f"{name}={version}" for name, version in versions.items() if version)
 
 
 async def rollback(

@@ -22,7 +22,6 @@ waits for it by definition.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from collections.abc import Awaitable, Mapping, Sequence
@@ -30,20 +29,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from runwright.app.product import stored
+from runwright.app.runtime.messenger import build_sink
+from runwright.app.runtime.product import stored
 from runwright.engine.clock import Clock
 from runwright.engine.deliveries import Deliveries, Delivery, DeliveryKey
-from runwright.engine.executor import RunInfo
 from runwright.engine.feed import Cursor, Waker, read_after, waker_for
 from runwright.engine.redact import Redactor
 from runwright.engine.store import EventRow, RunRow, Store
 from runwright.errors import InputError, NotifyError
 from runwright.model.event_type import EventType
 from runwright.model.loader import Runbook
-from runwright.model.notify import SinkSpec, Subscription, render_settings
+from runwright.model.notify import Subscription
 from runwright.model.status import DeliveryStatus, RunEvent, RunStatus
 from runwright.model.templating import render, render_value
-from runwright.notify import make_sink
 from runwright.notify.base import Delivered, Notice, Sink
 
 log = logging.getLogger(__name__)
@@ -67,16 +65,6 @@ BLOCKED = {
     RunStatus.AWAITING_APPROVAL: RunEvent.AWAITING_APPROVAL,
     RunStatus.AWAITING_ATTESTATION: RunEvent.AWAITING_ATTESTATION,
 }
-
-
-def build_sink(runbook: Runbook, name: str, variables: Mapping[str, Any]) -> Sink:
-    """The sink ``name`` of ``runbook`` with its settings rendered (variables, secrets)."""
-    spec: SinkSpec = runbook.sinks[name]
-    where = f"sinks.{name}"
-    settings = render_settings(spec, lambda v: render(v, variables, where=where))
-    if settings.get("body") is not None:
-        settings["variables"] = variables
-    return make_sink(spec.kind, settings)
 
 
 def classify(event: EventRow, step_kinds: Mapping[str, str]) -> RunEvent | None:
@@ -442,50 +430,6 @@ class Notifier:
                     "abort_requested": f"{self.actor} (required notification to '{sub.to}' failed)"
                 },
             )
-
-
-@dataclass
-class RunbookMessenger:
-    """The ``notify`` step's way to the runbook's sinks, with the run's variables and secrets
-    (redacted from every message)."""
-
-    runbook: Runbook
-    variables: Mapping[str, Any]
-    redactor: Redactor
-
-    async def message(
-        self, to: Sequence[str], *, title: str, text: str, run: RunInfo, incident: str = ""
-    ) -> list[str]:
-        lines: list[str] = []
-        for name in to:
-            sink = build_sink(self.runbook, name, self.variables)
-            notice = Notice(
-                event="message",
-                run_id=run.id,
-                runbook=run.runbook,
-                environment=run.environment,
-                version=self.redactor.text(run.version),
-                actor=run.initiator,
-                title=self.redactor.text(title or f"{run.runbook} {run.version}"),
-                text=self.redactor.text(text),
-                key=f"runwright-{run.id}-message-{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}",
-                incident=incident,
-            )
-            try:
-                delivered = await sink.send(notice)
-            finally:
-                await sink.aclose()
-            lines.append(f"{name}: {delivered.detail or 'sent'}")  # not a status
-        return lines
-
-
-def messenger_for(runbook: Runbook, variables: Mapping[str, Any]) -> RunbookMessenger | None:
-    """A messenger when the runbook declares sinks; secrets come from ``variables``."""
-    if not runbook.sinks:
-        return None
-    secrets = variables.get("secrets", {})
-    redactor = Redactor(v for v in secrets.values() if isinstance(v, str) and v != "***")
-    return RunbookMessenger(runbook, variables, redactor)
 
 
 class Companion(Protocol):
