@@ -86,6 +86,15 @@ def scalar(url: str, sql: str) -> object:
     return row[0] if row else None
 
 
+def wait_for(url: str, count_sql: str, limit: float, what: str, poll: float = 0.05) -> None:
+    """Poll ``count_sql`` until it counts a row; a benchmark that waits has a deadline too."""
+    deadline = time.monotonic() + limit
+    while scalar(url, count_sql) == 0:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"workers.py: gave up waiting {limit:g} s for {what}")
+        time.sleep(poll)
+
+
 def throughput(cluster: Cluster, tmp: Path, workers: int, runs: int, ttl: float) -> float:
     url, state, rt = fresh(cluster, f"rate{workers}", tmp, ttl)
     book = write_book(tmp, "'true'")
@@ -131,16 +140,15 @@ def takeover(cluster: Cluster, tmp: Path, ttl: float, n: int) -> float:
     log = tmp / f"takeover{n}.log"
     first = worker(state, url, ttl, "first", log)
     try:
-        while scalar(url, f"SELECT count(*) FROM events WHERE run_id = {run_id} "
-                     "AND type = 'step.process'") == 0:  # fmt: skip
-            time.sleep(0.05)
+        # The step's process group is kept on its row (not an event) once it has started.
+        started = f"SELECT count(*) FROM steps WHERE run_id = {run_id} AND data LIKE '%process%'"
+        wait_for(url, started, 60.0, "the first worker to start the step")
         second = worker(state, url, ttl, "second", log)
         time.sleep(3.0)  # the second worker is up and idle, polling
         killed = time.monotonic()
         os.kill(first.pid, signal.SIGKILL)
-        while scalar(url, f"SELECT count(*) FROM events WHERE run_id = {run_id} "
-                     "AND type = 'run.taken_over'") == 0:  # fmt: skip
-            time.sleep(0.02)
+        taken = f"SELECT count(*) FROM events WHERE run_id = {run_id} AND type = 'run.taken_over'"
+        wait_for(url, taken, 10 * ttl + 10, "the takeover", poll=0.02)
         took = time.monotonic() - killed
         second.kill()
         second.wait()
