@@ -64,8 +64,9 @@ def _edit(name: str, ports: dict[str, int]) -> Callable[[dict[str, Any]], None]:
     def edit(book: dict[str, Any]) -> None:
         _short(book)
         services = book.get("services") or {}
-        if "backend" in services and "router" in services["backend"]:
-            book["vars"]["backend_url"] = "http://" + services["backend"]["router"]["listen"]
+        for service in ("backend", "frontend"):  # the URLs the services and smoke tests call
+            if "listen" in (services.get(service) or {}).get("router", {}):
+                book["vars"][f"{service}_url"] = "http://" + services[service]["router"]["listen"]
         if name == "lexiscan":
             for env in ("staging", "production"):
                 book["environments"][env]["vars"] = {
