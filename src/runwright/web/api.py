@@ -164,15 +164,7 @@ def run_detail(run_id: int, access: RunReader, state: State) -> dict[str, Any]:
 @router.get("/runs/{run_id}/events")
 def events(run_id: int, _: RunReader, state: State, after: int = 0) -> list[dict[str, Any]]:
     return [
-        {
-            "seq": e.seq,
-            "at": e.at.isoformat(),
-            "actor": e.actor,
-            "type": e.type,
-            "step": e.step,
-            "data": e.data,
-            "hash": e.hash,
-        }
+        {**views.event_json(e), "hash": e.hash}
         for e in state.runtime.store.events(run_id)
         if e.seq > after
     ]

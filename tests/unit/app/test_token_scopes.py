@@ -3,27 +3,15 @@ to one role and environment never carries more than its user holds, revoking wor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from runwright.app.people import users
 from runwright.app.runtime.runtime import Runtime
-from runwright.app.runtime.settings import Settings
 from runwright.engine.accounts import Grant
-from runwright.engine.clock import FakeClock
 from runwright.engine.links import SlackLinks
 from runwright.errors import InputError
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Runtime]:
-    settings = Settings(tmp_path, f"sqlite:///{tmp_path / 'rw.db'}", "root", environ={})
-    runtime = Runtime.open(settings, clock=FakeClock())
-    yield runtime
-    runtime.close()
 
 
 def test_a_scoped_token_allows_its_role_in_its_environment_only(rt: Runtime) -> None:

@@ -3,27 +3,16 @@ tokens that expire, login links that work once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from runwright.app.people import users
 from runwright.app.people.users import AuthError
 from runwright.app.runtime.runtime import Runtime
-from runwright.app.runtime.settings import Settings
 from runwright.engine.accounts import Grant
 from runwright.engine.clock import FakeClock
 from runwright.errors import InputError
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Runtime]:
-    settings = Settings(tmp_path, f"sqlite:///{tmp_path / 'rw.db'}", "root", environ={})
-    runtime = Runtime.open(settings, clock=FakeClock())
-    yield runtime
-    runtime.close()
 
 
 @pytest.mark.parametrize(

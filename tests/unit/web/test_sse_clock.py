@@ -6,23 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from runwright.app.runtime.runtime import Runtime
-from runwright.app.runtime.settings import Settings
-from runwright.engine.clock import FakeClock
 from runwright.web.sse import KEEPALIVE, Ev, Hub
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Runtime]:
-    settings = Settings(tmp_path, f"sqlite:///{tmp_path / 'rw.db'}", "root", environ={})
-    runtime = Runtime.open(settings, clock=FakeClock())
-    yield runtime
-    runtime.close()
 
 
 def test_a_quiet_stream_keeps_alive_on_the_runtimes_clock(rt: Runtime) -> None:
