@@ -32,6 +32,7 @@ from runwright.cli.options import (
     ROLLBACK_TARGET,
     SETTLEMENT,
     VAR,
+    WAIT,
     versions,
 )
 from runwright.cli.terminal import two_step_interrupt
@@ -78,12 +79,6 @@ GUIDED = click.option(
     is_flag=True,
     help="On a terminal: show each manual step (its command) and checklist item and confirm "
     "it with one key, journaled under your name.",
-)
-WAIT = click.option(
-    "--wait",
-    is_flag=True,
-    help="When the run needs an approval or attestation, wait for it (given from another "
-    "terminal or the web) and go on, instead of exiting 3.",
 )
 
 

@@ -15,9 +15,9 @@ from runwright.app.runs.follow import FollowSettings, follow
 from runwright.app.runtime.runtime import Runtime
 from runwright.cli import show
 from runwright.cli.edge import Ctx, err, pass_ctx, run
+from runwright.cli.options import AS_JSON
 from runwright.engine.store import EventRow
 
-AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 POLL = click.option(
     "--poll-interval",
     type=click.FloatRange(min=0.05),

@@ -44,6 +44,13 @@ def _together(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No live progress.")
+AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+WAIT = click.option(
+    "--wait",
+    is_flag=True,
+    help="When the run needs an approval or attestation, wait for it (given from another "
+    "terminal or the web) and go on, instead of exiting 3.",
+)
 APPROVE_NOTE = click.option(
     "--note", required=True, help="Why you approve (kept in the audit trail)."
 )

@@ -29,6 +29,7 @@ from runwright.cli.edge import RunwrightGroup, err
 from runwright.cli.options import (
     ABORT_REASON,
     APPROVE_NOTE,
+    AS_JSON,
     ATTESTED_ITEMS,
     DEPLOY_ENV,
     PLAN_ENV,
@@ -38,6 +39,7 @@ from runwright.cli.options import (
     ROLLBACK_TARGET,
     SETTLEMENT,
     VAR,
+    WAIT,
     versions,
 )
 from runwright.cli.render import ConsoleObserver
@@ -72,7 +74,6 @@ class Remote:
 
 
 pass_remote = click.make_pass_decorator(Remote)
-AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 
 
 @click.group(cls=RunwrightGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -201,7 +202,7 @@ def plan(
 @DEPLOY_ENV
 @versions(required=True)
 @VAR
-@click.option("--wait", is_flag=True, help="Wait for approvals and attestations, then go on.")
+@WAIT
 @click.option("--detach", is_flag=True, help="Start the run and print its id.")
 @AS_JSON
 @QUIET
@@ -232,7 +233,7 @@ def deploy(
 
 @cli.command()
 @click.argument("run_id", type=int)
-@click.option("--wait", is_flag=True, help="Wait for approvals and attestations, then go on.")
+@WAIT
 @AS_JSON
 @QUIET
 @pass_remote
