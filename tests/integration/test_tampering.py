@@ -284,3 +284,25 @@ def test_a_replaced_key_is_caught_by_the_witness(run_cli: RunCli, state: Path) -
     code, out = verify(run_cli, "--witness", str(state / "witness.log"))
     assert code == 1
     assert f"not the key here ({other.key_id}): the key was replaced" in out
+
+
+def test_a_hash_or_seal_edited_to_text_that_is_not_ascii_is_caught_not_a_crash(
+    run_cli: RunCli, state: Path
+) -> None:
+    edited = "UPDATE events SET hash = '\u00e9' || substr(hash, 2) WHERE run_id = 1 AND seq = 2"
+    sql(state, (edited, ()))
+    code, out = verify(run_cli, "1")
+    assert code == 1
+    assert "event #2 (run.started) was edited" in out
+    sql(state, ("UPDATE chain_head SET seal = '\u00e9' || substr(seal, 2)", ()))
+    code, out = verify(run_cli)
+    assert code == 1
+    assert "the store-wide head was altered" in out
+    witness = state / "witness.log"
+    lines = witness.read_text().splitlines()
+    line = json.loads(lines[-1])
+    line["sig"] = "\u00e9" + line["sig"][1:]
+    witness.write_text("\n".join([*lines[:-1], json.dumps(line)]) + "\n")
+    code, out = verify(run_cli, "--witness", str(witness))
+    assert code == 1
+    assert "its signature does not match" in out

@@ -90,7 +90,13 @@ def test_a_form_post_without_the_csrf_token_is_refused(
     assert "CSRF" in missing.text
     wrong = browser.post("/runs", data={**form, "csrf_token": "0" * 64})
     assert wrong.status_code == 403
+    hostile = browser.post("/runs", data={**form, "csrf_token": "\u00e9" * 64})
+    assert hostile.status_code == 403
+    assert "CSRF" in hostile.text
     api = browser.post("/api/v1/runs", json={"runbook": "hostile", "version": "v1"})
+    assert api.status_code == 403
+    header = {"x-csrf-token": "\u00e9t\u00e9".encode()}
+    api = browser.post("/api/v1/runs", json={"runbook": "hostile", "version": "v1"}, headers=header)
     assert api.status_code == 403
     with server.client(server.token("alice")) as c:
         assert c.get("/api/v1/runs").json()["total"] == 0

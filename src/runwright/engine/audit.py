@@ -10,7 +10,6 @@ and this module names them.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from runwright.engine import constant_time
 from runwright.engine import tables as t
 from runwright.engine.chain import GENESIS, ChainKey, Sealed, bundle_seal, head_seal, stamp, valid
 from runwright.engine.store import (
@@ -121,7 +121,7 @@ class Links:
         problems = []
         if key_id != key.key_id:
             return [f"the store is sealed with key {key_id}, not the key here ({key.key_id})"]
-        if not hmac.compare_digest(head_mac, head_seal(key, gseq, head)):
+        if not constant_time.equal(head_mac, head_seal(key, gseq, head)):
             problems.append("the store-wide head was altered (its seal does not match)")
         present = sorted(self.by_gseq)
         missing = sorted(set(range(1, gseq + 1)) - set(present))
@@ -368,7 +368,7 @@ def verify_bundle(key: ChainKey, bundle: Any) -> Verdict:
         return _bad(f"the bundle was sealed with key {bundle.get('key_id')}, not {key.key_id}")
     body = {k: v for k, v in bundle.items() if k != "signature"}
     signature = bundle_seal(key, _canonical(body))
-    if not hmac.compare_digest(str(bundle.get("signature", "")), signature):
+    if not constant_time.equal(str(bundle.get("signature", "")), signature):
         return _bad("the bundle's signature does not match: it was edited after export")
     try:
         events = [_event_of(e) for e in bundle["events"]]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runwright.engine import constant_time
 from runwright.errors import InputError
 
 GENESIS = "0" * 64
@@ -104,8 +105,8 @@ def bundle_seal(key: ChainKey, body: str) -> str:
 
 def valid(key: ChainKey, e: Sealed, digest: str) -> bool:
     if e.gseq is None:
-        return hmac.compare_digest(legacy_hash(e), digest)
-    return hmac.compare_digest(seal(key, e), digest)
+        return constant_time.equal(digest, legacy_hash(e))
+    return constant_time.equal(digest, seal(key, e))
 
 
 def load_key(state_dir: Path, environ: Mapping[str, str]) -> ChainKey:

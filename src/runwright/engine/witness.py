@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runwright.engine import constant_time
 from runwright.engine.audit import Links
 from runwright.engine.chain import ChainKey, stamp
 from runwright.engine.store import EventRow, Store
@@ -118,7 +119,7 @@ def _signature(key: ChainKey, line: dict[str, Any]) -> str | None:
             f"signed with audit key {line.get('key_id')}, not the key here ({key.key_id}): "
             "the key was replaced (and the history perhaps resealed with it)"
         )
-    if not hmac.compare_digest(str(line.get("sig", "")), _sig(key, line)):
+    if not constant_time.equal(str(line.get("sig", "")), _sig(key, line)):
         return "its signature does not match: the line was forged or edited"
     return None
 

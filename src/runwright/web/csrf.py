@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from runwright.engine import constant_time
+
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 
@@ -18,4 +20,4 @@ def token_for(session_secret: str) -> str:
 
 
 def valid(session_secret: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(token_for(session_secret), str(given))
+    return bool(given) and constant_time.equal(str(given), token_for(session_secret))

@@ -13,7 +13,6 @@ per client address and throttled (``throttle.py``).
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from fastapi.responses import RedirectResponse
 
 from runwright.app.people import users
 from runwright.app.people.users import SESSION_TTL, AuthError
+from runwright.engine import constant_time
 from runwright.web import csrf
 from runwright.web.auth import COOKIE, WebUser, identify
 from runwright.web.pages import error_page, render
@@ -132,7 +132,7 @@ def login_token(
     login_csrf: Annotated[str, Form()] = "",
 ) -> Response:
     expected = request.cookies.get(LOGIN_CSRF, "")
-    fresh = bool(expected) and hmac.compare_digest(expected, login_csrf)
+    fresh = bool(expected) and constant_time.equal(login_csrf, expected)
     if not same_origin(request, state) or not fresh:
         return _page(request, state, next, CROSS_SITE, 403)
     return _log_in(request, state, token.strip(), ("api", "login"), next)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -26,6 +25,7 @@ from fastapi.responses import RedirectResponse
 
 from runwright.app.people import users
 from runwright.app.people.users import AuthError
+from runwright.engine import constant_time
 from runwright.web.config import OidcConfig
 from runwright.web.oidc_flows import OidcFlows
 from runwright.web.permissions import public
@@ -119,7 +119,7 @@ def callback(request: Request, state: State, code: str = "") -> Response:
     key = request.query_params.get("state", "")
     # Only the browser that began the login may end it: a request without its cookie must not
     # take (and so cancel) someone else's pending login.
-    bound = bool(key) and hmac.compare_digest(request.cookies.get(COOKIE, ""), key)
+    bound = bool(key) and constant_time.equal(request.cookies.get(COOKIE, ""), key)
     pending = flows.finish(key) if bound and code else None
     if pending is None:
         raise AuthError("this OIDC login is unknown or expired", hint="start again at /login")

@@ -30,6 +30,7 @@ import httpx
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import JSONResponse
 
+from runwright.engine import constant_time
 from runwright.engine.accounts import Accounts
 from runwright.engine.links import SlackLinks
 from runwright.errors import InputError, NotFoundError, RunwrightError
@@ -70,7 +71,7 @@ def signature_problem(
         return f"stale timestamp ({int(age)} s old; at most {int(MAX_AGE.total_seconds())} s)"
     base = b"v0:" + timestamp.encode() + b":" + body
     expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    if not constant_time.equal(signature, expected):
         return "bad signature"
     return None
 
